@@ -1,0 +1,87 @@
+//! The authenticator classes this build has, and how `authenticator_class` names them.
+
+use std::sync::Arc;
+
+use hubauth_config::{ClassDef, ClassView, ConfigError};
+use hubauth_core::{Authenticator, DummyAuthenticator, SharedPasswordAuthenticator};
+
+/// One selectable authenticator class.
+pub struct Entry {
+    /// The class name (`DummyAuthenticator`).
+    pub class: &'static str,
+    /// The short names and Python import paths JupyterHub accepts for it.
+    pub aliases: &'static [&'static str],
+    /// Builds it from its class view.
+    pub build: fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>,
+}
+
+fn dummy(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(DummyAuthenticator::from_view(view)?))
+}
+
+fn shared_password(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(SharedPasswordAuthenticator::from_view(view)?))
+}
+
+/// Every authenticator in this build.
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        class: "DummyAuthenticator",
+        aliases: &["dummy", "jupyterhub.auth.DummyAuthenticator"],
+        build: dummy,
+    },
+    Entry {
+        class: "SharedPasswordAuthenticator",
+        aliases: &[
+            "shared-password",
+            "jupyterhub.authenticators.shared.SharedPasswordAuthenticator",
+        ],
+        build: shared_password,
+    },
+];
+
+/// Classes JupyterHub knows that later hubauth releases add; named in errors so that a
+/// user sees the difference between a typo and a class not built yet.
+const NOT_YET: &[(&str, &str)] = &[
+    ("pam", "PAMAuthenticator"),
+    ("default", "PAMAuthenticator"),
+    ("PAMAuthenticator", "PAMAuthenticator"),
+    ("generic-oauth", "GenericOAuthenticator"),
+    ("GenericOAuthenticator", "GenericOAuthenticator"),
+    ("azuread", "AzureAdOAuthenticator"),
+    ("AzureAdOAuthenticator", "AzureAdOAuthenticator"),
+    ("globus", "GlobusOAuthenticator"),
+    ("GlobusOAuthenticator", "GlobusOAuthenticator"),
+];
+
+/// Every class definition for the config registry, in generate-config order.
+pub fn class_defs() -> Vec<&'static ClassDef> {
+    let mut defs: Vec<&'static ClassDef> = vec![&hubauth_server::HUB];
+    defs.extend(hubauth_core::options::classes());
+    defs
+}
+
+/// Finds the entry for an `authenticator_class` value.
+pub fn lookup(name: &str) -> Result<&'static Entry, String> {
+    let trimmed = name.trim();
+    if let Some(entry) = ENTRIES
+        .iter()
+        .find(|entry| entry.class == trimmed || entry.aliases.contains(&trimmed))
+    {
+        return Ok(entry);
+    }
+    let known: Vec<&str> = ENTRIES
+        .iter()
+        .flat_map(|entry| entry.aliases.iter().take(1).copied())
+        .collect();
+    if let Some((_, class)) = NOT_YET.iter().find(|(alias, _)| *alias == trimmed) {
+        return Err(format!(
+            "{class} is not available in this build of hubauth yet; available: {}",
+            known.join(", ")
+        ));
+    }
+    Err(format!(
+        "unknown authenticator class {trimmed:?}; available: {}",
+        known.join(", ")
+    ))
+}

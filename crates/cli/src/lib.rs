@@ -1,0 +1,163 @@
+//! The `hubauth` command line: loading configuration, building a hub from it, and the
+//! subcommands (`serve`, `demo`, `generate-config`, `check-config`, `crypt-key`).
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod demo;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use hubauth_config::{Config, Env, Registry};
+use hubauth_core::{Authenticator, PostAuthHook};
+use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, SystemClock};
+use hubauth_store::CryptKeeper;
+
+/// The registry of every configurable class in this build.
+pub fn registry() -> Result<Registry> {
+    Registry::new(catalog::class_defs()).map_err(|err| anyhow!("internal: {err}"))
+}
+
+/// Everything built from a configuration, before touching the database.
+pub struct Built {
+    /// The `[Hub]` settings.
+    pub hub: HubConfig,
+    /// The authenticator.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// The post-auth hook, compiled.
+    pub hook: Option<Arc<dyn PostAuthHook>>,
+    /// auth_state keys from `JUPYTERHUB_CRYPT_KEY`.
+    pub crypt: CryptKeeper,
+    /// Warnings from loading (deprecated names).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a config file (or none) with the given environment.
+pub fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
+    match path {
+        Some(path) => Config::load(path, registry).map_err(|err| anyhow!("{err}")),
+        None => Ok(Config::empty()),
+    }
+}
+
+/// Validates a configuration completely and builds the hub's parts, without the database.
+pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Built> {
+    let hub_view = config.view(registry, "Hub", env);
+    let hub = HubConfig::from_view(&hub_view).map_err(|err| anyhow!("{err}"))?;
+    let entry = catalog::lookup(&hub.authenticator_class)
+        .map_err(|message| anyhow!("{}: [Hub] authenticator_class: {message}", config.source()))?;
+    let view = config.view(registry, entry.class, env);
+    let authenticator = (entry.build)(&view).map_err(|err| anyhow!("{err}"))?;
+    let source = &authenticator.rules().config().post_auth_hook;
+    let hook: Option<Arc<dyn PostAuthHook>> = if source.trim().is_empty() {
+        None
+    } else {
+        let compiled = hubauth_script::ScriptHook::compile(source).map_err(|err| {
+            anyhow!(
+                "{}: [{}] post_auth_hook: {err}",
+                config.source(),
+                entry.class
+            )
+        })?;
+        Some(Arc::new(compiled))
+    };
+    let crypt = match env.var("JUPYTERHUB_CRYPT_KEY") {
+        Some(keys) if !keys.trim().is_empty() => CryptKeeper::from_keys_str(&keys)
+            .map_err(|err| anyhow!("JUPYTERHUB_CRYPT_KEY: {err}"))?,
+        _ => CryptKeeper::empty(),
+    };
+    hubauth_server::startup::check(authenticator.as_ref(), &crypt)
+        .map_err(|err| anyhow!("{}: {err}", config.source()))?;
+    Ok(Built {
+        hub,
+        authenticator,
+        hook,
+        crypt,
+        warnings: config.warnings().to_vec(),
+    })
+}
+
+/// Opens the database, loads the cookie secret and starts the hub (reconciliation included).
+pub async fn start(built: Built, env: &dyn Env) -> Result<Hub> {
+    for warning in &built.warnings {
+        tracing::warn!("{warning}");
+    }
+    let store = hubauth_store::open(&built.hub.db_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(&built.hub.db_url)))?;
+    let secret = CookieSecret::load(
+        env.var("JPY_COOKIE_SECRET").as_deref(),
+        &built.hub.cookie_secret_file,
+    )?;
+    let hub = Hub::start(HubParts {
+        config: built.hub,
+        authenticator: built.authenticator,
+        hook: built.hook,
+        store,
+        crypt: built.crypt,
+        secret,
+        clock: Arc::new(SystemClock),
+    })
+    .await?;
+    Ok(hub)
+}
+
+/// Serves a started hub on its bind address until SIGTERM or Ctrl-C.
+pub async fn serve(hub: Hub, announce: impl FnOnce(&str)) -> Result<()> {
+    let config = hub.state().config.clone();
+    let listener = tokio::net::TcpListener::bind(config.bind_addr)
+        .await
+        .with_context(|| format!("binding {}", config.bind_addr))?;
+    let local = listener.local_addr()?;
+    let shown_host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else if local.is_ipv6() {
+        format!("[{}]", local.ip())
+    } else {
+        local.ip().to_string()
+    };
+    let url = format!(
+        "http://{shown_host}:{}{}hub/login",
+        local.port(),
+        config.base_url
+    );
+    tracing::info!(url = %url, "hub is serving");
+    announce(&url);
+    hub.serve(listener, shutdown_signal()).await?;
+    tracing::info!("hub stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// A database URL with any password removed, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("[redacted]"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,34 @@
+//! The rules of hubauth: JupyterHub's `Authenticator` base class as a pure library.
+//!
+//! Nothing in this crate performs I/O or reads the clock. It holds:
+//! - [`model`]: the auth model passed between the pipeline's stages;
+//! - [`options`]: the `Authenticator` and `DummyAuthenticator` option definitions and their
+//!   typed, validated form;
+//! - [`rules`]: the default username, block, allow and admin rules;
+//! - [`authenticator`]: the [`Authenticator`] trait every login method implements;
+//! - [`pipeline`]: `get_authenticated_user`, the fixed order in which the stages run;
+//! - [`hook`]: the `post_auth_hook` extension point;
+//! - [`dummy`]: the `DummyAuthenticator`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod authenticator;
+pub mod dummy;
+pub mod error;
+pub mod hook;
+pub mod model;
+pub mod options;
+pub mod pipeline;
+pub mod rules;
+pub mod secret;
+pub mod shared_password;
+
+pub use authenticator::{Authenticator, LoginKind, RefreshOutcome, RequestContext};
+pub use dummy::DummyAuthenticator;
+pub use error::AuthError;
+pub use hook::{PostAuthHook, hook_fn};
+pub use model::{AuthModel, LoginData};
+pub use options::{AuthenticatorConfig, GroupRules};
+pub use pipeline::{DenyReason, Outcome, get_authenticated_user};
+pub use rules::Rules;
+pub use secret::Secret;
+pub use shared_password::SharedPasswordAuthenticator;

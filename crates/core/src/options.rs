@@ -1,0 +1,370 @@
+//! The options of JupyterHub's `Authenticator` base class and their validated form.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hubauth_config::{
+    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
+    OptionDef, OptionType::*,
+};
+
+const DEPRECATED_WHITELIST: &[Deprecated] = &[Deprecated {
+    name: "whitelist",
+    since: "JupyterHub 1.2",
+    same_type: true,
+}];
+const DEPRECATED_BLACKLIST: &[Deprecated] = &[Deprecated {
+    name: "blacklist",
+    since: "JupyterHub 1.2",
+    same_type: true,
+}];
+
+/// The default text of the 403 page.
+pub const DEFAULT_403_MESSAGE: &str = "Sorry, you are not currently authorized to use this hub. Please contact the hub administrator.";
+
+/// The `[Authenticator]` table: options every login method has.
+pub static AUTHENTICATOR: ClassDef = ClassDef {
+    name: "Authenticator",
+    bases: &[],
+    help: "Base class of every login method: who may log in, who is an admin, how user names are normalized, and what is kept about a user.",
+    options: &[
+        OptionDef::new(
+            "admin_users",
+            Set,
+            Literal("[]"),
+            "Set of users that have admin rights on this hub.\n\nAdmins can manage users, groups and tokens through the API and the admin page. Treat admin access like root access. Admins are always allowed to log in. Removing a name from this set does not revoke admin rights already granted (the stored flag is left unchanged).",
+        ),
+        OptionDef::new(
+            "allowed_users",
+            Set,
+            Literal("[]"),
+            "Set of usernames that are allowed to log in.\n\nUse this to restrict which users can log in, in addition to whatever the authenticator itself checks. If empty, nobody is allowed by this rule (see allow_all). Names are normalized before they are compared.",
+        )
+        .deprecated(DEPRECATED_WHITELIST),
+        OptionDef::new(
+            "blocked_users",
+            Set,
+            Literal("[]"),
+            "Set of usernames that are not allowed to log in.\n\nChecked before every allow rule, so a blocked user cannot log in even if allowed otherwise. At start-up, stored users in this set lose their admin flag, roles and group memberships. Names are normalized before they are compared.",
+        )
+        .deprecated(DEPRECATED_BLACKLIST),
+        OptionDef::new(
+            "allow_all",
+            Bool,
+            Literal("false"),
+            "Allow every user who authenticates successfully to log in.\n\nWhen false, a user must be allowed by another rule (allowed_users, admin_users, allow_existing_users, or an authenticator's own rules). blocked_users still applies.",
+        ),
+        OptionDef::new(
+            "allow_existing_users",
+            Bool,
+            Computed("true if allowed_users is not empty, else false"),
+            "Allow users that already exist in the hub's database to log in.\n\nUsers are added to the database by logging in, by an admin through the API or admin page, or by configuration (admin_users, allowed_users). When true, every such user stays allowed until deleted, even after their name is removed from allowed_users.",
+        ),
+        OptionDef::new(
+            "any_allow_config",
+            Bool,
+            Computed("true if any allow option (allow_all, allowed_users, admin_users, allowed_groups, ...) is set"),
+            "Whether some rule allows users to log in.\n\nWhen false at start-up, the hub warns that nobody may be able to log in. Set it to true to silence the warning when allow rules live in a post_auth_hook or elsewhere.",
+        ),
+        OptionDef::new(
+            "username_pattern",
+            Str,
+            Literal("\"\""),
+            "Regular expression every valid username must match, after normalization.\n\nThe whole name must match (unlike upstream, where a prefix match sufficed). Empty means any name.",
+        ),
+        OptionDef::new(
+            "username_map",
+            Map,
+            Literal("{}"),
+            "Map of authenticated usernames to hub usernames, applied after lowercasing.\n\nPrimarily used to map OAuth user names to local users. Keys are compared case-insensitively; the map is applied once.",
+        ),
+        OptionDef::new(
+            "delete_invalid_users",
+            Bool,
+            Literal("false"),
+            "Delete stored users that the authenticator no longer accepts at start-up.\n\nAt start-up every stored user is added to the authenticator again (add_user); when that fails (for example the system user no longer exists) the user is deleted if this is true, or kept with a warning if false.",
+        ),
+        OptionDef::new(
+            "post_auth_hook",
+            Str,
+            Literal("\"\""),
+            "A script run after a user has passed every check, just before the login succeeds.\n\nWritten in Rhai (a small sandboxed language with limits on time, operations and sizes). The script sees `authentication` (the auth model: name, admin, auth_state, user_info, groups, roles) and `authenticator` (the class name) and must evaluate to the auth model, changed or not. Returning () or a non-map fails the login. Empty means no hook.",
+        ),
+        OptionDef::new(
+            "enable_auth_state",
+            Bool,
+            Literal("false"),
+            "Persist auth_state (tokens, provider user info) encrypted in the hub's database.\n\nRequires JUPYTERHUB_CRYPT_KEY to hold one or more 32-byte keys (hex or base64, separated by ';'); the first encrypts, all decrypt. The hub refuses to start when this is true and no key is set. When false, stored auth_state is cleared at the user's next login.",
+        ),
+        OptionDef::new(
+            "auth_refresh_age",
+            Int,
+            Literal("300"),
+            "The maximum age in seconds of a user's authentication info before it is refreshed.\n\nRefreshing may re-validate tokens with the identity provider and re-check the allow rules. 0 disables age-based refresh.",
+        ),
+        OptionDef::new(
+            "refresh_pre_spawn",
+            Bool,
+            Literal("false"),
+            "Force a refresh of the user's auth info before handing tokens to a protected app.\n\nIf the refresh fails, the user must log in again.",
+        ),
+        OptionDef::new(
+            "refresh_pre_stop",
+            Bool,
+            Literal("false"),
+            "Force a refresh of the user's auth info before stopping a user's app session.",
+        ),
+        OptionDef::new(
+            "manage_groups",
+            Bool,
+            Literal("false"),
+            "Let the authenticator manage group membership.\n\nEach login or refresh sets the user's groups to exactly those the authenticator reports. The hub refuses to start if the chosen authenticator cannot report groups.",
+        ),
+        OptionDef::new(
+            "manage_roles",
+            Bool,
+            Literal("false"),
+            "Let the authenticator manage roles.\n\nEach login or refresh sets the user's roles to those the authenticator reports.",
+        ),
+        OptionDef::new(
+            "reset_managed_roles_on_startup",
+            Bool,
+            Literal("false"),
+            "At start-up, remove roles and role assignments previously added by the authenticator that it no longer reports.",
+        ),
+        OptionDef::new(
+            "auto_login",
+            Bool,
+            Literal("false"),
+            "Begin the login process at once instead of showing a \"Sign in with...\" page.\n\nOnly has an effect for authenticators whose login happens elsewhere (OAuth); form-based authenticators always show the form.",
+        ),
+        OptionDef::new(
+            "auto_login_oauth2_authorize",
+            Bool,
+            Literal("false"),
+            "Send users who are not logged in straight to the authenticator's login when an app asks the hub to authorize them (the hub's OAuth2 provider endpoint).",
+        ),
+        OptionDef::new(
+            "request_otp",
+            Bool,
+            Literal("false"),
+            "Add a one-time-password field to the login form.\n\nIts value reaches the authenticator as `otp` (PAM answers its second prompt with it).",
+        ),
+        OptionDef::new(
+            "otp_prompt",
+            Str,
+            Literal("\"OTP:\""),
+            "The label of the one-time-password field when request_otp is true.",
+        ),
+        OptionDef::new(
+            "logout_redirect_url",
+            Str,
+            Literal("\"\""),
+            "Where to send users after they log out. Empty means the hub's login page (or, with auto_login, a \"signed out\" page).",
+        ),
+        OptionDef::new(
+            "custom_403_message",
+            Str,
+            Literal("\"Sorry, you are not currently authorized to use this hub. Please contact the hub administrator.\""),
+            "The message shown to a user who authenticated but is not allowed to use the hub.",
+        ),
+    ],
+};
+
+/// The `[DummyAuthenticator]` table.
+pub static DUMMY_AUTHENTICATOR: ClassDef = ClassDef {
+    name: "DummyAuthenticator",
+    bases: &["Authenticator"],
+    help: "Authenticator for testing: any username logs in, with any password or, if `password` is set, with that password. Never use it in production.",
+    options: &[
+        OptionDef::new(
+            "password",
+            Str,
+            Literal("\"\""),
+            "A password every user must give to log in. Empty means any password works.\n\nDeprecated in JupyterHub 5.3 in favour of SharedPasswordAuthenticator; still honoured here, with a warning.",
+        )
+        .secret(),
+        OptionDef::new(
+            "allow_all",
+            Bool,
+            Computed("true unless allowed_users is set"),
+            "Allow every user who authenticates to log in. For DummyAuthenticator this is true unless allowed_users is set.",
+        ),
+    ],
+};
+
+/// Group rules shared by authenticators that report groups (OAuth providers): group names
+/// that allow login or grant admin when `manage_groups` is on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupRules {
+    /// Members of any of these groups may log in.
+    pub allowed_groups: BTreeSet<String>,
+    /// Members of any of these groups are admins; when non-empty, non-members who are not in
+    /// `admin_users` lose admin.
+    pub admin_groups: BTreeSet<String>,
+}
+
+/// The validated options of the `Authenticator` base class, as one authenticator class sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthenticatorConfig {
+    /// See the `admin_users` option.
+    pub admin_users: BTreeSet<String>,
+    /// See the `allowed_users` option.
+    pub allowed_users: BTreeSet<String>,
+    /// See the `blocked_users` option.
+    pub blocked_users: BTreeSet<String>,
+    /// See the `allow_all` option.
+    pub allow_all: bool,
+    /// See the `allow_existing_users` option.
+    pub allow_existing_users: bool,
+    /// See the `any_allow_config` option; `None` means computed.
+    pub any_allow_config: Option<bool>,
+    /// See the `username_pattern` option (the source text; empty = none).
+    pub username_pattern: String,
+    /// See the `username_map` option (keys lowercased).
+    pub username_map: BTreeMap<String, String>,
+    /// See the `delete_invalid_users` option.
+    pub delete_invalid_users: bool,
+    /// See the `post_auth_hook` option (script source; empty = none).
+    pub post_auth_hook: String,
+    /// See the `enable_auth_state` option.
+    pub enable_auth_state: bool,
+    /// See the `auth_refresh_age` option, in seconds.
+    pub auth_refresh_age: u64,
+    /// See the `refresh_pre_spawn` option.
+    pub refresh_pre_spawn: bool,
+    /// See the `refresh_pre_stop` option.
+    pub refresh_pre_stop: bool,
+    /// See the `manage_groups` option.
+    pub manage_groups: bool,
+    /// See the `manage_roles` option.
+    pub manage_roles: bool,
+    /// See the `reset_managed_roles_on_startup` option.
+    pub reset_managed_roles_on_startup: bool,
+    /// See the `auto_login` option.
+    pub auto_login: bool,
+    /// See the `auto_login_oauth2_authorize` option.
+    pub auto_login_oauth2_authorize: bool,
+    /// See the `request_otp` option.
+    pub request_otp: bool,
+    /// See the `otp_prompt` option.
+    pub otp_prompt: String,
+    /// See the `logout_redirect_url` option.
+    pub logout_redirect_url: String,
+    /// See the `custom_403_message` option.
+    pub custom_403_message: String,
+    /// Group rules, filled by authenticators that report groups.
+    pub group_rules: GroupRules,
+}
+
+impl Default for AuthenticatorConfig {
+    fn default() -> Self {
+        AuthenticatorConfig {
+            admin_users: BTreeSet::new(),
+            allowed_users: BTreeSet::new(),
+            blocked_users: BTreeSet::new(),
+            allow_all: false,
+            allow_existing_users: false,
+            any_allow_config: None,
+            username_pattern: String::new(),
+            username_map: BTreeMap::new(),
+            delete_invalid_users: false,
+            post_auth_hook: String::new(),
+            enable_auth_state: false,
+            auth_refresh_age: 300,
+            refresh_pre_spawn: false,
+            refresh_pre_stop: false,
+            manage_groups: false,
+            manage_roles: false,
+            reset_managed_roles_on_startup: false,
+            auto_login: false,
+            auto_login_oauth2_authorize: false,
+            request_otp: false,
+            otp_prompt: "OTP:".to_owned(),
+            logout_redirect_url: String::new(),
+            custom_403_message: DEFAULT_403_MESSAGE.to_owned(),
+            group_rules: GroupRules::default(),
+        }
+    }
+}
+
+impl AuthenticatorConfig {
+    /// Reads and validates the base options as seen by one class.
+    ///
+    /// `allow_existing_users` takes upstream's base default (true when `allowed_users` is
+    /// set); classes with another default (OAuth: false) adjust it after this call when the
+    /// option is not set explicitly.
+    pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
+        let allowed_users: BTreeSet<String> = view.get("allowed_users")?;
+        let allow_existing_users = match view.get_opt::<bool>("allow_existing_users")? {
+            Some(value) => value,
+            None => !allowed_users.is_empty(),
+        };
+        let username_pattern: String = view.get("username_pattern")?;
+        if !username_pattern.is_empty()
+            && let Err(err) = regex::Regex::new(&username_pattern)
+        {
+            return Err(view.invalid(
+                "username_pattern",
+                format!("not a valid regular expression: {err}"),
+            ));
+        }
+        let username_map: BTreeMap<String, String> = view.get("username_map")?;
+        let username_map = username_map
+            .into_iter()
+            .map(|(key, value)| (key.to_lowercase(), value))
+            .collect();
+        let auth_refresh_age: i64 = view.get("auth_refresh_age")?;
+        let auth_refresh_age = u64::try_from(auth_refresh_age).map_err(|_| {
+            view.invalid(
+                "auth_refresh_age",
+                "must be 0 or a positive number of seconds",
+            )
+        })?;
+        Ok(AuthenticatorConfig {
+            admin_users: view.get("admin_users")?,
+            allowed_users,
+            blocked_users: view.get("blocked_users")?,
+            allow_all: view.get("allow_all")?,
+            allow_existing_users,
+            any_allow_config: view.get_opt("any_allow_config")?,
+            username_pattern,
+            username_map,
+            delete_invalid_users: view.get("delete_invalid_users")?,
+            post_auth_hook: view.get("post_auth_hook")?,
+            enable_auth_state: view.get("enable_auth_state")?,
+            auth_refresh_age,
+            refresh_pre_spawn: view.get("refresh_pre_spawn")?,
+            refresh_pre_stop: view.get("refresh_pre_stop")?,
+            manage_groups: view.get("manage_groups")?,
+            manage_roles: view.get("manage_roles")?,
+            reset_managed_roles_on_startup: view.get("reset_managed_roles_on_startup")?,
+            auto_login: view.get("auto_login")?,
+            auto_login_oauth2_authorize: view.get("auto_login_oauth2_authorize")?,
+            request_otp: view.get("request_otp")?,
+            otp_prompt: view.get("otp_prompt")?,
+            logout_redirect_url: view.get("logout_redirect_url")?,
+            custom_403_message: view.get("custom_403_message")?,
+            group_rules: GroupRules::default(),
+        })
+    }
+
+    /// Upstream's `any_allow_config`: whether some option allows anybody in.
+    pub fn any_allow_config(&self) -> bool {
+        self.any_allow_config.unwrap_or(
+            self.allow_all
+                || self.allow_existing_users
+                || !self.allowed_users.is_empty()
+                || !self.admin_users.is_empty()
+                || !self.group_rules.allowed_groups.is_empty(),
+        )
+    }
+}
+
+/// Every class this crate defines, in generate-config order.
+pub fn classes() -> [&'static ClassDef; 3] {
+    [
+        &AUTHENTICATOR,
+        &DUMMY_AUTHENTICATOR,
+        &crate::shared_password::SHARED_PASSWORD_AUTHENTICATOR,
+    ]
+}

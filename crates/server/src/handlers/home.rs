@@ -1,0 +1,49 @@
+//! `GET {base_url}hub/home`: who you are.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::{app_error_page, encode_query, html, redirect};
+use crate::error::AppError;
+use crate::pages::PageUser;
+use crate::session;
+use crate::state::{AppState, HubState};
+
+#[derive(Serialize)]
+struct HomeContext {
+    hub_prefix: String,
+    user: PageUser,
+}
+
+/// The home page; visitors without a session are sent to the login page.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match home_inner(&state, &headers).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn home_inner(state: &HubState, headers: &HeaderMap) -> Result<Response, AppError> {
+    let Some(current) = session::current_user(state, headers).await? else {
+        let home = format!("{}home", state.hub_prefix());
+        return Ok(redirect(
+            &format!("{}login?next={}", state.hub_prefix(), encode_query(&home)),
+            &[],
+        ));
+    };
+    let user = PageUser {
+        name: current.user.name.clone(),
+        admin: current.user.admin,
+        groups: current.user.groups.clone(),
+    };
+    let body = state.pages.render(
+        "home.html",
+        HomeContext {
+            hub_prefix: state.hub_prefix(),
+            user,
+        },
+    )?;
+    Ok(html(StatusCode::OK, body, &[]))
+}

@@ -1,0 +1,244 @@
+//! `GET/POST {base_url}hub/login`.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hubauth_core::{AuthError, DenyReason, LoginData, LoginKind, Outcome, RequestContext};
+use serde::{Deserialize, Serialize};
+
+use super::{ClientIp, app_error_page, encode_query, error_page, html, redirect};
+use crate::cookies;
+use crate::csrf::{self, XSRF_COOKIE};
+use crate::error::AppError;
+use crate::next_url::validate_next;
+use crate::secrets::random_token;
+use crate::state::{AppState, HubState};
+use crate::{login, session};
+
+/// The `next` query parameter.
+#[derive(Debug, Deserialize, Default)]
+pub struct NextQuery {
+    /// Where to go after login.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginContext<'a> {
+    hub_prefix: String,
+    user: Option<()>,
+    login_error: &'a str,
+    username: &'a str,
+    login_service: &'a str,
+    authenticator_login_url: String,
+    login_action: String,
+    xsrf: String,
+    request_otp: bool,
+    otp_prompt: &'a str,
+}
+
+/// The validated `next`, or the default destination.
+fn next_or_default(state: &HubState, next: Option<&str>) -> String {
+    next.and_then(|next| validate_next(next, &state.config.base_url))
+        .unwrap_or_else(|| state.default_next())
+}
+
+/// The XSRF cookie value of the request, or a new one with its `Set-Cookie`.
+fn xsrf_cookie(state: &HubState, headers: &HeaderMap) -> (String, Vec<String>) {
+    match cookies::get(headers, XSRF_COOKIE).filter(|value| (20..=128).contains(&value.len())) {
+        Some(value) => (value, Vec::new()),
+        None => {
+            let value = random_token();
+            let mut attrs = state.cookie_attrs(headers);
+            let prefix = state.hub_prefix();
+            attrs.path = &prefix;
+            let cookie = cookies::set(XSRF_COOKIE, &value, None, attrs);
+            (value, vec![cookie])
+        }
+    }
+}
+
+fn render_login(
+    state: &HubState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: Option<&str>,
+    login_error: &str,
+    username: &str,
+) -> Result<Response, AppError> {
+    let (xsrf_value, set_cookies) = xsrf_cookie(state, headers);
+    let next = next.and_then(|next| validate_next(next, &state.config.base_url));
+    let next_query = next
+        .as_deref()
+        .map(|next| format!("?next={}", encode_query(next)))
+        .unwrap_or_default();
+    let (login_service, login_path, request_otp, otp_prompt) = match state.authenticator.kind() {
+        LoginKind::Form {
+            request_otp,
+            otp_prompt,
+        } => (String::new(), "login".to_owned(), request_otp, otp_prompt),
+        LoginKind::Redirect {
+            login_service,
+            login_path,
+        } => (login_service, login_path, false, String::new()),
+    };
+    let body = state.pages.render(
+        "login.html",
+        LoginContext {
+            hub_prefix: state.hub_prefix(),
+            user: None,
+            login_error,
+            username,
+            login_service: &login_service,
+            authenticator_login_url: format!("{}{login_path}{next_query}", state.hub_prefix()),
+            login_action: format!("{}login{next_query}", state.hub_prefix()),
+            xsrf: csrf::form_token(&state.secret, &xsrf_value),
+            request_otp,
+            otp_prompt: &otp_prompt,
+        },
+    )?;
+    Ok(html(status, body, &set_cookies))
+}
+
+/// `GET /hub/login`: the login page, or a redirect when already logged in or `auto_login`.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    match get_inner(&state, &headers, query.next.as_deref()).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn get_inner(
+    state: &HubState,
+    headers: &HeaderMap,
+    next: Option<&str>,
+) -> Result<Response, AppError> {
+    if session::current_user(state, headers).await?.is_some() {
+        return Ok(redirect(&next_or_default(state, next), &[]));
+    }
+    if let LoginKind::Redirect { login_path, .. } = state.authenticator.kind()
+        && state.authenticator.rules().config().auto_login
+    {
+        let next_query = next
+            .and_then(|next| validate_next(next, &state.config.base_url))
+            .map(|next| format!("?next={}", encode_query(&next)))
+            .unwrap_or_default();
+        return Ok(redirect(
+            &format!("{}{login_path}{next_query}", state.hub_prefix()),
+            &[],
+        ));
+    }
+    render_login(state, headers, StatusCode::OK, next, "", "")
+}
+
+/// `POST /hub/login`: checks the form, runs the rule pipeline, starts a session.
+pub async fn post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+    body: Bytes,
+) -> Response {
+    match post_inner(&state, ip, &headers, query.next.as_deref(), &body).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn post_inner(
+    state: &HubState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    next: Option<&str>,
+    body: &[u8],
+) -> Result<Response, AppError> {
+    if !matches!(state.authenticator.kind(), LoginKind::Form { .. }) {
+        return Err(AppError::user(
+            StatusCode::BAD_REQUEST,
+            "This hub does not log in with a username and password form.",
+        ));
+    }
+    let now = state.clock.now();
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let submitted_xsrf = fields
+        .iter()
+        .find(|(key, _)| key == "_xsrf")
+        .map(|(_, value)| value.as_str())
+        .unwrap_or("");
+    let cookie_xsrf = cookies::get(headers, XSRF_COOKIE).unwrap_or_default();
+    let data = LoginData::from_form(fields.iter().cloned());
+    let typed_name = data.username().to_owned();
+    if !csrf::check(&state.secret, &cookie_xsrf, submitted_xsrf) {
+        return render_login(
+            state,
+            headers,
+            StatusCode::FORBIDDEN,
+            next,
+            "Your login form expired or was not sent by this site. Please try again.",
+            &typed_name,
+        );
+    }
+    if !state.limiter.allows(ip, now) {
+        return render_login(
+            state,
+            headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            next,
+            "Too many failed logins. Please wait a minute and try again.",
+            &typed_name,
+        );
+    }
+    let ctx = RequestContext { now, remote_ip: ip };
+    let outcome = hubauth_core::get_authenticated_user(
+        state.authenticator.as_ref(),
+        state.hook.as_deref(),
+        &ctx,
+        &data,
+    )
+    .await;
+    let class = state.authenticator.class_name();
+    match outcome {
+        Ok(Outcome::Success(model)) => {
+            let user = login::persist_login(state, &model).await?;
+            let cookie = session::start(state, headers, &user.name).await?;
+            if let Err(err) = state.authenticator.session_started(&user.name).await {
+                tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
+            }
+            tracing::info!(authenticator = class, user = %user.name, outcome = "ok", "User logged in");
+            Ok(redirect(&next_or_default(state, next), &[cookie]))
+        }
+        Ok(Outcome::Denied { name, reason }) => {
+            state.limiter.record_failure(ip, now);
+            let shown = hubauth_core::pipeline::loggable(name.as_deref().unwrap_or(&typed_name));
+            tracing::warn!(authenticator = class, user = %shown, outcome = "denied", reason = reason.as_str(), "Failed login");
+            match reason {
+                DenyReason::AuthenticationFailed | DenyReason::InvalidUsername => render_login(
+                    state,
+                    headers,
+                    StatusCode::FORBIDDEN,
+                    next,
+                    "Invalid username or password",
+                    &typed_name,
+                ),
+                DenyReason::Blocked | DenyReason::NotAllowed => error_page(
+                    state,
+                    StatusCode::FORBIDDEN,
+                    &state.authenticator.rules().config().custom_403_message,
+                    None,
+                ),
+            }
+        }
+        Err(AuthError::Http { status, message }) => {
+            state.limiter.record_failure(ip, now);
+            tracing::warn!(authenticator = class, user = %hubauth_core::pipeline::loggable(&typed_name), outcome = "refused", "Failed login: {message}");
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            render_login(state, headers, status, next, &message, &typed_name)
+        }
+        Err(err) => Err(AppError::Auth(err)),
+    }
+}

@@ -1,0 +1,60 @@
+//! `GET/POST {base_url}hub/logout`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::{app_error_page, html, redirect};
+use crate::cookies::{self, SESSION_COOKIE};
+use crate::error::AppError;
+use crate::secrets::hash_token;
+use crate::state::{AppState, HubState};
+
+#[derive(Serialize)]
+struct LogoutContext {
+    hub_prefix: String,
+    user: Option<()>,
+    warning: Option<String>,
+}
+
+/// Ends the session (its row is deleted, so the old cookie is refused from now on), clears
+/// the cookie, then goes to `logout_redirect_url`, the signed-out page (with `auto_login`)
+/// or the login page.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match logout_inner(&state, &headers).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response, AppError> {
+    if let Some(token) = cookies::get(headers, SESSION_COOKIE).filter(|token| !token.is_empty()) {
+        let hash = hash_token(&token);
+        let session = state.store.get_session(&hash).await?;
+        state.store.delete_session(&hash).await?;
+        if let Some(session) = session {
+            tracing::info!(user = %session.user, "User logged out");
+            if let Err(err) = state.authenticator.session_ended(&session.user).await {
+                tracing::warn!(user = %session.user, error = %err, "authenticator could not end its session");
+            }
+        }
+    }
+    let clear = vec![cookies::clear(SESSION_COOKIE, state.cookie_attrs(headers))];
+    let config = state.authenticator.rules().config();
+    if !config.logout_redirect_url.is_empty() {
+        return Ok(redirect(&config.logout_redirect_url, &clear));
+    }
+    if config.auto_login {
+        let body = state.pages.render(
+            "logout.html",
+            LogoutContext {
+                hub_prefix: state.hub_prefix(),
+                user: None,
+                warning: None,
+            },
+        )?;
+        return Ok(html(StatusCode::OK, body, &clear));
+    }
+    Ok(redirect(&format!("{}login", state.hub_prefix()), &clear))
+}

@@ -1,0 +1,112 @@
+//! HTTP handlers: thin functions from typed requests to responses.
+
+pub mod home;
+pub mod login;
+pub mod logout;
+pub mod misc;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::pages::PageUser;
+use crate::state::HubState;
+
+/// The client's address when the server was started with connect info (absent in
+/// in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+/// A 302 redirect with optional `Set-Cookie` headers.
+pub fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// An HTML page with a status and optional `Set-Cookie` headers.
+pub fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
+    let mut response = (status, Html(body)).into_response();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Serialize)]
+struct ErrorContext<'a> {
+    hub_prefix: String,
+    user: Option<&'a PageUser>,
+    status_code: u16,
+    status_message: &'a str,
+    message: &'a str,
+    show_login_link: bool,
+}
+
+/// Renders the error page (used for 403 and the like).
+pub fn error_page(
+    state: &HubState,
+    status: StatusCode,
+    message: &str,
+    user: Option<&PageUser>,
+) -> Result<Response, AppError> {
+    let body = state.pages.render(
+        "error.html",
+        ErrorContext {
+            hub_prefix: state.hub_prefix(),
+            user,
+            status_code: status.as_u16(),
+            status_message: status.canonical_reason().unwrap_or("Error"),
+            message,
+            show_login_link: user.is_none(),
+        },
+    )?;
+    Ok(html(status, body, &[]))
+}
+
+/// Renders an [`AppError`] as the hub's error page (falls back to a bare page).
+pub fn app_error_page(state: &HubState, err: AppError) -> Response {
+    let (status, message) = err.status_and_message();
+    if status.is_server_error() {
+        tracing::error!(error = %err, "request failed");
+    }
+    match error_page(state, status, &message, None) {
+        Ok(response) => response,
+        Err(_) => err.into_response(),
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode_query(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

@@ -1,0 +1,151 @@
+//! The hub server: login, logout and home pages, sessions, and start-up reconciliation,
+//! served with axum under a configurable base URL.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod clock;
+pub mod cookies;
+pub mod csrf;
+pub mod error;
+pub mod handlers;
+pub mod limiter;
+pub mod login;
+pub mod next_url;
+pub mod options;
+pub mod pages;
+pub mod secrets;
+pub mod session;
+pub mod startup;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use hubauth_core::{Authenticator, PostAuthHook};
+use hubauth_store::{CryptKeeper, Store};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use options::{HUB, HubConfig};
+pub use secrets::CookieSecret;
+pub use startup::{Reconciled, StartError};
+pub use state::{AppState, HubState};
+
+/// Largest request body the hub reads (login forms are tiny).
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The parts a hub is made of.
+pub struct HubParts {
+    /// The `[Hub]` settings.
+    pub config: HubConfig,
+    /// The login method.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// The `post_auth_hook`, if any.
+    pub hook: Option<Arc<dyn PostAuthHook>>,
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// auth_state encryption keys.
+    pub crypt: CryptKeeper,
+    /// The cookie secret.
+    pub secret: CookieSecret,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A hub that passed its start-up checks and reconciliation, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    state: AppState,
+    reconciled: Reconciled,
+}
+
+impl Hub {
+    /// Checks the configuration, reconciles the database and logs start-up warnings.
+    pub async fn start(parts: HubParts) -> Result<Hub, StartError> {
+        startup::check(parts.authenticator.as_ref(), &parts.crypt)?;
+        for warning in parts.authenticator.startup_warnings() {
+            tracing::warn!("{warning}");
+        }
+        let now = parts.clock.now();
+        let reconciled =
+            startup::reconcile(parts.authenticator.as_ref(), parts.store.as_ref(), now).await?;
+        let pages = pages::Pages::new().map_err(|err| StartError::Other(err.to_string()))?;
+        let limiter = limiter::LoginLimiter::new(parts.config.login_rate_limit);
+        let state = Arc::new(HubState {
+            config: parts.config,
+            authenticator: parts.authenticator,
+            hook: parts.hook,
+            store: parts.store,
+            crypt: parts.crypt,
+            secret: parts.secret,
+            clock: parts.clock,
+            pages,
+            limiter,
+        });
+        Ok(Hub { state, reconciled })
+    }
+
+    /// What start-up reconciliation did.
+    pub fn reconciled(&self) -> &Reconciled {
+        &self.reconciled
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The hub's routes, under its base URL.
+    pub fn router(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    /// Serves on a bound listener until `shutdown` completes, then finishes in-flight
+    /// requests.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Builds the router for a state.
+pub fn app(state: AppState) -> Router {
+    use handlers::{home, login, logout, misc};
+    let base = state.config.base_url.clone();
+    let hub = state.hub_prefix();
+    let hub_routes = Router::new()
+        .route("/", get(misc::to_home))
+        .route("/login", get(login::get).post(login::post))
+        .route("/logout", get(logout::logout).post(logout::logout))
+        .route("/home", get(home::home))
+        .route("/health", get(misc::health))
+        .route("/api", get(misc::api_root))
+        .route("/api/", get(misc::api_root))
+        .fallback(misc::not_found);
+    let hub_trimmed = hub.trim_end_matches('/').to_owned();
+    let mut router = Router::new()
+        .nest(&hub_trimmed, hub_routes)
+        .route(&hub, get(misc::to_home));
+    if base == "/" {
+        router = router.route("/", get(misc::to_home));
+    } else {
+        router = router
+            .route(&base, get(misc::to_home))
+            .route(base.trim_end_matches('/'), get(misc::to_home));
+    }
+    router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}

@@ -1,0 +1,56 @@
+//! Turning a successful authentication into a stored user (JupyterHub's `auth_to_user`).
+
+use hubauth_core::AuthModel;
+use hubauth_store::{AuthStateUpdate, LoginUpdate, UserRecord};
+
+use crate::error::AppError;
+use crate::state::HubState;
+
+/// Persists a successful login's model: creates the user (after the authenticator's
+/// `add_user`, so a failing `add_user` leaves no half-created user), applies admin, groups
+/// (with `manage_groups`) and auth_state (encrypted, with `enable_auth_state`) in one
+/// transaction.
+pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRecord, AppError> {
+    let config = state.authenticator.rules().config();
+    let now = state.clock.now();
+    let exists = state.store.get_user(&model.name).await?.is_some();
+    if !exists {
+        state
+            .authenticator
+            .add_user(&model.name)
+            .await
+            .map_err(AppError::Auth)?;
+    }
+    let auth_state = if config.enable_auth_state {
+        match &model.auth_state {
+            Some(value) => AuthStateUpdate::Set(
+                state
+                    .crypt
+                    .encrypt_json(value, u64::try_from(now).unwrap_or(0))
+                    .map_err(|err| AppError::Crypt(err.to_string()))?,
+            ),
+            None => AuthStateUpdate::Clear,
+        }
+    } else {
+        // Disabling auth_state clears what an earlier configuration stored.
+        AuthStateUpdate::Clear
+    };
+    let groups = if config.manage_groups {
+        model.groups.clone()
+    } else {
+        None
+    };
+    let outcome = state
+        .store
+        .apply_login(LoginUpdate {
+            name: model.name.clone(),
+            admin: model.admin,
+            groups,
+            auth_state,
+            now,
+            create_if_missing: true,
+        })
+        .await?;
+    state.store.touch_activity(&model.name, now).await?;
+    Ok(outcome.user)
+}

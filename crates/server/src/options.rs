@@ -1,0 +1,271 @@
+//! The `[Hub]` table: the server's own settings, under JupyterHub's names.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use hubauth_config::{
+    ClassDef, ClassView, ConfigError, DefaultValue::Literal, OptionDef, OptionType::*,
+};
+
+/// The `[Hub]` table.
+pub static HUB: ClassDef = ClassDef {
+    name: "Hub",
+    bases: &[],
+    help: "The hub server itself: where it listens, its URL prefix, its database and its cookies. Names follow JupyterHub's `c.JupyterHub.*` settings.",
+    options: &[
+        OptionDef::new(
+            "authenticator_class",
+            Str,
+            Literal("\"pam\""),
+            "The login method: a short name (dummy, shared-password, pam, generic-oauth, azuread, globus, local-generic-oauth, ...) or a class name (DummyAuthenticator, GenericOAuthenticator, ...).\n\nThe class's table (and its base classes' tables) hold its options.",
+        ),
+        OptionDef::new(
+            "bind_url",
+            Str,
+            Literal("\"http://:8000\""),
+            "The URL the hub listens on. An empty host means all interfaces. The path, if any, sets base_url.",
+        ),
+        OptionDef::new(
+            "base_url",
+            Str,
+            Literal("\"/\""),
+            "The URL prefix under which everything is served; the hub's pages are under {base_url}hub/.",
+        ),
+        OptionDef::new(
+            "public_url",
+            Str,
+            Literal("\"\""),
+            "The public URL of the hub as users reach it (https://hub.example.org/), when it sits behind a proxy. Decides the Secure cookie flag and absolute redirect URLs. Empty means it is worked out from bind_url and the request.",
+        ),
+        OptionDef::new(
+            "db_url",
+            Str,
+            Literal("\"sqlite:///hubauth.sqlite\""),
+            "The database URL. sqlite:///relative/path.sqlite or sqlite:////absolute/path.sqlite for an SQLite file (the default needs nothing installed).",
+        )
+        .env(&["HUBAUTH_DB_URL"]),
+        OptionDef::new(
+            "cookie_secret_file",
+            Str,
+            Literal("\"hubauth_cookie_secret\""),
+            "File holding the secret that signs the hub's cookies, hex-encoded. Created with mode 600 if missing; refused if readable by group or others. The environment variable JPY_COOKIE_SECRET (hex) takes precedence.",
+        ),
+        OptionDef::new(
+            "cookie_max_age_days",
+            Float,
+            Literal("14"),
+            "How long a login session lasts, in days.",
+        ),
+        OptionDef::new(
+            "default_url",
+            Str,
+            Literal("\"\""),
+            "Where users land after login when no `next` URL was given. Empty means {base_url}hub/home.",
+        ),
+        OptionDef::new(
+            "trust_forwarded_headers",
+            Bool,
+            Literal("true"),
+            "Honour X-Forwarded-Proto from a reverse proxy when deciding whether the hub is served over https (for the Secure cookie flag). Turn off when clients reach the hub directly.",
+        ),
+        OptionDef::new(
+            "login_rate_limit",
+            Int,
+            Literal("10"),
+            "Maximum failed logins per client address per minute before the login form answers 429. 0 turns the limit off.",
+        ),
+    ],
+};
+
+/// The validated `[Hub]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubConfig {
+    /// See `authenticator_class`.
+    pub authenticator_class: String,
+    /// The socket address to listen on, from `bind_url`.
+    pub bind_addr: SocketAddr,
+    /// Whether `bind_url` is https (the hub itself does not terminate TLS; this only marks cookies Secure).
+    pub bind_https: bool,
+    /// The URL prefix, always starting and ending with `/`.
+    pub base_url: String,
+    /// See `public_url` (empty = none).
+    pub public_url: String,
+    /// See `db_url`.
+    pub db_url: String,
+    /// See `cookie_secret_file`.
+    pub cookie_secret_file: PathBuf,
+    /// Session lifetime in seconds.
+    pub session_lifetime: i64,
+    /// See `default_url` (empty = home page).
+    pub default_url: String,
+    /// See `trust_forwarded_headers`.
+    pub trust_forwarded_headers: bool,
+    /// See `login_rate_limit`.
+    pub login_rate_limit: u32,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            authenticator_class: "pam".to_owned(),
+            bind_addr: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            bind_https: false,
+            base_url: "/".to_owned(),
+            public_url: String::new(),
+            db_url: "sqlite:///hubauth.sqlite".to_owned(),
+            cookie_secret_file: PathBuf::from("hubauth_cookie_secret"),
+            session_lifetime: 14 * 24 * 3600,
+            default_url: String::new(),
+            trust_forwarded_headers: true,
+            login_rate_limit: 10,
+        }
+    }
+}
+
+impl HubConfig {
+    /// Reads and validates the `[Hub]` table.
+    pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
+        let bind_url: String = view.get("bind_url")?;
+        let (bind_addr, bind_https, bind_path) =
+            parse_bind_url(&bind_url).map_err(|message| view.invalid("bind_url", message))?;
+        let base_url = if view.is_set("base_url") || bind_path.is_none() {
+            let raw: String = view.get("base_url")?;
+            normalize_base_url(&raw).map_err(|message| view.invalid("base_url", message))?
+        } else {
+            bind_path.unwrap_or_else(|| "/".to_owned())
+        };
+        let public_url: String = view.get("public_url")?;
+        if !public_url.is_empty() {
+            let parsed = url::Url::parse(&public_url)
+                .map_err(|err| view.invalid("public_url", format!("not a URL: {err}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(view.invalid("public_url", "must be an http or https URL"));
+            }
+        }
+        let days: f64 = view.get("cookie_max_age_days")?;
+        if !(days > 0.0 && days <= 3650.0) {
+            return Err(view.invalid(
+                "cookie_max_age_days",
+                "must be more than 0 and at most 3650",
+            ));
+        }
+        let default_url: String = view.get("default_url")?;
+        if !default_url.is_empty() && !default_url.starts_with('/') {
+            return Err(view.invalid("default_url", "must be a path starting with /"));
+        }
+        let rate: i64 = view.get("login_rate_limit")?;
+        let login_rate_limit = u32::try_from(rate)
+            .map_err(|_| view.invalid("login_rate_limit", "must be 0 or a positive number"))?;
+        let db_url: String = view.get("db_url")?;
+        if db_url.trim().is_empty() {
+            return Err(view.invalid("db_url", "must not be empty"));
+        }
+        let cookie_secret_file: String = view.get("cookie_secret_file")?;
+        Ok(HubConfig {
+            authenticator_class: view.get("authenticator_class")?,
+            bind_addr,
+            bind_https,
+            base_url,
+            public_url,
+            db_url,
+            cookie_secret_file: PathBuf::from(cookie_secret_file),
+            session_lifetime: (days * 86400.0).round() as i64,
+            default_url,
+            trust_forwarded_headers: view.get("trust_forwarded_headers")?,
+            login_rate_limit,
+        })
+    }
+
+    /// The hub's own prefix: `{base_url}hub/`.
+    pub fn hub_prefix(&self) -> String {
+        format!("{}hub/", self.base_url)
+    }
+}
+
+/// Parses JupyterHub's `bind_url` (`http://:8000`, `http://127.0.0.1:8000/prefix/`).
+/// Returns the socket address, whether it is https, and the path if it is not `/`.
+pub fn parse_bind_url(bind_url: &str) -> Result<(SocketAddr, bool, Option<String>), String> {
+    // `http://:8000` is not a valid URL for the url crate: an empty host means all interfaces.
+    let patched = bind_url
+        .replacen("http://:", "http://0.0.0.0:", 1)
+        .replacen("https://:", "https://0.0.0.0:", 1);
+    let parsed = url::Url::parse(&patched).map_err(|err| format!("not a URL: {err}"))?;
+    let https = match parsed.scheme() {
+        "http" => false,
+        "https" => true,
+        other => return Err(format!("scheme must be http or https, not {other}")),
+    };
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| "has no host".to_owned())?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = parsed.port_or_known_default().unwrap_or(8000);
+    let ip: std::net::IpAddr = if host == "localhost" {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        host.parse()
+            .map_err(|_| format!("host must be an IP address or localhost, not {host}"))?
+    };
+    let path = parsed.path();
+    let path = if path.is_empty() || path == "/" {
+        None
+    } else {
+        Some(normalize_base_url(path)?)
+    };
+    Ok((SocketAddr::new(ip, port), https, path))
+}
+
+/// Makes a base URL start and end with exactly one `/`; refuses schemes, hosts and odd characters.
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    if raw.contains("://") || raw.contains('\\') || raw.contains('?') || raw.contains('#') {
+        return Err("must be a path such as / or /auth/, not a URL".to_owned());
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() || c == ' ' || c == '"' || c == '<' || c == '>')
+    {
+        return Err("must not contain spaces, quotes or control characters".to_owned());
+    }
+    let trimmed = raw.trim_matches('/');
+    if trimmed
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+    {
+        return Err("must not contain . or .. segments".to_owned());
+    }
+    if trimmed.is_empty() {
+        Ok("/".to_owned())
+    } else {
+        Ok(format!("/{trimmed}/"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_url_forms() {
+        let (addr, https, path) = parse_bind_url("http://:8000").unwrap();
+        assert_eq!(addr, SocketAddr::from(([0, 0, 0, 0], 8000)));
+        assert!(!https);
+        assert_eq!(path, None);
+        let (addr, _, path) = parse_bind_url("http://127.0.0.1:9000/auth").unwrap();
+        assert_eq!(addr.port(), 9000);
+        assert_eq!(path.as_deref(), Some("/auth/"));
+        assert!(parse_bind_url("ftp://:1").is_err());
+        assert!(parse_bind_url("http://example.com:80").is_err());
+        let (addr, _, _) = parse_bind_url("http://[::1]:8001").unwrap();
+        assert!(addr.is_ipv6());
+    }
+
+    #[test]
+    fn base_url_normalized() {
+        assert_eq!(normalize_base_url("").unwrap(), "/");
+        assert_eq!(normalize_base_url("auth").unwrap(), "/auth/");
+        assert_eq!(normalize_base_url("/a/b//").unwrap(), "/a/b/");
+        assert!(normalize_base_url("https://x/").is_err());
+        assert!(normalize_base_url("/../x").is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! The cookie secret and random tokens.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine as _;
+use rand::RngCore;
+
+/// The secret that signs the hub's cookies (JupyterHub's cookie secret).
+#[derive(Clone)]
+pub struct CookieSecret(Vec<u8>);
+
+impl fmt::Debug for CookieSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CookieSecret([redacted])")
+    }
+}
+
+/// Why the cookie secret could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The file exists but could not be read, or could not be created.
+    #[error("cookie secret file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is readable by group or others.
+    #[error(
+        "cookie secret file {path} has permissions {mode:o}; it must be readable by its owner only (chmod 600)"
+    )]
+    TooOpen {
+        /// The file.
+        path: String,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// The secret is not hex, or too short.
+    #[error("{source_name} must hold at least 32 bytes, hex-encoded")]
+    Malformed {
+        /// The file or variable the secret came from.
+        source_name: String,
+    },
+}
+
+impl CookieSecret {
+    /// Wraps raw secret bytes.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        CookieSecret(bytes)
+    }
+
+    /// A fresh random secret (tests and the demo).
+    pub fn random() -> Self {
+        CookieSecret(random_bytes(32))
+    }
+
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Loads the secret as JupyterHub does: from `JPY_COOKIE_SECRET` (hex) when given,
+    /// else from the file (hex), creating the file with mode 600 when missing.
+    pub fn load(env_value: Option<&str>, path: &Path) -> Result<Self, SecretError> {
+        if let Some(value) = env_value.filter(|value| !value.trim().is_empty()) {
+            return parse_hex(value, "JPY_COOKIE_SECRET");
+        }
+        let shown = path.display().to_string();
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                check_mode(&meta, &shown)?;
+                let text = std::fs::read_to_string(path).map_err(|source| SecretError::Io {
+                    path: shown.clone(),
+                    source,
+                })?;
+                parse_hex(&text, &shown)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let secret = random_bytes(32);
+                write_private(path, hex::encode(&secret).as_bytes()).map_err(|source| {
+                    SecretError::Io {
+                        path: shown.clone(),
+                        source,
+                    }
+                })?;
+                tracing::info!(path = %shown, "wrote a new cookie secret");
+                Ok(CookieSecret(secret))
+            }
+            Err(source) => Err(SecretError::Io {
+                path: shown,
+                source,
+            }),
+        }
+    }
+}
+
+fn parse_hex(text: &str, source_name: &str) -> Result<CookieSecret, SecretError> {
+    let bytes = hex::decode(text.trim()).map_err(|_| SecretError::Malformed {
+        source_name: source_name.to_owned(),
+    })?;
+    if bytes.len() < 32 {
+        return Err(SecretError::Malformed {
+            source_name: source_name.to_owned(),
+        });
+    }
+    Ok(CookieSecret(bytes))
+}
+
+#[cfg(unix)]
+fn check_mode(meta: &std::fs::Metadata, path: &str) -> Result<(), SecretError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SecretError::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_mode(_meta: &std::fs::Metadata, _path: &str) -> Result<(), SecretError> {
+    Ok(())
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// `len` random bytes from the operating system's generator.
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A random token of 32 bytes, URL-safe base64 without padding.
+pub fn random_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(32))
+}
+
+/// SHA-256 of a token, hex: what the store keeps instead of the token.
+pub fn hash_token(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}

@@ -1,0 +1,127 @@
+//! What the hub does before it serves: configuration checks and user reconciliation
+//! (JupyterHub's `init_users` and `init_blocked_users`).
+
+use hubauth_core::Authenticator;
+use hubauth_store::{CryptKeeper, Store, StoreError};
+
+/// Why the hub refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `enable_auth_state` is on and no key was given.
+    #[error(
+        "auth_state is enabled, but encryption is not available: set JUPYTERHUB_CRYPT_KEY to one or more 32-byte keys (hex or base64, separated by ';'); `hubauth crypt-key generate` makes one"
+    )]
+    NoCryptKey,
+    /// `manage_groups` is on but the authenticator reports no groups.
+    #[error(
+        "Authenticator.manage_groups is enabled, but {0} does not report groups, so every login would remove all group memberships; turn manage_groups off or use an authenticator that supports it"
+    )]
+    ManageGroupsUnsupported(&'static str),
+    /// `manage_roles` is on but the authenticator reports no roles.
+    #[error(
+        "Authenticator.manage_roles is enabled, but {0} does not report roles; turn manage_roles off or use an authenticator that supports it"
+    )]
+    ManageRolesUnsupported(&'static str),
+    /// A configured name is invalid.
+    #[error("{0}")]
+    InvalidName(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// Another start-up problem.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Checks that the configuration can work with this authenticator and key set.
+pub fn check(authenticator: &dyn Authenticator, crypt: &CryptKeeper) -> Result<(), StartError> {
+    let config = authenticator.rules().config();
+    if config.enable_auth_state && !crypt.is_available() {
+        return Err(StartError::NoCryptKey);
+    }
+    if config.manage_groups && !authenticator.supports_manage_groups() {
+        return Err(StartError::ManageGroupsUnsupported(
+            authenticator.class_name(),
+        ));
+    }
+    if config.manage_roles && !authenticator.supports_manage_roles() {
+        return Err(StartError::ManageRolesUnsupported(
+            authenticator.class_name(),
+        ));
+    }
+    authenticator
+        .rules()
+        .check_configured_names()
+        .map_err(|err| StartError::InvalidName(err.to_string()))?;
+    Ok(())
+}
+
+/// What reconciliation did, for the log and for tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Users created from `admin_users` and `allowed_users`.
+    pub created: Vec<String>,
+    /// Stored users the authenticator refused and that were deleted.
+    pub deleted: Vec<String>,
+    /// Stored users the authenticator refused and that were kept.
+    pub invalid_kept: Vec<String>,
+    /// Blocked users whose privileges and sessions were removed.
+    pub blocked: Vec<String>,
+    /// Expired sessions removed.
+    pub expired_sessions: u64,
+}
+
+/// Brings the database in line with the configuration, in JupyterHub's order: admins
+/// created or promoted; allowed users created; every stored, non-blocked user added to the
+/// authenticator (deleted when that fails and `delete_invalid_users` is on); blocked users
+/// stripped of admin, roles, groups and sessions.
+pub async fn reconcile(
+    authenticator: &dyn Authenticator,
+    store: &dyn Store,
+    now: i64,
+) -> Result<Reconciled, StartError> {
+    let config = authenticator.rules().config();
+    let mut report = Reconciled::default();
+    for name in &config.admin_users {
+        let (user, created) = store.ensure_user(name, Some(true), now).await?;
+        if created {
+            report.created.push(user.name.clone());
+        } else if !user.admin {
+            store.set_admin(name, true).await?;
+        }
+    }
+    for name in &config.allowed_users {
+        let (_, created) = store.ensure_user(name, None, now).await?;
+        if created {
+            report.created.push(name.clone());
+        }
+    }
+    for name in store.user_names().await? {
+        if config.blocked_users.contains(&name) {
+            continue;
+        }
+        if let Err(err) = authenticator.add_user(&name).await {
+            if config.delete_invalid_users {
+                tracing::warn!(user = %name, error = %err, "deleting invalid user");
+                store.delete_user(&name).await?;
+                report.deleted.push(name);
+            } else {
+                tracing::error!(
+                    user = %name,
+                    error = %err,
+                    "user is invalid for this authenticator; set Authenticator.delete_invalid_users = true to delete such users at start-up"
+                );
+                report.invalid_kept.push(name);
+            }
+        }
+    }
+    for name in &config.blocked_users {
+        if store.get_user(name).await?.is_some() {
+            store.strip_privileges(name).await?;
+            store.delete_user_sessions(name).await?;
+            report.blocked.push(name.clone());
+        }
+    }
+    report.expired_sessions = store.delete_expired_sessions(now).await?;
+    Ok(report)
+}

@@ -1,0 +1,225 @@
+//! auth_state encryption, compatible with JupyterHub's `CryptKeeper`.
+//!
+//! Keys come from `JUPYTERHUB_CRYPT_KEY` (or configuration): a `;`-separated
+//! list of 32-byte keys, each written as URL-safe or standard base64 (44
+//! characters), hex (64 characters), or 32 raw ASCII characters. Data is
+//! encrypted as a Fernet token with the first key and decrypted by trying every
+//! key in order, exactly like Python's `cryptography.fernet.MultiFernet`, so
+//! auth_state stored by JupyterHub can be read here and the other way round.
+//!
+//! Unlike upstream, each key is trimmed, so `"k1; k2"` works.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// A time far in the future, passed as "now" when decrypting: no TTL is
+/// applied to auth_state, and this also switches off the token's clock-skew
+/// check (as Python's `Fernet.decrypt` does without a TTL), without reading the
+/// clock. Half of `u64::MAX` so the crate's `now + skew` cannot overflow.
+const NO_TIME_CHECK: u64 = u64::MAX / 2;
+
+/// Everything that can go wrong in key parsing, encryption or decryption.
+/// Messages never contain key material or plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptError {
+    /// No encryption key is configured, so auth_state can be neither encrypted
+    /// nor decrypted.
+    #[error(
+        "Encryption is not available: no encryption keys are configured \
+         (set JUPYTERHUB_CRYPT_KEY, e.g. to the output of `openssl rand -hex 32`)."
+    )]
+    NoKeys,
+
+    /// A configured key is not 32 bytes, hex or base64-encoded, so the key list
+    /// cannot be used.
+    #[error(
+        "Encryption keys must be 32 bytes, hex or base64-encoded. \
+         (Key number {index} in the list is not.)"
+    )]
+    BadKey {
+        /// 1-based position of the bad key among the non-blank `;`-separated entries.
+        index: usize,
+    },
+
+    /// No configured key decrypts the token: it was made with another key, or
+    /// it is corrupt or tampered with.
+    #[error(
+        "The encrypted data could not be decrypted with any configured key \
+         (it was encrypted with a different key, or it is corrupt)."
+    )]
+    Undecryptable,
+
+    /// The decrypted data is not valid JSON, or a value could not be encoded
+    /// as JSON.
+    #[error("The decrypted data is not valid JSON ({detail}).")]
+    BadJson {
+        /// Where parsing failed (never the data itself).
+        detail: String,
+    },
+}
+
+/// A decrypted JSON value.
+#[derive(Clone, PartialEq)]
+pub struct Decrypted {
+    /// The decrypted JSON document.
+    pub value: serde_json::Value,
+    /// True when a key other than the first decrypted it: the caller should
+    /// re-encrypt the value (with the first key) and store it again.
+    pub rotated_key: bool,
+}
+
+impl fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("value", &"[redacted]")
+            .field("rotated_key", &self.rotated_key)
+            .finish()
+    }
+}
+
+/// Encrypts and decrypts auth_state with the configured Fernet keys.
+#[derive(Clone, Default)]
+pub struct CryptKeeper {
+    keys: Vec<fernet::Fernet>,
+}
+
+impl fmt::Debug for CryptKeeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CryptKeeper")
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .finish()
+    }
+}
+
+/// Base64 decoding as lenient as Python's `base64.urlsafe_b64decode` about
+/// padding and trailing bits.
+const LENIENT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Turn one (trimmed, non-empty) key entry into 32 raw bytes, like
+/// JupyterHub's `CryptKeeper._validate_key`.
+fn key_bytes(entry: &str) -> Option<Vec<u8>> {
+    if !entry.is_ascii() {
+        return None;
+    }
+    let bytes = match entry.len() {
+        44 => {
+            // urlsafe_b64decode also accepts the standard alphabet.
+            let normalized: String = entry
+                .chars()
+                .map(|c| match c {
+                    '+' => '-',
+                    '/' => '_',
+                    other => other,
+                })
+                .collect();
+            LENIENT_URL_SAFE.decode(normalized).ok()?
+        }
+        64 => hex::decode(entry).ok()?,
+        _ => entry.as_bytes().to_vec(),
+    };
+    (bytes.len() == 32).then_some(bytes)
+}
+
+impl CryptKeeper {
+    /// A keeper with no keys: [`is_available`](Self::is_available) is false and
+    /// every operation fails with [`CryptError::NoKeys`].
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Parse a `JUPYTERHUB_CRYPT_KEY` value: `;`-separated keys, each trimmed,
+    /// blank entries skipped. An empty string gives an empty keeper.
+    pub fn from_keys_str(keys: &str) -> Result<Self, CryptError> {
+        let mut fernets = Vec::new();
+        for (i, entry) in keys
+            .split(';')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let bad = CryptError::BadKey { index: i + 1 };
+            let raw = key_bytes(entry).ok_or(bad.clone())?;
+            let key = base64::engine::general_purpose::URL_SAFE.encode(raw);
+            fernets.push(fernet::Fernet::new(&key).ok_or(bad)?);
+        }
+        Ok(Self { keys: fernets })
+    }
+
+    /// A new random key, as [`generate_key`].
+    pub fn generate_key() -> String {
+        generate_key()
+    }
+
+    /// True when at least one key is configured.
+    pub fn is_available(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// How many keys are configured.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Encrypt `value` as compact UTF-8 JSON into a Fernet token (its ASCII
+    /// bytes), with the first key, a random IV and `now` (unix seconds) as the
+    /// token's timestamp.
+    pub fn encrypt_json(&self, value: &serde_json::Value, now: u64) -> Result<Vec<u8>, CryptError> {
+        let first = self.keys.first().ok_or(CryptError::NoKeys)?;
+        let plaintext = serde_json::to_vec(value).map_err(|e| CryptError::BadJson {
+            detail: json_error_detail(&e),
+        })?;
+        Ok(first.encrypt_at_time(&plaintext, now).into_bytes())
+    }
+
+    /// Decrypt a Fernet token made by [`encrypt_json`](Self::encrypt_json) or by
+    /// JupyterHub, trying each key in order. No TTL applies.
+    pub fn decrypt_json(&self, token: &[u8]) -> Result<Decrypted, CryptError> {
+        if self.keys.is_empty() {
+            return Err(CryptError::NoKeys);
+        }
+        let token = std::str::from_utf8(token).map_err(|_| CryptError::Undecryptable)?;
+        let (index, plaintext) = self
+            .keys
+            .iter()
+            .enumerate()
+            .find_map(|(i, key)| {
+                key.decrypt_at_time(token.trim(), None, NO_TIME_CHECK)
+                    .ok()
+                    .map(|p| (i, p))
+            })
+            .ok_or(CryptError::Undecryptable)?;
+        let value = serde_json::from_slice(&plaintext).map_err(|e| CryptError::BadJson {
+            detail: json_error_detail(&e),
+        })?;
+        Ok(Decrypted {
+            value,
+            rotated_key: index > 0,
+        })
+    }
+}
+
+/// Describe a serde_json error by category and position only.
+fn json_error_detail(err: &serde_json::Error) -> String {
+    let kind = match err.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected data",
+        serde_json::error::Category::Eof => "unexpected end of data",
+    };
+    format!("{kind} at line {} column {}", err.line(), err.column())
+}
+
+/// A new random key: 32 random bytes, URL-safe base64 (44 characters), usable
+/// in `JUPYTERHUB_CRYPT_KEY` here and by JupyterHub.
+pub fn generate_key() -> String {
+    fernet::Fernet::generate_key()
+}

@@ -1,0 +1,47 @@
+//! hubauth's database: users, groups, roles, browser sessions, API tokens and
+//! encrypted auth_state, behind one engine-independent [`Store`] trait.
+//!
+//! - [`open`] turns JupyterHub's `db_url` into an `Arc<dyn Store>` (SQLite for
+//!   now; PostgreSQL will be another implementation of the same trait).
+//! - [`Store::apply_login`] is JupyterHub's persistence step after a login or
+//!   refresh (`auth_to_user`), done in one transaction.
+//! - [`crypt::CryptKeeper`] encrypts auth_state with `JUPYTERHUB_CRYPT_KEY`,
+//!   compatible with JupyterHub's Fernet tokens; the store only sees the bytes.
+//!
+//! Time is always a parameter (unix seconds): the store never reads the clock.
+//! Session ids and API tokens are stored only as hashes computed by the caller.
+
+#![forbid(unsafe_code)]
+
+pub mod crypt;
+mod error;
+mod model;
+mod sqlite;
+mod store;
+mod url;
+
+use std::sync::Arc;
+
+pub use crate::crypt::{CryptError, CryptKeeper, Decrypted};
+pub use crate::error::StoreError;
+pub use crate::model::{
+    ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
+    NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
+};
+pub use crate::sqlite::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_BUSY_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SqliteStore,
+    SqliteStoreBuilder,
+};
+pub use crate::store::Store;
+pub use crate::url::{DatabaseLocation, parse_database_url};
+
+/// Open the database named by a JupyterHub-style URL, creating it if missing,
+/// and apply the schema migrations.
+///
+/// Accepts `sqlite:///relative/file.sqlite`, `sqlite:////abs/path.sqlite`,
+/// `sqlite://path` and `sqlite::memory:` (see [`parse_database_url`]); any
+/// other engine is [`StoreError::UnsupportedUrl`].
+pub async fn open(db_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let store = SqliteStore::builder_from_url(db_url)?.open().await?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,254 @@
+//! Plain data types passed to and returned by the [`Store`](crate::Store).
+//!
+//! Times are unix seconds (`i64`), always supplied by the caller.
+
+use std::fmt;
+
+/// Name of the default role every user holds.
+pub const USER_ROLE: &str = "user";
+
+/// Name of the default role held by exactly the users whose admin flag is set.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// A user as stored, with its group and role names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Database id.
+    pub id: i64,
+    /// Unique (normalized) user name.
+    pub name: String,
+    /// Admin flag.
+    pub admin: bool,
+    /// When the user row was created.
+    pub created: i64,
+    /// Last recorded activity, if any.
+    pub last_activity: Option<i64>,
+    /// Names of the groups the user belongs to, sorted.
+    pub groups: Vec<String>,
+    /// Names of the roles the user holds, sorted.
+    pub roles: Vec<String>,
+}
+
+/// What to do with the stored (encrypted) auth_state.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum AuthStateUpdate {
+    /// Leave the stored value unchanged.
+    #[default]
+    Keep,
+    /// Replace it with these bytes (already encrypted by the caller).
+    Set(Vec<u8>),
+    /// Remove the stored value.
+    Clear,
+}
+
+impl fmt::Debug for AuthStateUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Keep => f.write_str("Keep"),
+            Self::Set(bytes) => write!(f, "Set([{} bytes redacted])", bytes.len()),
+            Self::Clear => f.write_str("Clear"),
+        }
+    }
+}
+
+/// The persistence step of a login or refresh (JupyterHub's `auth_to_user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginUpdate {
+    /// The (normalized) user name.
+    pub name: String,
+    /// `Some` stores the admin flag; `None` leaves it unchanged.
+    pub admin: Option<bool>,
+    /// `Some` makes group membership exactly this set (missing groups are
+    /// created, `[]` removes every membership); `None` leaves it unchanged.
+    pub groups: Option<Vec<String>>,
+    /// What to do with the stored auth_state.
+    pub auth_state: AuthStateUpdate,
+    /// Current time; used as `created` for a new user and as `last_activity`.
+    pub now: i64,
+    /// Create the user when missing; when false a missing user is
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) (refresh of a deleted user).
+    pub create_if_missing: bool,
+}
+
+/// Result of [`Store::apply_login`](crate::Store::apply_login).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOutcome {
+    /// The user after the update.
+    pub user: UserRecord,
+    /// True when the user row was created by this call.
+    pub created: bool,
+}
+
+/// A browser session to create.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Hex SHA-256 of the random session id (the raw id is never stored).
+    pub id_hash: String,
+    /// Name of the session's user.
+    pub user: String,
+    /// Creation time; also the initial `last_seen`.
+    pub created: i64,
+    /// First second at which the session is no longer valid.
+    pub expires: i64,
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession")
+            .field("id_hash", &"[redacted]")
+            .field("user", &self.user)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// A stored browser session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Hex SHA-256 of the session id.
+    pub id_hash: String,
+    /// Name of the session's user.
+    pub user: String,
+    /// Creation time.
+    pub created: i64,
+    /// First second at which the session is no longer valid.
+    pub expires: i64,
+    /// Last time the session was used.
+    pub last_seen: i64,
+}
+
+impl SessionRecord {
+    /// True when the session has not expired at `now` (`now < expires`).
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        now < self.expires
+    }
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id_hash", &"[redacted]")
+            .field("user", &self.user)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .field("last_seen", &self.last_seen)
+            .finish()
+    }
+}
+
+/// An API token to create.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    /// Digest of the token (unique; the token itself is never stored).
+    pub hash: String,
+    /// The token's first few characters, shown to users to tell tokens apart.
+    pub prefix: String,
+    /// Name of the token's owner.
+    pub user: String,
+    /// Free-text note.
+    pub note: String,
+    /// Scopes the token carries.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created: i64,
+    /// First second at which the token is no longer valid; `None` = never expires.
+    pub expires: Option<i64>,
+}
+
+impl fmt::Debug for NewApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewApiToken")
+            .field("hash", &"[redacted]")
+            .field("prefix", &self.prefix)
+            .field("user", &self.user)
+            .field("note", &self.note)
+            .field("scopes", &self.scopes)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// A stored API token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    /// Database id.
+    pub id: i64,
+    /// Digest of the token.
+    pub hash: String,
+    /// The token's first few characters.
+    pub prefix: String,
+    /// Name of the token's owner.
+    pub user: String,
+    /// Free-text note.
+    pub note: String,
+    /// Scopes the token carries.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created: i64,
+    /// First second at which the token is no longer valid; `None` = never expires.
+    pub expires: Option<i64>,
+    /// Last time the token was used, if recorded.
+    pub last_activity: Option<i64>,
+}
+
+impl ApiTokenRecord {
+    /// True when the token has not expired at `now`.
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        self.expires.is_none_or(|expires| now < expires)
+    }
+}
+
+impl fmt::Debug for ApiTokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiTokenRecord")
+            .field("id", &self.id)
+            .field("hash", &"[redacted]")
+            .field("prefix", &self.prefix)
+            .field("user", &self.user)
+            .field("note", &self.note)
+            .field("scopes", &self.scopes)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .field("last_activity", &self.last_activity)
+            .finish()
+    }
+}
+
+/// A group with its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// Unique group name.
+    pub name: String,
+    /// Member user names, sorted.
+    pub users: Vec<String>,
+}
+
+/// A role to create or update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSpec {
+    /// Unique role name.
+    pub name: String,
+    /// Human-readable description.
+    pub description: String,
+    /// Scopes the role grants.
+    pub scopes: Vec<String>,
+    /// True when the authenticator manages this role (`manage_roles`).
+    pub managed_by_auth: bool,
+}
+
+/// A stored role with the users holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    /// Unique role name.
+    pub name: String,
+    /// Human-readable description.
+    pub description: String,
+    /// Scopes the role grants.
+    pub scopes: Vec<String>,
+    /// True when the authenticator manages this role.
+    pub managed_by_auth: bool,
+    /// Names of the users holding the role, sorted.
+    pub users: Vec<String>,
+}

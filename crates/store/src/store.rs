@@ -1,0 +1,153 @@
+//! The engine-independent store interface.
+
+use async_trait::async_trait;
+
+use crate::StoreError;
+use crate::model::{
+    ApiTokenRecord, GroupRecord, LoginOutcome, LoginUpdate, NewApiToken, NewSession, RoleRecord,
+    RoleSpec, SessionRecord, UserRecord,
+};
+
+/// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
+/// auth_state.
+///
+/// Callers hold it as `Arc<dyn Store>`, so a PostgreSQL engine can be added
+/// without touching them. Every method is atomic. Times are unix seconds passed
+/// in by the caller; the store never reads the clock. Unless a method says
+/// otherwise, naming a user that does not exist is [`StoreError::NotFound`].
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Check that the database answers (readiness probe).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Close all connections; later calls fail with [`StoreError::Unavailable`].
+    async fn close(&self);
+
+    // ----- users -----
+
+    /// JupyterHub's persistence step after a login or refresh, in one transaction:
+    /// create the user if missing (or `NotFound` when `create_if_missing` is
+    /// false); store `admin` when `Some`; re-apply the default roles (`admin`
+    /// exactly when the admin flag is set, `user` always); sync groups when
+    /// `Some`; apply the auth_state update; set `last_activity` to `now`.
+    async fn apply_login(&self, update: LoginUpdate) -> Result<LoginOutcome, StoreError>;
+
+    /// The user named `name`, or `None`.
+    async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// All users, sorted by name.
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// All user names, sorted.
+    async fn user_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Create the user with the default roles if missing. `admin: Some(flag)`
+    /// stores the flag (and the matching `admin` role) on new and existing
+    /// users; `None` leaves it. Returns the user and whether it was created.
+    async fn ensure_user(
+        &self,
+        name: &str,
+        admin: Option<bool>,
+        now: i64,
+    ) -> Result<(UserRecord, bool), StoreError>;
+
+    /// Delete the user with its sessions, tokens, memberships and role
+    /// grants. Returns false when there was no such user.
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Set the admin flag and grant or strip the `admin` role to match.
+    async fn set_admin(&self, name: &str, admin: bool) -> Result<(), StoreError>;
+
+    /// Clear the admin flag and remove every role and group membership (for
+    /// blocked users: their tokens are left with no scopes).
+    async fn strip_privileges(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Set the user's `last_activity` to `now`.
+    async fn touch_activity(&self, name: &str, now: i64) -> Result<(), StoreError>;
+
+    // ----- auth_state -----
+
+    /// The user's stored (encrypted) auth_state bytes, or `None` when unset.
+    async fn get_auth_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replace (`Some`) or clear (`None`) the user's encrypted auth_state.
+    async fn set_auth_state(&self, name: &str, state: Option<Vec<u8>>) -> Result<(), StoreError>;
+
+    // ----- sessions -----
+
+    /// Store a new session (`last_seen` = `created`). A duplicate `id_hash` is
+    /// [`StoreError::Conflict`].
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
+
+    /// The session with this id hash, even if expired (see
+    /// [`SessionRecord::is_valid_at`]), or `None`.
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Set the session's `last_seen` to `now`. Returns false when it no longer exists.
+    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Delete one session. Returns false when it did not exist.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+
+    /// Delete every session of the user (0 for an unknown user). Returns how many.
+    async fn delete_user_sessions(&self, user: &str) -> Result<u64, StoreError>;
+
+    /// Delete sessions with `expires <= now`. Returns how many.
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
+
+    // ----- API tokens -----
+
+    /// Store a new API token and return it with its id. A duplicate hash is
+    /// [`StoreError::Conflict`].
+    async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError>;
+
+    /// The token with this hash, even if expired (see
+    /// [`ApiTokenRecord::is_valid_at`]), or `None`.
+    async fn find_api_token(&self, hash: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+
+    /// The user's tokens, by id.
+    async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiTokenRecord>, StoreError>;
+
+    /// Set the token's `last_activity` to `now`. Returns false when it no longer exists.
+    async fn touch_api_token(&self, id: i64, now: i64) -> Result<bool, StoreError>;
+
+    /// Delete the user's token with this id. Returns false when the user has no
+    /// such token (including when the user does not exist).
+    async fn delete_api_token(&self, user: &str, id: i64) -> Result<bool, StoreError>;
+
+    // ----- groups -----
+
+    /// All groups with their members, sorted by name.
+    async fn list_groups(&self) -> Result<Vec<GroupRecord>, StoreError>;
+
+    /// Create an empty group; an existing name is [`StoreError::Conflict`].
+    async fn create_group(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Delete a group and its memberships. Returns false when it did not exist.
+    async fn delete_group(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Add users to a group (all or nothing: an unknown group or user is
+    /// `NotFound`); existing members are left as they are.
+    async fn add_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError>;
+
+    /// Remove users from a group (unknown group is `NotFound`; names that are
+    /// not members, or not users, are ignored).
+    async fn remove_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError>;
+
+    // ----- roles -----
+
+    /// All roles with the users holding them, sorted by name.
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
+
+    /// Create the role, or update description, scopes and `managed_by_auth` of
+    /// an existing one (its grants are kept).
+    async fn upsert_role(&self, role: RoleSpec) -> Result<(), StoreError>;
+
+    /// Delete a role and its grants. Returns false when it did not exist.
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Make the user's roles exactly `roles`. The default roles `user` and
+    /// `admin` are created on demand; any other unknown role is `NotFound`.
+    /// The admin flag is not changed.
+    async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError>;
+}

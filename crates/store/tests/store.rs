@@ -1,0 +1,1158 @@
+//! Store contract suite, run on a real SQLite file.
+//!
+//! Each `contract_*` function takes `&dyn Store` and knows nothing about the
+//! engine, so the same suite can run on PostgreSQL once that engine exists.
+//! The SQLite-specific tests (URLs, reopening, locking, corrupt data) follow.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hubauth_store::{
+    AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession, RoleSpec, SqliteStore,
+    Store, StoreError, parse_database_url,
+};
+use sqlx::Connection as _;
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------
+// fixtures
+
+async fn file_store() -> (TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("hub.sqlite").display());
+    // dir.path() is absolute, so this is the four-slash form.
+    assert!(url.starts_with("sqlite:////"));
+    let store = hubauth_store::open(&url).await.unwrap();
+    (dir, store)
+}
+
+fn login(name: &str, now: i64) -> LoginUpdate {
+    LoginUpdate {
+        name: name.to_owned(),
+        admin: None,
+        groups: None,
+        auth_state: AuthStateUpdate::Keep,
+        now,
+        create_if_missing: true,
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn session(id_hash: &str, user: &str, created: i64, expires: i64) -> NewSession {
+    NewSession {
+        id_hash: id_hash.to_owned(),
+        user: user.to_owned(),
+        created,
+        expires,
+    }
+}
+
+fn token(hash: &str, user: &str, expires: Option<i64>) -> NewApiToken {
+    NewApiToken {
+        hash: hash.to_owned(),
+        prefix: hash.chars().take(4).collect(),
+        user: user.to_owned(),
+        note: format!("note for {user}"),
+        scopes: strings(&["read:users", "self"]),
+        created: 10,
+        expires,
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    match result {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> StoreError {
+    match result {
+        Err(err @ StoreError::Conflict { .. }) => err,
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// the contract suite
+
+/// Every part of the contract, in order, on one store.
+async fn run_contract(store: &dyn Store) {
+    contract_ping(store).await;
+    contract_apply_login(store).await;
+    contract_users(store).await;
+    contract_auth_state(store).await;
+    contract_sessions(store).await;
+    contract_api_tokens(store).await;
+    contract_groups(store).await;
+    contract_roles(store).await;
+    contract_delete_user_cascades(store).await;
+}
+
+async fn contract_ping(store: &dyn Store) {
+    store.ping().await.unwrap();
+}
+
+async fn contract_apply_login(store: &dyn Store) {
+    // Creation: admin None on a new user means not admin; default role `user`.
+    let out = store.apply_login(login("alice", 100)).await.unwrap();
+    assert!(out.created);
+    assert_eq!(out.user.name, "alice");
+    assert!(!out.user.admin);
+    assert_eq!(out.user.created, 100);
+    assert_eq!(out.user.last_activity, Some(100));
+    assert_eq!(out.user.roles, strings(&["user"]));
+    assert!(out.user.groups.is_empty());
+    assert_eq!(
+        store.get_user("alice").await.unwrap(),
+        Some(out.user.clone())
+    );
+
+    // admin Some(true): stored, and the `admin` role granted.
+    let out = store
+        .apply_login(LoginUpdate {
+            admin: Some(true),
+            ..login("alice", 200)
+        })
+        .await
+        .unwrap();
+    assert!(!out.created);
+    assert!(out.user.admin);
+    assert_eq!(out.user.created, 100, "created is never changed");
+    assert_eq!(out.user.last_activity, Some(200));
+    assert_eq!(out.user.roles, strings(&["admin", "user"]));
+
+    // admin None keeps the flag (and the role).
+    let out = store.apply_login(login("alice", 300)).await.unwrap();
+    assert!(out.user.admin);
+    assert_eq!(out.user.roles, strings(&["admin", "user"]));
+
+    // admin Some(false) revokes flag and role.
+    let out = store
+        .apply_login(LoginUpdate {
+            admin: Some(false),
+            ..login("alice", 400)
+        })
+        .await
+        .unwrap();
+    assert!(!out.user.admin);
+    assert_eq!(out.user.roles, strings(&["user"]));
+
+    // A user created as admin.
+    let out = store
+        .apply_login(LoginUpdate {
+            admin: Some(true),
+            ..login("zed", 1)
+        })
+        .await
+        .unwrap();
+    assert!(out.created && out.user.admin);
+    assert_eq!(out.user.roles, strings(&["admin", "user"]));
+
+    // The admin role is re-applied from the flag even if it was stripped.
+    store
+        .set_user_roles("zed", &strings(&["user"]))
+        .await
+        .unwrap();
+    let out = store.apply_login(login("zed", 2)).await.unwrap();
+    assert_eq!(out.user.roles, strings(&["admin", "user"]));
+    // ... and the `user` role always.
+    store.set_user_roles("zed", &[]).await.unwrap();
+    let out = store.apply_login(login("zed", 3)).await.unwrap();
+    assert_eq!(out.user.roles, strings(&["admin", "user"]));
+
+    // Groups Some(..): exactly that set, missing groups created, duplicates collapsed.
+    let out = store
+        .apply_login(LoginUpdate {
+            groups: Some(strings(&["beta", "alpha", "alpha"])),
+            ..login("alice", 500)
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.user.groups, strings(&["alpha", "beta"]));
+
+    // Groups None leaves membership unchanged.
+    let out = store.apply_login(login("alice", 510)).await.unwrap();
+    assert_eq!(out.user.groups, strings(&["alpha", "beta"]));
+
+    // A new set replaces the old; the dropped group still exists.
+    let out = store
+        .apply_login(LoginUpdate {
+            groups: Some(strings(&["beta", "gamma"])),
+            ..login("alice", 520)
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.user.groups, strings(&["beta", "gamma"]));
+    let groups = store.list_groups().await.unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+    assert!(groups[0].users.is_empty());
+    assert_eq!(groups[1].users, strings(&["alice"]));
+
+    // Other members of a group are not affected by alice's sync.
+    store
+        .add_group_members("beta", &strings(&["zed"]))
+        .await
+        .unwrap();
+
+    // Some([]) removes every membership.
+    let out = store
+        .apply_login(LoginUpdate {
+            groups: Some(vec![]),
+            ..login("alice", 530)
+        })
+        .await
+        .unwrap();
+    assert!(out.user.groups.is_empty());
+    let zed = store.get_user("zed").await.unwrap().unwrap();
+    assert_eq!(zed.groups, strings(&["beta"]));
+
+    // auth_state Set / Keep / Clear.
+    let out = store
+        .apply_login(LoginUpdate {
+            auth_state: AuthStateUpdate::Set(vec![1, 2, 3]),
+            ..login("alice", 600)
+        })
+        .await
+        .unwrap();
+    assert!(!out.created);
+    assert_eq!(
+        store.get_auth_state("alice").await.unwrap(),
+        Some(vec![1, 2, 3])
+    );
+    store.apply_login(login("alice", 610)).await.unwrap();
+    assert_eq!(
+        store.get_auth_state("alice").await.unwrap(),
+        Some(vec![1, 2, 3])
+    );
+    store
+        .apply_login(LoginUpdate {
+            auth_state: AuthStateUpdate::Clear,
+            ..login("alice", 620)
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.get_auth_state("alice").await.unwrap(), None);
+
+    // create_if_missing false: a missing user is NotFound and is not created.
+    assert_not_found(
+        store
+            .apply_login(LoginUpdate {
+                create_if_missing: false,
+                groups: Some(strings(&["never"])),
+                ..login("ghost", 700)
+            })
+            .await,
+    );
+    assert_eq!(store.get_user("ghost").await.unwrap(), None);
+    assert!(
+        !store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.name == "never"),
+        "the failed transaction left nothing behind"
+    );
+    // ... while an existing user is updated.
+    let out = store
+        .apply_login(LoginUpdate {
+            create_if_missing: false,
+            ..login("alice", 710)
+        })
+        .await
+        .unwrap();
+    assert!(!out.created);
+    assert_eq!(out.user.last_activity, Some(710));
+}
+
+async fn contract_users(store: &dyn Store) {
+    assert_eq!(store.get_user("nobody").await.unwrap(), None);
+
+    let (carol, created) = store.ensure_user("carol", None, 50).await.unwrap();
+    assert!(created);
+    assert!(!carol.admin);
+    assert_eq!(carol.created, 50);
+    assert_eq!(carol.last_activity, None);
+    assert_eq!(carol.roles, strings(&["user"]));
+
+    let (again, created) = store.ensure_user("carol", None, 60).await.unwrap();
+    assert!(!created);
+    assert_eq!(again, carol);
+
+    let (carol, created) = store.ensure_user("carol", Some(true), 70).await.unwrap();
+    assert!(!created);
+    assert!(carol.admin);
+    assert_eq!(carol.created, 50);
+    assert_eq!(carol.roles, strings(&["admin", "user"]));
+
+    let (dave, created) = store.ensure_user("dave", Some(true), 80).await.unwrap();
+    assert!(created && dave.admin);
+    assert_eq!(dave.roles, strings(&["admin", "user"]));
+
+    store.set_admin("carol", false).await.unwrap();
+    let carol = store.get_user("carol").await.unwrap().unwrap();
+    assert!(!carol.admin);
+    assert_eq!(carol.roles, strings(&["user"]));
+    store.set_admin("carol", true).await.unwrap();
+    let carol = store.get_user("carol").await.unwrap().unwrap();
+    assert!(carol.admin);
+    assert_eq!(carol.roles, strings(&["admin", "user"]));
+    assert_not_found(store.set_admin("nobody", true).await);
+
+    // Blocked users lose admin, roles and groups.
+    store.create_group("dave-group").await.unwrap();
+    store
+        .add_group_members("dave-group", &strings(&["dave"]))
+        .await
+        .unwrap();
+    store.strip_privileges("dave").await.unwrap();
+    let dave = store.get_user("dave").await.unwrap().unwrap();
+    assert!(!dave.admin);
+    assert!(dave.roles.is_empty());
+    assert!(dave.groups.is_empty());
+    assert_not_found(store.strip_privileges("nobody").await);
+
+    store.touch_activity("carol", 77).await.unwrap();
+    assert_eq!(
+        store
+            .get_user("carol")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_activity,
+        Some(77)
+    );
+    assert_not_found(store.touch_activity("nobody", 1).await);
+
+    let names = store.user_names().await.unwrap();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    for name in ["alice", "carol", "dave", "zed"] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    let users = store.list_users().await.unwrap();
+    let listed: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(listed, names.iter().map(String::as_str).collect::<Vec<_>>());
+    for user in &users {
+        assert_eq!(
+            Some(user.clone()),
+            store.get_user(&user.name).await.unwrap(),
+            "list_users and get_user agree"
+        );
+    }
+}
+
+async fn contract_auth_state(store: &dyn Store) {
+    store.ensure_user("erin", None, 1).await.unwrap();
+    assert_eq!(store.get_auth_state("erin").await.unwrap(), None);
+    store
+        .set_auth_state("erin", Some(b"gAAAA-ciphertext".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_auth_state("erin").await.unwrap(),
+        Some(b"gAAAA-ciphertext".to_vec())
+    );
+    store.set_auth_state("erin", None).await.unwrap();
+    assert_eq!(store.get_auth_state("erin").await.unwrap(), None);
+    assert_not_found(store.get_auth_state("nobody").await);
+    assert_not_found(store.set_auth_state("nobody", Some(vec![1])).await);
+}
+
+async fn contract_sessions(store: &dyn Store) {
+    store.ensure_user("sam", None, 1).await.unwrap();
+    store.ensure_user("sue", None, 1).await.unwrap();
+    assert_not_found(
+        store
+            .create_session(session("h-ghost", "nobody", 100, 200))
+            .await,
+    );
+
+    store
+        .create_session(session("h1", "sam", 100, 200))
+        .await
+        .unwrap();
+    store
+        .create_session(session("h2", "sam", 100, 300))
+        .await
+        .unwrap();
+    store
+        .create_session(session("h3", "sue", 100, 200))
+        .await
+        .unwrap();
+    let err = assert_conflict(store.create_session(session("h1", "sue", 1, 2)).await);
+    assert!(!err.to_string().contains("h1"));
+
+    let s1 = store.get_session("h1").await.unwrap().unwrap();
+    assert_eq!(s1.id_hash, "h1");
+    assert_eq!(s1.user, "sam");
+    assert_eq!((s1.created, s1.expires, s1.last_seen), (100, 200, 100));
+    assert!(s1.is_valid_at(100));
+    assert!(s1.is_valid_at(199));
+    assert!(!s1.is_valid_at(200));
+    assert!(!format!("{s1:?}").contains("h1"), "Debug hides the hash");
+    assert_eq!(store.get_session("nope").await.unwrap(), None);
+
+    assert!(store.touch_session("h1", 150).await.unwrap());
+    assert_eq!(
+        store.get_session("h1").await.unwrap().unwrap().last_seen,
+        150
+    );
+    assert!(!store.touch_session("nope", 150).await.unwrap());
+
+    // Expired sessions are still returned; the caller decides.
+    let expired = store.get_session("h1").await.unwrap().unwrap();
+    assert!(!expired.is_valid_at(250));
+
+    assert_eq!(store.delete_expired_sessions(199).await.unwrap(), 0);
+    assert_eq!(store.delete_expired_sessions(200).await.unwrap(), 2);
+    assert_eq!(store.get_session("h1").await.unwrap(), None);
+    assert_eq!(store.get_session("h3").await.unwrap(), None);
+    assert!(store.get_session("h2").await.unwrap().is_some());
+
+    store
+        .create_session(session("h4", "sam", 100, 900))
+        .await
+        .unwrap();
+    store
+        .create_session(session("h5", "sue", 100, 900))
+        .await
+        .unwrap();
+    assert_eq!(store.delete_user_sessions("sam").await.unwrap(), 2);
+    assert_eq!(store.delete_user_sessions("sam").await.unwrap(), 0);
+    assert_eq!(store.delete_user_sessions("nobody").await.unwrap(), 0);
+    assert!(store.get_session("h5").await.unwrap().is_some());
+
+    assert!(store.delete_session("h5").await.unwrap());
+    assert!(!store.delete_session("h5").await.unwrap());
+}
+
+async fn contract_api_tokens(store: &dyn Store) {
+    store.ensure_user("tom", None, 1).await.unwrap();
+    store.ensure_user("tia", None, 1).await.unwrap();
+    assert_not_found(store.create_api_token(token("hx", "nobody", None)).await);
+
+    let t1 = store
+        .create_api_token(token("hash-one", "tom", None))
+        .await
+        .unwrap();
+    assert!(t1.id > 0);
+    assert_eq!(t1.user, "tom");
+    assert_eq!(t1.prefix, "hash");
+    assert_eq!(t1.scopes, strings(&["read:users", "self"]));
+    assert_eq!(t1.last_activity, None);
+    assert!(t1.is_valid_at(i64::MAX));
+    assert_eq!(
+        store.find_api_token("hash-one").await.unwrap(),
+        Some(t1.clone())
+    );
+    assert!(
+        !format!("{t1:?}").contains("hash-one"),
+        "Debug hides the hash"
+    );
+
+    let t2 = store
+        .create_api_token(NewApiToken {
+            scopes: vec![],
+            ..token("hash-two", "tom", Some(500))
+        })
+        .await
+        .unwrap();
+    assert!(t2.id > t1.id);
+    assert!(t2.is_valid_at(499));
+    assert!(!t2.is_valid_at(500));
+    let found = store.find_api_token("hash-two").await.unwrap().unwrap();
+    assert_eq!(found.expires, Some(500));
+    assert!(found.scopes.is_empty());
+    let t3 = store
+        .create_api_token(token("hash-three", "tia", None))
+        .await
+        .unwrap();
+
+    let err = assert_conflict(store.create_api_token(token("hash-one", "tia", None)).await);
+    assert!(!err.to_string().contains("hash-one"), "{err}");
+    assert_eq!(store.find_api_token("missing").await.unwrap(), None);
+
+    let listed = store.list_api_tokens("tom").await.unwrap();
+    assert_eq!(listed, vec![t1.clone(), t2.clone()]);
+    assert_eq!(
+        store.list_api_tokens("tia").await.unwrap(),
+        vec![t3.clone()]
+    );
+    assert_not_found(store.list_api_tokens("nobody").await);
+
+    assert!(store.touch_api_token(t1.id, 42).await.unwrap());
+    assert_eq!(
+        store
+            .find_api_token("hash-one")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_activity,
+        Some(42)
+    );
+    assert!(!store.touch_api_token(i64::MAX, 42).await.unwrap());
+
+    assert!(
+        !store.delete_api_token("tia", t1.id).await.unwrap(),
+        "only the owner's token is deleted"
+    );
+    assert!(!store.delete_api_token("nobody", t1.id).await.unwrap());
+    assert!(store.delete_api_token("tom", t1.id).await.unwrap());
+    assert!(!store.delete_api_token("tom", t1.id).await.unwrap());
+    assert_eq!(store.find_api_token("hash-one").await.unwrap(), None);
+    assert_eq!(store.list_api_tokens("tom").await.unwrap(), vec![t2]);
+}
+
+async fn contract_groups(store: &dyn Store) {
+    for name in ["gus", "gia", "gil"] {
+        store.ensure_user(name, None, 1).await.unwrap();
+    }
+    store.create_group("staff").await.unwrap();
+    let err = assert_conflict(store.create_group("staff").await);
+    assert!(err.to_string().contains("staff"));
+
+    store
+        .add_group_members("staff", &strings(&["gus", "gia"]))
+        .await
+        .unwrap();
+    // Adding again is harmless.
+    store
+        .add_group_members("staff", &strings(&["gia"]))
+        .await
+        .unwrap();
+    let staff = |groups: Vec<hubauth_store::GroupRecord>| {
+        groups.into_iter().find(|g| g.name == "staff").unwrap()
+    };
+    assert_eq!(
+        staff(store.list_groups().await.unwrap()).users,
+        strings(&["gia", "gus"])
+    );
+
+    // All or nothing: an unknown user adds nobody.
+    assert_not_found(
+        store
+            .add_group_members("staff", &strings(&["gil", "nobody"]))
+            .await,
+    );
+    assert_eq!(
+        staff(store.list_groups().await.unwrap()).users,
+        strings(&["gia", "gus"])
+    );
+    assert_not_found(
+        store
+            .add_group_members("no-such-group", &strings(&["gil"]))
+            .await,
+    );
+    assert_not_found(
+        store
+            .remove_group_members("no-such-group", &strings(&["gil"]))
+            .await,
+    );
+
+    assert_eq!(
+        store.get_user("gus").await.unwrap().unwrap().groups,
+        strings(&["staff"])
+    );
+    store
+        .remove_group_members("staff", &strings(&["gus", "gil", "nobody"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        staff(store.list_groups().await.unwrap()).users,
+        strings(&["gia"])
+    );
+    assert!(
+        store
+            .get_user("gus")
+            .await
+            .unwrap()
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+
+    let groups = store.list_groups().await.unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+
+    assert!(store.delete_group("staff").await.unwrap());
+    assert!(!store.delete_group("staff").await.unwrap());
+    assert!(
+        store
+            .get_user("gia")
+            .await
+            .unwrap()
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+    assert!(
+        !store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.name == "staff")
+    );
+}
+
+async fn contract_roles(store: &dyn Store) {
+    store.ensure_user("rita", None, 1).await.unwrap();
+    store.ensure_user("rob", None, 1).await.unwrap();
+
+    // Default roles exist once users do, with JupyterHub's scopes.
+    let roles = store.list_roles().await.unwrap();
+    let user_role = roles.iter().find(|r| r.name == "user").unwrap();
+    assert_eq!(user_role.scopes, strings(&["self"]));
+    assert!(!user_role.managed_by_auth);
+    assert!(user_role.users.iter().any(|u| u == "rita"));
+
+    store
+        .upsert_role(RoleSpec {
+            name: "reader".to_owned(),
+            description: "reads".to_owned(),
+            scopes: strings(&["read:users"]),
+            managed_by_auth: true,
+        })
+        .await
+        .unwrap();
+    let reader = |roles: Vec<hubauth_store::RoleRecord>| {
+        roles.into_iter().find(|r| r.name == "reader").unwrap()
+    };
+    let r = reader(store.list_roles().await.unwrap());
+    assert_eq!(r.description, "reads");
+    assert_eq!(r.scopes, strings(&["read:users"]));
+    assert!(r.managed_by_auth);
+    assert!(r.users.is_empty());
+
+    store
+        .set_user_roles("rob", &strings(&["user", "reader"]))
+        .await
+        .unwrap();
+    store
+        .set_user_roles("rita", &strings(&["reader"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_user("rob").await.unwrap().unwrap().roles,
+        strings(&["reader", "user"])
+    );
+    assert_eq!(
+        reader(store.list_roles().await.unwrap()).users,
+        strings(&["rita", "rob"])
+    );
+
+    // Update keeps grants.
+    store
+        .upsert_role(RoleSpec {
+            name: "reader".to_owned(),
+            description: "reads more".to_owned(),
+            scopes: strings(&["read:users", "read:groups"]),
+            managed_by_auth: false,
+        })
+        .await
+        .unwrap();
+    let r = reader(store.list_roles().await.unwrap());
+    assert_eq!(r.description, "reads more");
+    assert_eq!(r.scopes, strings(&["read:users", "read:groups"]));
+    assert!(!r.managed_by_auth);
+    assert_eq!(r.users, strings(&["rita", "rob"]));
+
+    // Unknown role: NotFound, nothing changed.
+    assert_not_found(
+        store
+            .set_user_roles("rob", &strings(&["user", "no-such-role"]))
+            .await,
+    );
+    assert_eq!(
+        store.get_user("rob").await.unwrap().unwrap().roles,
+        strings(&["reader", "user"])
+    );
+    assert_not_found(store.set_user_roles("nobody", &[]).await);
+
+    store.set_user_roles("rob", &[]).await.unwrap();
+    assert!(
+        store
+            .get_user("rob")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty()
+    );
+
+    assert!(store.delete_role("reader").await.unwrap());
+    assert!(!store.delete_role("reader").await.unwrap());
+    assert!(
+        store
+            .get_user("rita")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty()
+    );
+
+    let roles = store.list_roles().await.unwrap();
+    let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+}
+
+async fn contract_delete_user_cascades(store: &dyn Store) {
+    let out = store
+        .apply_login(LoginUpdate {
+            admin: Some(true),
+            groups: Some(strings(&["doomed-group"])),
+            auth_state: AuthStateUpdate::Set(vec![9; 16]),
+            ..login("doomed", 1)
+        })
+        .await
+        .unwrap();
+    assert!(out.created);
+    store
+        .create_session(session("doomed-session", "doomed", 1, 1000))
+        .await
+        .unwrap();
+    store
+        .create_api_token(token("doomed-token", "doomed", None))
+        .await
+        .unwrap();
+
+    assert!(store.delete_user("doomed").await.unwrap());
+    assert!(!store.delete_user("doomed").await.unwrap());
+    assert_eq!(store.get_user("doomed").await.unwrap(), None);
+    assert_eq!(store.get_session("doomed-session").await.unwrap(), None);
+    assert_eq!(store.find_api_token("doomed-token").await.unwrap(), None);
+    let groups = store.list_groups().await.unwrap();
+    let group = groups.iter().find(|g| g.name == "doomed-group").unwrap();
+    assert!(group.users.is_empty(), "the group stays, without the user");
+    for role in store.list_roles().await.unwrap() {
+        assert!(!role.users.iter().any(|u| u == "doomed"));
+    }
+
+    // The name can be reused and starts clean.
+    let out = store.apply_login(login("doomed", 2)).await.unwrap();
+    assert!(out.created);
+    assert!(!out.user.admin);
+    assert!(out.user.groups.is_empty());
+    assert_eq!(store.get_auth_state("doomed").await.unwrap(), None);
+    // Now reusable again: the session id hash and token hash are free.
+    store
+        .create_session(session("doomed-session", "doomed", 2, 1000))
+        .await
+        .unwrap();
+    store
+        .create_api_token(token("doomed-token", "doomed", None))
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// the contract on SQLite
+
+#[tokio::test]
+async fn sqlite_file_passes_the_store_contract() {
+    let (_dir, store) = file_store().await;
+    run_contract(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn sqlite_memory_passes_the_store_contract() {
+    let store = hubauth_store::open("sqlite::memory:").await.unwrap();
+    run_contract(store.as_ref()).await;
+}
+
+#[test]
+fn store_is_object_safe_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+    assert_send_sync::<dyn Store>();
+    assert_send_sync::<SqliteStore>();
+}
+
+#[tokio::test]
+async fn concurrent_logins_are_serialized() {
+    let (_dir, store) = file_store().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .apply_login(LoginUpdate {
+                    groups: Some(vec![format!("g{}", i % 3)]),
+                    ..login("racer", i)
+                })
+                .await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().created {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1, "exactly one login created the user");
+    assert_eq!(
+        store.get_user("racer").await.unwrap().unwrap().groups.len(),
+        1
+    );
+}
+
+// ---------------------------------------------------------------------------
+// SQLite specifics: reopening, URLs, locking, corrupt data
+
+#[tokio::test]
+async fn reopening_the_file_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.sqlite");
+    {
+        let store = SqliteStore::open_path(&path).await.unwrap();
+        store
+            .apply_login(LoginUpdate {
+                admin: Some(true),
+                groups: Some(strings(&["g"])),
+                auth_state: AuthStateUpdate::Set(vec![7, 7]),
+                ..login("kept", 5)
+            })
+            .await
+            .unwrap();
+        store
+            .create_session(session("kept-session", "kept", 5, 50))
+            .await
+            .unwrap();
+        store
+            .create_api_token(token("kept-token", "kept", None))
+            .await
+            .unwrap();
+        store.close().await;
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable { .. })
+        ));
+    }
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    let user = store.get_user("kept").await.unwrap().unwrap();
+    assert!(user.admin);
+    assert_eq!(user.groups, strings(&["g"]));
+    assert_eq!(user.roles, strings(&["admin", "user"]));
+    assert_eq!(
+        store.get_auth_state("kept").await.unwrap(),
+        Some(vec![7, 7])
+    );
+    assert!(store.get_session("kept-session").await.unwrap().is_some());
+    assert!(store.find_api_token("kept-token").await.unwrap().is_some());
+}
+
+#[test]
+fn url_forms_parse_like_jupyterhub() {
+    let file = |p: &str| DatabaseLocation::SqliteFile(PathBuf::from(p));
+    let cases = [
+        ("sqlite:///jupyterhub.sqlite", file("jupyterhub.sqlite")),
+        ("sqlite:///data/hub.sqlite", file("data/hub.sqlite")),
+        ("sqlite:////srv/hub/hub.sqlite", file("/srv/hub/hub.sqlite")),
+        ("sqlite://hub.sqlite", file("hub.sqlite")),
+        ("sqlite:hub.sqlite", file("hub.sqlite")),
+        ("SQLite:///hub.sqlite", file("hub.sqlite")),
+        ("sqlite+pysqlite:///hub.sqlite", file("hub.sqlite")),
+        ("  sqlite:///hub.sqlite\n", file("hub.sqlite")),
+        ("sqlite::memory:", DatabaseLocation::SqliteMemory),
+        ("sqlite://:memory:", DatabaseLocation::SqliteMemory),
+        ("sqlite:///:memory:", DatabaseLocation::SqliteMemory),
+        ("sqlite://", DatabaseLocation::SqliteMemory),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(parse_database_url(url).unwrap(), expected, "{url}");
+    }
+}
+
+#[test]
+fn unsupported_urls_are_refused_without_echoing_secrets() {
+    let cases = [
+        ("postgres://hub:s3cretpw@db.example/hub", "postgres"),
+        (
+            "postgresql+psycopg2://hub:s3cretpw@db/hub",
+            "postgresql+psycopg2",
+        ),
+        ("mysql://hub:s3cretpw@db/hub", "mysql"),
+        ("hub:s3cretpw@db/hub", "hub"),
+        ("/just/a/path/s3cretpw", ""),
+        ("sqlite:///hub.sqlite?mode=ro&s3cretpw", "sqlite"),
+        ("sqlite:///", "sqlite"),
+    ];
+    for (url, scheme) in cases {
+        match parse_database_url(url) {
+            Err(err @ StoreError::UnsupportedUrl { .. }) => {
+                let StoreError::UnsupportedUrl { scheme: got, .. } = &err else {
+                    unreachable!()
+                };
+                assert_eq!(got, scheme, "{url}");
+                let msg = err.to_string();
+                assert!(!msg.contains("s3cretpw"), "{msg}");
+                assert!(
+                    msg.contains("sqlite:///"),
+                    "message names the supported forms: {msg}"
+                );
+            }
+            other => panic!("{url}: expected UnsupportedUrl, got {other:?}"),
+        }
+    }
+    let msg = parse_database_url("postgres://x@y/z")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("PostgreSQL is not supported yet"), "{msg}");
+}
+
+#[tokio::test]
+async fn open_refuses_postgres_for_now() {
+    match hubauth_store::open("postgres://hub:pw@localhost/hub").await {
+        Err(StoreError::UnsupportedUrl { scheme, .. }) => assert_eq!(scheme, "postgres"),
+        Err(other) => panic!("expected UnsupportedUrl, got {other:?}"),
+        Ok(_) => panic!("expected UnsupportedUrl, got a store"),
+    }
+}
+
+/// `..` components leading from `from` (absolute) to the filesystem root.
+fn path_to_root(from: &Path) -> PathBuf {
+    from.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .map(|_| Component::ParentDir)
+        .collect()
+}
+
+#[tokio::test]
+async fn open_accepts_relative_absolute_and_memory_urls() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Four slashes: absolute.
+    let abs = dir.path().join("abs.sqlite");
+    let store = hubauth_store::open(&format!("sqlite:///{}", abs.display()))
+        .await
+        .unwrap();
+    store.ensure_user("a", None, 1).await.unwrap();
+    store.close().await;
+    assert!(abs.is_file());
+
+    // Three slashes: relative to the working directory (reached via `..`s, so
+    // the test does not change the process's working directory).
+    let cwd = std::env::current_dir().unwrap();
+    let rel_target = dir.path().join("rel.sqlite");
+    let rel = path_to_root(&cwd).join(rel_target.strip_prefix("/").unwrap());
+    assert!(rel.is_relative());
+    let store = hubauth_store::open(&format!("sqlite:///{}", rel.display()))
+        .await
+        .unwrap();
+    store.ensure_user("r", None, 1).await.unwrap();
+    store.close().await;
+    assert!(rel_target.is_file());
+
+    // sqlx style, two slashes: relative as well.
+    let sqlx_target = dir.path().join("sqlx.sqlite");
+    let rel = path_to_root(&cwd).join(sqlx_target.strip_prefix("/").unwrap());
+    let store = hubauth_store::open(&format!("sqlite://{}", rel.display()))
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(sqlx_target.is_file());
+
+    // In memory: data survives across calls (one kept connection), and two
+    // in-memory stores are independent.
+    let one = hubauth_store::open("sqlite::memory:").await.unwrap();
+    let two = hubauth_store::open("sqlite::memory:").await.unwrap();
+    one.ensure_user("m", None, 1).await.unwrap();
+    assert!(one.get_user("m").await.unwrap().is_some());
+    assert!(two.get_user("m").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn locked_database_is_unavailable_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.sqlite");
+    let store = SqliteStore::builder(DatabaseLocation::SqliteFile(path.clone()))
+        .busy_timeout(Duration::from_millis(100))
+        .open()
+        .await
+        .unwrap();
+    store.ensure_user("lockee", None, 1).await.unwrap();
+
+    // Another connection holds an exclusive write transaction.
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE; INSERT INTO groups (name) VALUES ('held');")
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let err = store
+        .apply_login(login("lockee", 2))
+        .await
+        .expect_err("the write lock is held elsewhere");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    let msg = err.to_string();
+    assert!(msg.contains("locked or unreachable"), "{msg}");
+    assert!(msg.contains("retry"), "{msg}");
+    for result in [
+        store.create_group("g").await,
+        store
+            .create_session(session("locked-session", "lockee", 1, 2))
+            .await,
+        store.touch_activity("lockee", 3).await,
+    ] {
+        assert!(
+            matches!(result, Err(StoreError::Unavailable { .. })),
+            "{result:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Released: the store works again.
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    store.create_group("g").await.unwrap();
+    assert!(!store.apply_login(login("lockee", 4)).await.unwrap().created);
+}
+
+#[tokio::test]
+async fn corrupt_json_column_is_reported_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.sqlite");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    store.ensure_user("c", None, 1).await.unwrap();
+    store
+        .create_api_token(token("corrupt-token", "c", None))
+        .await
+        .unwrap();
+
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "UPDATE roles SET scopes = '{not json' WHERE name = 'user'; \
+         UPDATE api_tokens SET scopes = '[1, 2]';",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    other.close().await.unwrap();
+
+    match store.list_roles().await {
+        Err(StoreError::Corrupt { column, .. }) => assert_eq!(column, "roles.scopes"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    match store.find_api_token("corrupt-token").await {
+        Err(StoreError::Corrupt { column, .. }) => assert_eq!(column, "api_tokens.scopes"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn schema_has_no_raw_secrets_columns() {
+    // The session and token tables hold hashes only: a guard against someone
+    // adding a column for the raw value.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schema.sqlite");
+    SqliteStore::open_path(&path).await.unwrap().close().await;
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    for (table, expected) in [
+        (
+            "sessions",
+            &["id_hash", "user_id", "created", "expires", "last_seen"][..],
+        ),
+        (
+            "api_tokens",
+            &[
+                "id",
+                "hash",
+                "prefix",
+                "user_id",
+                "note",
+                "scopes",
+                "created",
+                "expires",
+                "last_activity",
+            ][..],
+        ),
+    ] {
+        let columns: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(columns, expected, "{table}");
+    }
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn schema_cascades_user_deletes() {
+    // delete_user deletes dependents explicitly; the schema's ON DELETE CASCADE
+    // must hold on its own too (e.g. for rows deleted by an operator).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cascade.sqlite");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    store
+        .apply_login(LoginUpdate {
+            groups: Some(strings(&["g"])),
+            ..login("cascaded", 1)
+        })
+        .await
+        .unwrap();
+    store
+        .create_session(session("cascade-session", "cascaded", 1, 10))
+        .await
+        .unwrap();
+    store
+        .create_api_token(token("cascade-token", "cascaded", None))
+        .await
+        .unwrap();
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("DELETE FROM users WHERE name = 'cascaded'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for table in ["sessions", "api_tokens", "user_group_map", "user_role_map"] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "{table}");
+    }
+    conn.close().await.unwrap();
+    assert_eq!(store.get_session("cascade-session").await.unwrap(), None);
+    assert_eq!(store.list_groups().await.unwrap()[0].users.len(), 0);
+}
