@@ -1,0 +1,193 @@
+//! Shared helpers: a hub on loopback with a real SQLite file, and a browser-like client.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use hubauth_config::{Config, MapEnv};
+use hubauth_server::Hub;
+use hubauth_store::Store;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A hub serving on 127.0.0.1 with its own data directory.
+pub struct TestHub {
+    /// `http://127.0.0.1:PORT`
+    pub origin: String,
+    /// `{origin}{base_url}hub/`
+    pub hub_url: String,
+    /// The data directory (database, secret).
+    pub dir: TempDir,
+    /// The database URL.
+    pub db_url: String,
+    /// The running hub's state.
+    pub hub: Hub,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestHub {
+    /// A second handle on the hub's database.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.hub.state().store.clone()
+    }
+
+    /// Stops the hub and waits for it.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.hub.state().store.close().await;
+        // Moving the directory out keeps it alive for a restart.
+        std::mem::replace(&mut self.dir, TempDir::new().unwrap())
+    }
+}
+
+/// The `[Hub]` lines every test hub gets, pointing into `dir`.
+pub fn hub_table(dir: &std::path::Path, extra: &str) -> String {
+    let mut table = format!(
+        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\n{extra}\n",
+        db = dir.join("hub.sqlite").display(),
+        secret = dir.join("cookie_secret").display(),
+    );
+    if !extra.contains("authenticator_class") {
+        table.push_str("authenticator_class = \"dummy\"\n");
+    }
+    if !extra.contains("login_rate_limit") {
+        table.push_str("login_rate_limit = 0\n");
+    }
+    table
+}
+
+/// Starts a hub from config text (without a `[Hub]` table: `hub_extra` goes into it).
+pub async fn start_hub(hub_extra: &str, rest: &str, env: &[(&str, &str)]) -> TestHub {
+    start_hub_in(TempDir::new().unwrap(), hub_extra, rest, env)
+        .await
+        .unwrap()
+}
+
+/// Starts a hub in an existing directory (to restart one).
+pub async fn start_hub_in(
+    dir: TempDir,
+    hub_extra: &str,
+    rest: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<TestHub> {
+    let text = format!("{}\n{rest}", hub_table(dir.path(), hub_extra));
+    let registry = hubauth_cli::registry()?;
+    let config =
+        Config::parse(&text, "test.toml", &registry).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let env = MapEnv::from_iter(
+        env.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>(),
+    );
+    let built = hubauth_cli::build(&config, &registry, &env)?;
+    let db_url = built.hub.db_url.clone();
+    let hub = hubauth_cli::start(built, &env).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let origin = format!("http://{addr}");
+    let hub_url = format!("{origin}{}hub/", hub.state().config.base_url);
+    let (tx, rx) = oneshot::channel::<()>();
+    let serving = hub.clone();
+    let task = tokio::spawn(async move {
+        let _ = serving
+            .serve(listener, async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(TestHub {
+        origin,
+        hub_url,
+        dir,
+        db_url,
+        hub,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `_xsrf` value from a login page.
+pub fn scrape_xsrf(html: &str) -> String {
+    let marker = "name=\"_xsrf\" value=\"";
+    let start = html.find(marker).expect("login page has an _xsrf field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Loads the login page and posts the form; returns the POST response.
+pub async fn login(
+    client: &reqwest::Client,
+    hub: &TestHub,
+    username: &str,
+    password: &str,
+    next: Option<&str>,
+) -> reqwest::Response {
+    let query = next
+        .map(|next| format!("?next={}", urlencode(next)))
+        .unwrap_or_default();
+    let page = client
+        .get(format!("{}login{query}", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let xsrf = scrape_xsrf(&page.text().await.unwrap());
+    client
+        .post(format!("{}login{query}", hub.hub_url))
+        .form(&[
+            ("_xsrf", xsrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Percent-encodes for a query value.
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The Location header.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// The home page's text for the current client.
+pub async fn home(client: &reqwest::Client, hub: &TestHub) -> (u16, String) {
+    let response = client
+        .get(format!("{}home", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The user name shown on a home page.
+pub fn shown_user(html: &str) -> Option<String> {
+    let marker = "id=\"username\">";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('<')? + start;
+    Some(html[start..end].to_owned())
+}

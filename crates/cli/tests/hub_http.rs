@@ -1,0 +1,579 @@
+//! The hub over real HTTP on loopback, with a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+
+const OPEN: &str = "[DummyAuthenticator]\n";
+
+#[tokio::test]
+async fn login_home_logout_and_revoked_cookie() {
+    let hub = start_hub("", OPEN, &[]).await;
+    let client = client();
+
+    // Logged out: the home page sends you to the login page, with next.
+    let (status, _) = home(&client, &hub).await;
+    assert_eq!(status, 302);
+
+    let response = login(&client, &hub, "Ada", "anything", None).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/hub/home");
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("hubauth-session="))
+        .expect("session cookie set");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let token = cookie
+        .trim_start_matches("hubauth-session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (status, page) = home(&client, &hub).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown_user(&page).as_deref(), Some("ada"));
+    assert!(page.contains("id=\"admin\">no<"), "{page}");
+
+    // The login page redirects a logged-in user onwards.
+    let again = client
+        .get(format!("{}login", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 302);
+
+    // The raw session id is not in the database, only its hash.
+    let bytes = std::fs::read(hub.dir.path().join("hub.sqlite")).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains(&token));
+
+    let out = client
+        .get(format!("{}logout", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 302);
+    assert_eq!(location(&out), "/hub/login");
+    let (status, _) = home(&client, &hub).await;
+    assert_eq!(status, 302);
+
+    // Replaying the old cookie after logout is refused.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}home", hub.hub_url))
+        .header("cookie", format!("hubauth-session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 302);
+    assert!(location(&replay).starts_with("/hub/login"));
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_with_the_login_page() {
+    let hub = start_hub(
+        "",
+        "[DummyAuthenticator]\npassword = \"s3cret-pass\"\n",
+        &[],
+    )
+    .await;
+    let client = client();
+    let response = login(&client, &hub, "ada", "wrong", None).await;
+    assert_eq!(response.status(), 403);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Invalid username or password"));
+    assert!(page.contains("value=\"ada\""), "username prefilled");
+    assert!(hub.store().get_user("ada").await.unwrap().is_none());
+
+    let response = login(&client, &hub, "ada", "s3cret-pass", None).await;
+    assert_eq!(response.status(), 302);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn blocked_user_gets_403_with_custom_message() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nblocked_users = [\"Mallory\"]\ncustom_403_message = \"Ask the hub owner for access.\"\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await;
+    let client = client();
+    let response = login(&client, &hub, "mallory", "x", None).await;
+    assert_eq!(response.status(), 403);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Ask the hub owner for access."), "{page}");
+    assert!(hub.store().get_user("mallory").await.unwrap().is_none());
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn not_allowed_user_gets_403_default_message() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nallowed_users = [\"ada\"]\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await;
+    let client = client();
+    let response = login(&client, &hub, "bob", "x", None).await;
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains(
+        "Sorry, you are not currently authorized to use this hub. Please contact the hub administrator."
+    ));
+    assert_eq!(login(&client, &hub, "ada", "x", None).await.status(), 302);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn username_map_and_pattern() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nusername_map = { \"Grace.Hopper\" = \"grace\" }\nusername_pattern = \"[a-z]+\"\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await;
+    let client = client();
+    assert_eq!(
+        login(&client, &hub, "Grace.Hopper", "x", None)
+            .await
+            .status(),
+        302
+    );
+    let (_, page) = home(&client, &hub).await;
+    assert_eq!(shown_user(&page).as_deref(), Some("grace"));
+
+    let other = common::client();
+    let response = login(&other, &hub, "grace2", "x", None).await;
+    assert_eq!(response.status(), 403);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Invalid username or password")
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn admin_users_are_created_and_admin() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nadmin_users = [\"Root\"]\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await;
+    let stored = hub
+        .store()
+        .get_user("root")
+        .await
+        .unwrap()
+        .expect("created at start-up");
+    assert!(stored.admin);
+    let client = client();
+    assert_eq!(login(&client, &hub, "root", "x", None).await.status(), 302);
+    let (_, page) = home(&client, &hub).await;
+    assert!(page.contains("id=\"admin\">yes<"));
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn xsrf_is_required() {
+    let hub = start_hub("", OPEN, &[]).await;
+    let client = client();
+    // No login page visited: no cookie, no token.
+    let response = client
+        .post(format!("{}login", hub.hub_url))
+        .form(&[("username", "ada"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // A token from another browser does not fit this browser's cookie.
+    let other = common::client();
+    let page = other
+        .get(format!("{}login", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let foreign = scrape_xsrf(&page.text().await.unwrap());
+    let _ = client
+        .get(format!("{}login", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let response = client
+        .post(format!("{}login", hub.hub_url))
+        .form(&[
+            ("_xsrf", foreign.as_str()),
+            ("username", "ada"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(hub.store().get_user("ada").await.unwrap().is_none());
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn next_is_honoured_only_on_site() {
+    let hub = start_hub("", OPEN, &[]).await;
+    let ok = login(&client(), &hub, "ada", "x", Some("/app/page?x=1")).await;
+    assert_eq!(location(&ok), "/app/page?x=1");
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+    ] {
+        let response = login(&client(), &hub, "ada", "x", Some(evil)).await;
+        assert_eq!(response.status(), 302);
+        assert_eq!(location(&response), "/hub/home", "{evil}");
+    }
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn base_url_prefixes_everything() {
+    let hub = start_hub("base_url = \"/auth/\"", OPEN, &[]).await;
+    assert!(hub.hub_url.ends_with("/auth/hub/"));
+    let client = client();
+    let response = login(&client, &hub, "ada", "x", None).await;
+    assert_eq!(location(&response), "/auth/hub/home");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Path=/auth/"), "{cookie}");
+    let (status, page) = home(&client, &hub).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.replace("&#x2f;", "/")
+            .contains("href=\"/auth/hub/logout\"")
+    );
+    let root = client
+        .get(format!("{}/auth/", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&root), "/auth/hub/home");
+    let outside = client
+        .get(format!("{}/hub/login", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 404);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn secure_cookie_behind_https_proxy() {
+    let hub = start_hub("", OPEN, &[]).await;
+    let client = client();
+    let page = client
+        .get(format!("{}login", hub.hub_url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let xsrf_cookie = page
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(xsrf_cookie.contains("Secure"), "{xsrf_cookie}");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn auth_state_is_encrypted_and_keys_rotate() {
+    let key_a = hubauth_store::CryptKeeper::generate_key();
+    let key_b = hubauth_store::CryptKeeper::generate_key();
+    let config = "[Authenticator]\nenable_auth_state = true\npost_auth_hook = '''\nauthentication.auth_state = #{ token: \"tok-12345\", via: authenticator };\nauthentication\n'''\n[DummyAuthenticator]\n";
+    let hub = start_hub("", config, &[("JUPYTERHUB_CRYPT_KEY", &key_a)]).await;
+    assert_eq!(login(&client(), &hub, "ada", "x", None).await.status(), 302);
+    let stored = hub
+        .store()
+        .get_auth_state("ada")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert!(
+        !String::from_utf8_lossy(&stored).contains("tok-12345"),
+        "encrypted"
+    );
+    let state = hubauth_server::auth_state::load(hub.hub.state(), "ada")
+        .await
+        .unwrap();
+    assert_eq!(
+        state,
+        Some(serde_json::json!({"token": "tok-12345", "via": "DummyAuthenticator"}))
+    );
+    let dir = hub.stop().await;
+
+    // Restart with a new key in front: the old state is read and re-encrypted with it.
+    let both = format!("{key_b}; {key_a}");
+    let hub = start_hub_in(dir, "", config, &[("JUPYTERHUB_CRYPT_KEY", &both)])
+        .await
+        .unwrap();
+    let state = hubauth_server::auth_state::load(hub.hub.state(), "ada")
+        .await
+        .unwrap();
+    assert_eq!(state.unwrap()["token"], "tok-12345");
+    let dir = hub.stop().await;
+
+    // Now the new key alone decrypts it.
+    let hub = start_hub_in(dir, "", config, &[("JUPYTERHUB_CRYPT_KEY", &key_b)])
+        .await
+        .unwrap();
+    let state = hubauth_server::auth_state::load(hub.hub.state(), "ada")
+        .await
+        .unwrap();
+    assert_eq!(state.unwrap()["token"], "tok-12345");
+    let dir = hub.stop().await;
+
+    // A key that never encrypted it: treated as absent, no crash.
+    let key_c = hubauth_store::CryptKeeper::generate_key();
+    let hub = start_hub_in(dir, "", config, &[("JUPYTERHUB_CRYPT_KEY", &key_c)])
+        .await
+        .unwrap();
+    let state = hubauth_server::auth_state::load(hub.hub.state(), "ada")
+        .await
+        .unwrap();
+    assert_eq!(state, None);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn auth_state_without_key_refuses_to_start() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let err = start_hub_in(
+        dir,
+        "",
+        "[Authenticator]\nenable_auth_state = true\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("JUPYTERHUB_CRYPT_KEY"), "{err}");
+}
+
+#[tokio::test]
+async fn disabling_auth_state_clears_it_at_next_login() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let hook =
+        "post_auth_hook = '''\nauthentication.auth_state = #{ a: 1 };\nauthentication\n'''\n";
+    let hub = start_hub(
+        "",
+        &format!("[Authenticator]\nenable_auth_state = true\n{hook}[DummyAuthenticator]\n"),
+        &[("JUPYTERHUB_CRYPT_KEY", &key)],
+    )
+    .await;
+    login(&client(), &hub, "ada", "x", None).await;
+    assert!(hub.store().get_auth_state("ada").await.unwrap().is_some());
+    let dir = hub.stop().await;
+    let hub = start_hub_in(
+        dir,
+        "",
+        &format!("[Authenticator]\n{hook}[DummyAuthenticator]\n"),
+        &[],
+    )
+    .await
+    .unwrap();
+    login(&client(), &hub, "ada", "x", None).await;
+    assert!(hub.store().get_auth_state("ada").await.unwrap().is_none());
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn blocked_users_lose_privileges_and_sessions_at_startup() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nadmin_users = [\"eve\"]\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await;
+    let client = client();
+    login(&client, &hub, "eve", "x", None).await;
+    assert_eq!(home(&client, &hub).await.0, 200);
+    let dir = hub.stop().await;
+    let hub = start_hub_in(
+        dir,
+        "",
+        "[Authenticator]\nblocked_users = [\"eve\"]\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(hub.hub.reconciled().blocked, vec!["eve".to_owned()]);
+    let eve = hub.store().get_user("eve").await.unwrap().unwrap();
+    assert!(!eve.admin);
+    // Her old session no longer works.
+    assert_eq!(home(&client, &hub).await.0, 302);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn allow_existing_users_admits_stored_users_after_restart() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nallowed_users = [\"ada\", \"bob\"]\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await;
+    login(&client(), &hub, "bob", "x", None).await;
+    let dir = hub.stop().await;
+    // bob is no longer listed, but allow_existing_users (default: true with allowed_users) keeps him.
+    let hub = start_hub_in(
+        dir,
+        "",
+        "[Authenticator]\nallowed_users = [\"ada\"]\n[DummyAuthenticator]\n",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(login(&client(), &hub, "bob", "x", None).await.status(), 302);
+    let dir = hub.stop().await;
+    let hub = start_hub_in(dir, "", "[Authenticator]\nallowed_users = [\"ada\"]\nallow_existing_users = false\n[DummyAuthenticator]\n", &[]).await.unwrap();
+    assert_eq!(login(&client(), &hub, "bob", "x", None).await.status(), 403);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn shared_password_authenticator() {
+    let admin_pw = "a-very-long-admin-password-of-32+chars";
+    let hub = start_hub(
+        "authenticator_class = \"shared-password\"",
+        &format!("[Authenticator]\nadmin_users = [\"root\"]\n[SharedPasswordAuthenticator]\nuser_password = \"workshop-2026\"\nadmin_password = \"{admin_pw}\"\n"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        login(&client(), &hub, "ann", "workshop-2026", None)
+            .await
+            .status(),
+        302
+    );
+    assert_eq!(
+        login(&client(), &hub, "ann", "nope", None).await.status(),
+        403
+    );
+    // Admins need the admin password; the shared user password does not open their account.
+    assert_eq!(
+        login(&client(), &hub, "root", "workshop-2026", None)
+            .await
+            .status(),
+        403
+    );
+    let c = client();
+    assert_eq!(login(&c, &hub, "root", admin_pw, None).await.status(), 302);
+    assert!(home(&c, &hub).await.1.contains("id=\"admin\">yes<"));
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn otp_field_when_requested() {
+    let hub = start_hub("", "[Authenticator]\nrequest_otp = true\notp_prompt = \"Code from your app:\"\n[DummyAuthenticator]\n", &[]).await;
+    let page = client()
+        .get(format!("{}login", hub.hub_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"otp\""));
+    assert!(page.contains("Code from your app:"));
+    let plain = start_hub("", OPEN, &[]).await;
+    let page = client()
+        .get(format!("{}login", plain.hub_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("name=\"otp\""));
+    hub.stop().await;
+    plain.stop().await;
+}
+
+#[tokio::test]
+async fn logout_redirect_url() {
+    let hub = start_hub("", "[Authenticator]\nlogout_redirect_url = \"https://idp.example/logout\"\n[DummyAuthenticator]\n", &[]).await;
+    let c = client();
+    login(&c, &hub, "ada", "x", None).await;
+    let out = c
+        .get(format!("{}logout", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&out), "https://idp.example/logout");
+    assert_eq!(home(&c, &hub).await.0, 302);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_api_root() {
+    let hub = start_hub("", OPEN, &[]).await;
+    let health = client()
+        .get(format!("{}health", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let api: serde_json::Value = client()
+        .get(format!("{}api", hub.hub_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(api["version"].is_string());
+    let missing = client()
+        .get(format!("{}nope", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited() {
+    let hub = start_hub(
+        "login_rate_limit = 3",
+        "[DummyAuthenticator]\npassword = \"right-password\"\n",
+        &[],
+    )
+    .await;
+    let c = client();
+    for _ in 0..3 {
+        assert_eq!(login(&c, &hub, "ada", "wrong", None).await.status(), 403);
+    }
+    assert_eq!(
+        login(&c, &hub, "ada", "right-password", None)
+            .await
+            .status(),
+        429
+    );
+    hub.stop().await;
+}
