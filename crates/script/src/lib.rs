@@ -119,9 +119,9 @@ impl Script {
         let result: Dynamic = engine
             .eval_ast_with_scope(&mut scope, &self.ast)
             .map_err(|err| match *err {
-                rhai::EvalAltResult::ErrorTerminated(_, position) => ScriptError::Runtime(
-                    format!("time limit of {limit:?} exceeded ({position})"),
-                ),
+                rhai::EvalAltResult::ErrorTerminated(_, position) => {
+                    ScriptError::Runtime(format!("time limit of {limit:?} exceeded ({position})"))
+                }
                 other => ScriptError::Runtime(other.to_string()),
             })?;
         rhai::serde::from_dynamic(&result).map_err(|err| ScriptError::BadResult(err.to_string()))
