@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::AuthError;
 use crate::model::{AuthModel, LoginData};
+use crate::redirect::RedirectLogin;
 use crate::rules::Rules;
 
 /// What the pipeline knows about the request that is logging in. Time is passed in so that
@@ -154,6 +155,11 @@ pub trait Authenticator: Send + Sync {
     async fn session_ended(&self, name: &str) -> Result<(), AuthError> {
         let _ = name;
         Ok(())
+    }
+
+    /// The redirect-login half of authenticators whose users log in elsewhere (OAuth).
+    fn redirect_login(&self) -> Option<&dyn RedirectLogin> {
+        None
     }
 
     /// Whether this authenticator reports groups, so that `manage_groups` can work.

@@ -79,6 +79,38 @@ pub async fn authorize(
         tracing::warn!(user = %loggable(&name), "Disallowing invalid username");
         return Ok(denied(name, DenyReason::InvalidUsername));
     }
+    model = match check_rules(authenticator, model).await? {
+        Outcome::Success(model) => *model,
+        denial => return Ok(denial),
+    };
+    if let Some(hook) = hook {
+        model = hook.run(authenticator.class_name(), ctx, model).await?;
+        if model.name != name {
+            // A hook that renames the user would bypass every check above.
+            return Err(AuthError::Hook(format!(
+                "post_auth_hook changed the user name from {name:?} to {:?}",
+                model.name
+            )));
+        }
+    }
+    Ok(Outcome::Success(Box::new(model)))
+}
+
+/// Re-checks a refreshed model against the block, allow and admin rules (hubauth's fix F7:
+/// a user who no longer passes loses access at the next refresh). The name is not
+/// normalized again and the post_auth_hook does not run.
+pub async fn recheck(
+    authenticator: &dyn Authenticator,
+    model: AuthModel,
+) -> Result<Outcome, AuthError> {
+    check_rules(authenticator, model).await
+}
+
+async fn check_rules(
+    authenticator: &dyn Authenticator,
+    mut model: AuthModel,
+) -> Result<Outcome, AuthError> {
+    let name = model.name.clone();
     if !authenticator.check_blocked_users(&name, &model).await? {
         tracing::warn!(user = %name, "User blocked. Stop authentication");
         return Ok(denied(name, DenyReason::Blocked));
@@ -91,16 +123,6 @@ pub async fn authorize(
     }
     if model.admin.is_none() {
         model.admin = authenticator.is_admin(&model).await?;
-    }
-    if let Some(hook) = hook {
-        model = hook.run(authenticator.class_name(), ctx, model).await?;
-        if model.name != name {
-            // A hook that renames the user would bypass every check above.
-            return Err(AuthError::Hook(format!(
-                "post_auth_hook changed the user name from {name:?} to {:?}",
-                model.name
-            )));
-        }
     }
     Ok(Outcome::Success(Box::new(model)))
 }

@@ -28,6 +28,7 @@ pub use crate::model::{
     ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
+pub use crate::model::{LoginStateRecord, NewLoginState};
 pub use crate::sqlite::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_BUSY_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SqliteStore,
     SqliteStoreBuilder,

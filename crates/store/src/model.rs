@@ -252,3 +252,53 @@ pub struct RoleRecord {
     /// Names of the users holding the role, sorted.
     pub users: Vec<String>,
 }
+
+/// A pending redirect login (OAuth state) to store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewLoginState {
+    /// Hex SHA-256 of the random state id sent to the identity provider.
+    pub state_hash: String,
+    /// What the login needs at the callback (JSON: browser binding, next URL, PKCE
+    /// verifier, nonce, redirect URI).
+    pub data: String,
+    /// When it was created (unix seconds).
+    pub created: i64,
+    /// When it stops being accepted (unix seconds).
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for NewLoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewLoginState")
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pending redirect login taken from the store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginStateRecord {
+    /// What was stored with it.
+    pub data: String,
+    /// When it was created (unix seconds).
+    pub created: i64,
+    /// When it stops being accepted (unix seconds).
+    pub expires: i64,
+}
+
+impl LoginStateRecord {
+    /// Whether the state is still accepted at `now`.
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        now < self.expires
+    }
+}
+
+impl std::fmt::Debug for LoginStateRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginStateRecord")
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}

@@ -16,6 +16,7 @@ use crate::model::{
     ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
+use crate::model::{LoginStateRecord, NewLoginState};
 use crate::url::{DatabaseLocation, parse_database_url};
 use crate::{Store, StoreError};
 
@@ -1008,5 +1009,46 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn put_login_state(&self, state: NewLoginState) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_states (state_hash, data, created, expires) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&state.state_hash)
+        .bind(&state.data)
+        .bind(state.created)
+        .bind(state.expires)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+        Ok(())
+    }
+
+    async fn take_login_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<LoginStateRecord>, StoreError> {
+        // DELETE ... RETURNING makes taking the state atomic: two callbacks racing with
+        // the same state cannot both get it.
+        let row = sqlx::query_as::<_, (String, i64, i64)>(
+            "DELETE FROM login_states WHERE state_hash = ? RETURNING data, created, expires",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(data, created, expires)| LoginStateRecord {
+            data,
+            created,
+            expires,
+        }))
+    }
+
+    async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_states WHERE expires <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

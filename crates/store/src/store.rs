@@ -7,6 +7,7 @@ use crate::model::{
     ApiTokenRecord, GroupRecord, LoginOutcome, LoginUpdate, NewApiToken, NewSession, RoleRecord,
     RoleSpec, SessionRecord, UserRecord,
 };
+use crate::model::{LoginStateRecord, NewLoginState};
 
 /// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
 /// auth_state.
@@ -150,4 +151,19 @@ pub trait Store: Send + Sync {
     /// `admin` are created on demand; any other unknown role is `NotFound`.
     /// The admin flag is not changed.
     async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError>;
+
+    // ----- pending redirect logins -----
+
+    /// Store a pending login (OAuth state) under the hash of its state id.
+    async fn put_login_state(&self, state: NewLoginState) -> Result<(), StoreError>;
+
+    /// Remove and return a pending login in one step, so a state can be used only
+    /// once. Returns it even when expired; the caller checks `expires`.
+    async fn take_login_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<LoginStateRecord>, StoreError>;
+
+    /// Delete pending logins that expired at or before `now`; returns how many.
+    async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError>;
 }

@@ -93,6 +93,7 @@ async fn run_contract(store: &dyn Store) {
     contract_groups(store).await;
     contract_roles(store).await;
     contract_delete_user_cascades(store).await;
+    contract_login_states(store).await;
 }
 
 async fn contract_ping(store: &dyn Store) {
@@ -1155,4 +1156,27 @@ async fn schema_cascades_user_deletes() {
     conn.close().await.unwrap();
     assert_eq!(store.get_session("cascade-session").await.unwrap(), None);
     assert_eq!(store.list_groups().await.unwrap()[0].users.len(), 0);
+}
+
+async fn contract_login_states(store: &dyn Store) {
+    use hubauth_store::NewLoginState;
+    let state = |hash: &str, expires: i64| NewLoginState {
+        state_hash: hash.to_owned(),
+        data: format!("{{\"for\":\"{hash}\"}}"),
+        created: 100,
+        expires,
+    };
+    store.put_login_state(state("s1", 700)).await.unwrap();
+    store.put_login_state(state("s2", 200)).await.unwrap();
+    // The same state id twice is a conflict, not an overwrite.
+    assert!(store.put_login_state(state("s1", 900)).await.is_err());
+    let taken = store.take_login_state("s1").await.unwrap().unwrap();
+    assert_eq!(taken.data, "{\"for\":\"s1\"}");
+    assert!(taken.is_valid_at(699));
+    assert!(!taken.is_valid_at(700));
+    // Single use: a second take finds nothing.
+    assert!(store.take_login_state("s1").await.unwrap().is_none());
+    assert!(store.take_login_state("unknown").await.unwrap().is_none());
+    assert_eq!(store.delete_expired_login_states(300).await.unwrap(), 1);
+    assert!(store.take_login_state("s2").await.unwrap().is_none());
 }
