@@ -23,6 +23,10 @@ fn shared_password(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, Confi
     Ok(Arc::new(SharedPasswordAuthenticator::from_view(view)?))
 }
 
+fn generic_oauth(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_oauth::generic_from_view(view)?))
+}
+
 /// Every authenticator in this build.
 pub const ENTRIES: &[Entry] = &[
     Entry {
@@ -38,6 +42,16 @@ pub const ENTRIES: &[Entry] = &[
         ],
         build: shared_password,
     },
+    Entry {
+        class: "GenericOAuthenticator",
+        aliases: &[
+            "generic-oauth",
+            "generic",
+            "oauthenticator.generic.GenericOAuthenticator",
+            "oauthenticator.GenericOAuthenticator",
+        ],
+        build: generic_oauth,
+    },
 ];
 
 /// Classes JupyterHub knows that later hubauth releases add; named in errors so that a
@@ -46,8 +60,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("pam", "PAMAuthenticator"),
     ("default", "PAMAuthenticator"),
     ("PAMAuthenticator", "PAMAuthenticator"),
-    ("generic-oauth", "GenericOAuthenticator"),
-    ("GenericOAuthenticator", "GenericOAuthenticator"),
     ("azuread", "AzureAdOAuthenticator"),
     ("AzureAdOAuthenticator", "AzureAdOAuthenticator"),
     ("globus", "GlobusOAuthenticator"),
@@ -58,6 +70,7 @@ const NOT_YET: &[(&str, &str)] = &[
 pub fn class_defs() -> Vec<&'static ClassDef> {
     let mut defs: Vec<&'static ClassDef> = vec![&hubauth_server::HUB];
     defs.extend(hubauth_core::options::classes());
+    defs.extend(hubauth_oauth::classes());
     defs
 }
 

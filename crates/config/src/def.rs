@@ -30,6 +30,9 @@ pub enum OptionType {
     DictList,
     /// A string or a list of strings (a single string becomes a one-element list).
     StrOrList,
+    /// A claim name or dotted path into nested JSON (a string), or a sandboxed script
+    /// written as a table `{ script = "..." }` (where upstream takes a Python callable).
+    ClaimOrScript,
 }
 
 impl OptionType {
@@ -47,6 +50,7 @@ impl OptionType {
             OptionType::Dict => "a table",
             OptionType::DictList => "a list of tables",
             OptionType::StrOrList => "a string or a list of strings",
+            OptionType::ClaimOrScript => "a claim name or dotted path, or { script = \"...\" }",
         }
     }
 }

@@ -316,7 +316,12 @@ pub(crate) fn check_value(ty: OptionType, value: &toml::Value, secret: bool) -> 
         | (OptionType::Float, V::Integer(_))
         | (OptionType::Str, V::String(_))
         | (OptionType::StrOrList, V::String(_))
+        | (OptionType::ClaimOrScript, V::String(_))
         | (OptionType::Dict, V::Table(_)) => Ok(()),
+        (OptionType::ClaimOrScript, V::Table(table)) => match (table.len(), table.get("script")) {
+            (1, Some(V::String(_))) => Ok(()),
+            _ => Err("a table other than { script = \"...\" }".to_owned()),
+        },
         (OptionType::Float, V::Float(f)) if f.is_finite() => Ok(()),
         (OptionType::Float, V::Float(_)) => Err(format!(
             "a number that is not finite{}",

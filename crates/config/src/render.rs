@@ -320,7 +320,7 @@ fn env_format(ty: OptionType) -> Option<&'static str> {
         OptionType::Bool => Some("1, true, yes, on or 0, false, no, off"),
         OptionType::Int => Some("an integer"),
         OptionType::Float => Some("a number"),
-        OptionType::Str => None,
+        OptionType::Str | OptionType::ClaimOrScript => None,
         OptionType::List | OptionType::Set | OptionType::StrOrList => {
             Some("items separated by `;`")
         }

@@ -501,7 +501,7 @@ fn empty_json(ty: OptionType) -> Json {
         OptionType::Bool => Json::Bool(false),
         OptionType::Int => Json::from(0),
         OptionType::Float => Json::from(0.0),
-        OptionType::Str => Json::String(String::new()),
+        OptionType::Str | OptionType::ClaimOrScript => Json::String(String::new()),
         OptionType::List | OptionType::Set | OptionType::StrOrList | OptionType::DictList => {
             Json::Array(Vec::new())
         }
@@ -538,7 +538,7 @@ fn env_to_json(ty: OptionType, raw: &str, secret: bool) -> Result<Json, String> 
             .and_then(serde_json::Number::from_f64)
             .map(Json::Number)
             .ok_or_else(|| format!("expected a finite number{shown}")),
-        OptionType::Str => Ok(Json::String(raw.to_string())),
+        OptionType::Str | OptionType::ClaimOrScript => Ok(Json::String(raw.to_string())),
         OptionType::List | OptionType::Set | OptionType::StrOrList => {
             let items = raw
                 .split(';')

@@ -51,10 +51,15 @@ pub trait RedirectLogin: Send + Sync {
     /// otherwise the hub derives it from the request.
     fn configured_callback_url(&self) -> Option<String>;
 
-    /// Where to send the browser after the hub's logout, if the provider's session should
-    /// end too (RP-initiated logout), given the user's auth_state.
-    fn logout_redirect(&self, auth_state: Option<&Value>) -> Option<String> {
-        let _ = auth_state;
+    /// Where to send the browser after the hub's logout when the provider's session should
+    /// end too (RP-initiated logout), given the user's auth_state and the absolute URL the
+    /// provider should send the browser back to.
+    async fn logout_redirect(
+        &self,
+        auth_state: Option<&Value>,
+        after_logout: &str,
+    ) -> Option<String> {
+        let _ = (auth_state, after_logout);
         None
     }
 }

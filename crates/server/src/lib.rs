@@ -85,6 +85,7 @@ impl Hub {
             clock: parts.clock,
             pages,
             limiter,
+            refreshed: std::sync::Mutex::new(std::collections::HashMap::new()),
         });
         Ok(Hub { state, reconciled })
     }
@@ -123,7 +124,7 @@ impl Hub {
 
 /// Builds the router for a state.
 pub fn app(state: AppState) -> Router {
-    use handlers::{home, login, logout, misc};
+    use handlers::{home, login, logout, misc, oauth};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
     let hub_routes = Router::new()
@@ -131,6 +132,8 @@ pub fn app(state: AppState) -> Router {
         .route("/login", get(login::get).post(login::post))
         .route("/logout", get(logout::logout).post(logout::logout))
         .route("/home", get(home::home))
+        .route("/oauth_login", get(oauth::login_start))
+        .route("/oauth_callback", get(oauth::callback))
         .route("/health", get(misc::health))
         .route("/api", get(misc::api_root))
         .route("/api/", get(misc::api_root))

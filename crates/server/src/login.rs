@@ -11,7 +11,6 @@ use crate::state::HubState;
 /// (with `manage_groups`) and auth_state (encrypted, with `enable_auth_state`) in one
 /// transaction.
 pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRecord, AppError> {
-    let config = state.authenticator.rules().config();
     let now = state.clock.now();
     let exists = state.store.get_user(&model.name).await?.is_some();
     if !exists {
@@ -21,36 +20,61 @@ pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRe
             .await
             .map_err(AppError::Auth)?;
     }
-    let auth_state = if config.enable_auth_state {
-        match &model.auth_state {
-            Some(value) => AuthStateUpdate::Set(
-                state
-                    .crypt
-                    .encrypt_json(value, u64::try_from(now).unwrap_or(0))
-                    .map_err(|err| AppError::Crypt(err.to_string()))?,
-            ),
-            None => AuthStateUpdate::Clear,
-        }
-    } else {
-        // Disabling auth_state clears what an earlier configuration stored.
-        AuthStateUpdate::Clear
-    };
-    let groups = if config.manage_groups {
-        model.groups.clone()
-    } else {
-        None
-    };
     let outcome = state
         .store
         .apply_login(LoginUpdate {
             name: model.name.clone(),
             admin: model.admin,
-            groups,
-            auth_state,
+            groups: managed_groups(state, model),
+            auth_state: auth_state_update(state, model, now)?,
             now,
             create_if_missing: true,
         })
         .await?;
-    state.store.touch_activity(&model.name, now).await?;
     Ok(outcome.user)
+}
+
+/// Persists a refreshed model for an existing user (never creates one).
+pub async fn persist_refresh(state: &HubState, model: &AuthModel) -> Result<UserRecord, AppError> {
+    let now = state.clock.now();
+    let outcome = state
+        .store
+        .apply_login(LoginUpdate {
+            name: model.name.clone(),
+            admin: model.admin,
+            groups: managed_groups(state, model),
+            auth_state: auth_state_update(state, model, now)?,
+            now,
+            create_if_missing: false,
+        })
+        .await?;
+    Ok(outcome.user)
+}
+
+fn managed_groups(state: &HubState, model: &AuthModel) -> Option<Vec<String>> {
+    if state.authenticator.rules().config().manage_groups {
+        model.groups.clone()
+    } else {
+        None
+    }
+}
+
+fn auth_state_update(
+    state: &HubState,
+    model: &AuthModel,
+    now: i64,
+) -> Result<AuthStateUpdate, AppError> {
+    if !state.authenticator.rules().config().enable_auth_state {
+        // Disabling auth_state clears what an earlier configuration stored.
+        return Ok(AuthStateUpdate::Clear);
+    }
+    Ok(match &model.auth_state {
+        Some(value) => AuthStateUpdate::Set(
+            state
+                .crypt
+                .encrypt_json(value, u64::try_from(now).unwrap_or(0))
+                .map_err(|err| AppError::Crypt(err.to_string()))?,
+        ),
+        None => AuthStateUpdate::Clear,
+    })
 }

@@ -1,6 +1,7 @@
 //! Login sessions: an opaque random id in a cookie, its hash in the store.
 
 use axum::http::HeaderMap;
+use hubauth_core::{AuthError, Outcome, RefreshOutcome, RequestContext, pipeline};
 use hubauth_store::{NewSession, UserRecord};
 
 use crate::cookies::{self, SESSION_COOKIE};
@@ -40,10 +41,105 @@ pub async fn current_user(
     let Some(user) = state.store.get_user(&session.user).await? else {
         return Ok(None);
     };
+    if state.needs_refresh(&user.name, now) {
+        return refresh(state, user, hash, now).await;
+    }
     Ok(Some(SessionUser {
         user,
         session_hash: hash,
     }))
+}
+
+/// Refreshes a user's auth info (upstream's `refresh_auth`), then re-checks the rules on
+/// what the provider now says (hubauth's fix F7). A user who no longer passes loses every
+/// session; one whose info cannot be renewed must log in again. A provider outage never
+/// turns into an error page: the session stays, and the refresh is retried later.
+async fn refresh(
+    state: &HubState,
+    user: UserRecord,
+    session_hash: String,
+    now: i64,
+) -> Result<Option<SessionUser>, AppError> {
+    let name = user.name.clone();
+    let auth_state = crate::auth_state::load(state, &name).await?;
+    let ctx = RequestContext::at(now);
+    let outcome = state
+        .authenticator
+        .refresh_user(&ctx, &name, auth_state.as_ref())
+        .await;
+    let model = match outcome {
+        Ok(RefreshOutcome::UpToDate) => {
+            state.mark_refreshed(&name, now);
+            return Ok(Some(SessionUser { user, session_hash }));
+        }
+        Ok(RefreshOutcome::Updated(model)) => *model,
+        Ok(RefreshOutcome::Expired) => {
+            tracing::info!(user = %name, "User has stale auth info. Login is required to refresh.");
+            end_user_access(state, &name, Some(&session_hash), false).await?;
+            return Ok(None);
+        }
+        Err(err @ AuthError::Upstream { .. }) => {
+            tracing::warn!(user = %name, error = %err, "could not refresh auth info; keeping the session and retrying later");
+            state.mark_refreshed(&name, now);
+            return Ok(Some(SessionUser { user, session_hash }));
+        }
+        Err(err) => {
+            tracing::warn!(user = %name, error = %err, "refreshing auth info failed; login is required");
+            end_user_access(state, &name, Some(&session_hash), false).await?;
+            return Ok(None);
+        }
+    };
+    let mut model = model;
+    model.name = name.clone();
+    if model.auth_state.is_none() {
+        model.auth_state = auth_state;
+    }
+    match pipeline::recheck(state.authenticator.as_ref(), model).await {
+        Ok(Outcome::Success(model)) => {
+            let updated = crate::login::persist_refresh(state, &model).await?;
+            state.mark_refreshed(&name, now);
+            Ok(Some(SessionUser {
+                user: updated,
+                session_hash,
+            }))
+        }
+        Ok(Outcome::Denied { reason, .. }) => {
+            tracing::warn!(user = %name, reason = reason.as_str(), "User no longer passes the rules at refresh; ending all sessions");
+            end_user_access(state, &name, None, true).await?;
+            Ok(None)
+        }
+        Err(err) => {
+            tracing::warn!(user = %name, error = %err, "re-checking rules at refresh failed; login is required");
+            end_user_access(state, &name, Some(&session_hash), false).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Ends a session (or every session of the user when `session_hash` is `None`) and, when
+/// `revoke` is set, the stored tokens (auth_state) too.
+async fn end_user_access(
+    state: &HubState,
+    name: &str,
+    session_hash: Option<&str>,
+    revoke: bool,
+) -> Result<(), AppError> {
+    match session_hash {
+        Some(hash) => {
+            state.store.delete_session(hash).await?;
+        }
+        None => {
+            state.store.delete_user_sessions(name).await?;
+        }
+    }
+    if revoke {
+        state.store.set_auth_state(name, None).await?;
+    }
+    state.forget_refresh(name);
+    if let Err(err) = state.authenticator.session_ended(name).await {
+        tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
+    }
+    Ok(())
 }
 
 /// Starts a session for a user; returns the `Set-Cookie` value.

@@ -33,6 +33,9 @@ pub struct HubState {
     pub pages: Pages,
     /// Failed-login counter per client address.
     pub limiter: LoginLimiter,
+    /// When each user's auth info was last refreshed (in memory, as upstream: after a
+    /// restart the first request refreshes).
+    pub refreshed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for HubState {
@@ -48,6 +51,38 @@ impl std::fmt::Debug for HubState {
 pub type AppState = Arc<HubState>;
 
 impl HubState {
+    /// Records that a user's auth info is fresh as of `now`.
+    pub fn mark_refreshed(&self, name: &str, now: i64) {
+        let mut map = match self.refreshed.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.insert(name.to_owned(), now);
+    }
+
+    /// Whether a user's auth info is older than `auth_refresh_age` (0 disables).
+    pub fn needs_refresh(&self, name: &str, now: i64) -> bool {
+        let age = self.authenticator.rules().config().auth_refresh_age;
+        if age == 0 {
+            return false;
+        }
+        let map = match self.refreshed.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.get(name)
+            .is_none_or(|last| now.saturating_sub(*last) >= i64::try_from(age).unwrap_or(i64::MAX))
+    }
+
+    /// Forgets a user's refresh time (logout, deletion).
+    pub fn forget_refresh(&self, name: &str) {
+        let mut map = match self.refreshed.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.remove(name);
+    }
+
     /// `{base_url}hub/`.
     pub fn hub_prefix(&self) -> String {
         self.config.hub_prefix()
@@ -82,4 +117,51 @@ impl HubState {
             self.config.default_url.clone()
         }
     }
+}
+
+impl HubState {
+    /// The scheme and host users reach the hub at: `public_url` when set, else the
+    /// request's Host (and X-Forwarded-Host/Proto when trusted).
+    pub fn public_origin(&self, headers: &HeaderMap) -> String {
+        if !self.config.public_url.is_empty()
+            && let Ok(url) = url::Url::parse(&self.config.public_url)
+        {
+            let origin = url.origin().ascii_serialization();
+            if origin != "null" {
+                return origin;
+            }
+        }
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(',').next())
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let forwarded_host = if self.config.trust_forwarded_headers {
+            header("x-forwarded-host")
+        } else {
+            None
+        };
+        let host = forwarded_host
+            .or_else(|| header("host"))
+            .filter(|host| is_plausible_host(host))
+            .unwrap_or_else(|| self.config.bind_addr.to_string());
+        let scheme = if self.is_https(headers) {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}")
+    }
+}
+
+/// A Host header value that can safely go into a URL (no path, userinfo or spaces).
+fn is_plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
 }

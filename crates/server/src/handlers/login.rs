@@ -206,6 +206,7 @@ async fn post_inner(
         Ok(Outcome::Success(model)) => {
             let user = login::persist_login(state, &model).await?;
             let cookie = session::start(state, headers, &user.name).await?;
+            state.mark_refreshed(&user.name, now);
             if let Err(err) = state.authenticator.session_started(&user.name).await {
                 tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
             }

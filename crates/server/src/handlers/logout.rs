@@ -29,19 +29,39 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 }
 
 async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response, AppError> {
+    let config = state.authenticator.rules().config();
+    let mut provider_logout = None;
     if let Some(token) = cookies::get(headers, SESSION_COOKIE).filter(|token| !token.is_empty()) {
         let hash = hash_token(&token);
         let session = state.store.get_session(&hash).await?;
         state.store.delete_session(&hash).await?;
         if let Some(session) = session {
             tracing::info!(user = %session.user, "User logged out");
+            state.forget_refresh(&session.user);
             if let Err(err) = state.authenticator.session_ended(&session.user).await {
                 tracing::warn!(user = %session.user, error = %err, "authenticator could not end its session");
+            }
+            if let Some(redirect_login) = state.authenticator.redirect_login() {
+                let auth_state = crate::auth_state::load(state, &session.user).await?;
+                let after = if config.logout_redirect_url.is_empty() {
+                    format!(
+                        "{}{}login",
+                        state.public_origin(headers),
+                        state.hub_prefix()
+                    )
+                } else {
+                    config.logout_redirect_url.clone()
+                };
+                provider_logout = redirect_login
+                    .logout_redirect(auth_state.as_ref(), &after)
+                    .await;
             }
         }
     }
     let clear = vec![cookies::clear(SESSION_COOKIE, state.cookie_attrs(headers))];
-    let config = state.authenticator.rules().config();
+    if let Some(url) = provider_logout {
+        return Ok(redirect(&url, &clear));
+    }
     if !config.logout_redirect_url.is_empty() {
         return Ok(redirect(&config.logout_redirect_url, &clear));
     }

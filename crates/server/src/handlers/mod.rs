@@ -4,6 +4,7 @@ pub mod home;
 pub mod login;
 pub mod logout;
 pub mod misc;
+pub mod oauth;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -1,0 +1,413 @@
+//! ID token verification (OpenID Connect Core 1.0, section 3.1.3.7), against the
+//! provider's published keys. Upstream skips this; hubauth does not (F2, F14).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::http::send;
+
+/// Clock skew tolerated on `exp`, `iat` and `nbf`.
+pub const LEEWAY_SECONDS: i64 = 60;
+
+/// Algorithms accepted for ID tokens: asymmetric only, so a public key can never be used
+/// as an HMAC secret, and never `none`.
+pub const ALLOWED_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why an ID token was refused. Each is its own case so that tests and logs can tell them
+/// apart; none of them carries the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    /// Not three base64url parts with a JSON header and payload.
+    #[error("the ID token is malformed: {0}")]
+    Malformed(String),
+    /// `alg: none`: an unsigned token.
+    #[error("the ID token is not signed (alg none)")]
+    Unsigned,
+    /// An algorithm outside the allow-list (HMAC with a public key, ...).
+    #[error("the ID token's algorithm {0} is not accepted")]
+    AlgorithmNotAllowed(String),
+    /// No published key matches the token's key id.
+    #[error("no signing key of the identity provider matches the ID token (kid {0:?})")]
+    UnknownKey(Option<String>),
+    /// The signing keys could not be fetched.
+    #[error("the identity provider's signing keys could not be fetched: {0}")]
+    KeysUnavailable(String),
+    /// The signature does not verify.
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    /// `iss` is not the expected issuer.
+    #[error("the ID token was issued by {found:?}, not {expected:?}")]
+    WrongIssuer {
+        /// Expected issuer.
+        expected: String,
+        /// Found issuer.
+        found: String,
+    },
+    /// `aud` does not contain this client, or `azp` names another client.
+    #[error("the ID token is not meant for this client")]
+    WrongAudience,
+    /// `exp` is in the past.
+    #[error("the ID token has expired")]
+    Expired,
+    /// `iat` or `nbf` is in the future.
+    #[error("the ID token is not valid yet")]
+    NotYetValid,
+    /// `nonce` does not match the one sent with this login.
+    #[error("the ID token's nonce does not match this login")]
+    NonceMismatch,
+    /// A required claim is missing.
+    #[error("the ID token has no {0} claim")]
+    MissingClaim(&'static str),
+}
+
+/// What an ID token must say to be accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectations<'a> {
+    /// The issuer (`iss`); `None` when only a JWKS URL is configured (then `iss` must
+    /// merely be present).
+    pub issuer: Option<&'a str>,
+    /// This client's id (`aud`).
+    pub client_id: &'a str,
+    /// The nonce sent with the login; `None` for refreshed tokens.
+    pub nonce: Option<&'a str>,
+    /// The current time.
+    pub now: i64,
+}
+
+/// The provider's signing keys, fetched on first use and again when a token names a key
+/// id that is not known yet (key rotation), at most every few seconds.
+#[derive(Debug)]
+pub struct KeySet {
+    url: String,
+    client: reqwest::Client,
+    cache: Mutex<Option<(Arc<JwkSet>, Instant)>>,
+}
+
+const MIN_REFETCH: Duration = Duration::from_secs(5);
+const MAX_AGE: Duration = Duration::from_secs(3600);
+
+impl KeySet {
+    /// Keys published at `url`.
+    pub fn new(url: String, client: reqwest::Client) -> Self {
+        KeySet {
+            url,
+            client,
+            cache: Mutex::new(None),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Arc<JwkSet>, IdTokenError> {
+        let response = send(
+            "fetching signing keys",
+            self.client
+                .get(&self.url)
+                .header("accept", "application/json"),
+        )
+        .await
+        .map_err(|err| IdTokenError::KeysUnavailable(err.to_string()))?;
+        if response.status != 200 {
+            return Err(IdTokenError::KeysUnavailable(format!(
+                "HTTP {}",
+                response.status
+            )));
+        }
+        let json = response
+            .json
+            .ok_or_else(|| IdTokenError::KeysUnavailable("the answer is not JSON".to_owned()))?;
+        let set = key_set_from_json(json)?;
+        Ok(Arc::new(set))
+    }
+
+    /// The keys, refetched when `stale_kid` is not among the cached ones.
+    async fn keys(&self, wanted_kid: Option<&str>) -> Result<Arc<JwkSet>, IdTokenError> {
+        let mut cache = self.cache.lock().await;
+        if let Some((set, fetched)) = cache.as_ref() {
+            let has_kid = wanted_kid.is_none_or(|kid| set.find(kid).is_some());
+            let young = fetched.elapsed() < MAX_AGE;
+            if (has_kid && young) || fetched.elapsed() < MIN_REFETCH {
+                return Ok(set.clone());
+            }
+        }
+        let set = self.fetch().await?;
+        *cache = Some((set.clone(), Instant::now()));
+        Ok(set)
+    }
+
+    /// Verifies an ID token and returns its claims.
+    pub async fn verify(
+        &self,
+        token: &str,
+        expect: &Expectations<'_>,
+    ) -> Result<Value, IdTokenError> {
+        let (alg, kid) = read_header(token)?;
+        let keys = self.keys(kid.as_deref()).await?;
+        let jwk = pick_key(&keys, kid.as_deref(), alg)?;
+        verify_with_key(token, jwk, alg, expect)
+    }
+}
+
+/// Parses a JWKS document, skipping keys of kinds this build cannot use (a provider may
+/// publish encryption keys beside signing keys).
+pub fn key_set_from_json(json: Value) -> Result<JwkSet, IdTokenError> {
+    let keys = json
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| IdTokenError::KeysUnavailable("no keys array".to_owned()))?;
+    let keys = keys
+        .iter()
+        .filter_map(|key| serde_json::from_value::<Jwk>(key.clone()).ok())
+        .collect();
+    Ok(JwkSet { keys })
+}
+
+/// Reads `alg` and `kid` from the header, refusing `none` and symmetric algorithms.
+pub fn read_header(token: &str) -> Result<(Algorithm, Option<String>), IdTokenError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(IdTokenError::Malformed(
+            "not three dot-separated parts".to_owned(),
+        ));
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .map_err(|_| IdTokenError::Malformed("the header is not base64url".to_owned()))?;
+    let header: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| IdTokenError::Malformed("the header is not JSON".to_owned()))?;
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    if alg.eq_ignore_ascii_case("none") || alg.is_empty() {
+        return Err(IdTokenError::Unsigned);
+    }
+    let algorithm: Algorithm = alg
+        .parse()
+        .map_err(|_| IdTokenError::AlgorithmNotAllowed(alg.to_owned()))?;
+    if !ALLOWED_ALGORITHMS.contains(&algorithm) {
+        return Err(IdTokenError::AlgorithmNotAllowed(alg.to_owned()));
+    }
+    let kid = header.get("kid").and_then(Value::as_str).map(str::to_owned);
+    Ok((algorithm, kid))
+}
+
+fn pick_key<'a>(
+    keys: &'a JwkSet,
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<&'a Jwk, IdTokenError> {
+    let usable = |jwk: &&Jwk| {
+        let alg_ok = jwk
+            .common
+            .key_algorithm
+            .is_none_or(|key_alg| format!("{key_alg:?}") == format!("{alg:?}"));
+        let use_ok =
+            jwk.common.public_key_use.as_ref().is_none_or(|key_use| {
+                matches!(key_use, jsonwebtoken::jwk::PublicKeyUse::Signature)
+            });
+        alg_ok && use_ok
+    };
+    match kid {
+        Some(kid) => keys
+            .keys
+            .iter()
+            .filter(usable)
+            .find(|jwk| jwk.common.key_id.as_deref() == Some(kid))
+            .ok_or_else(|| IdTokenError::UnknownKey(Some(kid.to_owned()))),
+        None => {
+            let mut candidates = keys.keys.iter().filter(usable);
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => Ok(only),
+                _ => Err(IdTokenError::UnknownKey(None)),
+            }
+        }
+    }
+}
+
+/// Verifies a token with one key and checks its claims against `expect`.
+pub fn verify_with_key(
+    token: &str,
+    jwk: &Jwk,
+    alg: Algorithm,
+    expect: &Expectations<'_>,
+) -> Result<Value, IdTokenError> {
+    let key = DecodingKey::from_jwk(jwk)
+        .map_err(|_| IdTokenError::UnknownKey(jwk.common.key_id.clone()))?;
+    // Signature only: every claim is checked below, against the time passed in.
+    let mut validation = Validation::new(alg);
+    validation.algorithms = vec![alg];
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|err| match err
+        .kind()
+    {
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => IdTokenError::BadSignature,
+        jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => IdTokenError::BadSignature,
+        other => IdTokenError::Malformed(format!("{other:?}")),
+    })?;
+    let claims = data.claims;
+    check_claims(&claims, expect)?;
+    Ok(claims)
+}
+
+/// The claim checks of OIDC Core 3.1.3.7 (items 2-4, 9-11).
+pub fn check_claims(claims: &Value, expect: &Expectations<'_>) -> Result<(), IdTokenError> {
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or(IdTokenError::MissingClaim("iss"))?;
+    if let Some(expected) = expect.issuer
+        && iss.trim_end_matches('/') != expected.trim_end_matches('/')
+    {
+        return Err(IdTokenError::WrongIssuer {
+            expected: expected.to_owned(),
+            found: iss.to_owned(),
+        });
+    }
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => return Err(IdTokenError::MissingClaim("aud")),
+    };
+    if !audiences.contains(&expect.client_id) {
+        return Err(IdTokenError::WrongAudience);
+    }
+    if audiences.len() > 1 || claims.get("azp").is_some() {
+        let azp = claims.get("azp").and_then(Value::as_str);
+        if azp.is_some_and(|azp| azp != expect.client_id) || (audiences.len() > 1 && azp.is_none())
+        {
+            return Err(IdTokenError::WrongAudience);
+        }
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(IdTokenError::MissingClaim("exp"))?;
+    if exp + LEEWAY_SECONDS <= expect.now {
+        return Err(IdTokenError::Expired);
+    }
+    for claim in ["iat", "nbf"] {
+        if let Some(at) = claims.get(claim).and_then(Value::as_i64)
+            && at - LEEWAY_SECONDS > expect.now
+        {
+            return Err(IdTokenError::NotYetValid);
+        }
+    }
+    if let Some(nonce) = expect.nonce {
+        match claims.get("nonce").and_then(Value::as_str) {
+            Some(found) if found == nonce => {}
+            _ => return Err(IdTokenError::NonceMismatch),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn expect(now: i64) -> Expectations<'static> {
+        Expectations {
+            issuer: Some("https://idp.example"),
+            client_id: "hub",
+            nonce: Some("n-1"),
+            now,
+        }
+    }
+
+    fn claims() -> Value {
+        json!({"iss": "https://idp.example", "aud": "hub", "exp": 1000, "iat": 900, "nonce": "n-1", "sub": "s"})
+    }
+
+    #[test]
+    fn claim_checks() {
+        assert_eq!(check_claims(&claims(), &expect(950)), Ok(()));
+        assert_eq!(
+            check_claims(&claims(), &expect(1000 + LEEWAY_SECONDS)),
+            Err(IdTokenError::Expired)
+        );
+        assert_eq!(
+            check_claims(&claims(), &expect(800)),
+            Err(IdTokenError::NotYetValid)
+        );
+        let mut other = claims();
+        other["aud"] = json!(["other"]);
+        assert_eq!(
+            check_claims(&other, &expect(950)),
+            Err(IdTokenError::WrongAudience)
+        );
+        other["aud"] = json!(["hub", "other"]);
+        assert_eq!(
+            check_claims(&other, &expect(950)),
+            Err(IdTokenError::WrongAudience)
+        );
+        other["azp"] = json!("hub");
+        assert_eq!(check_claims(&other, &expect(950)), Ok(()));
+        let mut other = claims();
+        other["iss"] = json!("https://evil.example");
+        assert!(matches!(
+            check_claims(&other, &expect(950)),
+            Err(IdTokenError::WrongIssuer { .. })
+        ));
+        let mut other = claims();
+        other["nonce"] = json!("n-2");
+        assert_eq!(
+            check_claims(&other, &expect(950)),
+            Err(IdTokenError::NonceMismatch)
+        );
+        other.as_object_mut().unwrap().remove("nonce");
+        assert_eq!(
+            check_claims(&other, &expect(950)),
+            Err(IdTokenError::NonceMismatch)
+        );
+        let no_nonce = Expectations {
+            nonce: None,
+            ..expect(950)
+        };
+        assert_eq!(check_claims(&other, &no_nonce), Ok(()));
+    }
+
+    #[test]
+    fn headers() {
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let token = |header: &str| format!("{}.{}.sig", b64(header), b64("{}"));
+        assert_eq!(
+            read_header(&token(r#"{"alg":"none"}"#)),
+            Err(IdTokenError::Unsigned)
+        );
+        assert!(matches!(
+            read_header(&token(r#"{"alg":"HS256"}"#)),
+            Err(IdTokenError::AlgorithmNotAllowed(_))
+        ));
+        assert_eq!(
+            read_header(&token(r#"{"alg":"ES256","kid":"k1"}"#)),
+            Ok((Algorithm::ES256, Some("k1".into())))
+        );
+        assert!(matches!(
+            read_header("a.b"),
+            Err(IdTokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_header("!!.b.c"),
+            Err(IdTokenError::Malformed(_))
+        ));
+    }
+}

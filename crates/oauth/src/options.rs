@@ -1,0 +1,402 @@
+//! The options of the `OAuthenticator` base class and `GenericOAuthenticator`.
+
+use std::collections::BTreeSet;
+
+use hubauth_config::{
+    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
+    OptionDef, OptionType::*,
+};
+use hubauth_core::{AuthenticatorConfig, GroupRules, Secret};
+use serde_json::{Map, Value};
+
+use crate::claims::ClaimRule;
+use crate::http::HttpSettings;
+
+/// The `[OAuthenticator]` table: options every OAuth 2.0 / OpenID Connect login has.
+pub static OAUTHENTICATOR: ClassDef = ClassDef {
+    name: "OAuthenticator",
+    bases: &["Authenticator"],
+    help: "Base class of the OAuth 2.0 / OpenID Connect logins: where the provider is, which client this hub is, what to ask for, and how the provider's answer becomes a user, groups and auth_state.",
+    options: &[
+        OptionDef::new("login_service", Str, Literal("\"OAuth 2.0\""), "The name of the identity provider, shown on the login button as \"Sign in with ...\"."),
+        OptionDef::new("client_id", Str, Literal("\"\""), "The OAuth client id this hub was registered with at the provider.")
+            .env(&["OAUTH_CLIENT_ID"]),
+        OptionDef::new("client_secret", Str, Literal("\"\""), "The OAuth client secret this hub was registered with at the provider.")
+            .env(&["OAUTH_CLIENT_SECRET"])
+            .secret(),
+        OptionDef::new("oauth_callback_url", Str, Literal("\"\""), "The callback URL registered at the provider (https://hub.example.org/hub/oauth_callback). Empty means it is worked out from the request.")
+            .env(&["OAUTH_CALLBACK_URL"]),
+        OptionDef::new("oidc_issuer", Str, Literal("\"\""), "The OpenID Connect issuer URL (https://idp.example.org/realms/main). When set, authorize_url, token_url, userdata_url, the signing keys and the logout endpoint are read from its /.well-known/openid-configuration unless set explicitly, and ID tokens must come from this issuer.\n\nA hubauth addition: upstream has no discovery."),
+        OptionDef::new("jwks_url", Str, Literal("\"\""), "URL of the provider's signing keys (JWKS), to verify ID tokens. Filled by oidc_issuer discovery when empty."),
+        OptionDef::new("authorize_url", Str, Literal("\"\""), "The provider's authorization endpoint, where users are sent to log in.")
+            .env(&["OAUTH2_AUTHORIZE_URL"]),
+        OptionDef::new("token_url", Str, Literal("\"\""), "The provider's token endpoint, where the hub exchanges the code for tokens.")
+            .env(&["OAUTH2_TOKEN_URL"]),
+        OptionDef::new("userdata_url", Str, Literal("\"\""), "The provider's user info endpoint. Cannot be combined with userdata_from_id_token.")
+            .env(&["OAUTH2_USERDATA_URL"]),
+        OptionDef::new("userdata_from_id_token", Bool, Literal("false"), "Take the user info from the ID token in the token response instead of calling userdata_url.\n\nhubauth verifies the ID token's signature with the provider's keys (oidc_issuer or jwks_url must be set), its issuer, audience, expiry and nonce."),
+        OptionDef::new("userdata_params", Dict, Literal("{}"), "Extra query parameters sent with the user info request."),
+        OptionDef::new("userdata_token_method", Str, Literal("\"header\""), "How the access token is sent to userdata_url: \"header\" (Authorization: Bearer) or \"url\" (also as access_token in the query).")
+            .env(&["OAUTH2_USERDATA_REQUEST_TYPE"]),
+        OptionDef::new("username_claim", ClaimOrScript, Literal("\"username\""), "The user info claim that holds the username: a claim name, a dotted path into nested claims (\"ocs.data.id\"), or a script { script = \"...\" } that sees `user_info` and returns the name.")
+            .env(&["OAUTH2_USERNAME_KEY"]),
+        OptionDef::new("scope", List, Literal("[]"), "The scopes to request from the provider. Empty sends no scope parameter."),
+        OptionDef::new("allowed_scopes", List, Literal("[]"), "Allow users who were granted all of these scopes. Must be a subset of scope."),
+        OptionDef::new("extra_authorize_params", Dict, Literal("{}"), "Extra query parameters added to the authorization request."),
+        OptionDef::new("token_params", Dict, Literal("{}"), "Extra parameters added to the token request; they override the standard ones."),
+        OptionDef::new("basic_auth", Bool, Literal("false"), "Send the client id and secret to the token endpoint with HTTP Basic authentication instead of in the request body.")
+            .env(&["OAUTH2_BASIC_AUTH"]),
+        OptionDef::new("enable_pkce", Bool, Literal("true"), "Use PKCE (S256) in the authorization code flow. Turn off only for providers that reject it."),
+        OptionDef::new("allowed_groups", Set, Literal("[]"), "Allow members of these groups (as reported by auth_state_groups_key) to log in. Requires manage_groups."),
+        OptionDef::new("admin_groups", Set, Literal("[]"), "Members of these groups are admins; when set, users outside them who are not in admin_users lose admin. Requires manage_groups."),
+        OptionDef::new("auth_state_groups_key", ClaimOrScript, Literal("\"\""), "Where the user's groups are in auth_state: a dotted path (\"oauth_user.groups\") or a script { script = \"...\" } that sees `auth_state` and returns a list. Requires manage_groups."),
+        OptionDef::new("modify_auth_state_hook", Str, Literal("\"\""), "A script run on the auth_state before groups are read from it: it sees `auth_state` and `authenticator` and returns the auth_state."),
+        OptionDef::new("refresh_user_hook", Str, Literal("\"\""), "A script run when a user's auth info is refreshed: it sees `user` (the name) and `auth_state` and returns true (up to date), false (log in again) or () to refresh as usual."),
+        OptionDef::new("allow_existing_users", Bool, Literal("false"), "Allow users that already exist in the hub's database to log in. OAuthenticator's default is false."),
+        OptionDef::new("refresh_pre_spawn", Bool, Computed("the value of enable_auth_state"), "Refresh the user's tokens before handing them to a protected app."),
+        OptionDef::new("logout_redirect_url", Str, Literal("\"\""), "Where to send users after they log out, e.g. the provider's logout page.")
+            .env(&["OAUTH_LOGOUT_REDIRECT_URL"]),
+        OptionDef::new("oidc_logout", Bool, Literal("false"), "End the provider's session too at logout (OpenID Connect RP-initiated logout: the end_session_endpoint with id_token_hint). A hubauth addition."),
+        OptionDef::new("validate_server_cert", Bool, Literal("true"), "Verify the provider's TLS certificates. Turning this off removes the protection of everything the provider sends.")
+            .env(&["OAUTH_TLS_VERIFY"]),
+        OptionDef::new("http_request_kwargs", Dict, Literal("{}"), "Settings for every request to the provider: proxy_host, proxy_port, proxy_username, proxy_password, ca_certs (a PEM file), connect_timeout and request_timeout (seconds), validate_cert."),
+    ],
+};
+
+const GENERIC_ALIASES_USERNAME: &[Deprecated] = &[Deprecated {
+    name: "username_key",
+    since: "GenericOAuthenticator 16.0.0",
+    same_type: true,
+}];
+const GENERIC_ALIASES_TOKEN_PARAMS: &[Deprecated] = &[Deprecated {
+    name: "extra_params",
+    since: "GenericOAuthenticator 16.0.0",
+    same_type: true,
+}];
+const GENERIC_ALIASES_TLS: &[Deprecated] = &[Deprecated {
+    name: "tls_verify",
+    since: "GenericOAuthenticator 16.0.2",
+    same_type: true,
+}];
+
+/// The `[GenericOAuthenticator]` table.
+pub static GENERIC_OAUTHENTICATOR: ClassDef = ClassDef {
+    name: "GenericOAuthenticator",
+    bases: &["OAuthenticator"],
+    help: "Login with any OAuth 2.0 or OpenID Connect provider (Keycloak, Auth0, Okta, Authentik, Dex, Nextcloud, ...), configured by its URLs and claims.",
+    options: &[
+        OptionDef::new("login_service", Str, Literal("\"OAuth 2.0\""), "The name of the identity provider, shown on the login button as \"Sign in with ...\".")
+            .env(&["LOGIN_SERVICE"]),
+        OptionDef::new("username_claim", ClaimOrScript, Literal("\"username\""), "The user info claim that holds the username: a claim name, a dotted path into nested claims (\"ocs.data.id\"), or a script { script = \"...\" } that sees `user_info` and returns the name.")
+            .env(&["OAUTH2_USERNAME_KEY"])
+            .deprecated(GENERIC_ALIASES_USERNAME),
+        OptionDef::new("token_params", Dict, Literal("{}"), "Extra parameters added to the token request; they override the standard ones.")
+            .deprecated(GENERIC_ALIASES_TOKEN_PARAMS),
+        OptionDef::new("validate_server_cert", Bool, Literal("true"), "Verify the provider's TLS certificates.")
+            .env(&["OAUTH_TLS_VERIFY"])
+            .deprecated(GENERIC_ALIASES_TLS),
+        OptionDef::new("auth_state_groups_key", ClaimOrScript, Literal("\"oauth_user.groups\""), "Where the user's groups are in auth_state: a dotted path or a script { script = \"...\" }. Generic's default reads the `groups` claim of the user info. Requires manage_groups to be used."),
+        OptionDef::new("claim_groups_key", ClaimOrScript, Computed("the environment variable OAUTH2_GROUPS_KEY, else \"groups\""), "Deprecated since OAuthenticator 17.0: the user info claim holding groups. Setting it sets auth_state_groups_key to \"oauth_user.<claim>\"."),
+    ],
+};
+
+/// How user info is fetched after the token exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenMethod {
+    /// `Authorization: Bearer` only.
+    Header,
+    /// Also `access_token` in the query string.
+    Url,
+}
+
+/// The validated OAuth options.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// The base `[Authenticator]` options (with group rules filled in).
+    pub base: AuthenticatorConfig,
+    /// See `login_service`.
+    pub login_service: String,
+    /// See `client_id`.
+    pub client_id: String,
+    /// See `client_secret`.
+    pub client_secret: Secret,
+    /// See `oauth_callback_url`.
+    pub oauth_callback_url: String,
+    /// See `oidc_issuer`.
+    pub oidc_issuer: String,
+    /// See `jwks_url`.
+    pub jwks_url: String,
+    /// See `authorize_url`.
+    pub authorize_url: String,
+    /// See `token_url`.
+    pub token_url: String,
+    /// See `userdata_url`.
+    pub userdata_url: String,
+    /// See `userdata_from_id_token`.
+    pub userdata_from_id_token: bool,
+    /// See `userdata_params`.
+    pub userdata_params: Map<String, Value>,
+    /// See `userdata_token_method`.
+    pub userdata_token_method: TokenMethod,
+    /// See `username_claim`.
+    pub username_claim: ClaimRule,
+    /// See `scope`.
+    pub scope: Vec<String>,
+    /// See `allowed_scopes`.
+    pub allowed_scopes: Vec<String>,
+    /// See `extra_authorize_params`.
+    pub extra_authorize_params: Map<String, Value>,
+    /// See `token_params`.
+    pub token_params: Map<String, Value>,
+    /// See `basic_auth`.
+    pub basic_auth: bool,
+    /// See `enable_pkce`.
+    pub enable_pkce: bool,
+    /// See `auth_state_groups_key` (`None` when empty).
+    pub auth_state_groups_key: Option<ClaimRule>,
+    /// See `modify_auth_state_hook` (compiled).
+    pub modify_auth_state_hook: Option<hubauth_script::Script>,
+    /// See `refresh_user_hook` (compiled).
+    pub refresh_user_hook: Option<hubauth_script::Script>,
+    /// See `oidc_logout`.
+    pub oidc_logout: bool,
+    /// See `validate_server_cert` and `http_request_kwargs`.
+    pub http: HttpSettings,
+}
+
+/// A value of a string/JSON map as a query or form value.
+pub fn param_value(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+impl OAuthConfig {
+    /// Reads and validates the OAuth options as one class sees them. `what_is_missing`
+    /// checks are done by [`OAuthConfig::check_endpoints`] once the provider has filled in
+    /// its defaults.
+    pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
+        let mut base = AuthenticatorConfig::from_view(view)?;
+        let class = view.class_name();
+        let allowed_groups: BTreeSet<String> = view.get("allowed_groups")?;
+        let admin_groups: BTreeSet<String> = view.get("admin_groups")?;
+        let mut groups_key: Value = view.get("auth_state_groups_key")?;
+        // Generic's deprecated claim_groups_key rewrites auth_state_groups_key.
+        if view.option("claim_groups_key").is_ok() && view.is_set("claim_groups_key") {
+            let claim: Value = view.get("claim_groups_key")?;
+            tracing::warn!(
+                "{class}.claim_groups_key is deprecated since OAuthenticator 17.0, use {class}.auth_state_groups_key instead"
+            );
+            if !base.manage_groups {
+                return Err(view.invalid(
+                    "claim_groups_key",
+                    format!(
+                        "{class}.claim_groups_key requires {class}.manage_groups to also be set"
+                    ),
+                ));
+            }
+            groups_key = match claim {
+                Value::String(path) => Value::String(format!("oauth_user.{path}")),
+                script => wrap_script_for_oauth_user(script),
+            };
+        }
+        for (option, set) in [
+            ("allowed_groups", !allowed_groups.is_empty()),
+            ("admin_groups", !admin_groups.is_empty()),
+        ] {
+            if set && !base.manage_groups {
+                return Err(view.invalid(
+                    option,
+                    format!("{class}.{option} requires {class}.manage_groups to also be set"),
+                ));
+            }
+        }
+        if view.is_set("auth_state_groups_key")
+            && !base.manage_groups
+            && !is_empty_claim(&groups_key)
+        {
+            return Err(view.invalid(
+                "auth_state_groups_key",
+                format!(
+                    "{class}.auth_state_groups_key requires {class}.manage_groups to also be set"
+                ),
+            ));
+        }
+        let auth_state_groups_key = if is_empty_claim(&groups_key) {
+            None
+        } else {
+            Some(
+                ClaimRule::from_value(&groups_key, &["auth_state"])
+                    .map_err(|err| view.invalid("auth_state_groups_key", err))?,
+            )
+        };
+        if base.manage_groups && auth_state_groups_key.is_none() {
+            return Err(view.invalid(
+                "manage_groups",
+                format!("{class}.manage_groups is on but {class}.auth_state_groups_key is empty, so every login would remove all group memberships; set auth_state_groups_key to where the groups are in auth_state"),
+            ));
+        }
+        base.group_rules = GroupRules {
+            allowed_groups,
+            admin_groups,
+        };
+        if view.get_opt::<bool>("refresh_pre_spawn")?.is_none() {
+            base.refresh_pre_spawn = base.enable_auth_state;
+        }
+
+        let scope: Vec<String> = view.get("scope")?;
+        let allowed_scopes: Vec<String> = view.get("allowed_scopes")?;
+        if let Some(missing) = allowed_scopes
+            .iter()
+            .find(|allowed| !scope.contains(allowed))
+        {
+            return Err(view.invalid(
+                "allowed_scopes",
+                format!("Allowed scopes must be a subset of requested scopes. {scope:?} is requested but {missing:?} is allowed"),
+            ));
+        }
+        let userdata_url: String = view.get("userdata_url")?;
+        let userdata_from_id_token: bool = view.get("userdata_from_id_token")?;
+        if !userdata_url.is_empty() && userdata_from_id_token {
+            return Err(view.invalid(
+                "userdata_url",
+                "Cannot specify both authenticator.userdata_url and authenticator.userdata_from_id_token.",
+            ));
+        }
+        let method: String = view.get("userdata_token_method")?;
+        let userdata_token_method = match method.as_str() {
+            "header" => TokenMethod::Header,
+            "url" => TokenMethod::Url,
+            other => {
+                return Err(view.invalid(
+                    "userdata_token_method",
+                    format!("must be \"header\" or \"url\", not {other:?}"),
+                ));
+            }
+        };
+        let username_claim: Value = view.get("username_claim")?;
+        let username_claim = ClaimRule::from_value(&username_claim, &["user_info"])
+            .map_err(|err| view.invalid("username_claim", err))?;
+        let compile = |option: &str| -> Result<Option<hubauth_script::Script>, ConfigError> {
+            let source: String = view.get(option)?;
+            if source.trim().is_empty() {
+                return Ok(None);
+            }
+            hubauth_script::Script::compile(&source)
+                .map(Some)
+                .map_err(|err| view.invalid(option, err.to_string()))
+        };
+        let modify_auth_state_hook = compile("modify_auth_state_hook")?;
+        let refresh_user_hook = compile("refresh_user_hook")?;
+        let kwargs: Map<String, Value> = view.get("http_request_kwargs")?;
+        let validate_server_cert: bool = view.get("validate_server_cert")?;
+        let http = HttpSettings::from_kwargs(validate_server_cert, &kwargs)
+            .map_err(|err| view.invalid("http_request_kwargs", err))?;
+        let client_secret: String = view.get("client_secret")?;
+        let urls = [
+            "oauth_callback_url",
+            "oidc_issuer",
+            "jwks_url",
+            "authorize_url",
+            "token_url",
+            "userdata_url",
+        ];
+        for option in urls {
+            let value: String = view.get(option)?;
+            if !value.is_empty() {
+                check_url(&value).map_err(|err| view.invalid(option, err))?;
+            }
+        }
+        Ok(OAuthConfig {
+            base,
+            login_service: view.get("login_service")?,
+            client_id: view.get("client_id")?,
+            client_secret: Secret::new(client_secret),
+            oauth_callback_url: view.get("oauth_callback_url")?,
+            oidc_issuer: view
+                .get::<String>("oidc_issuer")?
+                .trim_end_matches('/')
+                .to_owned(),
+            jwks_url: view.get("jwks_url")?,
+            authorize_url: view.get("authorize_url")?,
+            token_url: view.get("token_url")?,
+            userdata_url,
+            userdata_from_id_token,
+            userdata_params: view.get("userdata_params")?,
+            userdata_token_method,
+            username_claim,
+            scope,
+            allowed_scopes,
+            extra_authorize_params: view.get("extra_authorize_params")?,
+            token_params: view.get("token_params")?,
+            basic_auth: view.get("basic_auth")?,
+            enable_pkce: view.get("enable_pkce")?,
+            auth_state_groups_key,
+            modify_auth_state_hook,
+            refresh_user_hook,
+            oidc_logout: view.get("oidc_logout")?,
+            http,
+        })
+    }
+
+    /// Checks that the client and its endpoints are known (after a provider filled its
+    /// defaults), naming what is missing.
+    pub fn check_endpoints(&self, view: &ClassView<'_>) -> Result<(), ConfigError> {
+        if self.client_id.is_empty() {
+            return Err(view.invalid(
+                "client_id",
+                "is not set (in the config file or OAUTH_CLIENT_ID)",
+            ));
+        }
+        let discovered = !self.oidc_issuer.is_empty();
+        if !discovered && self.authorize_url.is_empty() {
+            return Err(view.invalid("authorize_url", "is not set; set it or oidc_issuer"));
+        }
+        if !discovered && self.token_url.is_empty() {
+            return Err(view.invalid("token_url", "is not set; set it or oidc_issuer"));
+        }
+        if !discovered && !self.userdata_from_id_token && self.userdata_url.is_empty() {
+            return Err(view.invalid(
+                "userdata_url",
+                "is not set; set it, oidc_issuer, or userdata_from_id_token",
+            ));
+        }
+        if self.userdata_from_id_token && !discovered && self.jwks_url.is_empty() {
+            return Err(view.invalid(
+                "userdata_from_id_token",
+                "needs oidc_issuer or jwks_url, so that the ID token's signature can be verified",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether ID tokens are requested (the `openid` scope).
+    pub fn wants_id_token(&self) -> bool {
+        self.scope.iter().any(|scope| scope == "openid")
+    }
+}
+
+fn is_empty_claim(value: &Value) -> bool {
+    matches!(value, Value::String(text) if text.is_empty())
+}
+
+/// A `claim_groups_key` script saw the user info; as `auth_state_groups_key` it sees the
+/// whole auth_state, so hand it `auth_state.oauth_user` under its old name.
+fn wrap_script_for_oauth_user(script: Value) -> Value {
+    match script.get("script").and_then(Value::as_str) {
+        Some(source) => serde_json::json!({
+            "script": format!("let user_info = auth_state.oauth_user;\n{source}")
+        }),
+        None => script,
+    }
+}
+
+fn check_url(value: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(value).map_err(|err| format!("not a URL ({err})"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err("must be an http or https URL".to_owned());
+    }
+    Ok(())
+}

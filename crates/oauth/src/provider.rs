@@ -1,0 +1,118 @@
+//! The write-your-own API: the steps of an OAuth login a provider may change.
+//!
+//! Every method has the behaviour of upstream's `OAuthenticator` base class (and so of
+//! `GenericOAuthenticator`); a provider overrides only what differs, as the upstream guide
+//! "Writing your own OAuthenticator" describes. The fixed parts (state, PKCE, nonce, ID
+//! token verification, the hub's rules) are not overridable, so a provider cannot get them
+//! wrong.
+
+use async_trait::async_trait;
+use hubauth_core::{AuthError, AuthModel};
+use serde_json::Value;
+
+use crate::core::OAuthCore;
+use crate::token::TokenResponse;
+
+/// One OAuth 2.0 / OpenID Connect provider's behaviour.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The class name (`GenericOAuthenticator`), as in config tables and logs.
+    fn class_name(&self) -> &'static str;
+
+    /// The key under which the provider's user info is kept in auth_state.
+    fn user_auth_state_key(&self) -> &'static str {
+        "oauth_user"
+    }
+
+    /// Adds or changes parameters of the authorization request (upstream's login handler
+    /// `authorize_redirect`). Runs after `extra_authorize_params`.
+    fn authorize_params(&self, core: &OAuthCore, params: &mut Vec<(String, String)>) {
+        let _ = (core, params);
+    }
+
+    /// Adds or changes the token request's parameters (`build_access_tokens_request_params`).
+    /// Runs before `token_params` are merged in.
+    fn token_request_params(&self, core: &OAuthCore, params: &mut Vec<(String, String)>) {
+        let _ = (core, params);
+    }
+
+    /// Exchanges the parameters for tokens (`get_token_info`).
+    async fn token_info(
+        &self,
+        core: &OAuthCore,
+        params: Vec<(String, String)>,
+    ) -> Result<TokenResponse, AuthError> {
+        core.request_token(params).await
+    }
+
+    /// Turns tokens into user info (`token_to_user`): by default the (verified) ID token's
+    /// claims with `userdata_from_id_token`, else the user info endpoint.
+    async fn token_to_user(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        id_claims: Option<&Value>,
+    ) -> Result<Value, AuthError> {
+        core.default_token_to_user(token, id_claims).await
+    }
+
+    /// The raw username from user info (`user_info_to_username`); the hub normalizes it.
+    fn user_info_to_username(
+        &self,
+        core: &OAuthCore,
+        user_info: &Value,
+    ) -> Result<String, AuthError> {
+        core.default_username(user_info)
+    }
+
+    /// Builds auth_state (`build_auth_state_dict`).
+    async fn build_auth_state(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        user_info: &Value,
+    ) -> Result<Value, AuthError> {
+        Ok(core.default_auth_state(token, user_info, self.user_auth_state_key()))
+    }
+
+    /// The place to fetch extra authorization data (teams, groups) and decide admin
+    /// (`update_auth_model`). Default: unchanged.
+    async fn update_auth_model(
+        &self,
+        core: &OAuthCore,
+        model: AuthModel,
+    ) -> Result<AuthModel, AuthError> {
+        let _ = core;
+        Ok(model)
+    }
+
+    /// A restriction that no allow rule may bypass (identity provider, verified email):
+    /// false or an error refuses the login. Runs in the hub's block stage.
+    async fn check_blocked(
+        &self,
+        core: &OAuthCore,
+        name: &str,
+        model: &AuthModel,
+    ) -> Result<bool, AuthError> {
+        let _ = (core, name, model);
+        Ok(true)
+    }
+
+    /// An extra allow rule, added to the base ones (allow rules are additive).
+    async fn check_allowed(
+        &self,
+        core: &OAuthCore,
+        name: &str,
+        model: &AuthModel,
+    ) -> Result<bool, AuthError> {
+        let _ = (core, name, model);
+        Ok(false)
+    }
+
+    /// Called after the hub's logout with the user's auth_state (token revocation).
+    /// Returns a warning to show on the logout page, if something went wrong.
+    async fn on_logout(&self, core: &OAuthCore, auth_state: Option<&Value>) -> Option<String> {
+        let _ = (core, auth_state);
+        None
+    }
+}

@@ -1,0 +1,258 @@
+//! `{base_url}hub/oauth_login` and `{base_url}hub/oauth_callback`: logins at an identity
+//! provider. The hub owns the state: a random id per login attempt, stored server-side,
+//! single-use, expiring after ten minutes, and bound to the browser by a cookie, so that
+//! concurrent logins in two tabs both work (upstream F11) and a replayed or foreign state
+//! is refused.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hubauth_core::{Outcome, RequestContext};
+use hubauth_store::NewLoginState;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{ClientIp, app_error_page, error_page, redirect};
+use crate::cookies;
+use crate::error::AppError;
+use crate::next_url::validate_next;
+use crate::secrets::{hash_token, random_token};
+use crate::state::{AppState, HubState};
+use crate::{login, session};
+
+/// Cookie binding pending logins to this browser.
+pub const BROWSER_COOKIE: &str = "hubauth-oauth-state";
+/// How long a login attempt may take at the provider.
+pub const STATE_TTL: i64 = 600;
+
+/// What the hub keeps about a login attempt until the callback.
+#[derive(Debug, Serialize, Deserialize)]
+struct PendingLogin {
+    browser: String,
+    next: Option<String>,
+    redirect_uri: String,
+    pending: Value,
+}
+
+/// The `next` query parameter.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// Where to go after login.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+fn callback_url(state: &HubState, headers: &HeaderMap) -> String {
+    if let Some(url) = state
+        .authenticator
+        .redirect_login()
+        .and_then(|login| login.configured_callback_url())
+    {
+        return url;
+    }
+    format!(
+        "{}{}oauth_callback",
+        state.public_origin(headers),
+        state.hub_prefix()
+    )
+}
+
+/// `GET /hub/oauth_login`: starts a login at the provider.
+pub async fn login_start(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    match login_start_inner(&state, ip, &headers, query.next.as_deref()).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn login_start_inner(
+    state: &HubState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    next: Option<&str>,
+) -> Result<Response, AppError> {
+    let Some(redirect_login) = state.authenticator.redirect_login() else {
+        return Err(AppError::user(
+            StatusCode::NOT_FOUND,
+            "This hub does not log in through an identity provider.",
+        ));
+    };
+    let now = state.clock.now();
+    let ctx = RequestContext { now, remote_ip: ip };
+    let (browser, mut set_cookies) = match cookies::get(headers, BROWSER_COOKIE)
+        .filter(|value| (20..=128).contains(&value.len()))
+    {
+        Some(value) => (value, Vec::new()),
+        None => (random_token(), Vec::new()),
+    };
+    let mut attrs = state.cookie_attrs(headers);
+    let prefix = state.hub_prefix();
+    attrs.path = &prefix;
+    // (Re)set so the binding lives as long as the newest attempt.
+    set_cookies.push(cookies::set(
+        BROWSER_COOKIE,
+        &browser,
+        Some(STATE_TTL),
+        attrs,
+    ));
+    let state_id = random_token();
+    let redirect_uri = callback_url(state, headers);
+    let start = redirect_login
+        .begin(&ctx, &state_id, &redirect_uri)
+        .await
+        .map_err(AppError::Auth)?;
+    let record = PendingLogin {
+        browser: hash_token(&browser),
+        next: next.and_then(|next| validate_next(next, &state.config.base_url)),
+        redirect_uri,
+        pending: start.pending,
+    };
+    let data = serde_json::to_string(&record).map_err(|err| AppError::Crypt(err.to_string()))?;
+    state.store.delete_expired_login_states(now).await?;
+    state
+        .store
+        .put_login_state(NewLoginState {
+            state_hash: hash_token(&state_id),
+            data,
+            created: now,
+            expires: now + STATE_TTL,
+        })
+        .await?;
+    tracing::info!(
+        authenticator = state.authenticator.class_name(),
+        "OAuth redirect to the identity provider"
+    );
+    Ok(redirect(&start.authorize_url, &set_cookies))
+}
+
+/// `GET /hub/oauth_callback`: the provider sends the browser back here.
+pub async fn callback(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    match callback_inner(&state, ip, &headers, &query).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+fn bad_request(message: &str) -> AppError {
+    AppError::user(StatusCode::BAD_REQUEST, message)
+}
+
+async fn callback_inner(
+    state: &HubState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    query: &BTreeMap<String, String>,
+) -> Result<Response, AppError> {
+    let Some(redirect_login) = state.authenticator.redirect_login() else {
+        return Err(AppError::user(
+            StatusCode::NOT_FOUND,
+            "This hub does not log in through an identity provider.",
+        ));
+    };
+    let class = state.authenticator.class_name();
+    let now = state.clock.now();
+    let ctx = RequestContext { now, remote_ip: ip };
+    let url_state = query.get("state");
+    // Whatever happens next, a state that came back is used up.
+    let record = match url_state.filter(|value| !value.is_empty()) {
+        Some(value) => state.store.take_login_state(&hash_token(value)).await?,
+        None => None,
+    };
+    if let Some(error) = query.get("error") {
+        let description = query
+            .get("error_description")
+            .filter(|d| !d.is_empty())
+            .unwrap_or(error);
+        tracing::warn!(authenticator = class, outcome = "provider_error", error = %error, "Failed login");
+        return Err(bad_request(&format!("OAuth error: {description}")));
+    }
+    if query.get("code").is_none_or(|code| code.is_empty()) {
+        return Err(bad_request("OAuth callback made without a code"));
+    }
+    let Some(url_state) = url_state else {
+        return Err(bad_request("Missing argument state"));
+    };
+    let Some(browser) = cookies::get(headers, BROWSER_COOKIE).filter(|value| !value.is_empty())
+    else {
+        return Err(bad_request("OAuth state missing from cookies"));
+    };
+    if url_state.is_empty() {
+        return Err(bad_request("OAuth state missing from URL"));
+    }
+    let Some(record) = record else {
+        tracing::warn!(
+            authenticator = class,
+            outcome = "bad_state",
+            "OAuth state unknown or already used"
+        );
+        return Err(bad_request("OAuth state mismatch"));
+    };
+    let pending: PendingLogin =
+        serde_json::from_str(&record.data).map_err(|_| bad_request("OAuth state mismatch"))?;
+    if pending.browser != hash_token(&browser) {
+        tracing::warn!(
+            authenticator = class,
+            outcome = "bad_state",
+            "OAuth state belongs to another browser"
+        );
+        return Err(bad_request("OAuth state mismatch"));
+    }
+    if !record.is_valid_at(now) {
+        return Err(bad_request(
+            "OAuth state expired: the login took too long. Please log in again.",
+        ));
+    }
+    let model = match redirect_login
+        .complete(&ctx, &pending.redirect_uri, query, &pending.pending)
+        .await
+    {
+        Ok(model) => model,
+        Err(err) => {
+            tracing::warn!(authenticator = class, outcome = "provider_error", error = %err, "Failed login");
+            return Err(AppError::Auth(err));
+        }
+    };
+    let outcome = hubauth_core::authorize(
+        state.authenticator.as_ref(),
+        state.hook.as_deref(),
+        &ctx,
+        model,
+    )
+    .await
+    .map_err(AppError::Auth)?;
+    match outcome {
+        Outcome::Success(model) => {
+            let user = login::persist_login(state, &model).await?;
+            let cookie = session::start(state, headers, &user.name).await?;
+            state.mark_refreshed(&user.name, now);
+            if let Err(err) = state.authenticator.session_started(&user.name).await {
+                tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
+            }
+            tracing::info!(authenticator = class, user = %user.name, outcome = "ok", "User logged in");
+            let next = pending.next.unwrap_or_else(|| state.default_next());
+            Ok(redirect(&next, &[cookie]))
+        }
+        Outcome::Denied { name, reason } => {
+            let shown = hubauth_core::pipeline::loggable(name.as_deref().unwrap_or(""));
+            tracing::warn!(authenticator = class, user = %shown, outcome = "denied", reason = reason.as_str(), "Failed login");
+            error_page(
+                state,
+                StatusCode::FORBIDDEN,
+                &state.authenticator.rules().config().custom_403_message,
+                None,
+            )
+        }
+    }
+}
