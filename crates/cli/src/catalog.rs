@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hubauth_config::{ClassDef, ClassView, ConfigError};
 use hubauth_core::{Authenticator, DummyAuthenticator, SharedPasswordAuthenticator};
+use hubauth_local::{Local, Pam};
 
 /// One selectable authenticator class.
 pub struct Entry {
@@ -26,6 +27,21 @@ fn shared_password(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, Confi
 fn generic_oauth(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(hubauth_oauth::generic_from_view(view)?))
 }
+
+fn pam(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(Local::from_view(view, Pam::from_view)?))
+}
+
+fn local_generic_oauth(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(Local::from_view(
+        view,
+        hubauth_oauth::generic_from_view,
+    )?))
+}
+
+/// `LocalGenericOAuthenticator`: GenericOAuthenticator whose users are local UNIX users.
+pub static LOCAL_GENERIC_OAUTHENTICATOR: ClassDef =
+    hubauth_local::local_class_def!("LocalGenericOAuthenticator", "GenericOAuthenticator");
 
 /// Every authenticator in this build.
 pub const ENTRIES: &[Entry] = &[
@@ -52,14 +68,25 @@ pub const ENTRIES: &[Entry] = &[
         ],
         build: generic_oauth,
     },
+    Entry {
+        class: "PAMAuthenticator",
+        aliases: &["pam", "default", "jupyterhub.auth.PAMAuthenticator"],
+        build: pam,
+    },
+    Entry {
+        class: "LocalGenericOAuthenticator",
+        aliases: &[
+            "local-generic-oauth",
+            "oauthenticator.generic.LocalGenericOAuthenticator",
+            "oauthenticator.LocalGenericOAuthenticator",
+        ],
+        build: local_generic_oauth,
+    },
 ];
 
 /// Classes JupyterHub knows that later hubauth releases add; named in errors so that a
 /// user sees the difference between a typo and a class not built yet.
 const NOT_YET: &[(&str, &str)] = &[
-    ("pam", "PAMAuthenticator"),
-    ("default", "PAMAuthenticator"),
-    ("PAMAuthenticator", "PAMAuthenticator"),
     ("azuread", "AzureAdOAuthenticator"),
     ("AzureAdOAuthenticator", "AzureAdOAuthenticator"),
     ("globus", "GlobusOAuthenticator"),
@@ -70,7 +97,9 @@ const NOT_YET: &[(&str, &str)] = &[
 pub fn class_defs() -> Vec<&'static ClassDef> {
     let mut defs: Vec<&'static ClassDef> = vec![&hubauth_server::HUB];
     defs.extend(hubauth_core::options::classes());
+    defs.extend(hubauth_local::classes());
     defs.extend(hubauth_oauth::classes());
+    defs.push(&LOCAL_GENERIC_OAUTHENTICATOR);
     defs
 }
 

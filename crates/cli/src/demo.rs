@@ -1,38 +1,102 @@
 //! `hubauth demo`: a ready-made hub on loopback with nothing to install.
+//!
+//! By default it starts the built-in development OpenID provider and the hub with
+//! GenericOAuthenticator against it, so the demo shows the real OAuth flow: the provider's
+//! login page, the callback, the hub's home page with the user's groups.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use hubauth_config::{Config, MapEnv};
+use hubauth_devidp::{Client, DevIdp, DevUser, RunningIdp};
+use serde_json::json;
 
-/// The demo's configuration file.
-pub fn demo_config(data_dir: &std::path::Path, port: u16) -> String {
-    let db = data_dir.join("hubauth.sqlite");
-    let secret = data_dir.join("cookie_secret");
+/// Which login the demo shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoProvider {
+    /// The development OpenID provider and GenericOAuthenticator (the full OAuth flow).
+    Oidc,
+    /// DummyAuthenticator: a username/password form that accepts anything.
+    Dummy,
+}
+
+/// The demo's users at the development provider: (name, password, groups).
+pub const DEMO_USERS: &[(&str, &str, &[&str])] = &[
+    ("alice", "alice", &["staff"]),
+    ("admin", "admin", &["staff", "admins"]),
+    ("mallory", "mallory", &["visitors"]),
+];
+
+fn hub_table(dir: &Path, port: u16, class: &str) -> String {
     format!(
-        r#"# hubauth demo configuration (written by `hubauth demo`)
-[Hub]
-authenticator_class = "dummy"
-bind_url = "http://127.0.0.1:{port}"
-db_url = "sqlite:///{db}"
-cookie_secret_file = "{secret}"
-login_rate_limit = 0
-
-[Authenticator]
-admin_users = ["admin"]
-blocked_users = ["mallory"]
-custom_403_message = "mallory is blocked on this demo hub."
-
-[DummyAuthenticator]
-# Any username and any password log in; `admin` is an admin, `mallory` is blocked.
-"#,
-        db = db.display(),
-        secret = secret.display(),
+        "[Hub]\nauthenticator_class = \"{class}\"\nbind_url = \"http://127.0.0.1:{port}\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\n",
+        db = dir.join("hubauth.sqlite").display(),
+        secret = dir.join("cookie_secret").display(),
     )
 }
 
+/// The demo's configuration with DummyAuthenticator.
+pub fn dummy_config(dir: &Path, port: u16) -> String {
+    format!(
+        "# hubauth demo configuration (written by `hubauth demo --provider dummy`)\n{}login_rate_limit = 0\n\n[Authenticator]\nadmin_users = [\"admin\"]\nblocked_users = [\"mallory\"]\ncustom_403_message = \"mallory is blocked on this demo hub.\"\n\n[DummyAuthenticator]\n# Any username and any password log in; `admin` is an admin, `mallory` is blocked.\n",
+        hub_table(dir, port, "dummy")
+    )
+}
+
+/// The demo's configuration with GenericOAuthenticator against the development provider.
+pub fn oidc_config(dir: &Path, port: u16, issuer: &str, client_secret: &str) -> String {
+    format!(
+        r#"# hubauth demo configuration (written by `hubauth demo`)
+{hub}
+[Authenticator]
+enable_auth_state = true
+custom_403_message = "Only members of the staff group may use this demo hub."
+
+[GenericOAuthenticator]
+login_service = "hubauth dev IdP"
+client_id = "hubauth-demo"
+client_secret = "{client_secret}"
+oidc_issuer = "{issuer}"
+scope = ["openid", "profile", "email", "groups"]
+username_claim = "preferred_username"
+manage_groups = true
+allowed_groups = ["staff"]
+admin_groups = ["admins"]
+oidc_logout = true
+"#,
+        hub = hub_table(dir, port, "generic-oauth"),
+    )
+}
+
+/// Starts the development provider for a hub on `port`.
+pub async fn start_idp(port: u16, client_secret: &str) -> Result<RunningIdp> {
+    let hub = format!("http://127.0.0.1:{port}");
+    let mut builder = DevIdp::builder().client(
+        Client::confidential(
+            "hubauth-demo",
+            client_secret,
+            format!("{hub}/hub/oauth_callback"),
+        )
+        .with_require_pkce(true)
+        .with_post_logout_redirect_uri(format!("{hub}/hub/login")),
+    );
+    for (name, password, groups) in DEMO_USERS {
+        builder = builder.user(
+            DevUser::new(*name, *password)
+                .claim("preferred_username", *name)
+                .claim("name", format!("{name} (demo)"))
+                .claim("email", format!("{name}@demo.invalid"))
+                .claim("groups", json!(groups)),
+        );
+    }
+    builder
+        .start()
+        .await
+        .context("starting the development identity provider")
+}
+
 /// Runs the demo until Ctrl-C or SIGTERM.
-pub async fn run(port: u16, data_dir: Option<PathBuf>) -> Result<()> {
+pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -> Result<()> {
     let (dir, _temp) = match data_dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -54,26 +118,43 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>) -> Result<()> {
         let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
         probe.local_addr()?.port()
     };
-    let text = demo_config(&dir, port);
+    // The demo ignores the caller's environment so it behaves the same everywhere.
+    let mut env = MapEnv::new();
+    let (text, idp) = match provider {
+        DemoProvider::Dummy => (dummy_config(&dir, port), None),
+        DemoProvider::Oidc => {
+            let secret = hubauth_store::CryptKeeper::generate_key();
+            let idp = start_idp(port, &secret).await?;
+            env.set(
+                "JUPYTERHUB_CRYPT_KEY",
+                hubauth_store::CryptKeeper::generate_key(),
+            );
+            (oidc_config(&dir, port, idp.issuer(), &secret), Some(idp))
+        }
+    };
     let config_path = dir.join("hubauth.toml");
     std::fs::write(&config_path, &text)
         .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path, &registry).map_err(|err| anyhow::anyhow!("{err}"))?;
-    // The demo ignores the caller's environment so it behaves the same everywhere.
-    let env = MapEnv::from_iter(Vec::<(String, String)>::new());
     let built = crate::build(&config, &registry, &env)?;
     let hub = crate::start(built, &env).await?;
-    crate::serve(hub, |url| {
-        println!();
-        println!("  hubauth demo is running.");
-        println!();
-        println!("  Open {url}");
-        println!("  Log in with any username and any password.");
-        println!("  'admin' is an admin; 'mallory' is blocked (you will see the 403 page).");
-        println!();
-        println!("  Data and config: {}", dir.display());
-        println!("  Press Ctrl-C to stop.");
-        println!();
+    let result = crate::serve(hub, |url| {
+        let how = match provider {
+            DemoProvider::Dummy => "  Log in with any username and any password.\n  'admin' is an admin; 'mallory' is blocked (you will see the 403 page).\n",
+            DemoProvider::Oidc => "  \"Sign in with hubauth dev IdP\" takes you to the development identity provider.\n  Users (password = name): alice (staff), admin (staff, admins), mallory (not staff: 403).\n",
+        };
+        let banner = format!(
+            "\n  hubauth demo is running.\n\n  Open {url}\n{how}\n  Data and config: {}\n  Press Ctrl-C to stop.\n\n",
+            dir.display()
+        );
+        // A closed stdout (the demo piped into `head`) must not stop the hub.
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     })
-    .await
+    .await;
+    if let Some(idp) = idp {
+        idp.shutdown().await;
+    }
+    result
 }

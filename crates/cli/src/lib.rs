@@ -80,6 +80,15 @@ pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Buil
 
 /// Opens the database, loads the cookie secret and starts the hub (reconciliation included).
 pub async fn start(built: Built, env: &dyn Env) -> Result<Hub> {
+    start_with_clock(built, env, Arc::new(SystemClock)).await
+}
+
+/// [`start`] with a given clock (tests move time forward).
+pub async fn start_with_clock(
+    built: Built,
+    env: &dyn Env,
+    clock: Arc<dyn hubauth_server::Clock>,
+) -> Result<Hub> {
     for warning in &built.warnings {
         tracing::warn!("{warning}");
     }
@@ -97,7 +106,7 @@ pub async fn start(built: Built, env: &dyn Env) -> Result<Hub> {
         store,
         crypt: built.crypt,
         secret,
-        clock: Arc::new(SystemClock),
+        clock,
     })
     .await?;
     Ok(hub)

@@ -34,6 +34,9 @@ enum Command {
         /// Directory for the demo's database, secret and config (default: a new temporary one).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Which login to show.
+        #[arg(long, value_enum, default_value = "oidc")]
+        provider: hubauth_cli::demo::DemoProvider,
     },
     /// Print a complete, commented configuration file with every option and its default.
     GenerateConfig,
@@ -99,8 +102,12 @@ fn run(command: Command) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { port, data_dir } => {
-            runtime()?.block_on(hubauth_cli::demo::run(port, data_dir))?;
+        Command::Demo {
+            port,
+            data_dir,
+            provider,
+        } => {
+            runtime()?.block_on(hubauth_cli::demo::run(port, data_dir, provider))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::GenerateConfig => {

@@ -366,7 +366,7 @@ fn demo_serves_a_login_page() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::TempDir::new().unwrap();
     let mut child = hubauth()
-        .args(["demo", "--port", "0", "--data-dir"])
+        .args(["demo", "--provider", "dummy", "--port", "0", "--data-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

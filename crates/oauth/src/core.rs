@@ -341,15 +341,19 @@ impl OAuthCore {
         if self.config.userdata_token_method == TokenMethod::Url {
             query.push(("access_token".into(), token.access_token.clone()));
         }
-        let request = self
+        let mut request = self
             .client
             .get(url)
             .query(&query)
-            .header("accept", "application/json")
-            .header(
+            .header("accept", "application/json");
+        // RFC 6750 section 2: one way of sending the token per request (upstream sent the
+        // header in "url" mode too, which strict servers refuse).
+        if self.config.userdata_token_method == TokenMethod::Header {
+            request = request.header(
                 "authorization",
                 format!("{} {}", token.token_type, token.access_token),
             );
+        }
         let response = send(USERINFO_STEP, request).await?;
         if (400..500).contains(&response.status) {
             return Err(AuthError::Http {

@@ -35,7 +35,9 @@ pub async fn current_user(
     };
     let now = state.clock.now();
     if !session.is_valid_at(now) {
-        state.store.delete_session(&hash).await?;
+        // An expired session ends like a logout: the authenticator closes what it opened
+        // (PAM's session), and the row goes.
+        end_user_access(state, &session.user, Some(&hash), false).await?;
         return Ok(None);
     }
     let Some(user) = state.store.get_user(&session.user).await? else {

@@ -76,6 +76,43 @@ pub async fn start_hub_in(
     rest: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<TestHub> {
+    start_hub_with(HubOptions {
+        dir,
+        listener: None,
+        hub_extra,
+        rest,
+        env,
+        clock: None,
+    })
+    .await
+}
+
+/// Everything a test hub can be started with.
+pub struct HubOptions<'a> {
+    /// The data directory.
+    pub dir: TempDir,
+    /// A listener bound in advance (so a provider can be told the callback URL first).
+    pub listener: Option<tokio::net::TcpListener>,
+    /// Lines for the `[Hub]` table.
+    pub hub_extra: &'a str,
+    /// The other tables.
+    pub rest: &'a str,
+    /// Environment variables.
+    pub env: &'a [(&'a str, &'a str)],
+    /// A clock to use instead of the system clock.
+    pub clock: Option<Arc<dyn hubauth_server::Clock>>,
+}
+
+/// Starts a hub with all options.
+pub async fn start_hub_with(options: HubOptions<'_>) -> anyhow::Result<TestHub> {
+    let HubOptions {
+        dir,
+        listener,
+        hub_extra,
+        rest,
+        env,
+        clock,
+    } = options;
     let text = format!("{}\n{rest}", hub_table(dir.path(), hub_extra));
     let registry = hubauth_cli::registry()?;
     let config =
@@ -87,8 +124,12 @@ pub async fn start_hub_in(
     );
     let built = hubauth_cli::build(&config, &registry, &env)?;
     let db_url = built.hub.db_url.clone();
-    let hub = hubauth_cli::start(built, &env).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let clock = clock.unwrap_or_else(|| Arc::new(hubauth_server::SystemClock));
+    let hub = hubauth_cli::start_with_clock(built, &env, clock).await?;
+    let listener = match listener {
+        Some(listener) => listener,
+        None => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    };
     let addr = listener.local_addr()?;
     let origin = format!("http://{addr}");
     let hub_url = format!("{origin}{}hub/", hub.state().config.base_url);
@@ -190,4 +231,65 @@ pub fn shown_user(html: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('<')? + start;
     Some(html[start..end].to_owned())
+}
+
+/// A parsed HTML form: where it posts and its fields.
+#[derive(Debug, Clone)]
+pub struct HtmlForm {
+    /// The `action` attribute, HTML entities decoded.
+    pub action: String,
+    /// Every named input as (name, value, type).
+    pub inputs: Vec<(String, String, String)>,
+}
+
+fn html_attr(tag: &str, name: &str) -> Option<String> {
+    let pattern = regex::Regex::new(&format!(r#"(?i)\b{name}\s*=\s*"([^"]*)""#)).unwrap();
+    pattern.captures(tag).map(|c| {
+        c[1].replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#x2f;", "/")
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+    })
+}
+
+/// The first form of a page.
+pub fn parse_form(html: &str) -> HtmlForm {
+    let form_tag = regex::Regex::new(r"(?is)<form\b[^>]*>").unwrap();
+    let tag = form_tag.find(html).expect("a form").as_str();
+    let action = html_attr(tag, "action").unwrap_or_default();
+    let input = regex::Regex::new(r"(?is)<(?:input|button)\b[^>]*>").unwrap();
+    let inputs = input
+        .find_iter(html)
+        .filter_map(|m| {
+            let tag = m.as_str();
+            let name = html_attr(tag, "name")?;
+            let value = html_attr(tag, "value").unwrap_or_default();
+            let kind = html_attr(tag, "type").unwrap_or_else(|| "text".into());
+            Some((name, value, kind))
+        })
+        .collect();
+    HtmlForm { action, inputs }
+}
+
+/// Fills a login form: the text field gets the username, the password field the password,
+/// and the first submit button that is not "deny" is pressed.
+pub fn fill_login_form(form: &HtmlForm, username: &str, password: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    let mut pressed = false;
+    for (name, value, kind) in &form.inputs {
+        match kind.as_str() {
+            "text" | "email" => fields.push((name.clone(), username.to_owned())),
+            "password" => fields.push((name.clone(), password.to_owned())),
+            "submit" => {
+                if !pressed && !value.eq_ignore_ascii_case("deny") {
+                    fields.push((name.clone(), value.clone()));
+                    pressed = true;
+                }
+            }
+            _ => fields.push((name.clone(), value.clone())),
+        }
+    }
+    fields
 }

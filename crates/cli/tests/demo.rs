@@ -1,0 +1,141 @@
+//! `hubauth demo`: the full OAuth login through the development provider's login page,
+//! as a person in a browser would do it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_demo(dir: &std::path::Path) -> (Demo, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubauth"))
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let demo = Demo(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("demo printed its URL").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("Open ") {
+            break rest.trim().to_owned();
+        }
+    };
+    (demo, url)
+}
+
+async fn browse_login(
+    client: &reqwest::Client,
+    login_url: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let origin = login_url.split("/hub/").next().unwrap().to_owned();
+    let page = client
+        .get(login_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sign in with hubauth dev IdP"), "{page}");
+    let button = regex::Regex::new(r#"href="([^"]*oauth_login[^"]*)""#).unwrap();
+    let href = button.captures(&page).unwrap()[1]
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    let to_idp = client.get(format!("{origin}{href}")).send().await.unwrap();
+    assert_eq!(to_idp.status(), 302);
+    let authorize = location(&to_idp);
+    let form_page = client.get(&authorize).send().await.unwrap();
+    assert_eq!(form_page.status(), 200, "the provider shows its login page");
+    let form = parse_form(&form_page.text().await.unwrap());
+    let action = url::Url::parse(&authorize)
+        .unwrap()
+        .join(&form.action)
+        .unwrap();
+    let back = client
+        .post(action)
+        .form(&fill_login_form(&form, user, password))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(back.status().as_u16(), 302 | 303),
+        "the provider sends the browser back to the hub: {}",
+        back.status()
+    );
+    client.get(location(&back)).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn demo_shows_the_full_oauth_login() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (_demo, login_url) = start_demo(dir.path());
+    let origin = login_url.split("/hub/").next().unwrap().to_owned();
+
+    let browser = client();
+    let landed = browse_login(&browser, &login_url, "admin", "admin").await;
+    assert_eq!(landed.status(), 302);
+    let home = browser
+        .get(format!("{origin}{}", location(&landed)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(shown_user(&home).as_deref(), Some("admin"));
+    assert!(home.contains("id=\"admin\">yes<"));
+    assert!(
+        home.contains(">admins<") && home.contains(">staff<"),
+        "{home}"
+    );
+
+    // Logout ends the hub session and the provider's (RP-initiated logout).
+    let out = browser
+        .get(format!("{origin}/hub/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 302);
+    assert!(location(&out).contains("/logout?"), "{}", location(&out));
+
+    // mallory is not in the staff group: the 403 page.
+    let other = client();
+    let refused = browse_login(&other, &login_url, "mallory", "mallory").await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Only members of the staff group")
+    );
+
+    // A wrong password stays at the provider.
+    let third = client();
+    let page = third
+        .get(&login_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("oauth_login"));
+}

@@ -1,0 +1,663 @@
+//! The OAuth login flow end to end over loopback HTTP: the hub with GenericOAuthenticator
+//! against the development OpenID provider, every failure the flow must survive.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use hubauth_devidp::{
+    Client, ClientAuth, DevIdp, DevUser, Endpoint, Fault, RunningIdp, Tamper, TokenLocation,
+};
+use serde_json::json;
+
+/// A provider and a hub that trust each other.
+struct Pair {
+    idp: RunningIdp,
+    hub: TestHub,
+    clock: Arc<hubauth_server::ManualClock>,
+}
+
+fn users() -> Vec<DevUser> {
+    vec![
+        DevUser::new("ada", "ada-pw")
+            .claim("preferred_username", "ada")
+            .claim("email", "ada@example.org")
+            .claim("groups", json!(["staff", "ops"]))
+            .claim("org", json!({"team": {"name": "research"}})),
+        DevUser::new("bob", "bob-pw")
+            .claim("preferred_username", "bob")
+            .claim("groups", json!(["staff"])),
+        DevUser::new("eve", "eve-pw")
+            .claim("preferred_username", "eve")
+            .claim("groups", json!(["visitors"])),
+        DevUser::new("nameless", "pw").claim("groups", json!(["staff"])),
+    ]
+}
+
+const BASE: &str = "[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"hub-secret\"\nusername_claim = \"preferred_username\"\nscope = [\"openid\", \"profile\", \"email\", \"groups\"]\n";
+
+async fn pair(
+    extra: &str,
+    configure: impl FnOnce(hubauth_devidp::DevIdpBuilder) -> hubauth_devidp::DevIdpBuilder,
+) -> Pair {
+    pair_with(extra, &[], configure).await
+}
+
+async fn pair_with(
+    extra: &str,
+    env: &[(&str, &str)],
+    configure: impl FnOnce(hubauth_devidp::DevIdpBuilder) -> hubauth_devidp::DevIdpBuilder,
+) -> Pair {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_origin = format!("http://{}", listener.local_addr().unwrap());
+    let callback = format!("{hub_origin}/hub/oauth_callback");
+    let mut builder = DevIdp::builder()
+        .client(
+            Client::confidential("hub", "hub-secret", callback)
+                .with_require_pkce(false)
+                .with_post_logout_redirect_uri(format!("{hub_origin}/hub/login")),
+        )
+        .auto_approve(Some("ada".into()));
+    for user in users() {
+        builder = builder.user(user);
+    }
+    let idp = configure(builder).start().await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let clock = Arc::new(hubauth_server::ManualClock::at(now));
+    let base = if extra.contains("username_claim") {
+        BASE.replace("username_claim = \"preferred_username\"\n", "")
+    } else {
+        BASE.to_owned()
+    };
+    let rest = format!("{base}oidc_issuer = \"{}\"\n{extra}", idp.issuer());
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener),
+        hub_extra: "authenticator_class = \"generic-oauth\"",
+        rest: &rest,
+        env,
+        clock: Some(clock.clone()),
+    })
+    .await
+    .unwrap();
+    Pair { idp, hub, clock }
+}
+
+/// Follows the flow from hub/oauth_login to the hub's answer to the callback.
+async fn oauth_login(
+    client: &reqwest::Client,
+    hub: &TestHub,
+    next: Option<&str>,
+) -> reqwest::Response {
+    let query = next
+        .map(|n| format!("?next={}", urlencode(n)))
+        .unwrap_or_default();
+    let start = client
+        .get(format!("{}oauth_login{query}", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302, "oauth_login redirects to the provider");
+    let authorize = location(&start);
+    let at_idp = client.get(&authorize).send().await.unwrap();
+    assert_eq!(at_idp.status(), 302, "auto-approve redirects back");
+    let callback = location(&at_idp);
+    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
+    client.get(&callback).send().await.unwrap()
+}
+
+/// The provider's redirect back to the hub, without following it.
+async fn to_callback(client: &reqwest::Client, hub: &TestHub) -> String {
+    let start = client
+        .get(format!("{}oauth_login", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let at_idp = client.get(location(&start)).send().await.unwrap();
+    location(&at_idp)
+}
+
+async fn body(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn assert_no_session(client: &reqwest::Client, hub: &TestHub) {
+    assert_eq!(home(client, hub).await.0, 302, "no session may exist");
+}
+
+#[tokio::test]
+async fn full_login_with_groups_admin_and_auth_state() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with(
+        "manage_groups = true\nallowed_groups = [\"staff\"]\nadmin_groups = [\"ops\"]\nenable_auth_state = true\nlogin_service = \"Dev IdP\"\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b,
+    )
+    .await;
+    // The login page offers the provider's button, not a form.
+    let page = client()
+        .get(format!("{}login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sign in with Dev IdP"), "{page}");
+    assert!(!page.contains("name=\"password\""));
+
+    let c = client();
+    let response = oauth_login(&c, &p.hub, Some("/hub/home?tab=1")).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/hub/home?tab=1");
+    let (status, page) = home(&c, &p.hub).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown_user(&page).as_deref(), Some("ada"));
+    assert!(page.contains("id=\"admin\">yes<"), "ops is an admin group");
+    assert!(page.contains(">ops<") && page.contains(">staff<"), "{page}");
+
+    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+        .await
+        .unwrap()
+        .unwrap();
+    for key in [
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token_response",
+        "oauth_user",
+        "scope",
+    ] {
+        assert!(!state[key].is_null(), "auth_state.{key}");
+    }
+    assert_eq!(state["oauth_user"]["email"], "ada@example.org");
+    assert_eq!(
+        state["scope"],
+        json!(["openid", "profile", "email", "groups"])
+    );
+
+    // PKCE and client authentication in the body by default.
+    let token_requests = p.idp.requests_to(Endpoint::Token);
+    assert!(token_requests[0].has_code_verifier());
+    assert_eq!(token_requests[0].client_auth(), ClientAuth::Body);
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn group_rules_refuse_and_revoke() {
+    let p = pair(
+        "manage_groups = true\nallowed_groups = [\"staff\"]\nadmin_groups = [\"ops\"]\n",
+        |b| b,
+    )
+    .await;
+    // bob: allowed by group, not admin.
+    p.idp.set_auto_approve(Some("bob".into())).unwrap();
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">no<"));
+    // eve: in no allowed group -> 403 with the custom message, no user stored.
+    p.idp.set_auto_approve(Some("eve".into())).unwrap();
+    let c = client();
+    let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("Sorry, you are not currently authorized"),
+        "{page}"
+    );
+    assert_no_session(&c, &p.hub).await;
+    assert!(p.hub.store().get_user("eve").await.unwrap().is_none());
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn options_reach_the_provider() {
+    let p = pair(
+        "extra_authorize_params = { prompt = \"login\" }\ntoken_params = { audience = \"api\" }\nbasic_auth = true\nenable_pkce = false\nuserdata_params = { detail = \"full\" }\nuserdata_token_method = \"url\"\nallow_all = true\n",
+        |b| b,
+    )
+    .await;
+    let c = client();
+    let start = c
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let authorize = url::Url::parse(&location(&start)).unwrap();
+    let params: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(params["prompt"], "login");
+    assert_eq!(params["scope"], "openid profile email groups");
+    assert_eq!(params["response_type"], "code");
+    assert!(
+        !params.contains_key("code_challenge"),
+        "enable_pkce = false"
+    );
+    assert!(params.contains_key("nonce"), "openid scope sends a nonce");
+    let at_idp = c.get(authorize.as_str()).send().await.unwrap();
+    let done = c.get(location(&at_idp)).send().await.unwrap();
+    assert_eq!(done.status(), 302);
+    let token = &p.idp.requests_to(Endpoint::Token)[0];
+    assert_eq!(token.client_auth(), ClientAuth::Basic);
+    assert!(!token.has_code_verifier());
+    assert_eq!(token.form_value("audience"), Some("api"));
+    assert!(
+        token.form_value("client_secret").is_none(),
+        "never both Basic and body"
+    );
+    let userinfo = &p.idp.requests_to(Endpoint::Userinfo)[0];
+    assert_eq!(userinfo.query_value("detail"), Some("full"));
+    assert_eq!(
+        userinfo.token_location(),
+        Some(TokenLocation::Query),
+        "url method: the token in the query only"
+    );
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn username_claim_paths_and_scripts() {
+    let p = pair(
+        "username_claim = \"org.team.name\"\nallow_all = true\n",
+        |b| b,
+    )
+    .await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    assert_eq!(
+        shown_user(&home(&c, &p.hub).await.1).as_deref(),
+        Some("research")
+    );
+    p.hub.stop().await;
+
+    let p = pair("username_claim = { script = 'user_info.email.split(\"@\")[0] + \"-x\"' }\nallow_all = true\n", |b| b).await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    assert_eq!(
+        shown_user(&home(&c, &p.hub).await.1).as_deref(),
+        Some("ada-x")
+    );
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn missing_username_claim_is_a_clear_403() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    p.idp.set_auto_approve(Some("nameless".into())).unwrap();
+    let c = client();
+    let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("No preferred_username found"), "{page}");
+    assert_no_session(&c, &p.hub).await;
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn userdata_from_verified_id_token() {
+    let p = pair("userdata_from_id_token = true\nallow_all = true\n", |b| b).await;
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(
+        shown_user(&home(&c, &p.hub).await.1).as_deref(),
+        Some("ada")
+    );
+    assert!(
+        p.idp.requests_to(Endpoint::Userinfo).is_empty(),
+        "no user info request"
+    );
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn allowed_scopes_grant_access() {
+    let p = pair("allowed_scopes = [\"email\"]\n", |b| b).await;
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    p.hub.stop().await;
+    // The provider grants fewer scopes: no access.
+    let p = pair("allowed_scopes = [\"email\"]\n", |b| b).await;
+    p.idp
+        .restrict_scopes(Some(vec!["openid".into(), "profile".into()]));
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 403);
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn state_is_required_bound_single_use_and_expiring() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    let c = client();
+    let callback = to_callback(&c, &p.hub).await;
+    let url = url::Url::parse(&callback).unwrap();
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+
+    // Missing state.
+    let (status, page) = body(
+        c.get(format!("{}oauth_callback?code={code}", p.hub.hub_url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Missing argument state"));
+    // Another browser (no binding cookie) presenting the state.
+    let stranger = client();
+    let (status, page) = body(stranger.get(&callback).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("OAuth state missing from cookies"), "{page}");
+    assert_no_session(&stranger, &p.hub).await;
+    // The state was used up by that attempt: replaying it in the right browser fails.
+    let (status, page) = body(c.get(&callback).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("OAuth state mismatch"), "{page}");
+    assert_no_session(&c, &p.hub).await;
+
+    // A fresh login works once; replaying its callback fails.
+    let callback = to_callback(&c, &p.hub).await;
+    assert_eq!(c.get(&callback).send().await.unwrap().status(), 302);
+    let (status, _) = body(c.get(&callback).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+
+    // Mismatched: a state that was never issued.
+    let c2 = client();
+    let callback = to_callback(&c2, &p.hub).await;
+    let forged = callback.replace("state=", "state=x");
+    let (status, page) = body(c2.get(&forged).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("OAuth state mismatch"));
+
+    // Expired: the login took longer than ten minutes.
+    let c3 = client();
+    let callback = to_callback(&c3, &p.hub).await;
+    p.clock.advance(601);
+    let (status, page) = body(c3.get(&callback).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("expired"), "{page}");
+    assert_no_session(&c3, &p.hub).await;
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_logins_in_two_tabs_both_work() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    let c = client();
+    let first = to_callback(&c, &p.hub).await;
+    let second = to_callback(&c, &p.hub).await;
+    assert_eq!(c.get(&second).send().await.unwrap().status(), 302);
+    assert_eq!(c.get(&first).send().await.unwrap().status(), 302);
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn provider_errors_give_clear_pages_and_no_session() {
+    let p = pair(
+        "allow_all = true\nhttp_request_kwargs = { request_timeout = 2 }\n",
+        |b| b,
+    )
+    .await;
+    // The user denies at the provider.
+    let c = client();
+    let callback = to_callback(&c, &p.hub).await;
+    let url = url::Url::parse(&callback).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let denied = format!(
+        "{}oauth_callback?error=access_denied&error_description=The+user+said+no&state={state}",
+        p.hub.hub_url
+    );
+    let (status, page) = body(c.get(&denied).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("OAuth error: The user said no"), "{page}");
+    assert_no_session(&c, &p.hub).await;
+    // Without a code.
+    let callback = to_callback(&c, &p.hub).await;
+    let mut no_code = url::Url::parse(&callback).unwrap();
+    let kept: Vec<(String, String)> = no_code
+        .query_pairs()
+        .filter(|(k, _)| k != "code")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    no_code.query_pairs_mut().clear().extend_pairs(kept);
+    let no_code = no_code.to_string();
+    let (status, page) = body(c.get(&no_code).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("OAuth callback made without a code"));
+
+    let faults: Vec<(Endpoint, Fault, u16, &str)> = vec![
+        (
+            Endpoint::Token,
+            Fault::Status(
+                400,
+                r#"{"error":"invalid_grant","error_description":"code expired"}"#.into(),
+            ),
+            403,
+            "An access token was not returned: code expired",
+        ),
+        (
+            Endpoint::Token,
+            Fault::Status(503, "down for maintenance".into()),
+            502,
+            "token request to the identity provider failed",
+        ),
+        (Endpoint::Token, Fault::Garbage, 502, "not JSON"),
+        (Endpoint::Token, Fault::EmptyBody, 502, "not JSON"),
+        (
+            Endpoint::Token,
+            Fault::Delay(Duration::from_secs(4)),
+            502,
+            "timed out",
+        ),
+        (
+            Endpoint::Userinfo,
+            Fault::Status(401, r#"{"error":"invalid_token"}"#.into()),
+            403,
+            "refused the access token",
+        ),
+        (
+            Endpoint::Userinfo,
+            Fault::Status(500, "boom".into()),
+            502,
+            "user info request",
+        ),
+        (Endpoint::Userinfo, Fault::Garbage, 502, "not a JSON object"),
+    ];
+    for (endpoint, fault, expected, needle) in faults {
+        p.idp.fail_next(endpoint, fault.clone());
+        let c = client();
+        let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+        assert_eq!(status, expected, "{fault:?}: {page}");
+        assert!(page.contains(needle), "{fault:?}: {page}");
+        assert_no_session(&c, &p.hub).await;
+    }
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn tampered_id_tokens_are_refused() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    for tamper in Tamper::ALL {
+        p.idp.tamper_next_id_token(tamper);
+        let c = client();
+        let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+        assert_eq!(status, 403, "{tamper:?}: {page}");
+        assert!(page.contains("Login refused"), "{tamper:?}: {page}");
+        assert_no_session(&c, &p.hub).await;
+    }
+    // And an honest token still works afterwards.
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn next_off_site_is_ignored() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+    ] {
+        let c = client();
+        let response = oauth_login(&c, &p.hub, Some(evil)).await;
+        assert_eq!(location(&response), "/hub/home", "{evil}");
+    }
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn auto_login_skips_the_login_page() {
+    let p = pair("auto_login = true\nallow_all = true\n", |b| b).await;
+    let response = client()
+        .get(format!("{}login?next=%2Fhub%2Fhome", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/hub/oauth_login?next=%2Fhub%2Fhome");
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_renews_tokens_and_rechecks_rules() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with(
+        "manage_groups = true\nallowed_groups = [\"staff\"]\nenable_auth_state = true\nauth_refresh_age = 60\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b.access_token_ttl(Duration::from_secs(2)),
+    )
+    .await;
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    let before = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Within auth_refresh_age: no refresh.
+    p.clock.advance(30);
+    assert_eq!(home(&c, &p.hub).await.0, 200);
+    assert!(p.idp.requests_to(Endpoint::Token).len() == 1);
+
+    // The access token expires at the provider; the next refresh uses the refresh token.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    p.clock.advance(31);
+    assert_eq!(home(&c, &p.hub).await.0, 200);
+    let grants: Vec<_> = p
+        .idp
+        .requests_to(Endpoint::Token)
+        .iter()
+        .filter_map(|r| r.grant_type().map(str::to_owned))
+        .collect();
+    assert!(grants.contains(&"refresh_token".to_owned()), "{grants:?}");
+    let after = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(before["access_token"], after["access_token"]);
+
+    // Removed from the allowed group at the provider: access ends at the next refresh (F7).
+    p.idp
+        .set_user_claims(
+            "ada",
+            serde_json::Map::from_iter([
+                ("preferred_username".to_owned(), json!("ada")),
+                ("groups".to_owned(), json!(["visitors"])),
+            ]),
+        )
+        .unwrap();
+    p.clock.advance(61);
+    assert_eq!(home(&c, &p.hub).await.0, 302);
+    assert!(
+        p.hub.store().get_auth_state("ada").await.unwrap().is_none(),
+        "tokens revoked"
+    );
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn disabled_user_must_log_in_again() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with(
+        "allow_all = true\nenable_auth_state = true\nauth_refresh_age = 10\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b,
+    )
+    .await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    p.idp.disable_user("ada").unwrap();
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 302);
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn provider_outage_during_refresh_keeps_the_session() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with(
+        "allow_all = true\nenable_auth_state = true\nauth_refresh_age = 10\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b,
+    )
+    .await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    p.idp
+        .fail_next(Endpoint::Userinfo, Fault::Status(503, "down".into()));
+    p.clock.advance(11);
+    assert_eq!(
+        home(&c, &p.hub).await.0,
+        200,
+        "an outage is not a logout, nor a 500"
+    );
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_optionally_the_provider_session() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with(
+        "allow_all = true\nenable_auth_state = true\noidc_logout = true\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b,
+    )
+    .await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    let out = c
+        .get(format!("{}logout", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 302);
+    let target = location(&out);
+    assert!(
+        target.starts_with(&p.idp.endpoint_url(Endpoint::EndSession)),
+        "{target}"
+    );
+    assert!(target.contains("id_token_hint="));
+    assert!(target.contains("post_logout_redirect_uri="));
+    let back = c.get(&target).send().await.unwrap();
+    assert_eq!(
+        back.status(),
+        302,
+        "the provider accepts the hint and the registered URI"
+    );
+    assert_no_session(&c, &p.hub).await;
+    p.hub.stop().await;
+}

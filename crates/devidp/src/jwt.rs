@@ -1,0 +1,144 @@
+//! Compact JWS for ID tokens: signing (with the test tamper modes) and verifying our own
+//! tokens (for `id_token_hint`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+use crate::control::Tamper;
+use crate::keys::{Key, KeySet};
+
+/// The issuer a `WrongIssuer` token claims.
+pub(crate) const WRONG_ISSUER: &str = "https://wrong-issuer.invalid";
+/// The audience a `WrongAudience` token claims.
+pub(crate) const WRONG_AUDIENCE: &str = "someone-else";
+
+/// Signs `claims` as an ES256 JWT with the active key, or makes it wrong as `tamper` says.
+/// `None` only when signing itself fails.
+pub(crate) fn sign_id_token(
+    keys: &KeySet,
+    mut claims: Map<String, Value>,
+    tamper: Option<Tamper>,
+    now: i64,
+) -> Option<String> {
+    let active = keys.active()?;
+    match tamper {
+        Some(Tamper::WrongAudience) => {
+            claims.insert("aud".into(), json!(WRONG_AUDIENCE));
+        }
+        Some(Tamper::WrongIssuer) => {
+            claims.insert("iss".into(), json!(WRONG_ISSUER));
+        }
+        Some(Tamper::Expired) => {
+            claims.insert("iat".into(), json!(now.saturating_sub(7200)));
+            claims.insert("exp".into(), json!(now.saturating_sub(3600)));
+        }
+        Some(Tamper::WrongNonce) => {
+            claims.insert("nonce".into(), json!(crate::state::random_token()));
+        }
+        Some(Tamper::MissingNonce) => {
+            claims.remove("nonce");
+        }
+        _ => {}
+    }
+    let payload = Value::Object(claims);
+    match tamper {
+        Some(Tamper::BadSignature) => sign_es256(&Key::impostor(&active.kid), &payload),
+        Some(Tamper::UnknownKid) => {
+            let stranger = Key::impostor(&format!("unknown-{}", crate::state::random_token()));
+            sign_es256(&stranger, &payload)
+        }
+        Some(Tamper::AlgNone) => {
+            let header = json!({"alg": "none", "typ": "JWT", "kid": active.kid});
+            Some(format!("{}.", signing_input(&header, &payload)))
+        }
+        Some(Tamper::HmacWithPublicKey) => {
+            let header = json!({"alg": "HS256", "typ": "JWT", "kid": active.kid});
+            let input = signing_input(&header, &payload);
+            let pem = active.public_pem()?;
+            let mut mac = Hmac::<Sha256>::new_from_slice(pem.as_bytes()).ok()?;
+            mac.update(input.as_bytes());
+            let tag = mac.finalize().into_bytes();
+            Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag)))
+        }
+        _ => sign_es256(active, &payload),
+    }
+}
+
+fn signing_input(header: &Value, payload: &Value) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload.to_string())
+    )
+}
+
+fn sign_es256(key: &Key, payload: &Value) -> Option<String> {
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": key.kid});
+    let input = signing_input(&header, payload);
+    let signature = key.sign(input.as_bytes())?;
+    Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}
+
+/// The claims of a JWT this provider signed with one of its published keys (ES256 only);
+/// `None` for anything else. Expiry is not checked (an `id_token_hint` may be expired).
+pub(crate) fn verify_own(keys: &KeySet, token: &str) -> Option<Map<String, Value>> {
+    let (input, signature) = token.rsplit_once('.')?;
+    let (header, payload) = input.split_once('.')?;
+    if payload.contains('.') {
+        return None;
+    }
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    if header.get("alg")?.as_str()? != "ES256" {
+        return None;
+    }
+    let key = keys.find(header.get("kid")?.as_str()?)?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    if !key.verify(input.as_bytes(), &signature) {
+        return None;
+    }
+    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
+/// `at_hash`: the left half of SHA-256 of the access token, base64url (OIDC Core 3.1.3.6).
+pub(crate) fn at_hash(access_token: &str) -> String {
+    use sha2::Digest;
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Map<String, Value> {
+        match json!({"iss": "http://x", "sub": "alice", "aud": "hub", "nonce": "n"}) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn own_tokens_verify_and_tampered_ones_do_not() {
+        let keys = KeySet::generate();
+        let good = sign_id_token(&keys, claims(), None, 1000).unwrap();
+        assert_eq!(verify_own(&keys, &good).unwrap()["sub"], "alice");
+        for tamper in [
+            Tamper::BadSignature,
+            Tamper::UnknownKid,
+            Tamper::AlgNone,
+            Tamper::HmacWithPublicKey,
+        ] {
+            let bad = sign_id_token(&keys, claims(), Some(tamper), 1000).unwrap();
+            assert!(verify_own(&keys, &bad).is_none(), "{tamper:?}");
+        }
+        assert!(verify_own(&keys, "a.b").is_none());
+        assert!(verify_own(&keys, "a.b.c.d").is_none());
+        assert!(verify_own(&keys, "..").is_none());
+    }
+}
