@@ -50,6 +50,15 @@ pub enum LoginKind {
     },
 }
 
+/// What an authenticator did at logout.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogoutEffects {
+    /// A new auth_state to store (e.g. with revoked tokens removed).
+    pub auth_state: Option<Value>,
+    /// Something the user should know (e.g. a token could not be revoked).
+    pub warning: Option<String>,
+}
+
 /// What a refresh of a user's auth info found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshOutcome {
@@ -155,6 +164,14 @@ pub trait Authenticator: Send + Sync {
     async fn session_ended(&self, name: &str) -> Result<(), AuthError> {
         let _ = name;
         Ok(())
+    }
+
+    /// Called at logout, before the session ends, with the user's auth_state (Globus
+    /// revokes its tokens here). The hub saves a replacement auth_state when one is
+    /// returned, and shows the warning on the logout page. Logout always completes.
+    async fn on_logout(&self, name: &str, auth_state: Option<&Value>) -> LogoutEffects {
+        let _ = (name, auth_state);
+        LogoutEffects::default()
     }
 
     /// The redirect-login half of authenticators whose users log in elsewhere (OAuth).

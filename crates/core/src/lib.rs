@@ -23,7 +23,7 @@ pub mod rules;
 pub mod secret;
 pub mod shared_password;
 
-pub use authenticator::{Authenticator, LoginKind, RefreshOutcome, RequestContext};
+pub use authenticator::{Authenticator, LoginKind, LogoutEffects, RefreshOutcome, RequestContext};
 pub use dummy::DummyAuthenticator;
 pub use error::AuthError;
 pub use hook::{PostAuthHook, hook_fn};

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use hubauth_config::{ClassView, ConfigError};
 use hubauth_core::{
-    AuthError, AuthModel, Authenticator, LoginData, LoginKind, RedirectLogin, RefreshOutcome,
-    RequestContext, Rules,
+    AuthError, AuthModel, Authenticator, LoginData, LoginKind, LogoutEffects, RedirectLogin,
+    RefreshOutcome, RequestContext, Rules,
 };
 use serde_json::Value;
 
@@ -264,6 +264,10 @@ impl<A: Authenticator> Authenticator for Local<A> {
 
     async fn session_ended(&self, name: &str) -> Result<(), AuthError> {
         self.inner.session_ended(name).await
+    }
+
+    async fn on_logout(&self, name: &str, auth_state: Option<&Value>) -> LogoutEffects {
+        self.inner.on_logout(name, auth_state).await
     }
 
     fn redirect_login(&self) -> Option<&dyn RedirectLogin> {

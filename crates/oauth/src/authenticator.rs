@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hubauth_core::{
-    AuthError, AuthModel, Authenticator, LoginData, LoginKind, RedirectLogin, RedirectStart,
-    RefreshOutcome, RequestContext, Rules,
+    AuthError, AuthModel, Authenticator, LoginData, LoginKind, LogoutEffects, RedirectLogin,
+    RedirectStart, RefreshOutcome, RequestContext, Rules,
 };
 use serde_json::Value;
 
@@ -151,6 +151,10 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
 
     fn redirect_login(&self) -> Option<&dyn RedirectLogin> {
         Some(self)
+    }
+
+    async fn on_logout(&self, name: &str, auth_state: Option<&Value>) -> LogoutEffects {
+        self.provider.on_logout(&self.core, name, auth_state).await
     }
 
     fn supports_manage_groups(&self) -> bool {

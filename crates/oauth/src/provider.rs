@@ -109,10 +109,15 @@ pub trait Provider: Send + Sync + 'static {
         Ok(false)
     }
 
-    /// Called after the hub's logout with the user's auth_state (token revocation).
-    /// Returns a warning to show on the logout page, if something went wrong.
-    async fn on_logout(&self, core: &OAuthCore, auth_state: Option<&Value>) -> Option<String> {
-        let _ = (core, auth_state);
-        None
+    /// Called at logout with the user's auth_state (token revocation): may return a new
+    /// auth_state to store and a warning for the logout page. Logout always completes.
+    async fn on_logout(
+        &self,
+        core: &OAuthCore,
+        name: &str,
+        auth_state: Option<&Value>,
+    ) -> hubauth_core::LogoutEffects {
+        let _ = (core, name, auth_state);
+        hubauth_core::LogoutEffects::default()
     }
 }

@@ -31,6 +31,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response, AppError> {
     let config = state.authenticator.rules().config();
     let mut provider_logout = None;
+    let mut logout_warning: Option<String> = None;
     if let Some(token) = cookies::get(headers, SESSION_COOKIE).filter(|token| !token.is_empty()) {
         let hash = hash_token(&token);
         let session = state.store.get_session(&hash).await?;
@@ -41,8 +42,27 @@ async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response,
             if let Err(err) = state.authenticator.session_ended(&session.user).await {
                 tracing::warn!(user = %session.user, error = %err, "authenticator could not end its session");
             }
+            let auth_state = crate::auth_state::load(state, &session.user).await?;
+            let effects = state
+                .authenticator
+                .on_logout(&session.user, auth_state.as_ref())
+                .await;
+            if let Some(replacement) = &effects.auth_state {
+                let now = u64::try_from(state.clock.now()).unwrap_or(0);
+                let token = state
+                    .crypt
+                    .encrypt_json(replacement, now)
+                    .map_err(|err| AppError::Crypt(err.to_string()))?;
+                state
+                    .store
+                    .set_auth_state(&session.user, Some(token))
+                    .await?;
+            }
+            if let Some(warning) = effects.warning {
+                tracing::warn!(user = %session.user, warning = %warning, "logout completed with a warning");
+                logout_warning = Some(warning);
+            }
             if let Some(redirect_login) = state.authenticator.redirect_login() {
-                let auth_state = crate::auth_state::load(state, &session.user).await?;
                 let after = if config.logout_redirect_url.is_empty() {
                     format!(
                         "{}{}login",
@@ -52,13 +72,23 @@ async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response,
                 } else {
                     config.logout_redirect_url.clone()
                 };
-                provider_logout = redirect_login
-                    .logout_redirect(auth_state.as_ref(), &after)
-                    .await;
+                let current = effects.auth_state.as_ref().or(auth_state.as_ref());
+                provider_logout = redirect_login.logout_redirect(current, &after).await;
             }
         }
     }
     let clear = vec![cookies::clear(SESSION_COOKIE, state.cookie_attrs(headers))];
+    if logout_warning.is_some() {
+        let body = state.pages.render(
+            "logout.html",
+            LogoutContext {
+                hub_prefix: state.hub_prefix(),
+                user: None,
+                warning: logout_warning,
+            },
+        )?;
+        return Ok(html(StatusCode::OK, body, &clear));
+    }
     if let Some(url) = provider_logout {
         return Ok(redirect(&url, &clear));
     }
