@@ -11,6 +11,9 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
 if command -v dpkg >/dev/null 2>&1; then
   need_pkg pkg-config
   need_pkg libpam0g-dev
+  # Node.js runs the OpenID provider of the end-to-end test (e2e/oidc-provider).
+  command -v node >/dev/null 2>&1 || need_pkg nodejs
+  command -v npm >/dev/null 2>&1 || need_pkg npm
   if [ "${#apt_missing[@]}" -gt 0 ]; then
     log "installing Debian packages: ${apt_missing[*]}"
     sudo_cmd=""
@@ -26,6 +29,18 @@ if ! python3 -c 'import cryptography.fernet' >/dev/null 2>&1; then
   python3 -m pip install --quiet cryptography
 fi
 
+# The end-to-end test's OpenID provider: the npm package oidc-provider, pinned by
+# e2e/oidc-provider/package-lock.json. Reinstalled when node_modules is missing or was
+# installed from another lock file.
+op_dir=e2e/oidc-provider
+op_stamp="$op_dir/node_modules/.hubauth-lock-sha256"
+op_lock_sum="$(sha256sum "$op_dir/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$op_stamp" ] || [ "$(cat "$op_stamp")" != "$op_lock_sum" ]; then
+  log "installing the end-to-end test's OpenID provider (npm ci in $op_dir)"
+  (cd "$op_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$op_lock_sum" >"$op_stamp"
+fi
+
 # --- Rust --------------------------------------------------------------------------
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE=1
@@ -36,5 +51,15 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Real PAM for crates/local's tests: throwaway users, groups and service files that the
+# tests create and remove themselves (they need root); this checks the PAM modules are there.
+if [ "$(id -u)" -eq 0 ]; then
+  log "preparing PAM tests"
+  ./scripts/setup-pam-tests.sh
+else
+  log "not root: skipping the real-PAM tests (HUBAUTH_SKIP_PAM=1)"
+  export HUBAUTH_SKIP_PAM=1
+fi
+
 log "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
