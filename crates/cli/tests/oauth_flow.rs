@@ -661,3 +661,35 @@ async fn logout_ends_the_session_and_optionally_the_provider_session() {
     assert_no_session(&c, &p.hub).await;
     p.hub.stop().await;
 }
+
+/// RFC 9207: the `iss` of the authorization response must be the issuer in use.
+#[tokio::test]
+async fn mix_up_defence_checks_the_response_issuer() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    for (what, rewrite) in [
+        ("another issuer", "https://evil.example"),
+        ("does not name its issuer", ""),
+    ] {
+        let c = client();
+        let callback = url::Url::parse(&to_callback(&c, &p.hub).await).unwrap();
+        assert!(
+            callback.query_pairs().any(|(k, _)| k == "iss"),
+            "the provider sends iss"
+        );
+        let kept: Vec<(String, String)> = callback
+            .query_pairs()
+            .filter(|(k, _)| k != "iss")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut forged = callback.clone();
+        forged.query_pairs_mut().clear().extend_pairs(kept);
+        if !rewrite.is_empty() {
+            forged.query_pairs_mut().append_pair("iss", rewrite);
+        }
+        let (status, page) = body(c.get(forged.as_str()).send().await.unwrap()).await;
+        assert_eq!(status, 400, "{what}: {page}");
+        assert!(page.contains(what), "{page}");
+        assert_no_session(&c, &p.hub).await;
+    }
+    p.hub.stop().await;
+}

@@ -54,14 +54,10 @@ impl<P: Provider> OAuthenticator<P> {
         now: i64,
     ) -> Result<AuthModel, AuthError> {
         let core = &self.core;
-        let id_claims = match &token.id_token {
-            Some(id_token)
-                if core.config.userdata_from_id_token || core.can_verify_id_tokens().await =>
-            {
-                Some(core.verify_id_token(id_token, nonce, now).await?)
-            }
-            _ => None,
-        };
+        let id_claims = self
+            .provider
+            .id_token_claims(core, token, nonce, now)
+            .await?;
         let user_info = self
             .provider
             .token_to_user(core, token, id_claims.as_ref())
@@ -157,6 +153,12 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
         self.provider.on_logout(&self.core, name, auth_state).await
     }
 
+    fn startup_warnings(&self) -> Vec<String> {
+        let mut warnings = self.core.rules.startup_warnings(self.provider.class_name());
+        warnings.extend(self.provider.startup_warnings(&self.core));
+        warnings
+    }
+
     fn supports_manage_groups(&self) -> bool {
         self.core.config.auth_state_groups_key.is_some()
     }
@@ -193,10 +195,14 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
             tracing::info!(user = %name, "no auth_state to refresh; login required");
             return Ok(RefreshOutcome::Expired);
         };
+        if let Some(outcome) = self.provider.refresh_user(core, name, state).await {
+            return outcome;
+        }
         // First: is the stored access token still good? Re-fetch user info with it.
         if let Some(stored) = state
             .get("token_response")
             .cloned()
+            .filter(|_| self.provider.refresh_reuses_stored_tokens())
             .and_then(|raw| TokenResponse::from_json(raw).ok())
         {
             match self.token_to_model(&stored, None, ctx.now).await {
@@ -286,6 +292,9 @@ impl<P: Provider> RedirectLogin for OAuthenticator<P> {
                 status: 400,
                 message: "OAuth callback made without a code".into(),
             })?;
+        self.core
+            .check_response_issuer(query.get("iss").map(String::as_str))
+            .await?;
         // The redirect_uri of the token request is the one of the authorize request.
         let redirect_uri = pending
             .get("redirect_uri")

@@ -30,6 +30,8 @@ pub struct Endpoints {
     pub end_session_url: String,
     /// The issuer ID tokens must name (empty when not known).
     pub issuer: String,
+    /// Whether the provider puts `iss` in authorization responses (RFC 9207).
+    pub iss_in_response: bool,
 }
 
 /// Endpoints and signing keys, once resolved.
@@ -98,6 +100,7 @@ impl OAuthCore {
             jwks_url: config.jwks_url.clone(),
             end_session_url: String::new(),
             issuer: config.oidc_issuer.clone(),
+            iss_in_response: false,
         };
         if !config.oidc_issuer.is_empty() {
             let metadata = discover(&self.client, &config.oidc_issuer).await?;
@@ -119,6 +122,7 @@ impl OAuthCore {
                 &mut endpoints.end_session_url,
                 metadata.end_session_endpoint,
             );
+            endpoints.iss_in_response = metadata.authorization_response_iss_parameter_supported;
         }
         let keys = (!endpoints.jwks_url.is_empty())
             .then(|| Arc::new(KeySet::new(endpoints.jwks_url.clone(), self.client.clone())));
@@ -169,6 +173,32 @@ impl OAuthCore {
             .map_err(|err| AuthError::Internal(format!("authorize_url is not a URL: {err}")))?;
         url.query_pairs_mut().extend_pairs(params.iter());
         Ok((url.to_string(), Value::Object(pending)))
+    }
+
+    /// Checks the `iss` parameter of an authorization response (RFC 9207, a defence
+    /// against mix-up attacks): when present it must be the issuer, and it must be present
+    /// when the provider says it sends it.
+    pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), AuthError> {
+        let resolved = self.endpoints().await?;
+        let endpoints = &resolved.endpoints;
+        if endpoints.issuer.is_empty() {
+            return Ok(());
+        }
+        let refuse = |detail: &str| AuthError::Http {
+            status: 400,
+            message: format!("OAuth error: {detail}"),
+        };
+        match iss {
+            Some(iss) if iss.trim_end_matches('/') != endpoints.issuer.trim_end_matches('/') => {
+                Err(refuse(
+                    "the authorization response came from another issuer",
+                ))
+            }
+            None if endpoints.iss_in_response => Err(refuse(
+                "the authorization response does not name its issuer",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The standard token request parameters for an authorization code.
@@ -302,6 +332,24 @@ impl OAuthCore {
                 },
             }
         })
+    }
+
+    /// The verified claims of a token response's ID token, when there is one and it is
+    /// to be used (`userdata_from_id_token`, or signing keys known); else `None`.
+    pub async fn default_id_token_claims(
+        &self,
+        token: &TokenResponse,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Result<Option<Value>, AuthError> {
+        match &token.id_token {
+            Some(id_token)
+                if self.config.userdata_from_id_token || self.can_verify_id_tokens().await =>
+            {
+                Ok(Some(self.verify_id_token(id_token, nonce, now).await?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Whether ID tokens can be verified (signing keys known).

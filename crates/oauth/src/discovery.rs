@@ -23,6 +23,9 @@ pub struct ProviderMetadata {
     /// RP-initiated logout.
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// Whether authorization responses carry `iss` (RFC 9207).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// Fetches and checks the provider's metadata (OpenID Connect Discovery 1.0, section 4).

@@ -248,9 +248,12 @@ impl OAuthConfig {
 
         let scope: Vec<String> = view.get("scope")?;
         let allowed_scopes: Vec<String> = view.get("allowed_scopes")?;
+        // A provider whose `scope` default is computed (Globus) fills `scope` in later and
+        // checks allowed_scopes against it itself.
+        let scope_known = view.get_opt::<Vec<String>>("scope")?.is_some();
         if let Some(missing) = allowed_scopes
             .iter()
-            .find(|allowed| !scope.contains(allowed))
+            .find(|allowed| scope_known && !scope.contains(allowed))
         {
             return Err(view.invalid(
                 "allowed_scopes",

@@ -45,6 +45,33 @@ pub trait Provider: Send + Sync + 'static {
         core.request_token(params).await
     }
 
+    /// Verifies the ID token of a token response and returns its claims (`None`: no ID
+    /// token to use). `nonce` is the one sent with the login (`None` for refreshed tokens).
+    /// Default: the core's check against the `oidc_issuer` / `jwks_url` keys. A provider
+    /// with its own issuer rules (Azure AD's per-tenant issuers) verifies here instead.
+    async fn id_token_claims(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Result<Option<Value>, AuthError> {
+        core.default_id_token_claims(token, nonce, now).await
+    }
+
+    /// Whether a refresh first tries the stored tokens again before the refresh token grant.
+    /// Default true (re-fetching user info asks the provider). A provider whose user info
+    /// is only the stored ID token returns false, so that every refresh asks the provider.
+    fn refresh_reuses_stored_tokens(&self) -> bool {
+        true
+    }
+
+    /// Start-up warnings of the provider, added to the base ones.
+    fn startup_warnings(&self, core: &OAuthCore) -> Vec<String> {
+        let _ = core;
+        Vec::new()
+    }
+
     /// Turns tokens into user info (`token_to_user`): by default the (verified) ID token's
     /// claims with `userdata_from_id_token`, else the user info endpoint.
     async fn token_to_user(
@@ -107,6 +134,20 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Result<bool, AuthError> {
         let _ = (core, name, model);
         Ok(false)
+    }
+
+    /// Refreshes a user whose stored auth_state the base refresh cannot use (e.g. Globus
+    /// when the Auth token is excluded from auth_state). `Some` replaces the base refresh
+    /// (re-fetching user info with the stored token, then the refresh token); the default
+    /// `None` keeps it. Called only with auth_state present, after `refresh_user_hook`.
+    async fn refresh_user(
+        &self,
+        core: &OAuthCore,
+        name: &str,
+        auth_state: &Value,
+    ) -> Option<Result<hubauth_core::RefreshOutcome, AuthError>> {
+        let _ = (core, name, auth_state);
+        None
     }
 
     /// Called at logout with the user's auth_state (token revocation): may return a new

@@ -1,6 +1,6 @@
 //! `GET {base_url}hub/home`: who you are.
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
@@ -18,18 +18,30 @@ struct HomeContext {
 }
 
 /// The home page; visitors without a session are sent to the login page.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match home_inner(&state, &headers).await {
+pub async fn home(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    match home_inner(&state, &headers, &uri).await {
         Ok(response) => response,
         Err(err) => app_error_page(&state, err),
     }
 }
 
-async fn home_inner(state: &HubState, headers: &HeaderMap) -> Result<Response, AppError> {
+async fn home_inner(
+    state: &HubState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<Response, AppError> {
     let Some(current) = session::current_user(state, headers).await? else {
-        let home = format!("{}home", state.hub_prefix());
+        // Back to exactly this page (with its query) after login.
+        let here = uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| format!("{}home", state.hub_prefix()));
         return Ok(redirect(
-            &format!("{}login?next={}", state.hub_prefix(), encode_query(&home)),
+            &format!("{}login?next={}", state.hub_prefix(), encode_query(&here)),
             &[],
         ));
     };
