@@ -53,10 +53,7 @@ impl Authenticator for DummyAuthenticator {
     }
 
     fn kind(&self) -> LoginKind {
-        LoginKind::Form {
-            request_otp: self.rules.config().request_otp,
-            otp_prompt: self.rules.config().otp_prompt.clone(),
-        }
+        self.rules.form_kind()
     }
 
     async fn authenticate(

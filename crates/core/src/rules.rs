@@ -67,6 +67,15 @@ impl Rules {
         &self.config
     }
 
+    /// The login page of a username/password authenticator (with the OTP field when
+    /// `request_otp`).
+    pub fn form_kind(&self) -> crate::authenticator::LoginKind {
+        crate::authenticator::LoginKind::Form {
+            request_otp: self.config.request_otp,
+            otp_prompt: self.config.otp_prompt.clone(),
+        }
+    }
+
     /// Default normalization: lowercase, then one lookup in `username_map`.
     pub fn normalize_username(&self, name: &str) -> String {
         default_normalize(&self.config.username_map, name)

@@ -20,23 +20,20 @@ pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRe
             .await
             .map_err(AppError::Auth)?;
     }
-    let outcome = state
-        .store
-        .apply_login(LoginUpdate {
-            name: model.name.clone(),
-            admin: model.admin,
-            groups: managed_groups(state, model),
-            auth_state: auth_state_update(state, model, now)?,
-            now,
-            create_if_missing: true,
-        })
-        .await?;
-    Ok(outcome.user)
+    store(state, model, now, true).await
 }
 
 /// Persists a refreshed model for an existing user (never creates one).
 pub async fn persist_refresh(state: &HubState, model: &AuthModel) -> Result<UserRecord, AppError> {
-    let now = state.clock.now();
+    store(state, model, state.clock.now(), false).await
+}
+
+async fn store(
+    state: &HubState,
+    model: &AuthModel,
+    now: i64,
+    create_if_missing: bool,
+) -> Result<UserRecord, AppError> {
     let outcome = state
         .store
         .apply_login(LoginUpdate {
@@ -45,7 +42,7 @@ pub async fn persist_refresh(state: &HubState, model: &AuthModel) -> Result<User
             groups: managed_groups(state, model),
             auth_state: auth_state_update(state, model, now)?,
             now,
-            create_if_missing: false,
+            create_if_missing,
         })
         .await?;
     Ok(outcome.user)
