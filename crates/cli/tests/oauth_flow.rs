@@ -693,3 +693,36 @@ async fn mix_up_defence_checks_the_response_issuer() {
     }
     p.hub.stop().await;
 }
+
+#[tokio::test]
+async fn auth_refresh_age_zero_disables_age_based_refresh() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with(
+        "allow_all = true\nenable_auth_state = true\nauth_refresh_age = 0\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b,
+    )
+    .await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    let userinfo_calls = p.idp.requests_to(Endpoint::Userinfo).len();
+    p.clock.advance(100_000);
+    assert_eq!(home(&c, &p.hub).await.0, 200);
+    assert_eq!(p.idp.requests_to(Endpoint::Userinfo).len(), userinfo_calls);
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn without_auth_state_refresh_has_nothing_to_do() {
+    let p = pair("allow_all = true\nauth_refresh_age = 10\n", |b| b).await;
+    let c = client();
+    oauth_login(&c, &p.hub, None).await;
+    assert!(p.hub.store().get_auth_state("ada").await.unwrap().is_none());
+    p.clock.advance(11);
+    assert_eq!(
+        home(&c, &p.hub).await.0,
+        200,
+        "enable_auth_state off: always up to date"
+    );
+    p.hub.stop().await;
+}
