@@ -39,6 +39,18 @@ fn local_generic_oauth(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, C
     )?))
 }
 
+fn azuread(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_azuread::azuread_from_view(view)?))
+}
+
+fn local_azuread(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_azuread::local_azuread_from_view(view)?))
+}
+
+fn globus(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_globus::globus_from_view(view)?))
+}
+
 /// `LocalGenericOAuthenticator`: GenericOAuthenticator whose users are local UNIX users.
 pub static LOCAL_GENERIC_OAUTHENTICATOR: ClassDef =
     hubauth_local::local_class_def!("LocalGenericOAuthenticator", "GenericOAuthenticator");
@@ -82,16 +94,47 @@ pub const ENTRIES: &[Entry] = &[
         ],
         build: local_generic_oauth,
     },
+    Entry {
+        class: "GlobusOAuthenticator",
+        aliases: &[
+            "globus",
+            "oauthenticator.globus.GlobusOAuthenticator",
+            "oauthenticator.GlobusOAuthenticator",
+        ],
+        build: globus,
+    },
+    Entry {
+        class: "LocalGlobusOAuthenticator",
+        aliases: &[
+            "local-globus",
+            "oauthenticator.globus.LocalGlobusOAuthenticator",
+            "oauthenticator.LocalGlobusOAuthenticator",
+        ],
+        build: hubauth_globus::local_globus_from_view,
+    },
+    Entry {
+        class: "AzureAdOAuthenticator",
+        aliases: &[
+            "azuread",
+            "oauthenticator.azuread.AzureAdOAuthenticator",
+            "oauthenticator.AzureAdOAuthenticator",
+        ],
+        build: azuread,
+    },
+    Entry {
+        class: "LocalAzureAdOAuthenticator",
+        aliases: &[
+            "local-azuread",
+            "oauthenticator.azuread.LocalAzureAdOAuthenticator",
+            "oauthenticator.LocalAzureAdOAuthenticator",
+        ],
+        build: local_azuread,
+    },
 ];
 
 /// Classes JupyterHub knows that later hubauth releases add; named in errors so that a
 /// user sees the difference between a typo and a class not built yet.
-const NOT_YET: &[(&str, &str)] = &[
-    ("azuread", "AzureAdOAuthenticator"),
-    ("AzureAdOAuthenticator", "AzureAdOAuthenticator"),
-    ("globus", "GlobusOAuthenticator"),
-    ("GlobusOAuthenticator", "GlobusOAuthenticator"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 /// Every class definition for the config registry, in generate-config order.
 pub fn class_defs() -> Vec<&'static ClassDef> {
@@ -100,6 +143,8 @@ pub fn class_defs() -> Vec<&'static ClassDef> {
     defs.extend(hubauth_local::classes());
     defs.extend(hubauth_oauth::classes());
     defs.push(&LOCAL_GENERIC_OAUTHENTICATOR);
+    defs.extend(hubauth_globus::classes());
+    defs.extend(hubauth_azuread::classes());
     defs
 }
 

@@ -18,6 +18,10 @@ pub enum DemoProvider {
     Oidc,
     /// DummyAuthenticator: a username/password form that accepts anything.
     Dummy,
+    /// GlobusOAuthenticator against a local mock of Globus Auth and the Groups API.
+    Globus,
+    /// AzureAdOAuthenticator against a local mock of Azure AD and Microsoft Graph.
+    Azuread,
 }
 
 /// The demo's users at the development provider: (name, password, groups).
@@ -120,8 +124,42 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
     };
     // The demo ignores the caller's environment so it behaves the same everywhere.
     let mut env = MapEnv::new();
+    let mut globus = None;
+    let mut azure = None;
     let (text, idp) = match provider {
         DemoProvider::Dummy => (dummy_config(&dir, port), None),
+        DemoProvider::Azuread => {
+            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
+            let (mock, table) = hubauth_azuread::mock::start_demo_mock(&callback)
+                .await
+                .map_err(|err| anyhow::anyhow!("starting the Azure AD mock: {err}"))?;
+            azure = Some(mock);
+            env.set(
+                "JUPYTERHUB_CRYPT_KEY",
+                hubauth_store::CryptKeeper::generate_key(),
+            );
+            let text = format!(
+                "# hubauth demo configuration (written by `hubauth demo --provider azuread`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo tenant's staff group may use this hub.\"\n\n{table}",
+                hub_table(&dir, port, "azuread")
+            );
+            (text, None)
+        }
+        DemoProvider::Globus => {
+            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
+            let (mock, table) = hubauth_globus::mock::start_demo_mock(&callback)
+                .await
+                .context("starting the Globus mock")?;
+            globus = Some(mock);
+            env.set(
+                "JUPYTERHUB_CRYPT_KEY",
+                hubauth_store::CryptKeeper::generate_key(),
+            );
+            let text = format!(
+                "# hubauth demo configuration (written by `hubauth demo --provider globus`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo's staff Globus group from globusid.org may use this hub.\"\n\n{table}",
+                hub_table(&dir, port, "globus")
+            );
+            (text, None)
+        }
         DemoProvider::Oidc => {
             let secret = hubauth_store::CryptKeeper::generate_key();
             let idp = start_idp(port, &secret).await?;
@@ -142,6 +180,8 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
         let how = match provider {
             DemoProvider::Dummy => "  Log in with any username and any password.\n  'admin' is an admin; 'mallory' is blocked (you will see the 403 page).\n",
             DemoProvider::Oidc => "  \"Sign in with hubauth dev IdP\" takes you to the development identity provider.\n  Users (password = name): alice (staff), admin (staff, admins), mallory (not staff: 403).\n",
+            DemoProvider::Azuread => "  \"Sign in with Azure AD\" takes you to a local mock of Azure AD (tenant contoso): pick a user.\n  adele (admin), alex (staff), grace (250 groups: read from Microsoft Graph), dan (no group: 403).\n",
+            DemoProvider::Globus => "  \"Sign in with Globus\" takes you to a local mock of Globus Auth: pick a user.\n  alice (staff group), admin (staff, admins), bob (no group: 403), mallory (another identity provider: 403).\n",
         };
         let banner = format!(
             "\n  hubauth demo is running.\n\n  Open {url}\n{how}\n  Data and config: {}\n  Press Ctrl-C to stop.\n\n",
@@ -155,6 +195,12 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
     .await;
     if let Some(idp) = idp {
         idp.shutdown().await;
+    }
+    if let Some(mock) = globus {
+        mock.shutdown().await;
+    }
+    if let Some(mock) = azure {
+        mock.shutdown().await;
     }
     result
 }

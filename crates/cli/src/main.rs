@@ -39,7 +39,11 @@ enum Command {
         provider: hubauth_cli::demo::DemoProvider,
     },
     /// Print a complete, commented configuration file with every option and its default.
-    GenerateConfig,
+    GenerateConfig {
+        /// Print the Markdown configuration reference instead (docs/config-reference.md).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Check a configuration file without starting anything.
     CheckConfig {
         /// The configuration file (TOML); `/dev/stdin` reads standard input.
@@ -110,8 +114,13 @@ fn run(command: Command) -> Result<ExitCode> {
             runtime()?.block_on(hubauth_cli::demo::run(port, data_dir, provider))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::GenerateConfig => {
-            print!("{}", hubauth_config::generate_config(&registry));
+        Command::GenerateConfig { markdown } => {
+            let text = if markdown {
+                hubauth_config::reference_markdown(&registry)
+            } else {
+                hubauth_config::generate_config(&registry)
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => {

@@ -394,3 +394,21 @@ fn blocking_get(url: &str) -> String {
         .unwrap()
         .block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
 }
+
+/// The checked-in reference is what the code generates: options cannot drift from docs.
+#[test]
+fn config_reference_is_up_to_date() {
+    let generated = hubauth()
+        .args(["generate-config", "--markdown"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let generated = String::from_utf8(generated.stdout).unwrap();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config-reference.md");
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        generated == checked_in,
+        "docs/config-reference.md is out of date: run `cargo run -p hubauth -- generate-config --markdown > docs/config-reference.md`"
+    );
+}

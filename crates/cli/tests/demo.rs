@@ -139,3 +139,59 @@ async fn demo_shows_the_full_oauth_login() {
         .unwrap();
     assert!(page.contains("oauth_login"));
 }
+
+fn start_demo_with(dir: &std::path::Path, provider: &str) -> (Demo, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubauth"))
+        .args(["demo", "--provider", provider, "--port", "0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let demo = Demo(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("demo printed its URL").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("Open ") {
+            break rest.trim().to_owned();
+        }
+    };
+    (demo, url)
+}
+
+#[tokio::test]
+async fn provider_demos_start_their_mock_and_the_hub() {
+    for (provider, button, authorize) in [
+        ("azuread", "Sign in with Azure AD", "/oauth2/authorize"),
+        ("globus", "Sign in with Globus", "/v2/oauth2/authorize"),
+    ] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (_demo, login_url) = start_demo_with(dir.path(), provider);
+        let origin = login_url.split("/hub/").next().unwrap().to_owned();
+        let browser = client();
+        let page = browser
+            .get(&login_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(button), "{provider}: {page}");
+        let start = browser
+            .get(format!("{origin}/hub/oauth_login"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status(), 302, "{provider}");
+        let target = location(&start);
+        assert!(target.contains(authorize), "{provider}: {target}");
+        let at_mock = browser.get(&target).send().await.unwrap();
+        assert!(
+            at_mock.status().is_success() || at_mock.status().is_redirection(),
+            "{provider}: {}",
+            at_mock.status()
+        );
+    }
+}

@@ -93,15 +93,15 @@ struct OidcProvider {
 
 impl OidcProvider {
     /// Starts the provider on `port`; `None` when something else took the port first.
-    async fn spawn(port: u16, hub: &TestHub, client: &ProviderSetup) -> Option<Self> {
+    async fn spawn(port: u16, hub_url: &str, client: &ProviderSetup) -> Option<Self> {
         let mut child = Command::new("node")
             .arg(provider_dir().join("server.mjs"))
             .arg(format!("--port={port}"))
             .arg(format!("--client-id={CLIENT_ID}"))
             .arg(format!("--client-secret={}", client.secret))
             .arg(format!("--token-auth-method={}", client.auth_method))
-            .arg(format!("--redirect-uris={}oauth_callback", hub.hub_url))
-            .arg(format!("--post-logout-redirect-uris={}login", hub.hub_url))
+            .arg(format!("--redirect-uris={hub_url}oauth_callback"))
+            .arg(format!("--post-logout-redirect-uris={hub_url}login"))
             .args(client.args)
             .current_dir(provider_dir())
             .env_remove("OP_VERBOSE")
@@ -130,7 +130,10 @@ impl OidcProvider {
         match ready {
             Ok(Some(line)) if line.starts_with("READY ") => {
                 let issuer = line.trim_start_matches("READY ").trim().to_owned();
-                assert_eq!(issuer, format!("http://127.0.0.1:{port}"));
+                assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
+                if port != 0 {
+                    assert_eq!(issuer, format!("http://127.0.0.1:{port}"));
+                }
                 Some(OidcProvider {
                     issuer,
                     child,
@@ -203,28 +206,26 @@ enable_auth_state = true
 /// when the test is skipped.
 async fn setup(client: &ProviderSetup, extra: &str) -> Option<Setup> {
     provider_installed()?;
-    for _attempt in 0..3 {
-        // Held while the hub binds its own port, so that the two cannot collide.
-        let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = reserved.local_addr().unwrap().port();
-        let issuer = format!("http://127.0.0.1:{port}");
-        let key = hubauth_store::CryptKeeper::generate_key();
-        let hub = start_hub(
-            "authenticator_class = \"generic\"\n",
-            &hub_config(&issuer, client, extra),
-            &[("JUPYTERHUB_CRYPT_KEY", &key)],
-        )
-        .await;
-        drop(reserved);
-        match OidcProvider::spawn(port, &hub, client).await {
-            Some(op) => return Some(Setup { hub, op }),
-            None => {
-                eprintln!("port {port} was taken before the provider could bind it; retrying");
-                hub.stop().await;
-            }
-        }
-    }
-    panic!("could not start oidc-provider on a free port");
+    // The hub's socket first, so the provider can be told its callback URL; the provider
+    // then picks its own free port and says which: nothing can take a port in between.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_url = format!("http://{}/hub/", listener.local_addr().unwrap());
+    let op = OidcProvider::spawn(0, &hub_url, client)
+        .await
+        .expect("oidc-provider started");
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let config = hub_config(&op.issuer, client, extra);
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener),
+        hub_extra: "authenticator_class = \"generic\"\n",
+        rest: &config,
+        env: &[("JUPYTERHUB_CRYPT_KEY", &key)],
+        clock: None,
+    })
+    .await
+    .unwrap();
+    Some(Setup { hub, op })
 }
 
 impl Setup {

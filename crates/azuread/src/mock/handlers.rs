@@ -1,0 +1,1005 @@
+//! The mock's HTTP endpoints.
+
+// Helpers return the error response itself; boxing it would only add noise in a mock.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::keys::{guid_from, random_token, s256};
+use super::{
+    AccessGrant, CodeGrant, Fault, MockEndpoint, MockRequest, MockUser, OTHER_TENANT, Overage,
+    RefreshGrant, Shared, Tamper,
+};
+
+type Mock = AxState<Arc<Shared>>;
+type Params = Query<HashMap<String, String>>;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/oauth2/authorize", get(authorize_v1_common))
+        .route("/oauth2/token", post(token_v1_common))
+        .route("/{tenant}/oauth2/authorize", get(authorize_v1))
+        .route("/{tenant}/oauth2/token", post(token_v1))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize_v2))
+        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery_v1),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery_v2),
+        )
+        .route("/{tenant}/discovery/keys", get(jwks))
+        .route("/{tenant}/discovery/v2.0/keys", get(jwks))
+        .route("/v1.0/me/getMemberObjects", post(get_member_objects))
+        .route("/v1.0/me/memberOf", get(member_of))
+        .with_state(shared)
+}
+
+/// A tenant segment resolved: a specific tenant's id, or a multi-tenant authority.
+enum TenantRef {
+    One(String),
+    Any,
+}
+
+fn resolve_tenant(shared: &Shared, segment: &str) -> Result<TenantRef, Response> {
+    if ["common", "organizations"]
+        .iter()
+        .any(|name| segment.eq_ignore_ascii_case(name))
+    {
+        return Ok(TenantRef::Any);
+    }
+    let state = shared.lock();
+    state
+        .tenants
+        .iter()
+        .find(|t| {
+            t.id.eq_ignore_ascii_case(segment)
+                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(segment))
+        })
+        .map(|t| TenantRef::One(t.id.clone()))
+        .ok_or_else(|| {
+            aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_tenant",
+                90002,
+                &format!("Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            )
+        })
+}
+
+/// Azure's error body: `error`, `error_description` starting with the AADSTS code,
+/// `error_codes`, `timestamp`, `trace_id`, `correlation_id`.
+fn aad_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
+    let body = json!({
+        "error": error,
+        "error_description": format!("AADSTS{code}: {text}"),
+        "error_codes": [code],
+        "timestamp": "2024-01-01 00:00:00Z",
+        "trace_id": guid_from(&random_token(8)),
+        "correlation_id": guid_from(&random_token(8)),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+/// The next fault of `endpoint`, applied: `Some(response)` to answer with.
+async fn fault(shared: &Shared, endpoint: MockEndpoint) -> Option<Response> {
+    let next = shared
+        .lock()
+        .faults
+        .get_mut(&endpoint)
+        .and_then(|queue| queue.pop_front());
+    match next? {
+        Fault::Status(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let kind = if serde_json::from_str::<Value>(&body).is_ok() {
+                "application/json"
+            } else {
+                "text/plain"
+            };
+            Some((status, [(header::CONTENT_TYPE, kind)], body).into_response())
+        }
+        Fault::Garbage => Some(
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"not json",
+            )
+                .into_response(),
+        ),
+        Fault::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            None
+        }
+    }
+}
+
+fn record(shared: &Shared, request: MockRequest) {
+    shared.lock().requests.push(request);
+}
+
+fn simple_request(endpoint: MockEndpoint, method: &str, path: String) -> MockRequest {
+    MockRequest {
+        endpoint,
+        method: method.to_owned(),
+        path,
+        grant_type: None,
+        client_auth: "none".to_owned(),
+        code_verifier: false,
+        bearer: false,
+    }
+}
+
+// ---------------------------------------------------------------- authorize
+
+async fn authorize_v1_common(mock: Mock, query: Params) -> Response {
+    authorize(&mock.0, "common", false, query.0).await
+}
+
+async fn authorize_v1(mock: Mock, Path(tenant): Path<String>, query: Params) -> Response {
+    authorize(&mock.0, &tenant, false, query.0).await
+}
+
+async fn authorize_v2(mock: Mock, Path(tenant): Path<String>, query: Params) -> Response {
+    authorize(&mock.0, &tenant, true, query.0).await
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(params.iter());
+            (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
+        }
+        Err(_) => page(StatusCode::BAD_REQUEST, "Bad redirect_uri", ""),
+    }
+}
+
+async fn authorize(
+    shared: &Shared,
+    segment: &str,
+    v2: bool,
+    query: HashMap<String, String>,
+) -> Response {
+    let path = if v2 {
+        format!("/{segment}/oauth2/v2.0/authorize")
+    } else {
+        format!("/{segment}/oauth2/authorize")
+    };
+    record(shared, simple_request(MockEndpoint::Authorize, "GET", path));
+    if let Some(response) = fault(shared, MockEndpoint::Authorize).await {
+        return response;
+    }
+    let tenant = match resolve_tenant(shared, segment) {
+        Ok(tenant) => tenant,
+        Err(response) => return response,
+    };
+    let get = |key: &str| query.get(key).map(String::as_str).unwrap_or("");
+    let client_id = get("client_id");
+    let redirect_uri = get("redirect_uri");
+    let state = get("state").to_owned();
+    {
+        let guard = shared.lock();
+        let Some(client) = guard.clients.iter().find(|c| c.client_id == client_id) else {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Sign in",
+                &format!(
+                    "<p>AADSTS700016: Application with identifier '{}' was not found in the directory.</p>",
+                    escape(client_id)
+                ),
+            );
+        };
+        if !client.redirect_uris.iter().any(|uri| uri == redirect_uri) {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Sign in",
+                "<p>AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.</p>",
+            );
+        }
+    }
+    let fail = |error: &str, code: u32, text: &str| {
+        let description = format!("AADSTS{code}: {text}");
+        redirect_with(
+            redirect_uri,
+            &[
+                ("error", error),
+                ("error_description", &description),
+                ("state", &state),
+            ],
+        )
+    };
+    if get("response_type") != "code" {
+        return fail(
+            "unsupported_response_type",
+            700054,
+            "response_type 'code' is expected by this mock.",
+        );
+    }
+    if v2 && get("scope").is_empty() {
+        return fail(
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        );
+    }
+    let challenge = query.get("code_challenge").cloned();
+    if challenge.is_some() && get("code_challenge_method") != "S256" {
+        return fail("invalid_request", 501491, "Invalid code_challenge_method.");
+    }
+    let chosen = query
+        .get("mock_account")
+        .cloned()
+        .or_else(|| shared.lock().auto_approve.clone());
+    let Some(chosen) = chosen else {
+        return account_picker(shared, &tenant, &query);
+    };
+    let (oid, now) = {
+        let guard = shared.lock();
+        let Some(user) = guard.user(&chosen) else {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Sign in",
+                "<p>AADSTS50034: The user account does not exist.</p>",
+            );
+        };
+        if let TenantRef::One(tid) = &tenant
+            && &user.tenant != tid
+        {
+            drop(guard);
+            return fail(
+                "access_denied",
+                50020,
+                "User account from identity provider does not exist in tenant and cannot access the application.",
+            );
+        }
+        if !user.enabled {
+            drop(guard);
+            return fail("access_denied", 50057, "The user account is disabled.");
+        }
+        (user.oid.clone(), guard.now())
+    };
+    let code = random_token(48);
+    shared.lock().codes.insert(
+        code.clone(),
+        CodeGrant {
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            oid,
+            nonce: query.get("nonce").cloned(),
+            challenge,
+            scope: get("scope").to_owned(),
+            v2,
+            expires: now + 600,
+        },
+    );
+    let session_state = guid_from(&code);
+    redirect_with(
+        redirect_uri,
+        &[
+            ("code", &code),
+            ("state", &state),
+            ("session_state", &session_state),
+        ],
+    )
+}
+
+fn account_picker(
+    shared: &Shared,
+    tenant: &TenantRef,
+    query: &HashMap<String, String>,
+) -> Response {
+    let users: Vec<MockUser> = {
+        let guard = shared.lock();
+        guard
+            .users
+            .iter()
+            .filter(|u| match tenant {
+                TenantRef::One(tid) => &u.tenant == tid,
+                TenantRef::Any => true,
+            })
+            .cloned()
+            .collect()
+    };
+    let mut items = String::new();
+    for user in users {
+        let mut params: Vec<(String, String)> =
+            query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        params.retain(|(k, _)| k != "mock_account");
+        params.push(("mock_account".into(), user.oid.clone()));
+        let link: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish();
+        items.push_str(&format!(
+            "<li><a href=\"?{}\">{} ({})</a>{}</li>",
+            escape(&link),
+            escape(&user.name),
+            escape(&user.preferred_username),
+            if user.enabled { "" } else { " [disabled]" }
+        ));
+    }
+    page(
+        StatusCode::OK,
+        "Pick an account",
+        &format!("<p>Mock Azure AD: choose who signs in.</p><ul>{items}</ul>"),
+    )
+}
+
+// ---------------------------------------------------------------- token
+
+async fn token_v1_common(
+    mock: Mock,
+    headers: HeaderMap,
+    form: axum::Form<HashMap<String, String>>,
+) -> Response {
+    token(&mock.0, "common", false, &headers, form.0).await
+}
+
+async fn token_v1(
+    mock: Mock,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    form: axum::Form<HashMap<String, String>>,
+) -> Response {
+    token(&mock.0, &tenant, false, &headers, form.0).await
+}
+
+async fn token_v2(
+    mock: Mock,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    form: axum::Form<HashMap<String, String>>,
+) -> Response {
+    token(&mock.0, &tenant, true, &headers, form.0).await
+}
+
+/// Client credentials from HTTP Basic (form-urlencoded inside, RFC 6749 2.3.1) or the body.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> (Option<(String, String)>, &'static str) {
+    if let Some(basic) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let pair = decoded.and_then(|text| {
+            let (id, secret) = text.split_once(':')?;
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            Some((decode(id), decode(secret)))
+        });
+        return (pair, "basic");
+    }
+    match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => (Some((id.clone(), secret.clone())), "post"),
+        _ => (None, "none"),
+    }
+}
+
+async fn token(
+    shared: &Shared,
+    segment: &str,
+    v2: bool,
+    headers: &HeaderMap,
+    form: HashMap<String, String>,
+) -> Response {
+    let (credentials, auth) = client_credentials(headers, &form);
+    let path = if v2 {
+        format!("/{segment}/oauth2/v2.0/token")
+    } else {
+        format!("/{segment}/oauth2/token")
+    };
+    record(
+        shared,
+        MockRequest {
+            endpoint: MockEndpoint::Token,
+            method: "POST".into(),
+            path,
+            grant_type: form.get("grant_type").cloned(),
+            client_auth: auth.to_owned(),
+            code_verifier: form.contains_key("code_verifier"),
+            bearer: false,
+        },
+    );
+    if let Some(response) = fault(shared, MockEndpoint::Token).await {
+        return response;
+    }
+    let tenant = match resolve_tenant(shared, segment) {
+        Ok(tenant) => tenant,
+        Err(response) => return response,
+    };
+    let Some((client_id, secret)) = credentials else {
+        return aad_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+    };
+    let known = shared
+        .lock()
+        .clients
+        .iter()
+        .any(|c| c.client_id == client_id && c.secret == secret);
+    if !known {
+        return aad_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        );
+    }
+    let get = |key: &str| form.get(key).map(String::as_str).unwrap_or("");
+    match get("grant_type") {
+        "authorization_code" => {
+            let grant = shared.lock().codes.remove(get("code"));
+            let Some(grant) = grant else {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    70000,
+                    "The provided authorization code or refresh token has expired or was already redeemed.",
+                );
+            };
+            let now = shared.lock().now();
+            if grant.expires < now {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    70008,
+                    "The provided authorization code or refresh token has expired due to inactivity.",
+                );
+            }
+            if grant.client_id != client_id || grant.v2 != v2 {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    70002,
+                    "The code was issued to another application or endpoint.",
+                );
+            }
+            if grant.redirect_uri != get("redirect_uri") {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    50148,
+                    "The redirect_uri does not match the one of the authorization request.",
+                );
+            }
+            if let Some(challenge) = &grant.challenge
+                && s256(get("code_verifier")) != *challenge
+            {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    501481,
+                    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                );
+            }
+            issue(
+                shared,
+                &tenant,
+                v2,
+                &client_id,
+                &grant.oid,
+                grant.nonce.as_deref(),
+                &grant.scope,
+            )
+        }
+        "refresh_token" => {
+            let grant = shared.lock().refresh_tokens.remove(get("refresh_token"));
+            let Some(grant) = grant else {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    9002313,
+                    "Invalid request. Request is malformed or invalid.",
+                );
+            };
+            if grant.client_id != client_id || grant.v2 != v2 {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    70000,
+                    "The refresh token was issued to another application or endpoint.",
+                );
+            }
+            let scope = match form.get("scope") {
+                Some(scope) if !scope.is_empty() => scope.clone(),
+                _ => grant.scope.clone(),
+            };
+            issue(shared, &tenant, v2, &client_id, &grant.oid, None, &scope)
+        }
+        "" => aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        ),
+        other => aad_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            &format!("The app requested an unsupported grant type '{other}'."),
+        ),
+    }
+}
+
+/// Issues tokens for `oid`: the access token, a refresh token (v1 always; v2.0 with
+/// `offline_access`) and the ID token (v1 always; v2.0 with `openid`).
+fn issue(
+    shared: &Shared,
+    tenant: &TenantRef,
+    v2: bool,
+    client_id: &str,
+    oid: &str,
+    nonce: Option<&str>,
+    scope: &str,
+) -> Response {
+    let settings = shared.settings;
+    let mut guard = shared.lock();
+    let now = guard.now();
+    let Some(user) = guard.user(oid).cloned() else {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50034,
+            "The user account does not exist in this directory.",
+        );
+    };
+    if !user.enabled {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50057,
+            "The user account is disabled.",
+        );
+    }
+    if let TenantRef::One(tid) = tenant
+        && &user.tenant != tid
+    {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50020,
+            "User account does not exist in tenant.",
+        );
+    }
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let access_token = random_token(48);
+    guard.access_tokens.insert(
+        access_token.clone(),
+        AccessGrant {
+            oid: user.oid.clone(),
+            expires: now + settings.access_token_ttl,
+        },
+    );
+    let refresh_token = (!v2 || scopes.contains(&"offline_access")).then(|| {
+        let token = random_token(64);
+        guard.refresh_tokens.insert(
+            token.clone(),
+            RefreshGrant {
+                client_id: client_id.to_owned(),
+                oid: user.oid.clone(),
+                scope: scope.to_owned(),
+                v2,
+            },
+        );
+        token
+    });
+    let tamper = guard.tamper.take();
+    drop(guard);
+    let id_token = if !v2 || scopes.contains(&"openid") {
+        match id_token(shared, &user, v2, client_id, nonce, now, tamper) {
+            Ok(token) => Some(token),
+            Err(err) => {
+                tracing::warn!(error = %err, "mock Azure AD could not sign an ID token");
+                return aad_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    90033,
+                    "A transient error has occurred.",
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let ttl = settings.access_token_ttl;
+    let mut body = if v2 {
+        json!({
+            "token_type": "Bearer",
+            "scope": scope,
+            "expires_in": ttl,
+            "ext_expires_in": ttl,
+            "access_token": access_token,
+        })
+    } else {
+        json!({
+            "token_type": "Bearer",
+            "scope": scope,
+            "expires_in": ttl.to_string(),
+            "ext_expires_in": ttl.to_string(),
+            "expires_on": (now + ttl).to_string(),
+            "not_before": now.to_string(),
+            "resource": "00000002-0000-0000-c000-000000000000",
+            "access_token": access_token,
+        })
+    };
+    if let Value::Object(map) = &mut body {
+        if let Some(token) = refresh_token {
+            map.insert("refresh_token".into(), json!(token));
+        }
+        if let Some(token) = id_token {
+            map.insert("id_token".into(), json!(token));
+        }
+    }
+    (
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+fn issuer_for(shared: &Shared, tid: &str, v2: bool) -> String {
+    if v2 {
+        format!("{}/{tid}/v2.0", shared.origin)
+    } else {
+        format!("https://sts.windows.net/{tid}/")
+    }
+}
+
+fn id_token(
+    shared: &Shared,
+    user: &MockUser,
+    v2: bool,
+    client_id: &str,
+    nonce: Option<&str>,
+    now: i64,
+    tamper: Option<Tamper>,
+) -> Result<String, String> {
+    let tid = if tamper == Some(Tamper::OtherTenant) {
+        OTHER_TENANT
+    } else {
+        user.tenant.as_str()
+    };
+    let (iat, exp) = if tamper == Some(Tamper::Expired) {
+        (now - 7200, now - 3600)
+    } else {
+        (now, now + shared.settings.id_token_ttl)
+    };
+    let aud = if tamper == Some(Tamper::WrongAudience) {
+        "00000000-0000-0000-0000-0000000000aa"
+    } else {
+        client_id
+    };
+    let mut claims = json!({
+        "aud": aud,
+        "iss": issuer_for(shared, tid, v2),
+        "iat": iat,
+        "nbf": iat,
+        "exp": exp,
+        "name": user.name,
+        "oid": user.oid,
+        "preferred_username": user.preferred_username,
+        "upn": user.upn,
+        "sub": s256(&format!("{}:{client_id}", user.oid)),
+        "tid": tid,
+        "ver": if v2 { "2.0" } else { "1.0" },
+        "uti": random_token(16),
+    });
+    let Value::Object(map) = &mut claims else {
+        return Err("claims are not an object".to_owned());
+    };
+    if !v2 {
+        map.insert("unique_name".into(), json!(user.upn));
+        map.insert("amr".into(), json!(["pwd"]));
+    }
+    match (nonce, tamper) {
+        (_, Some(Tamper::WrongNonce)) => {
+            map.insert("nonce".into(), json!("not-the-nonce-that-was-sent"));
+        }
+        (Some(nonce), _) => {
+            map.insert("nonce".into(), json!(nonce));
+        }
+        (None, _) => {}
+    }
+    let overage = match user.overage {
+        Overage::Auto if user.groups.len() > shared.settings.group_limit => {
+            Some(Overage::ClaimSources)
+        }
+        Overage::Auto => None,
+        other => Some(other),
+    };
+    match overage {
+        None => {
+            map.insert("groups".into(), json!(user.groups));
+        }
+        Some(Overage::HasGroups) => {
+            map.insert("hasgroups".into(), json!(true));
+        }
+        Some(_) => {
+            map.insert("_claim_names".into(), json!({"groups": "src1"}));
+            map.insert(
+                "_claim_sources".into(),
+                json!({"src1": {"endpoint": format!("https://graph.windows.net/{tid}/users/{}/getMemberObjects", user.oid)}}),
+            );
+        }
+    }
+    match tamper {
+        Some(Tamper::AlgNone) => Ok(shared.keys.unsigned(&claims)),
+        Some(Tamper::BadSignature) => shared.keys.sign(&claims, true),
+        _ => shared.keys.sign(&claims, false),
+    }
+}
+
+// ---------------------------------------------------------------- discovery and keys
+
+async fn discovery_v1(mock: Mock, Path(segment): Path<String>) -> Response {
+    discovery(&mock.0, &segment, false).await
+}
+
+async fn discovery_v2(mock: Mock, Path(segment): Path<String>) -> Response {
+    discovery(&mock.0, &segment, true).await
+}
+
+async fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
+    let path = if v2 {
+        format!("/{segment}/v2.0/.well-known/openid-configuration")
+    } else {
+        format!("/{segment}/.well-known/openid-configuration")
+    };
+    record(shared, simple_request(MockEndpoint::Discovery, "GET", path));
+    if let Some(response) = fault(shared, MockEndpoint::Discovery).await {
+        return response;
+    }
+    let tid = match resolve_tenant(shared, segment) {
+        Ok(TenantRef::One(tid)) => tid,
+        Ok(TenantRef::Any) => "{tenantid}".to_owned(),
+        Err(response) => return response,
+    };
+    let o = &shared.origin;
+    let doc = if v2 {
+        json!({
+            "token_endpoint": format!("{o}/{segment}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{o}/{segment}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{o}/{tid}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{o}/oidc/userinfo"),
+            "authorization_endpoint": format!("{o}/{segment}/oauth2/v2.0/authorize"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{o}/{segment}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+            "tenant_region_scope": "WW",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+        })
+    } else {
+        json!({
+            "token_endpoint": format!("{o}/{segment}/oauth2/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{o}/common/discovery/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "scopes_supported": ["openid"],
+            "issuer": format!("https://sts.windows.net/{tid}/"),
+            "microsoft_multi_refresh_token": true,
+            "authorization_endpoint": format!("{o}/{segment}/oauth2/authorize"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{o}/{segment}/oauth2/logout"),
+            "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email", "given_name", "family_name", "nickname"],
+            "check_session_iframe": format!("{o}/{segment}/oauth2/checksession"),
+            "userinfo_endpoint": format!("{o}/{segment}/openid/userinfo"),
+            "tenant_region_scope": "WW",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+        })
+    };
+    axum::Json(doc).into_response()
+}
+
+async fn jwks(mock: Mock, Path(segment): Path<String>) -> Response {
+    let shared = &mock.0;
+    record(
+        shared,
+        simple_request(
+            MockEndpoint::Keys,
+            "GET",
+            format!("/{segment}/discovery/keys"),
+        ),
+    );
+    if let Some(response) = fault(shared, MockEndpoint::Keys).await {
+        return response;
+    }
+    if let Err(response) = resolve_tenant(shared, &segment) {
+        return response;
+    }
+    axum::Json(json!({"keys": [shared.keys.jwk.clone()]})).into_response()
+}
+
+// ---------------------------------------------------------------- Microsoft Graph
+
+/// The user behind a bearer access token, or Graph's 401.
+fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<MockUser, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    if token.is_empty() {
+        return Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty.",
+        ));
+    }
+    let guard = shared.lock();
+    let Some(grant) = guard.access_tokens.get(token) else {
+        return Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "IDX14100: JWT is not well formed.",
+        ));
+    };
+    if grant.expires < guard.now() {
+        return Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Lifetime validation failed, the token is expired.",
+        ));
+    }
+    match guard.user(&grant.oid) {
+        Some(user) if user.enabled => Ok(user.clone()),
+        _ => Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "User account is disabled.",
+        )),
+    }
+}
+
+async fn get_member_objects(mock: Mock, headers: HeaderMap, body: String) -> Response {
+    let shared = &mock.0;
+    let mut request = simple_request(
+        MockEndpoint::Graph,
+        "POST",
+        "/v1.0/me/getMemberObjects".into(),
+    );
+    request.bearer = headers.contains_key(header::AUTHORIZATION);
+    record(shared, request);
+    if let Some(response) = fault(shared, MockEndpoint::Graph).await {
+        return response;
+    }
+    let user = match graph_user(shared, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let parsed: Option<Value> = serde_json::from_str(&body).ok();
+    if parsed
+        .as_ref()
+        .and_then(|b| b.get("securityEnabledOnly"))
+        .and_then(Value::as_bool)
+        .is_none()
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "The parameter 'securityEnabledOnly' is required.",
+        );
+    }
+    axum::Json(json!({
+        "@odata.context": format!("{}/v1.0/$metadata#Collection(Edm.String)", shared.origin),
+        "value": user.groups,
+    }))
+    .into_response()
+}
+
+async fn member_of(mock: Mock, headers: HeaderMap, query: Params) -> Response {
+    let shared = &mock.0;
+    let mut request = simple_request(MockEndpoint::Graph, "GET", "/v1.0/me/memberOf".into());
+    request.bearer = headers.contains_key(header::AUTHORIZATION);
+    record(shared, request);
+    if let Some(response) = fault(shared, MockEndpoint::Graph).await {
+        return response;
+    }
+    let user = match graph_user(shared, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let size = query
+        .get("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(shared.settings.graph_page_size)
+        .clamp(1, 999);
+    let skip = query
+        .get("$skiptoken")
+        .and_then(|t| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
+    let items: Vec<Value> = user
+        .groups
+        .iter()
+        .skip(skip)
+        .take(size)
+        .map(|id| json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": id, "securityEnabled": true}))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects", shared.origin),
+        "value": items,
+    });
+    if skip + size < user.groups.len()
+        && let Value::Object(map) = &mut body
+    {
+        let token =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode((skip + size).to_string());
+        map.insert(
+            "@odata.nextLink".into(),
+            json!(format!(
+                "{}/v1.0/me/memberOf?$top={size}&$skiptoken={token}",
+                shared.origin
+            )),
+        );
+    }
+    axum::Json(body).into_response()
+}

@@ -1,0 +1,599 @@
+//! A mock of Azure AD (Microsoft Entra ID) and of Microsoft Graph's group endpoints, for
+//! tests and demos, on loopback.
+//!
+//! It follows Microsoft's documented protocol: per tenant, the v1 endpoints
+//! (`/{tenant}/oauth2/authorize`, `/{tenant}/oauth2/token`, also without the tenant
+//! segment), the v2.0 endpoints (`/{tenant}/oauth2/v2.0/authorize|token`), the discovery
+//! documents (`/{tenant}/.well-known/openid-configuration` with issuer
+//! `https://sts.windows.net/{tid}/`, and `/{tenant}/v2.0/.well-known/openid-configuration`
+//! with issuer `{authority}/{tid}/v2.0`; `common`/`organizations` give the `{tenantid}`
+//! template), the keys (`/{tenant}/discovery/v2.0/keys`, `/common/discovery/keys`; RS256
+//! with a 2048-bit RSA key, as Azure signs), the authorization code grant with PKCE, the
+//! refresh token grant (rotating, refused with AADSTS50057 for a disabled user), ID tokens
+//! with `oid`, `tid`, `name`, `preferred_username`, `upn`, `groups`, `nonce`, `ver`, and
+//! the group overage claims (`_claim_names`/`_claim_sources`, or `hasgroups`) for users in
+//! more groups than the token limit (200). Microsoft Graph: `POST /v1.0/me/getMemberObjects`
+//! and `GET /v1.0/me/memberOf` (paged with `@odata.nextLink`), checking the bearer access
+//! token. Errors use Azure's shapes and AADSTS codes.
+//!
+//! Differences from the real service: access tokens are opaque strings (clients must treat
+//! them as opaque anyway), the JWKS has no `x5c` certificate chain, the sign-in page is an
+//! account picker without passwords, and the Graph endpoints are served by the same server.
+//!
+//! Tests steer it while it runs: disable users, change groups, make the next response of an
+//! endpoint fail ([`Fault`]), make the next ID token wrong ([`Tamper`]), shift its clock,
+//! and read a log of requests (no secrets).
+
+mod handlers;
+mod keys;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use keys::MockKeys;
+
+/// Why the mock could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// The listening socket could not be bound.
+    #[error("binding the mock Azure AD: {0}")]
+    Bind(#[from] std::io::Error),
+    /// The RSA signing key could not be generated.
+    #[error("generating the mock Azure AD's signing key: {0}")]
+    Keys(String),
+}
+
+/// How a user's groups are left out of the ID token when they are too many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overage {
+    /// Only when the user has more groups than the limit (200), with `_claim_names`.
+    Auto,
+    /// Always: `_claim_names.groups` and `_claim_sources` instead of `groups`.
+    ClaimSources,
+    /// Always: `hasgroups: true` instead of `groups`.
+    HasGroups,
+}
+
+/// A user of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockUser {
+    /// The tenant's id (`tid`).
+    pub tenant: String,
+    /// The object id (`oid`).
+    pub oid: String,
+    /// The display name (`name`).
+    pub name: String,
+    /// `preferred_username` (the sign-in name).
+    pub preferred_username: String,
+    /// `upn`.
+    pub upn: String,
+    /// Group object ids (or names) for the `groups` claim and Graph.
+    pub groups: Vec<String>,
+    /// When the groups are left out of the ID token.
+    pub overage: Overage,
+    /// Whether the account is enabled.
+    pub enabled: bool,
+}
+
+impl MockUser {
+    /// A user of `tenant` signing in as `preferred_username`, with display name `name`;
+    /// the object id is derived from the sign-in name.
+    pub fn new(tenant: &str, preferred_username: &str, name: &str) -> Self {
+        MockUser {
+            tenant: tenant.to_owned(),
+            oid: keys::guid_from(&format!("oid:{tenant}:{preferred_username}")),
+            name: name.to_owned(),
+            preferred_username: preferred_username.to_owned(),
+            upn: preferred_username.to_owned(),
+            groups: Vec::new(),
+            overage: Overage::Auto,
+            enabled: true,
+        }
+    }
+
+    /// With these groups.
+    pub fn groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+        self
+    }
+
+    /// With this overage behaviour.
+    pub fn overage(mut self, overage: Overage) -> Self {
+        self.overage = overage;
+        self
+    }
+
+    /// With this object id.
+    pub fn oid(mut self, oid: &str) -> Self {
+        self.oid = oid.to_owned();
+        self
+    }
+}
+
+/// A registered application (client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockClient {
+    /// The application (client) id.
+    pub client_id: String,
+    /// The client secret.
+    pub secret: String,
+    /// The registered redirect URIs (matched exactly).
+    pub redirect_uris: Vec<String>,
+}
+
+/// A tenant: its id and verified domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockTenant {
+    /// The directory (tenant) id, a GUID.
+    pub id: String,
+    /// Verified domains that name the tenant in URLs (`contoso.onmicrosoft.com`).
+    pub domains: Vec<String>,
+}
+
+/// An endpoint of the mock, for faults and the request log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MockEndpoint {
+    /// v1 or v2.0 authorize.
+    Authorize,
+    /// v1 or v2.0 token.
+    Token,
+    /// A discovery document.
+    Discovery,
+    /// The JWKS.
+    Keys,
+    /// Microsoft Graph.
+    Graph,
+}
+
+/// A failure the next response of an endpoint has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// This status and body (JSON when it parses as JSON).
+    Status(u16, String),
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// Wait this long (real time), then answer normally.
+    Delay(Duration),
+}
+
+/// A way to make the next ID token wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// Signed by another RSA key under the real key's `kid`.
+    BadSignature,
+    /// `alg: none` and no signature.
+    AlgNone,
+    /// `aud` is another application.
+    WrongAudience,
+    /// Expired an hour ago.
+    Expired,
+    /// A nonce that is not the one the client sent.
+    WrongNonce,
+    /// A correctly signed token of another tenant (its `tid` and issuer).
+    OtherTenant,
+}
+
+/// One request the mock received (no secrets, no tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockRequest {
+    /// Which endpoint.
+    pub endpoint: MockEndpoint,
+    /// The HTTP method.
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The token request's `grant_type`.
+    pub grant_type: Option<String>,
+    /// How the client authenticated at the token endpoint: `basic`, `post` or `none`.
+    pub client_auth: String,
+    /// Whether a PKCE `code_verifier` was sent.
+    pub code_verifier: bool,
+    /// Whether a bearer token was sent (Graph).
+    pub bearer: bool,
+}
+
+/// The tenant id of the "other tenant" used by [`Tamper::OtherTenant`].
+pub const OTHER_TENANT: &str = "99999999-9999-4999-8999-999999999999";
+
+/// Builds a mock.
+#[derive(Debug, Clone)]
+pub struct MockAzureAdBuilder {
+    tenants: Vec<MockTenant>,
+    users: Vec<MockUser>,
+    clients: Vec<MockClient>,
+    auto_approve: Option<String>,
+    graph_page_size: usize,
+    group_limit: usize,
+    access_token_ttl: i64,
+    id_token_ttl: i64,
+}
+
+/// The mock Azure AD.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MockAzureAd;
+
+impl MockAzureAd {
+    /// A builder with no tenants, users or clients.
+    pub fn builder() -> MockAzureAdBuilder {
+        MockAzureAdBuilder {
+            tenants: Vec::new(),
+            users: Vec::new(),
+            clients: Vec::new(),
+            auto_approve: None,
+            graph_page_size: 100,
+            group_limit: 200,
+            access_token_ttl: 3599,
+            id_token_ttl: 3600,
+        }
+    }
+}
+
+impl MockAzureAdBuilder {
+    /// Adds a tenant.
+    pub fn tenant(mut self, id: &str, domains: &[&str]) -> Self {
+        self.tenants.push(MockTenant {
+            id: id.to_owned(),
+            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        });
+        self
+    }
+
+    /// Adds a user.
+    pub fn user(mut self, user: MockUser) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Registers an application.
+    pub fn client(mut self, client_id: &str, secret: &str, redirect_uri: &str) -> Self {
+        self.clients.push(MockClient {
+            client_id: client_id.to_owned(),
+            secret: secret.to_owned(),
+            redirect_uris: vec![redirect_uri.to_owned()],
+        });
+        self
+    }
+
+    /// Signs this user (by `preferred_username` or `oid`) in without showing the account
+    /// picker.
+    pub fn auto_approve(mut self, user: Option<&str>) -> Self {
+        self.auto_approve = user.map(str::to_owned);
+        self
+    }
+
+    /// Items per page of `/v1.0/me/memberOf` (default 100).
+    pub fn graph_page_size(mut self, size: usize) -> Self {
+        self.graph_page_size = size.max(1);
+        self
+    }
+
+    /// Lifetime of access tokens in seconds (default 3599).
+    pub fn access_token_ttl(mut self, seconds: i64) -> Self {
+        self.access_token_ttl = seconds;
+        self
+    }
+
+    /// Starts serving on a free loopback port.
+    pub async fn start(self) -> Result<MockHandle, MockError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        self.start_on(listener).await
+    }
+
+    /// Starts serving on `listener`.
+    pub async fn start_on(
+        self,
+        listener: tokio::net::TcpListener,
+    ) -> Result<MockHandle, MockError> {
+        let keys = keys::shared_keys().await?;
+        let addr = listener.local_addr()?;
+        let origin = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            origin: origin.clone(),
+            keys,
+            settings: Settings {
+                graph_page_size: self.graph_page_size,
+                group_limit: self.group_limit,
+                access_token_ttl: self.access_token_ttl,
+                id_token_ttl: self.id_token_ttl,
+            },
+            state: Mutex::new(State {
+                tenants: self.tenants,
+                users: self.users,
+                clients: self.clients,
+                auto_approve: self.auto_approve,
+                ..State::default()
+            }),
+        });
+        let router = handlers::router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::warn!(error = %err, "mock Azure AD stopped");
+            }
+        });
+        Ok(MockHandle {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub graph_page_size: usize,
+    pub group_limit: usize,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub oid: String,
+    pub nonce: Option<String>,
+    pub challenge: Option<String>,
+    pub scope: String,
+    pub v2: bool,
+    pub expires: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshGrant {
+    pub client_id: String,
+    pub oid: String,
+    pub scope: String,
+    pub v2: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AccessGrant {
+    pub oid: String,
+    pub expires: i64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub tenants: Vec<MockTenant>,
+    pub users: Vec<MockUser>,
+    pub clients: Vec<MockClient>,
+    pub auto_approve: Option<String>,
+    pub codes: HashMap<String, CodeGrant>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+    pub access_tokens: HashMap<String, AccessGrant>,
+    pub faults: HashMap<MockEndpoint, VecDeque<Fault>>,
+    pub tamper: Option<Tamper>,
+    pub requests: Vec<MockRequest>,
+    pub clock_offset: i64,
+}
+
+impl State {
+    pub fn user(&self, key: &str) -> Option<&MockUser> {
+        self.users
+            .iter()
+            .find(|u| u.oid == key || u.preferred_username.eq_ignore_ascii_case(key))
+    }
+
+    fn user_mut(&mut self, key: &str) -> Option<&mut MockUser> {
+        self.users
+            .iter_mut()
+            .find(|u| u.oid == key || u.preferred_username.eq_ignore_ascii_case(key))
+    }
+
+    pub fn now(&self) -> i64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        real + self.clock_offset
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub origin: String,
+    pub keys: Arc<MockKeys>,
+    pub settings: Settings,
+    pub state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way
+        // that matters for a mock: keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running mock. Dropping it leaves the server running until the runtime ends; call
+/// [`MockHandle::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct MockHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockHandle {
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the login authority (`graph_url`) and Graph
+    /// (`graph_api_url`) at once.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The v2.0 issuer of a tenant (`{origin}/{tid}/v2.0`).
+    pub fn issuer_v2(&self, tid: &str) -> String {
+        format!("{}/{tid}/v2.0", self.shared.origin)
+    }
+
+    /// The current time of the mock (system time plus [`MockHandle::advance_clock`]).
+    pub fn now(&self) -> i64 {
+        self.shared.lock().now()
+    }
+
+    /// Moves the mock's clock forward.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.shared.lock().clock_offset += seconds;
+    }
+
+    /// Signs this user in without the account picker (`None`: show the picker).
+    pub fn set_auto_approve(&self, user: Option<&str>) {
+        self.shared.lock().auto_approve = user.map(str::to_owned);
+    }
+
+    /// Adds a user.
+    pub fn add_user(&self, user: MockUser) {
+        self.shared.lock().users.push(user);
+    }
+
+    /// Disables an account: sign-in, refresh and Graph refuse it. False if unknown.
+    pub fn disable_user(&self, user: &str) -> bool {
+        self.set_enabled(user, false)
+    }
+
+    /// Enables an account again. False if unknown.
+    pub fn enable_user(&self, user: &str) -> bool {
+        self.set_enabled(user, true)
+    }
+
+    fn set_enabled(&self, user: &str, enabled: bool) -> bool {
+        match self.shared.lock().user_mut(user) {
+            Some(found) => {
+                found.enabled = enabled;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Replaces a user's groups. False if unknown.
+    pub fn set_groups(&self, user: &str, groups: &[&str]) -> bool {
+        match self.shared.lock().user_mut(user) {
+            Some(found) => {
+                found.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The user's object id.
+    pub fn oid(&self, user: &str) -> Option<String> {
+        self.shared.lock().user(user).map(|u| u.oid.clone())
+    }
+
+    /// Makes the next response of `endpoint` fail.
+    pub fn fail_next(&self, endpoint: MockEndpoint, fault: Fault) {
+        self.shared
+            .lock()
+            .faults
+            .entry(endpoint)
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Makes the next ID token wrong.
+    pub fn tamper_next_id_token(&self, tamper: Tamper) {
+        self.shared.lock().tamper = Some(tamper);
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<MockRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The requests to one endpoint.
+    pub fn requests_to(&self, endpoint: MockEndpoint) -> Vec<MockRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.endpoint == endpoint)
+            .collect()
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The demo tenant's id.
+pub const DEMO_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+/// The demo application's id.
+pub const DEMO_CLIENT_ID: &str = "5e0c3a4e-2f1b-4c41-9a44-1c2d3e4f5a6b";
+
+/// Starts a mock for `hubauth demo --provider azuread`: one tenant (contoso) with an admin
+/// group, a staff group, users `adele` (admin), `alex` (staff), `grace` (staff, in 250
+/// groups: her groups come from Graph) and `dan` (no group), and an application whose
+/// redirect URI is `hub_callback`. Returns the handle and the `[AzureAdOAuthenticator]`
+/// table (without `[Hub]`) that logs in against it, with groups managed from Azure.
+pub async fn start_demo_mock(hub_callback: &str) -> Result<(MockHandle, String), MockError> {
+    let domain = "contoso.onmicrosoft.com";
+    let staff = "0d1e7b1c-5aff-4f00-8000-000000000001";
+    let admins = "0d1e7b1c-ad00-4f00-8000-000000000002";
+    let secret = keys::random_token(24);
+    let many: Vec<String> = (0..250).map(|i| format!("g-{i:04}")).collect();
+    let mut grace_groups: Vec<&str> = many.iter().map(String::as_str).collect();
+    grace_groups.push(staff);
+    let mock = MockAzureAd::builder()
+        .tenant(DEMO_TENANT, &[domain])
+        .client(DEMO_CLIENT_ID, &secret, hub_callback)
+        .user(
+            MockUser::new(DEMO_TENANT, &format!("adele@{domain}"), "Adele Vance")
+                .groups(&[staff, admins]),
+        )
+        .user(MockUser::new(DEMO_TENANT, &format!("alex@{domain}"), "Alex Wilber").groups(&[staff]))
+        .user(
+            MockUser::new(DEMO_TENANT, &format!("grace@{domain}"), "Grace Taylor")
+                .groups(&grace_groups),
+        )
+        .user(MockUser::new(
+            DEMO_TENANT,
+            &format!("dan@{domain}"),
+            "Dan Jump",
+        ))
+        .start()
+        .await?;
+    let origin = mock.origin().to_owned();
+    let toml = format!(
+        "[AzureAdOAuthenticator]\n\
+         # The mock Azure AD at {origin} (a national-cloud style graph_url).\n\
+         tenant_id = \"{DEMO_TENANT}\"\n\
+         graph_url = \"{origin}\"\n\
+         graph_api_url = \"{origin}\"\n\
+         client_id = \"{DEMO_CLIENT_ID}\"\n\
+         client_secret = \"{secret}\"\n\
+         oauth_callback_url = \"{hub_callback}\"\n\
+         scope = [\"openid\", \"profile\", \"email\"]\n\
+         username_claim = \"preferred_username\"\n\
+         manage_groups = true\n\
+         allowed_groups = [\"{staff}\"]\n\
+         admin_groups = [\"{admins}\"]\n\
+         enable_auth_state = false\n"
+    );
+    Ok((mock, toml))
+}
