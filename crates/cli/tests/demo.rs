@@ -19,23 +19,7 @@ impl Drop for Demo {
 }
 
 fn start_demo(dir: &std::path::Path) -> (Demo, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubauth"))
-        .args(["demo", "--port", "0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let demo = Demo(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("demo printed its URL").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Open ") {
-            break rest.trim().to_owned();
-        }
-    };
-    (demo, url)
+    start_demo_with(dir, "oidc")
 }
 
 async fn browse_login(
