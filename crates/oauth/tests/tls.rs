@@ -134,3 +134,54 @@ fn a_missing_ca_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `http_request_kwargs.proxy_host/proxy_port`: provider requests go through the proxy.
+#[tokio::test]
+async fn proxy_settings_route_provider_requests_through_the_proxy() {
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_port = proxy.local_addr().unwrap().port();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // The issuer's host does not exist: only a proxy can answer for it.
+    let issuer = "http://idp.invalid";
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = proxy.accept().await else {
+                return;
+            };
+            let seen = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request).into_owned();
+                let _ = seen.send(text.lines().next().unwrap_or_default().to_owned());
+                let body = serde_json::json!({
+                    "issuer": issuer,
+                    "authorization_endpoint": format!("{issuer}/authorize"),
+                    "token_endpoint": format!("{issuer}/token"),
+                })
+                .to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let extra = format!(
+        "http_request_kwargs = {{ proxy_host = \"127.0.0.1\", proxy_port = {proxy_port} }}\n"
+    );
+    let resolved = core(issuer, &extra).endpoints().await.unwrap();
+    assert_eq!(resolved.endpoints.token_url, "http://idp.invalid/token");
+    let request_line = seen_rx.recv().await.unwrap();
+    assert_eq!(
+        request_line, "GET http://idp.invalid/.well-known/openid-configuration HTTP/1.1",
+        "an absolute-form request, as clients send to an HTTP proxy"
+    );
+}
