@@ -11,6 +11,10 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
 if command -v dpkg >/dev/null 2>&1; then
   need_pkg pkg-config
   need_pkg libpam0g-dev
+  # PostgreSQL: a throwaway server for the store contract tests (see below).
+  need_pkg postgresql
+  # nginx fronts a tiny app in the forward-auth end-to-end test (auth_request).
+  need_pkg nginx
   # Node.js runs the OpenID provider of the end-to-end test (e2e/oidc-provider).
   command -v node >/dev/null 2>&1 || need_pkg nodejs
   command -v npm >/dev/null 2>&1 || need_pkg npm
@@ -59,6 +63,35 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   log "not root: skipping the real-PAM tests (HUBAUTH_SKIP_PAM=1)"
   export HUBAUTH_SKIP_PAM=1
+fi
+
+# A throwaway PostgreSQL server for the store contract tests on PostgreSQL
+# (crates/store/tests/store.rs): its own data dir, loopback only, trust auth, stopped and
+# removed at exit. A HUBAUTH_TEST_POSTGRES_URL already exported that answers is used as is.
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+if [ -n "${HUBAUTH_TEST_POSTGRES_URL:-}" ] && "$pg_bin/pg_isready" -q -d "$HUBAUTH_TEST_POSTGRES_URL"; then
+  log "using the PostgreSQL server at HUBAUTH_TEST_POSTGRES_URL"
+else
+  log "starting a throwaway PostgreSQL server on loopback"
+  pg_dir="$(mktemp -d /tmp/hubauth-pg.XXXXXX)"
+  as_pg=()
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$pg_dir"
+    as_pg=(runuser -u postgres --)
+  fi
+  stop_test_postgres() {
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  }
+  trap stop_test_postgres EXIT
+  pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --no-locale \
+    >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log" >&2; exit 1; }
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off" start >/dev/null \
+    || { cat "$pg_dir/server.log" >&2; exit 1; }
+  "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres hubauth_test
+  export HUBAUTH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/hubauth_test"
 fi
 
 log "cargo test"

@@ -159,9 +159,25 @@ pub struct ProviderResponse {
 
 const MAX_BODY: usize = 1024 * 1024;
 
+/// The histogram provider request times are recorded in, in seconds, labelled by `step`
+/// (through the `metrics` facade: whichever recorder the caller set receives it).
+pub const LATENCY_METRIC: &str = "hubauth_provider_request_duration_seconds";
+
 /// Sends a request and reads the answer (at most 1 MiB), mapping transport failures to
-/// [`AuthError::Upstream`] naming the step.
+/// [`AuthError::Upstream`] naming the step. The time taken, failures included, is recorded
+/// in [`LATENCY_METRIC`].
 pub async fn send(
+    step: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<ProviderResponse, AuthError> {
+    let started = std::time::Instant::now();
+    let result = send_timed(step, request).await;
+    metrics::histogram!(LATENCY_METRIC, "step" => step.to_owned())
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn send_timed(
     step: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<ProviderResponse, AuthError> {

@@ -37,7 +37,9 @@ pub enum AppError {
 
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
-        if matches!(err, StoreError::Unavailable { .. }) {
+        let unavailable = matches!(err, StoreError::Unavailable { .. });
+        crate::metrics::database_error(unavailable);
+        if unavailable {
             AppError::Unavailable(err)
         } else {
             AppError::Store(err)

@@ -8,9 +8,11 @@ pub mod clock;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+pub mod forward_auth;
 pub mod handlers;
 pub mod limiter;
 pub mod login;
+pub mod metrics;
 pub mod next_url;
 pub mod options;
 pub mod pages;
@@ -75,6 +77,7 @@ impl Hub {
             startup::reconcile(parts.authenticator.as_ref(), parts.store.as_ref(), now).await?;
         let pages = pages::Pages::new().map_err(|err| StartError::Other(err.to_string()))?;
         let limiter = limiter::LoginLimiter::new(parts.config.login_rate_limit);
+        let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
         let state = Arc::new(HubState {
             config: parts.config,
             authenticator: parts.authenticator,
@@ -86,6 +89,7 @@ impl Hub {
             pages,
             limiter,
             refreshed: std::sync::Mutex::new(std::collections::HashMap::new()),
+            metrics,
         });
         Ok(Hub { state, reconciled })
     }
@@ -124,7 +128,7 @@ impl Hub {
 
 /// Builds the router for a state.
 pub fn app(state: AppState) -> Router {
-    use handlers::{home, login, logout, misc, oauth};
+    use handlers::{forward_auth, home, login, logout, misc, oauth};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
     let hub_routes = Router::new()
@@ -134,7 +138,10 @@ pub fn app(state: AppState) -> Router {
         .route("/home", get(home::home))
         .route("/oauth_login", get(oauth::login_start))
         .route("/oauth_callback", get(oauth::callback))
+        .route("/forward-auth", get(forward_auth::check))
         .route("/health", get(misc::health))
+        .route("/health/ready", get(misc::ready))
+        .route("/metrics", get(misc::metrics))
         .route("/api", get(misc::api_root))
         .route("/api/", get(misc::api_root))
         .fallback(misc::not_found);
@@ -151,5 +158,9 @@ pub fn app(state: AppState) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
         .with_state(state)
 }

@@ -75,3 +75,82 @@ fn auth_state_update(
         None => AuthStateUpdate::Clear,
     })
 }
+
+/// What one login attempt came to: logged as exactly one line (fields `authenticator`,
+/// `user`, `outcome`, `reason`) and counted once in `hubauth_logins_total`.
+///
+/// Handlers fill it in as they decide; [`LoginAttempt::finish`] emits it. Only values that
+/// are safe to log go in: names (shortened by [`hubauth_core::pipeline::loggable`]),
+/// outcome words and reasons, never form fields, codes, tokens or cookies.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    authenticator: &'static str,
+    user: String,
+    outcome: Option<&'static str>,
+    reason: String,
+}
+
+impl LoginAttempt {
+    /// An attempt with the authenticator's class name and no outcome yet.
+    pub fn new(authenticator: &'static str) -> Self {
+        LoginAttempt {
+            authenticator,
+            user: String::new(),
+            outcome: None,
+            reason: String::new(),
+        }
+    }
+
+    /// Sets the user name as it may be logged (untrusted input is shortened).
+    pub fn user(&mut self, name: &str) {
+        self.user = hubauth_core::pipeline::loggable(name);
+    }
+
+    /// Sets the outcome (a fixed word, the metric label) and the reason.
+    pub fn outcome(&mut self, outcome: &'static str, reason: impl Into<String>) {
+        self.outcome = Some(outcome);
+        self.reason = reason.into();
+    }
+
+    /// Logs and counts the attempt. A request that failed without an outcome gets one from
+    /// its error (`refused` for user errors, `error` otherwise); a successful response
+    /// without an outcome (the redirect to the provider) is not a finished login and emits
+    /// nothing.
+    pub fn finish<T>(mut self, result: &Result<T, AppError>) {
+        if self.outcome.is_none()
+            && let Err(err) = result
+        {
+            let (outcome, reason) = match err {
+                AppError::User { message, .. } => ("refused", message.clone()),
+                AppError::Unavailable(_) => ("error", "database unavailable".to_owned()),
+                AppError::Store(_) => ("error", "database error".to_owned()),
+                AppError::Auth(err) if err.is_user_facing() => ("error", err.to_string()),
+                AppError::Auth(_) => ("error", "authenticator error".to_owned()),
+                AppError::Render(_) => ("error", "page rendering error".to_owned()),
+                AppError::Crypt(_) => ("error", "auth_state encryption error".to_owned()),
+            };
+            self.outcome(outcome, reason);
+        }
+        let Some(outcome) = self.outcome else {
+            return;
+        };
+        crate::metrics::login(self.authenticator, outcome);
+        if outcome == "ok" {
+            tracing::info!(
+                authenticator = self.authenticator,
+                user = %self.user,
+                outcome,
+                reason = %self.reason,
+                "User logged in"
+            );
+        } else {
+            tracing::warn!(
+                authenticator = self.authenticator,
+                user = %self.user,
+                outcome,
+                reason = %self.reason,
+                "Failed login"
+            );
+        }
+    }
+}

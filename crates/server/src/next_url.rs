@@ -32,6 +32,43 @@ pub fn validate_next(next: &str, base_url: &str) -> Option<String> {
     Some(next.to_owned())
 }
 
+/// Like [`validate_next`], and also accepts an absolute `http(s)` URL whose host is in
+/// `allowed_hosts` (`[Hub] forward_auth_allowed_hosts`: the apps protected by forward-auth
+/// that a login may return to). Userinfo and hosts not listed are refused.
+pub fn validate_next_with_hosts(
+    next: &str,
+    base_url: &str,
+    allowed_hosts: &[String],
+) -> Option<String> {
+    if let Some(path) = validate_next(next, base_url) {
+        return Some(path);
+    }
+    if allowed_hosts.is_empty()
+        || next
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == '\\')
+    {
+        return None;
+    }
+    let lower = next.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return None;
+    }
+    let parsed = url::Url::parse(next).ok()?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    let authority = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    allowed_hosts
+        .iter()
+        .any(|allowed| crate::forward_auth::host_matches(allowed, &authority))
+        .then(|| parsed.to_string())
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -58,7 +95,33 @@ fn percent_decode(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_next;
+    use super::{validate_next, validate_next_with_hosts};
+
+    #[test]
+    fn forward_auth_hosts_accepted_only_when_listed() {
+        let hosts = vec!["app.example".to_owned()];
+        assert_eq!(
+            validate_next_with_hosts("https://app.example/x?y=1", "/", &hosts).as_deref(),
+            Some("https://app.example/x?y=1")
+        );
+        assert_eq!(
+            validate_next_with_hosts("/hub/home", "/", &hosts).as_deref(),
+            Some("/hub/home")
+        );
+        for bad in [
+            "https://evil.example/",
+            "https://app.example.evil.example/",
+            "https://user@app.example/",
+            "javascript://app.example/",
+            "//app.example/",
+        ] {
+            assert_eq!(validate_next_with_hosts(bad, "/", &hosts), None, "{bad}");
+        }
+        assert_eq!(
+            validate_next_with_hosts("https://app.example/", "/", &[]),
+            None
+        );
+    }
 
     #[test]
     fn same_origin_paths_kept() {

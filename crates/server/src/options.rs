@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::forward_auth::{
+    ForwardAuthConfig, ForwardAuthRule, is_plausible_host, parse_header_name,
+};
 use hubauth_config::{
     ClassDef, ClassView, ConfigError, DefaultValue::Literal, OptionDef, OptionType::*,
 };
@@ -74,6 +77,36 @@ pub static HUB: ClassDef = ClassDef {
             Literal("10"),
             "Maximum failed logins per client address per minute before the login form answers 429. 0 turns the limit off.",
         ),
+        OptionDef::new(
+            "forward_auth_user_header",
+            Str,
+            Literal("\"X-Auth-Request-User\""),
+            "Response header of {base_url}hub/forward-auth that carries the user name (oauth2-proxy's name by default, so existing proxy configs carry over).",
+        ),
+        OptionDef::new(
+            "forward_auth_groups_header",
+            Str,
+            Literal("\"X-Auth-Request-Groups\""),
+            "Response header of {base_url}hub/forward-auth that carries the user's groups, comma-separated. Empty turns it off.",
+        ),
+        OptionDef::new(
+            "forward_auth_admin_header",
+            Str,
+            Literal("\"X-Auth-Request-Admin\""),
+            "Response header of {base_url}hub/forward-auth that carries the admin flag (true or false). Empty turns it off.",
+        ),
+        OptionDef::new(
+            "forward_auth_allowed_hosts",
+            List,
+            Literal("[]"),
+            "Hosts of protected apps (app.example or app.example:8443) that a forward-auth login may return to. When public_url is set, ?redirect=true sends users to the login page with the original URL as next only when its host is the hub's own or listed here; otherwise without next. The login page accepts next URLs on these hosts.",
+        ),
+        OptionDef::new(
+            "forward_auth_rules",
+            DictList,
+            Literal("[]"),
+            "Who may reach each protected app through {base_url}hub/forward-auth: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. With no matching rule every logged-in user passes.",
+        ),
     ],
 };
 
@@ -102,6 +135,8 @@ pub struct HubConfig {
     pub trust_forwarded_headers: bool,
     /// See `login_rate_limit`.
     pub login_rate_limit: u32,
+    /// The `forward_auth_*` options.
+    pub forward_auth: ForwardAuthConfig,
 }
 
 impl Default for HubConfig {
@@ -118,6 +153,7 @@ impl Default for HubConfig {
             default_url: String::new(),
             trust_forwarded_headers: true,
             login_rate_limit: 10,
+            forward_auth: ForwardAuthConfig::default(),
         }
     }
 }
@@ -161,6 +197,7 @@ impl HubConfig {
             return Err(view.invalid("db_url", "must not be empty"));
         }
         let cookie_secret_file: String = view.get("cookie_secret_file")?;
+        let forward_auth = forward_auth_from_view(view)?;
         Ok(HubConfig {
             authenticator_class: view.get("authenticator_class")?,
             bind_addr,
@@ -173,6 +210,7 @@ impl HubConfig {
             default_url,
             trust_forwarded_headers: view.get("trust_forwarded_headers")?,
             login_rate_limit,
+            forward_auth,
         })
     }
 
@@ -180,6 +218,47 @@ impl HubConfig {
     pub fn hub_prefix(&self) -> String {
         format!("{}hub/", self.base_url)
     }
+}
+
+/// Reads and validates the `forward_auth_*` options.
+fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, ConfigError> {
+    let header = |key: &str| -> Result<Option<axum::http::HeaderName>, ConfigError> {
+        let value: String = view.get(key)?;
+        parse_header_name(&value).map_err(|message| view.invalid(key, message))
+    };
+    let user_header = header("forward_auth_user_header")?.ok_or_else(|| {
+        view.invalid(
+            "forward_auth_user_header",
+            "must not be empty: the user name is what forward-auth is for",
+        )
+    })?;
+    let groups_header = header("forward_auth_groups_header")?;
+    let admin_header = header("forward_auth_admin_header")?;
+    let hosts: Vec<String> = view.get("forward_auth_allowed_hosts")?;
+    let mut allowed_hosts = Vec::with_capacity(hosts.len());
+    for host in hosts {
+        if !is_plausible_host(&host) {
+            return Err(view.invalid(
+                "forward_auth_allowed_hosts",
+                format!("{host:?} must be a bare host name, optionally with :port"),
+            ));
+        }
+        allowed_hosts.push(host.to_ascii_lowercase());
+    }
+    let raw_rules: Vec<serde_json::Value> = view.get("forward_auth_rules")?;
+    let rules = raw_rules
+        .iter()
+        .enumerate()
+        .map(|(index, value)| ForwardAuthRule::from_json(index, value))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| view.invalid("forward_auth_rules", message))?;
+    Ok(ForwardAuthConfig {
+        user_header,
+        groups_header,
+        admin_header,
+        allowed_hosts,
+        rules,
+    })
 }
 
 /// Parses JupyterHub's `bind_url` (`http://:8000`, `http://127.0.0.1:8000/prefix/`).

@@ -37,7 +37,8 @@ pub async fn current_user(
     if !session.is_valid_at(now) {
         // An expired session ends like a logout: the authenticator closes what it opened
         // (PAM's session), and the row goes.
-        end_user_access(state, &session.user, Some(&hash), false).await?;
+        let ended = end_user_access(state, &session.user, Some(&hash), false).await?;
+        crate::metrics::sessions_ended("expired", ended);
         return Ok(None);
     }
     let Some(user) = state.store.get_user(&session.user).await? else {
@@ -71,23 +72,29 @@ async fn refresh(
         .await;
     let model = match outcome {
         Ok(RefreshOutcome::UpToDate) => {
+            crate::metrics::refresh("up_to_date");
             state.mark_refreshed(&name, now);
             return Ok(Some(SessionUser { user, session_hash }));
         }
         Ok(RefreshOutcome::Updated(model)) => *model,
         Ok(RefreshOutcome::Expired) => {
             tracing::info!(user = %name, "User has stale auth info. Login is required to refresh.");
-            end_user_access(state, &name, Some(&session_hash), false).await?;
+            crate::metrics::refresh("expired");
+            let ended = end_user_access(state, &name, Some(&session_hash), false).await?;
+            crate::metrics::sessions_ended("refresh", ended);
             return Ok(None);
         }
         Err(err @ AuthError::Upstream { .. }) => {
             tracing::warn!(user = %name, error = %err, "could not refresh auth info; keeping the session and retrying later");
+            crate::metrics::refresh("provider_error");
             state.mark_refreshed(&name, now);
             return Ok(Some(SessionUser { user, session_hash }));
         }
         Err(err) => {
             tracing::warn!(user = %name, error = %err, "refreshing auth info failed; login is required");
-            end_user_access(state, &name, Some(&session_hash), false).await?;
+            crate::metrics::refresh("failed");
+            let ended = end_user_access(state, &name, Some(&session_hash), false).await?;
+            crate::metrics::sessions_ended("refresh", ended);
             return Ok(None);
         }
     };
@@ -99,6 +106,7 @@ async fn refresh(
     match pipeline::recheck(state.authenticator.as_ref(), model).await {
         Ok(Outcome::Success(model)) => {
             let updated = crate::login::persist_refresh(state, &model).await?;
+            crate::metrics::refresh("updated");
             state.mark_refreshed(&name, now);
             Ok(Some(SessionUser {
                 user: updated,
@@ -107,33 +115,33 @@ async fn refresh(
         }
         Ok(Outcome::Denied { reason, .. }) => {
             tracing::warn!(user = %name, reason = reason.as_str(), "User no longer passes the rules at refresh; ending all sessions");
-            end_user_access(state, &name, None, true).await?;
+            crate::metrics::refresh("revoked");
+            let ended = end_user_access(state, &name, None, true).await?;
+            crate::metrics::sessions_ended("revoked", ended);
             Ok(None)
         }
         Err(err) => {
             tracing::warn!(user = %name, error = %err, "re-checking rules at refresh failed; login is required");
-            end_user_access(state, &name, Some(&session_hash), false).await?;
+            crate::metrics::refresh("failed");
+            let ended = end_user_access(state, &name, Some(&session_hash), false).await?;
+            crate::metrics::sessions_ended("refresh", ended);
             Ok(None)
         }
     }
 }
 
 /// Ends a session (or every session of the user when `session_hash` is `None`) and, when
-/// `revoke` is set, the stored tokens (auth_state) too.
+/// `revoke` is set, the stored tokens (auth_state) too. Returns how many sessions ended.
 async fn end_user_access(
     state: &HubState,
     name: &str,
     session_hash: Option<&str>,
     revoke: bool,
-) -> Result<(), AppError> {
-    match session_hash {
-        Some(hash) => {
-            state.store.delete_session(hash).await?;
-        }
-        None => {
-            state.store.delete_user_sessions(name).await?;
-        }
-    }
+) -> Result<u64, AppError> {
+    let ended = match session_hash {
+        Some(hash) => u64::from(state.store.delete_session(hash).await?),
+        None => state.store.delete_user_sessions(name).await?,
+    };
     if revoke {
         state.store.set_auth_state(name, None).await?;
     }
@@ -141,7 +149,7 @@ async fn end_user_access(
     if let Err(err) = state.authenticator.session_ended(name).await {
         tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// Starts a session for a user; returns the `Set-Cookie` value.
@@ -158,6 +166,7 @@ pub async fn start(state: &HubState, headers: &HeaderMap, user: &str) -> Result<
             expires: now.saturating_add(lifetime),
         })
         .await?;
+    crate::metrics::session_started();
     Ok(cookies::set(
         SESSION_COOKIE,
         &token,

@@ -36,6 +36,8 @@ pub struct HubState {
     /// When each user's auth info was last refreshed (in memory, as upstream: after a
     /// restart the first request refreshes).
     pub refreshed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// This hub's metrics registry (`{base_url}hub/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for HubState {
@@ -107,6 +109,16 @@ impl HubState {
             path: &self.config.base_url,
             secure: self.is_https(headers),
         }
+    }
+
+    /// The `next` target to honour after login, or `None` (see
+    /// [`crate::next_url::validate_next_with_hosts`]).
+    pub fn validate_next(&self, next: &str) -> Option<String> {
+        crate::next_url::validate_next_with_hosts(
+            next,
+            &self.config.base_url,
+            &self.config.forward_auth.allowed_hosts,
+        )
     }
 
     /// Where to go after login when there is no valid `next`.

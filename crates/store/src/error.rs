@@ -34,9 +34,9 @@ pub enum StoreError {
     /// The database URL names an engine this build does not support, so the
     /// store cannot be opened.
     #[error(
-        "Unsupported database URL (scheme {scheme:?}): {reason}. hubauth currently supports only \
-         SQLite URLs: sqlite:///relative/path.sqlite, sqlite:////absolute/path.sqlite or \
-         sqlite::memory:."
+        "Unsupported database URL (scheme {scheme:?}): {reason}. hubauth supports SQLite URLs \
+         (sqlite:///relative/path.sqlite, sqlite:////absolute/path.sqlite or sqlite::memory:) \
+         and PostgreSQL URLs (postgresql://user:password@host:port/database)."
     )]
     UnsupportedUrl {
         /// The URL's scheme, or `""` when it has none (the rest of the URL, which
@@ -114,6 +114,14 @@ pub(crate) fn classify(err: sqlx::Error, conflict: impl FnOnce() -> String) -> S
             if db.is_unique_violation() {
                 return StoreError::Conflict { what: conflict() };
             }
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                let detail = pg.message().to_owned();
+                return if pg_unavailable(pg.code()) {
+                    StoreError::Unavailable { detail }
+                } else {
+                    StoreError::Database { detail }
+                };
+            }
             let primary = db
                 .code()
                 .and_then(|c| c.parse::<i64>().ok())
@@ -151,6 +159,19 @@ pub(crate) fn classify(err: sqlx::Error, conflict: impl FnOnce() -> String) -> S
             detail: describe_other(&other),
         },
     }
+}
+
+/// PostgreSQL SQLSTATEs that mean "locked, overloaded or unreachable; retry".
+fn pg_unavailable(code: &str) -> bool {
+    // 08: connection exception; 53: insufficient resources (too many connections,
+    // disk full); 57P01-57P03: server shutting down or starting up; 55P03: lock
+    // not available (lock_timeout); 40001/40P01: serialization failure, deadlock.
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "55P03" | "40001" | "40P01"
+        )
 }
 
 fn describe_other(err: &sqlx::Error) -> String {

@@ -1,8 +1,9 @@
 //! hubauth's database: users, groups, roles, browser sessions, API tokens and
 //! encrypted auth_state, behind one engine-independent [`Store`] trait.
 //!
-//! - [`open`] turns JupyterHub's `db_url` into an `Arc<dyn Store>` (SQLite for
-//!   now; PostgreSQL will be another implementation of the same trait).
+//! - [`open`] turns JupyterHub's `db_url` into an `Arc<dyn Store>`: a
+//!   [`SqliteStore`] for `sqlite:` URLs, a [`PostgresStore`] for `postgres://`
+//!   and `postgresql://` URLs (the one to use for several hub replicas).
 //! - [`Store::apply_login`] is JupyterHub's persistence step after a login or
 //!   refresh (`auth_to_user`), done in one transaction.
 //! - [`crypt::CryptKeeper`] encrypts auth_state with `JUPYTERHUB_CRYPT_KEY`,
@@ -16,6 +17,7 @@
 pub mod crypt;
 mod error;
 mod model;
+mod postgres;
 mod sqlite;
 mod store;
 mod url;
@@ -29,6 +31,9 @@ pub use crate::model::{
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
 pub use crate::model::{LoginStateRecord, NewLoginState};
+pub use crate::postgres::{
+    DEFAULT_CONNECT_TIMEOUT, PostgresStore, PostgresStoreBuilder, WRITE_LOCK_KEY,
+};
 pub use crate::sqlite::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_BUSY_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SqliteStore,
     SqliteStoreBuilder,
@@ -36,13 +41,20 @@ pub use crate::sqlite::{
 pub use crate::store::Store;
 pub use crate::url::{DatabaseLocation, parse_database_url};
 
-/// Open the database named by a JupyterHub-style URL, creating it if missing,
-/// and apply the schema migrations.
+/// Open the database named by a JupyterHub-style URL, creating an SQLite file
+/// if missing, and apply the schema migrations.
 ///
-/// Accepts `sqlite:///relative/file.sqlite`, `sqlite:////abs/path.sqlite`,
+/// `postgres://`, `postgresql://` and `postgresql+driver://` URLs open a
+/// [`PostgresStore`] with default options (the database must exist). SQLite
+/// accepts `sqlite:///relative/file.sqlite`, `sqlite:////abs/path.sqlite`,
 /// `sqlite://path` and `sqlite::memory:` (see [`parse_database_url`]); any
-/// other engine is [`StoreError::UnsupportedUrl`].
+/// other engine is [`StoreError::UnsupportedUrl`]. Errors never contain the
+/// URL's password.
 pub async fn open(db_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if crate::url::postgres_url(db_url).is_some() {
+        let store = PostgresStore::open_url(db_url).await?;
+        return Ok(Arc::new(store));
+    }
     let store = SqliteStore::builder_from_url(db_url)?.open().await?;
     Ok(Arc::new(store))
 }

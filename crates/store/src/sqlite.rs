@@ -33,11 +33,11 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 
 /// JupyterHub's default scopes of the `user` role.
-const USER_ROLE_SCOPES: &[&str] = &["self"];
-const USER_ROLE_DESCRIPTION: &str = "Standard user privileges";
+pub(crate) const USER_ROLE_SCOPES: &[&str] = &["self"];
+pub(crate) const USER_ROLE_DESCRIPTION: &str = "Standard user privileges";
 
 /// JupyterHub's default scopes of the `admin` role.
-const ADMIN_ROLE_SCOPES: &[&str] = &[
+pub(crate) const ADMIN_ROLE_SCOPES: &[&str] = &[
     "admin-ui",
     "admin:users",
     "admin:servers",
@@ -54,7 +54,7 @@ const ADMIN_ROLE_SCOPES: &[&str] = &[
     "read:metrics",
     "shares",
 ];
-const ADMIN_ROLE_DESCRIPTION: &str = "Elevated privileges (can do anything)";
+pub(crate) const ADMIN_ROLE_DESCRIPTION: &str = "Elevated privileges (can do anything)";
 
 /// A [`Store`] on an SQLite database (a file in WAL mode, or in memory).
 #[derive(Debug, Clone)]
@@ -184,13 +184,16 @@ impl SqliteStore {
 
 type Conn = SqliteConnection;
 
-fn scopes_to_json(scopes: &[String]) -> Result<String, StoreError> {
+pub(crate) fn scopes_to_json(scopes: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(scopes).map_err(|e| StoreError::Database {
         detail: format!("scopes could not be encoded as JSON: {e}"),
     })
 }
 
-fn scopes_from_json(column: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
+pub(crate) fn scopes_from_json(
+    column: &'static str,
+    text: &str,
+) -> Result<Vec<String>, StoreError> {
     serde_json::from_str::<Vec<String>>(text).map_err(|e| StoreError::Corrupt {
         column,
         detail: format!("not a JSON list of strings ({e})"),
@@ -398,9 +401,13 @@ async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(i64, bool), St
     Ok((user_id, created))
 }
 
-type UserRow = (i64, String, bool, i64, Option<i64>);
+pub(crate) type UserRow = (i64, String, bool, i64, Option<i64>);
 
-fn user_from_row(row: UserRow, mut groups: Vec<String>, mut roles: Vec<String>) -> UserRecord {
+pub(crate) fn user_from_row(
+    row: UserRow,
+    mut groups: Vec<String>,
+    mut roles: Vec<String>,
+) -> UserRecord {
     let (id, name, admin, created, last_activity) = row;
     groups.sort();
     roles.sort();
@@ -452,7 +459,7 @@ async fn require_user_by_id(
 }
 
 /// Group (user id or group id → names) pairs into a map of sorted lists.
-fn group_names(pairs: Vec<(i64, String)>) -> HashMap<i64, Vec<String>> {
+pub(crate) fn group_names(pairs: Vec<(i64, String)>) -> HashMap<i64, Vec<String>> {
     let mut map: HashMap<i64, Vec<String>> = HashMap::new();
     for (id, name) in pairs {
         map.entry(id).or_default().push(name);
@@ -463,7 +470,7 @@ fn group_names(pairs: Vec<(i64, String)>) -> HashMap<i64, Vec<String>> {
     map
 }
 
-type TokenRow = (
+pub(crate) type TokenRow = (
     i64,
     String,
     String,
@@ -475,7 +482,7 @@ type TokenRow = (
     Option<i64>,
 );
 
-fn token_from_row(row: TokenRow) -> Result<ApiTokenRecord, StoreError> {
+pub(crate) fn token_from_row(row: TokenRow) -> Result<ApiTokenRecord, StoreError> {
     let (id, hash, prefix, user, note, scopes, created, expires, last_activity) = row;
     Ok(ApiTokenRecord {
         id,

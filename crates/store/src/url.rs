@@ -42,7 +42,10 @@ pub fn parse_database_url(url: &str) -> Result<DatabaseLocation, StoreError> {
         .map_or(scheme_lower.as_str(), |(base, _driver)| base);
     if base != "sqlite" {
         let reason = match base {
-            "postgres" | "postgresql" => "PostgreSQL is not supported yet",
+            "postgres" | "postgresql" => {
+                "a PostgreSQL URL names a server, not an SQLite location (hubauth_store::open \
+                 opens it)"
+            }
             "mysql" | "mariadb" => "MySQL is not supported",
             _ => "this database engine is not supported",
         };
@@ -86,4 +89,29 @@ fn unsupported(scheme: &str, reason: &str) -> StoreError {
         scheme: scheme.to_owned(),
         reason: reason.to_owned(),
     }
+}
+
+/// The scheme of a URL as written, or `""` when it has none.
+pub(crate) fn scheme_of(url: &str) -> String {
+    url.trim()
+        .split_once(':')
+        .filter(|(scheme, _)| looks_like_scheme(scheme))
+        .map(|(scheme, _)| scheme.to_owned())
+        .unwrap_or_default()
+}
+
+/// For a PostgreSQL URL (`postgres:`, `postgresql:` or `postgresql+driver:`),
+/// its scheme as written and the URL with the scheme sqlx expects; `None` for
+/// any other URL. The returned URL may hold a password: never log or show it.
+pub(crate) fn postgres_url(url: &str) -> Option<(String, String)> {
+    let url = url.trim();
+    let (scheme, rest) = url
+        .split_once(':')
+        .filter(|(scheme, _)| looks_like_scheme(scheme))?;
+    let lower = scheme.to_ascii_lowercase();
+    let base = lower
+        .split_once('+')
+        .map_or(lower.as_str(), |(base, _)| base);
+    matches!(base, "postgres" | "postgresql")
+        .then(|| (scheme.to_owned(), format!("postgres:{rest}")))
 }

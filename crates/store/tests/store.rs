@@ -1,8 +1,11 @@
-//! Store contract suite, run on a real SQLite file.
+//! Store contract suite, run on a real SQLite file and on PostgreSQL.
 //!
 //! Each `contract_*` function takes `&dyn Store` and knows nothing about the
-//! engine, so the same suite can run on PostgreSQL once that engine exists.
-//! The SQLite-specific tests (URLs, reopening, locking, corrupt data) follow.
+//! engine. It runs on SQLite always, and on the PostgreSQL server named by
+//! `HUBAUTH_TEST_POSTGRES_URL` (which `./scripts/test.sh` starts and exports),
+//! each run in a fresh database of its own. Without that variable the
+//! PostgreSQL test fails, unless `HUBAUTH_SKIP_POSTGRES=1` says to skip it.
+//! The engine-specific tests (URLs, reopening, locking, corrupt data) follow.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hubauth_store::{
-    AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession, RoleSpec, SqliteStore,
-    Store, StoreError, parse_database_url,
+    AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession, PostgresStore,
+    RoleSpec, SqliteStore, Store, StoreError, parse_database_url,
 };
 use sqlx::Connection as _;
 use tempfile::TempDir;
@@ -787,9 +790,16 @@ fn store_is_object_safe_send_and_sync() {
 #[tokio::test]
 async fn concurrent_logins_are_serialized() {
     let (_dir, store) = file_store().await;
+    concurrent_logins_create_once(&store, &store).await;
+}
+
+/// Eight logins of one new user race, alternating between two stores on the
+/// same database (two hub replicas): exactly one creates the user, none fails,
+/// and group sync never interleaves.
+async fn concurrent_logins_create_once(one: &Arc<dyn Store>, two: &Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let store = Arc::clone(&store);
+        let store = Arc::clone(if i % 2 == 0 { one } else { two });
         tasks.push(tokio::spawn(async move {
             store
                 .apply_login(LoginUpdate {
@@ -807,7 +817,7 @@ async fn concurrent_logins_are_serialized() {
     }
     assert_eq!(created, 1, "exactly one login created the user");
     assert_eq!(
-        store.get_user("racer").await.unwrap().unwrap().groups.len(),
+        one.get_user("racer").await.unwrap().unwrap().groups.len(),
         1
     );
 }
@@ -913,16 +923,11 @@ fn unsupported_urls_are_refused_without_echoing_secrets() {
     let msg = parse_database_url("postgres://x@y/z")
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("PostgreSQL is not supported yet"), "{msg}");
-}
-
-#[tokio::test]
-async fn open_refuses_postgres_for_now() {
-    match hubauth_store::open("postgres://hub:pw@localhost/hub").await {
-        Err(StoreError::UnsupportedUrl { scheme, .. }) => assert_eq!(scheme, "postgres"),
-        Err(other) => panic!("expected UnsupportedUrl, got {other:?}"),
-        Ok(_) => panic!("expected UnsupportedUrl, got a store"),
-    }
+    assert!(
+        msg.contains("names a server, not an SQLite location"),
+        "{msg}"
+    );
+    assert!(msg.contains("postgresql://"), "{msg}");
 }
 
 /// `..` components leading from `from` (absolute) to the filesystem root.
@@ -1179,4 +1184,214 @@ async fn contract_login_states(store: &dyn Store) {
     assert!(store.take_login_state("unknown").await.unwrap().is_none());
     assert_eq!(store.delete_expired_login_states(300).await.unwrap(), 1);
     assert!(store.take_login_state("s2").await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------
+// the contract on PostgreSQL
+
+/// The PostgreSQL server to test on, from `HUBAUTH_TEST_POSTGRES_URL`. Fails
+/// when it is unset, unless `HUBAUTH_SKIP_POSTGRES=1` (then `None`).
+fn postgres_test_url() -> Option<String> {
+    if let Ok(url) = std::env::var("HUBAUTH_TEST_POSTGRES_URL")
+        && !url.trim().is_empty()
+    {
+        return Some(url);
+    }
+    if std::env::var("HUBAUTH_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("note: HUBAUTH_SKIP_POSTGRES=1: the store contract was NOT run on PostgreSQL");
+        return None;
+    }
+    panic!(
+        "HUBAUTH_TEST_POSTGRES_URL is not set, so the store contract cannot run on PostgreSQL. \
+         Run ./scripts/test.sh, which starts a throwaway PostgreSQL server on loopback and \
+         sets it, or set HUBAUTH_SKIP_POSTGRES=1 to skip the PostgreSQL tests knowingly."
+    );
+}
+
+/// `url` with its database name replaced by `database` (query kept).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    format!("{server}/{database}{query}")
+}
+
+/// A fresh, uniquely named database on the test server, dropped by [`drop_database`].
+async fn create_database(server_url: &str, label: &str) -> (String, String) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("hubauth_{label}_{}_{nanos}", std::process::id());
+    let mut admin = sqlx::postgres::PgConnection::connect(server_url)
+        .await
+        .expect("connect to HUBAUTH_TEST_POSTGRES_URL");
+    // `name` is made of ASCII letters, digits and underscores only.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    (with_database(server_url, &name), name)
+}
+
+async fn drop_database(server_url: &str, name: &str) {
+    let mut admin = sqlx::postgres::PgConnection::connect(server_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_passes_the_store_contract() {
+    let Some(server) = postgres_test_url() else {
+        return;
+    };
+    let (url, name) = create_database(&server, "contract").await;
+    {
+        let store = hubauth_store::open(&url).await.unwrap();
+        run_contract(store.as_ref()).await;
+        // Opening again (a second replica) finds the schema migrated and the data there.
+        let replica = hubauth_store::open(&url).await.unwrap();
+        assert!(replica.get_user("alice").await.unwrap().is_some());
+        concurrent_logins_create_once(&store, &replica).await;
+        store.close().await;
+        replica.close().await;
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable { .. })
+        ));
+    }
+    drop_database(&server, &name).await;
+}
+
+#[tokio::test]
+async fn postgres_locked_write_is_unavailable_not_a_hang() {
+    let Some(server) = postgres_test_url() else {
+        return;
+    };
+    let (url, name) = create_database(&server, "locked").await;
+    {
+        let store = PostgresStore::builder_from_url(&url)
+            .unwrap()
+            .lock_timeout(Duration::from_millis(200))
+            .open()
+            .await
+            .unwrap();
+        store.ensure_user("lockee", None, 1).await.unwrap();
+        // Another client holds the write lock (as a stuck replica would).
+        let mut other = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(hubauth_store::WRITE_LOCK_KEY)
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let err = store
+            .apply_login(login("lockee", 2))
+            .await
+            .expect_err("the write lock is held elsewhere");
+        assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+        assert!(err.is_retryable());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Reads and single-statement writes do not wait for the lock.
+        assert!(store.get_user("lockee").await.unwrap().is_some());
+        store.touch_activity("lockee", 3).await.unwrap();
+        // Released: writes work again.
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+        other.close().await.unwrap();
+        assert!(!store.apply_login(login("lockee", 4)).await.unwrap().created);
+        store.close().await;
+    }
+    drop_database(&server, &name).await;
+}
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn postgres_unreachable_is_unavailable_quickly_without_the_password() {
+    let url = format!("postgresql://hub:s3cretpw@127.0.0.1:{}/hub", closed_port());
+    let started = Instant::now();
+    let err = PostgresStore::builder_from_url(&url)
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .acquire_timeout(Duration::from_secs(2))
+        .open()
+        .await
+        .expect_err("nothing listens on the port");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!format!("{err} {err:?}").contains("s3cretpw"), "{err:?}");
+
+    // Through open(), by URL scheme, with default options: still quick.
+    let started = Instant::now();
+    let Err(err) = hubauth_store::open(&url).await else {
+        panic!("expected an error");
+    };
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!format!("{err} {err:?}").contains("s3cretpw"), "{err:?}");
+}
+
+#[test]
+fn postgres_urls_parse_without_echoing_secrets() {
+    for url in [
+        "postgres://hub:s3cretpw@db.example:5433/hub",
+        "postgresql://hub:s3cretpw@db.example/hub",
+        "postgresql+psycopg2://hub:s3cretpw@db.example/hub",
+        "PostgreSQL://hub:s3cretpw@db.example/hub",
+    ] {
+        let builder = PostgresStore::builder_from_url(url).unwrap();
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("s3cretpw"), "{debug}");
+        assert!(debug.contains("db.example"), "{debug}");
+    }
+    for (url, scheme) in [
+        (
+            "postgres://hub:s3cretpw@db.example:notaport/hub",
+            "postgres",
+        ),
+        ("mysql://hub:s3cretpw@db/hub", "mysql"),
+    ] {
+        match PostgresStore::builder_from_url(url) {
+            Err(err @ StoreError::UnsupportedUrl { .. }) => {
+                let StoreError::UnsupportedUrl { scheme: got, .. } = &err else {
+                    unreachable!()
+                };
+                assert_eq!(got, scheme, "{url}");
+                assert!(!err.to_string().contains("s3cretpw"), "{err}");
+            }
+            other => panic!("{url}: expected UnsupportedUrl, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn test_database_urls_keep_server_and_query() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5999/hubauth_test", "x"),
+        "postgres://postgres@127.0.0.1:5999/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h:1/db?sslmode=disable", "x"),
+        "postgres://u@h:1/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }

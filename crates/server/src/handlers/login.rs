@@ -11,10 +11,10 @@ use super::{ClientIp, app_error_page, encode_query, error_page, html, redirect};
 use crate::cookies;
 use crate::csrf::{self, XSRF_COOKIE};
 use crate::error::AppError;
-use crate::next_url::validate_next;
+use crate::login::{self, LoginAttempt};
 use crate::secrets::random_token;
+use crate::session;
 use crate::state::{AppState, HubState};
-use crate::{login, session};
 
 /// The `next` query parameter.
 #[derive(Debug, Deserialize, Default)]
@@ -40,7 +40,7 @@ struct LoginContext<'a> {
 
 /// The validated `next`, or the default destination.
 fn next_or_default(state: &HubState, next: Option<&str>) -> String {
-    next.and_then(|next| validate_next(next, &state.config.base_url))
+    next.and_then(|next| state.validate_next(next))
         .unwrap_or_else(|| state.default_next())
 }
 
@@ -68,7 +68,7 @@ fn render_login(
     username: &str,
 ) -> Result<Response, AppError> {
     let (xsrf_value, set_cookies) = xsrf_cookie(state, headers);
-    let next = next.and_then(|next| validate_next(next, &state.config.base_url));
+    let next = next.and_then(|next| state.validate_next(next));
     let next_query = next
         .as_deref()
         .map(|next| format!("?next={}", encode_query(next)))
@@ -125,7 +125,7 @@ async fn get_inner(
         && state.authenticator.rules().config().auto_login
     {
         let next_query = next
-            .and_then(|next| validate_next(next, &state.config.base_url))
+            .and_then(|next| state.validate_next(next))
             .map(|next| format!("?next={}", encode_query(&next)))
             .unwrap_or_default();
         return Ok(redirect(
@@ -144,7 +144,18 @@ pub async fn post(
     Query(query): Query<NextQuery>,
     body: Bytes,
 ) -> Response {
-    match post_inner(&state, ip, &headers, query.next.as_deref(), &body).await {
+    let mut attempt = LoginAttempt::new(state.authenticator.class_name());
+    let result = post_inner(
+        &state,
+        ip,
+        &headers,
+        query.next.as_deref(),
+        &body,
+        &mut attempt,
+    )
+    .await;
+    attempt.finish(&result);
+    match result {
         Ok(response) => response,
         Err(err) => app_error_page(&state, err),
     }
@@ -156,6 +167,7 @@ async fn post_inner(
     headers: &HeaderMap,
     next: Option<&str>,
     body: &[u8],
+    attempt: &mut LoginAttempt,
 ) -> Result<Response, AppError> {
     if !matches!(state.authenticator.kind(), LoginKind::Form { .. }) {
         return Err(AppError::user(
@@ -173,7 +185,9 @@ async fn post_inner(
     let cookie_xsrf = cookies::get(headers, XSRF_COOKIE).unwrap_or_default();
     let data = LoginData::from_form(fields.iter().cloned());
     let typed_name = data.username().to_owned();
+    attempt.user(&typed_name);
     if !csrf::check(&state.secret, &cookie_xsrf, submitted_xsrf) {
+        attempt.outcome("refused", "the form's XSRF token does not match");
         return render_login(
             state,
             headers,
@@ -184,6 +198,7 @@ async fn post_inner(
         );
     }
     if !state.limiter.allows(ip, now) {
+        attempt.outcome("refused", "too many failed logins from this address");
         return render_login(
             state,
             headers,
@@ -201,7 +216,6 @@ async fn post_inner(
         &data,
     )
     .await;
-    let class = state.authenticator.class_name();
     match outcome {
         Ok(Outcome::Success(model)) => {
             let user = login::persist_login(state, &model).await?;
@@ -210,13 +224,14 @@ async fn post_inner(
             if let Err(err) = state.authenticator.session_started(&user.name).await {
                 tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
             }
-            tracing::info!(authenticator = class, user = %user.name, outcome = "ok", "User logged in");
+            attempt.user(&user.name);
+            attempt.outcome("ok", "");
             Ok(redirect(&next_or_default(state, next), &[cookie]))
         }
         Ok(Outcome::Denied { name, reason }) => {
             state.limiter.record_failure(ip, now);
-            let shown = hubauth_core::pipeline::loggable(name.as_deref().unwrap_or(&typed_name));
-            tracing::warn!(authenticator = class, user = %shown, outcome = "denied", reason = reason.as_str(), "Failed login");
+            attempt.user(name.as_deref().unwrap_or(&typed_name));
+            attempt.outcome(reason.as_str(), reason.as_str());
             match reason {
                 DenyReason::AuthenticationFailed | DenyReason::InvalidUsername => render_login(
                     state,
@@ -236,7 +251,7 @@ async fn post_inner(
         }
         Err(AuthError::Http { status, message }) => {
             state.limiter.record_failure(ip, now);
-            tracing::warn!(authenticator = class, user = %hubauth_core::pipeline::loggable(&typed_name), outcome = "refused", "Failed login: {message}");
+            attempt.outcome("refused", message.clone());
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             render_login(state, headers, status, next, &message, &typed_name)
         }

@@ -35,7 +35,9 @@ async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response,
     if let Some(token) = cookies::get(headers, SESSION_COOKIE).filter(|token| !token.is_empty()) {
         let hash = hash_token(&token);
         let session = state.store.get_session(&hash).await?;
-        state.store.delete_session(&hash).await?;
+        if state.store.delete_session(&hash).await? {
+            crate::metrics::sessions_ended("logout", 1);
+        }
         if let Some(session) = session {
             tracing::info!(user = %session.user, "User logged out");
             state.forget_refresh(&session.user);

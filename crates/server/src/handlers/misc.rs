@@ -1,4 +1,5 @@
-//! Small endpoints: redirects to the home page, health and the API root.
+//! Small endpoints: redirects to the home page, health, readiness, metrics and the API
+//! root.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,6 +18,40 @@ pub async fn to_home(State(state): State<AppState>) -> Response {
 /// `{base_url}hub/health`: liveness (the process answers).
 pub async fn health() -> Response {
     (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+/// `{base_url}hub/health/ready`: readiness (the database answers). 200 `{"status": "ok"}`,
+/// or 503 with a message when the store does not answer.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Err(err) => {
+            let unavailable = matches!(err, hubauth_store::StoreError::Unavailable { .. });
+            crate::metrics::database_error(unavailable);
+            tracing::warn!(error = %err, "readiness check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unavailable",
+                    "message": "The hub's database is unavailable.",
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `{base_url}hub/metrics`: Prometheus text exposition of this hub's metrics.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// `{base_url}hub/api`: the API root with the version, as JupyterHub answers it.

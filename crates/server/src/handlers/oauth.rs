@@ -17,10 +17,10 @@ use serde_json::Value;
 use super::{ClientIp, app_error_page, error_page, redirect};
 use crate::cookies;
 use crate::error::AppError;
-use crate::next_url::validate_next;
+use crate::login::{self, LoginAttempt};
 use crate::secrets::{hash_token, random_token};
+use crate::session;
 use crate::state::{AppState, HubState};
-use crate::{login, session};
 
 /// Cookie binding pending logins to this browser.
 pub const BROWSER_COOKIE: &str = "hubauth-oauth-state";
@@ -66,7 +66,11 @@ pub async fn login_start(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    match login_start_inner(&state, ip, &headers, query.next.as_deref()).await {
+    let mut attempt = LoginAttempt::new(state.authenticator.class_name());
+    let result = login_start_inner(&state, ip, &headers, query.next.as_deref(), &mut attempt).await;
+    // Only a failure ends the attempt here; a redirect to the provider logs nothing yet.
+    attempt.finish(&result);
+    match result {
         Ok(response) => response,
         Err(err) => app_error_page(&state, err),
     }
@@ -77,6 +81,7 @@ async fn login_start_inner(
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     next: Option<&str>,
+    attempt: &mut LoginAttempt,
 ) -> Result<Response, AppError> {
     let Some(redirect_login) = state.authenticator.redirect_login() else {
         return Err(AppError::user(
@@ -107,10 +112,13 @@ async fn login_start_inner(
     let start = redirect_login
         .begin(&ctx, &state_id, &redirect_uri)
         .await
-        .map_err(AppError::Auth)?;
+        .map_err(|err| {
+            attempt.outcome("provider_error", err.to_string());
+            AppError::Auth(err)
+        })?;
     let record = PendingLogin {
         browser: hash_token(&browser),
-        next: next.and_then(|next| validate_next(next, &state.config.base_url)),
+        next: next.and_then(|next| state.validate_next(next)),
         redirect_uri,
         pending: start.pending,
     };
@@ -139,7 +147,10 @@ pub async fn callback(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    match callback_inner(&state, ip, &headers, &query).await {
+    let mut attempt = LoginAttempt::new(state.authenticator.class_name());
+    let result = callback_inner(&state, ip, &headers, &query, &mut attempt).await;
+    attempt.finish(&result);
+    match result {
         Ok(response) => response,
         Err(err) => app_error_page(&state, err),
     }
@@ -154,6 +165,7 @@ async fn callback_inner(
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     query: &BTreeMap<String, String>,
+    attempt: &mut LoginAttempt,
 ) -> Result<Response, AppError> {
     let Some(redirect_login) = state.authenticator.redirect_login() else {
         return Err(AppError::user(
@@ -161,7 +173,6 @@ async fn callback_inner(
             "This hub does not log in through an identity provider.",
         ));
     };
-    let class = state.authenticator.class_name();
     let now = state.clock.now();
     let ctx = RequestContext { now, remote_ip: ip };
     let url_state = query.get("state");
@@ -175,41 +186,46 @@ async fn callback_inner(
             .get("error_description")
             .filter(|d| !d.is_empty())
             .unwrap_or(error);
-        tracing::warn!(authenticator = class, outcome = "provider_error", error = %error, "Failed login");
+        attempt.outcome(
+            "provider_error",
+            format!(
+                "the provider answered with error {}",
+                hubauth_core::pipeline::loggable(error)
+            ),
+        );
         return Err(bad_request(&format!("OAuth error: {description}")));
     }
     if query.get("code").is_none_or(|code| code.is_empty()) {
+        attempt.outcome("provider_error", "callback without a code");
         return Err(bad_request("OAuth callback made without a code"));
     }
     let Some(url_state) = url_state else {
+        attempt.outcome("bad_state", "state missing from the URL");
         return Err(bad_request("Missing argument state"));
     };
     let Some(browser) = cookies::get(headers, BROWSER_COOKIE).filter(|value| !value.is_empty())
     else {
+        attempt.outcome("bad_state", "state cookie missing");
         return Err(bad_request("OAuth state missing from cookies"));
     };
     if url_state.is_empty() {
+        attempt.outcome("bad_state", "state missing from the URL");
         return Err(bad_request("OAuth state missing from URL"));
     }
     let Some(record) = record else {
-        tracing::warn!(
-            authenticator = class,
-            outcome = "bad_state",
-            "OAuth state unknown or already used"
-        );
+        attempt.outcome("bad_state", "state unknown or already used");
         return Err(bad_request("OAuth state mismatch"));
     };
-    let pending: PendingLogin =
-        serde_json::from_str(&record.data).map_err(|_| bad_request("OAuth state mismatch"))?;
+    let pending: PendingLogin = serde_json::from_str(&record.data).map_err(|_| {
+        attempt.outcome("bad_state", "stored state unreadable");
+        bad_request("OAuth state mismatch")
+    })?;
     if pending.browser != hash_token(&browser) {
-        tracing::warn!(
-            authenticator = class,
-            outcome = "bad_state",
-            "OAuth state belongs to another browser"
-        );
+        attempt.outcome("bad_state", "state belongs to another browser");
         return Err(bad_request("OAuth state mismatch"));
     }
     if !record.is_valid_at(now) {
+        attempt.outcome("bad_state", "state expired");
         return Err(bad_request(
             "OAuth state expired: the login took too long. Please log in again.",
         ));
@@ -218,9 +234,12 @@ async fn callback_inner(
         .complete(&ctx, &pending.redirect_uri, query, &pending.pending)
         .await
     {
-        Ok(model) => model,
+        Ok(model) => {
+            attempt.user(&model.name);
+            model
+        }
         Err(err) => {
-            tracing::warn!(authenticator = class, outcome = "provider_error", error = %err, "Failed login");
+            attempt.outcome("provider_error", err.to_string());
             return Err(AppError::Auth(err));
         }
     };
@@ -240,13 +259,14 @@ async fn callback_inner(
             if let Err(err) = state.authenticator.session_started(&user.name).await {
                 tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
             }
-            tracing::info!(authenticator = class, user = %user.name, outcome = "ok", "User logged in");
+            attempt.user(&user.name);
+            attempt.outcome("ok", "");
             let next = pending.next.unwrap_or_else(|| state.default_next());
             Ok(redirect(&next, &[cookie]))
         }
         Outcome::Denied { name, reason } => {
-            let shown = hubauth_core::pipeline::loggable(name.as_deref().unwrap_or(""));
-            tracing::warn!(authenticator = class, user = %shown, outcome = "denied", reason = reason.as_str(), "Failed login");
+            attempt.user(name.as_deref().unwrap_or(""));
+            attempt.outcome(reason.as_str(), reason.as_str());
             error_page(
                 state,
                 StatusCode::FORBIDDEN,

@@ -1,0 +1,396 @@
+//! Operating the hub: liveness and readiness, Prometheus metrics, and the login log (one
+//! line per login, no secrets in it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use hubauth_devidp::{Client, DevIdp, DevUser};
+use serde_json::{Value, json};
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The value of a sample line (`name{labels} value`) in a Prometheus exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn readiness_follows_the_database() {
+    let hub = start_hub("", "", &[]).await;
+    let c = client();
+    let (status, body) = get(&c, &format!("{}health/ready", hub.hub_url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"status": "ok"})
+    );
+
+    hub.hub.state().store.close().await;
+    let (status, body) = get(&c, &format!("{}health/ready", hub.hub_url)).await;
+    assert_eq!(status, 503, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["message"], "The hub's database is unavailable.");
+    // Liveness does not depend on the database.
+    assert_eq!(get(&c, &format!("{}health", hub.hub_url)).await.0, 200);
+    let (_, metrics) = get(&c, &format!("{}metrics", hub.hub_url)).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "hubauth_database_errors_total{kind=\"unavailable\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_logins_per_hub() {
+    let hub = start_hub(
+        "",
+        "[Authenticator]\nblocked_users = [\"mallory\"]\n[DummyAuthenticator]\npassword = \"pw-123\"\n",
+        &[],
+    )
+    .await;
+    // A second hub in the same process keeps its own counts.
+    let other = start_hub("", "", &[]).await;
+    let c = client();
+    assert_eq!(login(&c, &hub, "ada", "pw-123", None).await.status(), 302);
+    assert_eq!(
+        login(&client(), &hub, "bob", "pw-123", None).await.status(),
+        302
+    );
+    assert_eq!(
+        login(&client(), &hub, "ada", "wrong", None).await.status(),
+        403
+    );
+    assert_eq!(
+        login(&client(), &hub, "mallory", "pw-123", None)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        c.get(format!("{}logout", hub.hub_url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        302
+    );
+
+    let response = c
+        .get(format!("{}metrics", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    let logins = |outcome: &str| {
+        sample(
+            &text,
+            &format!(
+                "hubauth_logins_total{{authenticator=\"DummyAuthenticator\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(logins("ok"), Some(2.0), "{text}");
+    assert_eq!(logins("authentication_failed"), Some(1.0), "{text}");
+    assert_eq!(logins("blocked"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "hubauth_sessions_started_total"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "hubauth_sessions_ended_total{reason=\"logout\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(text.contains("# HELP hubauth_logins_total"), "{text}");
+    assert!(
+        text.contains("# TYPE hubauth_logins_total counter"),
+        "{text}"
+    );
+
+    let (_, other_text) = get(&c, &format!("{}metrics", other.hub_url)).await;
+    assert!(
+        !other_text.contains("hubauth_logins_total{"),
+        "{other_text}"
+    );
+    other.stop().await;
+    hub.stop().await;
+}
+
+/// A writer into a shared buffer, for capturing the hub's log.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The value of a cookie set by a response.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|cookie| {
+            let (key, rest) = cookie.split_once('=')?;
+            (key == name).then(|| rest.split(';').next().unwrap_or("").to_owned())
+        })
+        .filter(|value| !value.is_empty())
+}
+
+/// The login lines of a JSON log: (authenticator, user, outcome, reason).
+fn login_lines(log: &str) -> Vec<(String, String, String, String)> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"].get("outcome").is_some())
+        .map(|line| {
+            let field = |name: &str| {
+                line["fields"][name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("login line without {name}: {line}"))
+                    .to_owned()
+            };
+            (
+                field("authenticator"),
+                field("user"),
+                field("outcome"),
+                field("reason"),
+            )
+        })
+        .collect()
+}
+
+const FORM_PASSWORD: &str = "form-pw-5f1d0c7e9a";
+const WRONG_PASSWORD: &str = "wrong-pw-b83e77d1c2";
+const CLIENT_SECRET: &str = "client-secret-0d9c4b6e1f27";
+
+/// Runs a form login and an OAuth login (with a refresh and a logout) with the hub's log
+/// captured as JSON at trace level, then greps the log for every secret the flows used.
+#[tokio::test]
+async fn login_log_has_one_line_per_login_and_no_secrets() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded, so every task of the hubs and the provider logs
+    // through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut secrets: Vec<(&str, String)> = vec![
+        ("form password", FORM_PASSWORD.to_owned()),
+        ("wrong password", WRONG_PASSWORD.to_owned()),
+        ("client secret", CLIENT_SECRET.to_owned()),
+    ];
+
+    // Form login: one success, one failure.
+    let form_hub = start_hub(
+        "",
+        &format!("[DummyAuthenticator]\npassword = \"{FORM_PASSWORD}\"\n"),
+        &[],
+    )
+    .await;
+    secrets.push((
+        "cookie secret",
+        std::fs::read_to_string(form_hub.dir.path().join("cookie_secret"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    ));
+    let c = client();
+    let response = login(&c, &form_hub, "ada", FORM_PASSWORD, None).await;
+    assert_eq!(response.status(), 302);
+    secrets.push((
+        "form session cookie",
+        set_cookie(&response, "hubauth-session").unwrap(),
+    ));
+    assert_eq!(home(&c, &form_hub).await.0, 200);
+    let response = login(&client(), &form_hub, "ada", WRONG_PASSWORD, None).await;
+    assert_eq!(response.status(), 403);
+    form_hub.stop().await;
+
+    // OAuth login against the development provider, with auth_state, a refresh and a logout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_origin = format!("http://{}", listener.local_addr().unwrap());
+    let idp = DevIdp::builder()
+        .client(
+            Client::confidential(
+                "hub",
+                CLIENT_SECRET,
+                format!("{hub_origin}/hub/oauth_callback"),
+            )
+            .with_require_pkce(false),
+        )
+        .user(DevUser::new("ada", "ada-pw").claim("preferred_username", "ada"))
+        .auto_approve(Some("ada".into()))
+        .start()
+        .await
+        .unwrap();
+    let key = hubauth_store::CryptKeeper::generate_key();
+    secrets.push(("crypt key", key.clone()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let clock = Arc::new(hubauth_server::ManualClock::at(now));
+    let rest = format!(
+        "[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"{CLIENT_SECRET}\"\nusername_claim = \"preferred_username\"\nscope = [\"openid\", \"profile\"]\noidc_issuer = \"{}\"\nallow_all = true\nenable_auth_state = true\nauth_refresh_age = 60\n",
+        idp.issuer()
+    );
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener),
+        hub_extra: "authenticator_class = \"generic-oauth\"",
+        rest: &rest,
+        env: &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        clock: Some(clock.clone()),
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let start = c
+        .get(format!("{}oauth_login", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302);
+    let at_idp = c.get(location(&start)).send().await.unwrap();
+    assert_eq!(at_idp.status(), 302);
+    let callback = location(&at_idp);
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == "code")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    secrets.push(("authorization code", code));
+    let response = c.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    secrets.push((
+        "OAuth session cookie",
+        set_cookie(&response, "hubauth-session").unwrap(),
+    ));
+    let mut auth_states = vec![
+        hubauth_server::auth_state::load(hub.hub.state(), "ada")
+            .await
+            .unwrap()
+            .unwrap(),
+    ];
+    // Past auth_refresh_age: the next request refreshes with the stored tokens.
+    clock.advance(61);
+    assert_eq!(home(&c, &hub).await.0, 200);
+    auth_states.push(
+        hubauth_server::auth_state::load(hub.hub.state(), "ada")
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    for (index, state) in auth_states.iter().enumerate() {
+        for name in ["access_token", "refresh_token", "id_token"] {
+            let value = state[name].as_str().unwrap_or("");
+            if index == 0 {
+                assert!(value.len() >= 16, "auth_state.{name} = {value:?}");
+            }
+            if !value.is_empty() {
+                secrets.push((name, value.to_owned()));
+            }
+        }
+    }
+    let (_, metrics) = get(&c, &format!("{}metrics", hub.hub_url)).await;
+    assert!(
+        metrics.contains("hubauth_provider_request_duration_seconds_bucket{step="),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hubauth_auth_refreshes_total{result="),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "hubauth_logins_total{authenticator=\"GenericOAuthenticator\",outcome=\"ok\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    let logout = c
+        .get(format!("{}logout", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(logout.status().is_redirection() || logout.status().is_success());
+    // A replayed callback: its state is used up.
+    let replay = client().get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    hub.stop().await;
+
+    let text = log.text();
+    assert!(
+        text.contains("User logged in"),
+        "the log was captured: {text}"
+    );
+    for (what, secret) in &secrets {
+        assert!(!secret.is_empty(), "{what} is known");
+        assert!(
+            !text.contains(secret.as_str()),
+            "the log contains the {what}"
+        );
+    }
+
+    // Exactly one line per login, each with authenticator, user, outcome and reason.
+    let lines = login_lines(&text);
+    let summary: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|(auth, user, outcome, _)| (auth.as_str(), user.as_str(), outcome.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("DummyAuthenticator", "ada", "ok"),
+            ("DummyAuthenticator", "ada", "authentication_failed"),
+            ("GenericOAuthenticator", "ada", "ok"),
+            ("GenericOAuthenticator", "", "bad_state"),
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(lines[3].3, "state cookie missing");
+}

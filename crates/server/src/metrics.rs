@@ -1,0 +1,179 @@
+//! Prometheus metrics, one registry per hub.
+//!
+//! Code records through the [`metrics`] facade (`counter!`, `histogram!`), including crates
+//! that know nothing about the hub (the OAuth client times its provider requests that way).
+//! Each hub owns a [`PrometheusRecorder`] that is never installed globally: every request
+//! future is polled with the hub's recorder set as the thread-local recorder
+//! ([`Metrics::scope`]), so several hubs in one process (tests) keep separate counts.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use crate::state::AppState;
+
+/// Logins by `authenticator` and `outcome`.
+pub const LOGINS: &str = "hubauth_logins_total";
+/// Provider request latency by `step` (recorded by `hubauth_oauth::http::send`).
+pub const PROVIDER_LATENCY: &str = "hubauth_provider_request_duration_seconds";
+/// Auth info refreshes by `result`.
+pub const REFRESHES: &str = "hubauth_auth_refreshes_total";
+/// Sessions started.
+pub const SESSIONS_STARTED: &str = "hubauth_sessions_started_total";
+/// Sessions ended by `reason`.
+pub const SESSIONS_ENDED: &str = "hubauth_sessions_ended_total";
+/// Database errors by `kind` (`unavailable`, `other`).
+pub const DATABASE_ERRORS: &str = "hubauth_database_errors_total";
+
+/// Histogram buckets for provider latency, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+];
+
+/// A hub's metrics registry.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A new, empty registry (not installed as the global recorder).
+    pub fn new() -> Result<Self, String> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(PROVIDER_LATENCY.to_owned()), LATENCY_BUCKETS)
+            .map_err(|err| format!("metrics: {err}"))?
+            .build_recorder();
+        let handle = recorder.handle();
+        let metrics = Metrics {
+            recorder: Arc::new(recorder),
+            handle,
+        };
+        metrics.describe();
+        Ok(metrics)
+    }
+
+    /// Registers the help text of every metric.
+    fn describe(&self) {
+        self.record(|| {
+            metrics::describe_counter!(LOGINS, "Logins by authenticator and outcome.");
+            metrics::describe_histogram!(
+                PROVIDER_LATENCY,
+                metrics::Unit::Seconds,
+                "Time of requests to the identity provider, by step."
+            );
+            metrics::describe_counter!(REFRESHES, "Refreshes of users' auth info, by result.");
+            metrics::describe_counter!(SESSIONS_STARTED, "Login sessions started.");
+            metrics::describe_counter!(SESSIONS_ENDED, "Login sessions ended, by reason.");
+            metrics::describe_counter!(DATABASE_ERRORS, "Database errors, by kind.");
+        });
+    }
+
+    /// Runs `f` with this registry as the thread's recorder.
+    pub fn record<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(self.recorder.as_ref(), f)
+    }
+
+    /// Wraps a future so that whatever it records, on any thread, lands in this registry.
+    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped {
+            recorder: self.recorder.clone(),
+            future: Box::pin(future),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+/// A future polled with a hub's recorder set (see [`Metrics::scope`]).
+pub struct Scoped<F> {
+    recorder: Arc<PrometheusRecorder>,
+    future: Pin<Box<F>>,
+}
+
+impl<F> std::fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scoped").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let future = this.future.as_mut();
+        metrics::with_local_recorder(this.recorder.as_ref(), || future.poll(cx))
+    }
+}
+
+/// Middleware: runs the request with the hub's recorder.
+pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    state.metrics.scope(next.run(request)).await
+}
+
+/// Counts a login attempt's outcome.
+pub fn login(authenticator: &str, outcome: &'static str) {
+    metrics::counter!(LOGINS, "authenticator" => authenticator.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Counts an auth info refresh.
+pub fn refresh(result: &'static str) {
+    metrics::counter!(REFRESHES, "result" => result).increment(1);
+}
+
+/// Counts a started session.
+pub fn session_started() {
+    metrics::counter!(SESSIONS_STARTED).increment(1);
+}
+
+/// Counts ended sessions.
+pub fn sessions_ended(reason: &'static str, count: u64) {
+    metrics::counter!(SESSIONS_ENDED, "reason" => reason).increment(count);
+}
+
+/// Counts a database error.
+pub fn database_error(unavailable: bool) {
+    let kind = if unavailable { "unavailable" } else { "other" };
+    metrics::counter!(DATABASE_ERRORS, "kind" => kind).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn registries_are_separate() {
+        let a = Metrics::new().unwrap();
+        let b = Metrics::new().unwrap();
+        a.scope(async {
+            tokio::task::yield_now().await;
+            login("dummy", "ok");
+        })
+        .await;
+        assert!(
+            a.render()
+                .contains("hubauth_logins_total{authenticator=\"dummy\",outcome=\"ok\"} 1")
+        );
+        assert!(!b.render().contains("hubauth_logins_total{"));
+    }
+}

@@ -1,0 +1,1016 @@
+//! The PostgreSQL engine: the same [`Store`] contract as [`SqliteStore`](crate::SqliteStore),
+//! for deployments that run several hub replicas on one database.
+//!
+//! Write transactions that read before they write take one transaction-level
+//! advisory lock first ([`WRITE_LOCK_KEY`]), so writers are serialized across
+//! every connection and every hub replica, exactly as SQLite's `BEGIN IMMEDIATE`
+//! serializes them: concurrent logins of the same new user create it once and
+//! group sync never interleaves. Single-statement writes are atomic on their own
+//! and do not take the lock. Multi-statement reads run in one `REPEATABLE READ`
+//! snapshot. Waiting for a lock is bounded by `lock_timeout` (the builder's
+//! [`lock_timeout`](PostgresStoreBuilder::lock_timeout)), after which the call
+//! fails with [`StoreError::Unavailable`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+
+use crate::error::classify;
+use crate::model::{
+    ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
+    NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
+};
+use crate::model::{LoginStateRecord, NewLoginState};
+use crate::sqlite::{
+    ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, TokenRow, USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES, UserRow,
+    group_names, scopes_from_json, scopes_to_json, token_from_row, user_from_row,
+};
+use crate::url::postgres_url;
+use crate::{Store, StoreError};
+
+/// The embedded PostgreSQL schema migrations (`crates/store/migrations_postgres`).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations_postgres");
+
+/// How long opening the store waits for the first connection, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The advisory lock key that serializes hubauth's write transactions
+/// (`pg_advisory_xact_lock`); the ASCII bytes of `"hubauthw"`.
+pub const WRITE_LOCK_KEY: i64 = 0x6875_6261_7574_6877;
+
+/// A [`Store`] on a PostgreSQL database, shared safely by several hub replicas.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("connections", &self.pool.size())
+            .field("closed", &self.pool.is_closed())
+            .finish()
+    }
+}
+
+/// Options for opening a [`PostgresStore`]; see [`PostgresStore::builder_from_url`].
+///
+/// Its `Debug` output shows the server and database but never the password.
+#[derive(Clone)]
+pub struct PostgresStoreBuilder {
+    options: PgConnectOptions,
+    connect_timeout: Duration,
+    acquire_timeout: Duration,
+    lock_timeout: Duration,
+    max_connections: u32,
+}
+
+impl fmt::Debug for PostgresStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStoreBuilder")
+            .field("host", &self.options.get_host())
+            .field("port", &self.options.get_port())
+            .field("database", &self.options.get_database())
+            .field("username", &self.options.get_username())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStoreBuilder {
+    /// How long [`open`](Self::open) waits for the server to accept the first
+    /// connection before failing with [`StoreError::Unavailable`] (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a call waits for a pooled connection (including connecting a
+    /// new one) before failing with [`StoreError::Unavailable`] (default
+    /// [`DEFAULT_ACQUIRE_TIMEOUT`]).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long a statement waits for a row or advisory lock held by another
+    /// transaction before failing with [`StoreError::Unavailable`] (PostgreSQL's
+    /// `lock_timeout`; default [`DEFAULT_BUSY_TIMEOUT`], at least 1 ms).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Maximum pooled connections (at least 1; default [`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// Connect, apply the schema migrations (under sqlx's migration lock, so
+    /// replicas starting together are safe) and return the store.
+    pub async fn open(self) -> Result<PostgresStore, StoreError> {
+        let lock_ms = self.lock_timeout.as_millis().clamp(1, u128::from(u32::MAX));
+        let options = self
+            .options
+            .options([("lock_timeout", format!("{lock_ms}ms"))]);
+        let mut conn =
+            match tokio::time::timeout(self.connect_timeout, PgConnection::connect_with(&options))
+                .await
+            {
+                Ok(conn) => conn?,
+                Err(_elapsed) => {
+                    return Err(StoreError::Unavailable {
+                        detail: format!(
+                            "the PostgreSQL server did not accept a connection within {} ms",
+                            self.connect_timeout.as_millis()
+                        ),
+                    });
+                }
+            };
+        let migrated = MIGRATOR.run(&mut conn).await;
+        // Closing is best effort: the migration's outcome is what matters.
+        let _ = conn.close().await;
+        migrated?;
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(self.acquire_timeout)
+            .max_connections(self.max_connections)
+            .connect_lazy_with(options.clone());
+        tracing::info!(
+            host = options.get_host(),
+            port = options.get_port(),
+            database = options.get_database().unwrap_or_default(),
+            "opened PostgreSQL database"
+        );
+        Ok(PostgresStore { pool })
+    }
+}
+
+impl PostgresStore {
+    /// Options for the database a `postgres://` or `postgresql://` URL names
+    /// (`postgresql+driver://`, JupyterHub's SQLAlchemy form, is accepted too).
+    /// Any other URL, or one that does not parse, is
+    /// [`StoreError::UnsupportedUrl`]; the error never repeats the URL, which may
+    /// contain a password.
+    pub fn builder_from_url(db_url: &str) -> Result<PostgresStoreBuilder, StoreError> {
+        let (scheme, url) = postgres_url(db_url).ok_or_else(|| StoreError::UnsupportedUrl {
+            scheme: crate::url::scheme_of(db_url),
+            reason: "not a PostgreSQL URL".to_owned(),
+        })?;
+        let options = PgConnectOptions::from_str(&url).map_err(|_| StoreError::UnsupportedUrl {
+            scheme,
+            reason: "the PostgreSQL URL could not be parsed".to_owned(),
+        })?;
+        Ok(Self::builder(options))
+    }
+
+    /// Options for a database described by sqlx connect options.
+    pub fn builder(options: PgConnectOptions) -> PostgresStoreBuilder {
+        PostgresStoreBuilder {
+            options,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            lock_timeout: DEFAULT_BUSY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+
+    /// Open the database a URL names with default options.
+    pub async fn open_url(db_url: &str) -> Result<PostgresStore, StoreError> {
+        Self::builder_from_url(db_url)?.open().await
+    }
+
+    /// Start a write transaction holding the hubauth write lock (see the module
+    /// docs), so a transaction that reads before it writes sees no concurrent writer.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Start a read-only transaction with one snapshot for all its queries.
+    async fn read_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        Ok(self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?)
+    }
+}
+
+/// The columns of a [`TokenRow`], for use in `concat!`.
+macro_rules! token_select {
+    () => {
+        "SELECT t.id, t.hash, t.prefix, u.name, t.note, t.scopes, t.created, t.expires, \
+         t.last_activity FROM api_tokens t JOIN users u ON u.id = t.user_id"
+    };
+}
+
+// ---------------------------------------------------------------------------
+// helpers on one connection (inside a transaction)
+
+type Conn = PgConnection;
+
+async fn user_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+async fn require_user_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
+    user_id(conn, name)
+        .await?
+        .ok_or_else(|| StoreError::user_not_found(name))
+}
+
+async fn group_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+async fn role_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM roles WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Id of a default role (`user` or `admin`), creating its row with
+/// JupyterHub's description and scopes when missing.
+async fn default_role_id(conn: &mut Conn, name: &'static str) -> Result<i64, StoreError> {
+    if let Some(id) = role_id(conn, name).await? {
+        return Ok(id);
+    }
+    let (description, scopes) = if name == ADMIN_ROLE {
+        (ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES)
+    } else {
+        (USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES)
+    };
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO roles (name, description, scopes, managed_by_auth) \
+         VALUES ($1, $2, $3, FALSE) RETURNING id",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(scopes_to_json(&scopes)?)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| classify(e, || format!("role {name:?}")))?;
+    Ok(id)
+}
+
+async fn grant_role(conn: &mut Conn, user_id: i64, role_id: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_role_map (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(role_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// JupyterHub's default roles: `admin` exactly when the flag is set, `user` always.
+async fn sync_default_roles(conn: &mut Conn, user_id: i64, admin: bool) -> Result<(), StoreError> {
+    if admin {
+        let admin_role = default_role_id(conn, ADMIN_ROLE).await?;
+        grant_role(conn, user_id, admin_role).await?;
+    } else if let Some(admin_role) = role_id(conn, ADMIN_ROLE).await? {
+        sqlx::query("DELETE FROM user_role_map WHERE user_id = $1 AND role_id = $2")
+            .bind(user_id)
+            .bind(admin_role)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let user_role = default_role_id(conn, USER_ROLE).await?;
+    grant_role(conn, user_id, user_role).await
+}
+
+/// Make the user's group membership exactly `groups`, creating missing groups.
+async fn sync_groups(conn: &mut Conn, user_id: i64, groups: &[String]) -> Result<(), StoreError> {
+    let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+    let current = sqlx::query_as::<_, (i64, String)>(
+        "SELECT g.id, g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut have = BTreeSet::new();
+    for (group_id, name) in &current {
+        if desired.contains(name.as_str()) {
+            have.insert(name.as_str());
+        } else {
+            sqlx::query("DELETE FROM user_group_map WHERE user_id = $1 AND group_id = $2")
+                .bind(user_id)
+                .bind(group_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    for name in desired.difference(&have) {
+        sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(*name)
+            .execute(&mut *conn)
+            .await?;
+        let group_id = group_id(conn, name)
+            .await?
+            .ok_or_else(|| StoreError::group_not_found(name))?;
+        sqlx::query(
+            "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(group_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What [`persist_user`] should do.
+struct Persist<'a> {
+    name: &'a str,
+    admin: Option<bool>,
+    groups: Option<&'a [String]>,
+    auth_state: &'a AuthStateUpdate,
+    now: i64,
+    create_if_missing: bool,
+    touch_activity: bool,
+}
+
+/// The shared body of `apply_login` and `ensure_user`. Returns (user id, created).
+async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(i64, bool), StoreError> {
+    let existing = sqlx::query_as::<_, (i64, bool)>("SELECT id, admin FROM users WHERE name = $1")
+        .bind(p.name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (user_id, admin, created) = match existing {
+        Some((id, stored)) => match p.admin {
+            Some(admin) if admin != stored => {
+                sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
+                    .bind(admin)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                (id, admin, false)
+            }
+            _ => (id, stored, false),
+        },
+        None if p.create_if_missing => {
+            let admin = p.admin.unwrap_or(false);
+            let id = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO users (name, admin, created) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(p.name)
+            .bind(admin)
+            .bind(p.now)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| classify(e, || format!("user {:?}", p.name)))?;
+            tracing::info!(user = p.name, admin, "created user");
+            (id, admin, true)
+        }
+        None => return Err(StoreError::user_not_found(p.name)),
+    };
+    sync_default_roles(conn, user_id, admin).await?;
+    if let Some(groups) = p.groups {
+        sync_groups(conn, user_id, groups).await?;
+    }
+    match p.auth_state {
+        AuthStateUpdate::Keep => {}
+        AuthStateUpdate::Set(bytes) => {
+            sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE id = $2")
+                .bind(bytes.as_slice())
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        AuthStateUpdate::Clear => {
+            sqlx::query("UPDATE users SET encrypted_auth_state = NULL WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    if p.touch_activity {
+        sqlx::query("UPDATE users SET last_activity = $1 WHERE id = $2")
+            .bind(p.now)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok((user_id, created))
+}
+
+async fn load_user_by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRecord>, StoreError> {
+    let row = sqlx::query_as::<_, UserRow>(
+        "SELECT id, name, admin, created, last_activity FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let groups = sqlx::query_scalar::<_, String>(
+        "SELECT g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let roles = sqlx::query_scalar::<_, String>(
+        "SELECT r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id WHERE m.user_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(user_from_row(row, groups, roles)))
+}
+
+async fn require_user_by_id(
+    conn: &mut Conn,
+    id: i64,
+    name: &str,
+) -> Result<UserRecord, StoreError> {
+    load_user_by_id(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::user_not_found(name))
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar::<_, i64>("SELECT 1::BIGINT")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn apply_login(&self, update: LoginUpdate) -> Result<LoginOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (id, created) = persist_user(
+            &mut tx,
+            Persist {
+                name: &update.name,
+                admin: update.admin,
+                groups: update.groups.as_deref(),
+                auth_state: &update.auth_state,
+                now: update.now,
+                create_if_missing: update.create_if_missing,
+                touch_activity: true,
+            },
+        )
+        .await?;
+        let user = require_user_by_id(&mut tx, id, &update.name).await?;
+        tx.commit().await?;
+        Ok(LoginOutcome { user, created })
+    }
+
+    async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let user = match user_id(&mut tx, name).await? {
+            Some(id) => load_user_by_id(&mut tx, id).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let rows = sqlx::query_as::<_, UserRow>(
+            "SELECT id, name, admin, created, last_activity FROM users",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let groups = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.user_id, g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let roles = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.user_id, r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut groups = group_names(groups);
+        let mut roles = group_names(roles);
+        let mut users: Vec<UserRecord> = rows
+            .into_iter()
+            .map(|row| {
+                let id = row.0;
+                user_from_row(
+                    row,
+                    groups.remove(&id).unwrap_or_default(),
+                    roles.remove(&id).unwrap_or_default(),
+                )
+            })
+            .collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+
+    async fn user_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = sqlx::query_scalar::<_, String>("SELECT name FROM users")
+            .fetch_all(&self.pool)
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
+    async fn ensure_user(
+        &self,
+        name: &str,
+        admin: Option<bool>,
+        now: i64,
+    ) -> Result<(UserRecord, bool), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (id, created) = persist_user(
+            &mut tx,
+            Persist {
+                name,
+                admin,
+                groups: None,
+                auth_state: &AuthStateUpdate::Keep,
+                now,
+                create_if_missing: true,
+                touch_activity: false,
+            },
+        )
+        .await?;
+        let user = require_user_by_id(&mut tx, id, name).await?;
+        tx.commit().await?;
+        Ok((user, created))
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = user_id(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        // Foreign keys cascade too; deleting explicitly keeps engines alike.
+        for sql in [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM api_tokens WHERE user_id = $1",
+            "DELETE FROM user_group_map WHERE user_id = $1",
+            "DELETE FROM user_role_map WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(user = name, "deleted user");
+        Ok(true)
+    }
+
+    async fn set_admin(&self, name: &str, admin: bool) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_user_id(&mut tx, name).await?;
+        sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
+            .bind(admin)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sync_default_roles(&mut tx, id, admin).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn strip_privileges(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_user_id(&mut tx, name).await?;
+        for sql in [
+            "UPDATE users SET admin = FALSE WHERE id = $1",
+            "DELETE FROM user_role_map WHERE user_id = $1",
+            "DELETE FROM user_group_map WHERE user_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn touch_activity(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET last_activity = $1 WHERE name = $2")
+            .bind(now)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::user_not_found(name));
+        }
+        Ok(())
+    }
+
+    async fn get_auth_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query_scalar::<_, Option<Vec<u8>>>(
+            "SELECT encrypted_auth_state FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| StoreError::user_not_found(name))
+    }
+
+    async fn set_auth_state(&self, name: &str, state: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE name = $2")
+            .bind(state)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::user_not_found(name));
+        }
+        Ok(())
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_user_id(&mut tx, &session.user).await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, created, expires, last_seen) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.id_hash)
+        .bind(id)
+        .bind(session.created)
+        .bind(session.expires)
+        .bind(session.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || "a session with this id".to_owned()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query_as::<_, (String, String, i64, i64, i64)>(
+            "SELECT s.id_hash, u.name, s.created, s.expires, s.last_seen \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(id_hash, user, created, expires, last_seen)| SessionRecord {
+                id_hash,
+                user,
+                created,
+                expires,
+                last_seen,
+            },
+        ))
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user_sessions(&self, user: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)",
+        )
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {
+        let scopes = scopes_to_json(&token.scopes)?;
+        let mut tx = self.write_tx().await?;
+        let user_id = require_user_id(&mut tx, &token.user).await?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO api_tokens (hash, prefix, user_id, note, scopes, created, expires) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&token.hash)
+        .bind(&token.prefix)
+        .bind(user_id)
+        .bind(&token.note)
+        .bind(scopes)
+        .bind(token.created)
+        .bind(token.expires)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || "an API token with this hash".to_owned()))?;
+        tx.commit().await?;
+        Ok(ApiTokenRecord {
+            id,
+            hash: token.hash,
+            prefix: token.prefix,
+            user: token.user,
+            note: token.note,
+            scopes: token.scopes,
+            created: token.created,
+            expires: token.expires,
+            last_activity: None,
+        })
+    }
+
+    async fn find_api_token(&self, hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let row = sqlx::query_as::<_, TokenRow>(concat!(token_select!(), " WHERE t.hash = $1"))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(token_from_row).transpose()
+    }
+
+    async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let id = require_user_id(&mut tx, user).await?;
+        let rows = sqlx::query_as::<_, TokenRow>(concat!(token_select!(), " WHERE t.user_id = $1"))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut tokens = rows
+            .into_iter()
+            .map(token_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        tokens.sort_by_key(|t| t.id);
+        Ok(tokens)
+    }
+
+    async fn touch_api_token(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_api_token(&self, user: &str, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM api_tokens WHERE id = $1 \
+             AND user_id IN (SELECT id FROM users WHERE name = $2)",
+        )
+        .bind(id)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let groups = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM groups")
+            .fetch_all(&mut *tx)
+            .await?;
+        let members = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.group_id, u.name FROM user_group_map m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut members = group_names(members);
+        let mut groups: Vec<GroupRecord> = groups
+            .into_iter()
+            .map(|(id, name)| GroupRecord {
+                name,
+                users: members.remove(&id).unwrap_or_default(),
+            })
+            .collect();
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(groups)
+    }
+
+    async fn create_group(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO groups (name) VALUES ($1)")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, || format!("group {name:?}")))?;
+        Ok(())
+    }
+
+    async fn delete_group(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = group_id(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        for sql in [
+            "DELETE FROM user_group_map WHERE group_id = $1",
+            "DELETE FROM groups WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn add_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let gid = group_id(&mut tx, group)
+            .await?
+            .ok_or_else(|| StoreError::group_not_found(group))?;
+        for user in users {
+            let uid = require_user_id(&mut tx, user).await?;
+            sqlx::query(
+                "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(uid)
+            .bind(gid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let gid = group_id(&mut tx, group)
+            .await?
+            .ok_or_else(|| StoreError::group_not_found(group))?;
+        for user in users {
+            sqlx::query(
+                "DELETE FROM user_group_map WHERE group_id = $1 \
+                 AND user_id IN (SELECT id FROM users WHERE name = $2)",
+            )
+            .bind(gid)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let roles = sqlx::query_as::<_, (i64, String, String, String, bool)>(
+            "SELECT id, name, description, scopes, managed_by_auth FROM roles",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let holders = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.role_id, u.name FROM user_role_map m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut holders = group_names(holders);
+        let mut out = Vec::with_capacity(roles.len());
+        for (id, name, description, scopes, managed_by_auth) in roles {
+            out.push(RoleRecord {
+                name,
+                description,
+                scopes: scopes_from_json("roles.scopes", &scopes)?,
+                managed_by_auth,
+                users: holders.remove(&id).unwrap_or_default(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn upsert_role(&self, role: RoleSpec) -> Result<(), StoreError> {
+        let scopes = scopes_to_json(&role.scopes)?;
+        sqlx::query(
+            "INSERT INTO roles (name, description, scopes, managed_by_auth) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET description = excluded.description, \
+             scopes = excluded.scopes, managed_by_auth = excluded.managed_by_auth",
+        )
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(scopes)
+        .bind(role.managed_by_auth)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = role_id(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        for sql in [
+            "DELETE FROM user_role_map WHERE role_id = $1",
+            "DELETE FROM roles WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let uid = require_user_id(&mut tx, user).await?;
+        let desired: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
+        let mut ids = Vec::with_capacity(desired.len());
+        for name in desired {
+            let id = match name {
+                USER_ROLE => default_role_id(&mut tx, USER_ROLE).await?,
+                ADMIN_ROLE => default_role_id(&mut tx, ADMIN_ROLE).await?,
+                other => role_id(&mut tx, other)
+                    .await?
+                    .ok_or_else(|| StoreError::role_not_found(other))?,
+            };
+            ids.push(id);
+        }
+        sqlx::query("DELETE FROM user_role_map WHERE user_id = $1")
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+        for id in ids {
+            grant_role(&mut tx, uid, id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_login_state(&self, state: NewLoginState) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_states (state_hash, data, created, expires) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&state.state_hash)
+        .bind(&state.data)
+        .bind(state.created)
+        .bind(state.expires)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+        Ok(())
+    }
+
+    async fn take_login_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<LoginStateRecord>, StoreError> {
+        // DELETE ... RETURNING makes taking the state atomic: two callbacks racing with
+        // the same state cannot both get it.
+        let row = sqlx::query_as::<_, (String, i64, i64)>(
+            "DELETE FROM login_states WHERE state_hash = $1 RETURNING data, created, expires",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(data, created, expires)| LoginStateRecord {
+            data,
+            created,
+            expires,
+        }))
+    }
+
+    async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_states WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
