@@ -728,3 +728,40 @@ async fn nginx_auth_request_protects_an_app() {
     assert_eq!(response.status(), 302);
     drop(nginx);
 }
+
+#[tokio::test]
+async fn forward_auth_checks_are_counted_in_metrics() {
+    let hub = start_hub("", "[DummyAuthenticator]\n", &[]).await;
+    let stranger = client();
+    let denied = stranger
+        .get(format!("{}forward-auth", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let user = client();
+    login(&user, &hub, "ada", "x", None).await;
+    let allowed = user
+        .get(format!("{}forward-auth", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let text = client()
+        .get(format!("{}metrics", hub.hub_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("hubauth_forward_auth_checks_total{result=\"allowed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hubauth_forward_auth_checks_total{result=\"unauthenticated\"} 1"),
+        "{text}"
+    );
+    hub.stop().await;
+}

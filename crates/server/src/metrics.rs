@@ -32,6 +32,8 @@ pub const SESSIONS_STARTED: &str = "hubauth_sessions_started_total";
 pub const SESSIONS_ENDED: &str = "hubauth_sessions_ended_total";
 /// Database errors by `kind` (`unavailable`, `other`).
 pub const DATABASE_ERRORS: &str = "hubauth_database_errors_total";
+/// Forward-auth checks by `result` (`allowed`, `unauthenticated`, `denied`, `error`).
+pub const FORWARD_AUTH: &str = "hubauth_forward_auth_checks_total";
 
 /// Histogram buckets for provider latency, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -80,6 +82,7 @@ impl Metrics {
             metrics::describe_counter!(SESSIONS_STARTED, "Login sessions started.");
             metrics::describe_counter!(SESSIONS_ENDED, "Login sessions ended, by reason.");
             metrics::describe_counter!(DATABASE_ERRORS, "Database errors, by kind.");
+            metrics::describe_counter!(FORWARD_AUTH, "Forward-auth checks, by result.");
         });
     }
 
@@ -149,6 +152,17 @@ pub fn session_started() {
 /// Counts ended sessions.
 pub fn sessions_ended(reason: &'static str, count: u64) {
     metrics::counter!(SESSIONS_ENDED, "reason" => reason).increment(count);
+}
+
+/// Counts a forward-auth check by the status it answered with.
+pub fn forward_auth(status: u16) {
+    let result = match status {
+        200..=299 => "allowed",
+        401 | 302 | 303 => "unauthenticated",
+        403 => "denied",
+        _ => "error",
+    };
+    metrics::counter!(FORWARD_AUTH, "result" => result).increment(1);
 }
 
 /// Counts a database error.

@@ -51,6 +51,7 @@ pub async fn check(
         }
         Err(err) => app_error_page(&state, err),
     };
+    crate::metrics::forward_auth(response.status().as_u16());
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
