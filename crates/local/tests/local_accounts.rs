@@ -477,9 +477,10 @@ async fn pam_password_login_and_alike_failures() {
     }
     let (wrong, unknown) = (support::median(wrong), support::median(unknown));
     eprintln!("median time of a failed login: wrong password {wrong:?}, unknown user {unknown:?}");
-    // Both wait the stack's failure delay (0.3 s, which libpam varies by up to 25%).
-    assert!(wrong >= Duration::from_millis(200), "{wrong:?}");
-    assert!(unknown >= Duration::from_millis(200), "{unknown:?}");
+    // Both wait the stack's failure delay (0.3 s, which libpam randomises; medians as low
+    // as 185 ms were seen on a loaded machine), so only a clearly non-zero wait is asserted.
+    assert!(wrong >= Duration::from_millis(100), "{wrong:?}");
+    assert!(unknown >= Duration::from_millis(100), "{unknown:?}");
     let (slow, fast) = if wrong > unknown {
         (wrong, unknown)
     } else {
