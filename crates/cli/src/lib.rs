@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod demo;
+pub mod rotate;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -60,6 +60,33 @@ enum Command {
 enum CryptKeyCommand {
     /// Print a new random key for JUPYTERHUB_CRYPT_KEY.
     Generate,
+    /// Re-encrypt every user's auth_state with the first key of JUPYTERHUB_CRYPT_KEY.
+    ///
+    /// Prepend the new key (`NEW;OLD`), restart the hub(s), then run this. It works in
+    /// batches (one transaction each) and is safe to interrupt and run again; the hub may
+    /// keep serving meanwhile. auth_state that no key decrypts is named on stderr and left
+    /// in place (the hub treats it as absent; the user logs in again). Exit status: 0 when
+    /// every auth_state is now under the first key, 3 when some could not be decrypted,
+    /// 1 on any other error. Afterwards the old key can be removed.
+    #[command(group(clap::ArgGroup::new("database").args(["config", "db_url"])))]
+    Rotate {
+        /// Take the database URL from this configuration file's [Hub] db_url.
+        #[arg(short = 'f', long = "config")]
+        config: Option<PathBuf>,
+        /// The database URL (as [Hub] db_url); default: the configuration's, or
+        /// sqlite:///hubauth.sqlite.
+        #[arg(long)]
+        db_url: Option<String>,
+        /// Users per batch; each batch is written in one transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+        /// Clear auth_state that no key decrypts instead of leaving it in place.
+        #[arg(long)]
+        clear_undecryptable: bool,
+        /// Stop after this many batches that changed something (for testing interruption).
+        #[arg(long, hide = true)]
+        max_batches: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,5 +173,91 @@ fn run(command: Command) -> Result<ExitCode> {
             println!("{}", hubauth_store::CryptKeeper::generate_key());
             Ok(ExitCode::SUCCESS)
         }
+        Command::CryptKey {
+            command:
+                CryptKeyCommand::Rotate {
+                    config,
+                    db_url,
+                    batch_size,
+                    clear_undecryptable,
+                    max_batches,
+                },
+        } => crypt_key_rotate(
+            &registry,
+            config.as_deref(),
+            db_url,
+            hubauth_cli::rotate::RotateOptions {
+                batch_size,
+                max_batches,
+                clear_undecryptable,
+                now: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            },
+        ),
     }
+}
+
+/// Exit status of `crypt-key rotate` when some auth_state could not be decrypted.
+const EXIT_UNDECRYPTABLE: u8 = 3;
+
+fn crypt_key_rotate(
+    registry: &hubauth_config::Registry,
+    config: Option<&std::path::Path>,
+    db_url: Option<String>,
+    options: hubauth_cli::rotate::RotateOptions,
+) -> Result<ExitCode> {
+    let db_url = match db_url {
+        Some(url) => url,
+        None => {
+            let loaded = hubauth_cli::load_config(config, registry)?;
+            let view = loaded.view(registry, "Hub", &ProcessEnv);
+            hubauth_server::HubConfig::from_view(&view)
+                .map_err(|err| anyhow::anyhow!("{err}"))?
+                .db_url
+        }
+    };
+    let keys = std::env::var("JUPYTERHUB_CRYPT_KEY").unwrap_or_default();
+    let keeper = hubauth_store::CryptKeeper::from_keys_str(&keys)
+        .map_err(|err| anyhow::anyhow!("JUPYTERHUB_CRYPT_KEY: {err}"))?;
+    let shown_url = hubauth_cli::redact_url(&db_url);
+    runtime()?.block_on(async {
+        let store = hubauth_store::open(&db_url)
+            .await
+            .with_context(|| format!("opening the database {shown_url}"))?;
+        let result = hubauth_cli::rotate::rotate(store.as_ref(), &keeper, &options, |so_far| {
+            eprintln!(
+                "batch {}: {} re-encrypted, {} already under the first key, {} undecryptable",
+                so_far.batches,
+                so_far.rotated,
+                so_far.current,
+                so_far.undecryptable.len()
+            );
+        })
+        .await;
+        store.close().await;
+        let report = result?;
+        for name in &report.undecryptable {
+            eprintln!(
+                "user {name:?}: auth_state cannot be decrypted with any configured key ({}); the user must log in again",
+                if report.cleared_undecryptable { "cleared" } else { "left in place, treated as absent" }
+            );
+        }
+        println!(
+            "{} re-encrypted, {} already under the first key, {} changed meanwhile (left alone), {} undecryptable, in {} batches",
+            report.rotated,
+            report.current,
+            report.changed_meanwhile,
+            report.undecryptable.len(),
+            report.batches
+        );
+        if report.incomplete {
+            println!("stopped early (--max-batches); run the command again to continue");
+        }
+        if report.undecryptable.is_empty() {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            Ok(ExitCode::from(EXIT_UNDECRYPTABLE))
+        }
+    })
 }

@@ -207,6 +207,49 @@ impl CryptKeeper {
     }
 }
 
+/// What [`CryptKeeper::reencrypt`] found.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Reencrypted {
+    /// The first key already decrypts the token: nothing to do.
+    Current,
+    /// Another key decrypted it; here it is encrypted with the first key.
+    Rotated(Vec<u8>),
+}
+
+impl fmt::Debug for Reencrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Current => f.write_str("Current"),
+            Self::Rotated(bytes) => write!(f, "Rotated([{} bytes redacted])", bytes.len()),
+        }
+    }
+}
+
+impl CryptKeeper {
+    /// Key rotation for one stored token, like Python's `MultiFernet.rotate`:
+    /// when a key other than the first decrypts it, the same plaintext is
+    /// encrypted again with the first key (timestamp `now`). The plaintext is
+    /// not parsed, so nothing is lost even if it is not JSON.
+    /// [`CryptError::Undecryptable`] when no key decrypts it.
+    pub fn reencrypt(&self, token: &[u8], now: u64) -> Result<Reencrypted, CryptError> {
+        let first = self.keys.first().ok_or(CryptError::NoKeys)?;
+        let token = std::str::from_utf8(token).map_err(|_| CryptError::Undecryptable)?;
+        let token = token.trim();
+        if first.decrypt_at_time(token, None, NO_TIME_CHECK).is_ok() {
+            return Ok(Reencrypted::Current);
+        }
+        let plaintext = self
+            .keys
+            .iter()
+            .skip(1)
+            .find_map(|key| key.decrypt_at_time(token, None, NO_TIME_CHECK).ok())
+            .ok_or(CryptError::Undecryptable)?;
+        Ok(Reencrypted::Rotated(
+            first.encrypt_at_time(&plaintext, now).into_bytes(),
+        ))
+    }
+}
+
 /// Describe a serde_json error by category and position only.
 fn json_error_detail(err: &serde_json::Error) -> String {
     let kind = match err.classify() {

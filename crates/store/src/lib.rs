@@ -24,12 +24,13 @@ mod url;
 
 use std::sync::Arc;
 
-pub use crate::crypt::{CryptError, CryptKeeper, Decrypted};
+pub use crate::crypt::{CryptError, CryptKeeper, Decrypted, Reencrypted};
 pub use crate::error::StoreError;
 pub use crate::model::{
     ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
+pub use crate::model::{AuthStateSwap, StoredAuthState};
 pub use crate::model::{LoginStateRecord, NewLoginState};
 pub use crate::postgres::{
     DEFAULT_CONNECT_TIMEOUT, PostgresStore, PostgresStoreBuilder, WRITE_LOCK_KEY,

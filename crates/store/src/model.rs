@@ -302,3 +302,61 @@ impl std::fmt::Debug for LoginStateRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// One user's stored (encrypted) auth_state, as listed for bulk maintenance
+/// such as key rotation ([`Store::auth_state_page`](crate::Store::auth_state_page)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredAuthState {
+    /// The user's database id (the page order and the resume point).
+    pub user_id: i64,
+    /// The user's name.
+    pub name: String,
+    /// The encrypted bytes as stored.
+    pub encrypted: Vec<u8>,
+}
+
+impl fmt::Debug for StoredAuthState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredAuthState")
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field(
+                "encrypted",
+                &format_args!("[{} bytes redacted]", self.encrypted.len()),
+            )
+            .finish()
+    }
+}
+
+/// A compare-and-swap of one user's auth_state
+/// ([`Store::replace_auth_states`](crate::Store::replace_auth_states)): the new
+/// value is written only when the stored bytes are still `expected`, so a login
+/// that stored fresh auth_state in the meantime is never overwritten.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthStateSwap {
+    /// The user's database id.
+    pub user_id: i64,
+    /// The bytes the caller read and transformed.
+    pub expected: Vec<u8>,
+    /// The replacement: new encrypted bytes, or `None` to clear.
+    pub replacement: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for AuthStateSwap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthStateSwap")
+            .field("user_id", &self.user_id)
+            .field(
+                "expected",
+                &format_args!("[{} bytes redacted]", self.expected.len()),
+            )
+            .field(
+                "replacement",
+                &self
+                    .replacement
+                    .as_ref()
+                    .map(|r| format!("[{} bytes redacted]", r.len())),
+            )
+            .finish()
+    }
+}

@@ -16,6 +16,7 @@ use crate::model::{
     ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
+use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
 use crate::url::{DatabaseLocation, parse_database_url};
 use crate::{Store, StoreError};
@@ -1057,5 +1058,48 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+    async fn auth_state_page(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredAuthState>, StoreError> {
+        let rows = sqlx::query_as::<_, (i64, String, Vec<u8>)>(
+            "SELECT id, name, encrypted_auth_state FROM users \
+             WHERE encrypted_auth_state IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, name, encrypted)| StoredAuthState {
+                user_id,
+                name,
+                encrypted,
+            })
+            .collect())
+    }
+
+    async fn replace_auth_states(&self, swaps: &[AuthStateSwap]) -> Result<Vec<bool>, StoreError> {
+        // One transaction for the whole batch; each row is a compare-and-swap, so
+        // a value written by a login since it was read is never overwritten.
+        let mut tx = self.write_tx().await?;
+        let mut applied = Vec::with_capacity(swaps.len());
+        for swap in swaps {
+            let done = sqlx::query(
+                "UPDATE users SET encrypted_auth_state = ? \
+                 WHERE id = ? AND encrypted_auth_state = ?",
+            )
+            .bind(swap.replacement.as_deref())
+            .bind(swap.user_id)
+            .bind(swap.expected.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            applied.push(done.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(applied)
     }
 }

@@ -7,6 +7,7 @@ use crate::model::{
     ApiTokenRecord, GroupRecord, LoginOutcome, LoginUpdate, NewApiToken, NewSession, RoleRecord,
     RoleSpec, SessionRecord, UserRecord,
 };
+use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
 
 /// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
@@ -166,4 +167,21 @@ pub trait Store: Send + Sync {
 
     /// Delete pending logins that expired at or before `now`; returns how many.
     async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError>;
+
+    // ----- bulk auth_state maintenance (key rotation) -----
+
+    /// Up to `limit` users whose auth_state is set and whose id is greater than
+    /// `after_id`, in id order: a page for walking every stored auth_state
+    /// (start with `after_id = 0`, continue with the last id returned).
+    async fn auth_state_page(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredAuthState>, StoreError>;
+
+    /// Apply the swaps in one transaction: each user's auth_state becomes its
+    /// `replacement` only when it still equals `expected` (a user deleted or
+    /// re-logged-in meanwhile is left alone). Returns, for each swap in order,
+    /// whether it was applied.
+    async fn replace_auth_states(&self, swaps: &[AuthStateSwap]) -> Result<Vec<bool>, StoreError>;
 }

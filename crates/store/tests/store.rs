@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hubauth_store::{
-    AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession, PostgresStore,
-    RoleSpec, SqliteStore, Store, StoreError, parse_database_url,
+    AuthStateSwap, AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession,
+    PostgresStore, RoleSpec, SqliteStore, Store, StoreError, parse_database_url,
 };
 use sqlx::Connection as _;
 use tempfile::TempDir;
@@ -97,6 +97,7 @@ async fn run_contract(store: &dyn Store) {
     contract_roles(store).await;
     contract_delete_user_cascades(store).await;
     contract_login_states(store).await;
+    contract_auth_state_bulk(store).await;
 }
 
 async fn contract_ping(store: &dyn Store) {
@@ -1394,4 +1395,89 @@ fn test_database_urls_keep_server_and_query() {
         "postgres://u@h:1/x?sslmode=disable"
     );
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+}
+
+async fn contract_auth_state_bulk(store: &dyn Store) {
+    // Users with auth_state, in id order, paged; users without are not listed.
+    for name in ["bulk-a", "bulk-b", "bulk-c", "bulk-none"] {
+        store.ensure_user(name, None, 10).await.unwrap();
+    }
+    for name in ["bulk-a", "bulk-b", "bulk-c"] {
+        store
+            .set_auth_state(name, Some(format!("old-{name}").into_bytes()))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.auth_state_page(after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = last.user_id;
+        seen.extend(page);
+    }
+    assert!(seen.windows(2).all(|w| w[0].user_id < w[1].user_id));
+    let bulk: Vec<_> = seen
+        .iter()
+        .filter(|row| row.name.starts_with("bulk-"))
+        .collect();
+    assert_eq!(
+        bulk.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["bulk-a", "bulk-b", "bulk-c"]
+    );
+    assert_eq!(bulk[0].encrypted, b"old-bulk-a".to_vec());
+    assert!(format!("{:?}", bulk[0]).contains("redacted"));
+    assert!(!format!("{:?}", bulk[0]).contains("old-bulk-a"));
+    let id = |name: &str| bulk.iter().find(|r| r.name == name).unwrap().user_id;
+
+    // Swaps apply only where the stored bytes are still the expected ones.
+    store
+        .set_auth_state("bulk-b", Some(b"fresh-login".to_vec()))
+        .await
+        .unwrap();
+    let applied = store
+        .replace_auth_states(&[
+            AuthStateSwap {
+                user_id: id("bulk-a"),
+                expected: b"old-bulk-a".to_vec(),
+                replacement: Some(b"new-bulk-a".to_vec()),
+            },
+            AuthStateSwap {
+                user_id: id("bulk-b"),
+                expected: b"old-bulk-b".to_vec(),
+                replacement: Some(b"new-bulk-b".to_vec()),
+            },
+            AuthStateSwap {
+                user_id: id("bulk-c"),
+                expected: b"old-bulk-c".to_vec(),
+                replacement: None,
+            },
+            AuthStateSwap {
+                user_id: i64::MAX,
+                expected: b"x".to_vec(),
+                replacement: None,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, false, true, false]);
+    assert_eq!(
+        store.get_auth_state("bulk-a").await.unwrap(),
+        Some(b"new-bulk-a".to_vec())
+    );
+    assert_eq!(
+        store.get_auth_state("bulk-b").await.unwrap(),
+        Some(b"fresh-login".to_vec())
+    );
+    assert_eq!(store.get_auth_state("bulk-c").await.unwrap(), None);
+    assert_eq!(store.get_auth_state("bulk-none").await.unwrap(), None);
+    assert!(store.replace_auth_states(&[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .auth_state_page(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
