@@ -90,7 +90,22 @@ impl IntoResponse for AppError {
             code = status.as_u16(),
             message = escape_html(&message)
         );
-        (status, Html(body)).into_response()
+        let mut response = (status, Html(body)).into_response();
+        add_retry_after(&mut response);
+        response
+    }
+}
+
+/// Seconds a client is told to wait (`Retry-After`) when the database is unavailable.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Adds `Retry-After` to a 503 answer, so clients and proxies retry instead of giving up.
+pub fn add_retry_after(response: &mut Response) {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+        );
     }
 }
 

@@ -47,7 +47,9 @@ pub async fn check(
             if status.is_server_error() {
                 tracing::error!(error = %err, "forward-auth check failed");
             }
-            json_error(status, &message)
+            let mut response = json_error(status, &message);
+            crate::error::add_retry_after(&mut response);
+            response
         }
         Err(err) => app_error_page(&state, err),
     };

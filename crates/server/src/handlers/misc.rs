@@ -29,14 +29,16 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             let unavailable = matches!(err, hubauth_store::StoreError::Unavailable { .. });
             crate::metrics::database_error(unavailable);
             tracing::warn!(error = %err, "readiness check: the database does not answer");
-            (
+            let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({
                     "status": "unavailable",
                     "message": "The hub's database is unavailable.",
                 })),
             )
-                .into_response()
+                .into_response();
+            crate::error::add_retry_after(&mut response);
+            response
         }
     }
 }

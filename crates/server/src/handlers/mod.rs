@@ -103,7 +103,10 @@ pub fn app_error_page(state: &HubState, err: AppError) -> Response {
         tracing::error!(error = %err, "request failed");
     }
     match error_page(state, status, &message, None) {
-        Ok(response) => response,
+        Ok(mut response) => {
+            crate::error::add_retry_after(&mut response);
+            response
+        }
         Err(_) => err.into_response(),
     }
 }
