@@ -1,9 +1,11 @@
 //! Data safety with the real `hubauth serve` binary: a locked or unreachable database gives
 //! 503 with a clear message (a page for browsers, JSON for forward-auth and readiness) and
 //! the hub recovers when the database comes back; SIGKILL in the middle of a storm of
-//! logins leaves a consistent store.
+//! OAuth logins (users, groups, encrypted auth_state, sessions) and logouts leaves a
+//! consistent store.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
 mod proc;
 
 use std::path::{Path, PathBuf};
@@ -319,4 +321,268 @@ async fn postgres_stopped_is_503_and_the_hub_recovers_when_it_returns() {
     );
     assert_eq!(status(&bob, &hub.hub_url, "home").await, 200);
     assert!(!hub.log().contains("panicked"));
+}
+
+// ---------------------------------------------------------------------------
+// SIGKILL in the middle of a storm of logins
+
+const STORM_USERS: usize = 40;
+
+fn storm_user(i: usize) -> String {
+    format!("storm{i:02}")
+}
+
+/// The groups the provider reports for storm user `i` (sorted).
+fn storm_groups(i: usize) -> Vec<String> {
+    let mut groups = vec![
+        "everyone".to_owned(),
+        format!("team{}", i % 5),
+        format!("floor{}", i % 3),
+    ];
+    groups.sort();
+    groups
+}
+
+/// One OAuth login through the development provider's login form; the hub's status for
+/// the callback (an error when the hub is gone).
+async fn oauth_form_login(
+    client: &reqwest::Client,
+    hub_url: &str,
+    user: &str,
+) -> Result<u16, String> {
+    let err = |e: reqwest::Error| e.to_string();
+    let start = client
+        .get(format!("{hub_url}oauth_login"))
+        .send()
+        .await
+        .map_err(err)?;
+    if start.status() != 302 {
+        return Ok(start.status().as_u16());
+    }
+    let authorize = common::location(&start);
+    let form_page = client.get(&authorize).send().await.map_err(err)?;
+    let html = form_page.text().await.map_err(err)?;
+    let form = common::parse_form(&html);
+    let action = url::Url::parse(&authorize)
+        .and_then(|base| base.join(&form.action))
+        .map_err(|e| e.to_string())?;
+    let fields = common::fill_login_form(&form, user, &format!("{user}-pw"));
+    let signed_in = client
+        .post(action)
+        .form(&fields)
+        .send()
+        .await
+        .map_err(err)?;
+    let callback = common::location(&signed_in);
+    if !callback.contains("/hub/oauth_callback") {
+        return Err(format!("provider answered {}", signed_in.status()));
+    }
+    let done = client.get(&callback).send().await.map_err(err)?;
+    Ok(done.status().as_u16())
+}
+
+/// Everything that must hold in the SQLite file, whatever moment the hub died at.
+async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
+    let mut db =
+        sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
+            .await
+            .unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let fk_violations = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert!(fk_violations.is_empty(), "foreign key violations");
+    for (what, sql) in [
+        (
+            "sessions of missing users",
+            "SELECT COUNT(*) FROM sessions WHERE user_id NOT IN (SELECT id FROM users)",
+        ),
+        (
+            "memberships of missing users or groups",
+            "SELECT COUNT(*) FROM user_group_map WHERE user_id NOT IN (SELECT id FROM users) \
+             OR group_id NOT IN (SELECT id FROM groups)",
+        ),
+        (
+            "role grants of missing users or roles",
+            "SELECT COUNT(*) FROM user_role_map WHERE user_id NOT IN (SELECT id FROM users) \
+             OR role_id NOT IN (SELECT id FROM roles)",
+        ),
+        (
+            "API tokens of missing users",
+            "SELECT COUNT(*) FROM api_tokens WHERE user_id NOT IN (SELECT id FROM users)",
+        ),
+        (
+            // A user and its default role are written in one transaction.
+            "users without the default role",
+            "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT m.user_id FROM user_role_map m \
+             JOIN roles r ON r.id = m.role_id WHERE r.name = 'user')",
+        ),
+    ] {
+        let count: i64 = sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap();
+        assert_eq!(count, 0, "{what}");
+    }
+    // Each login writes the user, its groups and its auth_state in one transaction: every
+    // stored storm user has exactly its groups and readable auth_state, never a part.
+    let users: Vec<(i64, String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT id, name, encrypted_auth_state FROM users")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let mut storm_seen = 0;
+    for (id, name, auth_state) in users {
+        let Some(i) = name
+            .strip_prefix("storm")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        storm_seen += 1;
+        let mut groups: Vec<String> = sqlx::query_scalar(
+            "SELECT g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id = ?",
+        )
+        .bind(id)
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        groups.sort();
+        assert_eq!(groups, storm_groups(i), "{name}");
+        let auth_state = auth_state.unwrap_or_else(|| panic!("{name} has no auth_state"));
+        let value = crypt.decrypt_json(&auth_state).unwrap().value;
+        assert_eq!(value["oauth_user"]["preferred_username"], name.as_str());
+    }
+    assert!(storm_seen > 0, "the storm stored no user at all");
+    db.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hub_origin = format!("http://127.0.0.1:{port}");
+    let mut idp = hubauth_devidp::DevIdp::builder().client(
+        hubauth_devidp::Client::confidential(
+            "hub",
+            "hub-secret",
+            format!("{hub_origin}/hub/oauth_callback"),
+        )
+        .with_require_pkce(false),
+    );
+    for i in 0..STORM_USERS {
+        let name = storm_user(i);
+        idp = idp.user(
+            hubauth_devidp::DevUser::new(&name, format!("{name}-pw"))
+                .claim("preferred_username", name.as_str())
+                .claim("groups", serde_json::json!(storm_groups(i))),
+        );
+    }
+    let idp = idp.start().await.unwrap();
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let crypt = hubauth_store::CryptKeeper::from_keys_str(&key).unwrap();
+    let config = format!(
+        "{}[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"hub-secret\"\n\
+         username_claim = \"preferred_username\"\nscope = [\"openid\", \"profile\", \"groups\"]\n\
+         oidc_issuer = \"{}\"\nallow_all = true\nenable_auth_state = true\nmanage_groups = true\n",
+        hub_config(
+            &sqlite_url(dir.path()),
+            &dir.path().join("secret"),
+            "authenticator_class = \"generic-oauth\"",
+        )
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+        idp.issuer()
+    );
+    let env = [("JUPYTERHUB_CRYPT_KEY", key.as_str())];
+    let mut hub = HubProcess::start(dir.path(), "hub", &config, &env);
+    let hub_url = hub.hub_url.clone();
+
+    // A session made before the storm, checked after the restart.
+    let survivor = client();
+    assert_eq!(
+        oauth_form_login(&survivor, &hub_url, &storm_user(0))
+            .await
+            .unwrap(),
+        302,
+        "{}",
+        hub.log()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let logins = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let stop = stop.clone();
+        let logins = logins.clone();
+        let hub_url = hub_url.clone();
+        workers.push(tokio::spawn(async move {
+            let mut round = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let user = storm_user(1 + (worker * 7 + round * 3) % (STORM_USERS - 1));
+                round += 1;
+                let c = client();
+                match oauth_form_login(&c, &hub_url, &user).await {
+                    Ok(302) => {
+                        logins.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break, // the hub is gone
+                }
+                let _ = c.get(format!("{hub_url}home")).send().await;
+                if round % 2 == 0 {
+                    let _ = c.get(format!("{hub_url}logout")).send().await;
+                }
+            }
+        }));
+    }
+    // Kill it in the middle: once enough logins went through, while others are in flight.
+    for _ in 0..600 {
+        if logins.load(Ordering::Relaxed) >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        logins.load(Ordering::Relaxed) >= 40,
+        "the storm did not get going: {}",
+        hub.log()
+    );
+    tokio::time::sleep(Duration::from_millis(137)).await;
+    hub.kill();
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert!(!hub.log().contains("panicked"), "{}", hub.log());
+
+    assert_consistent(&dir.path().join("hub.sqlite"), &crypt).await;
+
+    // The restarted hub serves, and the session made before the storm still works.
+    drop(hub);
+    let hub = HubProcess::start(dir.path(), "hub", &config, &env);
+    assert_eq!(status(&survivor, &hub.hub_url, "health/ready").await, 200);
+    assert_eq!(
+        status(&survivor, &hub.hub_url, "home").await,
+        200,
+        "{}",
+        hub.log()
+    );
+    let fresh = client();
+    assert_eq!(
+        oauth_form_login(&fresh, &hub.hub_url, &storm_user(3))
+            .await
+            .unwrap(),
+        302
+    );
+    assert_eq!(status(&fresh, &hub.hub_url, "home").await, 200);
 }
