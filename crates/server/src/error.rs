@@ -33,6 +33,9 @@ pub enum AppError {
     /// auth_state could not be encrypted.
     #[error("auth_state encryption failed: {0}")]
     Crypt(String),
+    /// An ID token could not be signed, or a stored OAuth grant could not be read.
+    #[error("OAuth provider: {0}")]
+    Signing(String),
 }
 
 impl From<StoreError> for AppError {
@@ -69,7 +72,11 @@ impl AppError {
                 StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_GATEWAY),
                 err.to_string(),
             ),
-            AppError::Store(_) | AppError::Auth(_) | AppError::Render(_) | AppError::Crypt(_) => (
+            AppError::Store(_)
+            | AppError::Auth(_)
+            | AppError::Render(_)
+            | AppError::Crypt(_)
+            | AppError::Signing(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong on the hub. The administrator can find the details in the hub's log.".to_owned(),
             ),

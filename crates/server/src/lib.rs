@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod next_url;
 pub mod options;
 pub mod pages;
+pub mod provider;
 pub mod secrets;
 pub mod session;
 pub mod startup;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use hubauth_core::{Authenticator, PostAuthHook};
 use hubauth_store::{CryptKeeper, Store};
 
@@ -78,6 +79,8 @@ impl Hub {
         let pages = pages::Pages::new().map_err(|err| StartError::Other(err.to_string()))?;
         let limiter = limiter::LoginLimiter::new(parts.config.login_rate_limit);
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
+        let provider =
+            provider::start(&parts.config).map_err(|err| StartError::Other(err.to_string()))?;
         let state = Arc::new(HubState {
             config: parts.config,
             authenticator: parts.authenticator,
@@ -90,6 +93,7 @@ impl Hub {
             limiter,
             refreshed: std::sync::Mutex::new(std::collections::HashMap::new()),
             metrics,
+            provider,
         });
         Ok(Hub { state, reconciled })
     }
@@ -128,7 +132,7 @@ impl Hub {
 
 /// Builds the router for a state.
 pub fn app(state: AppState) -> Router {
-    use handlers::{forward_auth, home, login, logout, misc, oauth};
+    use handlers::{forward_auth, home, login, logout, misc, oauth, oauth2};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
     let hub_routes = Router::new()
@@ -144,11 +148,22 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(misc::metrics))
         .route("/api", get(misc::api_root))
         .route("/api/", get(misc::api_root))
+        .route("/api/oauth2/authorize", get(oauth2::authorize))
+        .route("/api/oauth2/token", post(oauth2::token))
+        .route(
+            "/api/oauth2/userinfo",
+            get(oauth2::userinfo).post(oauth2::userinfo),
+        )
+        .route("/api/oauth2/jwks", get(oauth2::jwks))
         .fallback(misc::not_found);
     let hub_trimmed = hub.trim_end_matches('/').to_owned();
     let mut router = Router::new()
         .nest(&hub_trimmed, hub_routes)
-        .route(&hub, get(misc::to_home));
+        .route(&hub, get(misc::to_home))
+        .route(
+            &format!("{base}.well-known/openid-configuration"),
+            get(oauth2::discovery),
+        );
     if base == "/" {
         router = router.route("/", get(misc::to_home));
     } else {

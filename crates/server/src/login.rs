@@ -128,6 +128,7 @@ impl LoginAttempt {
                 AppError::Auth(_) => ("error", "authenticator error".to_owned()),
                 AppError::Render(_) => ("error", "page rendering error".to_owned()),
                 AppError::Crypt(_) => ("error", "auth_state encryption error".to_owned()),
+                AppError::Signing(_) => ("error", "OAuth provider error".to_owned()),
             };
             self.outcome(outcome, reason);
         }

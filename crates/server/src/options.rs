@@ -107,6 +107,24 @@ pub static HUB: ClassDef = ClassDef {
             Literal("[]"),
             "Who may reach each protected app through {base_url}hub/forward-auth: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. With no matching rule every logged-in user passes.",
         ),
+        OptionDef::new(
+            "services",
+            DictList,
+            Literal("[]"),
+            "Services that log users in through the hub (the hub as OAuth 2.0 / OpenID Connect provider), as JupyterHub's c.JupyterHub.services: a list of tables ([[Hub.services]]) with name; oauth_client_id (default service-<name>); the client secret from exactly one of api_token, api_token_env (an environment variable's name) or api_token_file (a file's path), or none for a public client, which must use PKCE; oauth_redirect_uri (one exact absolute URL or a list: https, or http on a loopback host; matched exactly); oauth_client_allowed_scopes (scopes the client may ask for beyond identify, openid, profile, email and groups).\n\nEndpoints: {base_url}hub/api/oauth2/authorize, token, userinfo and jwks, and discovery at {base_url}.well-known/openid-configuration (issuer: the public origin plus base_url without the trailing slash).",
+        ),
+        OptionDef::new(
+            "oidc_signing_key_file",
+            Str,
+            Literal("\"\""),
+            "File holding the private key (P-256, PKCS#8 PEM) that signs ID tokens for services. Created with mode 600 at first start when services are registered; refused if readable by group or others. Empty means hubauth_oidc_key.pem in the directory of cookie_secret_file.",
+        ),
+        OptionDef::new(
+            "oauth_token_expires_in",
+            Int,
+            Literal("0"),
+            "Lifetime in seconds of the access tokens issued to services. 0 means the login session's lifetime (cookie_max_age_days), as JupyterHub. Refresh tokens live twice as long and rotate on every use.",
+        ),
     ],
 };
 
@@ -137,6 +155,12 @@ pub struct HubConfig {
     pub login_rate_limit: u32,
     /// The `forward_auth_*` options.
     pub forward_auth: ForwardAuthConfig,
+    /// See `services`.
+    pub services: Vec<crate::provider::ServiceConfig>,
+    /// See `oidc_signing_key_file` (resolved).
+    pub oidc_signing_key_file: PathBuf,
+    /// See `oauth_token_expires_in` (resolved, in seconds).
+    pub oauth_token_expires_in: i64,
 }
 
 impl Default for HubConfig {
@@ -154,6 +178,9 @@ impl Default for HubConfig {
             trust_forwarded_headers: true,
             login_rate_limit: 10,
             forward_auth: ForwardAuthConfig::default(),
+            services: Vec::new(),
+            oidc_signing_key_file: PathBuf::from("hubauth_oidc_key.pem"),
+            oauth_token_expires_in: 14 * 24 * 3600,
         }
     }
 }
@@ -198,6 +225,27 @@ impl HubConfig {
         }
         let cookie_secret_file: String = view.get("cookie_secret_file")?;
         let forward_auth = forward_auth_from_view(view)?;
+        let raw_services: Vec<serde_json::Value> = view.get("services")?;
+        let services = crate::provider::parse_services(&raw_services, view.env())
+            .map_err(|message| view.invalid("services", message))?;
+        let key_file: String = view.get("oidc_signing_key_file")?;
+        let oidc_signing_key_file = if key_file.is_empty() {
+            PathBuf::from(&cookie_secret_file).with_file_name("hubauth_oidc_key.pem")
+        } else {
+            PathBuf::from(key_file)
+        };
+        let session_lifetime = (days * 86400.0).round() as i64;
+        let expires_in: i64 = view.get("oauth_token_expires_in")?;
+        let oauth_token_expires_in = match expires_in {
+            0 => session_lifetime,
+            1.. => expires_in,
+            _ => {
+                return Err(view.invalid(
+                    "oauth_token_expires_in",
+                    "must be 0 (the session lifetime) or a positive number of seconds",
+                ));
+            }
+        };
         Ok(HubConfig {
             authenticator_class: view.get("authenticator_class")?,
             bind_addr,
@@ -206,11 +254,14 @@ impl HubConfig {
             public_url,
             db_url,
             cookie_secret_file: PathBuf::from(cookie_secret_file),
-            session_lifetime: (days * 86400.0).round() as i64,
+            session_lifetime,
             default_url,
             trust_forwarded_headers: view.get("trust_forwarded_headers")?,
             login_rate_limit,
             forward_auth,
+            services,
+            oidc_signing_key_file,
+            oauth_token_expires_in,
         })
     }
 

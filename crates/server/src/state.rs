@@ -38,6 +38,8 @@ pub struct HubState {
     pub refreshed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// This hub's metrics registry (`{base_url}hub/metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// The OAuth 2.0 / OpenID Connect provider, when services are registered.
+    pub provider: Option<crate::provider::Provider>,
 }
 
 impl std::fmt::Debug for HubState {

@@ -6,6 +6,7 @@ pub mod login;
 pub mod logout;
 pub mod misc;
 pub mod oauth;
+pub mod oauth2;
 
 use std::net::{IpAddr, SocketAddr};
 

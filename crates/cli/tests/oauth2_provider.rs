@@ -1,0 +1,924 @@
+//! The hub as OAuth 2.0 / OpenID Connect provider for registered services, over loopback
+//! HTTP: the authorization code flow with PKCE, both client authentication methods,
+//! refresh tokens, ID tokens verified against the published JWKS, the userinfo endpoint,
+//! and every failure a provider must refuse (unknown client, unregistered redirect URI,
+//! wrong secret, replayed and expired codes, wrong PKCE verifier).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use common::*;
+use serde_json::Value;
+
+const APP_SECRET: &str = "app-secret-0123456789abcdef";
+const APP_CB: &str = "http://127.0.0.1:9/app/callback";
+const SPA_CB: &str = "http://localhost:9/spa/callback";
+const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
+const OTHER_CB: &str = "https://other.example/callback";
+
+fn services() -> String {
+    format!(
+        r#"
+[[Hub.services]]
+name = "app"
+api_token = "{APP_SECRET}"
+oauth_redirect_uri = ["{APP_CB}", "http://127.0.0.1:9/app/second"]
+oauth_client_allowed_scopes = ["custom:read"]
+
+[[Hub.services]]
+name = "spa"
+oauth_client_id = "spa-client"
+oauth_redirect_uri = "{SPA_CB}"
+
+[[Hub.services]]
+name = "other"
+api_token_env = "OTHER_SECRET"
+oauth_redirect_uri = "{OTHER_CB}"
+
+[Authenticator]
+admin_users = ["ada"]
+"#
+    )
+}
+
+struct Provider {
+    hub: TestHub,
+    clock: Arc<hubauth_server::ManualClock>,
+}
+
+async fn provider(rest: &str) -> Provider {
+    let clock = Arc::new(hubauth_server::ManualClock::at(1_800_000_000));
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra: "",
+        rest: &format!("{}\n{rest}", services()),
+        env: &[("OTHER_SECRET", OTHER_SECRET)],
+        clock: Some(clock.clone()),
+    })
+    .await
+    .unwrap();
+    let store = hub.store();
+    store.ensure_user("ada", None, 0).await.unwrap();
+    store.create_group("staff").await.unwrap();
+    store
+        .add_group_members("staff", &["ada".to_owned()])
+        .await
+        .unwrap();
+    Provider { hub, clock }
+}
+
+/// A browser logged in as `name`.
+async fn browser(hub: &TestHub, name: &str) -> reqwest::Client {
+    let client = client();
+    let response = login(&client, hub, name, "pw", None).await;
+    assert_eq!(response.status(), 302, "login of {name}");
+    client
+}
+
+fn authorize_url(hub: &TestHub, params: &[(&str, &str)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect();
+    format!("{}api/oauth2/authorize?{}", hub.hub_url, query.join("&"))
+}
+
+/// The query of a redirect to a client.
+fn redirect_params(location: &str, expected_base: &str) -> HashMap<String, String> {
+    assert!(
+        location.starts_with(&format!("{expected_base}?")),
+        "redirect {location} is not to {expected_base}"
+    );
+    let url = url::Url::parse(location).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+fn pkce_pair() -> (String, String) {
+    use sha2::Digest;
+    let verifier = "a-verifier-that-is-long-enough-for-pkce-0123456789".to_owned();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Logs `ada` in and runs the authorize step; returns the code.
+async fn code_for(
+    hub: &TestHub,
+    browser: &reqwest::Client,
+    client_id: &str,
+    redirect_uri: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("state", "st-123"),
+    ];
+    params.extend_from_slice(extra);
+    let response = browser
+        .get(authorize_url(hub, &params))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let query = redirect_params(&location(&response), redirect_uri);
+    assert_eq!(query["state"], "st-123");
+    assert_eq!(
+        query["iss"], hub.origin,
+        "RFC 9207 iss parameter is the issuer"
+    );
+    query
+        .get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("no code in {query:?}"))
+}
+
+async fn token_request(
+    hub: &TestHub,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let mut request = http
+        .post(format!("{}api/oauth2/token", hub.hub_url))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(urlencode(id), Some(urlencode(secret)));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "token responses are not cached"
+    );
+    (status, response.json().await.unwrap())
+}
+
+async fn userinfo(hub: &TestHub, token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}api/oauth2/userinfo", hub.hub_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Verifies an ID token against the JWKS named by the hub's discovery document.
+async fn verify_id_token(hub: &TestHub, token: &str, audience: &str) -> Value {
+    let http = reqwest::Client::new();
+    let discovery: Value = http
+        .get(format!("{}/.well-known/openid-configuration", hub.origin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], hub.origin);
+    let jwks: jsonwebtoken::jwk::JwkSet = http
+        .get(discovery["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[hub.origin.as_str()]);
+    // The test hub runs on a manual clock far in the future.
+    validation.validate_exp = false;
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap()
+        .claims
+}
+
+#[tokio::test]
+async fn authorization_code_flow_with_pkce_id_token_and_userinfo() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let (verifier, challenge) = pkce_pair();
+    let code = code_for(
+        &hub,
+        &browser,
+        "service-app",
+        APP_CB,
+        &[
+            ("scope", "openid profile groups custom:read admin:users"),
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let scopes: Vec<&str> = body["scope"].as_str().unwrap().split(' ').collect();
+    assert!(scopes.contains(&"custom:read") && scopes.contains(&"openid"));
+    assert!(
+        !scopes.contains(&"admin:users"),
+        "scopes the client may not have are dropped: {scopes:?}"
+    );
+    let access = body["access_token"].as_str().unwrap();
+    let claims = verify_id_token(&hub, body["id_token"].as_str().unwrap(), "service-app").await;
+    assert_eq!(claims["sub"], "ada");
+    assert_eq!(claims["name"], "ada");
+    assert_eq!(claims["preferred_username"], "ada");
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["admin"], true);
+    assert_eq!(claims["groups"], serde_json::json!(["staff"]));
+    assert_eq!(claims["iat"], 1_800_000_000);
+    assert!(claims["exp"].as_i64().unwrap() > 1_800_000_000);
+
+    let (status, info) = userinfo(&hub, access).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["preferred_username"], "ada");
+    assert_eq!(info["admin"], true);
+    assert_eq!(info["groups"], serde_json::json!(["staff"]));
+
+    // The access token is an ordinary API token of the user, scoped as granted.
+    let tokens = hub.store().list_api_tokens("ada").await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(tokens[0].scopes.contains(&"identify".to_owned()));
+    assert!(tokens[0].note.contains("service-app"));
+    assert!(tokens[0].expires.is_some());
+}
+
+#[tokio::test]
+async fn login_first_then_back_to_authorize() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = client();
+    let url = authorize_url(
+        &hub,
+        &[
+            ("response_type", "code"),
+            ("client_id", "service-app"),
+            ("redirect_uri", APP_CB),
+            ("state", "xyz"),
+        ],
+    );
+    let response = browser.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let to_login = location(&response);
+    assert!(
+        to_login.starts_with("/hub/login?next="),
+        "a visitor is sent to log in: {to_login}"
+    );
+    let next: String = url::form_urlencoded::parse(to_login.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "next")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(next.starts_with("/hub/api/oauth2/authorize?"));
+    let response = login(&browser, &hub, "ada", "pw", Some(&next)).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        location(&response),
+        next,
+        "login returns to the authorize request"
+    );
+    let response = browser
+        .get(format!("{}{next}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    let query = redirect_params(&location(&response), APP_CB);
+    assert_eq!(query["state"], "xyz");
+    assert!(query.contains_key("code"));
+
+    // prompt=none never shows a login page: it answers login_required.
+    let response = client()
+        .get(format!("{url}&prompt=none"))
+        .send()
+        .await
+        .unwrap();
+    let query = redirect_params(&location(&response), APP_CB);
+    assert_eq!(query["error"], "login_required");
+}
+
+#[tokio::test]
+async fn auto_login_oauth2_authorize_goes_straight_to_the_provider_login() {
+    let rest = "[Authenticator]\nauto_login_oauth2_authorize = true\n[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"hub-secret\"\nauthorize_url = \"https://idp.example/authorize\"\ntoken_url = \"https://idp.example/token\"\nuserdata_url = \"https://idp.example/userinfo\"\n";
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra: "authenticator_class = \"generic-oauth\"",
+        rest: &format!(
+            "[[Hub.services]]\nname = \"app\"\napi_token = \"{APP_SECRET}\"\noauth_redirect_uri = \"{APP_CB}\"\n{rest}"
+        ),
+        env: &[],
+        clock: None,
+    })
+    .await
+    .unwrap();
+    let url = authorize_url(
+        &hub,
+        &[("response_type", "code"), ("client_id", "service-app")],
+    );
+    let response = client().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let to = location(&response);
+    assert!(
+        to.starts_with("/hub/oauth_login?next=%2Fhub%2Fapi%2Foauth2%2Fauthorize%3F"),
+        "straight into the authenticator's login: {to}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_client_and_unregistered_redirect_uri_never_redirect() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![("client_id", "service-nobody"), ("redirect_uri", APP_CB)],
+        vec![("redirect_uri", APP_CB)],
+        // Prefixes, suffixes and look-alikes of a registered URI are not it.
+        vec![
+            ("client_id", "service-app"),
+            ("redirect_uri", "http://127.0.0.1:9/app/callback/../../evil"),
+        ],
+        vec![
+            ("client_id", "service-app"),
+            ("redirect_uri", "http://127.0.0.1:9/app/callbackx"),
+        ],
+        vec![
+            ("client_id", "service-app"),
+            ("redirect_uri", "http://127.0.0.1:9/app/"),
+        ],
+        vec![
+            ("client_id", "service-app"),
+            ("redirect_uri", "http://127.0.0.1:9/app/callback?x=1"),
+        ],
+        vec![
+            ("client_id", "service-app"),
+            ("redirect_uri", "https://evil.example/"),
+        ],
+        vec![("client_id", "service-app"), ("redirect_uri", OTHER_CB)],
+        // Two registered URIs: the request must name one.
+        vec![("client_id", "service-app")],
+    ];
+    for params in cases {
+        let mut all = vec![("response_type", "code"), ("state", "s")];
+        all.extend(params.iter().copied());
+        let response = browser.get(authorize_url(&hub, &all)).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{params:?}");
+        assert!(
+            response.headers().get("location").is_none(),
+            "{params:?} must not redirect"
+        );
+        let text = response.text().await.unwrap();
+        assert!(
+            text.contains("not registered") || text.contains("must name one"),
+            "{text}"
+        );
+    }
+    // Once client and redirect URI are genuine, errors go back to the client.
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (
+            vec![
+                ("response_type", "code"),
+                ("code_challenge", "x".repeat(43).leak()),
+                ("code_challenge_method", "plain"),
+            ],
+            "invalid_request",
+        ),
+    ];
+    for (params, error) in cases {
+        let mut all = vec![
+            ("client_id", "service-app"),
+            ("redirect_uri", APP_CB),
+            ("state", "s"),
+        ];
+        all.extend(params.iter().copied());
+        let response = browser.get(authorize_url(&hub, &all)).send().await.unwrap();
+        let query = redirect_params(&location(&response), APP_CB);
+        assert_eq!(query["error"], error, "{params:?}");
+        assert_eq!(query["state"], "s");
+    }
+}
+
+#[tokio::test]
+async fn public_clients_must_use_pkce() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let response = browser
+        .get(authorize_url(
+            &hub,
+            &[
+                ("response_type", "code"),
+                ("client_id", "spa-client"),
+                ("state", "s"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let query = redirect_params(&location(&response), SPA_CB);
+    assert_eq!(query["error"], "invalid_request");
+    assert!(query["error_description"].contains("PKCE"));
+
+    let (verifier, challenge) = pkce_pair();
+    let code = code_for(
+        &hub,
+        &browser,
+        "spa-client",
+        SPA_CB,
+        &[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    // A public client has no secret to send.
+    let (status, body) = token_request(
+        &hub,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa-client"),
+            ("client_secret", "guess-0123456789abcdef"),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let code = code_for(
+        &hub,
+        &browser,
+        "spa-client",
+        SPA_CB,
+        &[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let (status, body) = token_request(
+        &hub,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa-client"),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.get("id_token").is_none(),
+        "no openid scope, no ID token"
+    );
+}
+
+#[tokio::test]
+async fn wrong_pkce_verifier_is_refused() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let (verifier, challenge) = pkce_pair();
+    let pkce = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let cases: Vec<Option<String>> =
+        vec![Some(format!("{verifier}x")), Some("short".to_owned()), None];
+    for wrong in cases {
+        let code = code_for(&hub, &browser, "service-app", APP_CB, &pkce).await;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", APP_CB),
+        ];
+        if let Some(wrong) = &wrong {
+            form.push(("code_verifier", wrong.as_str()));
+        }
+        let (status, body) = token_request(&hub, Some(("service-app", APP_SECRET)), &form).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{wrong:?}"
+        );
+    }
+    // A verifier for a code that had no challenge is refused too (RFC 9700 §2.1.1).
+    let code = code_for(&hub, &browser, "service-app", APP_CB, &[]).await;
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn client_authentication_failures() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let code = code_for(&hub, &browser, "service-app", APP_CB, &[]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_CB),
+    ];
+    // Wrong secret (Basic): 401 with a Basic challenge.
+    let response = reqwest::Client::new()
+        .post(format!("{}api/oauth2/token", hub.hub_url))
+        .basic_auth("service-app", Some("wrong-secret-0123456789"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    // Wrong secret (post), missing secret, unknown client.
+    for extra in [
+        vec![
+            ("client_id", "service-app"),
+            ("client_secret", "nope-nope-nope-nope"),
+        ],
+        vec![("client_id", "service-app")],
+        vec![
+            ("client_id", "service-nobody"),
+            ("client_secret", APP_SECRET),
+        ],
+    ] {
+        let mut all = form.to_vec();
+        all.extend(extra.iter().copied());
+        let (status, body) = token_request(&hub, None, &all).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{extra:?}"
+        );
+    }
+    // Two methods at once is a malformed request.
+    let mut all = form.to_vec();
+    all.push(("client_secret", APP_SECRET));
+    let (status, body) = token_request(&hub, Some(("service-app", APP_SECRET)), &all).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // The code was never redeemed by the failures above: client_secret_post works.
+    let mut all = form.to_vec();
+    all.extend([("client_id", "service-app"), ("client_secret", APP_SECRET)]);
+    let (status, body) = token_request(&hub, None, &all).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn codes_are_bound_to_client_and_redirect_uri() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let code = code_for(&hub, &browser, "service-app", APP_CB, &[]).await;
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-other", OTHER_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    for redirect in [Some("http://127.0.0.1:9/app/second"), None] {
+        let code = code_for(&hub, &browser, "service-app", APP_CB, &[]).await;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+        ];
+        if let Some(redirect) = redirect {
+            form.push(("redirect_uri", redirect));
+        }
+        let (status, body) = token_request(&hub, Some(("service-app", APP_SECRET)), &form).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{redirect:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn replayed_code_is_refused_and_revokes_its_tokens() {
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let code = code_for(
+        &hub,
+        &browser,
+        "service-app",
+        APP_CB,
+        &[("scope", "openid")],
+    )
+    .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_CB),
+    ];
+    let (status, first) = token_request(&hub, Some(("service-app", APP_SECRET)), &form).await;
+    assert_eq!(status, 200);
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&hub, access).await.0, 200);
+    let (status, body) = token_request(&hub, Some(("service-app", APP_SECRET)), &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(&hub, access).await.0,
+        401,
+        "the replay revoked the access token issued for the code"
+    );
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "and its refresh token"
+    );
+}
+
+#[tokio::test]
+async fn expired_code_is_refused() {
+    let Provider { hub, clock } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let code = code_for(&hub, &browser, "service-app", APP_CB, &[]).await;
+    clock.advance(61);
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "made-up"),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_access_tokens_expire() {
+    let Provider { hub, clock } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let code = code_for(
+        &hub,
+        &browser,
+        "service-app",
+        APP_CB,
+        &[("scope", "openid groups")],
+    )
+    .await;
+    let (status, first) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let expires_in = first["expires_in"].as_i64().unwrap();
+    assert_eq!(expires_in, 14 * 24 * 3600, "default: the session lifetime");
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let refresh_form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    // Another client cannot use it.
+    let (status, _) =
+        token_request(&hub, Some(("service-other", OTHER_SECRET)), &refresh_form).await;
+    assert_eq!(status, 400);
+    let code = code_for(
+        &hub,
+        &browser,
+        "service-app",
+        APP_CB,
+        &[("scope", "openid groups")],
+    )
+    .await;
+    let (_, first) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await;
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    clock.advance(expires_in);
+    assert_eq!(
+        userinfo(&hub, first["access_token"].as_str().unwrap())
+            .await
+            .0,
+        401,
+        "expired access token"
+    );
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("scope", "openid"),
+    ];
+    let (status, second) =
+        token_request(&hub, Some(("service-app", APP_SECRET)), &refresh_form).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        second["scope"], "identify openid",
+        "a refresh may narrow scopes"
+    );
+    assert!(second["id_token"].is_string());
+    assert_ne!(second["refresh_token"], refresh.as_str(), "rotated");
+    assert_eq!(
+        userinfo(&hub, second["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
+    let (status, body) =
+        token_request(&hub, Some(("service-app", APP_SECRET)), &refresh_form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "single use"
+    );
+    // Widening on refresh is refused.
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", second["refresh_token"].as_str().unwrap()),
+            ("scope", "openid custom:read"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+}
+
+#[tokio::test]
+async fn userinfo_refuses_bad_tokens() {
+    let Provider { hub, .. } = provider("").await;
+    assert_eq!(userinfo(&hub, "not-a-token").await.0, 401);
+    let response = reqwest::Client::new()
+        .get(format!("{}api/oauth2/userinfo", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+}
+
+#[tokio::test]
+async fn discovery_and_signing_key_survive_a_restart() {
+    let Provider { hub, .. } = provider("").await;
+    let http = reqwest::Client::new();
+    let discovery: Value = http
+        .get(format!("{}/.well-known/openid-configuration", hub.origin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["token_endpoint"],
+        format!("{}api/oauth2/token", hub.hub_url)
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    let jwks = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = jwks(format!("{}api/oauth2/jwks", hub.hub_url)).await;
+    assert_eq!(before["keys"][0]["alg"], "ES256");
+    assert!(before["keys"][0].get("d").is_none(), "no private part");
+    let key_file = hub.dir.path().join("hubauth_oidc_key.pem");
+    assert!(key_file.exists(), "the key is next to the cookie secret");
+    let dir = hub.stop().await;
+    let hub = start_hub_with(HubOptions {
+        dir,
+        listener: None,
+        hub_extra: "",
+        rest: &services(),
+        env: &[("OTHER_SECRET", OTHER_SECRET)],
+        clock: None,
+    })
+    .await
+    .unwrap();
+    let after = jwks(format!("{}api/oauth2/jwks", hub.hub_url)).await;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn hub_without_services_is_not_a_provider() {
+    let hub = start_hub("", "", &[]).await;
+    for path in [
+        "hub/api/oauth2/jwks",
+        ".well-known/openid-configuration",
+        "hub/api/oauth2/authorize?client_id=x",
+    ] {
+        let response = reqwest::get(format!("{}/{path}", hub.origin))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    assert!(!hub.dir.path().join("hubauth_oidc_key.pem").exists());
+}

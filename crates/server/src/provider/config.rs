@@ -1,0 +1,420 @@
+//! Registered services (`[[Hub.services]]`): the OAuth clients the hub serves, as
+//! JupyterHub's `c.JupyterHub.services`.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use hubauth_config::Env;
+use serde_json::Value;
+
+/// Keys a `[[Hub.services]]` table may hold.
+const KNOWN_KEYS: &[&str] = &[
+    "name",
+    "oauth_client_id",
+    "api_token",
+    "api_token_env",
+    "api_token_file",
+    "oauth_redirect_uri",
+    "oauth_client_allowed_scopes",
+];
+
+/// Scopes every client may ask for: `identify` (JupyterHub's: who is the user) and the
+/// OpenID Connect ones.
+pub const BASE_SCOPES: &[&str] = &["identify", "openid", "profile", "email", "groups"];
+
+/// A client secret (the service's `api_token`). Prints as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        ClientSecret(secret.into())
+    }
+
+    /// The secret itself.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in constant time (for equal lengths).
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.0.as_bytes();
+        let presented = presented.as_bytes();
+        expected.len() == presented.len() && bool::from(expected.ct_eq(presented))
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+/// One registered service: an OAuth client of the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// The service's name.
+    pub name: String,
+    /// Its OAuth client id (`oauth_client_id`, default `service-<name>`).
+    pub client_id: String,
+    /// Its client secret (`api_token`); `None` makes it a public client, which must use
+    /// PKCE.
+    pub client_secret: Option<ClientSecret>,
+    /// The exact redirect URIs it may use (`oauth_redirect_uri`, one or a list).
+    pub redirect_uris: Vec<String>,
+    /// Scopes it may ask for beyond [`BASE_SCOPES`] (`oauth_client_allowed_scopes`).
+    pub allowed_scopes: Vec<String>,
+}
+
+impl ServiceConfig {
+    /// Whether the client authenticates with a secret.
+    pub fn is_confidential(&self) -> bool {
+        self.client_secret.is_some()
+    }
+
+    /// Whether the client may be granted `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        BASE_SCOPES.contains(&scope) || self.allowed_scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Parses and validates the `services` option (a list of tables). Errors name the
+/// service and key and never include a secret.
+pub fn parse_services(raw: &[Value], env: &dyn Env) -> Result<Vec<ServiceConfig>, String> {
+    let mut services: Vec<ServiceConfig> = Vec::with_capacity(raw.len());
+    for (index, value) in raw.iter().enumerate() {
+        let service = parse_service(index, value, env)?;
+        if services.iter().any(|s| s.name == service.name) {
+            return Err(format!("service {:?} is registered twice", service.name));
+        }
+        if services.iter().any(|s| s.client_id == service.client_id) {
+            return Err(format!(
+                "service {:?}: oauth_client_id {:?} is already used by another service",
+                service.name, service.client_id
+            ));
+        }
+        services.push(service);
+    }
+    Ok(services)
+}
+
+fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceConfig, String> {
+    let Value::Object(table) = value else {
+        return Err(format!("entry {} must be a table", index + 1));
+    };
+    let name = match table.get("name") {
+        Some(Value::String(name)) if is_valid_name(name) => name.clone(),
+        Some(Value::String(name)) => {
+            return Err(format!(
+                "entry {}: name {name:?} must be 1-255 letters, digits, '-', '_' or '.'",
+                index + 1
+            ));
+        }
+        Some(_) => return Err(format!("entry {}: name must be a string", index + 1)),
+        None => return Err(format!("entry {}: name is required", index + 1)),
+    };
+    let what = format!("service {name:?}");
+    for key in table.keys() {
+        if !KNOWN_KEYS.contains(&key.as_str()) {
+            return Err(format!(
+                "{what}: unknown key {key:?} (known: {})",
+                KNOWN_KEYS.join(", ")
+            ));
+        }
+    }
+    let string = |key: &str| -> Result<Option<String>, String> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(format!("{what}: {key} must be a string")),
+        }
+    };
+    let client_id = string("oauth_client_id")?.unwrap_or_else(|| format!("service-{name}"));
+    if client_id.is_empty()
+        || client_id.len() > 255
+        || client_id
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == ':')
+    {
+        return Err(format!(
+            "{what}: oauth_client_id must be 1-255 characters without spaces, ':' or control characters"
+        ));
+    }
+    let client_secret = read_secret(
+        &what,
+        string("api_token")?,
+        string("api_token_env")?,
+        string("api_token_file")?,
+        env,
+    )?;
+    let redirect_uris = match table.get("oauth_redirect_uri") {
+        None => {
+            return Err(format!(
+                "{what}: oauth_redirect_uri is required (the exact URL the hub sends the code to)"
+            ));
+        }
+        Some(Value::String(uri)) => vec![uri.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    format!("{what}: oauth_redirect_uri must be a string or a list of strings")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(format!(
+                "{what}: oauth_redirect_uri must be a string or a list of strings"
+            ));
+        }
+    };
+    if redirect_uris.is_empty() {
+        return Err(format!("{what}: oauth_redirect_uri must not be empty"));
+    }
+    for uri in &redirect_uris {
+        check_redirect_uri(uri)
+            .map_err(|message| format!("{what}: oauth_redirect_uri {message}"))?;
+    }
+    let allowed_scopes = match table.get("oauth_client_allowed_scopes") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item.as_str() {
+                Some(scope) if is_valid_scope(scope) => Ok(scope.to_owned()),
+                _ => Err(format!(
+                    "{what}: oauth_client_allowed_scopes must be a list of scope names (no spaces)"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(format!(
+                "{what}: oauth_client_allowed_scopes must be a list of strings"
+            ));
+        }
+    };
+    Ok(ServiceConfig {
+        name,
+        client_id,
+        client_secret,
+        redirect_uris,
+        allowed_scopes,
+    })
+}
+
+/// The client secret from at most one of `api_token`, `api_token_env`, `api_token_file`.
+fn read_secret(
+    what: &str,
+    inline: Option<String>,
+    env_name: Option<String>,
+    file: Option<String>,
+    env: &dyn Env,
+) -> Result<Option<ClientSecret>, String> {
+    let given = [inline.is_some(), env_name.is_some(), file.is_some()]
+        .iter()
+        .filter(|set| **set)
+        .count();
+    if given > 1 {
+        return Err(format!(
+            "{what}: set only one of api_token, api_token_env and api_token_file"
+        ));
+    }
+    let (secret, source) = if let Some(secret) = inline {
+        (secret, "api_token".to_owned())
+    } else if let Some(var) = env_name {
+        let secret = env.var(&var).ok_or_else(|| {
+            format!("{what}: api_token_env names the environment variable {var}, which is not set")
+        })?;
+        (secret, format!("the environment variable {var}"))
+    } else if let Some(path) = file {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|err| format!("{what}: api_token_file {path}: {err}"))?;
+        (text.trim().to_owned(), format!("the file {path}"))
+    } else {
+        return Ok(None);
+    };
+    if secret.chars().count() < 16 {
+        return Err(format!(
+            "{what}: the client secret from {source} must be at least 16 characters (`openssl rand -hex 32` makes a good one)"
+        ));
+    }
+    if secret.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "{what}: the client secret from {source} must not contain control characters"
+        ));
+    }
+    Ok(Some(ClientSecret(secret)))
+}
+
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A scope token as RFC 6749 §3.3 allows (printable ASCII without space, `"` or `\`).
+pub fn is_valid_scope(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.len() <= 200
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// A registered redirect URI must be an absolute https URL, or http on a loopback host,
+/// without a fragment or user info. Matching at the authorize endpoint is exact.
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|err| format!("{uri:?} is not a URL: {err}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!("{uri:?} must not have a #fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("{uri:?} must not contain user info"));
+    }
+    match parsed.scheme() {
+        "https" if parsed.host_str().is_some() => Ok(()),
+        "http" if parsed.host().is_some_and(|host| is_loopback(&host)) => Ok(()),
+        "http" => Err(format!(
+            "{uri:?} must use https (plain http is allowed only on a loopback host)"
+        )),
+        _ => Err(format!("{uri:?} must be an https URL")),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
+        url::Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubauth_config::MapEnv;
+    use serde_json::json;
+
+    fn env() -> MapEnv {
+        MapEnv::from_iter(vec![(
+            "SVC_SECRET".to_owned(),
+            "from-the-environment-0123".to_owned(),
+        )])
+    }
+
+    #[test]
+    fn defaults_and_sources() {
+        let services = parse_services(
+            &[
+                json!({"name": "jupyterhub", "api_token": "0123456789abcdef0123",
+                       "oauth_redirect_uri": "https://jh.example/hub/oauth_callback"}),
+                json!({"name": "app", "oauth_client_id": "app-client", "api_token_env": "SVC_SECRET",
+                       "oauth_redirect_uri": ["http://127.0.0.1:9000/cb", "http://[::1]:9000/cb"],
+                       "oauth_client_allowed_scopes": ["custom:read"]}),
+                json!({"name": "spa", "oauth_redirect_uri": "http://localhost/cb"}),
+            ],
+            &env(),
+        )
+        .unwrap();
+        assert_eq!(services[0].client_id, "service-jupyterhub");
+        assert!(services[0].is_confidential());
+        assert_eq!(
+            services[1].client_secret.as_ref().unwrap().secret(),
+            "from-the-environment-0123"
+        );
+        assert!(services[1].allows_scope("custom:read"));
+        assert!(services[1].allows_scope("openid"));
+        assert!(!services[0].allows_scope("custom:read"));
+        assert!(!services[2].is_confidential());
+        assert!(!format!("{:?}", services[0]).contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn refused_configurations() {
+        let cases = [
+            (
+                json!({"oauth_redirect_uri": "https://x/cb"}),
+                "name is required",
+            ),
+            (
+                json!({"name": "a b", "oauth_redirect_uri": "https://x/cb"}),
+                "must be 1-255",
+            ),
+            (json!({"name": "a"}), "oauth_redirect_uri is required"),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "http://example.org/cb"}),
+                "loopback",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb#frag"}),
+                "fragment",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "/relative"}),
+                "not a URL",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "javascript:alert(1)"}),
+                "https URL",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://u:p@x/cb"}),
+                "user info",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "api_token": "short"}),
+                "at least 16",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "api_token_env": "NOPE"}),
+                "not set",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "api_token": "0123456789abcdef", "api_token_env": "SVC_SECRET"}),
+                "only one",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "redirect_uri": "x"}),
+                "unknown key",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "api_token_file": "/nonexistent/secret"}),
+                "api_token_file",
+            ),
+        ];
+        for (value, expected) in cases {
+            let err = parse_services(std::slice::from_ref(&value), &env()).unwrap_err();
+            assert!(err.contains(expected), "{value}: {err}");
+            assert!(!err.contains("0123456789abcdef"), "{err}");
+        }
+        let twice = [
+            json!({"name": "a", "oauth_redirect_uri": "https://x/cb"}),
+            json!({"name": "b", "oauth_client_id": "service-a", "oauth_redirect_uri": "https://x/cb"}),
+        ];
+        assert!(
+            parse_services(&twice, &env())
+                .unwrap_err()
+                .contains("already used")
+        );
+    }
+
+    #[test]
+    fn secret_from_file_is_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "file-secret-0123456789\n").unwrap();
+        let services = parse_services(
+            &[json!({"name": "a", "oauth_redirect_uri": "https://x/cb",
+                     "api_token_file": path.display().to_string()})],
+            &env(),
+        )
+        .unwrap();
+        let secret = services[0].client_secret.as_ref().unwrap();
+        assert!(secret.matches("file-secret-0123456789"));
+        assert!(!secret.matches("file-secret-0123456788"));
+        assert!(!secret.matches("file-secret"));
+    }
+}

@@ -1,0 +1,194 @@
+//! The hub as OAuth 2.0 and OpenID Connect provider for registered services, as
+//! JupyterHub's `/hub/api/oauth2/` is, plus what JupyterHub lacks: discovery, a JWKS and
+//! signed ID tokens, so that any stock OIDC client can log users in through the hub.
+//!
+//! Access tokens are ordinary API tokens of the user (`Store::create_api_token`) carrying
+//! the granted scopes; refresh tokens rotate on every use; authorization codes live 60 s,
+//! are single-use, and are bound to the client, the redirect URI and the PKCE challenge.
+
+pub mod config;
+pub mod grants;
+pub mod keys;
+
+pub use config::{BASE_SCOPES, ClientSecret, ServiceConfig, check_redirect_uri, parse_services};
+pub use keys::{KeyError, SigningKey};
+
+use axum::http::HeaderMap;
+use hubauth_store::{NewApiToken, UserRecord};
+use serde_json::{Map, Value, json};
+
+use crate::error::AppError;
+use crate::secrets::{hash_token, random_token};
+use crate::state::HubState;
+
+/// How long an ID token is valid, in seconds.
+pub const ID_TOKEN_TTL: i64 = 3600;
+
+/// The provider: the registered clients and the signing key.
+#[derive(Debug)]
+pub struct Provider {
+    /// The registered services.
+    pub services: Vec<ServiceConfig>,
+    /// The ID token signing key.
+    pub key: SigningKey,
+}
+
+impl Provider {
+    /// The service with this client id.
+    pub fn client(&self, client_id: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.client_id == client_id)
+    }
+}
+
+/// The issuer: the hub's public origin and base URL without the trailing slash
+/// (`https://hub.example.org` or `https://example.org/auth`). Discovery is at
+/// `{issuer}/.well-known/openid-configuration`.
+pub fn issuer(state: &HubState, headers: &HeaderMap) -> String {
+    format!(
+        "{}{}",
+        state.public_origin(headers),
+        state.config.base_url.trim_end_matches('/')
+    )
+}
+
+/// `{origin}{base_url}hub/api/oauth2/` for absolute endpoint URLs.
+pub fn endpoint_base(state: &HubState, headers: &HeaderMap) -> String {
+    format!(
+        "{}{}api/oauth2/",
+        state.public_origin(headers),
+        state.hub_prefix()
+    )
+}
+
+/// The scopes granted for a request: those asked for that the client may have (others
+/// are dropped, as JupyterHub does), always with `identify`; no scope asks for
+/// `identify` only.
+pub fn grant_scopes(client: &ServiceConfig, requested: Option<&str>) -> Vec<String> {
+    let mut granted = vec!["identify".to_owned()];
+    for scope in requested.unwrap_or("").split(' ') {
+        if scope.is_empty() || granted.iter().any(|s| s == scope) {
+            continue;
+        }
+        if client.allows_scope(scope) {
+            granted.push(scope.to_owned());
+        } else {
+            tracing::info!(client = %client.client_id, scope, "dropping a scope the client may not have");
+        }
+    }
+    granted
+}
+
+/// An issued access token.
+pub struct IssuedToken {
+    /// The token itself (returned to the client once, never stored).
+    pub token: String,
+    /// Its id in the store.
+    pub id: i64,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// Creates an access token for `user` as an API token with `scopes`.
+pub async fn issue_access_token(
+    state: &HubState,
+    client: &ServiceConfig,
+    user: &str,
+    scopes: &[String],
+    now: i64,
+) -> Result<IssuedToken, AppError> {
+    let token = random_token();
+    let expires_in = state.config.oauth_token_expires_in;
+    let record = state
+        .store
+        .create_api_token(NewApiToken {
+            hash: hash_token(&token),
+            prefix: token.chars().take(4).collect(),
+            user: user.to_owned(),
+            note: format!("OAuth client {}", client.client_id),
+            scopes: scopes.to_vec(),
+            created: now,
+            expires: Some(now.saturating_add(expires_in)),
+        })
+        .await?;
+    Ok(IssuedToken {
+        token,
+        id: record.id,
+        expires_in,
+    })
+}
+
+/// The identity claims of a user, shared by the ID token and the userinfo endpoint.
+pub fn user_claims(user: &UserRecord) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(user.name));
+    claims.insert("name".into(), json!(user.name));
+    claims.insert("preferred_username".into(), json!(user.name));
+    claims.insert("groups".into(), json!(user.groups));
+    claims.insert("admin".into(), json!(user.admin));
+    claims
+}
+
+/// What goes into an ID token besides the user's claims.
+pub struct IdTokenParams<'a> {
+    /// The issuer.
+    pub issuer: &'a str,
+    /// The client (audience).
+    pub client_id: &'a str,
+    /// The nonce of the authorize request.
+    pub nonce: Option<&'a str>,
+    /// When the user logged in.
+    pub auth_time: i64,
+    /// The access token issued with it (for `at_hash`).
+    pub access_token: &'a str,
+    /// Now.
+    pub now: i64,
+}
+
+/// A signed ID token for `user`.
+pub fn id_token(
+    provider: &Provider,
+    user: &UserRecord,
+    params: IdTokenParams<'_>,
+) -> Result<String, AppError> {
+    let mut claims = user_claims(user);
+    claims.insert("iss".into(), json!(params.issuer));
+    claims.insert("aud".into(), json!(params.client_id));
+    claims.insert("azp".into(), json!(params.client_id));
+    claims.insert("iat".into(), json!(params.now));
+    claims.insert("exp".into(), json!(params.now.saturating_add(ID_TOKEN_TTL)));
+    claims.insert("auth_time".into(), json!(params.auth_time));
+    claims.insert("at_hash".into(), json!(keys::at_hash(params.access_token)));
+    if let Some(nonce) = params.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    provider
+        .key
+        .sign(&Value::Object(claims))
+        .map_err(|err| AppError::Crypt(err.to_string()))
+}
+
+/// Builds the provider when services are registered: loads (or makes) the signing key.
+/// `None` when there are no services.
+pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, KeyError> {
+    if config.services.is_empty() {
+        return Ok(None);
+    }
+    let key = SigningKey::load_or_create(&config.oidc_signing_key_file)?;
+    if config.public_url.is_empty() {
+        tracing::warn!(
+            "services are registered but [Hub] public_url is not set: the OpenID issuer is taken from each request's Host header; set public_url so that every client sees the same issuer"
+        );
+    }
+    for service in &config.services {
+        tracing::info!(
+            service = %service.name,
+            client_id = %service.client_id,
+            confidential = service.is_confidential(),
+            "registered OAuth client"
+        );
+    }
+    Ok(Some(Provider {
+        services: config.services.clone(),
+        key,
+    }))
+}
