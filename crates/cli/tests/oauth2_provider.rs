@@ -922,3 +922,145 @@ async fn hub_without_services_is_not_a_provider() {
     }
     assert!(!hub.dir.path().join("hubauth_oidc_key.pem").exists());
 }
+
+/// Resolves a Location against the URL it came from.
+fn resolve(from: &str, location: &str) -> String {
+    url::Url::parse(from)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// GET `url`, following redirects until a page answers or a redirect leads to `stop`.
+async fn follow(
+    client: &reqwest::Client,
+    mut url: String,
+    stop: &str,
+) -> (String, reqwest::Response) {
+    for _ in 0..10 {
+        let response = client.get(&url).send().await.unwrap();
+        if response.status() != 302 {
+            return (url, response);
+        }
+        let next = resolve(&url, &location(&response));
+        if next.starts_with(stop) {
+            return (next, response);
+        }
+        url = next;
+    }
+    panic!("too many redirects at {url}");
+}
+
+#[tokio::test]
+async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
+    // Hub A is the provider (reached as localhost so that the two hubs' cookies stay
+    // apart in one cookie jar); hub B logs in through it with stock OIDC discovery.
+    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!(
+        "http://localhost:{}",
+        listener_a.local_addr().unwrap().port()
+    );
+    let origin_b = format!(
+        "http://127.0.0.1:{}",
+        listener_b.local_addr().unwrap().port()
+    );
+    let callback = format!("{origin_b}/hub/oauth_callback");
+    let secret = "hub-b-secret-0123456789abcdef";
+    let hub_a = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener_a),
+        hub_extra: &format!("public_url = \"{issuer}/\""),
+        rest: &format!(
+            "[[Hub.services]]\nname = \"hub-b\"\napi_token_env = \"HUB_B_SECRET\"\noauth_redirect_uri = \"{callback}\"\n[Authenticator]\nadmin_users = [\"ada\"]\nauto_login_oauth2_authorize = true\n[DummyAuthenticator]\npassword = \"ada-password\"\n"
+        ),
+        env: &[("HUB_B_SECRET", secret)],
+        clock: None,
+    })
+    .await
+    .unwrap();
+    let store_a = hub_a.store();
+    store_a.ensure_user("ada", None, 0).await.unwrap();
+    for group in ["staff", "hub-admins"] {
+        store_a.create_group(group).await.unwrap();
+        store_a
+            .add_group_members(group, &["ada".to_owned()])
+            .await
+            .unwrap();
+    }
+    let hub_b = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener_b),
+        hub_extra: "authenticator_class = \"generic-oauth\"",
+        rest: &format!(
+            "[GenericOAuthenticator]\noidc_issuer = \"{issuer}\"\nclient_id = \"service-hub-b\"\nclient_secret = \"{secret}\"\noauth_callback_url = \"{callback}\"\nscope = [\"openid\", \"profile\", \"groups\"]\nusername_claim = \"preferred_username\"\nmanage_groups = true\nallowed_groups = [\"staff\"]\nadmin_groups = [\"hub-admins\"]\n"
+        ),
+        env: &[],
+        clock: None,
+    })
+    .await
+    .unwrap();
+
+    let browser = client();
+    let a_login = format!("{}/hub/login", issuer);
+    let (at, _) = follow(&browser, format!("{}oauth_login", hub_b.hub_url), &a_login).await;
+    assert!(
+        at.starts_with(&a_login),
+        "B sends the visitor to A's login: {at}"
+    );
+    let next: String = url::Url::parse(&at)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(next.starts_with("/hub/api/oauth2/authorize?"), "{next}");
+    // Log in at A with its form (hub_url of A as the browser sees it).
+    let page = browser.get(&at).send().await.unwrap().text().await.unwrap();
+    let response = browser
+        .post(&at)
+        .form(&[
+            ("_xsrf", scrape_xsrf(&page).as_str()),
+            ("username", "ada"),
+            ("password", "ada-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), next);
+    let (at, response) = follow(&browser, resolve(&at, &next), "nowhere:").await;
+    assert_eq!(response.status(), 200, "ends on B's home page: {at}");
+    assert!(at.starts_with(&origin_b), "{at}");
+    let page = response.text().await.unwrap();
+    assert_eq!(shown_user(&page).as_deref(), Some("ada"));
+    let user = hub_b.store().get_user("ada").await.unwrap().unwrap();
+    assert!(user.admin, "admin from the groups claim");
+    assert_eq!(
+        user.groups,
+        vec!["hub-admins".to_owned(), "staff".to_owned()]
+    );
+
+    // Single sign-on: after logging out of B only, B's next login needs no password.
+    let response = browser
+        .get(format!("{}logout", hub_b.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success() || response.status() == 302);
+    assert_eq!(home(&browser, &hub_b).await.0, 302, "logged out of B");
+    let (at, response) = follow(&browser, format!("{}oauth_login", hub_b.hub_url), &a_login).await;
+    assert_eq!(response.status(), 200, "no login form on the way: {at}");
+    assert!(at.starts_with(&origin_b), "{at}");
+    assert_eq!(home(&browser, &hub_b).await.0, 200);
+
+    // With auto_login_oauth2_authorize, a visitor of A with a form authenticator gets
+    // A's login form (the authenticator's login) with next back to authorize.
+    let (at, _) = follow(&client(), format!("{}oauth_login", hub_b.hub_url), &a_login).await;
+    assert!(
+        at.contains("next=%2Fhub%2Fapi%2Foauth2%2Fauthorize"),
+        "{at}"
+    );
+}
