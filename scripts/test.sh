@@ -18,6 +18,8 @@ if command -v dpkg >/dev/null 2>&1; then
   # Node.js runs the OpenID provider of the end-to-end test (e2e/oidc-provider).
   command -v node >/dev/null 2>&1 || need_pkg nodejs
   command -v npm >/dev/null 2>&1 || need_pkg npm
+  # Python's venv (with pip) holds real JupyterHub for its end-to-end test.
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkg python3-venv
   if [ "${#apt_missing[@]}" -gt 0 ]; then
     log "installing Debian packages: ${apt_missing[*]}"
     sudo_cmd=""
@@ -43,6 +45,28 @@ if [ ! -f "$op_stamp" ] || [ "$(cat "$op_stamp")" != "$op_lock_sum" ]; then
   log "installing the end-to-end test's OpenID provider (npm ci in $op_dir)"
   (cd "$op_dir" && npm ci --no-audit --no-fund --loglevel=error)
   printf '%s\n' "$op_lock_sum" >"$op_stamp"
+fi
+
+# Real JupyterHub for the end-to-end test of the hub as OAuth provider
+# (crates/cli/tests/e2e_jupyterhub.rs): jupyterhub and oauthenticator from PyPI in a venv,
+# pinned by e2e/jupyterhub/requirements.txt, and configurable-http-proxy from npm, pinned
+# by e2e/jupyterhub/package-lock.json. Each is reinstalled when its pin file changes.
+jh_dir=e2e/jupyterhub
+jh_stamp="$jh_dir/.venv/.hubauth-requirements-sha256"
+jh_req_sum="$(sha256sum "$jh_dir/requirements.txt" | cut -d' ' -f1)"
+if [ ! -f "$jh_stamp" ] || [ "$(cat "$jh_stamp")" != "$jh_req_sum" ]; then
+  log "installing JupyterHub for the end-to-end test (venv in $jh_dir/.venv)"
+  rm -rf "$jh_dir/.venv"
+  python3 -m venv "$jh_dir/.venv"
+  "$jh_dir/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$jh_dir/requirements.txt"
+  printf '%s\n' "$jh_req_sum" >"$jh_stamp"
+fi
+jh_npm_stamp="$jh_dir/node_modules/.hubauth-lock-sha256"
+jh_lock_sum="$(sha256sum "$jh_dir/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$jh_npm_stamp" ] || [ "$(cat "$jh_npm_stamp")" != "$jh_lock_sum" ]; then
+  log "installing configurable-http-proxy (npm ci in $jh_dir)"
+  (cd "$jh_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$jh_lock_sum" >"$jh_npm_stamp"
 fi
 
 # --- Rust --------------------------------------------------------------------------
