@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod auth_state;
 pub mod clock;
 pub mod cookies;
@@ -155,6 +156,7 @@ pub fn app(state: AppState) -> Router {
             get(oauth2::userinfo).post(oauth2::userinfo),
         )
         .route("/api/oauth2/jwks", get(oauth2::jwks))
+        .merge(api::routes())
         .fallback(misc::not_found);
     let hub_trimmed = hub.trim_end_matches('/').to_owned();
     let mut router = Router::new()

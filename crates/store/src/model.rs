@@ -360,3 +360,41 @@ impl fmt::Debug for AuthStateSwap {
             .finish()
     }
 }
+
+/// How [`Store::list_users_page`](crate::Store::list_users_page) orders users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserSort {
+    /// By database id (creation order), JupyterHub's default.
+    #[default]
+    Id,
+    /// By name.
+    Name,
+    /// By last activity (users that were never active come first ascending, last
+    /// descending, as JupyterHub orders them).
+    LastActivity,
+}
+
+/// One page of the user list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserQuery {
+    /// Users to skip.
+    pub offset: u64,
+    /// Most users to return.
+    pub limit: u64,
+    /// Keep only users whose name contains this text (case-insensitive); `None` or an
+    /// empty text keeps all.
+    pub name_filter: Option<String>,
+    /// The order.
+    pub sort: UserSort,
+    /// Reverse the order.
+    pub descending: bool,
+}
+
+/// A page of users and how many users match in all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserPage {
+    /// The users of this page, in the asked order, with groups and roles.
+    pub users: Vec<UserRecord>,
+    /// How many users match the filter in all pages.
+    pub total: u64,
+}

@@ -18,6 +18,7 @@ use crate::model::{
 };
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{UserPage, UserQuery, UserSort};
 use crate::url::{DatabaseLocation, parse_database_url};
 use crate::{Store, StoreError};
 
@@ -457,6 +458,46 @@ async fn require_user_by_id(
     load_user_by_id(conn, id)
         .await?
         .ok_or_else(|| StoreError::user_not_found(name))
+}
+
+/// `ORDER BY` text for a user page (only fixed strings, never input).
+pub(crate) fn user_order(sort: UserSort, descending: bool) -> &'static str {
+    match (sort, descending) {
+        (UserSort::Id, false) => "id ASC",
+        (UserSort::Id, true) => "id DESC",
+        (UserSort::Name, false) => "name ASC, id ASC",
+        (UserSort::Name, true) => "name DESC, id DESC",
+        (UserSort::LastActivity, false) => {
+            "(last_activity IS NOT NULL) ASC, last_activity ASC, id ASC"
+        }
+        (UserSort::LastActivity, true) => {
+            "(last_activity IS NULL) ASC, last_activity DESC, id DESC"
+        }
+    }
+}
+
+/// A `LIKE` pattern matching names that contain `text` (`\` escapes `%` and `_`).
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `1,2,3` for an `IN (...)` list of ids (integers only, so safe to inline).
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Clamps a page number for SQL.
+pub(crate) fn page_number(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Group (user id or group id → names) pairs into a map of sorted lists.
@@ -1050,6 +1091,93 @@ impl Store for SqliteStore {
             created,
             expires,
         }))
+    }
+
+    async fn list_users_page(&self, query: UserQuery) -> Result<UserPage, StoreError> {
+        let filter = query
+            .name_filter
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(contains_pattern);
+        let mut tx = self.read_tx().await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')",
+        )
+        .bind(&filter)
+        .fetch_one(&mut *tx)
+        .await?;
+        let sql = format!(
+            "SELECT id, name, admin, created, last_activity FROM users \
+             WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\') ORDER BY {} LIMIT ?2 OFFSET ?3",
+            user_order(query.sort, query.descending)
+        );
+        let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
+            .bind(&filter)
+            .bind(page_number(query.limit))
+            .bind(page_number(query.offset))
+            .fetch_all(&mut *tx)
+            .await?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
+        let (groups, roles) = if ids.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let list = id_list(&ids);
+            let groups = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(format!(
+                "SELECT m.user_id, g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.user_id IN ({list})"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            let roles = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(format!(
+                "SELECT m.user_id, r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id \
+                 WHERE m.user_id IN ({list})"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            (groups, roles)
+        };
+        tx.commit().await?;
+        let mut groups = group_names(groups);
+        let mut roles = group_names(roles);
+        let users = rows
+            .into_iter()
+            .map(|row| {
+                let id = row.0;
+                user_from_row(
+                    row,
+                    groups.remove(&id).unwrap_or_default(),
+                    roles.remove(&id).unwrap_or_default(),
+                )
+            })
+            .collect();
+        Ok(UserPage {
+            users,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn get_roles(&self, names: &[String]) -> Result<Vec<RoleSpec>, StoreError> {
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let mut tx = self.read_tx().await?;
+        let mut out = Vec::with_capacity(wanted.len());
+        for name in wanted {
+            let row = sqlx::query_as::<_, (String, String, String, bool)>(
+                "SELECT name, description, scopes, managed_by_auth FROM roles WHERE name = ?",
+            )
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((name, description, scopes, managed_by_auth)) = row {
+                out.push(RoleSpec {
+                    name,
+                    description,
+                    scopes: scopes_from_json("roles.scopes", &scopes)?,
+                    managed_by_auth,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError> {

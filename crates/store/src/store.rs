@@ -9,6 +9,7 @@ use crate::model::{
 };
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{UserPage, UserQuery};
 
 /// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
 /// auth_state.
@@ -42,6 +43,11 @@ pub trait Store: Send + Sync {
 
     /// All user names, sorted.
     async fn user_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// One page of users (with groups and roles) and the number of users matching
+    /// the filter, read in one transaction. Cost grows with the page, not with the
+    /// number of users (beyond the count).
+    async fn list_users_page(&self, query: UserQuery) -> Result<UserPage, StoreError>;
 
     /// Create the user with the default roles if missing. `admin: Some(flag)`
     /// stores the flag (and the matching `admin` role) on new and existing
@@ -140,6 +146,10 @@ pub trait Store: Send + Sync {
 
     /// All roles with the users holding them, sorted by name.
     async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
+
+    /// The roles with these names, without their holders (names that are not roles
+    /// are left out), sorted by name. Cheap: for resolving a user's scopes.
+    async fn get_roles(&self, names: &[String]) -> Result<Vec<RoleSpec>, StoreError>;
 
     /// Create the role, or update description, scopes and `managed_by_auth` of
     /// an existing one (its grants are kept).

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use hubauth_store::{
     AuthStateSwap, AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession,
-    PostgresStore, RoleSpec, SqliteStore, Store, StoreError, parse_database_url,
+    PostgresStore, RoleSpec, SqliteStore, Store, StoreError, UserQuery, UserSort,
+    parse_database_url,
 };
 use sqlx::Connection as _;
 use tempfile::TempDir;
@@ -98,6 +99,7 @@ async fn run_contract(store: &dyn Store) {
     contract_delete_user_cascades(store).await;
     contract_login_states(store).await;
     contract_auth_state_bulk(store).await;
+    contract_user_pages_and_role_lookup(store).await;
 }
 
 async fn contract_ping(store: &dyn Store) {
@@ -1480,4 +1482,101 @@ async fn contract_auth_state_bulk(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn contract_user_pages_and_role_lookup(store: &dyn Store) {
+    // Users created in this order get increasing ids.
+    for (i, name) in ["pg_zed", "pg_amy", "pg_bob", "pg_a%b", "other_pg"]
+        .iter()
+        .enumerate()
+    {
+        let mut update = login(name, 1_000 + i as i64);
+        update.groups = Some(vec!["pg_team".to_owned()]);
+        store.apply_login(update).await.unwrap();
+    }
+    store.touch_activity("pg_bob", 5_000).await.unwrap();
+    let page = |offset, limit, filter: Option<&str>, sort, descending| UserQuery {
+        offset,
+        limit,
+        name_filter: filter.map(str::to_owned),
+        sort,
+        descending,
+    };
+    let names = |users: &[hubauth_store::UserRecord]| {
+        users.iter().map(|u| u.name.clone()).collect::<Vec<_>>()
+    };
+    // Filter, count and creation order.
+    let first = store
+        .list_users_page(page(0, 2, Some("PG_"), UserSort::Id, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.total, 4,
+        "case-insensitive substring, `other_pg` has no `pg_`"
+    );
+    assert_eq!(names(&first.users), ["pg_zed", "pg_amy"]);
+    assert_eq!(first.users[0].groups, ["pg_team"]);
+    assert_eq!(first.users[0].roles, ["user"]);
+    let second = store
+        .list_users_page(page(2, 2, Some("pg_"), UserSort::Id, false))
+        .await
+        .unwrap();
+    assert_eq!(names(&second.users), ["pg_bob", "pg_a%b"]);
+    let past_end = store
+        .list_users_page(page(10, 2, Some("pg_"), UserSort::Id, false))
+        .await
+        .unwrap();
+    assert!(past_end.users.is_empty());
+    assert_eq!(past_end.total, 4);
+    // `%` and `_` in the filter are literal.
+    let literal = store
+        .list_users_page(page(0, 10, Some("a%b"), UserSort::Name, false))
+        .await
+        .unwrap();
+    assert_eq!(names(&literal.users), ["pg_a%b"]);
+    let by_name = store
+        .list_users_page(page(0, 10, Some("pg_"), UserSort::Name, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&by_name.users),
+        ["pg_zed", "pg_bob", "pg_amy", "pg_a%b"]
+    );
+    // Most recently active first when descending.
+    let active = store
+        .list_users_page(page(0, 1, Some("pg_"), UserSort::LastActivity, true))
+        .await
+        .unwrap();
+    assert_eq!(names(&active.users), ["pg_bob"]);
+
+    // Role lookup by name, without holders; unknown names left out.
+    store
+        .upsert_role(RoleSpec {
+            name: "pg_reader".to_owned(),
+            description: "reads".to_owned(),
+            scopes: vec!["read:users".to_owned()],
+            managed_by_auth: true,
+        })
+        .await
+        .unwrap();
+    let roles = store
+        .get_roles(&[
+            "pg_reader".to_owned(),
+            "user".to_owned(),
+            "no_such_role".to_owned(),
+        ])
+        .await
+        .unwrap();
+    let found: Vec<(&str, &[String], bool)> = roles
+        .iter()
+        .map(|r| (r.name.as_str(), r.scopes.as_slice(), r.managed_by_auth))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("pg_reader", &["read:users".to_owned()][..], true),
+            ("user", &["self".to_owned()][..], false),
+        ]
+    );
+    store.delete_role("pg_reader").await.unwrap();
 }

@@ -1,0 +1,266 @@
+//! Who is calling the API, and with which scopes.
+//!
+//! Two credentials are accepted, as JupyterHub accepts them:
+//!
+//! - an API token in `Authorization: token <value>` or `Authorization: Bearer <value>`:
+//!   any valid, unexpired token in the store (made through the API, by the hub's OAuth
+//!   provider, or by `hubauth` commands), with the token's scopes limited to what its
+//!   owner holds ([`resolve_token`], reusable by any part of the hub);
+//! - the session cookie `hubauth-session`, with JupyterHub's XSRF rules: a request that
+//!   is not a plain page view (any write, or a `fetch` read) must send the `_xsrf` token
+//!   in `X-XSRFToken`/`X-CSRFToken` or the `_xsrf` query argument
+//!   ([`needs_xsrf_check`]).
+//!
+//! A user's scopes come from the roles they hold (`user`: `self`; `admin`: the admin
+//! role's scopes; roles from `load_managed_roles` or the API), expanded by
+//! [`Scopes::expand`].
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use hubauth_store::{ApiTokenRecord, UserRecord};
+
+use super::ApiError;
+use super::scopes::Scopes;
+use crate::cookies::{self, SESSION_COOKIE};
+use crate::csrf::{self, XSRF_COOKIE};
+use crate::error::AppError;
+use crate::secrets::hash_token;
+use crate::state::{AppState, HubState};
+
+/// Longest token value looked up (longer values are refused without a database query).
+const MAX_TOKEN_LEN: usize = 512;
+
+/// How often (seconds) a token's and its user's `last_activity` are written, at most.
+const ACTIVITY_INTERVAL: i64 = 60;
+
+/// The authenticated caller of an API request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user making the request (a token's owner).
+    pub user: UserRecord,
+    /// The request's scopes: the user's own, or the token's limited to the user's.
+    pub scopes: Scopes,
+    /// The token used, when the request was token-authenticated.
+    pub token: Option<ApiTokenRecord>,
+}
+
+/// A valid API token with its owner and scopes.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    /// The token's owner.
+    pub user: UserRecord,
+    /// The token as stored.
+    pub token: ApiTokenRecord,
+    /// The token's scopes, expanded and limited to what the owner holds.
+    pub scopes: Scopes,
+}
+
+/// The token value of an `Authorization: token X` or `Authorization: Bearer X` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    if (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+        && !token.is_empty()
+    {
+        Some(token)
+    } else {
+        None
+    }
+}
+
+/// The scopes a user holds through their roles (unknown role names grant nothing).
+pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, AppError> {
+    let roles = state.store.get_roles(&user.roles).await?;
+    let mut raw = Vec::new();
+    for role in &roles {
+        raw.extend(role.scopes.iter().map(String::as_str));
+    }
+    Ok(Scopes::expand(&raw, Some(&user.name)))
+}
+
+/// Resolves an API token value: `None` when it is unknown, expired, or its owner is
+/// gone. Records the token's (and its owner's) activity at most once a minute.
+pub async fn resolve_token(state: &HubState, token: &str) -> Result<Option<TokenOwner>, AppError> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Ok(None);
+    }
+    let Some(record) = state.store.find_api_token(&hash_token(token)).await? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    if !record.is_valid_at(now) {
+        return Ok(None);
+    }
+    let Some(user) = state.store.get_user(&record.user).await? else {
+        return Ok(None);
+    };
+    let owner_scopes = user_scopes(state, &user).await?;
+    let scopes = Scopes::for_token(&record.scopes, &user.name, &owner_scopes);
+    if record
+        .last_activity
+        .is_none_or(|last| now.saturating_sub(last) >= ACTIVITY_INTERVAL)
+    {
+        state.store.touch_api_token(record.id, now).await?;
+        state.store.touch_activity(&user.name, now).await?;
+    }
+    Ok(Some(TokenOwner {
+        user,
+        token: record,
+        scopes,
+    }))
+}
+
+/// Whether a cookie-authenticated request must carry the XSRF token (JupyterHub's
+/// `_needs_check_xsrf`): every request except plain page views (`Sec-Fetch-Mode`
+/// `navigate` or absent) and same-origin `no-cors` reads.
+pub fn needs_xsrf_check(method: &Method, headers: &HeaderMap) -> bool {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("unspecified")
+            .to_ascii_lowercase()
+    };
+    let mode = header("sec-fetch-mode");
+    let site = header("sec-fetch-site");
+    let read_only = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let exempt = mode == "websocket"
+        || (read_only && (mode == "navigate" || mode == "unspecified"))
+        || (read_only && mode == "no-cors" && site == "same-origin");
+    !exempt
+}
+
+/// The XSRF token a request sent: the `_xsrf` query argument, `X-XSRFToken` or
+/// `X-CSRFToken`.
+fn submitted_xsrf(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(query) = query
+        && let Some((_, value)) = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, value)| key == "_xsrf" && !value.is_empty())
+    {
+        return Some(value.into_owned());
+    }
+    ["x-xsrftoken", "x-csrftoken"].iter().find_map(|name| {
+        headers
+            .get(*name)
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    })
+}
+
+/// A POST body type that a cross-site form could not send: JSON, or none given.
+fn is_json_or_unspecified(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .split(';')
+                .any(|part| part.trim_start().starts_with("application/json"))
+        }),
+    }
+}
+
+/// Authenticates an API request: `Ok(None)` when it carries no valid credential; an
+/// error when a cookie-authenticated request fails the XSRF check.
+pub async fn authenticate(
+    state: &HubState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<Caller>, ApiError> {
+    if let Some(token) = bearer_token(headers) {
+        return Ok(resolve_token(state, token).await?.map(|owner| Caller {
+            user: owner.user,
+            scopes: owner.scopes,
+            token: Some(owner.token),
+        }));
+    }
+    if cookies::get(headers, SESSION_COOKIE).is_none() {
+        return Ok(None);
+    }
+    let Some(session) = crate::session::current_user(state, headers).await? else {
+        return Ok(None);
+    };
+    if *method == Method::POST && !is_json_or_unspecified(headers) {
+        tracing::warn!("refusing a cookie-authenticated API POST that is not JSON");
+        return Ok(None);
+    }
+    if needs_xsrf_check(method, headers) {
+        let Some(submitted) = submitted_xsrf(headers, query) else {
+            return Err(ApiError::forbidden(format!(
+                "'_xsrf' argument missing from {}",
+                method.as_str()
+            )));
+        };
+        let cookie = cookies::get(headers, XSRF_COOKIE).unwrap_or_default();
+        if !csrf::check(&state.secret, &cookie, &submitted) {
+            return Err(ApiError::forbidden(format!(
+                "XSRF cookie does not match {} argument",
+                method.as_str()
+            )));
+        }
+    }
+    let scopes = user_scopes(state, &session.user).await?;
+    Ok(Some(Caller {
+        user: session.user,
+        scopes,
+        token: None,
+    }))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.method, &parts.headers, parts.uri.query())
+            .await?
+            .ok_or_else(|| ApiError::forbidden("Missing or invalid credentials."))
+    }
+}
+
+impl Caller {
+    /// 403 unless the caller holds `scope` for this user.
+    pub fn require_user_scope(
+        &self,
+        scope: &str,
+        name: &str,
+        groups: &[String],
+    ) -> Result<(), ApiError> {
+        if self.scopes.allows_user(scope, name, groups) {
+            Ok(())
+        } else {
+            Err(missing_scope(scope, &format!("user {name}")))
+        }
+    }
+
+    /// 403 unless the caller holds `scope` for this group.
+    pub fn require_group_scope(&self, scope: &str, group: &str) -> Result<(), ApiError> {
+        if self.scopes.allows_group(scope, group) {
+            Ok(())
+        } else {
+            Err(missing_scope(scope, &format!("group {group}")))
+        }
+    }
+
+    /// 403 unless the caller holds `scope` unfiltered.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.has_all(scope) {
+            Ok(())
+        } else {
+            Err(missing_scope(scope, "this resource"))
+        }
+    }
+}
+
+/// JupyterHub's 403 message for a missing scope.
+pub fn missing_scope(scope: &str, target: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "Action is not authorized with current scopes; requires any of [{scope}] for {target}"
+    ))
+}

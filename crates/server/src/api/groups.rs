@@ -1,0 +1,332 @@
+//! Groups: the operations (callable from any handler) and the JupyterHub-compatible
+//! JSON endpoints `/groups`, `/groups/{name}` and `/groups/{name}/users`.
+//!
+//! While `Authenticator.manage_groups` is on, memberships come from the identity
+//! provider at every login, so the endpoints that change memberships refuse with 400
+//! `Group management via API is disabled` (JupyterHub's message; JupyterHub 5.3 stopped
+//! refusing, and the next login silently undid such changes). Creating and deleting
+//! empty groups stays possible.
+
+use std::collections::BTreeSet;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hubauth_store::{GroupRecord, StoreError};
+use serde_json::{Map, Value, json};
+
+use super::auth::{Caller, missing_scope};
+use super::scopes::Scopes;
+use super::users::check_groups_not_managed;
+use super::{ApiError, PageArgs, accepts_pagination, json_response, no_content, string_list};
+use crate::state::{AppState, HubState};
+
+// ---------------------------------------------------------------------------
+// operations
+
+/// The group named `name`, or 404 `No such group: NAME`.
+pub async fn find_group(state: &HubState, name: &str) -> Result<GroupRecord, ApiError> {
+    state
+        .store
+        .list_groups()
+        .await?
+        .into_iter()
+        .find(|group| group.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("No such group: {name}")))
+}
+
+/// Normalizes user names and checks they exist: 400 `No such user: NAME` otherwise.
+async fn existing_users(state: &HubState, names: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let normalized = state.authenticator.normalize_username(name);
+        if state.store.get_user(&normalized).await?.is_none() {
+            return Err(ApiError::bad_request(format!("No such user: {normalized}")));
+        }
+        out.push(normalized);
+    }
+    Ok(out)
+}
+
+fn check_group_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid group name: {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a group with these members (which must exist). 409 when it exists; 400
+/// when members are given while `manage_groups` is on.
+pub async fn create_group(
+    state: &HubState,
+    name: &str,
+    users: &[String],
+) -> Result<GroupRecord, ApiError> {
+    check_group_name(name)?;
+    if !users.is_empty() {
+        check_groups_not_managed(state)?;
+    }
+    let users = existing_users(state, users).await?;
+    match state.store.create_group(name).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::conflict(format!("Group {name} already exists")));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    if !users.is_empty() {
+        state.store.add_group_members(name, &users).await?;
+    }
+    tracing::info!(group = %name, users = users.len(), "Creating new group");
+    find_group(state, name).await
+}
+
+/// Deletes a group and its memberships; 404 when there is no such group.
+pub async fn delete_group(state: &HubState, name: &str) -> Result<(), ApiError> {
+    if !state.store.delete_group(name).await? {
+        return Err(ApiError::not_found(format!("No such group: {name}")));
+    }
+    tracing::info!(group = %name, "Deleting group");
+    Ok(())
+}
+
+/// Adds existing users to a group (400 while `manage_groups` is on).
+pub async fn add_members(
+    state: &HubState,
+    name: &str,
+    users: &[String],
+) -> Result<GroupRecord, ApiError> {
+    check_groups_not_managed(state)?;
+    find_group(state, name).await?;
+    let users = existing_users(state, users).await?;
+    state.store.add_group_members(name, &users).await?;
+    tracing::info!(group = %name, users = users.len(), "Adding users to group");
+    find_group(state, name).await
+}
+
+/// Removes existing users from a group (400 while `manage_groups` is on).
+pub async fn remove_members(
+    state: &HubState,
+    name: &str,
+    users: &[String],
+) -> Result<GroupRecord, ApiError> {
+    check_groups_not_managed(state)?;
+    find_group(state, name).await?;
+    let users = existing_users(state, users).await?;
+    state.store.remove_group_members(name, &users).await?;
+    tracing::info!(group = %name, users = users.len(), "Removing users from group");
+    find_group(state, name).await
+}
+
+// ---------------------------------------------------------------------------
+// model
+
+/// JupyterHub's group model with the fields the scopes allow (`None`: nothing).
+pub fn group_model(scopes: &Scopes, group: &GroupRecord) -> Option<Map<String, Value>> {
+    const ACCESS: &[(&str, &[&str])] = &[
+        ("read:groups", &["kind", "name", "properties", "users"]),
+        ("read:groups:name", &["kind", "name"]),
+        ("read:roles:groups", &["kind", "name", "roles"]),
+    ];
+    let mut allowed = BTreeSet::new();
+    for (scope, keys) in ACCESS {
+        if scopes.allows_group(scope, &group.name) {
+            allowed.extend(keys.iter().copied());
+        }
+    }
+    if allowed.is_empty() {
+        return None;
+    }
+    let full = [
+        ("kind", json!("group")),
+        ("name", json!(group.name)),
+        ("roles", json!([])),
+        ("users", json!(group.users)),
+        ("properties", json!({})),
+    ];
+    Some(
+        full.into_iter()
+            .filter(|(key, _)| allowed.contains(key))
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
+fn model(caller: &Caller, group: &GroupRecord) -> Value {
+    Value::Object(group_model(&caller.scopes, group).unwrap_or_default())
+}
+
+/// A request's `users` list (absent = empty); other keys but `users` (and `groups` on
+/// the list endpoint) are 400.
+fn users_field(body: &Map<String, Value>, extra: &[&str]) -> Result<Vec<String>, ApiError> {
+    if let Some(key) = body
+        .keys()
+        .find(|key| key.as_str() != "users" && !extra.contains(&key.as_str()))
+    {
+        return Err(ApiError::bad_request(format!("Invalid JSON keys: {key}")));
+    }
+    match body.get("users") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(value) => string_list(value, "group.users"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// handlers
+
+/// `GET /groups`: the groups the caller may list, paginated.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageArgs>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    let Some(targets) = caller.scopes.targets("list:groups").cloned() else {
+        return Err(missing_scope("list:groups", "groups"));
+    };
+    let paginate = accepts_pagination(&headers);
+    let (offset, limit) = page.resolve(paginate)?;
+    let groups: Vec<GroupRecord> = state
+        .store
+        .list_groups()
+        .await?
+        .into_iter()
+        .filter(|group| targets.all || targets.groups.contains(&group.name))
+        .collect();
+    let total = u64::try_from(groups.len()).unwrap_or(u64::MAX);
+    let items: Vec<Value> = groups
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .filter_map(|group| group_model(&caller.scopes, group).map(Value::Object))
+        .collect();
+    let body = if paginate {
+        super::paginated(items, offset, limit, total, &uri.to_string())
+    } else {
+        Value::Array(items)
+    };
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// `POST /groups` with `{"groups": [...], "users": [...]}`: 201 with the new groups.
+pub async fn create_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_scope("admin:groups")?;
+    let body = super::json_object(&body)?;
+    let names = match body.get("groups") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => string_list(value, "groups")?,
+    };
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "Must specify at least one group to create",
+        ));
+    }
+    let users = users_field(&body, &["groups"])?;
+    for name in &names {
+        check_group_name(name)?;
+        if state
+            .store
+            .list_groups()
+            .await?
+            .iter()
+            .any(|group| &group.name == name)
+        {
+            return Err(ApiError::conflict(format!("Group {name} already exists")));
+        }
+    }
+    let mut created = Vec::with_capacity(names.len());
+    for name in &names {
+        created.push(create_group(&state, name, &users).await?);
+    }
+    let models: Vec<Value> = created.iter().map(|group| model(&caller, group)).collect();
+    Ok(json_response(StatusCode::CREATED, Value::Array(models)))
+}
+
+/// `GET /groups/{name}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let scopes = ["read:groups", "read:groups:name", "read:roles:groups"];
+    if !scopes
+        .iter()
+        .any(|scope| caller.scopes.allows_group(scope, &name))
+    {
+        return Err(missing_scope(&scopes.join(", "), &format!("group {name}")));
+    }
+    let group = find_group(&state, &name).await?;
+    Ok(json_response(StatusCode::OK, model(&caller, &group)))
+}
+
+/// `POST /groups/{name}` with an optional `{"users": [...]}`: 201.
+pub async fn create_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_group_scope("admin:groups", &name)?;
+    let body = super::json_object(&body)?;
+    let users = users_field(&body, &["name", "roles"])?;
+    let group = create_group(&state, &name, &users).await?;
+    Ok(json_response(StatusCode::CREATED, model(&caller, &group)))
+}
+
+/// `DELETE /groups/{name}`: 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_group_scope("delete:groups", &name)?;
+    delete_group(&state, &name).await?;
+    Ok(no_content())
+}
+
+/// Reads the body of a membership change: `users` is required.
+fn membership_body(body: &[u8], verb: &str) -> Result<Vec<String>, ApiError> {
+    let body = super::json_object(body)?;
+    if !body.contains_key("users") {
+        return Err(ApiError::bad_request(format!(
+            "Must specify users to {verb}"
+        )));
+    }
+    users_field(&body, &[])
+}
+
+/// `POST /groups/{name}/users` with `{"users": [...]}`: 200 with the group.
+pub async fn add_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_group_scope("groups", &name)?;
+    check_groups_not_managed(&state)?;
+    let users = membership_body(&body, "add")?;
+    let group = add_members(&state, &name, &users).await?;
+    Ok(json_response(StatusCode::OK, model(&caller, &group)))
+}
+
+/// `DELETE /groups/{name}/users` with `{"users": [...]}`: 200 with the group.
+pub async fn remove_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_group_scope("groups", &name)?;
+    check_groups_not_managed(&state)?;
+    let users = membership_body(&body, "delete")?;
+    let group = remove_members(&state, &name, &users).await?;
+    Ok(json_response(StatusCode::OK, model(&caller, &group)))
+}

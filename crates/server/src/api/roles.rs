@@ -1,0 +1,208 @@
+//! Roles: `GET /roles`, `GET/POST/DELETE /roles/{name}`.
+//!
+//! Reading needs `read:roles`. Creating and deleting roles is for admins only (a role
+//! grants scopes), is refused for the default roles `user` and `admin`, and is refused
+//! with 400 `Role management via API is disabled` while `Authenticator.manage_roles` is
+//! on (roles then come from the authenticator).
+
+use std::collections::BTreeSet;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use hubauth_store::{ADMIN_ROLE, RoleRecord, RoleSpec, USER_ROLE};
+use serde_json::{Value, json};
+
+use super::auth::{Caller, missing_scope};
+use super::scopes;
+use super::{ApiError, json_response, no_content, string_list};
+use crate::state::{AppState, HubState};
+
+/// 400 while `Authenticator.manage_roles` is on.
+pub fn check_roles_not_managed(state: &HubState) -> Result<(), ApiError> {
+    if state.authenticator.rules().config().manage_roles {
+        Err(ApiError::bad_request("Role management via API is disabled"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A role model: name, description, scopes, holders (users with
+/// `read:roles:users`), and whether the authenticator manages it.
+pub fn role_model(caller: &Caller, role: &RoleRecord) -> Value {
+    let users: Vec<&String> = if caller.scopes.has_all("read:roles:users") {
+        role.users.iter().collect()
+    } else {
+        Vec::new()
+    };
+    json!({
+        "kind": "role",
+        "name": role.name,
+        "description": role.description,
+        "scopes": role.scopes,
+        "users": users,
+        "groups": [],
+        "services": [],
+        "managed_by_auth": role.managed_by_auth,
+    })
+}
+
+fn require_read(caller: &Caller) -> Result<(), ApiError> {
+    if caller.scopes.has_any("read:roles") {
+        Ok(())
+    } else {
+        Err(missing_scope("read:roles", "roles"))
+    }
+}
+
+fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.user.admin && caller.scopes.has_all("admin:users") {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "Only admins can create or delete roles",
+        ))
+    }
+}
+
+fn check_not_default(name: &str) -> Result<(), ApiError> {
+    if name == USER_ROLE || name == ADMIN_ROLE {
+        Err(ApiError::bad_request(format!(
+            "The default role {name} cannot be changed through the API"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+async fn find_role(state: &HubState, name: &str) -> Result<RoleRecord, ApiError> {
+    state
+        .store
+        .list_roles()
+        .await?
+        .into_iter()
+        .find(|role| role.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("No such role: {name}")))
+}
+
+/// `GET /roles`.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    require_read(&caller)?;
+    let roles = state.store.list_roles().await?;
+    let models: Vec<Value> = roles.iter().map(|role| role_model(&caller, role)).collect();
+    Ok(json_response(StatusCode::OK, Value::Array(models)))
+}
+
+/// `GET /roles/{name}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    require_read(&caller)?;
+    let role = find_role(&state, &name).await?;
+    Ok(json_response(StatusCode::OK, role_model(&caller, &role)))
+}
+
+/// `POST /roles/{name}` with `{"description", "scopes", "users"}`: 201.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_admin(&caller)?;
+    check_roles_not_managed(&state)?;
+    check_not_default(&name)?;
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid role name: {name:?}"
+        )));
+    }
+    let body = super::json_object(&body)?;
+    if let Some(key) = body
+        .keys()
+        .find(|key| !matches!(key.as_str(), "name" | "description" | "scopes" | "users"))
+    {
+        return Err(ApiError::bad_request(format!("Invalid JSON keys: {key}")));
+    }
+    let description = match body.get("description") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(_) => return Err(ApiError::bad_request("role.description must be a string")),
+    };
+    let role_scopes = match body.get("scopes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => string_list(value, "role.scopes")?,
+    };
+    let unknown: Vec<&str> = role_scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|scope| *scope != "self" && !scopes::is_known(scope))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Unknown scopes: {}",
+            unknown.join(", ")
+        )));
+    }
+    let users = match body.get("users") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => string_list(value, "role.users")?,
+    };
+    if state
+        .store
+        .list_roles()
+        .await?
+        .iter()
+        .any(|role| role.name == name)
+    {
+        return Err(ApiError::conflict(format!("Role {name} already exists")));
+    }
+    let mut holders = Vec::with_capacity(users.len());
+    for user in &users {
+        holders.push(
+            super::users::find_user(&state, user)
+                .await
+                .map_err(|_| ApiError::bad_request(format!("No such user: {user}")))?,
+        );
+    }
+    state
+        .store
+        .upsert_role(RoleSpec {
+            name: name.clone(),
+            description,
+            scopes: role_scopes,
+            managed_by_auth: false,
+        })
+        .await?;
+    for user in holders {
+        let mut roles: BTreeSet<String> = user.roles.iter().cloned().collect();
+        roles.insert(name.clone());
+        let roles: Vec<String> = roles.into_iter().collect();
+        state.store.set_user_roles(&user.name, &roles).await?;
+    }
+    tracing::info!(role = %name, by = %caller.user.name, "created role");
+    let role = find_role(&state, &name).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        role_model(&caller, &role),
+    ))
+}
+
+/// `DELETE /roles/{name}`: 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    require_admin(&caller)?;
+    check_roles_not_managed(&state)?;
+    check_not_default(&name)?;
+    if !state.store.delete_role(&name).await? {
+        return Err(ApiError::not_found(format!("No such role: {name}")));
+    }
+    tracing::info!(role = %name, by = %caller.user.name, "deleted role");
+    Ok(no_content())
+}

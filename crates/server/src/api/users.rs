@@ -1,0 +1,718 @@
+//! Users: the operations (callable from any handler, e.g. an admin page) and the
+//! JupyterHub-compatible JSON endpoints `GET /user`, `/users` and `/users/{name}`.
+//!
+//! The operations take `&HubState` and return [`ApiError`] with JupyterHub's status codes
+//! and messages, so an HTML page can show the same outcome. They apply the
+//! authenticator's hooks exactly as upstream does: creating a user calls
+//! `Authenticator.add_user` (which, with `allow_existing_users`, lets that user log in),
+//! deleting one calls `Authenticator.delete_user` and removes the user's sessions,
+//! tokens, memberships and roles.
+
+use std::collections::BTreeSet;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hubauth_store::{ADMIN_ROLE, StoreError, USER_ROLE, UserPage, UserQuery, UserRecord, UserSort};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::{Caller, missing_scope};
+use super::scopes::Scopes;
+use super::{ApiError, PageArgs, accepts_pagination, json_response, no_content, string_list};
+use crate::state::{AppState, HubState};
+
+// ---------------------------------------------------------------------------
+// operations
+
+/// Normalizes and validates a user name as the authenticator does; 400 `Invalid
+/// username: NAME` when it is not acceptable.
+pub fn checked_name(state: &HubState, name: &str) -> Result<String, ApiError> {
+    let normalized = state.authenticator.normalize_username(name);
+    if normalized.is_empty() || !state.authenticator.validate_username(&normalized) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid username: {normalized}"
+        )));
+    }
+    Ok(normalized)
+}
+
+/// A user by name (normalized first), or 404.
+pub async fn find_user(state: &HubState, name: &str) -> Result<UserRecord, ApiError> {
+    let normalized = state.authenticator.normalize_username(name);
+    state
+        .store
+        .get_user(&normalized)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No such user: {normalized}")))
+}
+
+/// Creates one user (JupyterHub's `POST /users/{name}`): the name is normalized and
+/// validated, the user is stored with the default roles (and `admin` when asked), then
+/// `Authenticator.add_user` runs; when it fails the user is removed again and the answer
+/// is 400. An existing user is 409.
+pub async fn create_user(
+    state: &HubState,
+    name: &str,
+    admin: bool,
+) -> Result<UserRecord, ApiError> {
+    let name = checked_name(state, name)?;
+    if state.store.get_user(&name).await?.is_some() {
+        return Err(ApiError::conflict(format!("User {name} already exists")));
+    }
+    add_new_user(state, &name, admin).await
+}
+
+/// Creates several users (JupyterHub's `POST /users`): names are normalized and
+/// validated (any invalid name refuses the whole request with 400), existing users are
+/// skipped, and 409 when all exist. Returns the users created.
+pub async fn create_users(
+    state: &HubState,
+    names: &[String],
+    admin: bool,
+) -> Result<Vec<UserRecord>, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "Must specify at least one user to create",
+        ));
+    }
+    let mut to_create = Vec::new();
+    let mut invalid = Vec::new();
+    let mut seen = BTreeSet::new();
+    for name in names {
+        let normalized = state.authenticator.normalize_username(name);
+        if normalized.is_empty() || !state.authenticator.validate_username(&normalized) {
+            invalid.push(normalized);
+            continue;
+        }
+        if !seen.insert(normalized.clone()) {
+            continue;
+        }
+        if state.store.get_user(&normalized).await?.is_some() {
+            tracing::warn!(user = %normalized, "User already exists");
+        } else {
+            to_create.push(normalized);
+        }
+    }
+    match invalid.as_slice() {
+        [] => {}
+        [one] => return Err(ApiError::bad_request(format!("Invalid username: {one}"))),
+        many => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid usernames: {}",
+                many.join(", ")
+            )));
+        }
+    }
+    if to_create.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "All {} users already exist",
+            names.len()
+        )));
+    }
+    let mut created = Vec::with_capacity(to_create.len());
+    for name in &to_create {
+        created.push(add_new_user(state, name, admin).await?);
+    }
+    Ok(created)
+}
+
+async fn add_new_user(state: &HubState, name: &str, admin: bool) -> Result<UserRecord, ApiError> {
+    let now = state.clock.now();
+    let (user, _) = state
+        .store
+        .ensure_user(name, admin.then_some(true), now)
+        .await?;
+    if let Err(err) = state.authenticator.add_user(name).await {
+        tracing::error!(user = %name, error = %err, "Failed to create user");
+        state.store.delete_user(name).await?;
+        return Err(ApiError::bad_request(format!(
+            "Failed to create user {name}: {err}"
+        )));
+    }
+    tracing::info!(user = %name, admin, "created user through the API");
+    Ok(user)
+}
+
+/// Deletes a user (JupyterHub's `DELETE /users/{name}`): `Authenticator.delete_user`
+/// runs (with `allow_existing_users` the user may no longer log in), then the user's
+/// sessions end and the user is removed with tokens, memberships, roles and auth_state.
+/// 404 when there is no such user.
+pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
+    let user = find_user(state, name).await?;
+    if let Err(err) = state.authenticator.delete_user(&user.name).await {
+        tracing::error!(user = %user.name, error = %err, "authenticator could not delete the user");
+        return Err(ApiError::from(crate::error::AppError::Auth(err)));
+    }
+    let ended = state.store.delete_user_sessions(&user.name).await?;
+    if ended > 0 {
+        crate::metrics::sessions_ended("deleted", ended);
+        if let Err(err) = state.authenticator.session_ended(&user.name).await {
+            tracing::warn!(user = %user.name, error = %err, "authenticator could not end its session");
+        }
+    }
+    state.store.delete_user(&user.name).await?;
+    state.forget_refresh(&user.name);
+    tracing::info!(user = %user.name, "deleted user");
+    Ok(())
+}
+
+/// Sets a user's admin flag (the `admin` role follows it). 404 when there is no such
+/// user.
+pub async fn set_admin(state: &HubState, name: &str, admin: bool) -> Result<UserRecord, ApiError> {
+    let user = find_user(state, name).await?;
+    state.store.set_admin(&user.name, admin).await?;
+    tracing::info!(user = %user.name, admin, "set admin flag");
+    find_user(state, &user.name).await
+}
+
+/// Makes a user's group membership exactly `groups` (each must exist: 400 `No such
+/// group: NAME`). Refused with 400 while `Authenticator.manage_groups` is on, because
+/// the next login would undo it.
+pub async fn set_groups(
+    state: &HubState,
+    name: &str,
+    groups: &[String],
+) -> Result<UserRecord, ApiError> {
+    check_groups_not_managed(state)?;
+    let user = find_user(state, name).await?;
+    let wanted: BTreeSet<&String> = groups.iter().collect();
+    let current: BTreeSet<&String> = user.groups.iter().collect();
+    let member = [user.name.clone()];
+    for group in wanted.difference(&current) {
+        match state.store.add_group_members(group, &member).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::bad_request(format!("No such group: {group}")));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    for group in current.difference(&wanted) {
+        state.store.remove_group_members(group, &member).await?;
+    }
+    find_user(state, &user.name).await
+}
+
+/// Makes a user's roles exactly `roles` plus the default roles (`user`, and `admin` when
+/// the admin flag is set). Refused with 400 while `Authenticator.manage_roles` is on.
+pub async fn set_roles(
+    state: &HubState,
+    name: &str,
+    roles: &[String],
+) -> Result<UserRecord, ApiError> {
+    super::roles::check_roles_not_managed(state)?;
+    let user = find_user(state, name).await?;
+    let mut wanted: BTreeSet<String> = roles
+        .iter()
+        .filter(|role| role.as_str() != ADMIN_ROLE)
+        .cloned()
+        .collect();
+    wanted.insert(USER_ROLE.to_owned());
+    if user.admin {
+        wanted.insert(ADMIN_ROLE.to_owned());
+    }
+    let wanted: Vec<String> = wanted.into_iter().collect();
+    match state.store.set_user_roles(&user.name, &wanted).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound { what }) => {
+            return Err(ApiError::bad_request(format!("No such {what}")));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    find_user(state, &user.name).await
+}
+
+/// One page of users, for lists and admin pages.
+pub async fn list_users(state: &HubState, query: UserQuery) -> Result<UserPage, ApiError> {
+    Ok(state.store.list_users_page(query).await?)
+}
+
+/// 400 `Group management via API is disabled` while `Authenticator.manage_groups` is
+/// on (group membership then comes from the identity provider at every login).
+pub fn check_groups_not_managed(state: &HubState) -> Result<(), ApiError> {
+    if state.authenticator.rules().config().manage_groups {
+        Err(ApiError::bad_request(
+            "Group management via API is disabled",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// models
+
+/// JupyterHub's user model, with only the fields the scopes allow (`None` when they
+/// allow nothing about this user). `auth_state` is present (as null) only with
+/// `admin:auth_state`; callers fill it in where upstream does.
+pub fn user_model(scopes: &Scopes, user: &UserRecord) -> Option<Map<String, Value>> {
+    const ACCESS: &[(&str, &[&str])] = &[
+        (
+            "read:users",
+            &[
+                "kind",
+                "name",
+                "admin",
+                "roles",
+                "groups",
+                "server",
+                "pending",
+                "created",
+                "last_activity",
+            ],
+        ),
+        ("read:users:name", &["kind", "name", "admin"]),
+        ("read:users:groups", &["kind", "name", "groups"]),
+        ("read:users:activity", &["kind", "name", "last_activity"]),
+        ("read:servers", &["kind", "name", "servers"]),
+        ("read:roles:users", &["kind", "name", "roles", "admin"]),
+        ("admin:auth_state", &["kind", "name", "auth_state"]),
+    ];
+    let mut allowed = BTreeSet::new();
+    for (scope, keys) in ACCESS {
+        if scopes.allows_user(scope, &user.name, &user.groups) {
+            allowed.extend(keys.iter().copied());
+        }
+    }
+    if allowed.is_empty() {
+        return None;
+    }
+    let full = [
+        ("kind", json!("user")),
+        ("name", json!(user.name)),
+        ("admin", json!(user.admin)),
+        ("roles", json!(user.roles)),
+        ("groups", json!(user.groups)),
+        ("server", Value::Null),
+        ("pending", Value::Null),
+        ("created", json!(super::isoformat(user.created))),
+        ("last_activity", super::isoformat_opt(user.last_activity)),
+        ("servers", json!({})),
+        ("auth_state", Value::Null),
+    ];
+    Some(
+        full.into_iter()
+            .filter(|(key, _)| allowed.contains(key))
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
+/// Fills in `auth_state` (decrypted) when the model has the field.
+async fn with_auth_state(
+    state: &HubState,
+    mut model: Map<String, Value>,
+    name: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    if model.contains_key("auth_state") {
+        let value = crate::auth_state::load(state, name).await?;
+        model.insert("auth_state".to_owned(), value.unwrap_or(Value::Null));
+    }
+    Ok(model)
+}
+
+/// Scopes that let a caller read something about a user (`GET /users/{name}`).
+const READ_USER_SCOPES: &[&str] = &[
+    "read:users",
+    "read:users:name",
+    "read:servers",
+    "read:users:groups",
+    "read:users:activity",
+    "read:roles:users",
+];
+
+/// Looks a user up for a caller who needs one of `scopes` on them: 404 when missing and
+/// the caller could see it, 403 when the caller has no such scope for the name.
+async fn user_for(
+    state: &HubState,
+    caller: &Caller,
+    name: &str,
+    scopes: &[&str],
+) -> Result<UserRecord, ApiError> {
+    let normalized = state.authenticator.normalize_username(name);
+    let user = state.store.get_user(&normalized).await?;
+    let groups = user.as_ref().map(|u| u.groups.as_slice()).unwrap_or(&[]);
+    if !scopes
+        .iter()
+        .any(|scope| caller.scopes.allows_user(scope, &normalized, groups))
+    {
+        return Err(missing_scope(
+            &scopes.join(", "),
+            &format!("user {normalized}"),
+        ));
+    }
+    user.ok_or_else(|| ApiError::not_found(format!("No such user: {normalized}")))
+}
+
+// ---------------------------------------------------------------------------
+// handlers
+
+/// `GET /user`: the caller's own model, with `scopes`, `token_id` and `session_id`.
+pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let mut scopes = caller.scopes.clone();
+    let identify = Scopes::expand(
+        &[
+            format!("read:users:name!user={}", caller.user.name),
+            format!("read:users:groups!user={}", caller.user.name),
+        ],
+        None,
+    );
+    scopes.extend(&identify);
+    let model = user_model(&scopes, &caller.user).unwrap_or_default();
+    let mut model = with_auth_state(&state, model, &caller.user.name).await?;
+    model.insert(
+        "token_id".to_owned(),
+        caller
+            .token
+            .as_ref()
+            .map(|token| json!(super::tokens::api_id(token.id)))
+            .unwrap_or(Value::Null),
+    );
+    model.insert("session_id".to_owned(), Value::Null);
+    model.insert("scopes".to_owned(), json!(caller.scopes.to_strings()));
+    Ok(json_response(StatusCode::OK, Value::Object(model)))
+}
+
+/// Query arguments of `GET /users`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListArgs {
+    /// Items to skip.
+    pub offset: Option<String>,
+    /// Most items to return.
+    pub limit: Option<String>,
+    /// Only names containing this text.
+    pub name_filter: Option<String>,
+    /// `id`, `name` or `last_activity`, `-` in front for descending.
+    pub sort: Option<String>,
+    /// `active`, `ready` or `inactive` (hubauth has no servers: nobody is active).
+    pub state: Option<String>,
+}
+
+/// `GET /users`: the users the caller may list, paginated.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(args): Query<ListArgs>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    let Some(targets) = caller.scopes.targets("list:users").cloned() else {
+        return Err(missing_scope("list:users", "users"));
+    };
+    let paginate = accepts_pagination(&headers);
+    let (offset, limit) = PageArgs {
+        offset: args.offset.clone(),
+        limit: args.limit.clone(),
+    }
+    .resolve(paginate)?;
+    let sort_arg = args.sort.as_deref().unwrap_or("id");
+    let (descending, sort_name) = match sort_arg.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, sort_arg),
+    };
+    let sort = match sort_name {
+        "id" => UserSort::Id,
+        "name" => UserSort::Name,
+        "last_activity" => UserSort::LastActivity,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "sort must be 'id', 'name', or 'last_activity', not '{sort_arg}'"
+            )));
+        }
+    };
+    let nobody_active = match args.state.as_deref() {
+        None | Some("") | Some("inactive") => false,
+        Some("active") | Some("ready") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Unrecognized state filter: '{other}'"
+            )));
+        }
+    };
+    let name_filter = args.name_filter.filter(|text| !text.is_empty());
+    let page = if nobody_active {
+        UserPage::default()
+    } else if targets.all {
+        list_users(
+            &state,
+            UserQuery {
+                offset,
+                limit,
+                name_filter,
+                sort,
+                descending,
+            },
+        )
+        .await?
+    } else {
+        filtered_page(&state, &targets, name_filter.as_deref(), offset, limit).await?
+    };
+    let items: Vec<Value> = page
+        .users
+        .iter()
+        .filter_map(|user| user_model(&caller.scopes, user).map(Value::Object))
+        .collect();
+    let body = if paginate {
+        super::paginated(items, offset, limit, page.total, &uri.to_string())
+    } else {
+        Value::Array(items)
+    };
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// The users a filtered `list:users` names (by user, or members of a group), paged in
+/// memory (such filters name few users).
+async fn filtered_page(
+    state: &HubState,
+    targets: &super::scopes::Targets,
+    name_filter: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<UserPage, ApiError> {
+    let mut names: BTreeSet<String> = targets.users.clone();
+    if !targets.groups.is_empty() {
+        for group in state.store.list_groups().await? {
+            if targets.groups.contains(&group.name) {
+                names.extend(group.users);
+            }
+        }
+    }
+    let needle = name_filter.map(str::to_lowercase);
+    let mut users = Vec::new();
+    for name in names {
+        if needle
+            .as_deref()
+            .is_some_and(|needle| !name.to_lowercase().contains(needle))
+        {
+            continue;
+        }
+        if let Some(user) = state.store.get_user(&name).await? {
+            users.push(user);
+        }
+    }
+    users.sort_by_key(|user| user.id);
+    let total = u64::try_from(users.len()).unwrap_or(u64::MAX);
+    let users = users
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    Ok(UserPage { users, total })
+}
+
+/// Reads `admin` from a request body (absent = false; not a boolean = 400).
+fn admin_flag(body: &Map<String, Value>) -> Result<bool, ApiError> {
+    match body.get("admin") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(admin)) => Ok(*admin),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "user.admin must be a boolean, not: {other}"
+        ))),
+    }
+}
+
+/// `POST /users` with `{"usernames": [...], "admin": bool}`: 201 with the created users.
+pub async fn create_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_scope("admin:users")?;
+    let body = super::json_object(&body)?;
+    let names = match body.get("usernames") {
+        Some(value) => string_list(value, "usernames")?,
+        None => Vec::new(),
+    };
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "Must specify at least one user to create",
+        ));
+    }
+    if let Some(key) = body
+        .keys()
+        .find(|key| !matches!(key.as_str(), "usernames" | "admin"))
+    {
+        return Err(ApiError::bad_request(format!("Invalid JSON keys: {key}")));
+    }
+    let admin = admin_flag(&body)?;
+    if admin && !caller.user.admin {
+        return Err(ApiError::forbidden(
+            "Only admins can grant admin permissions",
+        ));
+    }
+    let created = create_users(&state, &names, admin).await?;
+    let models: Vec<Value> = created
+        .iter()
+        .filter_map(|user| user_model(&caller.scopes, user).map(Value::Object))
+        .collect();
+    Ok(json_response(StatusCode::CREATED, Value::Array(models)))
+}
+
+/// `GET /users/{name}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_for(&state, &caller, &name, READ_USER_SCOPES).await?;
+    let model = user_model(&caller.scopes, &user).unwrap_or_default();
+    let model = with_auth_state(&state, model, &user.name).await?;
+    Ok(json_response(StatusCode::OK, Value::Object(model)))
+}
+
+/// `POST /users/{name}` with an optional `{"admin": bool}`: 201 with the new user.
+pub async fn create_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let normalized = state.authenticator.normalize_username(&name);
+    if !caller.scopes.allows_user("admin:users", &normalized, &[]) {
+        return Err(missing_scope("admin:users", &format!("user {normalized}")));
+    }
+    let body = super::json_object(&body)?;
+    check_user_keys(&body)?;
+    let admin = admin_flag(&body)?;
+    if admin && !caller.user.admin {
+        return Err(ApiError::forbidden(
+            "Only admins can grant admin permissions",
+        ));
+    }
+    let user = create_user(&state, &name, admin).await?;
+    let model = user_model(&caller.scopes, &user).unwrap_or_default();
+    Ok(json_response(StatusCode::CREATED, Value::Object(model)))
+}
+
+/// The keys a request's user model may have (JupyterHub's `_user_model_types`).
+fn check_user_keys(body: &Map<String, Value>) -> Result<(), ApiError> {
+    match body.keys().find(|key| {
+        !matches!(
+            key.as_str(),
+            "name" | "admin" | "groups" | "roles" | "auth_state"
+        )
+    }) {
+        Some(key) => Err(ApiError::bad_request(format!("Invalid JSON keys: {key}"))),
+        None => Ok(()),
+    }
+}
+
+/// `PATCH /users/{name}` with any of `admin`, `groups`, `roles`, `auth_state` (and
+/// `name` equal to the current name; renaming is not supported).
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let user = user_for(&state, &caller, &name, &["admin:users"]).await?;
+    let body = super::json_object(&body)?;
+    check_user_keys(&body)?;
+    if let Some(new_name) = body.get("name") {
+        let Value::String(new_name) = new_name else {
+            return Err(ApiError::bad_request("user.name must be a string"));
+        };
+        if *new_name != user.name {
+            if state.store.get_user(new_name).await?.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "User {new_name} already exists, username must be unique"
+                )));
+            }
+            return Err(ApiError::bad_request(
+                "Renaming users is not supported by hubauth; create the new user and delete the old one",
+            ));
+        }
+    }
+    let admin = match body.get("admin") {
+        None => None,
+        Some(Value::Bool(admin)) => Some(*admin),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "user.admin must be a boolean, not: {other}"
+            )));
+        }
+    };
+    let groups = body
+        .get("groups")
+        .map(|value| string_list(value, "user.groups"))
+        .transpose()?;
+    let roles = body
+        .get("roles")
+        .map(|value| string_list(value, "user.roles"))
+        .transpose()?;
+    let auth_state = match body.get("auth_state") {
+        None => None,
+        Some(Value::Object(map)) => Some(Value::Object(map.clone())),
+        Some(_) => return Err(ApiError::bad_request("user.auth_state must be an object")),
+    };
+    if !caller.user.admin {
+        if user.admin {
+            return Err(ApiError::forbidden("Only admins can modify other admins"));
+        }
+        if admin == Some(true) {
+            return Err(ApiError::forbidden(
+                "Only admins can grant admin permissions",
+            ));
+        }
+    }
+    if groups.is_some() {
+        check_groups_not_managed(&state)?;
+    }
+    if roles.is_some() {
+        super::roles::check_roles_not_managed(&state)?;
+    }
+    if auth_state.is_some() {
+        if !caller
+            .scopes
+            .allows_user("admin:auth_state", &user.name, &user.groups)
+        {
+            return Err(missing_scope(
+                "admin:auth_state",
+                &format!("user {}", user.name),
+            ));
+        }
+        if !state.authenticator.rules().config().enable_auth_state {
+            return Err(ApiError::bad_request(
+                "auth_state is not enabled (Authenticator.enable_auth_state)",
+            ));
+        }
+    }
+    if let Some(admin) = admin {
+        set_admin(&state, &user.name, admin).await?;
+    }
+    if let Some(groups) = &groups {
+        set_groups(&state, &user.name, groups).await?;
+    }
+    if let Some(roles) = &roles {
+        set_roles(&state, &user.name, roles).await?;
+    }
+    if let Some(value) = &auth_state {
+        let now = u64::try_from(state.clock.now()).unwrap_or(0);
+        let token = state
+            .crypt
+            .encrypt_json(value, now)
+            .map_err(|err| ApiError::from(crate::error::AppError::Crypt(err.to_string())))?;
+        state.store.set_auth_state(&user.name, Some(token)).await?;
+        tracing::info!(user = %user.name, by = %caller.user.name, "set auth_state through the API");
+    }
+    let user = find_user(&state, &user.name).await?;
+    let model = user_model(&caller.scopes, &user).unwrap_or_default();
+    let model = with_auth_state(&state, model, &user.name).await?;
+    Ok(json_response(StatusCode::OK, Value::Object(model)))
+}
+
+/// `DELETE /users/{name}`: 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_for(&state, &caller, &name, &["delete:users"]).await?;
+    if user.name == caller.user.name {
+        return Err(ApiError::bad_request("Cannot delete yourself!"));
+    }
+    delete_user(&state, &user.name).await?;
+    Ok(no_content())
+}
