@@ -1,9 +1,11 @@
 //! The `hubauth` command line: loading configuration, building a hub from it, and the
-//! subcommands (`serve`, `demo`, `generate-config`, `check-config`, `crypt-key`).
+//! subcommands (`serve`, `demo`, `generate-config`, `check-config`, `import-config`,
+//! `crypt-key`).
 #![forbid(unsafe_code)]
 
 pub mod catalog;
 pub mod demo;
+pub mod import;
 pub mod rotate;
 
 use std::path::Path;

@@ -49,6 +49,13 @@ enum Command {
         /// The configuration file (TOML); `/dev/stdin` reads standard input.
         file: PathBuf,
     },
+    /// Convert the authenticator part of a jupyterhub_config.py to hubauth.toml (printed on
+    /// standard output) without running it; what cannot be converted is listed on standard
+    /// error with line numbers.
+    ImportConfig {
+        /// The JupyterHub config file; `-` reads standard input.
+        file: PathBuf,
+    },
     /// Manage auth_state encryption keys.
     CryptKey {
         #[command(subcommand)]
@@ -114,6 +121,34 @@ fn init_logging(json: bool) {
     }
 }
 
+fn import_config(file: &std::path::Path, registry: &hubauth_config::Registry) -> Result<ExitCode> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let name = file.display();
+    let imported = hubauth_cli::import::import_config(&text, registry)
+        .map_err(|err| anyhow::anyhow!("{name}: {err} (Python would refuse this file too)"))?;
+    // The output must load; if it does not, that is a bug here, not in the input.
+    let config =
+        hubauth_config::Config::parse(&imported.toml, "hubauth.toml", registry).map_err(|err| {
+            anyhow::anyhow!("internal: the converted configuration does not load: {err}")
+        })?;
+    print!("{}", imported.toml);
+    for note in &imported.notes {
+        eprintln!("{name}: {note}");
+    }
+    if let Err(err) = hubauth_cli::build(&config, registry, &ProcessEnv) {
+        eprintln!("{name}: note: with this environment, `hubauth check-config` reports: {err:#}");
+    }
+    let pending = imported.not_converted().count();
+    if pending > 0 {
+        eprintln!("{name}: {pending} statement(s) were not converted; see above for what to do");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -167,6 +202,7 @@ fn run(command: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::ImportConfig { file } => import_config(&file, &registry),
         Command::CryptKey {
             command: CryptKeyCommand::Generate,
         } => {
