@@ -51,11 +51,15 @@ struct Provider {
 }
 
 async fn provider(rest: &str) -> Provider {
+    provider_with("", rest).await
+}
+
+async fn provider_with(hub_extra: &str, rest: &str) -> Provider {
     let clock = Arc::new(hubauth_server::ManualClock::at(1_800_000_000));
     let hub = start_hub_with(HubOptions {
         dir: tempfile::TempDir::new().unwrap(),
         listener: None,
-        hub_extra: "",
+        hub_extra,
         rest: &format!("{}\n{rest}", services()),
         env: &[("OTHER_SECRET", OTHER_SECRET)],
         clock: Some(clock.clone()),
@@ -237,6 +241,11 @@ async fn authorization_code_flow_with_pkce_id_token_and_userinfo() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(
+        body["expires_in"],
+        14 * 24 * 3600,
+        "default: the session lifetime"
+    );
     let scopes: Vec<&str> = body["scope"].as_str().unwrap().split(' ').collect();
     assert!(scopes.contains(&"custom:read") && scopes.contains(&"openid"));
     assert!(
@@ -737,7 +746,7 @@ async fn expired_code_is_refused() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_access_tokens_expire() {
-    let Provider { hub, clock } = provider("").await;
+    let Provider { hub, clock } = provider_with("oauth_token_expires_in = 3600", "").await;
     let browser = browser(&hub, "ada").await;
     let code = code_for(
         &hub,
@@ -759,7 +768,7 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
     .await;
     assert_eq!(status, 200);
     let expires_in = first["expires_in"].as_i64().unwrap();
-    assert_eq!(expires_in, 14 * 24 * 3600, "default: the session lifetime");
+    assert_eq!(expires_in, 3600);
     let refresh = first["refresh_token"].as_str().unwrap();
     let refresh_form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
     // Another client cannot use it.
@@ -1062,5 +1071,119 @@ async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
     assert!(
         at.contains("next=%2Fhub%2Fapi%2Foauth2%2Fauthorize"),
         "{at}"
+    );
+}
+
+/// Runs the code flow for the logged-in `browser`; returns the token response.
+async fn tokens_for(hub: &TestHub, browser: &reqwest::Client) -> Value {
+    let code = code_for(hub, browser, "service-app", APP_CB, &[("scope", "openid")]).await;
+    let (status, body) = token_request(
+        hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn logout_at_the_hub_revokes_what_services_got_in_that_session() {
+    let Provider { hub, .. } = provider("").await;
+    let first = browser(&hub, "ada").await;
+    let second = browser(&hub, "ada").await;
+    let from_first = tokens_for(&hub, &first).await;
+    let from_second = tokens_for(&hub, &second).await;
+    let access = |body: &Value| body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&hub, &access(&from_first)).await.0, 200);
+    let response = first
+        .get(format!("{}logout", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection() || response.status().is_success());
+    assert_eq!(
+        userinfo(&hub, &access(&from_first)).await.0,
+        401,
+        "logout revoked the session's access token"
+    );
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                from_first["refresh_token"].as_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("session")
+    );
+    // The other session's tokens are untouched.
+    assert_eq!(userinfo(&hub, &access(&from_second)).await.0, 200);
+    let (status, _) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                from_second["refresh_token"].as_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_user_blocked_after_the_fact_loses_service_access() {
+    let Provider { hub, .. } = provider("").await;
+    let bob = browser(&hub, "bob").await;
+    let body = tokens_for(&hub, &bob).await;
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&hub, &access).await.0, 200);
+    let dir = hub.stop().await;
+    let hub = start_hub_with(HubOptions {
+        dir,
+        listener: None,
+        hub_extra: "",
+        rest: &format!("{}blocked_users = [\"bob\"]\n", services()),
+        env: &[("OTHER_SECRET", OTHER_SECRET)],
+        clock: Some(Arc::new(hubauth_server::ManualClock::at(1_800_000_000))),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        userinfo(&hub, &access).await.0,
+        401,
+        "blocked users' tokens stop working"
+    );
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
     );
 }

@@ -123,7 +123,7 @@ pub static HUB: ClassDef = ClassDef {
             "oauth_token_expires_in",
             Int,
             Literal("0"),
-            "Lifetime in seconds of the access tokens issued to services. 0 means the login session's lifetime (cookie_max_age_days), as JupyterHub. Refresh tokens live twice as long and rotate on every use.",
+            "Lifetime in seconds of the access tokens issued to services. 0 means the login session's lifetime (cookie_max_age_days), as JupyterHub. Refresh tokens live twice as long, rotate on every use, and end with the hub session they were issued in (logout at the hub revokes the session's access tokens too, as JupyterHub).",
         ),
     ],
 };

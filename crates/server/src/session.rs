@@ -146,6 +146,7 @@ async fn end_user_access(
         state.store.set_auth_state(name, None).await?;
     }
     state.forget_refresh(name);
+    crate::provider::revoke_session_tokens(state, name, session_hash).await?;
     if let Err(err) = state.authenticator.session_ended(name).await {
         tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
     }

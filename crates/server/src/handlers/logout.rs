@@ -41,6 +41,7 @@ async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response,
         if let Some(session) = session {
             tracing::info!(user = %session.user, "User logged out");
             state.forget_refresh(&session.user);
+            crate::provider::revoke_session_tokens(state, &session.user, Some(&hash)).await?;
             if let Err(err) = state.authenticator.session_ended(&session.user).await {
                 tracing::warn!(user = %session.user, error = %err, "authenticator could not end its session");
             }

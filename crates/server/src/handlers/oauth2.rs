@@ -228,6 +228,7 @@ async fn authorize_inner(
         nonce: query.nonce.clone(),
         code_challenge,
         auth_time,
+        session: current.session_hash.clone(),
     };
     grants::put(
         state.store.as_ref(),
@@ -518,11 +519,18 @@ async fn redeem_code(
         }
         (None, None) => {}
     }
-    let Some(user) = state.store.get_user(&grant.user).await? else {
-        return Ok(invalid_grant("the user no longer exists"));
+    let Some(user) = provider::active_user(state, &grant.user).await? else {
+        return Ok(invalid_grant("the user no longer exists or is blocked"));
     };
-    let issued =
-        provider::issue_access_token(state, client, &user.name, &grant.scopes, now).await?;
+    let issued = provider::issue_access_token(
+        state,
+        client,
+        &user.name,
+        &grant.scopes,
+        &grant.session,
+        now,
+    )
+    .await?;
     let refresh_token = random_token();
     let refresh_key = grants::key(Kind::Refresh, &refresh_token);
     grants::put(
@@ -534,6 +542,7 @@ async fn redeem_code(
             scopes: grant.scopes.clone(),
             auth_time: grant.auth_time,
             token_id: issued.id,
+            session: grant.session.clone(),
         },
         now,
         now.saturating_add(refresh_lifetime(state)),
@@ -637,10 +646,22 @@ async fn refresh(
             scopes
         }
     };
-    let Some(user) = state.store.get_user(&grant.user).await? else {
-        return Ok(invalid_grant("the user no longer exists"));
+    let session_alive = state
+        .store
+        .get_session(&grant.session)
+        .await?
+        .is_some_and(|session| session.is_valid_at(now));
+    if !session_alive {
+        return Ok(invalid_grant(
+            "the user's login session at the hub has ended; log in again",
+        ));
+    }
+    let Some(user) = provider::active_user(state, &grant.user).await? else {
+        return Ok(invalid_grant("the user no longer exists or is blocked"));
     };
-    let issued = provider::issue_access_token(state, client, &user.name, &scopes, now).await?;
+    let issued =
+        provider::issue_access_token(state, client, &user.name, &scopes, &grant.session, now)
+            .await?;
     let refresh_token = random_token();
     grants::put(
         store,
@@ -651,6 +672,7 @@ async fn refresh(
             scopes: scopes.clone(),
             auth_time: grant.auth_time,
             token_id: issued.id,
+            session: grant.session.clone(),
         },
         now,
         now.saturating_add(refresh_lifetime(state)),
@@ -787,10 +809,10 @@ async fn userinfo_inner(state: &HubState, headers: &HeaderMap) -> Result<Respons
             "the token has no openid or identify scope",
         ));
     }
-    let Some(user) = state.store.get_user(&record.user).await? else {
+    let Some(user) = provider::active_user(state, &record.user).await? else {
         return Ok(bearer_error(
             "invalid_token",
-            "the token's user no longer exists",
+            "the token's user no longer exists or is blocked",
         ));
     };
     state.store.touch_api_token(record.id, now).await?;

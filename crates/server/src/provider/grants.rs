@@ -63,6 +63,9 @@ pub struct CodeGrant {
     pub code_challenge: Option<String>,
     /// When the user logged in (the session's start), for `auth_time`.
     pub auth_time: i64,
+    /// Hash of the hub session the user authorized in; its logout revokes what the code
+    /// issues.
+    pub session: String,
 }
 
 /// What a redeemed code issued.
@@ -89,6 +92,9 @@ pub struct RefreshGrant {
     pub auth_time: i64,
     /// Id of the access token issued with it (revoked if the grant is found compromised).
     pub token_id: i64,
+    /// Hash of the hub session it descends from: once that session ends (logout, expiry,
+    /// revocation), the refresh token is refused.
+    pub session: String,
 }
 
 /// Why a stored grant could not be read back.

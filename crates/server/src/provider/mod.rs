@@ -88,12 +88,76 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
-/// Creates an access token for `user` as an API token with `scopes`.
+/// The note of an access token: the client and a marker of the hub session it was
+/// issued in (16 hex digits of the session id's hash, which reveal nothing usable), so
+/// that ending the session revokes it.
+fn token_note(client_id: &str, session_hash: &str) -> String {
+    format!(
+        "{TOKEN_NOTE_PREFIX}{client_id}{SESSION_MARK}{}",
+        session_marker(session_hash)
+    )
+}
+
+const TOKEN_NOTE_PREFIX: &str = "OAuth client ";
+const SESSION_MARK: &str = "; hub session ";
+
+fn session_marker(session_hash: &str) -> &str {
+    session_hash.get(..16).unwrap_or(session_hash)
+}
+
+/// Revokes the access tokens issued to services in a hub session (`Some`), or in every
+/// session of the user (`None`), as JupyterHub does at logout. Refresh tokens from those
+/// sessions are refused at their next use. Returns how many tokens were revoked.
+pub async fn revoke_session_tokens(
+    state: &HubState,
+    user: &str,
+    session_hash: Option<&str>,
+) -> Result<u64, AppError> {
+    if state.provider.is_none() {
+        return Ok(0);
+    }
+    let mut revoked = 0;
+    for token in state.store.list_api_tokens(user).await? {
+        let Some((_, marker)) = token
+            .note
+            .strip_prefix(TOKEN_NOTE_PREFIX)
+            .and_then(|rest| rest.rsplit_once(SESSION_MARK))
+        else {
+            continue;
+        };
+        if session_hash.is_none_or(|hash| session_marker(hash) == marker)
+            && state.store.delete_api_token(user, token.id).await?
+        {
+            revoked += 1;
+        }
+    }
+    if revoked > 0 {
+        tracing::info!(
+            user,
+            revoked,
+            "revoked access tokens issued to services in the ended session"
+        );
+    }
+    Ok(revoked)
+}
+
+/// The user a grant or token acts for, when they may still use the hub: they exist and
+/// are not blocked.
+pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserRecord>, AppError> {
+    if !state.authenticator.rules().check_blocked_users(name) {
+        return Ok(None);
+    }
+    Ok(state.store.get_user(name).await?)
+}
+
+/// Creates an access token for `user` as an API token with `scopes`, tied to the hub
+/// session `session_hash`.
 pub async fn issue_access_token(
     state: &HubState,
     client: &ServiceConfig,
     user: &str,
     scopes: &[String],
+    session_hash: &str,
     now: i64,
 ) -> Result<IssuedToken, AppError> {
     let token = random_token();
@@ -104,7 +168,7 @@ pub async fn issue_access_token(
             hash: hash_token(&token),
             prefix: token.chars().take(4).collect(),
             user: user.to_owned(),
-            note: format!("OAuth client {}", client.client_id),
+            note: token_note(&client.client_id, session_hash),
             scopes: scopes.to_vec(),
             created: now,
             expires: Some(now.saturating_add(expires_in)),
