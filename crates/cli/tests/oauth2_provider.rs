@@ -269,6 +269,31 @@ async fn authorization_code_flow_with_pkce_id_token_and_userinfo() {
     assert_eq!(info["admin"], true);
     assert_eq!(info["groups"], serde_json::json!(["staff"]));
 
+    // JupyterHub's `GET /hub/api/user` answers with the service's token, as it does for
+    // JupyterHub services; the token reaches no further than the user's own identity.
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!("{}api/user", hub.hub_url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let me: Value = response.json().await.unwrap();
+    assert_eq!(me["name"], "ada", "{me}");
+    assert_eq!(me["kind"], "user", "{me}");
+    let response = http
+        .get(format!("{}api/users", hub.hub_url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        403,
+        "listing users needs more than identify"
+    );
+
     // The access token is an ordinary API token of the user, scoped as granted.
     let tokens = hub.store().list_api_tokens("ada").await.unwrap();
     assert_eq!(tokens.len(), 1);
