@@ -347,6 +347,115 @@ async fn rules_deny_logged_in_users_outside_them_with_403() {
     assert_eq!(body["status"], 403);
 }
 
+// ----- the session cache (issue #7 item 5) ---------------------------------------
+
+/// A hub on a clock that only moves when told to.
+async fn hub_on_manual_clock(
+    hub_extra: &str,
+) -> (TestHub, std::sync::Arc<hubauth_server::ManualClock>) {
+    let clock = std::sync::Arc::new(hubauth_server::ManualClock::at(1_800_000_000));
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra,
+        rest: OPEN,
+        env: &[],
+        clock: Some(clock.clone()),
+    })
+    .await
+    .unwrap();
+    (hub, clock)
+}
+
+#[tokio::test]
+async fn logout_on_this_hub_denies_at_once_despite_the_session_cache() {
+    // A long TTL: only the invalidation can make the check deny.
+    let (hub, _clock) = hub_on_manual_clock("session_cache_ttl = 3600").await;
+    let ann = logged_in(&hub, "ann", &[]).await;
+    for _ in 0..3 {
+        let response = ann.get(check_url(&hub)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert!(
+        !hub.hub.state().sessions.is_empty(),
+        "the session is cached"
+    );
+    let out = ann
+        .get(format!("{}logout", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 302);
+    let response = ann.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+
+    // Changes announced through HubState::sessions_changed (the REST API's path) apply at
+    // once too.
+    let bob = logged_in(&hub, "bob", &[]).await;
+    let response = bob.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(
+        header(&response, "x-auth-request-admin").as_deref(),
+        Some("false")
+    );
+    hub.store().set_admin("bob", true).await.unwrap();
+    hub.hub.state().sessions_changed("bob");
+    let response = bob.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(
+        header(&response, "x-auth-request-admin").as_deref(),
+        Some("true")
+    );
+    hub.store().delete_user("bob").await.unwrap();
+    hub.hub.state().sessions_changed("bob");
+    let response = bob.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn change_by_another_replica_is_seen_within_the_session_cache_ttl() {
+    let (hub, clock) = hub_on_manual_clock("session_cache_ttl = 5").await;
+    let ann = logged_in(&hub, "ann", &["staff"]).await;
+    let response = ann.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-auth-request-groups").as_deref(),
+        Some("staff")
+    );
+
+    // Another replica (sharing the database) changes the groups and ends ann's sessions:
+    // this hub was not told, so its cache still answers until the TTL passes...
+    let store = hub.store();
+    store
+        .remove_group_members("staff", &["ann".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(store.delete_user_sessions("ann").await.unwrap(), 1);
+    for _ in 0..2 {
+        let response = ann.get(check_url(&hub)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "still cached");
+        assert_eq!(
+            header(&response, "x-auth-request-groups").as_deref(),
+            Some("staff")
+        );
+        clock.advance(2);
+    }
+    // ...and at 5 seconds it is gone.
+    clock.advance(1);
+    let response = ann.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 401, "denied once the TTL has passed");
+}
+
+#[tokio::test]
+async fn session_cache_ttl_zero_reads_the_database_every_time() {
+    let (hub, _clock) = hub_on_manual_clock("session_cache_ttl = 0").await;
+    let ann = logged_in(&hub, "ann", &[]).await;
+    let response = ann.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(hub.hub.state().sessions.is_empty());
+    hub.store().delete_user_sessions("ann").await.unwrap();
+    let response = ann.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}
+
 #[tokio::test]
 async fn bad_forward_auth_options_fail_at_start_naming_the_key() {
     for (extra, needle) in [
@@ -374,6 +483,7 @@ async fn bad_forward_auth_options_fail_at_start_naming_the_key() {
             "forward_auth_allowed_hosts = [\"https://app.example/\"]",
             "forward_auth_allowed_hosts",
         ),
+        ("session_cache_ttl = -1", "session_cache_ttl"),
     ] {
         let err = start_hub_in(tempfile::TempDir::new().unwrap(), extra, OPEN, &[])
             .await

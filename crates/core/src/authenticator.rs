@@ -174,6 +174,15 @@ pub trait Authenticator: Send + Sync {
         LogoutEffects::default()
     }
 
+    /// Values this login method hands to protected apps besides the auth_state itself
+    /// (the analog of what upstream's `pre_spawn_start` put in the spawner's environment,
+    /// e.g. Globus's `GLOBUS_DATA`). `[Hub] auth_state_headers` picks them by name, like
+    /// auth_state keys. Default: none.
+    fn app_data(&self, auth_state: Option<&Value>) -> serde_json::Map<String, Value> {
+        let _ = auth_state;
+        serde_json::Map::new()
+    }
+
     /// The redirect-login half of authenticators whose users log in elsewhere (OAuth).
     fn redirect_login(&self) -> Option<&dyn RedirectLogin> {
         None

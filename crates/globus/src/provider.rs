@@ -359,6 +359,27 @@ impl Provider for Globus {
         Some(Ok(RefreshOutcome::Updated(Box::new(model))))
     }
 
+    /// `globus_data`: the JSON of [`crate::app_data`] plus `globus_local_endpoint` (what
+    /// upstream pickled into `GLOBUS_DATA`), and `globus_local_endpoint` on its own (upstream's
+    /// `GLOBUS_LOCAL_ENDPOINT`), for `[Hub] auth_state_headers`.
+    fn app_data(
+        &self,
+        _core: &OAuthCore,
+        auth_state: Option<&Value>,
+    ) -> serde_json::Map<String, Value> {
+        let endpoint = Value::String(self.config.globus_local_endpoint.clone());
+        let mut out = serde_json::Map::new();
+        if let Some(state) = auth_state {
+            let mut data = crate::app_data(state);
+            if let Value::Object(fields) = &mut data {
+                fields.insert("globus_local_endpoint".to_owned(), endpoint.clone());
+            }
+            out.insert("globus_data".to_owned(), data);
+        }
+        out.insert("globus_local_endpoint".to_owned(), endpoint);
+        out
+    }
+
     async fn on_logout(
         &self,
         core: &OAuthCore,

@@ -274,6 +274,10 @@ impl<A: Authenticator> Authenticator for Local<A> {
         self.inner.redirect_login()
     }
 
+    fn app_data(&self, auth_state: Option<&Value>) -> serde_json::Map<String, Value> {
+        self.inner.app_data(auth_state)
+    }
+
     fn supports_manage_groups(&self) -> bool {
         self.inner.supports_manage_groups()
     }

@@ -153,6 +153,10 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
         self.provider.on_logout(&self.core, name, auth_state).await
     }
 
+    fn app_data(&self, auth_state: Option<&Value>) -> serde_json::Map<String, Value> {
+        self.provider.app_data(&self.core, auth_state)
+    }
+
     fn startup_warnings(&self) -> Vec<String> {
         let mut warnings = self.core.rules.startup_warnings(self.provider.class_name());
         warnings.extend(self.provider.startup_warnings(&self.core));

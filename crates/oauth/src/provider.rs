@@ -161,4 +161,15 @@ pub trait Provider: Send + Sync + 'static {
         let _ = (core, name, auth_state);
         hubauth_core::LogoutEffects::default()
     }
+
+    /// Values handed to protected apps besides auth_state (see
+    /// [`hubauth_core::Authenticator::app_data`]). Default: none.
+    fn app_data(
+        &self,
+        core: &OAuthCore,
+        auth_state: Option<&Value>,
+    ) -> serde_json::Map<String, Value> {
+        let _ = (core, auth_state);
+        serde_json::Map::new()
+    }
 }

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod provider;
 pub mod secrets;
 pub mod session;
+pub mod session_cache;
 pub mod startup;
 pub mod state;
 
@@ -82,6 +83,10 @@ impl Hub {
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
         let provider =
             provider::start(&parts.config).map_err(|err| StartError::Other(err.to_string()))?;
+        let sessions = session_cache::SessionCache::new(
+            parts.config.session_cache_ttl,
+            parts.config.session_cache_size,
+        );
         let state = Arc::new(HubState {
             config: parts.config,
             authenticator: parts.authenticator,
@@ -95,6 +100,7 @@ impl Hub {
             refreshed: std::sync::Mutex::new(std::collections::HashMap::new()),
             metrics,
             provider,
+            sessions,
         });
         Ok(Hub { state, reconciled })
     }

@@ -45,6 +45,8 @@ async fn store(
             create_if_missing,
         })
         .await?;
+    // Admin flag and groups may have changed: cached sessions must not keep the old ones.
+    state.sessions_changed(&outcome.user.name);
     Ok(outcome.user)
 }
 

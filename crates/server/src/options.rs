@@ -125,6 +125,18 @@ pub static HUB: ClassDef = ClassDef {
             Literal("0"),
             "Lifetime in seconds of the access tokens issued to services. 0 means the login session's lifetime (cookie_max_age_days), as JupyterHub. Refresh tokens live twice as long, rotate on every use, and end with the hub session they were issued in (logout at the hub revokes the session's access tokens too, as JupyterHub).",
         ),
+        OptionDef::new(
+            "session_cache_ttl",
+            Int,
+            Literal("5"),
+            "Seconds a validated session is kept in memory, so that session checks (forward-auth, the built-in proxy, every page) do not query the database on each request. 0 turns the cache off.\n\nThis is the revocation bound across replicas: a logout, user deletion, admin or group change made through this process takes effect here at once, but one made through another hub process sharing the database (or directly in the database) takes effect here at most this many seconds later.",
+        ),
+        OptionDef::new(
+            "session_cache_size",
+            Int,
+            Literal("100000"),
+            "Most sessions kept in the session cache (see session_cache_ttl); when full, expired entries go first, then arbitrary ones. 0 turns the cache off.",
+        ),
     ],
 };
 
@@ -161,6 +173,10 @@ pub struct HubConfig {
     pub oidc_signing_key_file: PathBuf,
     /// See `oauth_token_expires_in` (resolved, in seconds).
     pub oauth_token_expires_in: i64,
+    /// See `session_cache_ttl`, in seconds.
+    pub session_cache_ttl: u64,
+    /// See `session_cache_size`.
+    pub session_cache_size: usize,
 }
 
 impl Default for HubConfig {
@@ -181,6 +197,8 @@ impl Default for HubConfig {
             services: Vec::new(),
             oidc_signing_key_file: PathBuf::from("hubauth_oidc_key.pem"),
             oauth_token_expires_in: 14 * 24 * 3600,
+            session_cache_ttl: 5,
+            session_cache_size: 100_000,
         }
     }
 }
@@ -246,6 +264,16 @@ impl HubConfig {
                 ));
             }
         };
+        let ttl: i64 = view.get("session_cache_ttl")?;
+        let session_cache_ttl = u64::try_from(ttl).map_err(|_| {
+            view.invalid(
+                "session_cache_ttl",
+                "must be 0 or a positive number of seconds",
+            )
+        })?;
+        let size: i64 = view.get("session_cache_size")?;
+        let session_cache_size = usize::try_from(size)
+            .map_err(|_| view.invalid("session_cache_size", "must be 0 or a positive number"))?;
         Ok(HubConfig {
             authenticator_class: view.get("authenticator_class")?,
             bind_addr,
@@ -262,6 +290,8 @@ impl HubConfig {
             services,
             oidc_signing_key_file,
             oauth_token_expires_in,
+            session_cache_ttl,
+            session_cache_size,
         })
     }
 

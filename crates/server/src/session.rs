@@ -30,19 +30,29 @@ pub async fn current_user(
         return Ok(None);
     }
     let hash = hash_token(&token);
-    let Some(session) = state.store.get_session(&hash).await? else {
-        return Ok(None);
-    };
     let now = state.clock.now();
-    if !session.is_valid_at(now) {
-        // An expired session ends like a logout: the authenticator closes what it opened
-        // (PAM's session), and the row goes.
-        let ended = end_user_access(state, &session.user, Some(&hash), false).await?;
-        crate::metrics::sessions_ended("expired", ended);
-        return Ok(None);
-    }
-    let Some(user) = state.store.get_user(&session.user).await? else {
-        return Ok(None);
+    let user = match state.sessions.get(&hash, now) {
+        Some(user) => user,
+        None => {
+            let generation = state.sessions.generation();
+            let Some(session) = state.store.get_session(&hash).await? else {
+                return Ok(None);
+            };
+            if !session.is_valid_at(now) {
+                // An expired session ends like a logout: the authenticator closes what it
+                // opened (PAM's session), and the row goes.
+                let ended = end_user_access(state, &session.user, Some(&hash), false).await?;
+                crate::metrics::sessions_ended("expired", ended);
+                return Ok(None);
+            }
+            let Some(user) = state.store.get_user(&session.user).await? else {
+                return Ok(None);
+            };
+            state
+                .sessions
+                .insert(&hash, user.clone(), session.expires, now, generation);
+            user
+        }
     };
     if state.needs_refresh(&user.name, now) {
         return refresh(state, user, hash, now).await;
@@ -142,6 +152,7 @@ async fn end_user_access(
         Some(hash) => u64::from(state.store.delete_session(hash).await?),
         None => state.store.delete_user_sessions(name).await?,
     };
+    state.sessions_changed(name);
     if revoke {
         state.store.set_auth_state(name, None).await?;
     }

@@ -40,6 +40,8 @@ pub struct HubState {
     pub metrics: crate::metrics::Metrics,
     /// The OAuth 2.0 / OpenID Connect provider, when services are registered.
     pub provider: Option<crate::provider::Provider>,
+    /// Validated sessions kept in memory for `session_cache_ttl` seconds.
+    pub sessions: crate::session_cache::SessionCache,
 }
 
 impl std::fmt::Debug for HubState {
@@ -55,6 +57,14 @@ impl std::fmt::Debug for HubState {
 pub type AppState = Arc<HubState>;
 
 impl HubState {
+    /// Call after changing anything a session check depends on for `user` (their
+    /// sessions, deletion, admin flag, groups, blocked status): this process forgets the
+    /// user's cached sessions at once, so the next request sees the change. Other hub
+    /// processes sharing the database see it within `session_cache_ttl` seconds.
+    pub fn sessions_changed(&self, user: &str) {
+        self.sessions.invalidate_user(user);
+    }
+
     /// Records that a user's auth info is fresh as of `now`.
     pub fn mark_refreshed(&self, name: &str, now: i64) {
         let mut map = match self.refreshed.lock() {

@@ -38,6 +38,7 @@ async fn logout_inner(state: &HubState, headers: &HeaderMap) -> Result<Response,
         if state.store.delete_session(&hash).await? {
             crate::metrics::sessions_ended("logout", 1);
         }
+        state.sessions.invalidate_session(&hash);
         if let Some(session) = session {
             tracing::info!(user = %session.user, "User logged out");
             state.forget_refresh(&session.user);
