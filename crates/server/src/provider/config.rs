@@ -18,6 +18,21 @@ const KNOWN_KEYS: &[&str] = &[
     "oauth_client_allowed_scopes",
 ];
 
+/// Keys of JupyterHub's service entries about running or showing the service, which
+/// hubauth accepts (so a `c.JupyterHub.services` list carries over) and does not use.
+pub const IGNORED_JUPYTERHUB_KEYS: &[&str] = &[
+    "url",
+    "command",
+    "environment",
+    "user",
+    "cwd",
+    "admin",
+    "display",
+    "info",
+    "oauth_no_confirm",
+    "oauth_roles",
+];
+
 /// Scopes every client may ask for: `identify` (JupyterHub's: who is the user) and the
 /// OpenID Connect ones.
 pub const BASE_SCOPES: &[&str] = &["identify", "openid", "profile", "email", "groups"];
@@ -62,13 +77,19 @@ pub struct ServiceConfig {
     /// Its client secret (`api_token`); `None` makes it a public client, which must use
     /// PKCE.
     pub client_secret: Option<ClientSecret>,
-    /// The exact redirect URIs it may use (`oauth_redirect_uri`, one or a list).
+    /// The exact redirect URIs it may use (`oauth_redirect_uri`, one or a list). Empty
+    /// when the service is not an OAuth client.
     pub redirect_uris: Vec<String>,
     /// Scopes it may ask for beyond [`BASE_SCOPES`] (`oauth_client_allowed_scopes`).
     pub allowed_scopes: Vec<String>,
 }
 
 impl ServiceConfig {
+    /// Whether the service is an OAuth client (it has a redirect URI).
+    pub fn is_oauth_client(&self) -> bool {
+        !self.redirect_uris.is_empty()
+    }
+
     /// Whether the client authenticates with a secret.
     pub fn is_confidential(&self) -> bool {
         self.client_secret.is_some()
@@ -117,7 +138,7 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
     };
     let what = format!("service {name:?}");
     for key in table.keys() {
-        if !KNOWN_KEYS.contains(&key.as_str()) {
+        if !KNOWN_KEYS.contains(&key.as_str()) && !IGNORED_JUPYTERHUB_KEYS.contains(&key.as_str()) {
             return Err(format!(
                 "{what}: unknown key {key:?} (known: {})",
                 KNOWN_KEYS.join(", ")
@@ -150,11 +171,8 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
         env,
     )?;
     let redirect_uris = match table.get("oauth_redirect_uri") {
-        None => {
-            return Err(format!(
-                "{what}: oauth_redirect_uri is required (the exact URL the hub sends the code to)"
-            ));
-        }
+        // Not an OAuth client (a JupyterHub service that only calls the API).
+        None => Vec::new(),
         Some(Value::String(uri)) => vec![uri.clone()],
         Some(Value::Array(items)) => items
             .iter()
@@ -170,7 +188,7 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
             ));
         }
     };
-    if redirect_uris.is_empty() {
+    if redirect_uris.is_empty() && table.contains_key("oauth_redirect_uri") {
         return Err(format!("{what}: oauth_redirect_uri must not be empty"));
     }
     for uri in &redirect_uris {
@@ -343,7 +361,10 @@ mod tests {
                 json!({"name": "a b", "oauth_redirect_uri": "https://x/cb"}),
                 "must be 1-255",
             ),
-            (json!({"name": "a"}), "oauth_redirect_uri is required"),
+            (
+                json!({"name": "a", "oauth_redirect_uri": []}),
+                "must not be empty",
+            ),
             (
                 json!({"name": "a", "oauth_redirect_uri": "http://example.org/cb"}),
                 "loopback",
@@ -399,6 +420,22 @@ mod tests {
                 .unwrap_err()
                 .contains("already used")
         );
+    }
+
+    #[test]
+    fn jupyterhub_service_entries_carry_over() {
+        let services = parse_services(
+            &[
+                json!({"name": "idle-culler", "command": ["python3", "-m", "culler"], "admin": true}),
+                json!({"name": "app", "url": "http://127.0.0.1:10101", "oauth_no_confirm": true,
+                       "display": false, "info": {"k": "v"},
+                       "oauth_redirect_uri": "http://127.0.0.1:10101/oauth_callback"}),
+            ],
+            &env(),
+        )
+        .unwrap();
+        assert!(!services[0].is_oauth_client());
+        assert!(services[1].is_oauth_client());
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub struct Provider {
 impl Provider {
     /// The service with this client id.
     pub fn client(&self, client_id: &str) -> Option<&ServiceConfig> {
-        self.services.iter().find(|s| s.client_id == client_id)
+        self.services
+            .iter()
+            .find(|s| s.client_id == client_id && s.is_oauth_client())
     }
 }
 
@@ -234,7 +236,13 @@ pub fn id_token(
 /// Builds the provider when services are registered: loads (or makes) the signing key.
 /// `None` when there are no services.
 pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, KeyError> {
-    if config.services.is_empty() {
+    for service in config.services.iter().filter(|s| !s.is_oauth_client()) {
+        tracing::info!(
+            service = %service.name,
+            "service has no oauth_redirect_uri, so it does not log users in through the hub"
+        );
+    }
+    if !config.services.iter().any(ServiceConfig::is_oauth_client) {
         return Ok(None);
     }
     let key = SigningKey::load_or_create(&config.oidc_signing_key_file)?;
@@ -243,7 +251,7 @@ pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, Key
             "services are registered but [Hub] public_url is not set: the OpenID issuer is taken from each request's Host header; set public_url so that every client sees the same issuer"
         );
     }
-    for service in &config.services {
+    for service in config.services.iter().filter(|s| s.is_oauth_client()) {
         tracing::info!(
             service = %service.name,
             client_id = %service.client_id,
