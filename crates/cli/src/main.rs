@@ -7,11 +7,37 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hubauth_config::ProcessEnv;
 
+/// `hubauth --version`: the release and the git revision it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("HUBAUTH_GIT_REVISION"),
+    ")"
+);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
 /// hubauth: JupyterHub-grade login rules in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "hubauth", version, about)]
+#[command(name = "hubauth", version = VERSION, about)]
 struct Cli {
-    /// Log as JSON lines instead of human-readable text.
+    /// How to write log lines (to standard error).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "HUBAUTH_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+    /// Short for `--log-format json`.
     #[arg(long, global = true, env = "HUBAUTH_LOG_JSON")]
     log_json: bool,
     #[command(subcommand)]
@@ -98,7 +124,7 @@ enum CryptKeyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    init_logging(cli.log_json || cli.log_format == LogFormat::Json);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -111,8 +137,11 @@ fn main() -> ExitCode {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUBAUTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Colours only on a terminal: journald, files and log collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

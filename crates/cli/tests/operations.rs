@@ -126,6 +126,16 @@ async fn metrics_count_logins_per_hub() {
         Some(1.0),
         "{text}"
     );
+    // Two sessions started, one logged out: one is active, counted in the database.
+    assert_eq!(
+        sample(&text, "hubauth_active_sessions"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE hubauth_active_sessions gauge"),
+        "{text}"
+    );
     assert!(text.contains("# HELP hubauth_logins_total"), "{text}");
     assert!(
         text.contains("# TYPE hubauth_logins_total counter"),
@@ -135,6 +145,11 @@ async fn metrics_count_logins_per_hub() {
     let (_, other_text) = get(&c, &format!("{}metrics", other.hub_url)).await;
     assert!(
         !other_text.contains("hubauth_logins_total{"),
+        "{other_text}"
+    );
+    assert_eq!(
+        sample(&other_text, "hubauth_active_sessions"),
+        Some(0.0),
         "{other_text}"
     );
     other.stop().await;

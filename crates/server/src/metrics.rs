@@ -35,6 +35,10 @@ pub const DATABASE_ERRORS: &str = "hubauth_database_errors_total";
 /// Forward-auth checks by `result` (`allowed`, `unauthenticated`, `denied`, `error`).
 pub const FORWARD_AUTH: &str = "hubauth_forward_auth_checks_total";
 
+/// Sessions valid now (from the database, on every scrape; with several replicas on one
+/// database each reports the shared total).
+pub const ACTIVE_SESSIONS: &str = "hubauth_active_sessions";
+
 /// Histogram buckets for provider latency, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
@@ -83,6 +87,10 @@ impl Metrics {
             metrics::describe_counter!(SESSIONS_ENDED, "Login sessions ended, by reason.");
             metrics::describe_counter!(DATABASE_ERRORS, "Database errors, by kind.");
             metrics::describe_counter!(FORWARD_AUTH, "Forward-auth checks, by result.");
+            metrics::describe_gauge!(
+                ACTIVE_SESSIONS,
+                "Login sessions that have not expired, counted in the database at scrape time."
+            );
         });
     }
 
@@ -163,6 +171,11 @@ pub fn forward_auth(status: u16) {
         _ => "error",
     };
     metrics::counter!(FORWARD_AUTH, "result" => result).increment(1);
+}
+
+/// Sets the active sessions gauge.
+pub fn active_sessions(count: u64) {
+    metrics::gauge!(ACTIVE_SESSIONS).set(count as f64);
 }
 
 /// Counts a database error.

@@ -728,6 +728,14 @@ impl Store for PostgresStore {
         Ok(done.rows_affected())
     }
 
+    async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires > $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {
         let scopes = scopes_to_json(&token.scopes)?;
         let mut tx = self.write_tx().await?;

@@ -103,6 +103,10 @@ pub trait Store: Send + Sync {
     /// Delete sessions with `expires <= now`. Returns how many.
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
 
+    /// How many sessions are still valid at `now` (`expires > now`), for the
+    /// `hubauth_active_sessions` gauge.
+    async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError>;
+
     // ----- API tokens -----
 
     /// Store a new API token and return it with its id. A duplicate hash is

@@ -420,6 +420,9 @@ async fn contract_sessions(store: &dyn Store) {
     let expired = store.get_session("h1").await.unwrap().unwrap();
     assert!(!expired.is_valid_at(250));
 
+    assert_eq!(store.count_active_sessions(150).await.unwrap(), 3);
+    assert_eq!(store.count_active_sessions(200).await.unwrap(), 1);
+    assert_eq!(store.count_active_sessions(300).await.unwrap(), 0);
     assert_eq!(store.delete_expired_sessions(199).await.unwrap(), 0);
     assert_eq!(store.delete_expired_sessions(200).await.unwrap(), 2);
     assert_eq!(store.get_session("h1").await.unwrap(), None);

@@ -45,6 +45,17 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 
 /// `{base_url}hub/metrics`: Prometheus text exposition of this hub's metrics.
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // The gauge is read from the database at scrape time, so it is exact and shared by
+    // replicas. When the database does not answer, the gauge keeps its last value: the
+    // readiness check is what reports (and counts) an unavailable database.
+    match state.store.count_active_sessions(state.clock.now()).await {
+        Ok(count) => state
+            .metrics
+            .record(|| crate::metrics::active_sessions(count)),
+        Err(err) => {
+            tracing::debug!(error = %err, "counting active sessions for the metrics failed");
+        }
+    }
     (
         StatusCode::OK,
         [(
