@@ -64,9 +64,9 @@ async fn hub_log(format_env: &[(&str, &str)]) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), 302);
-    // The login line is written before the response; give the reader thread a moment.
+    // The log is read by another thread: wait for the login line to arrive.
     for _ in 0..100 {
-        if hub.log().contains("ada") {
+        if hub.log().contains("outcome") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
