@@ -986,8 +986,9 @@ async fn follow(
     panic!("too many redirects at {url}");
 }
 
-#[tokio::test]
-async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
+/// Hub A, the provider (reached as `localhost`), and hub B logging in through it with
+/// GenericOAuthenticator and discovery. Returns (A, B, A's issuer, B's origin).
+async fn sso_pair(b_extra: &str, b_env: &[(&str, &str)]) -> (TestHub, TestHub, String, String) {
     // Hub A is the provider (reached as localhost so that the two hubs' cookies stay
     // apart in one cookie jar); hub B logs in through it with stock OIDC discovery.
     let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1007,7 +1008,7 @@ async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
         listener: Some(listener_a),
         hub_extra: &format!("public_url = \"{issuer}/\""),
         rest: &format!(
-            "[[Hub.services]]\nname = \"hub-b\"\napi_token_env = \"HUB_B_SECRET\"\noauth_redirect_uri = \"{callback}\"\n[Authenticator]\nadmin_users = [\"ada\"]\nauto_login_oauth2_authorize = true\n[DummyAuthenticator]\npassword = \"ada-password\"\n"
+            "[[Hub.services]]\nname = \"hub-b\"\napi_token_env = \"HUB_B_SECRET\"\noauth_redirect_uri = \"{callback}\"\noauth_post_logout_redirect_uri = \"{origin_b}/hub/login\"\n[Authenticator]\nadmin_users = [\"ada\"]\nauto_login_oauth2_authorize = true\n[DummyAuthenticator]\npassword = \"ada-password\"\n"
         ),
         env: &[("HUB_B_SECRET", secret)],
         clock: None,
@@ -1028,14 +1029,20 @@ async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
         listener: Some(listener_b),
         hub_extra: "authenticator_class = \"generic-oauth\"",
         rest: &format!(
-            "[GenericOAuthenticator]\noidc_issuer = \"{issuer}\"\nclient_id = \"service-hub-b\"\nclient_secret = \"{secret}\"\noauth_callback_url = \"{callback}\"\nscope = [\"openid\", \"profile\", \"groups\"]\nusername_claim = \"preferred_username\"\nmanage_groups = true\nallowed_groups = [\"staff\"]\nadmin_groups = [\"hub-admins\"]\n"
+            "[GenericOAuthenticator]\noidc_issuer = \"{issuer}\"\nclient_id = \"service-hub-b\"\nclient_secret = \"{secret}\"\noauth_callback_url = \"{callback}\"\nscope = [\"openid\", \"profile\", \"groups\"]\nusername_claim = \"preferred_username\"\nmanage_groups = true\nallowed_groups = [\"staff\"]\nadmin_groups = [\"hub-admins\"]\n{b_extra}"
         ),
-        env: &[],
+        env: b_env,
         clock: None,
     })
     .await
     .unwrap();
 
+    (hub_a, hub_b, issuer, origin_b)
+}
+
+#[tokio::test]
+async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
+    let (_hub_a, hub_b, issuer, origin_b) = sso_pair("", &[]).await;
     let browser = client();
     let a_login = format!("{}/hub/login", issuer);
     let (at, _) = follow(&browser, format!("{}oauth_login", hub_b.hub_url), &a_login).await;
@@ -1210,5 +1217,179 @@ async fn a_user_blocked_after_the_fact_loses_service_access() {
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_errors_never_a_server_error() {
+    let Provider { hub, .. } = provider("").await;
+    let http = reqwest::Client::new();
+    let token_url = format!("{}api/oauth2/token", hub.hub_url);
+    let bodies: Vec<(Option<&str>, Vec<u8>)> = vec![
+        (None, b"".to_vec()),
+        (None, b"grant_type=authorization_code".to_vec()),
+        (None, b"client_id=service-app&client_id=service-app".to_vec()),
+        (None, vec![0xff, 0xfe, b'=', 0x00]),
+        (None, format!("client_id={}&grant_type=password", "x".repeat(5000)).into_bytes()),
+        (Some("Basic !!!not-base64"), b"grant_type=authorization_code&code=x".to_vec()),
+        (Some("Basic bm9jb2xvbg=="), b"grant_type=authorization_code&code=x".to_vec()),
+        (Some("Bearer abc"), b"grant_type=authorization_code&code=x".to_vec()),
+        (
+            None,
+            format!(
+                "client_id=service-app&client_secret={APP_SECRET}&grant_type=authorization_code&code={}",
+                "c".repeat(10_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            None,
+            format!("client_id=service-app&client_secret={APP_SECRET}&grant_type=refresh_token").into_bytes(),
+        ),
+        (
+            None,
+            format!("client_id=service-app&client_secret={APP_SECRET}&grant_type=client_credentials").into_bytes(),
+        ),
+    ];
+    for (authorization, body) in bodies {
+        let mut request = http
+            .post(&token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let json: Value = response.json().await.unwrap();
+        assert!(
+            (400..500).contains(&status),
+            "{authorization:?} {:?}: {status} {json}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(json["error"].is_string(), "{json}");
+    }
+    let browser = browser(&hub, "ada").await;
+    for query in [
+        "client_id=service-app&client_id=service-other",
+        "client_id=%FF%FE",
+        "response_type=code&client_id=service-app&redirect_uri=%00",
+        "response_type=code&client_id=service-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fapp%2Fcallback&code_challenge=short&code_challenge_method=S256",
+        "response_type=code&client_id=service-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fapp%2Fcallback&code_challenge_method=S256",
+    ] {
+        let response = browser
+            .get(format!("{}api/oauth2/authorize?{query}", hub.hub_url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(status == 400 || status == 302, "{query}: {status}");
+        if status == 302 {
+            let query = redirect_params(&location(&response), APP_CB);
+            assert_eq!(query["error"], "invalid_request");
+        }
+    }
+}
+
+/// Logs `ada` in at hub B through hub A's form; the browser ends on B's home page.
+async fn sso_login(browser: &reqwest::Client, hub_b: &TestHub, issuer: &str) {
+    let a_login = format!("{issuer}/hub/login");
+    let (at, _) = follow(browser, format!("{}oauth_login", hub_b.hub_url), &a_login).await;
+    assert!(at.starts_with(&a_login), "{at}");
+    let page = browser.get(&at).send().await.unwrap().text().await.unwrap();
+    let response = browser
+        .post(&at)
+        .form(&[
+            ("_xsrf", scrape_xsrf(&page).as_str()),
+            ("username", "ada"),
+            ("password", "ada-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let (at, response) = follow(browser, resolve(&at, &location(&response)), "nowhere:").await;
+    assert_eq!(response.status(), 200, "{at}");
+    assert_eq!(home(browser, hub_b).await.0, 200);
+}
+
+#[tokio::test]
+async fn single_logout_through_the_end_session_endpoint() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let (hub_a, hub_b, issuer, origin_b) = sso_pair(
+        "enable_auth_state = true\noidc_logout = true\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+    )
+    .await;
+    let browser = client();
+    sso_login(&browser, &hub_b, &issuer).await;
+    let a_home = format!("{issuer}/hub/home");
+    assert_eq!(browser.get(&a_home).send().await.unwrap().status(), 200);
+    let discovery: Value =
+        reqwest::get(format!("{}/.well-known/openid-configuration", hub_a.origin))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        discovery["end_session_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/hub/api/oauth2/logout")
+    );
+    // B's logout sends the browser to A's end_session_endpoint with the ID token as hint;
+    // A ends its session and returns the browser to B's registered login page.
+    let response = browser
+        .get(format!("{}logout", hub_b.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let end_session = location(&response);
+    assert!(
+        end_session.starts_with(&format!("{issuer}/hub/api/oauth2/logout?")),
+        "{end_session}"
+    );
+    assert!(end_session.contains("id_token_hint="), "{end_session}");
+    let response = browser.get(&end_session).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), format!("{origin_b}/hub/login"));
+    assert_eq!(
+        browser.get(&a_home).send().await.unwrap().status(),
+        302,
+        "logged out of A too"
+    );
+    assert_eq!(home(&browser, &hub_b).await.0, 302, "and of B");
+
+    // Forged hints and unregistered destinations get an error page, never a redirect.
+    let end = format!("{issuer}/hub/api/oauth2/logout");
+    for query in [
+        "id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZGEifQ.".to_owned(),
+        format!(
+            "client_id=service-hub-b&post_logout_redirect_uri={}",
+            urlencode("https://evil.example/")
+        ),
+        format!(
+            "post_logout_redirect_uri={}",
+            urlencode(&format!("{origin_b}/hub/login"))
+        ),
+        "client_id=service-nobody".to_owned(),
+    ] {
+        let response = client().get(format!("{end}?{query}")).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        assert!(response.headers().get("location").is_none(), "{query}");
+    }
+    let response = client()
+        .get(format!(
+            "{end}?client_id=service-hub-b&state=s1&post_logout_redirect_uri={}",
+            urlencode(&format!("{origin_b}/hub/login"))
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&response),
+        format!("{origin_b}/hub/login?state=s1")
     );
 }

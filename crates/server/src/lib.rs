@@ -162,6 +162,7 @@ pub fn app(state: AppState) -> Router {
             get(oauth2::userinfo).post(oauth2::userinfo),
         )
         .route("/api/oauth2/jwks", get(oauth2::jwks))
+        .route("/api/oauth2/logout", get(oauth2::end_session))
         .merge(api::routes())
         .fallback(misc::not_found);
     let hub_trimmed = hub.trim_end_matches('/').to_owned();

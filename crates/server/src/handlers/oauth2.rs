@@ -212,6 +212,9 @@ async fn authorize_inner(
         return Ok(redirect(&login_url(state, request_uri), &[]));
     };
     let now = state.clock.now();
+    // Codes, redeemed-code records and refresh tokens share the pending-login table;
+    // expired ones go here, as OAuth logins clean theirs up at their start.
+    state.store.delete_expired_login_states(now).await?;
     let auth_time = state
         .store
         .get_session(&current.session_hash)
@@ -845,6 +848,7 @@ pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Res
         "token_endpoint": format!("{base}token"),
         "userinfo_endpoint": format!("{base}userinfo"),
         "jwks_uri": format!("{base}jwks"),
+        "end_session_endpoint": format!("{base}logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -857,4 +861,129 @@ pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Res
         "authorization_response_iss_parameter_supported": true,
     }))
     .into_response()
+}
+
+/// The query of an RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+#[derive(Debug, Deserialize, Default)]
+pub struct EndSessionQuery {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET {base_url}hub/api/oauth2/logout`: a service ends the user's hub session (single
+/// logout), then the browser goes to the client's registered `post_logout_redirect_uri`,
+/// or to the hub's login page. Unregistered URIs and foreign or forged ID token hints get
+/// an error page, never a redirect.
+pub async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EndSessionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(provider) = provider_of(&state) else {
+        return not_found(&state);
+    };
+    let Ok(Query(query)) = query else {
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The logout request is malformed.",
+        );
+    };
+    match end_session_inner(&state, provider, &headers, &query).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn end_session_inner(
+    state: &HubState,
+    provider: &Provider,
+    headers: &HeaderMap,
+    query: &EndSessionQuery,
+) -> Result<Response, AppError> {
+    let bad = |message: &str| Err(AppError::user(StatusCode::BAD_REQUEST, message));
+    let hint = match query.id_token_hint.as_deref() {
+        Some(token) => match provider
+            .key
+            .verify_own(token, &provider::issuer(state, headers))
+        {
+            Some(claims) => Some(claims),
+            None => return bad("The id_token_hint was not issued by this hub."),
+        },
+        None => None,
+    };
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|claims| claims.get("aud"))
+        .and_then(Value::as_str);
+    let client_id = match (hinted_client, query.client_id.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return bad("client_id does not match the id_token_hint.");
+        }
+        (Some(id), _) | (None, Some(id)) => Some(id),
+        (None, None) => None,
+    };
+    let client = match client_id {
+        Some(id) => match provider.client(id) {
+            Some(client) => Some(client),
+            None => {
+                return bad(
+                    "Unknown OAuth client: this application is not registered with the hub.",
+                );
+            }
+        },
+        None => None,
+    };
+    let after = match (query.post_logout_redirect_uri.as_deref(), client) {
+        (None, _) => None,
+        (Some(uri), Some(client)) if client.post_logout_redirect_uris.iter().any(|u| u == uri) => {
+            Some(uri)
+        }
+        (Some(_), Some(_)) => {
+            return bad("The post_logout_redirect_uri is not registered for this application.");
+        }
+        (Some(_), None) => {
+            return bad("A post_logout_redirect_uri needs an id_token_hint or client_id.");
+        }
+    };
+    let current = session::current_user(state, headers).await?;
+    let mut cookies = Vec::new();
+    if let Some(current) = current {
+        let hinted_user = hint
+            .as_ref()
+            .and_then(|claims| claims.get("sub"))
+            .and_then(Value::as_str);
+        if hinted_user.is_some_and(|sub| sub != current.user.name) {
+            return bad("The id_token_hint is for another user than the one logged in.");
+        }
+        let name = current.user.name.clone();
+        if state.store.delete_session(&current.session_hash).await? {
+            crate::metrics::sessions_ended("logout", 1);
+        }
+        state.sessions.invalidate_session(&current.session_hash);
+        state.forget_refresh(&name);
+        provider::revoke_session_tokens(state, &name, Some(&current.session_hash)).await?;
+        if let Err(err) = state.authenticator.session_ended(&name).await {
+            tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
+        }
+        tracing::info!(user = %name, client = client.map_or("", |c| c.client_id.as_str()), "User logged out by a service (RP-initiated logout)");
+        cookies.push(crate::cookies::clear(
+            crate::cookies::SESSION_COOKIE,
+            state.cookie_attrs(headers),
+        ));
+    }
+    let location = match after {
+        Some(uri) => {
+            let mut url = url::Url::parse(uri)
+                .map_err(|err| AppError::Signing(format!("registered URI: {err}")))?;
+            if let Some(value) = query.state.as_deref() {
+                url.query_pairs_mut().append_pair("state", value);
+            }
+            url.to_string()
+        }
+        None => format!("{}login", state.hub_prefix()),
+    };
+    Ok(redirect(&location, &cookies))
 }

@@ -16,6 +16,7 @@ const KNOWN_KEYS: &[&str] = &[
     "api_token_file",
     "oauth_redirect_uri",
     "oauth_client_allowed_scopes",
+    "oauth_post_logout_redirect_uri",
 ];
 
 /// Keys of JupyterHub's service entries about running or showing the service, which
@@ -82,6 +83,9 @@ pub struct ServiceConfig {
     pub redirect_uris: Vec<String>,
     /// Scopes it may ask for beyond [`BASE_SCOPES`] (`oauth_client_allowed_scopes`).
     pub allowed_scopes: Vec<String>,
+    /// Where the hub may send the browser after an RP-initiated logout
+    /// (`oauth_post_logout_redirect_uri`, one or a list, matched exactly).
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl ServiceConfig {
@@ -170,31 +174,10 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
         string("api_token_file")?,
         env,
     )?;
-    let redirect_uris = match table.get("oauth_redirect_uri") {
-        // Not an OAuth client (a JupyterHub service that only calls the API).
-        None => Vec::new(),
-        Some(Value::String(uri)) => vec![uri.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str().map(str::to_owned).ok_or_else(|| {
-                    format!("{what}: oauth_redirect_uri must be a string or a list of strings")
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => {
-            return Err(format!(
-                "{what}: oauth_redirect_uri must be a string or a list of strings"
-            ));
-        }
-    };
-    if redirect_uris.is_empty() && table.contains_key("oauth_redirect_uri") {
-        return Err(format!("{what}: oauth_redirect_uri must not be empty"));
-    }
-    for uri in &redirect_uris {
-        check_redirect_uri(uri)
-            .map_err(|message| format!("{what}: oauth_redirect_uri {message}"))?;
-    }
+    // No oauth_redirect_uri: not an OAuth client (a JupyterHub service that only calls
+    // the API).
+    let redirect_uris = uri_list(&what, table, "oauth_redirect_uri")?;
+    let post_logout_redirect_uris = uri_list(&what, table, "oauth_post_logout_redirect_uri")?;
     let allowed_scopes = match table.get("oauth_client_allowed_scopes") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -218,7 +201,41 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
         client_secret,
         redirect_uris,
         allowed_scopes,
+        post_logout_redirect_uris,
     })
+}
+
+/// A key holding one URI or a list of URIs, each checked by [`check_redirect_uri`];
+/// empty when the key is absent.
+fn uri_list(
+    what: &str,
+    table: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Vec<String>, String> {
+    let uris = match table.get(key) {
+        None => return Ok(Vec::new()),
+        Some(Value::String(uri)) => vec![uri.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{what}: {key} must be a string or a list of strings"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(format!(
+                "{what}: {key} must be a string or a list of strings"
+            ));
+        }
+    };
+    if uris.is_empty() {
+        return Err(format!("{what}: {key} must not be empty"));
+    }
+    for uri in &uris {
+        check_redirect_uri(uri).map_err(|message| format!("{what}: {key} {message}"))?;
+    }
+    Ok(uris)
 }
 
 /// The client secret from at most one of `api_token`, `api_token_env`, `api_token_file`.
