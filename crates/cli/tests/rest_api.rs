@@ -970,7 +970,7 @@ async fn groups_and_roles_endpoints() {
 }
 
 /// With manage_groups (GenericOAuthenticator against the development provider) the
-/// membership endpoints refuse with 400; with manage_roles the role endpoints do.
+/// membership endpoints refuse with 400 (manage_roles: see tests/managed_roles.rs).
 #[tokio::test]
 async fn managed_groups_and_roles_refuse_api_changes() {
     let idp = hubauth_devidp::DevIdp::builder().start().await.unwrap();

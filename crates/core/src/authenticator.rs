@@ -198,6 +198,26 @@ pub trait Authenticator: Send + Sync {
         false
     }
 
+    /// The roles this authenticator manages (JupyterHub's `load_managed_roles`), read at
+    /// start-up when `manage_roles` is on. The default returns the `load_managed_roles`
+    /// option; as upstream, it refuses when `manage_roles` is off, and when
+    /// `reset_managed_roles_on_startup` is on with nothing to load (which would delete
+    /// every managed role).
+    async fn load_managed_roles(&self) -> Result<Vec<crate::roles::ManagedRole>, AuthError> {
+        let config = self.rules().config();
+        if !config.manage_roles {
+            return Err(AuthError::Internal(
+                "Managed roles can only be loaded when manage_roles is True".to_owned(),
+            ));
+        }
+        if config.reset_managed_roles_on_startup && config.load_managed_roles.is_empty() {
+            return Err(AuthError::Internal(
+                "reset_managed_roles_on_startup is on but load_managed_roles is empty, so every role the authenticator manages would be deleted; list the roles in load_managed_roles (or override load_managed_roles) or turn reset_managed_roles_on_startup off".to_owned(),
+            ));
+        }
+        Ok(config.load_managed_roles.clone())
+    }
+
     /// Warnings to log once at start-up.
     fn startup_warnings(&self) -> Vec<String> {
         self.rules().startup_warnings(self.class_name())

@@ -132,6 +132,12 @@ pub static AUTHENTICATOR: ClassDef = ClassDef {
             "At start-up, remove roles and role assignments previously added by the authenticator that it no longer reports.",
         ),
         OptionDef::new(
+            "load_managed_roles",
+            DictList,
+            Literal("[]"),
+            "Roles the authenticator manages, created (or updated) at start-up when manage_roles is on: a list of tables with `name`, `description`, `scopes` and optionally `users`.\n\nUpstream this is the method Authenticator.load_managed_roles(); a Rust authenticator may override it. A role that lists `users` is given to them at start-up (with reset_managed_roles_on_startup: to exactly them). With reset_managed_roles_on_startup, managed roles not listed here are deleted, so an empty list is refused then. The default roles `user` and `admin` cannot be managed.",
+        ),
+        OptionDef::new(
             "auto_login",
             Bool,
             Literal("false"),
@@ -240,6 +246,8 @@ pub struct AuthenticatorConfig {
     pub manage_roles: bool,
     /// See the `reset_managed_roles_on_startup` option.
     pub reset_managed_roles_on_startup: bool,
+    /// See the `load_managed_roles` option (validated).
+    pub load_managed_roles: Vec<crate::roles::ManagedRole>,
     /// See the `auto_login` option.
     pub auto_login: bool,
     /// See the `auto_login_oauth2_authorize` option.
@@ -276,6 +284,7 @@ impl Default for AuthenticatorConfig {
             manage_groups: false,
             manage_roles: false,
             reset_managed_roles_on_startup: false,
+            load_managed_roles: Vec::new(),
             auto_login: false,
             auto_login_oauth2_authorize: false,
             request_otp: false,
@@ -313,6 +322,15 @@ impl AuthenticatorConfig {
             .into_iter()
             .map(|(key, value)| (key.to_lowercase(), value))
             .collect();
+        let managed_roles: Vec<serde_json::Value> = view.get("load_managed_roles")?;
+        let load_managed_roles = crate::roles::ManagedRole::list_from_json(&managed_roles)
+            .map_err(|err| view.invalid("load_managed_roles", err))?;
+        if !load_managed_roles.is_empty() && !view.get::<bool>("manage_roles")? {
+            return Err(view.invalid(
+                "load_managed_roles",
+                "load_managed_roles requires manage_roles to also be set",
+            ));
+        }
         let auth_refresh_age: i64 = view.get("auth_refresh_age")?;
         let auth_refresh_age = u64::try_from(auth_refresh_age).map_err(|_| {
             view.invalid(
@@ -338,6 +356,7 @@ impl AuthenticatorConfig {
             manage_groups: view.get("manage_groups")?,
             manage_roles: view.get("manage_roles")?,
             reset_managed_roles_on_startup: view.get("reset_managed_roles_on_startup")?,
+            load_managed_roles,
             auto_login: view.get("auto_login")?,
             auto_login_oauth2_authorize: view.get("auto_login_oauth2_authorize")?,
             request_otp: view.get("request_otp")?,

@@ -286,6 +286,10 @@ impl<A: Authenticator> Authenticator for Local<A> {
         self.inner.supports_manage_roles()
     }
 
+    async fn load_managed_roles(&self) -> Result<Vec<hubauth_core::ManagedRole>, AuthError> {
+        self.inner.load_managed_roles().await
+    }
+
     fn startup_warnings(&self) -> Vec<String> {
         let mut warnings = self.inner.startup_warnings();
         let explicit = self.inner.rules().config().any_allow_config.is_some();

@@ -13,6 +13,7 @@ pub mod forward_auth;
 pub mod handlers;
 pub mod limiter;
 pub mod login;
+pub mod managed_roles;
 pub mod metrics;
 pub mod next_url;
 pub mod options;

@@ -47,6 +47,19 @@ async fn store(
         .await?;
     // Admin flag and groups may have changed: cached sessions must not keep the old ones.
     state.sessions_changed(&outcome.user.name);
+    if state.authenticator.rules().config().manage_roles
+        && let Some(roles) = &model.roles
+    {
+        let user = crate::managed_roles::sync_login_roles(
+            state.authenticator.as_ref(),
+            state.store.as_ref(),
+            &outcome.user,
+            roles,
+        )
+        .await?;
+        state.sessions_changed(&user.name);
+        return Ok(user);
+    }
     Ok(outcome.user)
 }
 

@@ -19,7 +19,7 @@ pub enum StartError {
     ManageGroupsUnsupported(&'static str),
     /// `manage_roles` is on but the authenticator reports no roles.
     #[error(
-        "Authenticator.manage_roles is enabled, but {0} does not report roles; turn manage_roles off or use an authenticator that supports it"
+        "Authenticator.manage_roles is enabled, but {0} does not report roles and no post_auth_hook is set to add them; set a post_auth_hook that sets `roles`, turn manage_roles off, or use an authenticator that supports it"
     )]
     ManageRolesUnsupported(&'static str),
     /// A configured name is invalid.
@@ -44,7 +44,10 @@ pub fn check(authenticator: &dyn Authenticator, crypt: &CryptKeeper) -> Result<(
             authenticator.class_name(),
         ));
     }
-    if config.manage_roles && !authenticator.supports_manage_roles() {
+    if config.manage_roles
+        && !authenticator.supports_manage_roles()
+        && config.post_auth_hook.trim().is_empty()
+    {
         return Err(StartError::ManageRolesUnsupported(
             authenticator.class_name(),
         ));
@@ -69,12 +72,22 @@ pub struct Reconciled {
     pub blocked: Vec<String>,
     /// Expired sessions removed.
     pub expired_sessions: u64,
+    /// Roles created or updated from `load_managed_roles` (with `manage_roles`).
+    pub managed_roles: Vec<String>,
+    /// Managed roles deleted because the authenticator no longer lists them
+    /// (`reset_managed_roles_on_startup`).
+    pub stale_roles: Vec<String>,
+    /// Role assignments removed because a managed role now lists other users
+    /// (`reset_managed_roles_on_startup`).
+    pub stale_role_assignments: u64,
 }
 
-/// Brings the database in line with the configuration, in JupyterHub's order: admins
-/// created or promoted; allowed users created; every stored, non-blocked user added to the
+/// Brings the database in line with the configuration, in JupyterHub's order: managed
+/// roles created (and stale ones removed) from `load_managed_roles`; admins created or
+/// promoted; allowed users created; every stored, non-blocked user added to the
 /// authenticator (deleted when that fails and `delete_invalid_users` is on); blocked users
-/// stripped of admin, roles, groups and sessions.
+/// stripped of admin, roles, groups and sessions; managed roles given to the users they
+/// list.
 pub async fn reconcile(
     authenticator: &dyn Authenticator,
     store: &dyn Store,
@@ -82,6 +95,9 @@ pub async fn reconcile(
 ) -> Result<Reconciled, StartError> {
     let config = authenticator.rules().config();
     let mut report = Reconciled::default();
+    let roles = crate::managed_roles::create_on_startup(authenticator, store).await?;
+    report.managed_roles = roles.loaded.iter().map(|role| role.name.clone()).collect();
+    report.stale_roles = roles.stale_roles;
     for name in &config.admin_users {
         let (user, created) = store.ensure_user(name, Some(true), now).await?;
         if created {
@@ -115,6 +131,8 @@ pub async fn reconcile(
             }
         }
     }
+    report.stale_role_assignments =
+        crate::managed_roles::assign_on_startup(authenticator, store, &roles.loaded).await?;
     for name in &config.blocked_users {
         if store.get_user(name).await?.is_some() {
             store.strip_privileges(name).await?;

@@ -1042,6 +1042,34 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn assign_role(
+        &self,
+        role: &str,
+        users: &[String],
+        replace: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let rid = role_id(&mut tx, role)
+            .await?
+            .ok_or_else(|| StoreError::role_not_found(role))?;
+        if replace {
+            sqlx::query("DELETE FROM user_role_map WHERE role_id = ?")
+                .bind(rid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut missing = Vec::new();
+        let wanted: BTreeSet<&String> = users.iter().collect();
+        for name in wanted {
+            match user_id(&mut tx, name).await? {
+                Some(uid) => grant_role(&mut tx, uid, rid).await?,
+                None => missing.push(name.clone()),
+            }
+        }
+        tx.commit().await?;
+        Ok(missing)
+    }
+
     async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let uid = require_user_id(&mut tx, user).await?;

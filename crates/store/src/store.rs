@@ -162,6 +162,16 @@ pub trait Store: Send + Sync {
     /// Delete a role and its grants. Returns false when it did not exist.
     async fn delete_role(&self, name: &str) -> Result<bool, StoreError>;
 
+    /// Give the role to these users, in one transaction: with `replace`, the role's
+    /// holders become exactly them; without, they are added to the holders. Names
+    /// that are not users are skipped and returned. An unknown role is `NotFound`.
+    async fn assign_role(
+        &self,
+        role: &str,
+        users: &[String],
+        replace: bool,
+    ) -> Result<Vec<String>, StoreError>;
+
     /// Make the user's roles exactly `roles`. The default roles `user` and
     /// `admin` are created on demand; any other unknown role is `NotFound`.
     /// The admin flag is not changed.

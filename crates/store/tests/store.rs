@@ -1581,5 +1581,44 @@ async fn contract_user_pages_and_role_lookup(store: &dyn Store) {
             ("user", &["self".to_owned()][..], false),
         ]
     );
+
+    // Assigning a role: added to holders, or replacing them; unknown users returned.
+    let missing = store
+        .assign_role(
+            "pg_reader",
+            &["pg_amy".to_owned(), "pg_ghost".to_owned()],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing, ["pg_ghost"]);
+    store
+        .assign_role("pg_reader", &["pg_bob".to_owned()], false)
+        .await
+        .unwrap();
+    let holders = |roles: Vec<hubauth_store::RoleRecord>| {
+        roles
+            .into_iter()
+            .find(|r| r.name == "pg_reader")
+            .unwrap()
+            .users
+    };
+    assert_eq!(
+        holders(store.list_roles().await.unwrap()),
+        ["pg_amy", "pg_bob"]
+    );
+    store
+        .assign_role("pg_reader", &["pg_zed".to_owned()], true)
+        .await
+        .unwrap();
+    assert_eq!(holders(store.list_roles().await.unwrap()), ["pg_zed"]);
+    assert_eq!(
+        store.get_user("pg_zed").await.unwrap().unwrap().roles,
+        ["pg_reader", "user"]
+    );
+    assert!(matches!(
+        store.assign_role("pg_no_role", &[], true).await,
+        Err(StoreError::NotFound { .. })
+    ));
     store.delete_role("pg_reader").await.unwrap();
 }

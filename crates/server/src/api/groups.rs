@@ -79,16 +79,26 @@ pub async fn create_group(
     }
     if !users.is_empty() {
         state.store.add_group_members(name, &users).await?;
+        sessions_changed(state, &users);
     }
     tracing::info!(group = %name, users = users.len(), "Creating new group");
     find_group(state, name).await
 }
 
+/// Cached sessions of these users must see their new groups at once.
+fn sessions_changed(state: &HubState, users: &[String]) {
+    for user in users {
+        state.sessions_changed(user);
+    }
+}
+
 /// Deletes a group and its memberships; 404 when there is no such group.
 pub async fn delete_group(state: &HubState, name: &str) -> Result<(), ApiError> {
+    let members = find_group(state, name).await?.users;
     if !state.store.delete_group(name).await? {
         return Err(ApiError::not_found(format!("No such group: {name}")));
     }
+    sessions_changed(state, &members);
     tracing::info!(group = %name, "Deleting group");
     Ok(())
 }
@@ -103,6 +113,7 @@ pub async fn add_members(
     find_group(state, name).await?;
     let users = existing_users(state, users).await?;
     state.store.add_group_members(name, &users).await?;
+    sessions_changed(state, &users);
     tracing::info!(group = %name, users = users.len(), "Adding users to group");
     find_group(state, name).await
 }
@@ -117,6 +128,7 @@ pub async fn remove_members(
     find_group(state, name).await?;
     let users = existing_users(state, users).await?;
     state.store.remove_group_members(name, &users).await?;
+    sessions_changed(state, &users);
     tracing::info!(group = %name, users = users.len(), "Removing users from group");
     find_group(state, name).await
 }

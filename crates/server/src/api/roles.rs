@@ -182,6 +182,7 @@ pub async fn create(
         roles.insert(name.clone());
         let roles: Vec<String> = roles.into_iter().collect();
         state.store.set_user_roles(&user.name, &roles).await?;
+        state.sessions_changed(&user.name);
     }
     tracing::info!(role = %name, by = %caller.user.name, "created role");
     let role = find_role(&state, &name).await?;
@@ -200,8 +201,12 @@ pub async fn delete(
     require_admin(&caller)?;
     check_roles_not_managed(&state)?;
     check_not_default(&name)?;
+    let holders = find_role(&state, &name).await?.users;
     if !state.store.delete_role(&name).await? {
         return Err(ApiError::not_found(format!("No such role: {name}")));
+    }
+    for user in &holders {
+        state.sessions_changed(user);
     }
     tracing::info!(role = %name, by = %caller.user.name, "deleted role");
     Ok(no_content())

@@ -154,6 +154,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
     }
     state.store.delete_user(&user.name).await?;
     state.forget_refresh(&user.name);
+    state.sessions_changed(&user.name);
     tracing::info!(user = %user.name, "deleted user");
     Ok(())
 }
@@ -163,6 +164,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
 pub async fn set_admin(state: &HubState, name: &str, admin: bool) -> Result<UserRecord, ApiError> {
     let user = find_user(state, name).await?;
     state.store.set_admin(&user.name, admin).await?;
+    state.sessions_changed(&user.name);
     tracing::info!(user = %user.name, admin, "set admin flag");
     find_user(state, &user.name).await
 }
@@ -192,6 +194,7 @@ pub async fn set_groups(
     for group in current.difference(&wanted) {
         state.store.remove_group_members(group, &member).await?;
     }
+    state.sessions_changed(&user.name);
     find_user(state, &user.name).await
 }
 
@@ -221,6 +224,7 @@ pub async fn set_roles(
         }
         Err(err) => return Err(err.into()),
     }
+    state.sessions_changed(&user.name);
     find_user(state, &user.name).await
 }
 
