@@ -170,6 +170,44 @@ async fn whoami_by_token_and_by_cookie() {
         "{scopes:?}"
     );
     assert!(me.get("auth_state").is_none(), "no admin:auth_state: {me}");
+    // Changes made through the API reach the user's (cached) session at once.
+    let (status, _) = call(
+        &hub,
+        Method::PATCH,
+        "/users/alice",
+        &admin,
+        Some(json!({"admin": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, me) = parse(alice.get(api(&hub, "/user")).send().await.unwrap()).await;
+    assert_eq!(me["admin"], true, "{me}");
+    assert!(
+        me["scopes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("admin:users")),
+        "{me}"
+    );
+    // A token without scopes only identifies its owner.
+    let bare = store_token(&hub, "admin", &[], None).await;
+    let (status, me) = get(&hub, "/user", &bare).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "admin");
+    assert_eq!(me["scopes"], json!([]));
+    assert_eq!(get(&hub, "/users/alice", &bare).await.0, 403);
+    // An unknown token next to a session cookie falls back to the cookie.
+    let (status, me) = parse(
+        alice
+            .get(api(&hub, "/user"))
+            .header("Authorization", "token not-a-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(me["name"], "alice");
     // Unknown API paths are JSON 404s.
     let (status, body) = get(&hub, "/nope", &admin).await;
     assert_error(status, &body, 404, "Not Found");

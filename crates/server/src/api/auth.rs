@@ -171,13 +171,16 @@ pub async fn authenticate(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<Caller>, ApiError> {
-    if let Some(token) = bearer_token(headers) {
-        return Ok(resolve_token(state, token).await?.map(|owner| Caller {
+    if let Some(token) = bearer_token(headers)
+        && let Some(owner) = resolve_token(state, token).await?
+    {
+        return Ok(Some(Caller {
             user: owner.user,
             scopes: owner.scopes,
             token: Some(owner.token),
         }));
     }
+    // An unknown or expired token falls back to the session cookie, as JupyterHub does.
     if cookies::get(headers, SESSION_COOKIE).is_none() {
         return Ok(None);
     }

@@ -375,9 +375,9 @@ impl Scopes {
     }
 
     /// A token's scopes: its raw scopes expanded, limited to what its owner holds;
-    /// `inherit` (or no scopes at all, as tokens from before scopes) gives the owner's.
+    /// `inherit` gives the owner's. A token without scopes may only identify its owner.
     pub fn for_token<S: AsRef<str>>(raw: &[S], owner_name: &str, owner: &Scopes) -> Scopes {
-        if raw.is_empty() || raw.iter().any(|scope| scope.as_ref() == "inherit") {
+        if raw.iter().any(|scope| scope.as_ref() == "inherit") {
             return owner.clone();
         }
         Scopes::expand(raw, Some(owner_name)).intersect(owner)
@@ -491,6 +491,8 @@ mod tests {
         assert!(!token.has_any("admin:auth_state"));
         assert!(!token.has_any("tokens"), "not asked for");
         assert_eq!(Scopes::for_token(&["inherit"], "alice", &owner), owner);
+        let none: [&str; 0] = [];
+        assert_eq!(Scopes::for_token(&none, "alice", &owner), Scopes::default());
     }
 
     #[test]
