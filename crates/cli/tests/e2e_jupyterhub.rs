@@ -238,7 +238,23 @@ async fn login_through_hubauth(
     assert_eq!(response.status(), 302, "hubauth login of {name}");
     let back = resolve(&login_url, &location(&response));
     assert!(back.starts_with(&format!("{hubauth_url}/hub/api/oauth2/authorize?")));
+    // hubauth asks the user to let JupyterHub sign them in (JupyterHub's consent page
+    // for services without oauth_no_confirm).
     let response = browser.get(&back).send().await.unwrap();
+    assert_eq!(response.status(), 200, "the consent page");
+    let form = parse_form(&response.text().await.unwrap());
+    let fields: Vec<(String, String)> = form
+        .inputs
+        .iter()
+        .filter(|(name, value, _)| name != "decision" || value == "allow")
+        .map(|(name, value, _)| (name.clone(), value.clone()))
+        .collect();
+    let response = browser
+        .post(resolve(&back, &form.action))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 302);
     let callback = resolve(&back, &location(&response));
     assert!(

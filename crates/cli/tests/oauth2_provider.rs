@@ -28,11 +28,13 @@ name = "app"
 api_token = "{APP_SECRET}"
 oauth_redirect_uri = ["{APP_CB}", "http://127.0.0.1:9/app/second"]
 oauth_client_allowed_scopes = ["custom:read"]
+oauth_no_confirm = true
 
 [[Hub.services]]
 name = "spa"
 oauth_client_id = "spa-client"
 oauth_redirect_uri = "{SPA_CB}"
+oauth_no_confirm = true
 
 [[Hub.services]]
 name = "other"
@@ -1008,7 +1010,7 @@ async fn sso_pair(b_extra: &str, b_env: &[(&str, &str)]) -> (TestHub, TestHub, S
         listener: Some(listener_a),
         hub_extra: &format!("public_url = \"{issuer}/\""),
         rest: &format!(
-            "[[Hub.services]]\nname = \"hub-b\"\napi_token_env = \"HUB_B_SECRET\"\noauth_redirect_uri = \"{callback}\"\noauth_post_logout_redirect_uri = \"{origin_b}/hub/login\"\n[Authenticator]\nadmin_users = [\"ada\"]\nauto_login_oauth2_authorize = true\n[DummyAuthenticator]\npassword = \"ada-password\"\n"
+            "[[Hub.services]]\nname = \"hub-b\"\napi_token_env = \"HUB_B_SECRET\"\noauth_redirect_uri = \"{callback}\"\noauth_post_logout_redirect_uri = \"{origin_b}/hub/login\"\noauth_no_confirm = true\n[Authenticator]\nadmin_users = [\"ada\"]\nauto_login_oauth2_authorize = true\n[DummyAuthenticator]\npassword = \"ada-password\"\n"
         ),
         env: &[("HUB_B_SECRET", secret)],
         clock: None,
@@ -1392,4 +1394,84 @@ async fn single_logout_through_the_end_session_endpoint() {
         location(&response),
         format!("{origin_b}/hub/login?state=s1")
     );
+}
+
+#[tokio::test]
+async fn consent_page_unless_oauth_no_confirm() {
+    let Provider { hub, .. } = provider("").await;
+    let ada = browser(&hub, "ada").await;
+    let url = authorize_url(
+        &hub,
+        &[
+            ("response_type", "code"),
+            ("client_id", "service-other"),
+            ("redirect_uri", OTHER_CB),
+            ("scope", "openid groups"),
+            ("state", "st"),
+        ],
+    );
+    let response = ada.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "a consent page");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("<strong>other</strong> wants to sign you in as <strong>ada</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("the groups you belong to"), "{page}");
+    let form = parse_form(&page);
+    let xsrf = form
+        .inputs
+        .iter()
+        .find(|(name, _, _)| name == "_xsrf")
+        .unwrap()
+        .1
+        .clone();
+    let action = resolve(&url, &form.action);
+    assert_eq!(action, url, "the form posts the request back as it came");
+    let post = |client: &reqwest::Client, decision: &str, xsrf: &str| {
+        client
+            .post(&action)
+            .form(&[("_xsrf", xsrf), ("decision", decision)])
+            .send()
+    };
+    // A forged or foreign form is refused without a redirect.
+    let response = post(&ada, "allow", "00ff").await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get("location").is_none());
+    let bob = browser(&hub, "bob").await;
+    let response = post(&bob, "allow", &xsrf).await.unwrap();
+    assert_eq!(
+        response.status(),
+        403,
+        "the token is bound to ada's session"
+    );
+    // Deny goes back to the client with access_denied.
+    let response = post(&ada, "deny", &xsrf).await.unwrap();
+    let query = redirect_params(&location(&response), OTHER_CB);
+    assert_eq!(query["error"], "access_denied");
+    assert_eq!(query["state"], "st");
+    // Allow issues the code.
+    let response = post(&ada, "allow", &xsrf).await.unwrap();
+    let query = redirect_params(&location(&response), OTHER_CB);
+    assert!(query.contains_key("code"), "{query:?}");
+    // prompt=none cannot show the page.
+    let response = ada.get(format!("{url}&prompt=none")).send().await.unwrap();
+    let query = redirect_params(&location(&response), OTHER_CB);
+    assert_eq!(query["error"], "consent_required");
+    // prompt=consent shows it even to a client that skips it.
+    let response = ada
+        .get(authorize_url(
+            &hub,
+            &[
+                ("response_type", "code"),
+                ("client_id", "service-app"),
+                ("redirect_uri", APP_CB),
+                ("prompt", "consent"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }

@@ -156,7 +156,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(misc::metrics))
         .route("/api", get(misc::api_root))
         .route("/api/", get(misc::api_root))
-        .route("/api/oauth2/authorize", get(oauth2::authorize))
+        .route(
+            "/api/oauth2/authorize",
+            get(oauth2::authorize).post(oauth2::authorize_post),
+        )
         .route("/api/oauth2/token", post(oauth2::token))
         .route(
             "/api/oauth2/userinfo",

@@ -10,6 +10,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("templates/home.html")),
     ("error.html", include_str!("templates/error.html")),
     ("logout.html", include_str!("templates/logout.html")),
+    (
+        "oauth2_authorize.html",
+        include_str!("templates/oauth2_authorize.html"),
+    ),
 ];
 
 /// A template failed to render (a bug in a template, reported as a 500).

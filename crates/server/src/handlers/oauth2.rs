@@ -75,9 +75,87 @@ pub async fn authorize(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match authorize_inner(&state, provider, &headers, &query, &request_uri).await {
+    match authorize_inner(&state, provider, &headers, &query, &request_uri, None).await {
         Ok(response) => response,
         Err(err) => app_error_page(&state, err),
+    }
+}
+
+/// The user's answer on the consent page.
+#[derive(Debug)]
+struct Decision {
+    allow: bool,
+    xsrf: String,
+}
+
+/// `POST {base_url}hub/api/oauth2/authorize`: the consent page's answer. The request's
+/// query is the original authorization request, checked again in full.
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = provider_of(&state) else {
+        return not_found(&state);
+    };
+    let Ok(Query(query)) = query else {
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The authorization request is malformed.",
+        );
+    };
+    let mut decision = Decision {
+        allow: false,
+        xsrf: String::new(),
+    };
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "decision" => decision.allow = value == "allow",
+            "_xsrf" => decision.xsrf = value.into_owned(),
+            _ => {}
+        }
+    }
+    let request_uri = uri
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_default();
+    match authorize_inner(
+        &state,
+        provider,
+        &headers,
+        &query,
+        &request_uri,
+        Some(decision),
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ConsentContext<'a> {
+    hub_prefix: String,
+    user: crate::pages::PageUser,
+    service: &'a str,
+    scopes: Vec<String>,
+    action: &'a str,
+    xsrf: String,
+}
+
+/// What a scope lets a service see, for the consent page.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "identify" => "your user name".to_owned(),
+        "openid" => "an ID token saying who you are".to_owned(),
+        "profile" => "your name and whether you are an admin".to_owned(),
+        "email" => "your email address, when the hub knows it".to_owned(),
+        "groups" => "the groups you belong to".to_owned(),
+        other => format!("the permission {other}"),
     }
 }
 
@@ -126,6 +204,7 @@ async fn authorize_inner(
     headers: &HeaderMap,
     query: &AuthorizeQuery,
     request_uri: &str,
+    decision: Option<Decision>,
 ) -> Result<Response, AppError> {
     let Some(client) = query
         .client_id
@@ -201,16 +280,65 @@ async fn authorize_inner(
     if query.nonce.as_deref().is_some_and(|n| n.len() > 512) {
         return Ok(back.error("invalid_request", "nonce is too long"));
     }
-    let Some(current) = session::current_user(state, headers).await? else {
-        if query
+    let prompt = |value: &str| {
+        query
             .prompt
             .as_deref()
-            .is_some_and(|p| p.split(' ').any(|p| p == "none"))
-        {
+            .is_some_and(|p| p.split(' ').any(|p| p == value))
+    };
+    let Some(current) = session::current_user(state, headers).await? else {
+        if prompt("none") {
             return Ok(back.error("login_required", "the user is not logged in to the hub"));
         }
         return Ok(redirect(&login_url(state, request_uri), &[]));
     };
+    let scopes = provider::grant_scopes(client, query.scope.as_deref());
+    let xsrf = crate::csrf::form_token(&state.secret, &current.session_hash);
+    match decision {
+        Some(decision) => {
+            if !crate::csrf::check(&state.secret, &current.session_hash, &decision.xsrf) {
+                return Err(AppError::user(
+                    StatusCode::FORBIDDEN,
+                    "This authorization form expired or was not sent by this hub. Please try again.",
+                ));
+            }
+            if !decision.allow {
+                tracing::info!(client = %client.client_id, user = %current.user.name, "the user denied a service access");
+                return Ok(back.error("access_denied", "the user denied access"));
+            }
+        }
+        None if !client.no_confirm || prompt("consent") => {
+            if prompt("none") {
+                return Ok(back.error("consent_required", "the user has not yet agreed"));
+            }
+            let body = state.pages.render(
+                "oauth2_authorize.html",
+                ConsentContext {
+                    hub_prefix: state.hub_prefix(),
+                    user: crate::pages::PageUser {
+                        name: current.user.name.clone(),
+                        admin: current.user.admin,
+                        groups: current.user.groups.clone(),
+                    },
+                    service: &client.name,
+                    scopes: scopes.iter().map(|s| describe_scope(s)).collect(),
+                    action: request_uri,
+                    xsrf,
+                },
+            )?;
+            let mut response = super::html(StatusCode::OK, body, &[]);
+            // The consent page must not be framed (clickjacking).
+            response
+                .headers_mut()
+                .insert("x-frame-options", HeaderValue::from_static("DENY"));
+            response.headers_mut().insert(
+                "content-security-policy",
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            );
+            return Ok(response);
+        }
+        None => {}
+    }
     let now = state.clock.now();
     // Codes, redeemed-code records and refresh tokens share the pending-login table;
     // expired ones go here, as OAuth logins clean theirs up at their start.
@@ -220,7 +348,6 @@ async fn authorize_inner(
         .get_session(&current.session_hash)
         .await?
         .map_or(now, |session| session.created);
-    let scopes = provider::grant_scopes(client, query.scope.as_deref());
     let code = random_token();
     let grant = CodeGrant {
         client_id: client.client_id.clone(),

@@ -17,6 +17,7 @@ const KNOWN_KEYS: &[&str] = &[
     "oauth_redirect_uri",
     "oauth_client_allowed_scopes",
     "oauth_post_logout_redirect_uri",
+    "oauth_no_confirm",
 ];
 
 /// Keys of JupyterHub's service entries about running or showing the service, which
@@ -30,7 +31,6 @@ pub const IGNORED_JUPYTERHUB_KEYS: &[&str] = &[
     "admin",
     "display",
     "info",
-    "oauth_no_confirm",
     "oauth_roles",
 ];
 
@@ -86,6 +86,8 @@ pub struct ServiceConfig {
     /// Where the hub may send the browser after an RP-initiated logout
     /// (`oauth_post_logout_redirect_uri`, one or a list, matched exactly).
     pub post_logout_redirect_uris: Vec<String>,
+    /// Skip the consent page (`oauth_no_confirm`, as JupyterHub's).
+    pub no_confirm: bool,
 }
 
 impl ServiceConfig {
@@ -178,6 +180,11 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
     // the API).
     let redirect_uris = uri_list(&what, table, "oauth_redirect_uri")?;
     let post_logout_redirect_uris = uri_list(&what, table, "oauth_post_logout_redirect_uri")?;
+    let no_confirm = match table.get("oauth_no_confirm") {
+        None => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => return Err(format!("{what}: oauth_no_confirm must be true or false")),
+    };
     let allowed_scopes = match table.get("oauth_client_allowed_scopes") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -202,6 +209,7 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
         redirect_uris,
         allowed_scopes,
         post_logout_redirect_uris,
+        no_confirm,
     })
 }
 
