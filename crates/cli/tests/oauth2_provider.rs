@@ -1475,3 +1475,176 @@ async fn consent_page_unless_oauth_no_confirm() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// A writer into a shared buffer, for capturing the hub's log.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The whole provider flow with the hub's log captured at trace level: no secret, code,
+/// token or key ever reaches the log.
+#[tokio::test]
+async fn provider_log_holds_no_secrets_codes_or_tokens() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // Global, so that what the other tests of this binary register cannot hide the hub's
+    // events from it (they log into it too, which only makes the check stricter).
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let Provider { hub, .. } = provider("").await;
+    let browser = browser(&hub, "ada").await;
+    let (verifier, challenge) = pkce_pair();
+    // Through the consent page (service-other), then the token, refresh, userinfo, a
+    // replay and a logout.
+    let url = authorize_url(
+        &hub,
+        &[
+            ("response_type", "code"),
+            ("client_id", "service-other"),
+            ("redirect_uri", OTHER_CB),
+            ("scope", "openid"),
+            ("nonce", "nonce-4b1f"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let page = browser
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = parse_form(&page);
+    let xsrf = form
+        .inputs
+        .iter()
+        .find(|(n, _, _)| n == "_xsrf")
+        .unwrap()
+        .1
+        .clone();
+    let response = browser
+        .post(&url)
+        .form(&[("_xsrf", xsrf.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    let code = redirect_params(&location(&response), OTHER_CB)["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", OTHER_CB),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, first) = token_request(&hub, Some(("service-other", OTHER_SECRET)), &form).await;
+    assert_eq!(status, 200);
+    let (status, second) = token_request(
+        &hub,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+            ("client_id", "service-other"),
+            ("client_secret", OTHER_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        userinfo(&hub, second["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
+    // A replay of the code revokes what refreshing issued too.
+    let (status, _) = token_request(&hub, Some(("service-other", OTHER_SECRET)), &form).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        userinfo(&hub, second["access_token"].as_str().unwrap())
+            .await
+            .0,
+        401
+    );
+    let (status, _) = token_request(
+        &hub,
+        Some(("service-other", OTHER_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", second["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    // A replay of the code revokes what refreshing issued too.
+    let (status, _) = token_request(&hub, Some(("service-other", OTHER_SECRET)), &form).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        userinfo(&hub, second["access_token"].as_str().unwrap())
+            .await
+            .0,
+        401
+    );
+    let (status, _) = token_request(
+        &hub,
+        Some(("service-other", OTHER_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", second["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = token_request(
+        &hub,
+        Some(("service-other", "wrong-secret-0123456789")),
+        &form,
+    )
+    .await;
+    assert_eq!(status, 401);
+    browser
+        .get(format!("{}logout", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let key_pem = std::fs::read_to_string(hub.dir.path().join("hubauth_oidc_key.pem")).unwrap();
+    let key_body: String = key_pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("issued an authorization code"),
+        "the flow was logged"
+    );
+    let mut secrets: Vec<(&str, String)> = vec![
+        ("client secret", OTHER_SECRET.to_owned()),
+        ("app client secret", APP_SECRET.to_owned()),
+        ("code", code.clone()),
+        ("PKCE verifier", verifier.clone()),
+        ("consent form token", xsrf.clone()),
+        ("signing key", key_body.get(..40).unwrap().to_owned()),
+    ];
+    for body in [&first, &second] {
+        for field in ["access_token", "refresh_token", "id_token"] {
+            secrets.push((field, body[field].as_str().unwrap().to_owned()));
+        }
+    }
+    for (what, secret) in secrets {
+        assert!(!text.contains(&secret), "the log holds the {what}");
+    }
+}

@@ -673,6 +673,7 @@ async fn redeem_code(
             auth_time: grant.auth_time,
             token_id: issued.id,
             session: grant.session.clone(),
+            family: Some(grants::key(Kind::Redeemed, code)),
         },
         now,
         now.saturating_add(refresh_lifetime(state)),
@@ -793,9 +794,10 @@ async fn refresh(
         provider::issue_access_token(state, client, &user.name, &scopes, &grant.session, now)
             .await?;
     let refresh_token = random_token();
+    let new_refresh_key = grants::key(Kind::Refresh, &refresh_token);
     grants::put(
         store,
-        grants::key(Kind::Refresh, &refresh_token),
+        new_refresh_key.clone(),
         &RefreshGrant {
             client_id: client.client_id.clone(),
             user: user.name.clone(),
@@ -803,12 +805,33 @@ async fn refresh(
             auth_time: grant.auth_time,
             token_id: issued.id,
             session: grant.session.clone(),
+            family: grant.family.clone(),
         },
         now,
         now.saturating_add(refresh_lifetime(state)),
     )
     .await
     .map_err(grant_error)?;
+    if let Some(family) = &grant.family {
+        // The code's record learns the new tokens, so that a replay of the code revokes
+        // them too.
+        let redeemed: Option<(Redeemed, bool)> = grants::take(store, family, now)
+            .await
+            .map_err(grant_error)?;
+        if let Some((mut redeemed, true)) = redeemed {
+            redeemed.token_ids.push(issued.id);
+            redeemed.refresh_key = Some(new_refresh_key.clone());
+            grants::put(
+                store,
+                family.clone(),
+                &redeemed,
+                now,
+                now.saturating_add(grants::REDEEMED_TTL),
+            )
+            .await
+            .map_err(grant_error)?;
+        }
+    }
     tracing::info!(client = %client.client_id, user = %user.name, "refreshed an access token");
     let id_token = if scopes.iter().any(|s| s == "openid") {
         Some(provider::id_token(

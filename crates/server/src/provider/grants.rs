@@ -95,6 +95,10 @@ pub struct RefreshGrant {
     /// Hash of the hub session it descends from: once that session ends (logout, expiry,
     /// revocation), the refresh token is refused.
     pub session: String,
+    /// Store key of the [`Redeemed`] record of the code this token descends from, so that
+    /// a replay of the code also revokes what refreshing issued.
+    #[serde(default)]
+    pub family: Option<String>,
 }
 
 /// Why a stored grant could not be read back.
