@@ -1,0 +1,171 @@
+//! Start-up time with many stored users, as an operator sees it: from spawning the real
+//! `hubauth serve` process to the first 200 on `/hub/health/ready`, on a SQLite file holding `BENCH_USERS` users (default 100,000),
+//! each with the `user` role and one group, filled by bulk insert before the runs.
+//!
+//! `cargo bench -p hubauth --bench startup_ready` (env: `BENCH_USERS`, default 100000;
+//! `BENCH_RUNS`, default 5). Prints each run and the median, and the same for an empty
+//! database as the baseline.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::Connection as _;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Creates the schema with the hub's own migrations, then inserts `users` users (with the
+/// `user` role and one of 100 groups each) in one transaction.
+async fn fill(db: &Path, users: usize) {
+    let url = format!("sqlite:///{}", db.display());
+    let store = hubauth_store::open(&url).await.unwrap();
+    // Creates the default `user` role as the hub would.
+    store.ensure_user("admin", Some(true), 1).await.unwrap();
+    store.close().await;
+    let mut conn = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut tx = conn.begin().await.unwrap();
+    if users > 0 {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?) \
+         INSERT INTO users (name, admin, created, last_activity) \
+         SELECT printf('user%06d', i), FALSE, 1700000000, 1700000000 + i FROM n",
+        )
+        .bind(users as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < 100) \
+         INSERT INTO groups (name) SELECT printf('group%02d', i) FROM n",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT OR IGNORE INTO user_role_map (user_id, role_id) \
+         SELECT u.id, r.id FROM users u, roles r WHERE r.name = 'user'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO user_group_map (user_id, group_id) \
+         SELECT u.id, g.id FROM users u JOIN groups g \
+         ON g.name = printf('group%02d', u.id % 100) WHERE u.name != 'admin'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    eprintln!(
+        "filled {} with {count} users in {:.1} s",
+        db.display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Spawns `hubauth serve` and returns the time until `/hub/health/ready` first answers 200.
+async fn time_to_ready(dir: &Path, db: &Path) -> Duration {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("hubauth.toml");
+    // allowed_users makes allow_existing_users default to true, so every stored user is
+    // added to the allowed set at start-up (JupyterHub's init_users).
+    std::fs::write(
+        &config,
+        format!(
+            "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:{port}\"\n\
+             db_url = \"sqlite:///{}\"\ncookie_secret_file = \"{}\"\n\
+             [Authenticator]\nadmin_users = [\"admin\"]\nallowed_users = [\"user000001\"]\n",
+            db.display(),
+            dir.join("cookie_secret").display()
+        ),
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let ready = format!("http://127.0.0.1:{port}/hub/health/ready");
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubauth"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("HUBAUTH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let elapsed = loop {
+        if let Ok(response) = client.get(&ready).send().await
+            && response.status() == 200
+        {
+            break started.elapsed();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("hubauth serve exited with {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not ready after two minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    elapsed
+}
+
+async fn measure(label: &str, users: usize, runs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hub.sqlite");
+    fill(&db, users).await;
+    let mut times = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        let took = time_to_ready(dir.path(), &db).await;
+        println!(
+            "{label}: run {run}: ready after {:.0} ms",
+            took.as_secs_f64() * 1000.0
+        );
+        times.push(took);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "{label}: {users} stored users: median {:.0} ms, min {:.0} ms, max {:.0} ms over {runs} runs",
+        median.as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0
+    );
+}
+
+fn main() {
+    let users = env_usize("BENCH_USERS", 100_000);
+    let runs = env_usize("BENCH_RUNS", 5).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        measure("baseline", 0, runs).await;
+        measure("many users", users, runs).await;
+    });
+}
