@@ -1,8 +1,8 @@
 //! Data safety with the real `hubauth serve` binary: a locked or unreachable database gives
 //! 503 with a clear message (a page for browsers, JSON for forward-auth and readiness) and
 //! the hub recovers when the database comes back; SIGKILL in the middle of a storm of
-//! OAuth logins (users, groups, encrypted auth_state, sessions) and logouts leaves a
-//! consistent store.
+//! OAuth logins (users, groups, encrypted auth_state, sessions), logouts and REST API writes
+//! (users created, given tokens and the admin flag, deleted) leaves a consistent store.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -417,6 +417,12 @@ async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
             "SELECT COUNT(*) FROM api_tokens WHERE user_id NOT IN (SELECT id FROM users)",
         ),
         (
+            // The admin flag and the admin role change together.
+            "admin flags without the admin role, or the other way round",
+            "SELECT COUNT(*) FROM users u WHERE u.admin != EXISTS (SELECT 1 FROM user_role_map m \
+             JOIN roles r ON r.id = m.role_id WHERE r.name = 'admin' AND m.user_id = u.id)",
+        ),
+        (
             // A user and its default role are written in one transaction.
             "users without the default role",
             "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT m.user_id FROM user_role_map m \
@@ -494,7 +500,8 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
     let config = format!(
         "{}[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"hub-secret\"\n\
          username_claim = \"preferred_username\"\nscope = [\"openid\", \"profile\", \"groups\"]\n\
-         oidc_issuer = \"{}\"\nallow_all = true\nenable_auth_state = true\nmanage_groups = true\n",
+         oidc_issuer = \"{}\"\nallow_all = true\nenable_auth_state = true\nmanage_groups = true\n\
+         admin_users = [\"storm-admin\"]\n",
         hub_config(
             &sqlite_url(dir.path()),
             &dir.path().join("secret"),
@@ -506,6 +513,26 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
     let env = [("JUPYTERHUB_CRYPT_KEY", key.as_str())];
     let mut hub = HubProcess::start(dir.path(), "hub", &config, &env);
     let hub_url = hub.hub_url.clone();
+
+    // An admin's API token (stored as the API stores them: only the hash), for REST API
+    // writes during the storm.
+    let admin_token = hubauth_server::secrets::random_token();
+    {
+        let store = hubauth_store::open(&sqlite_url(dir.path())).await.unwrap();
+        store
+            .create_api_token(hubauth_store::NewApiToken {
+                hash: hubauth_server::secrets::hash_token(&admin_token),
+                prefix: admin_token.chars().take(4).collect(),
+                user: "storm-admin".to_owned(),
+                note: "crash test".to_owned(),
+                scopes: vec!["inherit".to_owned()],
+                created: 1,
+                expires: None,
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    }
 
     // A session made before the storm, checked after the restart.
     let survivor = client();
@@ -545,6 +572,42 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
             }
         }));
     }
+    // REST API writers: create users, give them tokens and the admin flag, and delete
+    // storm users (who may be logging in at that very moment).
+    let api_writes = Arc::new(AtomicUsize::new(0));
+    for worker in 0..3 {
+        let stop = stop.clone();
+        let api_writes = api_writes.clone();
+        let api = format!("{hub_url}api");
+        let auth = format!("token {admin_token}");
+        workers.push(tokio::spawn(async move {
+            let c = client();
+            let mut round = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let name = format!("api{worker}x{round}");
+                let victim = storm_user(1 + (worker * 11 + round * 5) % (STORM_USERS - 1));
+                round += 1;
+                let requests = [
+                    c.post(format!("{api}/users/{name}"))
+                        .json(&serde_json::json!({"admin": false})),
+                    c.post(format!("{api}/users/{name}/tokens"))
+                        .json(&serde_json::json!({"note": "storm"})),
+                    c.patch(format!("{api}/users/{name}"))
+                        .json(&serde_json::json!({"admin": true})),
+                    c.delete(format!("{api}/users/{victim}")),
+                ];
+                for request in requests {
+                    match request.header("authorization", &auth).send().await {
+                        Ok(response) if response.status().is_success() => {
+                            api_writes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(_) => return, // the hub is gone
+                    }
+                }
+            }
+        }));
+    }
     // Kill it in the middle: once enough logins went through, while others are in flight.
     for _ in 0..600 {
         if logins.load(Ordering::Relaxed) >= 40 {
@@ -557,8 +620,18 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
         "the storm did not get going: {}",
         hub.log()
     );
+    assert!(
+        api_writes.load(Ordering::Relaxed) > 0,
+        "no REST API write succeeded: {}",
+        hub.log()
+    );
     tokio::time::sleep(Duration::from_millis(137)).await;
     hub.kill();
+    eprintln!(
+        "killed the hub after {} OAuth logins and {} REST API writes",
+        logins.load(Ordering::Relaxed),
+        api_writes.load(Ordering::Relaxed)
+    );
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.await.unwrap();

@@ -122,7 +122,10 @@ async fn refused_within_bound(hub: &HubProcess, session: &str, what: &str) -> Du
 
 fn start_pair(dir: &std::path::Path, db_url: &str) -> (HubProcess, HubProcess) {
     let secret = dir.join("shared_cookie_secret");
-    let config = hub_config(db_url, &secret, "authenticator_class = \"dummy\"");
+    let config = format!(
+        "{}[Authenticator]\nadmin_users = [\"root\"]\n",
+        hub_config(db_url, &secret, "authenticator_class = \"dummy\"")
+    );
     // A creates the secret file; B then reads the same one.
     let a = HubProcess::start(dir, "hub-a", &config, &[]);
     let b = HubProcess::start(dir, "hub-b", &config, &[]);
@@ -163,11 +166,30 @@ async fn two_hubs_on_one_postgres_share_sessions_and_revocations() {
         eprintln!("logout on A refused on B after {took:?}");
         assert_eq!(home_with(&b, &bob_too).await, 200);
 
-        // The user deleted (on A's database, as an admin action does): B refuses every
-        // session of that user within the bound, and so does A.
+        // An admin deletes the user through A's REST API: B refuses every session of that
+        // user within the bound, and so does A.
+        let token = hubauth_server::secrets::random_token();
         let store = hubauth_store::open(&db.url).await.unwrap();
-        assert!(store.delete_user("alice").await.unwrap());
+        store
+            .create_api_token(hubauth_store::NewApiToken {
+                hash: hubauth_server::secrets::hash_token(&token),
+                prefix: token.chars().take(4).collect(),
+                user: "root".to_owned(),
+                note: "replicas test".to_owned(),
+                scopes: vec!["inherit".to_owned()],
+                created: 1,
+                expires: None,
+            })
+            .await
+            .unwrap();
         store.close().await;
+        let deleted = bare_client()
+            .delete(format!("{}api/users/alice", a.hub_url))
+            .header("authorization", format!("token {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204, "{}", a.log());
         let took = refused_within_bound(&b, &alice, "user deleted").await;
         eprintln!("deleted user refused on B after {took:?}");
         refused_within_bound(&a, &alice, "user deleted").await;
@@ -212,7 +234,7 @@ async fn replicas_logging_in_the_same_new_user_at_once_create_it_once() {
         }
         let store = hubauth_store::open(&db.url).await.unwrap();
         let users = store.user_names().await.unwrap();
-        assert_eq!(users, ["carol"]);
+        assert_eq!(users, ["carol", "root"]);
         let carol = store.get_user("carol").await.unwrap().unwrap();
         assert_eq!(carol.roles, ["user"]);
         store.close().await;
