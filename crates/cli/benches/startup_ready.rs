@@ -1,6 +1,8 @@
 //! Start-up time with many stored users, as an operator sees it: from spawning the real
-//! `hubauth serve` process to the first 200 on `/hub/health/ready`, on a SQLite file holding `BENCH_USERS` users (default 100,000),
-//! each with the `user` role and one group, filled by bulk insert before the runs.
+//! `hubauth serve` process to the first 200 on `/hub/health/ready`, on a SQLite file
+//! holding `BENCH_USERS` users (default 100,000), each with the `user` role and one group,
+//! filled by bulk insert before the runs. (`startup.rs` measures the same in-process, with
+//! a REST API user page.)
 //!
 //! `cargo bench -p hubauth --bench startup_ready` (env: `BENCH_USERS`, default 100000;
 //! `BENCH_RUNS`, default 5). Prints each run and the median, and the same for an empty
