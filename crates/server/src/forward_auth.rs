@@ -21,6 +21,8 @@ pub struct ForwardAuthConfig {
     pub allowed_hosts: Vec<String>,
     /// Per-app access rules (`forward_auth_rules`).
     pub rules: Vec<ForwardAuthRule>,
+    /// auth_state items handed to apps (`auth_state_headers`): header name and dotted path.
+    pub auth_state_headers: Vec<(HeaderName, String)>,
 }
 
 impl Default for ForwardAuthConfig {
@@ -31,6 +33,7 @@ impl Default for ForwardAuthConfig {
             admin_header: Some(HeaderName::from_static("x-auth-request-admin")),
             allowed_hosts: Vec::new(),
             rules: Vec::new(),
+            auth_state_headers: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod app_tokens;
 pub mod auth_state;
 pub mod clock;
 pub mod cookies;
@@ -19,6 +20,7 @@ pub mod next_url;
 pub mod options;
 pub mod pages;
 pub mod provider;
+pub mod proxy;
 pub mod secrets;
 pub mod session;
 pub mod session_cache;
@@ -102,6 +104,7 @@ impl Hub {
             metrics,
             provider,
             sessions,
+            upstream: handlers::proxy::UpstreamClient::new(),
         });
         Ok(Hub { state, reconciled })
     }
@@ -177,7 +180,10 @@ pub fn app(state: AppState) -> Router {
             &format!("{base}.well-known/openid-configuration"),
             get(oauth2::discovery),
         );
-    if base == "/" {
+    if state.config.proxy.enabled() {
+        // The built-in proxy: everything outside {base_url}hub/ belongs to the apps.
+        router = router.fallback(handlers::proxy::proxy);
+    } else if base == "/" {
         router = router.route("/", get(misc::to_home));
     } else {
         router = router

@@ -126,6 +126,24 @@ pub static HUB: ClassDef = ClassDef {
             "Lifetime in seconds of the access tokens issued to services. 0 means the login session's lifetime (cookie_max_age_days), as JupyterHub. Refresh tokens live twice as long, rotate on every use, and end with the hub session they were issued in (logout at the hub revokes the session's access tokens too, as JupyterHub).",
         ),
         OptionDef::new(
+            "upstream",
+            Str,
+            Literal("\"\""),
+            "The built-in reverse proxy: the app (http://host:port, usually on loopback) that every request outside {base_url}hub/ goes to when the visitor has a valid session, so hubauth alone can front one app. Visitors without a session are sent to the login page and back. HTTP/1.1 and websockets pass through, bodies are streamed, identity headers (forward_auth_*_header, auth_state_headers) are added after the client's own copies are removed, forward_auth_rules apply, and the hub's session cookie is not passed on. Empty (the default) turns the proxy off, unless upstream_routes is set.",
+        ),
+        OptionDef::new(
+            "upstream_routes",
+            DictList,
+            Literal("[]"),
+            "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404.",
+        ),
+        OptionDef::new(
+            "auth_state_headers",
+            Map,
+            Literal("{}"),
+            "Items of the user's auth_state handed to protected apps as request headers (the analog of upstream's pre_spawn_start putting tokens in the spawner's environment), both in forward-auth answers and by the built-in proxy: a table of header name = dotted path into auth_state, e.g. { \"X-Auth-Request-Access-Token\" = \"access_token\" }. The login method may offer extra names (Globus: globus_data, globus_local_endpoint). A string goes as it is; any other JSON value (object, list, number) as base64url (no padding) of its JSON text; a missing item sends no header. Needs enable_auth_state. Off by default: tokens reach apps only when listed here. With refresh_pre_spawn the auth info is refreshed before tokens are handed on when older than auth_refresh_age (with auth_refresh_age = 0, before every request that hands them on).",
+        ),
+        OptionDef::new(
             "session_cache_ttl",
             Int,
             Literal("5"),
@@ -167,6 +185,8 @@ pub struct HubConfig {
     pub login_rate_limit: u32,
     /// The `forward_auth_*` options.
     pub forward_auth: ForwardAuthConfig,
+    /// The built-in reverse proxy (`upstream`, `upstream_routes`).
+    pub proxy: crate::proxy::ProxyConfig,
     /// See `services`.
     pub services: Vec<crate::provider::ServiceConfig>,
     /// See `oidc_signing_key_file` (resolved).
@@ -194,6 +214,7 @@ impl Default for HubConfig {
             trust_forwarded_headers: true,
             login_rate_limit: 10,
             forward_auth: ForwardAuthConfig::default(),
+            proxy: crate::proxy::ProxyConfig::default(),
             services: Vec::new(),
             oidc_signing_key_file: PathBuf::from("hubauth_oidc_key.pem"),
             oauth_token_expires_in: 14 * 24 * 3600,
@@ -243,6 +264,7 @@ impl HubConfig {
         }
         let cookie_secret_file: String = view.get("cookie_secret_file")?;
         let forward_auth = forward_auth_from_view(view)?;
+        let proxy = proxy_from_view(view)?;
         let raw_services: Vec<serde_json::Value> = view.get("services")?;
         let services = crate::provider::parse_services(&raw_services, view.env())
             .map_err(|message| view.invalid("services", message))?;
@@ -287,6 +309,7 @@ impl HubConfig {
             trust_forwarded_headers: view.get("trust_forwarded_headers")?,
             login_rate_limit,
             forward_auth,
+            proxy,
             services,
             oidc_signing_key_file,
             oauth_token_expires_in,
@@ -299,6 +322,29 @@ impl HubConfig {
     pub fn hub_prefix(&self) -> String {
         format!("{}hub/", self.base_url)
     }
+}
+
+/// Reads and validates `upstream` and `upstream_routes`.
+fn proxy_from_view(view: &ClassView<'_>) -> Result<crate::proxy::ProxyConfig, ConfigError> {
+    use crate::proxy::{ProxyRoute, parse_upstream};
+    let raw_routes: Vec<serde_json::Value> = view.get("upstream_routes")?;
+    let mut routes = raw_routes
+        .iter()
+        .enumerate()
+        .map(|(index, value)| ProxyRoute::from_json(index, value))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| view.invalid("upstream_routes", message))?;
+    let upstream: String = view.get("upstream")?;
+    if !upstream.is_empty() {
+        let authority =
+            parse_upstream(&upstream).map_err(|message| view.invalid("upstream", message))?;
+        routes.push(ProxyRoute {
+            host: None,
+            path_prefix: "/".to_owned(),
+            authority,
+        });
+    }
+    Ok(crate::proxy::ProxyConfig { routes })
 }
 
 /// Reads and validates the `forward_auth_*` options.
@@ -326,6 +372,32 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
         }
         allowed_hosts.push(host.to_ascii_lowercase());
     }
+    let raw_token_headers: std::collections::BTreeMap<String, String> =
+        view.get("auth_state_headers")?;
+    let mut auth_state_headers = Vec::with_capacity(raw_token_headers.len());
+    for (name, path) in raw_token_headers {
+        let header = parse_header_name(&name)
+            .map_err(|message| view.invalid("auth_state_headers", message))?
+            .ok_or_else(|| view.invalid("auth_state_headers", "a header name must not be empty"))?;
+        if path.is_empty() {
+            return Err(view.invalid(
+                "auth_state_headers",
+                format!("{name}: the auth_state path must not be empty"),
+            ));
+        }
+        if [&user_header]
+            .into_iter()
+            .chain(groups_header.as_ref())
+            .chain(admin_header.as_ref())
+            .any(|identity| *identity == header)
+        {
+            return Err(view.invalid(
+                "auth_state_headers",
+                format!("{name} is already an identity header (forward_auth_*_header)"),
+            ));
+        }
+        auth_state_headers.push((header, path));
+    }
     let raw_rules: Vec<serde_json::Value> = view.get("forward_auth_rules")?;
     let rules = raw_rules
         .iter()
@@ -339,6 +411,7 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
         admin_header,
         allowed_hosts,
         rules,
+        auth_state_headers,
     })
 }
 

@@ -63,6 +63,16 @@ pub async fn current_user(
     }))
 }
 
+/// Refreshes the session user's auth info now, whatever its age (`refresh_pre_spawn`);
+/// `None` when the refresh ended the session.
+pub async fn refresh_now(
+    state: &HubState,
+    current: SessionUser,
+    now: i64,
+) -> Result<Option<SessionUser>, AppError> {
+    refresh(state, current.user, current.session_hash, now).await
+}
+
 /// Refreshes a user's auth info (upstream's `refresh_auth`), then re-checks the rules on
 /// what the provider now says (hubauth's fix F7). A user who no longer passes loses every
 /// session; one whose info cannot be renewed must log in again. A provider outage never

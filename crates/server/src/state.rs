@@ -42,6 +42,8 @@ pub struct HubState {
     pub provider: Option<crate::provider::Provider>,
     /// Validated sessions kept in memory for `session_cache_ttl` seconds.
     pub sessions: crate::session_cache::SessionCache,
+    /// The HTTP client of the built-in reverse proxy.
+    pub upstream: crate::handlers::proxy::UpstreamClient,
 }
 
 impl std::fmt::Debug for HubState {
@@ -63,6 +65,23 @@ impl HubState {
     /// processes sharing the database see it within `session_cache_ttl` seconds.
     pub fn sessions_changed(&self, user: &str) {
         self.sessions.invalidate_user(user);
+    }
+
+    /// Every header name that carries identity or tokens to apps (configured identity
+    /// headers and `auth_state_headers`): a client's own copies are removed before the
+    /// proxy adds the real ones.
+    pub fn identity_header_names(&self) -> Vec<axum::http::HeaderName> {
+        let config = &self.config.forward_auth;
+        let mut names = vec![config.user_header.clone()];
+        names.extend(config.groups_header.iter().cloned());
+        names.extend(config.admin_header.iter().cloned());
+        names.extend(
+            config
+                .auth_state_headers
+                .iter()
+                .map(|(name, _)| name.clone()),
+        );
+        names
     }
 
     /// Records that a user's auth info is fresh as of `now`.

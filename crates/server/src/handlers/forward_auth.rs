@@ -8,7 +8,7 @@
 //!   in `next` when it may be returned to;
 //! - a request that asks for JSON gets 401/403 with a JSON body, never a redirect.
 //!
-//! No token is put in a header.
+//! No token is put in a header unless `auth_state_headers` names it.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -96,8 +96,38 @@ async fn check_inner(
         };
         return error_page(state, StatusCode::FORBIDDEN, message, Some(&page_user));
     }
+    let user = user.clone();
+    let Some(token_headers) = crate::app_tokens::headers_for(state, current).await? else {
+        // The refresh before handing tokens on ended the session.
+        if redirect_mode && !wants_json(headers) {
+            return Ok(redirect(&login_url(state, &target), &[]));
+        }
+        return Ok(json_or_plain_401(headers));
+    };
     let mut response = StatusCode::OK.into_response();
     let out = response.headers_mut();
+    insert_identity(state, &user, out)?;
+    for (name, value) in token_headers {
+        out.insert(name, value);
+    }
+    Ok(response)
+}
+
+fn json_or_plain_401(headers: &HeaderMap) -> Response {
+    if wants_json(headers) {
+        json_error(StatusCode::UNAUTHORIZED, "login required")
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+/// Adds the identity headers (`forward_auth_*_header`) for `user`.
+pub fn insert_identity(
+    state: &HubState,
+    user: &hubauth_store::UserRecord,
+    out: &mut HeaderMap,
+) -> Result<(), AppError> {
+    let config = &state.config.forward_auth;
     let name = HeaderValue::from_str(&user.name).map_err(|_| {
         AppError::user(
             StatusCode::FORBIDDEN,
@@ -116,7 +146,7 @@ async fn check_inner(
             HeaderValue::from_static(if user.admin { "true" } else { "false" }),
         );
     }
-    Ok(response)
+    Ok(())
 }
 
 /// The original request as the proxy describes it.

@@ -7,6 +7,7 @@ pub mod logout;
 pub mod misc;
 pub mod oauth;
 pub mod oauth2;
+pub mod proxy;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -1,0 +1,341 @@
+//! Every request outside `{base_url}hub/` when `upstream` or `upstream_routes` is set: the
+//! built-in reverse proxy.
+//!
+//! - valid session, allowed by `forward_auth_rules` → the request goes to the route's
+//!   upstream, body streamed both ways, identity headers (and configured auth_state
+//!   headers) added after the client's own copies are stripped; protocol upgrades
+//!   (websockets) are spliced through;
+//! - valid session, not allowed → 403 page;
+//! - no session → a browser's GET/HEAD goes to the login page with the original URL in
+//!   `next`; anything else (JSON clients, other methods, websocket handshakes) gets 401;
+//! - upstream unreachable → 502 page.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::{ClientIp, app_error_page, encode_query, error_page, redirect};
+use crate::cookies::SESSION_COOKIE;
+use crate::error::AppError;
+use crate::forward_auth::is_allowed;
+use crate::pages::PageUser;
+use crate::proxy::{requested_upgrade, strip_cookie, strip_hop_by_hop, strip_identity_headers};
+use crate::session;
+use crate::state::{AppState, HubState};
+
+/// How long connecting to an upstream may take before the request gets a 502.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pooled HTTP/1.1 client the proxy sends requests with.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    client: Client<HttpConnector, Body>,
+}
+
+impl Default for UpstreamClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UpstreamClient {
+    /// A client with keep-alive connections and a connect timeout.
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        UpstreamClient { client }
+    }
+}
+
+/// Why a request could not be passed on.
+#[derive(Debug, thiserror::Error)]
+enum ProxyError {
+    #[error("connecting to the upstream failed: {0}")]
+    Connect(std::io::Error),
+    #[error("connecting to the upstream timed out")]
+    Timeout,
+    #[error("the upstream failed: {0}")]
+    Http(#[from] hyper::Error),
+    #[error("the upstream request failed: {0}")]
+    Client(#[from] hyper_util::client::legacy::Error),
+    #[error("bad upstream address: {0}")]
+    Address(String),
+}
+
+/// The proxy handler (the router's fallback when the proxy is on).
+pub async fn proxy(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    request: Request,
+) -> Response {
+    match proxy_inner(&state, client_ip, request).await {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+async fn proxy_inner(
+    state: &HubState,
+    client_ip: Option<IpAddr>,
+    mut request: Request,
+) -> Result<Response, AppError> {
+    let host = request_host(&request);
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    let Some(route) = state
+        .config
+        .proxy
+        .route_for(host.as_deref(), request.uri().path())
+    else {
+        return error_page(
+            state,
+            StatusCode::NOT_FOUND,
+            "There is nothing at this address.",
+            None,
+        );
+    };
+    let authority = route.authority.clone();
+    let headers = request.headers();
+    let Some(current) = session::current_user(state, headers).await? else {
+        let browser = matches!(*request.method(), Method::GET | Method::HEAD)
+            && requested_upgrade(headers).is_none()
+            && !wants_json(headers);
+        if browser {
+            let login = format!("{}login", state.hub_prefix());
+            let target = match state.validate_next(&path_and_query) {
+                Some(next) => format!("{login}?next={}", encode_query(&next)),
+                None => login,
+            };
+            return Ok(redirect(&target, &[]));
+        }
+        return Ok(unauthorized(headers));
+    };
+    let user = current.user.clone();
+    if !is_allowed(
+        &state.config.forward_auth.rules,
+        host.as_deref(),
+        &path_and_query,
+        &user.name,
+        &user.groups,
+    ) {
+        tracing::info!(user = %user.name, host = ?host, "proxy: user not allowed by forward_auth_rules");
+        let page_user = PageUser {
+            name: user.name.clone(),
+            admin: user.admin,
+            groups: user.groups.clone(),
+        };
+        return error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "You are logged in but not allowed to use this application.",
+            Some(&page_user),
+        );
+    }
+    let token_headers = crate::app_tokens::headers_for(state, current).await?;
+    let Some(token_headers) = token_headers else {
+        // The refresh before handing tokens on ended the session.
+        let login = format!("{}login", state.hub_prefix());
+        return Ok(redirect(&login, &[]));
+    };
+
+    // The request as the upstream sees it.
+    let upgrade = requested_upgrade(request.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
+    let is_https = state.is_https(request.headers());
+    let trust = state.config.trust_forwarded_headers;
+    let out = request.headers_mut();
+    strip_hop_by_hop(out, upgrade.clone());
+    strip_identity_headers(out, &state.identity_header_names());
+    strip_cookie(out, SESSION_COOKIE);
+    add_forwarded(out, client_ip, host.as_deref(), is_https, trust);
+    crate::handlers::forward_auth::insert_identity(state, &user, out)?;
+    for (name, value) in token_headers {
+        out.insert(name, value);
+    }
+    let uri = Uri::builder()
+        .scheme("http")
+        .authority(authority.as_str())
+        .path_and_query(path_and_query.as_str())
+        .build()
+        .map_err(|err| {
+            tracing::error!(error = %err, "proxy: could not build the upstream URI");
+            AppError::user(StatusCode::BAD_REQUEST, "This address cannot be passed on.")
+        })?;
+
+    let result = match client_upgrade {
+        Some(client_upgrade) => {
+            forward_upgrade(&authority, request, path_and_query, client_upgrade).await
+        }
+        None => {
+            *request.uri_mut() = uri;
+            *request.version_mut() = axum::http::Version::HTTP_11;
+            state
+                .upstream
+                .client
+                .request(request)
+                .await
+                .map(|response| response.map(Body::new))
+                .map_err(ProxyError::from)
+        }
+    };
+    match result {
+        Ok(mut response) => {
+            if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                strip_hop_by_hop(response.headers_mut(), None);
+            }
+            Ok(response)
+        }
+        Err(err) => {
+            tracing::warn!(upstream = %authority, error = %err, "proxy: upstream unreachable");
+            let page_user = PageUser {
+                name: user.name.clone(),
+                admin: user.admin,
+                groups: user.groups.clone(),
+            };
+            error_page(
+                state,
+                StatusCode::BAD_GATEWAY,
+                "The application behind this hub is not reachable right now. Try again in a moment.",
+                Some(&page_user),
+            )
+        }
+    }
+}
+
+/// Sends an upgrade request (websocket handshake) on a connection of its own, and when the
+/// upstream switches protocols, splices the client's and the upstream's connections.
+async fn forward_upgrade(
+    authority: &str,
+    request: Request,
+    path_and_query: String,
+    client_upgrade: hyper::upgrade::OnUpgrade,
+) -> Result<Response, ProxyError> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
+        .await
+        .map_err(|_| ProxyError::Timeout)?
+        .map_err(ProxyError::Connect)?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.with_upgrades().await {
+            tracing::debug!(error = %err, "proxy: upstream upgrade connection ended");
+        }
+    });
+    let (mut parts, _body) = request.into_parts();
+    parts.uri = path_and_query
+        .parse()
+        .map_err(|_| ProxyError::Address(path_and_query.clone()))?;
+    parts.version = axum::http::Version::HTTP_11;
+    let mut response = sender
+        .send_request(axum::http::Request::from_parts(parts, Body::empty()))
+        .await?;
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(response.map(Body::new));
+    }
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    tokio::spawn(async move {
+        let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::debug!(error = %err, "proxy: protocol upgrade failed");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(client);
+        let mut upstream = TokioIo::new(upstream);
+        if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+            tracing::debug!(error = %err, "proxy: upgraded connection ended");
+        }
+    });
+    let (parts, _) = response.into_parts();
+    Ok(Response::from_parts(parts, Body::empty()))
+}
+
+/// The Host of the request (HTTP/1.1 Host header, or the authority of an absolute URI).
+fn request_host(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+        .filter(|host| crate::forward_auth::is_plausible_host(host))
+}
+
+/// Adds `X-Forwarded-For`, `-Proto` and `-Host`. With `trust_forwarded_headers` (the hub
+/// behind another proxy) earlier values are kept and the client address appended;
+/// otherwise the client's own values are replaced.
+fn add_forwarded(
+    headers: &mut axum::http::HeaderMap,
+    client_ip: Option<IpAddr>,
+    host: Option<&str>,
+    is_https: bool,
+    trust: bool,
+) {
+    let for_name = HeaderName::from_static("x-forwarded-for");
+    let proto_name = HeaderName::from_static("x-forwarded-proto");
+    let host_name = HeaderName::from_static("x-forwarded-host");
+    let earlier_for = headers
+        .get(&for_name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .filter(|_| trust);
+    let client = client_ip.map(|ip| ip.to_string());
+    let forwarded_for = match (earlier_for, client) {
+        (Some(earlier), Some(client)) => Some(format!("{earlier}, {client}")),
+        (Some(earlier), None) => Some(earlier),
+        (None, client) => client,
+    };
+    headers.remove(&for_name);
+    if let Some(value) = forwarded_for.and_then(|value| HeaderValue::from_str(&value).ok()) {
+        headers.insert(for_name, value);
+    }
+    if !(trust && headers.contains_key(&proto_name)) {
+        headers.insert(
+            proto_name,
+            HeaderValue::from_static(if is_https { "https" } else { "http" }),
+        );
+    }
+    if !(trust && headers.contains_key(&host_name)) {
+        headers.remove(&host_name);
+        if let Some(value) = host.and_then(|host| HeaderValue::from_str(host).ok()) {
+            headers.insert(host_name, value);
+        }
+    }
+}
+
+fn wants_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.to_ascii_lowercase().contains("application/json"))
+}
+
+fn unauthorized(headers: &axum::http::HeaderMap) -> Response {
+    if wants_json(headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({ "status": 401, "message": "login required" })),
+        )
+            .into_response();
+    }
+    (StatusCode::UNAUTHORIZED, "login required\n").into_response()
+}

@@ -1,0 +1,338 @@
+//! The built-in reverse proxy: its resolved routes, and the header rules applied to every
+//! proxied request and response. The handler lives in `handlers::proxy`.
+//!
+//! Every request outside `{base_url}hub/` that matches a route goes to that route's
+//! upstream when the session is valid (and `forward_auth_rules` allow it): HTTP/1.1 with
+//! streamed bodies, and protocol upgrades (websockets) spliced through.
+
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value as Json;
+
+use crate::forward_auth::{host_matches, is_plausible_host, normalize_path};
+
+/// Where one part of the site goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRoute {
+    /// The host the route applies to, lower-cased; `None` means any host.
+    pub host: Option<String>,
+    /// The path prefix the route applies to (segment-wise, as in `forward_auth_rules`).
+    pub path_prefix: String,
+    /// The upstream's `host:port`.
+    pub authority: String,
+}
+
+impl ProxyRoute {
+    /// Parses one table of `upstream_routes`; the error names the offending key.
+    pub fn from_json(index: usize, value: &Json) -> Result<Self, String> {
+        let where_ = format!("route {} (counting from 1)", index + 1);
+        let table = value
+            .as_object()
+            .ok_or_else(|| format!("{where_} must be a table"))?;
+        for key in table.keys() {
+            if !matches!(key.as_str(), "host" | "path_prefix" | "upstream") {
+                return Err(format!(
+                    "{where_} has unknown key {key:?} (known: host, path_prefix, upstream)"
+                ));
+            }
+        }
+        let string = |key: &str| -> Result<Option<String>, String> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(Json::String(text)) => Ok(Some(text.clone())),
+                Some(_) => Err(format!("{where_}: {key} must be a string")),
+            }
+        };
+        let host = match string("host")? {
+            Some(host) if !is_plausible_host(&host) => {
+                return Err(format!(
+                    "{where_}: host {host:?} must be a bare host name, optionally with :port"
+                ));
+            }
+            Some(host) => Some(host.to_ascii_lowercase()),
+            None => None,
+        };
+        let path_prefix = string("path_prefix")?.unwrap_or_else(|| "/".to_owned());
+        if !path_prefix.starts_with('/') || path_prefix.contains(['?', '#', '\\']) {
+            return Err(format!(
+                "{where_}: path_prefix {path_prefix:?} must be a path starting with /"
+            ));
+        }
+        let upstream = string("upstream")?.ok_or_else(|| format!("{where_} needs upstream"))?;
+        let authority =
+            parse_upstream(&upstream).map_err(|message| format!("{where_}: {message}"))?;
+        Ok(ProxyRoute {
+            host,
+            path_prefix,
+            authority,
+        })
+    }
+
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(rule), Some(host)) => host_matches(rule, host),
+            (Some(_), None) => false,
+        };
+        host_ok && path_has_prefix(path, &self.path_prefix)
+    }
+}
+
+/// The resolved `upstream` / `upstream_routes` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Every route; `upstream` becomes a route for any host and `/`.
+    pub routes: Vec<ProxyRoute>,
+}
+
+impl ProxyConfig {
+    /// Whether the proxy is on.
+    pub fn enabled(&self) -> bool {
+        !self.routes.is_empty()
+    }
+
+    /// The route for a request: the most specific match (a route naming the host beats one
+    /// for any host, then the longest path prefix).
+    pub fn route_for(&self, host: Option<&str>, uri_path: &str) -> Option<&ProxyRoute> {
+        let path = normalize_path(uri_path);
+        self.routes
+            .iter()
+            .filter(|route| route.matches(host, &path))
+            .max_by_key(|route| (route.host.is_some(), route.path_prefix.len()))
+    }
+}
+
+/// Checks an upstream URL (`http://host:port`, no path, query or credentials) and returns
+/// its `host:port`.
+pub fn parse_upstream(upstream: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(upstream)
+        .map_err(|err| format!("upstream {upstream:?} is not a URL: {err}"))?;
+    if parsed.scheme() != "http" {
+        return Err(format!(
+            "upstream {upstream:?} must be an http:// URL (the app behind the hub, usually on loopback)"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "upstream {upstream:?} must not contain credentials"
+        ));
+    }
+    if !(parsed.path().is_empty() || parsed.path() == "/")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(format!(
+            "upstream {upstream:?} must be just http://host:port (request paths are passed on unchanged)"
+        ));
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| format!("upstream {upstream:?} has no host"))?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    Ok(format!("{host}:{port}"))
+}
+
+/// Segment-wise prefix match: `/app` covers `/app` and `/app/x` but not `/apple`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    if prefix.ends_with('/') {
+        return path.starts_with(prefix) || format!("{path}/") == prefix;
+    }
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Headers that describe one connection, never forwarded (RFC 9110 section 7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The protocol a request asks to switch to (`Connection: upgrade` with `Upgrade: x`).
+pub fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if asks {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Removes hop-by-hop headers: the fixed list and every header the `Connection` header
+/// names. With `upgrade`, puts `Connection: upgrade` and that `Upgrade` back.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<HeaderValue>) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+    if let Some(protocol) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol);
+    }
+}
+
+/// Removes identity headers a client may have sent itself: every `X-Auth-Request-*` and
+/// every name in `names` (the configured identity and token header names). The real ones
+/// are added afterwards.
+pub fn strip_identity_headers(headers: &mut HeaderMap, names: &[HeaderName]) {
+    let spoofable: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-auth-request-") || names.contains(name))
+        .cloned()
+        .collect();
+    for name in spoofable {
+        headers.remove(name);
+    }
+}
+
+/// Removes the cookie `name` from the `Cookie` headers (the hub's session cookie is not the
+/// app's business); drops a header that ends up empty.
+pub fn strip_cookie(headers: &mut HeaderMap, name: &str) {
+    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(header::COOKIE);
+    for value in values {
+        let Ok(text) = value.to_str() else {
+            // Not text: leave it as it was.
+            headers.append(header::COOKIE, value);
+            continue;
+        };
+        let kept: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| pair.split_once('=').map_or(*pair, |(key, _)| key.trim()) != name)
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.append(header::COOKIE, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn upstream_urls() {
+        assert_eq!(
+            parse_upstream("http://127.0.0.1:8888").unwrap(),
+            "127.0.0.1:8888"
+        );
+        assert_eq!(
+            parse_upstream("http://app.internal/").unwrap(),
+            "app.internal:80"
+        );
+        assert_eq!(parse_upstream("http://[::1]:9000").unwrap(), "[::1]:9000");
+        for bad in [
+            "https://app:1",
+            "http://u:p@app:1",
+            "http://app:1/sub",
+            "http://app:1/?q",
+            "app:1",
+        ] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn most_specific_route_wins() {
+        let config = ProxyConfig {
+            routes: vec![
+                ProxyRoute::from_json(0, &json!({"upstream": "http://127.0.0.1:1"})).unwrap(),
+                ProxyRoute::from_json(
+                    1,
+                    &json!({"path_prefix": "/api", "upstream": "http://127.0.0.1:2"}),
+                )
+                .unwrap(),
+                ProxyRoute::from_json(
+                    2,
+                    &json!({"host": "b.example", "upstream": "http://127.0.0.1:3"}),
+                )
+                .unwrap(),
+            ],
+        };
+        let pick = |host, path| config.route_for(host, path).unwrap().authority.clone();
+        assert_eq!(pick(Some("a.example"), "/x"), "127.0.0.1:1");
+        assert_eq!(pick(Some("a.example"), "/api/v1?x"), "127.0.0.1:2");
+        assert_eq!(pick(Some("a.example"), "/apiary"), "127.0.0.1:1");
+        assert_eq!(pick(Some("B.example:8000"), "/api"), "127.0.0.1:3");
+        let err = ProxyRoute::from_json(0, &json!({"host": "x"})).unwrap_err();
+        assert!(err.contains("upstream"), "{err}");
+        let err =
+            ProxyRoute::from_json(0, &json!({"upstream": "http://a:1", "to": 1})).unwrap_err();
+        assert!(err.contains("unknown key"), "{err}");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers, None);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-kept"));
+
+        let mut headers = HeaderMap::new();
+        headers.insert("connection", HeaderValue::from_static("Upgrade"));
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        let upgrade = requested_upgrade(&headers);
+        strip_hop_by_hop(&mut headers, upgrade);
+        assert_eq!(headers["connection"], "upgrade");
+        assert_eq!(headers["upgrade"], "websocket");
+    }
+
+    #[test]
+    fn identity_and_session_cookie_are_stripped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-auth-request-user", HeaderValue::from_static("root"));
+        headers.insert("X-Auth-Request-Anything", HeaderValue::from_static("x"));
+        headers.insert("remote-user", HeaderValue::from_static("root"));
+        headers.insert("x-other", HeaderValue::from_static("kept"));
+        strip_identity_headers(&mut headers, &[HeaderName::from_static("remote-user")]);
+        assert_eq!(headers.len(), 1);
+
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "cookie",
+            HeaderValue::from_static("a=1; hubauth-session=s; b=2"),
+        );
+        headers.append("cookie", HeaderValue::from_static("hubauth-session=t"));
+        strip_cookie(&mut headers, "hubauth-session");
+        let values: Vec<_> = headers.get_all("cookie").iter().collect();
+        assert_eq!(values, vec!["a=1; b=2"]);
+    }
+}
