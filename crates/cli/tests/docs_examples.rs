@@ -49,13 +49,17 @@ fn toml_blocks(text: &str) -> Vec<(usize, String)> {
     blocks
 }
 
-/// The environment the examples are built with: a crypt key, so that examples with
-/// `enable_auth_state` build as they would in a real deployment.
+/// The environment the examples are built with, as a real deployment's would be: a crypt
+/// key for examples with `enable_auth_state`, and the secrets examples read from variables.
 fn env() -> MapEnv {
     let mut env = MapEnv::new();
     env.set(
         "JUPYTERHUB_CRYPT_KEY",
         "0000000000000000000000000000000000000000000000000000000000000001",
+    );
+    env.set(
+        "JUPYTERHUB_CLIENT_SECRET",
+        "a-service-secret-from-the-environment",
     );
     env
 }
