@@ -1,5 +1,6 @@
 //! Data safety with the real `hubauth serve` binary: a locked or unreachable database gives
-//! 503 with a clear message (a page for browsers, JSON for forward-auth and readiness) and
+//! 503 with a clear message (a page for browsers, JSON for the REST API, forward-auth and
+//! readiness) and
 //! the hub recovers when the database comes back; SIGKILL in the middle of a storm of
 //! OAuth logins (users, groups, encrypted auth_state, sessions), logouts and REST API writes
 //! (users created, given tokens and the admin flag, deleted) leaves a consistent store.
@@ -37,6 +38,26 @@ async fn get_json(client: &reqwest::Client, url: &str) -> (u16, serde_json::Valu
     (status, body, retry)
 }
 
+/// An API token of `user` (an admin), stored as the hub stores them (only the hash).
+async fn admin_token(db_url: &str, user: &str) -> String {
+    let token = hubauth_server::secrets::random_token();
+    let store = hubauth_store::open(db_url).await.unwrap();
+    store
+        .create_api_token(hubauth_store::NewApiToken {
+            hash: hubauth_server::secrets::hash_token(&token),
+            prefix: token.chars().take(4).collect(),
+            user: user.to_owned(),
+            note: "crash_safety test".to_owned(),
+            scopes: vec!["inherit".to_owned()],
+            created: 1,
+            expires: None,
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    token
+}
+
 #[tokio::test]
 async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,6 +66,7 @@ async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
         &dir.path().join("secret"),
         "authenticator_class = \"dummy\"",
     );
+    let config = format!("{config}[Authenticator]\nadmin_users = [\"root\"]\n");
     let hub = HubProcess::start(dir.path(), "hub", &config, &[]);
     let alice = client();
     assert_eq!(
@@ -54,6 +76,13 @@ async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
             .status(),
         302
     );
+    let token = admin_token(&sqlite_url(dir.path()), "root").await;
+    let create_user = |name: &str| {
+        reqwest::Client::new()
+            .post(format!("{}api/users/{name}", hub.hub_url))
+            .header("authorization", format!("token {token}"))
+            .send()
+    };
 
     // Another program holds SQLite's write lock for longer than the hub's busy timeout.
     let mut locker = sqlx::sqlite::SqliteConnection::connect(&format!(
@@ -95,6 +124,24 @@ async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
         !page.contains("locked"),
         "no database detail on the page: {page}"
     );
+    // The REST API answers in JSON.
+    let response = create_user("carol").await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "5"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], 503);
+    assert!(
+        body["message"].as_str().unwrap().contains(UNAVAILABLE),
+        "{body}"
+    );
     // Logging out must write too.
     let response = alice
         .get(format!("{}logout", hub.hub_url))
@@ -121,6 +168,7 @@ async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
         302
     );
     assert_eq!(status(&bob, &hub.hub_url, "home").await, 200);
+    assert_eq!(create_user("carol").await.unwrap().status(), 201);
     assert_eq!(status(&alice, &hub.hub_url, "logout").await, 302);
     assert_eq!(status(&alice, &hub.hub_url, "home").await, 302);
     let log = hub.log();
@@ -518,23 +566,7 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
 
     // An admin's API token (stored as the API stores them: only the hash), for REST API
     // writes during the storm.
-    let admin_token = hubauth_server::secrets::random_token();
-    {
-        let store = hubauth_store::open(&sqlite_url(dir.path())).await.unwrap();
-        store
-            .create_api_token(hubauth_store::NewApiToken {
-                hash: hubauth_server::secrets::hash_token(&admin_token),
-                prefix: admin_token.chars().take(4).collect(),
-                user: "storm-admin".to_owned(),
-                note: "crash test".to_owned(),
-                scopes: vec!["inherit".to_owned()],
-                created: 1,
-                expires: None,
-            })
-            .await
-            .unwrap();
-        store.close().await;
-    }
+    let admin_token = admin_token(&sqlite_url(dir.path()), "storm-admin").await;
 
     // A session made before the storm, checked after the restart.
     let survivor = client();

@@ -168,7 +168,9 @@ impl From<hubauth_store::StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"status": self.status.as_u16(), "message": self.message});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        crate::error::add_retry_after(&mut response);
+        response
     }
 }
 
