@@ -11,6 +11,8 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
 if command -v dpkg >/dev/null 2>&1; then
   need_pkg pkg-config
   need_pkg libpam0g-dev
+  # Headless Chromium for the page screenshots test (crates/cli/tests/browser_pages.rs).
+  need_pkg chromium
   # PostgreSQL: a throwaway server for the store contract tests (see below).
   need_pkg postgresql
   # nginx fronts a tiny app in the forward-auth end-to-end test (auth_request).
@@ -45,6 +47,17 @@ if [ ! -f "$op_stamp" ] || [ "$(cat "$op_stamp")" != "$op_lock_sum" ]; then
   log "installing the end-to-end test's OpenID provider (npm ci in $op_dir)"
   (cd "$op_dir" && npm ci --no-audit --no-fund --loglevel=error)
   printf '%s\n' "$op_lock_sum" >"$op_stamp"
+fi
+
+# The browser test's driver: the npm package playwright-core (pinned by
+# e2e/browser/package-lock.json), driving Debian's chromium; same stamp trick.
+br_dir=e2e/browser
+br_stamp="$br_dir/node_modules/.hubauth-lock-sha256"
+br_lock_sum="$(sha256sum "$br_dir/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$br_stamp" ] || [ "$(cat "$br_stamp")" != "$br_lock_sum" ]; then
+  log "installing the browser test's driver (npm ci in $br_dir)"
+  (cd "$br_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$br_lock_sum" >"$br_stamp"
 fi
 
 # Real JupyterHub for the end-to-end test of the hub as OAuth provider

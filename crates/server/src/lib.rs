@@ -81,7 +81,8 @@ impl Hub {
         let now = parts.clock.now();
         let reconciled =
             startup::reconcile(parts.authenticator.as_ref(), parts.store.as_ref(), now).await?;
-        let pages = pages::Pages::new().map_err(|err| StartError::Other(err.to_string()))?;
+        let pages = pages::Pages::from_config(&parts.config)
+            .map_err(|err| StartError::Other(err.to_string()))?;
         let limiter = limiter::LoginLimiter::new(parts.config.login_rate_limit);
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
         let provider =
@@ -143,7 +144,7 @@ impl Hub {
 
 /// Builds the router for a state.
 pub fn app(state: AppState) -> Router {
-    use handlers::{forward_auth, home, login, logout, misc, oauth, oauth2};
+    use handlers::{admin, forward_auth, home, login, logout, misc, oauth, oauth2};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
     let hub_routes = Router::new()
@@ -151,6 +152,11 @@ pub fn app(state: AppState) -> Router {
         .route("/login", get(login::get).post(login::post))
         .route("/logout", get(logout::logout).post(logout::logout))
         .route("/home", get(home::home))
+        .route("/admin", get(admin::page))
+        .route("/admin/users", post(admin::add))
+        .route("/admin/users/{name}/admin", post(admin::set_admin))
+        .route("/admin/users/{name}/delete", post(admin::delete))
+        .route("/logo", get(misc::logo))
         .route("/oauth_login", get(oauth::login_start))
         .route("/oauth_callback", get(oauth::callback))
         .route("/forward-auth", get(forward_auth::check))

@@ -155,6 +155,24 @@ pub static HUB: ClassDef = ClassDef {
             Literal("100000"),
             "Most sessions kept in the session cache (see session_cache_ttl); when full, expired entries go first, then arbitrary ones. 0 turns the cache off.",
         ),
+        OptionDef::new(
+            "announcement",
+            Str,
+            Literal("\"\""),
+            "A notice shown at the top of every page (login, home, logout, errors, admin), like JupyterHub's template_vars announcement. Plain text: it is escaped, never read as HTML. Empty shows none.",
+        ),
+        OptionDef::new(
+            "logo_file",
+            Str,
+            Literal("\"\""),
+            "An image file (PNG, SVG, JPEG, GIF or WebP, at most 1 MB) shown in the header of every page instead of the name hubauth, as JupyterHub's logo_file; read once at start and served at {base_url}hub/logo. Empty shows the name.",
+        ),
+        OptionDef::new(
+            "template_paths",
+            List,
+            Literal("[]"),
+            "Directories searched for page templates before the built-in ones, as JupyterHub's template_paths: a file there named like a built-in template (page.html, login.html, home.html, logout.html, error.html, admin.html) replaces it. Templates are Jinja (minijinja) with autoescaping; {% extends \"page.html\" %} and the blocks title and main work as in the built-in ones. Every template is compiled at start, so a mistake stops the hub with the file named.",
+        ),
     ],
 };
 
@@ -197,6 +215,12 @@ pub struct HubConfig {
     pub session_cache_ttl: u64,
     /// See `session_cache_size`.
     pub session_cache_size: usize,
+    /// See `announcement`.
+    pub announcement: String,
+    /// See `logo_file` (empty = none).
+    pub logo_file: PathBuf,
+    /// See `template_paths`.
+    pub template_paths: Vec<PathBuf>,
 }
 
 impl Default for HubConfig {
@@ -220,6 +244,9 @@ impl Default for HubConfig {
             oauth_token_expires_in: 14 * 24 * 3600,
             session_cache_ttl: 5,
             session_cache_size: 100_000,
+            announcement: String::new(),
+            logo_file: PathBuf::new(),
+            template_paths: Vec::new(),
         }
     }
 }
@@ -315,6 +342,13 @@ impl HubConfig {
             oauth_token_expires_in,
             session_cache_ttl,
             session_cache_size,
+            announcement: view.get("announcement")?,
+            logo_file: PathBuf::from(view.get::<String>("logo_file")?),
+            template_paths: view
+                .get::<Vec<String>>("template_paths")?
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
         })
     }
 

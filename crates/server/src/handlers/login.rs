@@ -45,7 +45,7 @@ fn next_or_default(state: &HubState, next: Option<&str>) -> String {
 }
 
 /// The XSRF cookie value of the request, or a new one with its `Set-Cookie`.
-fn xsrf_cookie(state: &HubState, headers: &HeaderMap) -> (String, Vec<String>) {
+pub(crate) fn xsrf_cookie(state: &HubState, headers: &HeaderMap) -> (String, Vec<String>) {
     match cookies::get(headers, XSRF_COOKIE).filter(|value| (20..=128).contains(&value.len())) {
         Some(value) => (value, Vec::new()),
         None => {

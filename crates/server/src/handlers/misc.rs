@@ -67,6 +67,26 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `{base_url}hub/logo`: the `logo_file` image, or 404 when none is set.
+pub async fn logo(State(state): State<AppState>) -> Response {
+    match state.pages.logo() {
+        Some(logo) => (
+            StatusCode::OK,
+            [
+                (axum::http::header::CONTENT_TYPE, logo.content_type),
+                (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+                (
+                    axum::http::header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                ),
+            ],
+            logo.bytes.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// `{base_url}hub/api`: the API root with the version, as JupyterHub answers it.
 pub async fn api_root() -> Response {
     Json(json!({"version": env!("CARGO_PKG_VERSION")})).into_response()

@@ -1,5 +1,6 @@
 //! HTTP handlers: thin functions from typed requests to responses.
 
+pub mod admin;
 pub mod forward_auth;
 pub mod home;
 pub mod login;

@@ -1,0 +1,441 @@
+//! `{base_url}hub/admin`: the admin page. Plain server-rendered HTML forms (no
+//! JavaScript), each POST protected by the XSRF token, redirecting back (POST, redirect,
+//! GET) with a notice. The operations are the REST API's ([`crate::api::users`]), so the
+//! page and the API behave the same.
+
+use axum::extract::{Form, OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hubauth_store::{UserQuery, UserSort};
+use serde::{Deserialize, Serialize};
+
+use super::{app_error_page, encode_query, error_page, html, redirect};
+use crate::api::users;
+use crate::csrf;
+use crate::error::AppError;
+use crate::pages::PageUser;
+use crate::session::{self, SessionUser};
+use crate::state::{AppState, HubState};
+
+/// Users per page.
+const PAGE_SIZE: u64 = 25;
+
+/// The list's query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    /// Name search.
+    #[serde(default)]
+    q: String,
+    /// 1-based page number.
+    #[serde(default)]
+    page: Option<u64>,
+    /// What was just done (`added`, `deleted`, `admin`, `unadmin`).
+    #[serde(default)]
+    done: Option<String>,
+    /// Whom it was done to.
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// A form post: the XSRF token, and where to return to.
+#[derive(Debug, Default, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    _xsrf: String,
+    /// New user's name (add).
+    #[serde(default)]
+    name: String,
+    /// `on` when the admin box is checked (add), `true`/`false` (toggle).
+    #[serde(default)]
+    admin: String,
+    /// The search to return to.
+    #[serde(default)]
+    q: String,
+    /// The page to return to.
+    #[serde(default)]
+    page: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    /// The name as one URL path segment.
+    path: String,
+    admin: bool,
+    groups: Vec<String>,
+    last_activity: Option<String>,
+    is_me: bool,
+}
+
+#[derive(Serialize)]
+struct GroupRow {
+    name: String,
+    members: usize,
+}
+
+#[derive(Serialize)]
+struct AdminContext {
+    hub_prefix: String,
+    user: PageUser,
+    wide: bool,
+    xsrf: String,
+    q: String,
+    page: u64,
+    pages: u64,
+    total: u64,
+    first: u64,
+    last: u64,
+    rows: Vec<Row>,
+    groups: Vec<GroupRow>,
+    manage_groups: bool,
+    notice: String,
+    error: String,
+    prev_url: String,
+    next_url: String,
+}
+
+/// `GET {base_url}hub/admin`.
+pub async fn page(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Response {
+    let admin = match require_admin(&state, &headers, &uri).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let notice = notice(params.done.as_deref(), params.user.as_deref());
+    match render(
+        &state,
+        &headers,
+        &admin,
+        &params,
+        StatusCode::OK,
+        notice,
+        "",
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(err) => app_error_page(&state, err),
+    }
+}
+
+/// `POST {base_url}hub/admin/users`: add a user.
+pub async fn add(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let admin = match checked_post(&state, &headers, &uri, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let make_admin = form.admin == "on" || form.admin == "true";
+    match users::create_user(&state, &form.name, make_admin).await {
+        Ok(created) => back(&state, &form, "added", &created.name),
+        Err(err) => failed(&state, &headers, &admin, &form, err).await,
+    }
+}
+
+/// `POST {base_url}hub/admin/users/{name}/admin`: set or clear the admin flag.
+pub async fn set_admin(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let admin = match checked_post(&state, &headers, &uri, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let make_admin = form.admin == "true";
+    if !make_admin && name == admin.user.name {
+        let err = crate::api::ApiError::bad_request(
+            "You cannot remove your own admin flag here; ask another admin.",
+        );
+        return failed(&state, &headers, &admin, &form, err).await;
+    }
+    match users::set_admin(&state, &name, make_admin).await {
+        Ok(user) => {
+            state.sessions_changed(&user.name);
+            let done = if make_admin { "admin" } else { "unadmin" };
+            back(&state, &form, done, &user.name)
+        }
+        Err(err) => failed(&state, &headers, &admin, &form, err).await,
+    }
+}
+
+/// `POST {base_url}hub/admin/users/{name}/delete`: delete a user.
+pub async fn delete(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let admin = match checked_post(&state, &headers, &uri, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    if name == admin.user.name {
+        let err = crate::api::ApiError::bad_request("Cannot delete yourself!");
+        return failed(&state, &headers, &admin, &form, err).await;
+    }
+    match users::delete_user(&state, &name).await {
+        Ok(()) => {
+            state.sessions_changed(&name);
+            back(&state, &form, "deleted", &name)
+        }
+        Err(err) => failed(&state, &headers, &admin, &form, err).await,
+    }
+}
+
+/// The logged-in admin; otherwise the login redirect (no session) or a 403 page.
+async fn require_admin(
+    state: &HubState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<SessionUser, Response> {
+    let current = match session::current_user(state, headers).await {
+        Ok(current) => current,
+        Err(err) => return Err(app_error_page(state, err)),
+    };
+    let Some(current) = current else {
+        let here = if uri.path().ends_with("/admin") {
+            uri.path_and_query()
+                .map(|pq| pq.as_str().to_owned())
+                .unwrap_or_else(|| format!("{}admin", state.hub_prefix()))
+        } else {
+            format!("{}admin", state.hub_prefix())
+        };
+        return Err(redirect(
+            &format!("{}login?next={}", state.hub_prefix(), encode_query(&here)),
+            &[],
+        ));
+    };
+    if !current.user.admin {
+        let user = page_user(&current);
+        return Err(error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "The admin page is for admins only.",
+            Some(&user),
+        )
+        .unwrap_or_else(|err| app_error_page(state, err)));
+    }
+    Ok(current)
+}
+
+/// An admin, and a form whose XSRF token matches the cookie; else the error page.
+async fn checked_post(
+    state: &HubState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    form: &ActionForm,
+) -> Result<SessionUser, Response> {
+    let admin = require_admin(state, headers, uri).await?;
+    let cookie = crate::cookies::get(headers, csrf::XSRF_COOKIE).unwrap_or_default();
+    if !csrf::check(&state.secret, &cookie, &form._xsrf) {
+        let user = page_user(&admin);
+        return Err(error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "The form's security token did not match. Reload the admin page and try again.",
+            Some(&user),
+        )
+        .unwrap_or_else(|err| app_error_page(state, err)));
+    }
+    Ok(admin)
+}
+
+fn page_user(current: &SessionUser) -> PageUser {
+    PageUser {
+        name: current.user.name.clone(),
+        admin: current.user.admin,
+        groups: current.user.groups.clone(),
+    }
+}
+
+/// 303 back to the list, keeping the search and page, with what was done.
+fn back(state: &HubState, form: &ActionForm, done: &str, user: &str) -> Response {
+    let mut url = format!(
+        "{}admin?done={done}&user={}",
+        state.hub_prefix(),
+        encode_query(user)
+    );
+    if !form.q.is_empty() {
+        url.push_str(&format!("&q={}", encode_query(&form.q)));
+    }
+    if let Some(page) = form.page.filter(|p| *p > 1) {
+        url.push_str(&format!("&page={page}"));
+    }
+    let mut response = redirect(&url, &[]);
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+}
+
+/// The list again, with the operation's error and its status (400, 404, 409).
+async fn failed(
+    state: &HubState,
+    headers: &HeaderMap,
+    admin: &SessionUser,
+    form: &ActionForm,
+    err: crate::api::ApiError,
+) -> Response {
+    let params = ListParams {
+        q: form.q.clone(),
+        page: form.page,
+        done: None,
+        user: None,
+    };
+    let status = err.status;
+    if status.is_server_error() {
+        tracing::error!(error = %err.message, "admin page operation failed");
+    }
+    match render(
+        state,
+        headers,
+        admin,
+        &params,
+        status,
+        String::new(),
+        &err.message,
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(err) => app_error_page(state, err),
+    }
+}
+
+fn notice(done: Option<&str>, user: Option<&str>) -> String {
+    let Some(user) = user.filter(|u| !u.is_empty()) else {
+        return String::new();
+    };
+    match done {
+        Some("added") => format!("Added user {user}."),
+        Some("deleted") => format!("Deleted user {user}."),
+        Some("admin") => format!("{user} is now an admin."),
+        Some("unadmin") => format!("{user} is no longer an admin."),
+        _ => String::new(),
+    }
+}
+
+async fn render(
+    state: &HubState,
+    headers: &HeaderMap,
+    admin: &SessionUser,
+    params: &ListParams,
+    status: StatusCode,
+    notice: String,
+    error: &str,
+) -> Result<Response, AppError> {
+    let (xsrf_value, set_cookies) = super::login::xsrf_cookie(state, headers);
+    let q = params.q.trim().to_owned();
+    let requested = params.page.unwrap_or(1).max(1);
+    let query = |page: u64| UserQuery {
+        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        limit: PAGE_SIZE,
+        name_filter: (!q.is_empty()).then(|| q.clone()),
+        sort: UserSort::Name,
+        descending: false,
+    };
+    // The same query as `users::list_users`, with the store's error kept for the page.
+    let mut result = state.store.list_users_page(query(requested)).await?;
+    let pages = result.total.div_ceil(PAGE_SIZE).max(1);
+    let page = requested.min(pages);
+    if page != requested {
+        result = state.store.list_users_page(query(page)).await?;
+    }
+    let groups = state.store.list_groups().await?;
+    let now = state.clock.now();
+    let rows: Vec<Row> = result
+        .users
+        .into_iter()
+        .map(|user| Row {
+            is_me: user.name == admin.user.name,
+            last_activity: user.last_activity.map(|at| ago(now, at)),
+            path: path_segment(&user.name),
+            name: user.name,
+            admin: user.admin,
+            groups: user.groups,
+        })
+        .collect();
+    let first = if result.total == 0 {
+        0
+    } else {
+        (page - 1) * PAGE_SIZE + 1
+    };
+    let last = (page - 1) * PAGE_SIZE + rows.len() as u64;
+    let link = |target: u64| {
+        let mut url = format!("{}admin?page={target}", state.hub_prefix());
+        if !q.is_empty() {
+            url.push_str(&format!("&q={}", encode_query(&q)));
+        }
+        url
+    };
+    let context = AdminContext {
+        hub_prefix: state.hub_prefix(),
+        user: page_user(admin),
+        wide: true,
+        xsrf: csrf::form_token(&state.secret, &xsrf_value),
+        prev_url: if page > 1 {
+            link(page - 1)
+        } else {
+            String::new()
+        },
+        next_url: if page < pages {
+            link(page + 1)
+        } else {
+            String::new()
+        },
+        q,
+        page,
+        pages,
+        total: result.total,
+        first,
+        last,
+        rows,
+        groups: groups
+            .into_iter()
+            .map(|group| GroupRow {
+                members: group.users.len(),
+                name: group.name,
+            })
+            .collect(),
+        manage_groups: state.authenticator.rules().config().manage_groups,
+        notice,
+        error: error.to_owned(),
+    };
+    let body = state.pages.render("admin.html", context)?;
+    Ok(html(status, body, &set_cookies))
+}
+
+/// Percent-encodes a name for one URL path segment (everything but unreserved characters).
+fn path_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// "3 minutes ago" and the like.
+fn ago(now: i64, at: i64) -> String {
+    let seconds = (now - at).max(0);
+    let (count, unit) = match seconds {
+        0..60 => return "just now".to_owned(),
+        60..3600 => (seconds / 60, "minute"),
+        3600..86400 => (seconds / 3600, "hour"),
+        _ => (seconds / 86400, "day"),
+    };
+    format!("{count} {unit}{} ago", if count == 1 { "" } else { "s" })
+}
