@@ -371,6 +371,20 @@ fn pam_config_with_an_admin_set() {
     run.note(24, "not converted", &["Spawner"]);
     run.note(26, "not converted", &["LocalProcessSpawner"]);
     run.no_note(4);
+    // Branding: logo and template paths carry over, template_vars' announcement too.
+    assert_eq!(
+        run.get("Hub", "logo_file").as_str(),
+        Some("/srv/jupyterhub/logo.png")
+    );
+    assert_eq!(
+        strings(&run.get("Hub", "template_paths")),
+        ["/srv/jupyterhub/templates"]
+    );
+    assert_eq!(
+        run.get("Hub", "announcement").as_str(),
+        Some("Lab closed on Monday.")
+    );
+    run.note(31, "not converted", &["org_name", "template_paths"]);
 
     let stdout = run.assert_checks(&[]);
     assert!(stdout.contains("OK (PAMAuthenticator"), "{stdout}");

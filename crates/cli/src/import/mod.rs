@@ -844,8 +844,6 @@ impl Importer<'_> {
                 | "concurrent_spawn_limit"
                 | "active_server_limit"
                 | "internal_ssl"
-                | "template_vars"
-                | "template_paths"
                 | "api_tokens"
                 | "cookie_secret" => {
                     "a JupyterHub setting that is not about logging in; keep it in jupyterhub_config.py if JupyterHub still runs, hubauth does not need it"
@@ -971,6 +969,10 @@ impl Importer<'_> {
     }
 
     fn set(&mut self, class: &str, option: &str, value: Eval, line: usize) {
+        if class == "JupyterHub" && option == "template_vars" {
+            self.template_vars(value, line);
+            return;
+        }
         match self.target(class, option, line) {
             Target::AuthenticatorClass => self.authenticator_class(value, line),
             Target::Skip(level, message) => {
@@ -1003,6 +1005,63 @@ impl Importer<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// `c.JupyterHub.template_vars`: its `announcement` becomes `[Hub] announcement`.
+    fn template_vars(&mut self, value: Eval, line: usize) {
+        let code = self.code(line);
+        let pairs = match value {
+            Ok(Value::Dict(pairs)) => pairs,
+            Ok(other) => {
+                self.note_code(
+                    line,
+                    Level::NotConverted,
+                    code,
+                    format!(
+                        "template_vars must be a dict, not {}",
+                        describe_value(&other)
+                    ),
+                );
+                return;
+            }
+            Err(why) => {
+                let message = self.not_literal_message(None, &why);
+                self.note_code(line, Level::NotConverted, code, message);
+                return;
+            }
+        };
+        let mut others = Vec::new();
+        for (key, item) in pairs {
+            match (key, item) {
+                (Value::Str(key), Value::Str(text)) if key == "announcement" => {
+                    if let Some((_, def)) = self.registry.option("Hub", "announcement") {
+                        self.entries
+                            .retain(|entry| !(entry.table == "Hub" && entry.key == def.name));
+                        self.entries.push(Entry {
+                            table: "Hub",
+                            key: def.name,
+                            def,
+                            value: Value::Str(text),
+                            line,
+                            code: code.clone(),
+                        });
+                    }
+                }
+                (Value::Str(key), _) => others.push(key),
+                (other, _) => others.push(describe_value(&other)),
+            }
+        }
+        if !others.is_empty() {
+            self.note_code(
+                line,
+                Level::NotConverted,
+                code,
+                format!(
+                    "template_vars {} are not used by hubauth's pages; put such text in a custom template (`[Hub] template_paths`); `announcement` becomes `[Hub] announcement` (shown as text, not HTML)",
+                    others.join(", ")
+                ),
+            );
         }
     }
 

@@ -24,3 +24,8 @@ Log in with your <b>lab</b> account.
 c.Spawner.notebook_dir = '~/notebooks'
 c.Spawner.args = ['--NotebookApp.allow_origin=*']
 c.LocalProcessSpawner.shell_cmd = ["bash", "-l", "-c"]
+
+# Branding
+c.JupyterHub.logo_file = '/srv/jupyterhub/logo.png'
+c.JupyterHub.template_paths = ['/srv/jupyterhub/templates']
+c.JupyterHub.template_vars = {'announcement': 'Lab closed on Monday.', 'org_name': 'The Lab'}
