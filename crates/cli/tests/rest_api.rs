@@ -819,6 +819,17 @@ async fn groups_and_roles_endpoints() {
     )
     .await;
     assert_error(status, &body, 409, "Group red already exists");
+    // All or nothing: a clash with an existing group creates none of the others.
+    let (status, body) = call(
+        &hub,
+        Method::POST,
+        "/groups",
+        &admin,
+        Some(json!({"groups": ["yellow", "red"]})),
+    )
+    .await;
+    assert_error(status, &body, 409, "Group red already exists");
+    assert_eq!(get(&hub, "/groups/yellow", &admin).await.0, 404);
     let (status, body) = call(
         &hub,
         Method::POST,
@@ -884,6 +895,19 @@ async fn groups_and_roles_endpoints() {
     )
     .await;
     assert_error(status, &body, 400, "No such group: nope");
+    // One missing group: the membership is left exactly as it was.
+    let (status, body) = call(
+        &hub,
+        Method::PATCH,
+        "/users/cy",
+        &admin,
+        Some(json!({"groups": ["green", "nope"]})),
+    )
+    .await;
+    assert_error(status, &body, 400, "No such group: nope");
+    let (status, user) = get(&hub, "/users/cy", &admin).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["groups"], json!(["blue", "red"]));
 
     let (status, list) = get(&hub, "/groups", &admin).await;
     assert_eq!(status, 200);
@@ -966,6 +990,16 @@ async fn groups_and_roles_endpoints() {
     assert_error(status, &body, 400, "Unknown scopes: fly");
     let (status, body) = call(&hub, Method::POST, "/roles/x", &bo, Some(json!({}))).await;
     assert_error(status, &body, 403, "Only admins");
+    let (status, body) = call(
+        &hub,
+        Method::POST,
+        "/roles/x",
+        &admin,
+        Some(json!({"scopes": ["read:users"], "users": ["bo", "nobody"]})),
+    )
+    .await;
+    assert_error(status, &body, 400, "No such user: nobody");
+    assert_eq!(get(&hub, "/roles/x", &admin).await.0, 404);
     let (status, role) = call(
         &hub,
         Method::POST,
@@ -1148,4 +1182,43 @@ async fn openapi_document_matches_the_routes() {
     let in_doc: BTreeSet<String> = paths.keys().cloned().collect();
     assert_eq!(served, in_doc, "routes and document differ");
     hub.stop().await;
+}
+
+/// `POST /users` stores the new users in one transaction, then runs
+/// `Authenticator.add_user` for each: when it fails (PAMAuthenticator without
+/// `create_system_users` and no such system account), that user and the ones after it
+/// are removed again and the answer is 400; the ones added before it stay.
+#[tokio::test]
+async fn bulk_user_creation_rolls_back_from_the_failing_add_user() {
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra: "authenticator_class = \"pam\"",
+        rest: "[Authenticator]\nadmin_users = [\"root\"]\n",
+        env: &[],
+        clock: None,
+    })
+    .await
+    .unwrap();
+    let admin = store_token(&hub, "root", &["inherit"], None).await;
+    let (status, body) = call(
+        &hub,
+        Method::POST,
+        "/users",
+        &admin,
+        Some(json!({"usernames": ["daemon", "nosuchsysuser-hubauth", "bin"]})),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        400,
+        "Failed to create user nosuchsysuser-hubauth",
+    );
+    assert_eq!(get(&hub, "/users/daemon", &admin).await.0, 200);
+    assert_eq!(
+        get(&hub, "/users/nosuchsysuser-hubauth", &admin).await.0,
+        404
+    );
+    assert_eq!(get(&hub, "/users/bin", &admin).await.0, 404);
 }

@@ -184,6 +184,16 @@ impl SqliteStore {
 // ---------------------------------------------------------------------------
 // helpers on one connection (inside a transaction)
 
+/// What deleting one user removes, in order (foreign keys cascade too; deleting
+/// explicitly keeps engines alike). Each statement binds the user's id.
+const DELETE_USER_SQL: [&str; 5] = [
+    "DELETE FROM sessions WHERE user_id = ?",
+    "DELETE FROM api_tokens WHERE user_id = ?",
+    "DELETE FROM user_group_map WHERE user_id = ?",
+    "DELETE FROM user_role_map WHERE user_id = ?",
+    "DELETE FROM users WHERE id = ?",
+];
+
 type Conn = SqliteConnection;
 
 pub(crate) fn scopes_to_json(scopes: &[String]) -> Result<String, StoreError> {
@@ -663,14 +673,7 @@ impl Store for SqliteStore {
         let Some(id) = user_id(&mut tx, name).await? else {
             return Ok(false);
         };
-        // Foreign keys cascade too; deleting explicitly keeps engines alike.
-        for sql in [
-            "DELETE FROM sessions WHERE user_id = ?",
-            "DELETE FROM api_tokens WHERE user_id = ?",
-            "DELETE FROM user_group_map WHERE user_id = ?",
-            "DELETE FROM user_role_map WHERE user_id = ?",
-            "DELETE FROM users WHERE id = ?",
-        ] {
+        for sql in DELETE_USER_SQL {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -1091,6 +1094,140 @@ impl Store for SqliteStore {
             .await?;
         for id in ids {
             grant_role(&mut tx, uid, id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_users(
+        &self,
+        names: &[String],
+        admin: bool,
+        now: i64,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            if user_id(&mut tx, name).await?.is_some() {
+                return Err(StoreError::Conflict {
+                    what: format!("user {name:?}"),
+                });
+            }
+            let (id, _) = persist_user(
+                &mut tx,
+                Persist {
+                    name,
+                    admin: Some(admin),
+                    groups: None,
+                    auth_state: &AuthStateUpdate::Keep,
+                    now,
+                    create_if_missing: true,
+                    touch_activity: false,
+                },
+            )
+            .await?;
+            ids.push(id);
+        }
+        let mut users = Vec::with_capacity(ids.len());
+        for (id, name) in ids.into_iter().zip(names) {
+            users.push(require_user_by_id(&mut tx, id, name).await?);
+        }
+        tx.commit().await?;
+        Ok(users)
+    }
+
+    async fn delete_users(&self, names: &[String]) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut deleted = 0;
+        for name in names {
+            let Some(id) = user_id(&mut tx, name).await? else {
+                continue;
+            };
+            for sql in DELETE_USER_SQL {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            deleted += 1;
+        }
+        tx.commit().await?;
+        if deleted > 0 {
+            tracing::info!(users = deleted, "deleted users");
+        }
+        Ok(deleted)
+    }
+
+    async fn set_user_groups(&self, user: &str, groups: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let uid = require_user_id(&mut tx, user).await?;
+        let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+        let mut ids = Vec::with_capacity(desired.len());
+        for name in desired {
+            ids.push(
+                group_id(&mut tx, name)
+                    .await?
+                    .ok_or_else(|| StoreError::group_not_found(name))?,
+            );
+        }
+        sqlx::query("DELETE FROM user_group_map WHERE user_id = ?")
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+        for gid in ids {
+            sqlx::query("INSERT INTO user_group_map (user_id, group_id) VALUES (?, ?)")
+                .bind(uid)
+                .bind(gid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_groups(&self, groups: &[(String, Vec<String>)]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for (name, members) in groups {
+            let gid =
+                sqlx::query_scalar::<_, i64>("INSERT INTO groups (name) VALUES (?) RETURNING id")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| classify(e, || format!("group {name:?}")))?;
+            for user in members {
+                let uid = require_user_id(&mut tx, user).await?;
+                sqlx::query(
+                    "INSERT INTO user_group_map (user_id, group_id) VALUES (?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(uid)
+                .bind(gid)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_role_with_users(
+        &self,
+        role: RoleSpec,
+        users: &[String],
+    ) -> Result<(), StoreError> {
+        let scopes = scopes_to_json(&role.scopes)?;
+        let mut tx = self.write_tx().await?;
+        let rid = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO roles (name, description, scopes, managed_by_auth) \
+             VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(scopes)
+        .bind(role.managed_by_auth)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || format!("role {:?}", role.name)))?;
+        for user in users {
+            let uid = require_user_id(&mut tx, user).await?;
+            grant_role(&mut tx, uid, rid).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -177,6 +177,43 @@ pub trait Store: Send + Sync {
     /// The admin flag is not changed.
     async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError>;
 
+    // ----- multi-row changes in one transaction (REST API) -----
+
+    /// Create these users with the default roles (`user`, and `admin` too when
+    /// `admin` is set), in one transaction: all or nothing. An existing (or
+    /// repeated) name is `Conflict` and nobody is created. Returns the new users
+    /// in the order given.
+    async fn create_users(
+        &self,
+        names: &[String],
+        admin: bool,
+        now: i64,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Delete these users with their sessions, tokens, memberships, roles and
+    /// auth_state, in one transaction. Names that are not users are skipped;
+    /// returns how many users were deleted.
+    async fn delete_users(&self, names: &[String]) -> Result<u64, StoreError>;
+
+    /// Make the user's group membership exactly `groups`, in one transaction.
+    /// An unknown user or group is `NotFound` and nothing changes (groups are not
+    /// created here; logins with `manage_groups` create theirs).
+    async fn set_user_groups(&self, user: &str, groups: &[String]) -> Result<(), StoreError>;
+
+    /// Create these groups, each with its members, in one transaction: all or
+    /// nothing. An existing (or repeated) group name is `Conflict`; an unknown
+    /// member is `NotFound`.
+    async fn create_groups(&self, groups: &[(String, Vec<String>)]) -> Result<(), StoreError>;
+
+    /// Create a role and give it to these users (their other roles are kept), in
+    /// one transaction. An existing role is `Conflict`; an unknown user is
+    /// `NotFound`; either way nothing changes.
+    async fn create_role_with_users(
+        &self,
+        role: RoleSpec,
+        users: &[String],
+    ) -> Result<(), StoreError>;
+
     // ----- pending redirect logins -----
 
     /// Store a pending login (OAuth state) under the hash of its state id.

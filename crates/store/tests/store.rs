@@ -100,6 +100,7 @@ async fn run_contract(store: &dyn Store) {
     contract_login_states(store).await;
     contract_auth_state_bulk(store).await;
     contract_user_pages_and_role_lookup(store).await;
+    contract_atomic_multi_row_changes(store).await;
 }
 
 async fn contract_ping(store: &dyn Store) {
@@ -1621,4 +1622,185 @@ async fn contract_user_pages_and_role_lookup(store: &dyn Store) {
         Err(StoreError::NotFound { .. })
     ));
     store.delete_role("pg_reader").await.unwrap();
+}
+
+/// The multi-row changes the REST API makes are each one transaction: all or nothing.
+async fn contract_atomic_multi_row_changes(store: &dyn Store) {
+    // create_users: all created with the default roles, in the order given.
+    let made = store
+        .create_users(&strings(&["atom-b", "atom-a"]), false, 500)
+        .await
+        .unwrap();
+    let names: Vec<&str> = made.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["atom-b", "atom-a"]);
+    assert!(made.iter().all(|u| !u.admin && u.roles == ["user"]));
+    let admins = store
+        .create_users(&strings(&["atom-root"]), true, 500)
+        .await
+        .unwrap();
+    assert!(admins[0].admin);
+    assert_eq!(admins[0].roles, ["admin", "user"]);
+    // One existing name: nobody is created.
+    assert_conflict(
+        store
+            .create_users(&strings(&["atom-new1", "atom-a", "atom-new2"]), false, 501)
+            .await,
+    );
+    assert!(store.get_user("atom-new1").await.unwrap().is_none());
+    assert!(store.get_user("atom-new2").await.unwrap().is_none());
+    // A repeated name in one call is a conflict too, and creates nothing.
+    assert_conflict(
+        store
+            .create_users(&strings(&["atom-dup", "atom-dup"]), false, 501)
+            .await,
+    );
+    assert!(store.get_user("atom-dup").await.unwrap().is_none());
+
+    // create_groups: all or nothing.
+    store
+        .create_groups(&[
+            ("atom-g1".to_owned(), strings(&["atom-a", "atom-b"])),
+            ("atom-g2".to_owned(), Vec::new()),
+        ])
+        .await
+        .unwrap();
+    let groups = store.list_groups().await.unwrap();
+    let g1 = groups.iter().find(|g| g.name == "atom-g1").unwrap();
+    assert_eq!(g1.users, ["atom-a", "atom-b"]);
+    assert!(
+        groups
+            .iter()
+            .any(|g| g.name == "atom-g2" && g.users.is_empty())
+    );
+    // An existing group among new ones: none is created.
+    assert_conflict(
+        store
+            .create_groups(&[
+                ("atom-g3".to_owned(), strings(&["atom-a"])),
+                ("atom-g1".to_owned(), Vec::new()),
+            ])
+            .await,
+    );
+    // An unknown member: none is created.
+    assert_not_found(
+        store
+            .create_groups(&[
+                ("atom-g4".to_owned(), Vec::new()),
+                ("atom-g5".to_owned(), strings(&["atom-nobody"])),
+            ])
+            .await,
+    );
+    let names: Vec<String> = store
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    for absent in ["atom-g3", "atom-g4", "atom-g5"] {
+        assert!(!names.iter().any(|n| n == absent), "{absent} was created");
+    }
+    let a = store.get_user("atom-a").await.unwrap().unwrap();
+    assert_eq!(a.groups, ["atom-g1"]);
+
+    // set_user_groups: membership becomes exactly the set.
+    store
+        .set_user_groups("atom-a", &strings(&["atom-g2"]))
+        .await
+        .unwrap();
+    let a = store.get_user("atom-a").await.unwrap().unwrap();
+    assert_eq!(a.groups, ["atom-g2"]);
+    // An unknown group: nothing changes, and the group is not created.
+    assert_not_found(
+        store
+            .set_user_groups("atom-a", &strings(&["atom-g1", "atom-missing"]))
+            .await,
+    );
+    let a = store.get_user("atom-a").await.unwrap().unwrap();
+    assert_eq!(a.groups, ["atom-g2"]);
+    assert!(
+        !store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.name == "atom-missing")
+    );
+    assert_not_found(store.set_user_groups("atom-nobody", &[]).await);
+    store.set_user_groups("atom-a", &[]).await.unwrap();
+    assert!(
+        store
+            .get_user("atom-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+
+    // create_role_with_users: the role and its grants together; other roles kept.
+    let spec = |name: &str| RoleSpec {
+        name: name.to_owned(),
+        description: "atomic".to_owned(),
+        scopes: strings(&["read:users"]),
+        managed_by_auth: false,
+    };
+    store
+        .create_role_with_users(spec("atom-role"), &strings(&["atom-a", "atom-root"]))
+        .await
+        .unwrap();
+    let role = store
+        .list_roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "atom-role")
+        .unwrap();
+    assert_eq!(role.users, ["atom-a", "atom-root"]);
+    assert_eq!(role.scopes, ["read:users"]);
+    let root = store.get_user("atom-root").await.unwrap().unwrap();
+    assert_eq!(root.roles, ["admin", "atom-role", "user"]);
+    // Existing role: Conflict, and its holders and description are untouched.
+    assert_conflict(
+        store
+            .create_role_with_users(spec("atom-role"), &strings(&["atom-b"]))
+            .await,
+    );
+    // Unknown user: the role is not created.
+    assert_not_found(
+        store
+            .create_role_with_users(spec("atom-role2"), &strings(&["atom-b", "atom-nobody"]))
+            .await,
+    );
+    let roles = store.list_roles().await.unwrap();
+    assert!(!roles.iter().any(|r| r.name == "atom-role2"));
+    let role = roles.iter().find(|r| r.name == "atom-role").unwrap();
+    assert_eq!(role.users, ["atom-a", "atom-root"]);
+    assert_eq!(
+        store.get_user("atom-b").await.unwrap().unwrap().roles,
+        ["user"]
+    );
+
+    // delete_users: several in one go with what hangs off them; unknown names skipped.
+    store
+        .create_session(session("atom-sess", "atom-b", 500, 10_000))
+        .await
+        .unwrap();
+    let gone = store
+        .delete_users(&strings(&["atom-a", "atom-b", "atom-nobody"]))
+        .await
+        .unwrap();
+    assert_eq!(gone, 2);
+    assert!(store.get_user("atom-a").await.unwrap().is_none());
+    assert!(store.get_user("atom-b").await.unwrap().is_none());
+    assert!(store.get_session("atom-sess").await.unwrap().is_none());
+    let role = store
+        .list_roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "atom-role")
+        .unwrap();
+    assert_eq!(role.users, ["atom-root"]);
+    assert_eq!(store.delete_users(&[]).await.unwrap(), 0);
 }

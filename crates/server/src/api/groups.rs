@@ -70,19 +70,51 @@ pub async fn create_group(
         check_groups_not_managed(state)?;
     }
     let users = existing_users(state, users).await?;
-    match state.store.create_group(name).await {
+    store_groups(state, &[name.to_owned()], &users).await?;
+    find_group(state, name).await
+}
+
+/// Stores new groups, each with these members, in one transaction: all or nothing.
+/// A group that exists (or is named twice) is 409 `Group NAME already exists`; a
+/// member deleted meanwhile is 400 `No such user NAME`.
+async fn store_groups(
+    state: &HubState,
+    names: &[String],
+    users: &[String],
+) -> Result<(), ApiError> {
+    let specs: Vec<(String, Vec<String>)> = names
+        .iter()
+        .map(|name| (name.clone(), users.to_vec()))
+        .collect();
+    match state.store.create_groups(&specs).await {
         Ok(()) => {}
-        Err(StoreError::Conflict { .. }) => {
-            return Err(ApiError::conflict(format!("Group {name} already exists")));
+        Err(err @ StoreError::Conflict { .. }) => {
+            let existing: BTreeSet<String> = state
+                .store
+                .list_groups()
+                .await?
+                .into_iter()
+                .map(|group| group.name)
+                .collect();
+            let mut seen = BTreeSet::new();
+            let clash = names
+                .iter()
+                .find(|name| existing.contains(*name) || !seen.insert(name.as_str()));
+            return Err(match clash {
+                Some(name) => ApiError::conflict(format!("Group {name} already exists")),
+                None => err.into(),
+            });
+        }
+        Err(StoreError::NotFound { what }) => {
+            return Err(ApiError::bad_request(format!("No such {what}")));
         }
         Err(err) => return Err(err.into()),
     }
-    if !users.is_empty() {
-        state.store.add_group_members(name, &users).await?;
-        sessions_changed(state, &users);
+    sessions_changed(state, users);
+    for name in names {
+        tracing::info!(group = %name, users = users.len(), "Creating new group");
     }
-    tracing::info!(group = %name, users = users.len(), "Creating new group");
-    find_group(state, name).await
+    Ok(())
 }
 
 /// Cached sessions of these users must see their new groups at once.
@@ -254,9 +286,17 @@ pub async fn create_many(
             return Err(ApiError::conflict(format!("Group {name} already exists")));
         }
     }
+    if !users.is_empty() {
+        check_groups_not_managed(&state)?;
+    }
+    let users = existing_users(&state, &users).await?;
+    store_groups(&state, &names, &users).await?;
+    let mut stored = state.store.list_groups().await?;
     let mut created = Vec::with_capacity(names.len());
     for name in &names {
-        created.push(create_group(&state, name, &users).await?);
+        if let Some(at) = stored.iter().position(|group| &group.name == name) {
+            created.push(stored.swap_remove(at));
+        }
     }
     let models: Vec<Value> = created.iter().map(|group| model(&caller, group)).collect();
     Ok(json_response(StatusCode::CREATED, Value::Array(models)))

@@ -5,13 +5,11 @@
 //! with 400 `Role management via API is disabled` while `Authenticator.manage_roles` is
 //! on (roles then come from the authenticator).
 
-use std::collections::BTreeSet;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use hubauth_store::{ADMIN_ROLE, RoleRecord, RoleSpec, USER_ROLE};
+use hubauth_store::{ADMIN_ROLE, RoleRecord, RoleSpec, StoreError, USER_ROLE};
 use serde_json::{Value, json};
 
 use super::auth::{Caller, missing_scope};
@@ -168,21 +166,26 @@ pub async fn create(
                 .map_err(|_| ApiError::bad_request(format!("No such user: {user}")))?,
         );
     }
-    state
-        .store
-        .upsert_role(RoleSpec {
-            name: name.clone(),
-            description,
-            scopes: role_scopes,
-            managed_by_auth: false,
-        })
-        .await?;
-    for user in holders {
-        let mut roles: BTreeSet<String> = user.roles.iter().cloned().collect();
-        roles.insert(name.clone());
-        let roles: Vec<String> = roles.into_iter().collect();
-        state.store.set_user_roles(&user.name, &roles).await?;
-        state.sessions_changed(&user.name);
+    let holders: Vec<String> = holders.into_iter().map(|user| user.name).collect();
+    let spec = RoleSpec {
+        name: name.clone(),
+        description,
+        scopes: role_scopes,
+        managed_by_auth: false,
+    };
+    // The role and its grants are stored in one transaction.
+    match state.store.create_role_with_users(spec, &holders).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::conflict(format!("Role {name} already exists")));
+        }
+        Err(StoreError::NotFound { what }) => {
+            return Err(ApiError::bad_request(format!("No such {what}")));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    for user in &holders {
+        state.sessions_changed(user);
     }
     tracing::info!(role = %name, by = %caller.user.name, "created role");
     let role = find_role(&state, &name).await?;

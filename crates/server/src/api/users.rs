@@ -66,7 +66,8 @@ pub async fn create_user(
 
 /// Creates several users (JupyterHub's `POST /users`): names are normalized and
 /// validated (any invalid name refuses the whole request with 400), existing users are
-/// skipped, and 409 when all exist. Returns the users created.
+/// skipped, and 409 when all exist. The new users are stored in one transaction.
+/// Returns the users created.
 pub async fn create_users(
     state: &HubState,
     names: &[String],
@@ -111,9 +112,26 @@ pub async fn create_users(
             names.len()
         )));
     }
-    let mut created = Vec::with_capacity(to_create.len());
-    for name in &to_create {
-        created.push(add_new_user(state, name, admin).await?);
+    // All users are stored in one transaction; then `Authenticator.add_user` runs for
+    // each in turn. When it fails, that user and the ones not yet added are removed
+    // again (in one transaction) and the answer is 400, as JupyterHub does one by one.
+    let now = state.clock.now();
+    let created = match state.store.create_users(&to_create, admin, now).await {
+        Ok(created) => created,
+        // Another request created one of them meanwhile: nobody was created.
+        Err(err @ StoreError::Conflict { .. }) => return Err(ApiError::conflict(err.to_string())),
+        Err(err) => return Err(err.into()),
+    };
+    for (done, user) in created.iter().enumerate() {
+        if let Err(err) = state.authenticator.add_user(&user.name).await {
+            tracing::error!(user = %user.name, error = %err, "Failed to create user");
+            state.store.delete_users(&to_create[done..]).await?;
+            return Err(ApiError::bad_request(format!(
+                "Failed to create user {}: {err}",
+                user.name
+            )));
+        }
+        tracing::info!(user = %user.name, admin, "created user through the API");
     }
     Ok(created)
 }
@@ -145,6 +163,9 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
         tracing::error!(user = %user.name, error = %err, "authenticator could not delete the user");
         return Err(ApiError::from(crate::error::AppError::Auth(err)));
     }
+    // `delete_user` below removes the sessions too, in its one transaction; ending them
+    // first counts them for the metric and the `session_ended` hook (should the
+    // deletion then fail, the user is merely logged out).
     let ended = state.store.delete_user_sessions(&user.name).await?;
     if ended > 0 {
         crate::metrics::sessions_ended("deleted", ended);
@@ -169,8 +190,8 @@ pub async fn set_admin(state: &HubState, name: &str, admin: bool) -> Result<User
     find_user(state, &user.name).await
 }
 
-/// Makes a user's group membership exactly `groups` (each must exist: 400 `No such
-/// group: NAME`). Refused with 400 while `Authenticator.manage_groups` is on, because
+/// Makes a user's group membership exactly `groups`, in one transaction (each must
+/// exist: 400 `No such group: NAME`, and nothing changes). Refused with 400 while `Authenticator.manage_groups` is on, because
 /// the next login would undo it.
 pub async fn set_groups(
     state: &HubState,
@@ -179,20 +200,25 @@ pub async fn set_groups(
 ) -> Result<UserRecord, ApiError> {
     check_groups_not_managed(state)?;
     let user = find_user(state, name).await?;
-    let wanted: BTreeSet<&String> = groups.iter().collect();
-    let current: BTreeSet<&String> = user.groups.iter().collect();
-    let member = [user.name.clone()];
-    for group in wanted.difference(&current) {
-        match state.store.add_group_members(group, &member).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound { .. }) => {
-                return Err(ApiError::bad_request(format!("No such group: {group}")));
-            }
-            Err(err) => return Err(err.into()),
+    match state.store.set_user_groups(&user.name, groups).await {
+        Ok(()) => {}
+        Err(err @ StoreError::NotFound { .. }) => {
+            // Name the first wanted group that does not exist; when they all do,
+            // it was the user that went away meanwhile.
+            let existing: BTreeSet<String> = state
+                .store
+                .list_groups()
+                .await?
+                .into_iter()
+                .map(|group| group.name)
+                .collect();
+            let wanted: BTreeSet<&String> = groups.iter().collect();
+            return match wanted.into_iter().find(|group| !existing.contains(*group)) {
+                Some(group) => Err(ApiError::bad_request(format!("No such group: {group}"))),
+                None => Err(err.into()),
+            };
         }
-    }
-    for group in current.difference(&wanted) {
-        state.store.remove_group_members(group, &member).await?;
+        Err(err) => return Err(err.into()),
     }
     state.sessions_changed(&user.name);
     find_user(state, &user.name).await
