@@ -1,9 +1,12 @@
-//! The JupyterHub-compatible REST API over real HTTP on loopback, with a real SQLite
-//! file: who-am-I, users, tokens, groups, roles, scopes, XSRF, pagination, and the
-//! OpenAPI document checked against the live routes.
+//! The JupyterHub-compatible REST API over real HTTP on loopback: who-am-I, users,
+//! tokens, groups, roles, scopes, XSRF, pagination, and the OpenAPI document checked
+//! against the live routes. Every scenario runs on a real SQLite file (`sqlite::*`) and,
+//! when `HUBAUTH_TEST_POSTGRES_URL` is set (`./scripts/test.sh` sets it), on a fresh
+//! PostgreSQL database (`postgres::*`; skipped with a note otherwise).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod pg;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,14 +20,18 @@ const CRYPT_KEY: &str = "0000000000000000000000000000000000000000000000000000000
 
 /// A hub with DummyAuthenticator: `admin` is an admin, `alice` is allowed, and users
 /// added later are allowed through `allow_existing_users`.
-async fn hub_with(rest_extra: &str, clock: Option<Arc<dyn hubauth_server::Clock>>) -> TestHub {
+async fn hub_with(
+    db: &str,
+    rest_extra: &str,
+    clock: Option<Arc<dyn hubauth_server::Clock>>,
+) -> TestHub {
     let rest = format!(
         "[Authenticator]\nadmin_users = [\"admin\"]\nallowed_users = [\"alice\"]\nallow_existing_users = true\nenable_auth_state = true\n{rest_extra}"
     );
     start_hub_with(HubOptions {
         dir: tempfile::TempDir::new().unwrap(),
         listener: None,
-        hub_extra: "",
+        hub_extra: &db_line(db),
         rest: &rest,
         env: &[("JUPYTERHUB_CRYPT_KEY", CRYPT_KEY)],
         clock,
@@ -121,9 +128,8 @@ async fn browser(hub: &TestHub, name: &str) -> (reqwest::Client, String) {
     (client, xsrf)
 }
 
-#[tokio::test]
-async fn whoami_by_token_and_by_cookie() {
-    let hub = hub_with("", None).await;
+async fn whoami_by_token_and_by_cookie(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
 
     let (status, me) = get(&hub, "/user", &admin).await;
@@ -214,9 +220,8 @@ async fn whoami_by_token_and_by_cookie() {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn users_create_read_patch_delete_and_allow_existing_users() {
-    let hub = hub_with("", None).await;
+async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
 
     // Bulk creation normalizes names; all existing is 409; an invalid name is 400.
@@ -366,9 +371,8 @@ async fn users_create_read_patch_delete_and_allow_existing_users() {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn scopes_decide_access_and_fields() {
-    let hub = hub_with("", None).await;
+async fn scopes_decide_access_and_fields(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     for name in ["bob", "carl"] {
         call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
@@ -510,9 +514,8 @@ async fn scopes_decide_access_and_fields() {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn cookie_requests_need_xsrf_tokens_do_not() {
-    let hub = hub_with("", None).await;
+async fn cookie_requests_need_xsrf_tokens_do_not(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let (alice, xsrf) = browser(&hub, "alice").await;
     let url = api(&hub, "/users/alice/tokens");
 
@@ -586,14 +589,13 @@ async fn cookie_requests_need_xsrf_tokens_do_not() {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn tokens_are_shown_once_stored_hashed_and_expire() {
+async fn tokens_are_shown_once_stored_hashed_and_expire(db: String) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     let clock = Arc::new(hubauth_server::ManualClock::at(now));
-    let hub = hub_with("", Some(clock.clone())).await;
+    let hub = hub_with(&db, "", Some(clock.clone())).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     call(&hub, Method::POST, "/users/erin", &admin, None).await;
     let erin = store_token(&hub, "erin", &["inherit"], None).await;
@@ -711,9 +713,8 @@ async fn tokens_are_shown_once_stored_hashed_and_expire() {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn users_and_groups_paginate() {
-    let hub = hub_with("", None).await;
+async fn users_and_groups_paginate(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     let new: Vec<String> = (0..12).map(|i| format!("u{i:02}")).collect();
     let (status, _) = call(
@@ -784,9 +785,8 @@ async fn users_and_groups_paginate() {
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn groups_and_roles_endpoints() {
-    let hub = hub_with("", None).await;
+async fn groups_and_roles_endpoints(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     call(
         &hub,
@@ -1043,14 +1043,18 @@ async fn groups_and_roles_endpoints() {
 
 /// With manage_groups (GenericOAuthenticator against the development provider) the
 /// membership endpoints refuse with 400 (manage_roles: see tests/managed_roles.rs).
-#[tokio::test]
-async fn managed_groups_and_roles_refuse_api_changes() {
+async fn managed_groups_and_roles_refuse_api_changes(db: String) {
     let idp = hubauth_devidp::DevIdp::builder().start().await.unwrap();
     let rest = format!(
         "[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"s\"\noidc_issuer = \"{}\"\nmanage_groups = true\nadmin_users = [\"admin\"]\n",
         idp.issuer()
     );
-    let hub = start_hub("authenticator_class = \"generic-oauth\"", &rest, &[]).await;
+    let hub = start_hub(
+        &format!("{}authenticator_class = \"generic-oauth\"", db_line(&db)),
+        &rest,
+        &[],
+    )
+    .await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     call(&hub, Method::POST, "/users/bo", &admin, None).await;
     let (status, _) = call(&hub, Method::POST, "/groups/staff", &admin, None).await;
@@ -1077,9 +1081,8 @@ async fn managed_groups_and_roles_refuse_api_changes() {
 
 /// Every operation in the OpenAPI document exists and answers with a documented
 /// status; every API route answers only the documented methods.
-#[tokio::test]
-async fn openapi_document_matches_the_routes() {
-    let hub = hub_with("", None).await;
+async fn openapi_document_matches_the_routes(db: String) {
+    let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     let (status, doc) = parse(reqwest::get(api(&hub, "/openapi.json")).await.unwrap()).await;
     assert_eq!(status, 200);
@@ -1188,12 +1191,11 @@ async fn openapi_document_matches_the_routes() {
 /// `Authenticator.add_user` for each: when it fails (PAMAuthenticator without
 /// `create_system_users` and no such system account), that user and the ones after it
 /// are removed again and the answer is 400; the ones added before it stay.
-#[tokio::test]
-async fn bulk_user_creation_rolls_back_from_the_failing_add_user() {
+async fn bulk_user_creation_rolls_back_from_the_failing_add_user(db: String) {
     let hub = start_hub_with(HubOptions {
         dir: tempfile::TempDir::new().unwrap(),
         listener: None,
-        hub_extra: "authenticator_class = \"pam\"",
+        hub_extra: &format!("{}authenticator_class = \"pam\"", db_line(&db)),
         rest: "[Authenticator]\nadmin_users = [\"root\"]\n",
         env: &[],
         clock: None,
@@ -1222,3 +1224,39 @@ async fn bulk_user_creation_rolls_back_from_the_failing_add_user() {
     );
     assert_eq!(get(&hub, "/users/bin", &admin).await.0, 404);
 }
+
+/// Each scenario above as a test on SQLite and one on a fresh PostgreSQL database.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(String::new()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::pg::on_fresh_database(stringify!($scenario), "rest_api", super::$scenario)
+                        .await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    whoami_by_token_and_by_cookie,
+    users_create_read_patch_delete_and_allow_existing_users,
+    scopes_decide_access_and_fields,
+    cookie_requests_need_xsrf_tokens_do_not,
+    tokens_are_shown_once_stored_hashed_and_expire,
+    users_and_groups_paginate,
+    groups_and_roles_endpoints,
+    managed_groups_and_roles_refuse_api_changes,
+    openapi_document_matches_the_routes,
+    bulk_user_creation_rolls_back_from_the_failing_add_user,
+);

@@ -46,13 +46,22 @@ impl TestHub {
     }
 }
 
-/// The `[Hub]` lines every test hub gets, pointing into `dir`.
+/// The `[Hub]` lines every test hub gets, pointing into `dir` (the database is
+/// `dir/hub.sqlite` unless `extra` has its own `db_url` line, see [`db_line`]).
 pub fn hub_table(dir: &std::path::Path, extra: &str) -> String {
     let mut table = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\n{extra}\n",
-        db = dir.join("hub.sqlite").display(),
+        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ncookie_secret_file = \"{secret}\"\n{extra}\n",
         secret = dir.join("cookie_secret").display(),
     );
+    if !extra
+        .lines()
+        .any(|line| line.trim_start().starts_with("db_url"))
+    {
+        table.push_str(&format!(
+            "db_url = \"sqlite:///{}\"\n",
+            dir.join("hub.sqlite").display()
+        ));
+    }
     if !extra.contains("authenticator_class") {
         table.push_str("authenticator_class = \"dummy\"\n");
     }
@@ -60,6 +69,16 @@ pub fn hub_table(dir: &std::path::Path, extra: &str) -> String {
         table.push_str("login_rate_limit = 0\n");
     }
     table
+}
+
+/// A `[Hub]` line for `hub_extra` pointing the hub at `db_url`, or nothing (the default
+/// SQLite file in the hub's directory) when `db_url` is empty.
+pub fn db_line(db_url: &str) -> String {
+    if db_url.is_empty() {
+        String::new()
+    } else {
+        format!("db_url = \"{db_url}\"\n")
+    }
 }
 
 /// Starts a hub from config text (without a `[Hub]` table: `hub_extra` goes into it).

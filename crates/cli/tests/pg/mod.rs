@@ -79,3 +79,18 @@ impl TestDatabase {
         admin.close().await.unwrap();
     }
 }
+
+/// Runs `scenario` with the URL of a fresh database (dropped afterwards) when
+/// `HUBAUTH_TEST_POSTGRES_URL` is set; otherwise prints a note naming `test` and returns.
+pub async fn on_fresh_database<F, Fut>(test: &str, label: &str, scenario: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(server) = server_url(test) else {
+        return;
+    };
+    let db = TestDatabase::create(&server, label).await;
+    scenario(db.url.clone()).await;
+    db.drop_now().await;
+}
