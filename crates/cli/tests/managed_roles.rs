@@ -1,10 +1,13 @@
 //! Roles managed by the authenticator (`manage_roles`, `load_managed_roles`,
 //! `reset_managed_roles_on_startup`) and start-up reconciliation of invalid users
-//! (`delete_invalid_users`), with real hubs on loopback and a real SQLite file that
-//! survives restarts.
+//! (`delete_invalid_users`), with real hubs on loopback and a database that survives
+//! restarts: each scenario runs on a real SQLite file (`sqlite::*`) and, when
+//! `HUBAUTH_TEST_POSTGRES_URL` is set (`./scripts/test.sh` sets it), on a fresh
+//! PostgreSQL database (`postgres::*`; skipped with a note otherwise).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod pg;
 
 use common::*;
 use hubauth_server::secrets::{hash_token, random_token};
@@ -63,12 +66,11 @@ async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn load_managed_roles_creates_assigns_and_resets_on_startup() {
+async fn load_managed_roles_creates_assigns_and_resets_on_startup(db: String) {
     let first = authenticator_table(&format!(
         "{IDENTITY_HOOK}load_managed_roles = [\n  {{ name = \"viewer\", description = \"reads users\", scopes = [\"read:users\"], users = [\"Alice\"] }},\n  {{ name = \"ops\", scopes = [\"admin:groups\"] }},\n]\n"
     ));
-    let hub = start_hub("", &first, &[]).await;
+    let hub = start_hub(&db_line(&db), &first, &[]).await;
     assert_eq!(hub.hub.reconciled().managed_roles, ["viewer", "ops"]);
     let stored = roles(&hub).await;
     let viewer = role(&stored, "viewer").unwrap();
@@ -146,7 +148,9 @@ async fn load_managed_roles_creates_assigns_and_resets_on_startup() {
     let second = authenticator_table(&format!(
         "{IDENTITY_HOOK}load_managed_roles = [{{ name = \"viewer\", scopes = [\"read:users\"], users = [\"bob\"] }}]\n"
     ));
-    let hub = start_hub_in(dir, "", &second, &[]).await.unwrap();
+    let hub = start_hub_in(dir, &db_line(&db), &second, &[])
+        .await
+        .unwrap();
     assert!(hub.hub.reconciled().stale_roles.is_empty());
     let stored = roles(&hub).await;
     assert_eq!(role(&stored, "viewer").unwrap().users, ["alice", "bob"]);
@@ -156,7 +160,7 @@ async fn load_managed_roles_creates_assigns_and_resets_on_startup() {
     // Restart with reset: `ops` is stale (deleted with bob's assignment); `viewer` now
     // lists only bob, so alice's assignment is stale; the hand-made role stays.
     let third = format!("{second}reset_managed_roles_on_startup = true\n");
-    let hub = start_hub_in(dir, "", &third, &[]).await.unwrap();
+    let hub = start_hub_in(dir, &db_line(&db), &third, &[]).await.unwrap();
     let report = hub.hub.reconciled().clone();
     assert_eq!(report.stale_roles, ["ops"]);
     assert_eq!(report.stale_role_assignments, 1);
@@ -172,7 +176,7 @@ async fn load_managed_roles_creates_assigns_and_resets_on_startup() {
     let empty = authenticator_table(&format!(
         "{IDENTITY_HOOK}reset_managed_roles_on_startup = true\n"
     ));
-    let err = start_hub_in(dir, "", &empty, &[])
+    let err = start_hub_in(dir, &db_line(&db), &empty, &[])
         .await
         .err()
         .map(|err| format!("{err:#}"))
@@ -180,8 +184,7 @@ async fn load_managed_roles_creates_assigns_and_resets_on_startup() {
     assert!(err.contains("load_managed_roles"), "{err}");
 }
 
-#[tokio::test]
-async fn roles_from_the_auth_model_are_synced_at_login() {
+async fn roles_from_the_auth_model_are_synced_at_login(db: String) {
     let hook = |roles: &str| {
         format!(
             "post_auth_hook = '''\nif authentication.name == \"alice\" {{ authentication.roles = {roles}; }}\nauthentication\n'''\n"
@@ -190,7 +193,7 @@ async fn roles_from_the_auth_model_are_synced_at_login() {
     let first = authenticator_table(&hook(
         "[#{ name: \"editor\", description: \"edits\", scopes: [\"groups\"] }, #{ name: \"reader\", scopes: [\"read:users\"], users: [\"bob\"] }]",
     ));
-    let hub = start_hub("", &first, &[]).await;
+    let hub = start_hub(&db_line(&db), &first, &[]).await;
     let browser = client();
     assert_eq!(
         login(&browser, &hub, "alice", "pw", None).await.status(),
@@ -215,7 +218,9 @@ async fn roles_from_the_auth_model_are_synced_at_login() {
     // The next login reports only `reader`: `editor` is taken away and, held by nobody
     // and not in load_managed_roles, deleted; `reader` stays (bob holds it).
     let second = authenticator_table(&hook("[#{ name: \"reader\", scopes: [\"read:users\"] }]"));
-    let hub = start_hub_in(dir, "", &second, &[]).await.unwrap();
+    let hub = start_hub_in(dir, &db_line(&db), &second, &[])
+        .await
+        .unwrap();
     let browser = client();
     assert_eq!(
         login(&browser, &hub, "alice", "pw", None).await.status(),
@@ -233,7 +238,7 @@ async fn roles_from_the_auth_model_are_synced_at_login() {
 
     // An invalid role specification refuses the login with 409.
     let third = authenticator_table(&hook("[#{ name: \"pilot\", scopes: [\"fly:planes\"] }]"));
-    let hub = start_hub_in(dir, "", &third, &[]).await.unwrap();
+    let hub = start_hub_in(dir, &db_line(&db), &third, &[]).await.unwrap();
     let browser = client();
     let refused = login(&browser, &hub, "alice", "pw", None).await;
     assert_eq!(refused.status(), 409);
@@ -295,9 +300,13 @@ async fn manage_roles_needs_a_source_of_roles() {
     assert!(err.contains("unknown scopes: fly:planes"), "{err}");
 }
 
-#[tokio::test]
-async fn delete_invalid_users_at_startup() {
-    let hub = start_hub("", "[Authenticator]\nadmin_users = [\"admin\"]\n", &[]).await;
+async fn delete_invalid_users_at_startup(db: String) {
+    let hub = start_hub(
+        &db_line(&db),
+        "[Authenticator]\nadmin_users = [\"admin\"]\n",
+        &[],
+    )
+    .await;
     let now = 1_000;
     hub.store().ensure_user("user_9", None, now).await.unwrap();
     hub.store().ensure_user("plain", None, now).await.unwrap();
@@ -305,21 +314,21 @@ async fn delete_invalid_users_at_startup() {
 
     // The name no longer passes username_pattern: kept with an error by default...
     let strict = "[Authenticator]\nadmin_users = [\"admin\"]\nusername_pattern = \"[a-z]+\"\n";
-    let hub = start_hub_in(dir, "", strict, &[]).await.unwrap();
+    let hub = start_hub_in(dir, &db_line(&db), strict, &[]).await.unwrap();
     assert_eq!(hub.hub.reconciled().invalid_kept, ["user_9"]);
     assert!(hub.hub.reconciled().deleted.is_empty());
     assert!(hub.store().get_user("user_9").await.unwrap().is_some());
     let dir = hub.stop().await;
 
     // ...and deleted with delete_invalid_users, along with its tokens.
-    let hub = start_hub_in(dir, "", strict, &[]).await.unwrap();
+    let hub = start_hub_in(dir, &db_line(&db), strict, &[]).await.unwrap();
     let dir = {
         token(&hub, "user_9").await;
         hub.stop().await
     };
     let hub = start_hub_in(
         dir,
-        "",
+        &db_line(&db),
         &format!("{strict}delete_invalid_users = true\n"),
         &[],
     )
@@ -336,3 +345,32 @@ async fn delete_invalid_users_at_startup() {
     );
     hub.stop().await;
 }
+
+/// Each scenario above as a test on SQLite and one on a fresh PostgreSQL database.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(String::new()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::pg::on_fresh_database(stringify!($scenario), "roles", super::$scenario)
+                        .await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    load_managed_roles_creates_assigns_and_resets_on_startup,
+    roles_from_the_auth_model_are_synced_at_login,
+    delete_invalid_users_at_startup,
+);
