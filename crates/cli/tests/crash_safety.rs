@@ -3,10 +3,13 @@
 //! readiness) and
 //! the hub recovers when the database comes back; SIGKILL in the middle of a storm of
 //! OAuth logins (users, groups, encrypted auth_state, sessions), logouts and REST API writes
-//! (users created, given tokens and the admin flag, deleted) leaves a consistent store.
+//! (users created, given tokens and the admin flag, deleted) leaves a consistent store, on
+//! a real SQLite file and, when `HUBAUTH_TEST_POSTGRES_URL` is set (`./scripts/test.sh`
+//! sets it), on a fresh PostgreSQL database (skipped with a note otherwise).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod pg;
 mod proc;
 
 use std::path::{Path, PathBuf};
@@ -431,12 +434,75 @@ async fn oauth_form_login(
     Ok(done.status().as_u16())
 }
 
-/// Everything that must hold in the SQLite file, whatever moment the hub died at.
-async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
-    let mut db =
-        sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
-            .await
-            .unwrap();
+/// Rows that must never exist, whatever moment the hub died at: (what, `SELECT COUNT(*)`
+/// query), the same SQL on SQLite and PostgreSQL.
+const NEVER: &[(&str, &str)] = &[
+    (
+        "sessions of missing users",
+        "SELECT COUNT(*) FROM sessions WHERE user_id NOT IN (SELECT id FROM users)",
+    ),
+    (
+        "memberships of missing users or groups",
+        "SELECT COUNT(*) FROM user_group_map WHERE user_id NOT IN (SELECT id FROM users) \
+         OR group_id NOT IN (SELECT id FROM groups)",
+    ),
+    (
+        "role grants of missing users or roles",
+        "SELECT COUNT(*) FROM user_role_map WHERE user_id NOT IN (SELECT id FROM users) \
+         OR role_id NOT IN (SELECT id FROM roles)",
+    ),
+    (
+        "API tokens of missing users",
+        "SELECT COUNT(*) FROM api_tokens WHERE user_id NOT IN (SELECT id FROM users)",
+    ),
+    (
+        // The admin flag and the admin role change together.
+        "admin flags without the admin role, or the other way round",
+        "SELECT COUNT(*) FROM users u WHERE u.admin != EXISTS (SELECT 1 FROM user_role_map m \
+         JOIN roles r ON r.id = m.role_id WHERE r.name = 'admin' AND m.user_id = u.id)",
+    ),
+    (
+        // A user and its default role are written in one transaction.
+        "users without the default role",
+        "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT m.user_id FROM user_role_map m \
+         JOIN roles r ON r.id = m.role_id WHERE r.name = 'user')",
+    ),
+];
+
+/// One stored storm user `name` (`None` when not a storm user): each login writes the
+/// user, its groups and its auth_state in one transaction, so a stored storm user has
+/// exactly its groups and readable auth_state, never a part.
+fn check_storm_user(
+    name: &str,
+    mut groups: Vec<String>,
+    auth_state: Option<Vec<u8>>,
+    crypt: &hubauth_store::CryptKeeper,
+) -> Option<()> {
+    let i = name.strip_prefix("storm")?.parse::<usize>().ok()?;
+    groups.sort();
+    assert_eq!(groups, storm_groups(i), "{name}");
+    let auth_state = auth_state.unwrap_or_else(|| panic!("{name} has no auth_state"));
+    let value = crypt.decrypt_json(&auth_state).unwrap().value;
+    assert_eq!(value["oauth_user"]["preferred_username"], name);
+    Some(())
+}
+
+/// Everything that must hold in the database at `db_url`, whatever moment the hub died at.
+async fn assert_consistent(db_url: &str, crypt: &hubauth_store::CryptKeeper) {
+    if db_url.starts_with("sqlite:") {
+        assert_consistent_sqlite(db_url, crypt).await;
+    } else {
+        assert_consistent_postgres(db_url, crypt).await;
+    }
+}
+
+/// The SQLite file: intact pages, no foreign key violation, nothing of [`NEVER`], every
+/// storm user whole.
+async fn assert_consistent_sqlite(db_url: &str, crypt: &hubauth_store::CryptKeeper) {
+    let path = db_url.trim_start_matches("sqlite://");
+    let mut db = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&mut db)
         .await
@@ -447,43 +513,10 @@ async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
         .await
         .unwrap();
     assert!(fk_violations.is_empty(), "foreign key violations");
-    for (what, sql) in [
-        (
-            "sessions of missing users",
-            "SELECT COUNT(*) FROM sessions WHERE user_id NOT IN (SELECT id FROM users)",
-        ),
-        (
-            "memberships of missing users or groups",
-            "SELECT COUNT(*) FROM user_group_map WHERE user_id NOT IN (SELECT id FROM users) \
-             OR group_id NOT IN (SELECT id FROM groups)",
-        ),
-        (
-            "role grants of missing users or roles",
-            "SELECT COUNT(*) FROM user_role_map WHERE user_id NOT IN (SELECT id FROM users) \
-             OR role_id NOT IN (SELECT id FROM roles)",
-        ),
-        (
-            "API tokens of missing users",
-            "SELECT COUNT(*) FROM api_tokens WHERE user_id NOT IN (SELECT id FROM users)",
-        ),
-        (
-            // The admin flag and the admin role change together.
-            "admin flags without the admin role, or the other way round",
-            "SELECT COUNT(*) FROM users u WHERE u.admin != EXISTS (SELECT 1 FROM user_role_map m \
-             JOIN roles r ON r.id = m.role_id WHERE r.name = 'admin' AND m.user_id = u.id)",
-        ),
-        (
-            // A user and its default role are written in one transaction.
-            "users without the default role",
-            "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT m.user_id FROM user_role_map m \
-             JOIN roles r ON r.id = m.role_id WHERE r.name = 'user')",
-        ),
-    ] {
+    for &(what, sql) in NEVER {
         let count: i64 = sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap();
         assert_eq!(count, 0, "{what}");
     }
-    // Each login writes the user, its groups and its auth_state in one transaction: every
-    // stored storm user has exactly its groups and readable auth_state, never a part.
     let users: Vec<(i64, String, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT id, name, encrypted_auth_state FROM users")
             .fetch_all(&mut db)
@@ -491,14 +524,7 @@ async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
             .unwrap();
     let mut storm_seen = 0;
     for (id, name, auth_state) in users {
-        let Some(i) = name
-            .strip_prefix("storm")
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        storm_seen += 1;
-        let mut groups: Vec<String> = sqlx::query_scalar(
+        let groups: Vec<String> = sqlx::query_scalar(
             "SELECT g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
              WHERE m.user_id = ?",
         )
@@ -506,11 +532,53 @@ async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
         .fetch_all(&mut db)
         .await
         .unwrap();
-        groups.sort();
-        assert_eq!(groups, storm_groups(i), "{name}");
-        let auth_state = auth_state.unwrap_or_else(|| panic!("{name} has no auth_state"));
-        let value = crypt.decrypt_json(&auth_state).unwrap().value;
-        assert_eq!(value["oauth_user"]["preferred_username"], name.as_str());
+        storm_seen += usize::from(check_storm_user(&name, groups, auth_state, crypt).is_some());
+    }
+    assert!(storm_seen > 0, "the storm stored no user at all");
+    db.close().await.unwrap();
+}
+
+/// The PostgreSQL database: every foreign key of the schema declared and validated (the
+/// server enforces them), nothing of [`NEVER`], every storm user whole.
+async fn assert_consistent_postgres(db_url: &str, crypt: &hubauth_store::CryptKeeper) {
+    let mut db = sqlx::postgres::PgConnection::connect(db_url).await.unwrap();
+    let foreign_keys: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT conrelid::regclass::text, convalidated FROM pg_constraint \
+         WHERE contype = 'f' AND connamespace = 'public'::regnamespace",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    for table in ["user_group_map", "user_role_map", "sessions", "api_tokens"] {
+        assert!(
+            foreign_keys.iter().any(|(t, _)| t == table),
+            "no foreign key on {table}: {foreign_keys:?}"
+        );
+    }
+    assert!(
+        foreign_keys.iter().all(|(_, validated)| *validated),
+        "foreign keys not validated: {foreign_keys:?}"
+    );
+    for &(what, sql) in NEVER {
+        let count: i64 = sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap();
+        assert_eq!(count, 0, "{what}");
+    }
+    let users: Vec<(i64, String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT id, name, encrypted_auth_state FROM users")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let mut storm_seen = 0;
+    for (id, name, auth_state) in users {
+        let groups: Vec<String> = sqlx::query_scalar(
+            "SELECT g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        storm_seen += usize::from(check_storm_user(&name, groups, auth_state, crypt).is_some());
     }
     assert!(storm_seen > 0, "the storm stored no user at all");
     db.close().await.unwrap();
@@ -518,6 +586,23 @@ async fn assert_consistent(db_path: &Path, crypt: &hubauth_store::CryptKeeper) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
+    login_storm_killed(String::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_login_storm_leaves_a_consistent_store_on_postgres() {
+    pg::on_fresh_database(
+        "sigkill_during_a_login_storm_leaves_a_consistent_store_on_postgres",
+        "storm",
+        login_storm_killed,
+    )
+    .await;
+}
+
+/// A storm of OAuth logins, logouts and REST API writes, SIGKILL in the middle, then the
+/// store checked and the hub restarted on it: on the database at `db_url`, or on a SQLite
+/// file in the hub's directory when it is empty.
+async fn login_storm_killed(db_url: String) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -545,6 +630,11 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
         );
     }
     let idp = idp.start().await.unwrap();
+    let db_url = if db_url.is_empty() {
+        sqlite_url(dir.path())
+    } else {
+        db_url
+    };
     let key = hubauth_store::CryptKeeper::generate_key();
     let crypt = hubauth_store::CryptKeeper::from_keys_str(&key).unwrap();
     let config = format!(
@@ -553,7 +643,7 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
          oidc_issuer = \"{}\"\nallow_all = true\nenable_auth_state = true\nmanage_groups = true\n\
          admin_users = [\"storm-admin\"]\n",
         hub_config(
-            &sqlite_url(dir.path()),
+            &db_url,
             &dir.path().join("secret"),
             "authenticator_class = \"generic-oauth\"",
         )
@@ -566,7 +656,7 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
 
     // An admin's API token (stored as the API stores them: only the hash), for REST API
     // writes during the storm.
-    let admin_token = admin_token(&sqlite_url(dir.path()), "storm-admin").await;
+    let admin_token = admin_token(&db_url, "storm-admin").await;
 
     // A session made before the storm, checked after the restart.
     let survivor = client();
@@ -672,7 +762,7 @@ async fn sigkill_during_a_login_storm_leaves_a_consistent_store() {
     }
     assert!(!hub.log().contains("panicked"), "{}", hub.log());
 
-    assert_consistent(&dir.path().join("hub.sqlite"), &crypt).await;
+    assert_consistent(&db_url, &crypt).await;
 
     // The restarted hub serves, and the session made before the storm still works.
     drop(hub);
