@@ -1225,6 +1225,53 @@ async fn bulk_user_creation_rolls_back_from_the_failing_add_user(db: String) {
     assert_eq!(get(&hub, "/users/bin", &admin).await.0, 404);
 }
 
+/// The app-side analog of JupyterHub's `pre_spawn_start` tokens: an admin issues a token
+/// that may read exactly one user's auth_state, and the app fetches it through the API.
+async fn an_app_reads_one_users_auth_state_with_a_narrow_token(db: String) {
+    let hub = hub_with(&db, "", None).await;
+    let admin = store_token(&hub, "admin", &["inherit"], None).await;
+    for name in ["bob", "carl"] {
+        let (status, body) =
+            call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = call(
+            &hub,
+            Method::PATCH,
+            &format!("/users/{name}"),
+            &admin,
+            Some(json!({"auth_state": {"access_token": format!("at-of-{name}")}})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, made) = call(
+        &hub,
+        Method::POST,
+        "/users/admin/tokens",
+        &admin,
+        Some(json!({
+            "note": "the app behind the proxy",
+            "scopes": ["read:users!user=bob", "admin:auth_state!user=bob"],
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let app_token = made["token"].as_str().unwrap().to_owned();
+
+    let (status, bob) = get(&hub, "/users/bob", &app_token).await;
+    assert_eq!(status, 200, "{bob}");
+    assert_eq!(bob["auth_state"], json!({"access_token": "at-of-bob"}));
+    // Nobody else's, and no listing.
+    let (status, carl) = get(&hub, "/users/carl", &app_token).await;
+    assert_error(status, &carl, 403, "for user carl");
+    assert!(carl.get("auth_state").is_none(), "{carl}");
+    assert_eq!(get(&hub, "/users", &app_token).await.0, 403);
+    // Deleting bob revokes what the token could read.
+    let (status, body) = call(&hub, Method::DELETE, "/users/bob", &admin, None).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(get(&hub, "/users/bob", &app_token).await.0, 404);
+}
+
 /// Each scenario above as a test on SQLite and one on a fresh PostgreSQL database.
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
@@ -1259,4 +1306,5 @@ on_both_backends!(
     managed_groups_and_roles_refuse_api_changes,
     openapi_document_matches_the_routes,
     bulk_user_creation_rolls_back_from_the_failing_add_user,
+    an_app_reads_one_users_auth_state_with_a_narrow_token,
 );
