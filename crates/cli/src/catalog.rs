@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hubauth_config::{ClassDef, ClassView, ConfigError};
 use hubauth_core::{Authenticator, DummyAuthenticator, SharedPasswordAuthenticator};
-use hubauth_local::{Local, Pam};
+use hubauth_local::Local;
 
 /// One selectable authenticator class.
 pub struct Entry {
@@ -28,9 +28,22 @@ fn generic_oauth(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigE
     Ok(Arc::new(hubauth_oauth::generic_from_view(view)?))
 }
 
+#[cfg(feature = "pam")]
 fn pam(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
-    Ok(Arc::new(Local::from_view(view, Pam::from_view)?))
+    Ok(Arc::new(Local::from_view(
+        view,
+        hubauth_local::Pam::from_view,
+    )?))
 }
+
+/// The names of `PAMAuthenticator` (the class and its aliases). `default` is JupyterHub's
+/// name for it, and `[Hub] authenticator_class` defaults to `pam`.
+const PAM_NAMES: &[&str] = &[
+    "PAMAuthenticator",
+    "pam",
+    "default",
+    "jupyterhub.auth.PAMAuthenticator",
+];
 
 fn local_generic_oauth(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(Local::from_view(
@@ -80,9 +93,10 @@ pub const ENTRIES: &[Entry] = &[
         ],
         build: generic_oauth,
     },
+    #[cfg(feature = "pam")]
     Entry {
-        class: "PAMAuthenticator",
-        aliases: &["pam", "default", "jupyterhub.auth.PAMAuthenticator"],
+        class: PAM_NAMES[0],
+        aliases: &[PAM_NAMES[1], PAM_NAMES[2], PAM_NAMES[3]],
         build: pam,
     },
     Entry {
@@ -161,6 +175,14 @@ pub fn lookup(name: &str) -> Result<&'static Entry, String> {
         .iter()
         .flat_map(|entry| entry.aliases.iter().take(1).copied())
         .collect();
+    if !cfg!(feature = "pam") && PAM_NAMES.contains(&trimmed) {
+        return Err(format!(
+            "this build of hubauth has no PAM support ({trimmed:?} names PAMAuthenticator, \
+             which is also what an unset authenticator_class means; it needs the `pam` \
+             feature, which the static build leaves out); set authenticator_class to one of: {}",
+            known.join(", ")
+        ));
+    }
     if let Some((_, class)) = NOT_YET.iter().find(|(alias, _)| *alias == trimmed) {
         return Err(format!(
             "{class} is not available in this build of hubauth yet; available: {}",
@@ -171,4 +193,50 @@ pub fn lookup(name: &str) -> Result<&'static Entry, String> {
         "unknown authenticator class {trimmed:?}; available: {}",
         known.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "pam")]
+    #[test]
+    fn every_pam_name_finds_pam_authenticator() {
+        for name in PAM_NAMES {
+            let entry = lookup(name).map(|entry| entry.class);
+            assert_eq!(entry, Ok("PAMAuthenticator"), "{name}");
+        }
+    }
+
+    #[cfg(not(feature = "pam"))]
+    #[test]
+    fn without_pam_every_pam_name_says_so() {
+        assert!(
+            ENTRIES
+                .iter()
+                .all(|entry| entry.class != "PAMAuthenticator")
+        );
+        for name in PAM_NAMES {
+            let Err(message) = lookup(name) else {
+                unreachable!("{name} found in a build without PAM");
+            };
+            assert!(
+                message.starts_with("this build of hubauth has no PAM support"),
+                "{message}"
+            );
+            assert!(message.contains("generic-oauth"), "{message}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_what_is_available() {
+        let Err(message) = lookup("nosuch") else {
+            unreachable!("nosuch found");
+        };
+        assert!(
+            message.starts_with("unknown authenticator class"),
+            "{message}"
+        );
+        assert!(message.contains("dummy"), "{message}");
+    }
 }
