@@ -111,15 +111,13 @@ fn parse_hex(text: &str, source_name: &str) -> Result<CookieSecret, SecretError>
 
 #[cfg(unix)]
 fn check_mode(meta: &std::fs::Metadata, path: &str) -> Result<(), SecretError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(SecretError::TooOpen {
+    match too_open_mode(meta) {
+        Some(mode) => Err(SecretError::TooOpen {
             path: path.to_owned(),
             mode,
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(not(unix))]
@@ -127,7 +125,17 @@ fn check_mode(_meta: &std::fs::Metadata, _path: &str) -> Result<(), SecretError>
     Ok(())
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// The file's permission bits when group or others may access it (a secret file must be
+/// private to its owner); `None` when it is private.
+#[cfg(unix)]
+pub(crate) fn too_open_mode(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Creates `path` (which must not exist) readable by its owner only, with `contents`.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -2,7 +2,6 @@
 //! PKCS#8 PEM file with mode 600, published as a JWKS.
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -88,7 +87,7 @@ impl SigningKey {
                     .map_err(|_| KeyError::Malformed {
                         path: shown.clone(),
                     })?;
-                write_private(path, pem.as_bytes()).map_err(io)?;
+                crate::secrets::write_private(path, pem.as_bytes()).map_err(io)?;
                 let key = Self::from_key(&key, &shown)?;
                 tracing::info!(path = %shown, kid = %key.kid, "wrote a new OpenID signing key");
                 Ok(key)
@@ -187,33 +186,18 @@ fn coordinates(key: &VerifyingKey) -> (String, String) {
 
 #[cfg(unix)]
 fn check_mode(meta: &std::fs::Metadata, path: &str) -> Result<(), KeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::TooOpen {
+    match crate::secrets::too_open_mode(meta) {
+        Some(mode) => Err(KeyError::TooOpen {
             path: path.to_owned(),
             mode,
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(not(unix))]
 fn check_mode(_meta: &std::fs::Metadata, _path: &str) -> Result<(), KeyError> {
     Ok(())
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 /// `at_hash`: the left half of SHA-256 of the access token, base64url (OIDC Core 3.1.3.6).
