@@ -2,16 +2,20 @@
 # Forward-auth throughput against a bare hyper "hello" server, in one run, same build,
 # same machine (issue #7 item 5). Needs wrk (Debian package `wrk`).
 #
-#   ./scripts/bench-forward-auth.sh            # 10 s each, 2 wrk threads, 32 connections
-#   BENCH_SECONDS=30 BENCH_CONNECTIONS=64 ./scripts/bench-forward-auth.sh
+#   ./scripts/bench-forward-auth.sh     # 3 rounds of 10 s each, 2 wrk threads, 32 connections
+#   BENCH_ROUNDS=5 BENCH_SECONDS=30 BENCH_CONNECTIONS=64 ./scripts/bench-forward-auth.sh
 #
-# Prints both results, the ratio, and the exact wrk commands (for BENCHMARKS.md).
+# Both servers are warmed up first (2 s each); then each round measures the forward-auth
+# endpoint and the hello server back to back, so a burst of load from elsewhere on the
+# machine hits one round rather than one server. Prints every round, the median ratio, and
+# the exact wrk commands (for BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${BENCH_SECONDS:-10}"
 threads="${BENCH_THREADS:-2}"
 connections="${BENCH_CONNECTIONS:-32}"
+rounds="${BENCH_ROUNDS:-3}"
 
 if ! command -v wrk >/dev/null; then
   echo "wrk is not installed: apt-get install wrk" >&2
@@ -84,19 +88,26 @@ run() { # label, wrk args...
 fa_cmd=(-t"$threads" -c"$connections" -d"${seconds}s" -H "Cookie: hubauth-session=SESSION" "http://127.0.0.1:$hub_port/hub/forward-auth")
 hello_cmd=(-t"$threads" -c"$connections" -d"${seconds}s" "http://127.0.0.1:$hello_port/")
 
-fa_rps="$(run forward-auth -t"$threads" -c"$connections" -d"${seconds}s" \
-  -H "Cookie: hubauth-session=$session" "http://127.0.0.1:$hub_port/hub/forward-auth")"
-non2xx="$(awk '/Non-2xx/ { print $5 }' "$work/forward-auth.txt")"
-hello_rps="$(run hello "${hello_cmd[@]}")"
-ratio="$(awk -v a="$fa_rps" -v b="$hello_rps" 'BEGIN { printf "%.2f", a / b }')"
+wrk -t"$threads" -c"$connections" -d2s -H "Cookie: hubauth-session=$session" \
+  "http://127.0.0.1:$hub_port/hub/forward-auth" >/dev/null
+wrk -t"$threads" -c"$connections" -d2s "http://127.0.0.1:$hello_port/" >/dev/null
 
 echo
-echo "| target | requests/s |"
-echo "|---|---|"
-echo "| hub/forward-auth (valid session, session_cache_ttl = ${BENCH_SESSION_CACHE_TTL:-5}) | $fa_rps |"
-echo "| bare hyper hello server | $hello_rps |"
+echo "| round | hub/forward-auth (session_cache_ttl = ${BENCH_SESSION_CACHE_TTL:-5}) | bare hyper hello | ratio |"
+echo "|---|---|---|---|"
+ratios=()
+for round in $(seq "$rounds"); do
+  fa_rps="$(run forward-auth -t"$threads" -c"$connections" -d"${seconds}s" \
+    -H "Cookie: hubauth-session=$session" "http://127.0.0.1:$hub_port/hub/forward-auth")"
+  non2xx="$(awk '/Non-2xx/ { print $5 }' "$work/forward-auth.txt")"
+  [ -z "$non2xx" ] || echo "WARNING: forward-auth answered $non2xx non-2xx responses"
+  hello_rps="$(run hello "${hello_cmd[@]}")"
+  ratio="$(awk -v a="$fa_rps" -v b="$hello_rps" 'BEGIN { printf "%.2f", a / b }')"
+  ratios+=("$ratio")
+  printf '| %s | %.0f | %.0f | %s |\n' "$round" "$fa_rps" "$hello_rps" "$ratio"
+done
+median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 echo
-echo "ratio forward-auth / hello: $ratio"
-[ -z "$non2xx" ] || echo "WARNING: forward-auth answered $non2xx non-2xx responses"
+echo "median ratio forward-auth / hello over $rounds rounds: $median"
 echo "commands: wrk ${fa_cmd[*]}"
 echo "          wrk ${hello_cmd[*]}"

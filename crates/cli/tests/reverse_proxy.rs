@@ -636,3 +636,48 @@ async fn no_token_reaches_the_app_unless_configured() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight_then_stops_listening() {
+    // An app that takes its time to answer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = listener.local_addr().unwrap();
+    let slow = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        "slow answer"
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, slow).await;
+    });
+    let hub = proxy_hub(app, "").await;
+    let origin = hub.origin.clone();
+    let browser = client();
+    let response = login(&browser, &hub, "ann", "pw", None).await;
+    let cookie = session_cookie(&response);
+
+    let in_flight = tokio::spawn({
+        let browser = browser.clone();
+        let url = format!("{origin}/work");
+        async move { browser.get(url).header("cookie", cookie).send().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Stopping waits for the request in flight (which has about 350 ms to go)...
+    let stopping = std::time::Instant::now();
+    hub.stop().await;
+    assert!(
+        stopping.elapsed() >= std::time::Duration::from_millis(200),
+        "stop returned before the request in flight was answered"
+    );
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "slow answer");
+    // ...and then nothing listens any more.
+    let refused = reqwest::Client::new()
+        .get(format!("{origin}/hub/health"))
+        .send()
+        .await;
+    assert!(refused.is_err(), "still served after shutdown: {refused:?}");
+}

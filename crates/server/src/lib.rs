@@ -13,6 +13,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod handlers;
 pub mod limiter;
+mod listener;
 pub mod login;
 pub mod managed_roles;
 pub mod metrics;
@@ -28,7 +29,6 @@ pub mod startup;
 pub mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -132,18 +132,26 @@ impl Hub {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = self.router();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        // The listener sets the metrics recorder per connection, so the router it gets
+        // goes without the per-request metrics layer.
+        let router = routes(&self.state).with_state(self.state.clone());
+        listener::serve(self.state, router, listener, shutdown).await
     }
 }
 
-/// Builds the router for a state.
+/// Builds the router for a state (what [`Hub::router`] gives: every request runs with the
+/// hub's metrics recorder).
 pub fn app(state: AppState) -> Router {
+    routes(&state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
+        .with_state(state)
+}
+
+/// The hub's routes under its base URL.
+fn routes(state: &AppState) -> Router<AppState> {
     use handlers::{admin, forward_auth, home, login, logout, misc, oauth, oauth2};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
@@ -196,11 +204,5 @@ pub fn app(state: AppState) -> Router {
             .route(&base, get(misc::to_home))
             .route(base.trim_end_matches('/'), get(misc::to_home));
     }
-    router
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::layer,
-        ))
-        .with_state(state)
+    router.layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

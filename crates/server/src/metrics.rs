@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{
@@ -49,6 +50,17 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    /// Registered once: forward-auth is the hot path, and a handle skips the registry
+    /// lookup (key hashing, a read lock) on every check.
+    forward_auth: Arc<ForwardAuthCounters>,
+}
+
+/// The forward-auth counters, one per result.
+struct ForwardAuthCounters {
+    allowed: metrics::Counter,
+    unauthenticated: metrics::Counter,
+    denied: metrics::Counter,
+    error: metrics::Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,9 +77,20 @@ impl Metrics {
             .map_err(|err| format!("metrics: {err}"))?
             .build_recorder();
         let handle = recorder.handle();
+        let forward_auth = metrics::with_local_recorder(&recorder, || {
+            let counter =
+                |result: &'static str| metrics::counter!(FORWARD_AUTH, "result" => result);
+            ForwardAuthCounters {
+                allowed: counter("allowed"),
+                unauthenticated: counter("unauthenticated"),
+                denied: counter("denied"),
+                error: counter("error"),
+            }
+        });
         let metrics = Metrics {
             recorder: Arc::new(recorder),
             handle,
+            forward_auth: Arc::new(forward_auth),
         };
         metrics.describe();
         Ok(metrics)
@@ -105,6 +128,18 @@ impl Metrics {
             recorder: self.recorder.clone(),
             future: Box::pin(future),
         }
+    }
+
+    /// Counts a forward-auth check by the status it answered with.
+    pub fn forward_auth(&self, status: StatusCode) {
+        let counters = &self.forward_auth;
+        let counter = match status.as_u16() {
+            200..=299 => &counters.allowed,
+            401 | 302 | 303 => &counters.unauthenticated,
+            403 => &counters.denied,
+            _ => &counters.error,
+        };
+        counter.increment(1);
     }
 
     /// The Prometheus text exposition.
@@ -160,17 +195,6 @@ pub fn session_started() {
 /// Counts ended sessions.
 pub fn sessions_ended(reason: &'static str, count: u64) {
     metrics::counter!(SESSIONS_ENDED, "reason" => reason).increment(count);
-}
-
-/// Counts a forward-auth check by the status it answered with.
-pub fn forward_auth(status: u16) {
-    let result = match status {
-        200..=299 => "allowed",
-        401 | 302 | 303 => "unauthenticated",
-        403 => "denied",
-        _ => "error",
-    };
-    metrics::counter!(FORWARD_AUTH, "result" => result).increment(1);
 }
 
 /// Sets the active sessions gauge.

@@ -163,5 +163,11 @@ pub fn random_token() -> String {
 /// SHA-256 of a token, hex: what the store keeps instead of the token.
 pub fn hash_token(token: &str) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    // `hex::encode` goes a char at a time; this is on every session check.
+    let mut out = [0u8; 64];
+    match hex::encode_to_slice(digest, &mut out) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(_) => hex::encode(digest),
+    }
 }

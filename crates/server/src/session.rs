@@ -1,5 +1,7 @@
 //! Login sessions: an opaque random id in a cookie, its hash in the store.
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 use hubauth_core::{AuthError, Outcome, RefreshOutcome, RequestContext, pipeline};
 use hubauth_store::{NewSession, UserRecord};
@@ -12,8 +14,8 @@ use crate::state::HubState;
 /// The logged-in user of a request.
 #[derive(Debug, Clone)]
 pub struct SessionUser {
-    /// The user as stored.
-    pub user: UserRecord,
+    /// The user as stored (shared with the session cache).
+    pub user: Arc<UserRecord>,
     /// The hash of the session id (to end this session).
     pub session_hash: String,
 }
@@ -48,6 +50,7 @@ pub async fn current_user(
             let Some(user) = state.store.get_user(&session.user).await? else {
                 return Ok(None);
             };
+            let user = Arc::new(user);
             state
                 .sessions
                 .insert(&hash, user.clone(), session.expires, now, generation);
@@ -79,7 +82,7 @@ pub async fn refresh_now(
 /// turns into an error page: the session stays, and the refresh is retried later.
 async fn refresh(
     state: &HubState,
-    user: UserRecord,
+    user: Arc<UserRecord>,
     session_hash: String,
     now: i64,
 ) -> Result<Option<SessionUser>, AppError> {
@@ -129,7 +132,7 @@ async fn refresh(
             crate::metrics::refresh("updated");
             state.mark_refreshed(&name, now);
             Ok(Some(SessionUser {
-                user: updated,
+                user: Arc::new(updated),
                 session_hash,
             }))
         }

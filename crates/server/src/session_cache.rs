@@ -18,15 +18,15 @@
 //! [`HubState::sessions_changed`]: crate::state::HubState::sessions_changed
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use hubauth_store::UserRecord;
 
 /// A validated session as cached.
 #[derive(Debug, Clone)]
 struct Entry {
-    user: UserRecord,
+    user: Arc<UserRecord>,
     /// The session's own expiry (first invalid second).
     expires: i64,
     /// When the entry was read from the database.
@@ -61,7 +61,7 @@ impl SessionCache {
 
     /// The user of a cached, still-fresh session at `now`, or `None` (not cached, older
     /// than the TTL, or the session expired).
-    pub fn get(&self, session_hash: &str, now: i64) -> Option<UserRecord> {
+    pub fn get(&self, session_hash: &str, now: i64) -> Option<Arc<UserRecord>> {
         if !self.enabled() {
             return None;
         }
@@ -92,7 +92,7 @@ impl SessionCache {
     pub fn insert(
         &self,
         session_hash: &str,
-        user: UserRecord,
+        user: Arc<UserRecord>,
         expires: i64,
         now: i64,
         generation: u64,
@@ -178,8 +178,8 @@ impl SessionCache {
 mod tests {
     use super::*;
 
-    fn user(name: &str) -> UserRecord {
-        UserRecord {
+    fn user(name: &str) -> Arc<UserRecord> {
+        Arc::new(UserRecord {
             id: 1,
             name: name.to_owned(),
             admin: false,
@@ -187,7 +187,7 @@ mod tests {
             last_activity: None,
             groups: vec!["staff".to_owned()],
             roles: Vec::new(),
-        }
+        })
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub async fn authenticate(
     }
     let scopes = user_scopes(state, &session.user).await?;
     Ok(Some(Caller {
-        user: session.user,
+        user: std::sync::Arc::unwrap_or_clone(session.user),
         scopes,
         token: None,
     }))

@@ -10,10 +10,9 @@
 //!
 //! No token is put in a header unless `auth_state_headers` names it.
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::{app_error_page, encode_query, error_page, redirect};
 use crate::error::AppError;
@@ -22,27 +21,22 @@ use crate::pages::PageUser;
 use crate::session;
 use crate::state::{AppState, HubState};
 
-/// The query of a forward-auth request.
-#[derive(Debug, Deserialize)]
-pub struct ForwardAuthQuery {
-    /// `true` to answer a missing session with a redirect to the login page.
-    #[serde(default)]
-    redirect: Option<String>,
-}
-
-/// The forward-auth check.
+/// The forward-auth check, as a route (for [`crate::app`]; the hub's own listener calls
+/// [`answer`] directly).
 pub async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<ForwardAuthQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let redirect_mode = query
-        .redirect
-        .as_deref()
-        .is_some_and(|value| matches!(value, "true" | "1" | "yes"));
-    let mut response = match check_inner(&state, &headers, redirect_mode).await {
+    answer(&state, &headers, query.as_deref()).await
+}
+
+/// Answers a forward-auth check from the request's headers and query.
+pub async fn answer(state: &HubState, headers: &HeaderMap, query: Option<&str>) -> Response {
+    let redirect_mode = query.is_some_and(asks_for_redirect);
+    let mut response = match check_inner(state, headers, redirect_mode).await {
         Ok(response) => response,
-        Err(err) if wants_json(&headers) => {
+        Err(err) if wants_json(headers) => {
             let (status, message) = err.status_and_message();
             if status.is_server_error() {
                 tracing::error!(error = %err, "forward-auth check failed");
@@ -51,13 +45,20 @@ pub async fn check(
             crate::error::add_retry_after(&mut response);
             response
         }
-        Err(err) => app_error_page(&state, err),
+        Err(err) => app_error_page(state, err),
     };
-    crate::metrics::forward_auth(response.status().as_u16());
+    state.metrics.forward_auth(response.status());
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Whether the query asks for a redirect to the login page instead of a bare 401
+/// (`redirect=true`, as Traefik and Caddy are configured).
+fn asks_for_redirect(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, value)| key == "redirect" && matches!(&*value, "true" | "1" | "yes"))
 }
 
 async fn check_inner(
@@ -65,52 +66,65 @@ async fn check_inner(
     headers: &HeaderMap,
     redirect_mode: bool,
 ) -> Result<Response, AppError> {
-    let target = Target::from_headers(headers);
     let Some(current) = session::current_user(state, headers).await? else {
         if wants_json(headers) {
             return Ok(json_error(StatusCode::UNAUTHORIZED, "login required"));
         }
         if redirect_mode {
+            let target = Target::from_headers(headers);
             return Ok(redirect(&login_url(state, &target), &[]));
         }
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
     let user = &current.user;
-    let config = &state.config.forward_auth;
-    if !is_allowed(
-        &config.rules,
-        target.host.as_deref(),
-        &target.uri,
-        &user.name,
-        &user.groups,
-    ) {
-        tracing::info!(user = %user.name, host = ?target.host, "forward-auth: user not allowed by forward_auth_rules");
-        let message = "You are logged in but not allowed to use this application.";
-        if wants_json(headers) {
-            return Ok(json_error(StatusCode::FORBIDDEN, message));
+    let rules = &state.config.forward_auth.rules;
+    // Without rules every logged-in user passes, whatever the target.
+    if !rules.is_empty() {
+        let target = Target::from_headers(headers);
+        if !is_allowed(
+            rules,
+            target.host.as_deref(),
+            &target.uri,
+            &user.name,
+            &user.groups,
+        ) {
+            tracing::info!(user = %user.name, host = ?target.host, "forward-auth: user not allowed by forward_auth_rules");
+            return forbidden(state, headers, user);
         }
-        let page_user = PageUser {
-            name: user.name.clone(),
-            admin: user.admin,
-            groups: user.groups.clone(),
-        };
-        return error_page(state, StatusCode::FORBIDDEN, message, Some(&page_user));
     }
-    let user = user.clone();
+    let mut response = StatusCode::OK.into_response();
+    insert_identity(state, user, response.headers_mut())?;
     let Some(token_headers) = crate::app_tokens::headers_for(state, current).await? else {
         // The refresh before handing tokens on ended the session.
         if redirect_mode && !wants_json(headers) {
+            let target = Target::from_headers(headers);
             return Ok(redirect(&login_url(state, &target), &[]));
         }
         return Ok(json_or_plain_401(headers));
     };
-    let mut response = StatusCode::OK.into_response();
     let out = response.headers_mut();
-    insert_identity(state, &user, out)?;
     for (name, value) in token_headers {
         out.insert(name, value);
     }
     Ok(response)
+}
+
+/// The answer for a logged-in user whom `forward_auth_rules` keep out.
+fn forbidden(
+    state: &HubState,
+    headers: &HeaderMap,
+    user: &hubauth_store::UserRecord,
+) -> Result<Response, AppError> {
+    let message = "You are logged in but not allowed to use this application.";
+    if wants_json(headers) {
+        return Ok(json_error(StatusCode::FORBIDDEN, message));
+    }
+    let page_user = PageUser {
+        name: user.name.clone(),
+        admin: user.admin,
+        groups: user.groups.clone(),
+    };
+    error_page(state, StatusCode::FORBIDDEN, message, Some(&page_user))
 }
 
 fn json_or_plain_401(headers: &HeaderMap) -> Response {

@@ -1,0 +1,127 @@
+//! The listener: accepts TCP connections, serves each over HTTP/1.1 (with upgrades, so
+//! websockets pass through the built-in proxy), and shuts down gracefully.
+//!
+//! The hub serves its own connections rather than through `axum::serve` for the sake of
+//! the forward-auth check, the hub's hot path: a reverse proxy asks it once for every
+//! request to every protected app. Here that check is answered straight from the
+//! connection (no router dispatch, no boxed middleware future per request), and the
+//! metrics recorder is set once per connection instead of once per request. Every other
+//! request goes to the router, with the client's address as axum's `ConnectInfo`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request};
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tower::ServiceExt;
+
+use crate::handlers::forward_auth;
+use crate::state::AppState;
+
+/// How long a client may take to send a request's head (slow-loris protection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` (the hub's, without the per-request metrics layer) on `listener` until
+/// `shutdown` completes, then waits for open connections to finish their requests.
+pub(crate) async fn serve(
+    state: AppState,
+    router: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let forward_auth_path: std::sync::Arc<str> =
+        format!("{}forward-auth", state.hub_prefix()).into();
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(());
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(&err).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses, one per request: do not wait to fill a segment.
+        let _ = stream.set_nodelay(true);
+        let state_for_conn = state.clone();
+        let router = router.clone();
+        let forward_auth_path = forward_auth_path.clone();
+        let service = service_fn(move |request: Request<Incoming>| {
+            let state = state_for_conn.clone();
+            let router = router.clone();
+            let is_check = is_forward_auth(&request, &forward_auth_path);
+            async move {
+                if is_check {
+                    let (parts, _body) = request.into_parts();
+                    return Ok::<Response, Infallible>(
+                        forward_auth::answer(&state, &parts.headers, parts.uri.query()).await,
+                    );
+                }
+                let mut request = request;
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.oneshot(request).await
+            }
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut closing = closing_rx.clone();
+        tokio::spawn(state.metrics.scope(async move {
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = closing.changed() => {
+                    // Finish the request in flight, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = result {
+                tracing::debug!(peer = %peer, error = %err, "connection ended with an error");
+            }
+            drop(closing);
+        }));
+    }
+    drop(listener);
+    drop(closing_rx);
+    let _ = closing_tx.send(());
+    // Every connection task holds a receiver: `closed` completes when the last one ends.
+    closing_tx.closed().await;
+    Ok(())
+}
+
+/// Whether a request is a forward-auth check (`GET` or `HEAD` on its exact path); other
+/// methods on that path go to the router, which answers 405.
+fn is_forward_auth(request: &Request<Incoming>, path: &str) -> bool {
+    (request.method() == Method::GET || request.method() == Method::HEAD)
+        && request.uri().path() == path
+}
+
+/// Handles a failed `accept`: errors about one connection (reset before it was accepted)
+/// are skipped; others (out of file descriptors) are logged and retried after a pause so
+/// the loop does not spin.
+async fn accept_failed(err: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(error = %err, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
