@@ -2,9 +2,10 @@
 //!
 //! Code records through the [`metrics`] facade (`counter!`, `histogram!`), including crates
 //! that know nothing about the hub (the OAuth client times its provider requests that way).
-//! Each hub owns a [`PrometheusRecorder`] that is never installed globally: every request
-//! future is polled with the hub's recorder set as the thread-local recorder
-//! ([`Metrics::scope`]), so several hubs in one process (tests) keep separate counts.
+//! Each hub owns a [`PrometheusRecorder`] that is never installed globally: every
+//! connection the hub serves (and every request through [`crate::app`]'s router) is polled
+//! with the hub's recorder set as the thread-local recorder ([`Metrics::scope`]), so several
+//! hubs in one process (tests) keep separate counts.
 
 use std::future::Future;
 use std::pin::Pin;
