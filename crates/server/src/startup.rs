@@ -1,6 +1,8 @@
 //! What the hub does before it serves: configuration checks and user reconciliation
 //! (JupyterHub's `init_users` and `init_blocked_users`).
 
+use std::collections::{BTreeSet, HashSet};
+
 use hubauth_core::Authenticator;
 use hubauth_store::{CryptKeeper, Store, StoreError};
 
@@ -82,6 +84,58 @@ pub struct Reconciled {
     pub stale_role_assignments: u64,
 }
 
+/// Creates the `admin_users` (as admins; existing ones are promoted) and `allowed_users`
+/// that are not among the `stored` names; returns the names created.
+///
+/// The missing users are created in one transaction per list rather than one per user, so
+/// a list of thousands does not make start-up wait for thousands of commits. When another
+/// replica starting at the same moment creates some of them first, the batch fails as a
+/// whole and the users are created one by one instead.
+async fn create_configured_users(
+    store: &dyn Store,
+    stored: &HashSet<String>,
+    admin_users: &BTreeSet<String>,
+    allowed_users: &BTreeSet<String>,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut created = Vec::new();
+    let mut new_admins = Vec::new();
+    for name in admin_users {
+        if !stored.contains(name) {
+            new_admins.push(name.clone());
+            continue;
+        }
+        if let Some(user) = store.get_user(name).await?
+            && !user.admin
+        {
+            store.set_admin(name, true).await?;
+        }
+    }
+    let new_allowed: Vec<String> = allowed_users
+        .iter()
+        .filter(|name| !stored.contains(*name) && !admin_users.contains(*name))
+        .cloned()
+        .collect();
+    for (names, admin) in [(new_admins, true), (new_allowed, false)] {
+        if names.is_empty() {
+            continue;
+        }
+        match store.create_users(&names, admin, now).await {
+            Ok(users) => created.extend(users.into_iter().map(|user| user.name)),
+            Err(StoreError::Conflict { .. }) => {
+                for name in &names {
+                    let (user, new) = store.ensure_user(name, admin.then_some(true), now).await?;
+                    if new {
+                        created.push(user.name);
+                    }
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(created)
+}
+
 /// Brings the database in line with the configuration, in JupyterHub's order: managed
 /// roles created (and stale ones removed) from `load_managed_roles`; admins created or
 /// promoted; allowed users created; every stored, non-blocked user added to the
@@ -98,20 +152,15 @@ pub async fn reconcile(
     let roles = crate::managed_roles::create_on_startup(authenticator, store).await?;
     report.managed_roles = roles.loaded.iter().map(|role| role.name.clone()).collect();
     report.stale_roles = roles.stale_roles;
-    for name in &config.admin_users {
-        let (user, created) = store.ensure_user(name, Some(true), now).await?;
-        if created {
-            report.created.push(user.name.clone());
-        } else if !user.admin {
-            store.set_admin(name, true).await?;
-        }
-    }
-    for name in &config.allowed_users {
-        let (_, created) = store.ensure_user(name, None, now).await?;
-        if created {
-            report.created.push(name.clone());
-        }
-    }
+    let stored: HashSet<String> = store.user_names().await?.into_iter().collect();
+    report.created = create_configured_users(
+        store,
+        &stored,
+        &config.admin_users,
+        &config.allowed_users,
+        now,
+    )
+    .await?;
     for name in store.user_names().await? {
         if config.blocked_users.contains(&name) {
             continue;
@@ -142,4 +191,76 @@ pub async fn reconcile(
     }
     report.expired_sessions = store.delete_expired_sessions(now).await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    async fn store() -> hubauth_store::SqliteStore {
+        hubauth_store::SqliteStore::open_in_memory().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn creates_missing_users_and_promotes_stored_admins() {
+        let store = store().await;
+        store
+            .ensure_user("old-admin", Some(false), 1)
+            .await
+            .unwrap();
+        store.ensure_user("old-user", None, 1).await.unwrap();
+        let stored: HashSet<String> = store.user_names().await.unwrap().into_iter().collect();
+        let created = create_configured_users(
+            &store,
+            &stored,
+            &names(&["old-admin", "root", "both"]),
+            &names(&["old-user", "ann", "bob", "both"]),
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(created, ["both", "root", "ann", "bob"]);
+        for (name, admin) in [
+            ("old-admin", true),
+            ("root", true),
+            ("both", true),
+            ("old-user", false),
+            ("ann", false),
+            ("bob", false),
+        ] {
+            let user = store.get_user(name).await.unwrap().unwrap();
+            assert_eq!(user.admin, admin, "{name}");
+            assert!(
+                user.roles.contains(&"user".to_owned()),
+                "{name}: {:?}",
+                user.roles
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn users_created_meanwhile_by_another_replica_are_not_an_error() {
+        let store = store().await;
+        // The snapshot says nobody is stored, but another replica has created two of the
+        // users since: the batch conflicts and the users are created one by one.
+        let stale = HashSet::new();
+        store.ensure_user("ann", None, 1).await.unwrap();
+        store.ensure_user("root", Some(true), 1).await.unwrap();
+        let created = create_configured_users(
+            &store,
+            &stale,
+            &names(&["root", "sue"]),
+            &names(&["ann", "bob"]),
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(created, ["sue", "bob"]);
+        assert!(store.get_user("sue").await.unwrap().unwrap().admin);
+        assert!(!store.get_user("bob").await.unwrap().unwrap().admin);
+    }
 }
