@@ -38,15 +38,97 @@ impl Default for ForwardAuthConfig {
     }
 }
 
+/// The requests a forward-auth rule or a proxy route applies to: a host, a path prefix,
+/// or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestScope {
+    /// The host, lower-cased; `None` means any host. With a port (`app.example:8080`) the
+    /// port must match too; without, any port matches.
+    pub host: Option<String>,
+    /// The path prefix (segment-wise: `/app` covers `/app` and `/app/x`, not `/apple`).
+    pub path_prefix: String,
+}
+
+impl RequestScope {
+    /// Every request: any host, path prefix `/`.
+    pub fn everything() -> Self {
+        RequestScope {
+            host: None,
+            path_prefix: "/".to_owned(),
+        }
+    }
+
+    /// Reads the optional `host` and `path_prefix` keys of one rule or route table;
+    /// `where_` names the table in errors.
+    pub fn from_table(where_: &str, table: &JsonTable) -> Result<Self, String> {
+        let host = match table_string(where_, table, "host")? {
+            Some(host) if !is_plausible_host(&host) => {
+                return Err(format!(
+                    "{where_}: host {host:?} must be a bare host name, optionally with :port"
+                ));
+            }
+            Some(host) => Some(host.to_ascii_lowercase()),
+            None => None,
+        };
+        let path_prefix =
+            table_string(where_, table, "path_prefix")?.unwrap_or_else(|| "/".to_owned());
+        if !path_prefix.starts_with('/') || path_prefix.contains(['?', '#', '\\']) {
+            return Err(format!(
+                "{where_}: path_prefix {path_prefix:?} must be a path starting with /"
+            ));
+        }
+        Ok(RequestScope { host, path_prefix })
+    }
+
+    /// Whether a request for `host` and an already [normalized](normalize_path) `path`
+    /// falls in this scope.
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(pattern), Some(host)) => host_matches(pattern, host),
+            (Some(_), None) => false,
+        };
+        host_ok && path_has_prefix(path, &self.path_prefix)
+    }
+}
+
+/// Of `items`, the one whose scope most specifically matches a request for `host` + `uri`:
+/// a scope naming the host beats one for any host, then the longest path prefix wins.
+/// The path of `uri` is [normalized](normalize_path) first.
+pub fn most_specific<'a, T>(
+    items: &'a [T],
+    scope: impl Fn(&T) -> &RequestScope,
+    host: Option<&str>,
+    uri: &str,
+) -> Option<&'a T> {
+    let path = normalize_path(uri);
+    items
+        .iter()
+        .filter(|item| scope(item).matches(host, &path))
+        .max_by_key(|item| {
+            let scope = scope(item);
+            (scope.host.is_some(), scope.path_prefix.len())
+        })
+}
+
+/// A table of `forward_auth_rules` or `upstream_routes`, as parsed from the config.
+pub type JsonTable = serde_json::Map<String, Json>;
+
+/// The string value of `key` in a rule or route table, if present; `where_` names the
+/// table in the error for a value that is not a string.
+pub fn table_string(where_: &str, table: &JsonTable, key: &str) -> Result<Option<String>, String> {
+    match table.get(key) {
+        None => Ok(None),
+        Some(Json::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(format!("{where_}: {key} must be a string")),
+    }
+}
+
 /// Who may reach one protected app (a host, a path prefix, or both).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardAuthRule {
-    /// The host the rule applies to, lower-cased; `None` means any host. With a port
-    /// (`app.example:8080`) the port must match too; without, any port matches.
-    pub host: Option<String>,
-    /// The path prefix the rule applies to (segment-wise: `/app` covers `/app` and
-    /// `/app/x`, not `/apple`).
-    pub path_prefix: String,
+    /// The requests the rule applies to.
+    pub scope: RequestScope,
     /// Users allowed through.
     pub allowed_users: Vec<String>,
     /// Members of these groups are allowed through.
@@ -70,13 +152,7 @@ impl ForwardAuthRule {
                 ));
             }
         }
-        let string = |key: &str| -> Result<Option<String>, String> {
-            match table.get(key) {
-                None => Ok(None),
-                Some(Json::String(text)) => Ok(Some(text.clone())),
-                Some(_) => Err(format!("{where_}: {key} must be a string")),
-            }
-        };
+        let scope = RequestScope::from_table(&where_, table)?;
         let list = |key: &str| -> Result<Vec<String>, String> {
             match table.get(key) {
                 None => Ok(Vec::new()),
@@ -91,21 +167,6 @@ impl ForwardAuthRule {
                 Some(_) => Err(format!("{where_}: {key} must be a list of strings")),
             }
         };
-        let host = match string("host")? {
-            Some(host) if !is_plausible_host(&host) => {
-                return Err(format!(
-                    "{where_}: host {host:?} must be a bare host name, optionally with :port"
-                ));
-            }
-            Some(host) => Some(host.to_ascii_lowercase()),
-            None => None,
-        };
-        let path_prefix = string("path_prefix")?.unwrap_or_else(|| "/".to_owned());
-        if !path_prefix.starts_with('/') || path_prefix.contains(['?', '#', '\\']) {
-            return Err(format!(
-                "{where_}: path_prefix {path_prefix:?} must be a path starting with /"
-            ));
-        }
         let allowed_users = list("allowed_users")?;
         let allowed_groups = list("allowed_groups")?;
         if allowed_users.is_empty() && allowed_groups.is_empty() {
@@ -114,20 +175,10 @@ impl ForwardAuthRule {
             ));
         }
         Ok(ForwardAuthRule {
-            host,
-            path_prefix,
+            scope,
             allowed_users,
             allowed_groups,
         })
-    }
-
-    fn matches(&self, host: Option<&str>, path: &str) -> bool {
-        let host_ok = match (&self.host, host) {
-            (None, _) => true,
-            (Some(rule), Some(host)) => host_matches(rule, host),
-            (Some(_), None) => false,
-        };
-        host_ok && path_has_prefix(path, &self.path_prefix)
     }
 
     fn allows(&self, name: &str, groups: &[String]) -> bool {
@@ -148,12 +199,7 @@ pub fn is_allowed(
     name: &str,
     groups: &[String],
 ) -> bool {
-    let path = normalize_path(uri);
-    rules
-        .iter()
-        .filter(|rule| rule.matches(host, &path))
-        .max_by_key(|rule| (rule.host.is_some(), rule.path_prefix.len()))
-        .is_none_or(|rule| rule.allows(name, groups))
+    most_specific(rules, |rule| &rule.scope, host, uri).is_none_or(|rule| rule.allows(name, groups))
 }
 
 /// Compares a rule's or allow-list's host with a request host, case-insensitively; a

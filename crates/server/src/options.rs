@@ -360,6 +360,7 @@ impl HubConfig {
 
 /// Reads and validates `upstream` and `upstream_routes`.
 fn proxy_from_view(view: &ClassView<'_>) -> Result<crate::proxy::ProxyConfig, ConfigError> {
+    use crate::forward_auth::RequestScope;
     use crate::proxy::{ProxyRoute, parse_upstream};
     let raw_routes: Vec<serde_json::Value> = view.get("upstream_routes")?;
     let mut routes = raw_routes
@@ -373,8 +374,7 @@ fn proxy_from_view(view: &ClassView<'_>) -> Result<crate::proxy::ProxyConfig, Co
         let authority =
             parse_upstream(&upstream).map_err(|message| view.invalid("upstream", message))?;
         routes.push(ProxyRoute {
-            host: None,
-            path_prefix: "/".to_owned(),
+            scope: RequestScope::everything(),
             authority,
         });
     }

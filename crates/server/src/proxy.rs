@@ -8,15 +8,13 @@
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value as Json;
 
-use crate::forward_auth::{host_matches, is_plausible_host, normalize_path};
+use crate::forward_auth::{RequestScope, most_specific, table_string};
 
 /// Where one part of the site goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyRoute {
-    /// The host the route applies to, lower-cased; `None` means any host.
-    pub host: Option<String>,
-    /// The path prefix the route applies to (segment-wise, as in `forward_auth_rules`).
-    pub path_prefix: String,
+    /// The requests the route takes (matched as in `forward_auth_rules`).
+    pub scope: RequestScope,
     /// The upstream's `host:port`.
     pub authority: String,
 }
@@ -35,45 +33,12 @@ impl ProxyRoute {
                 ));
             }
         }
-        let string = |key: &str| -> Result<Option<String>, String> {
-            match table.get(key) {
-                None => Ok(None),
-                Some(Json::String(text)) => Ok(Some(text.clone())),
-                Some(_) => Err(format!("{where_}: {key} must be a string")),
-            }
-        };
-        let host = match string("host")? {
-            Some(host) if !is_plausible_host(&host) => {
-                return Err(format!(
-                    "{where_}: host {host:?} must be a bare host name, optionally with :port"
-                ));
-            }
-            Some(host) => Some(host.to_ascii_lowercase()),
-            None => None,
-        };
-        let path_prefix = string("path_prefix")?.unwrap_or_else(|| "/".to_owned());
-        if !path_prefix.starts_with('/') || path_prefix.contains(['?', '#', '\\']) {
-            return Err(format!(
-                "{where_}: path_prefix {path_prefix:?} must be a path starting with /"
-            ));
-        }
-        let upstream = string("upstream")?.ok_or_else(|| format!("{where_} needs upstream"))?;
+        let scope = RequestScope::from_table(&where_, table)?;
+        let upstream = table_string(&where_, table, "upstream")?
+            .ok_or_else(|| format!("{where_} needs upstream"))?;
         let authority =
             parse_upstream(&upstream).map_err(|message| format!("{where_}: {message}"))?;
-        Ok(ProxyRoute {
-            host,
-            path_prefix,
-            authority,
-        })
-    }
-
-    fn matches(&self, host: Option<&str>, path: &str) -> bool {
-        let host_ok = match (&self.host, host) {
-            (None, _) => true,
-            (Some(rule), Some(host)) => host_matches(rule, host),
-            (Some(_), None) => false,
-        };
-        host_ok && path_has_prefix(path, &self.path_prefix)
+        Ok(ProxyRoute { scope, authority })
     }
 }
 
@@ -93,11 +58,7 @@ impl ProxyConfig {
     /// The route for a request: the most specific match (a route naming the host beats one
     /// for any host, then the longest path prefix).
     pub fn route_for(&self, host: Option<&str>, uri_path: &str) -> Option<&ProxyRoute> {
-        let path = normalize_path(uri_path);
-        self.routes
-            .iter()
-            .filter(|route| route.matches(host, &path))
-            .max_by_key(|route| (route.host.is_some(), route.path_prefix.len()))
+        most_specific(&self.routes, |route| &route.scope, host, uri_path)
     }
 }
 
@@ -129,17 +90,6 @@ pub fn parse_upstream(upstream: &str) -> Result<String, String> {
         .ok_or_else(|| format!("upstream {upstream:?} has no host"))?;
     let port = parsed.port_or_known_default().unwrap_or(80);
     Ok(format!("{host}:{port}"))
-}
-
-/// Segment-wise prefix match: `/app` covers `/app` and `/app/x` but not `/apple`.
-fn path_has_prefix(path: &str, prefix: &str) -> bool {
-    if prefix.ends_with('/') {
-        return path.starts_with(prefix) || format!("{path}/") == prefix;
-    }
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Headers that describe one connection, never forwarded (RFC 9110 section 7.6.1).

@@ -189,7 +189,7 @@ impl HubState {
         };
         let host = forwarded_host
             .or_else(|| header("host"))
-            .filter(|host| is_plausible_host(host))
+            .filter(|host| crate::forward_auth::is_plausible_host(host))
             .unwrap_or_else(|| self.config.bind_addr.to_string());
         let scheme = if self.is_https(headers) {
             "https"
@@ -198,13 +198,4 @@ impl HubState {
         };
         format!("{scheme}://{host}")
     }
-}
-
-/// A Host header value that can safely go into a URL (no path, userinfo or spaces).
-fn is_plausible_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
 }
