@@ -256,7 +256,9 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 /// and `/%70rivate` cannot slip past a rule for `/private`.
 pub fn normalize_path(uri: &str) -> String {
     let path = uri.split(['?', '#']).next().unwrap_or("");
-    let decoded = percent_decode(path).replace('\\', "/");
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .replace('\\', "/");
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
         match segment {
@@ -272,30 +274,6 @@ pub fn normalize_path(uri: &str) -> String {
         out.push('/');
     }
     out
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes.get(index).copied().unwrap_or(0);
-        if byte == b'%' {
-            let hex = bytes.get(index + 1..index + 3).and_then(|pair| {
-                std::str::from_utf8(pair)
-                    .ok()
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-            });
-            if let Some(value) = hex {
-                out.push(value);
-                index += 3;
-                continue;
-            }
-        }
-        out.push(byte);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses a header-name option: `None` for an empty value (header turned off).
@@ -367,6 +345,16 @@ mod tests {
             assert!(!is_allowed(&rules, None, uri, "bob", &[]), "{uri}");
         }
         assert!(is_allowed(&rules, None, "/privateer", "bob", &[]));
+    }
+
+    #[test]
+    fn paths_are_decoded_and_resolved() {
+        assert_eq!(normalize_path("/%70rivate/./x//y?q=%2F"), "/private/x/y");
+        assert_eq!(normalize_path("/a/%2e%2E/b/"), "/b/");
+        assert_eq!(normalize_path("/a%5cb"), "/a/b");
+        // Escapes that are not two hex digits stay as they are.
+        assert_eq!(normalize_path("/%zz/%4"), "/%zz/%4");
+        assert_eq!(normalize_path("/%C3%A9t%C3"), "/\u{e9}t\u{fffd}");
     }
 
     #[test]

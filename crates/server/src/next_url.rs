@@ -19,7 +19,7 @@ pub fn validate_next(next: &str, base_url: &str) -> Option<String> {
     }
     // Decoded segments may not climb out of the base URL either.
     let path = next.split(['?', '#']).next().unwrap_or("");
-    let decoded = percent_decode(path);
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     if decoded.contains("..") && decoded.split('/').any(|segment| segment == "..") {
         return None;
     }
@@ -67,30 +67,6 @@ pub fn validate_next_with_hosts(
         .iter()
         .any(|allowed| crate::forward_auth::host_matches(allowed, &authority))
         .then(|| parsed.to_string())
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes.get(index).copied().unwrap_or(0);
-        if byte == b'%' {
-            let hex = bytes.get(index + 1..index + 3).and_then(|pair| {
-                std::str::from_utf8(pair)
-                    .ok()
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-            });
-            if let Some(value) = hex {
-                out.push(value);
-                index += 3;
-                continue;
-            }
-        }
-        out.push(byte);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
