@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use hubauth_core::LoginKind;
+use hubauth_store::UserRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -652,41 +653,27 @@ async fn redeem_code(
     let Some(user) = provider::active_user(state, &grant.user).await? else {
         return Ok(invalid_grant("the user no longer exists or is blocked"));
     };
-    let issued = provider::issue_access_token(
-        state,
+    let granted = Granted {
         client,
-        &user.name,
-        &grant.scopes,
-        &grant.session,
+        user: &user,
+        scopes: &grant.scopes,
+        session: &grant.session,
+        auth_time: grant.auth_time,
+    };
+    let tokens = issue_tokens(
+        state,
+        &granted,
+        Some(grants::key(Kind::Redeemed, code)),
         now,
     )
     .await?;
-    let refresh_token = random_token();
-    let refresh_key = grants::key(Kind::Refresh, &refresh_token);
-    grants::put(
-        store,
-        refresh_key.clone(),
-        &RefreshGrant {
-            client_id: client.client_id.clone(),
-            user: user.name.clone(),
-            scopes: grant.scopes.clone(),
-            auth_time: grant.auth_time,
-            token_id: issued.id,
-            session: grant.session.clone(),
-            family: Some(grants::key(Kind::Redeemed, code)),
-        },
-        now,
-        now.saturating_add(refresh_lifetime(state)),
-    )
-    .await
-    .map_err(grant_error)?;
     grants::put(
         store,
         grants::key(Kind::Redeemed, code),
         &Redeemed {
             user: user.name.clone(),
-            token_ids: vec![issued.id],
-            refresh_key: Some(refresh_key),
+            token_ids: vec![tokens.access.id],
+            refresh_key: Some(tokens.refresh_key.clone()),
         },
         now,
         now.saturating_add(grants::REDEEMED_TTL),
@@ -694,28 +681,15 @@ async fn redeem_code(
     .await
     .map_err(grant_error)?;
     tracing::info!(client = %client.client_id, user = %user.name, "issued an access token for an authorization code");
-    let id_token = if grant.scopes.iter().any(|s| s == "openid") {
-        Some(provider::id_token(
-            provider,
-            &user,
-            IdTokenParams {
-                issuer: &provider::issuer(state, headers),
-                client_id: &client.client_id,
-                nonce: grant.nonce.as_deref(),
-                auth_time: grant.auth_time,
-                access_token: &issued.token,
-                now,
-            },
-        )?)
-    } else {
-        None
-    };
-    Ok(token_response(
-        &issued,
-        &refresh_token,
-        &grant.scopes,
-        id_token,
-    ))
+    token_response(
+        state,
+        provider,
+        headers,
+        &granted,
+        &tokens,
+        grant.nonce.as_deref(),
+        now,
+    )
 }
 
 async fn refresh(
@@ -790,28 +764,14 @@ async fn refresh(
     let Some(user) = provider::active_user(state, &grant.user).await? else {
         return Ok(invalid_grant("the user no longer exists or is blocked"));
     };
-    let issued =
-        provider::issue_access_token(state, client, &user.name, &scopes, &grant.session, now)
-            .await?;
-    let refresh_token = random_token();
-    let new_refresh_key = grants::key(Kind::Refresh, &refresh_token);
-    grants::put(
-        store,
-        new_refresh_key.clone(),
-        &RefreshGrant {
-            client_id: client.client_id.clone(),
-            user: user.name.clone(),
-            scopes: scopes.clone(),
-            auth_time: grant.auth_time,
-            token_id: issued.id,
-            session: grant.session.clone(),
-            family: grant.family.clone(),
-        },
-        now,
-        now.saturating_add(refresh_lifetime(state)),
-    )
-    .await
-    .map_err(grant_error)?;
+    let granted = Granted {
+        client,
+        user: &user,
+        scopes: &scopes,
+        session: &grant.session,
+        auth_time: grant.auth_time,
+    };
+    let tokens = issue_tokens(state, &granted, grant.family.clone(), now).await?;
     if let Some(family) = &grant.family {
         // The code's record learns the new tokens, so that a replay of the code revokes
         // them too.
@@ -819,8 +779,8 @@ async fn refresh(
             .await
             .map_err(grant_error)?;
         if let Some((mut redeemed, true)) = redeemed {
-            redeemed.token_ids.push(issued.id);
-            redeemed.refresh_key = Some(new_refresh_key.clone());
+            redeemed.token_ids.push(tokens.access.id);
+            redeemed.refresh_key = Some(tokens.refresh_key.clone());
             grants::put(
                 store,
                 family.clone(),
@@ -833,44 +793,112 @@ async fn refresh(
         }
     }
     tracing::info!(client = %client.client_id, user = %user.name, "refreshed an access token");
-    let id_token = if scopes.iter().any(|s| s == "openid") {
+    token_response(state, provider, headers, &granted, &tokens, None, now)
+}
+
+/// What a token request is answered with, once its code or refresh token checked out.
+struct Granted<'a> {
+    client: &'a ServiceConfig,
+    user: &'a UserRecord,
+    scopes: &'a [String],
+    /// Hash of the hub session the grant descends from.
+    session: &'a str,
+    /// When the user logged in.
+    auth_time: i64,
+}
+
+/// The tokens issued for one token request.
+struct NewTokens {
+    access: provider::IssuedToken,
+    refresh_token: String,
+    /// Store key of the refresh token's grant.
+    refresh_key: String,
+}
+
+/// Issues an access token and a refresh token for `granted`, and stores the refresh
+/// token's grant. `family` is the store key of the code's [`Redeemed`] record the tokens
+/// descend from.
+async fn issue_tokens(
+    state: &HubState,
+    granted: &Granted<'_>,
+    family: Option<String>,
+    now: i64,
+) -> Result<NewTokens, AppError> {
+    let access = provider::issue_access_token(
+        state,
+        granted.client,
+        &granted.user.name,
+        granted.scopes,
+        granted.session,
+        now,
+    )
+    .await?;
+    let refresh_token = random_token();
+    let refresh_key = grants::key(Kind::Refresh, &refresh_token);
+    grants::put(
+        state.store.as_ref(),
+        refresh_key.clone(),
+        &RefreshGrant {
+            client_id: granted.client.client_id.clone(),
+            user: granted.user.name.clone(),
+            scopes: granted.scopes.to_vec(),
+            auth_time: granted.auth_time,
+            token_id: access.id,
+            session: granted.session.to_owned(),
+            family,
+        },
+        now,
+        now.saturating_add(refresh_lifetime(state)),
+    )
+    .await
+    .map_err(grant_error)?;
+    Ok(NewTokens {
+        access,
+        refresh_token,
+        refresh_key,
+    })
+}
+
+/// The token endpoint's answer for `tokens`, with an ID token (carrying `nonce`) when
+/// `openid` was granted.
+fn token_response(
+    state: &HubState,
+    provider: &Provider,
+    headers: &HeaderMap,
+    granted: &Granted<'_>,
+    tokens: &NewTokens,
+    nonce: Option<&str>,
+    now: i64,
+) -> Result<Response, AppError> {
+    let id_token = if granted.scopes.iter().any(|s| s == "openid") {
         Some(provider::id_token(
             provider,
-            &user,
+            granted.user,
             IdTokenParams {
                 issuer: &provider::issuer(state, headers),
-                client_id: &client.client_id,
-                nonce: None,
-                auth_time: grant.auth_time,
-                access_token: &issued.token,
+                client_id: &granted.client.client_id,
+                nonce,
+                auth_time: granted.auth_time,
+                access_token: &tokens.access.token,
                 now,
             },
         )?)
     } else {
         None
     };
-    Ok(token_response(&issued, &refresh_token, &scopes, id_token))
-}
-
-fn token_response(
-    issued: &provider::IssuedToken,
-    refresh_token: &str,
-    scopes: &[String],
-    id_token: Option<String>,
-) -> Response {
     let mut body = json!({
-        "access_token": issued.token,
+        "access_token": tokens.access.token,
         "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "refresh_token": refresh_token,
-        "scope": scopes.join(" "),
+        "expires_in": tokens.access.expires_in,
+        "refresh_token": tokens.refresh_token,
+        "scope": granted.scopes.join(" "),
     });
     if let (Some(id_token), Value::Object(map)) = (id_token, &mut body) {
         map.insert("id_token".into(), json!(id_token));
     }
     let mut response = (StatusCode::OK, Json(body)).into_response();
     no_store(&mut response);
-    response
+    Ok(response)
 }
 
 /// How long a refresh token is accepted: twice the access token's lifetime, so that a
