@@ -51,6 +51,16 @@ async fn pair_with(
     env: &[(&str, &str)],
     configure: impl FnOnce(hubauth_devidp::DevIdpBuilder) -> hubauth_devidp::DevIdpBuilder,
 ) -> Pair {
+    pair_with_hub("", extra, env, configure).await
+}
+
+/// A pair whose `[Hub]` table also holds `hub_extra`.
+async fn pair_with_hub(
+    hub_extra: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+    configure: impl FnOnce(hubauth_devidp::DevIdpBuilder) -> hubauth_devidp::DevIdpBuilder,
+) -> Pair {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hub_origin = format!("http://{}", listener.local_addr().unwrap());
     let callback = format!("{hub_origin}/hub/oauth_callback");
@@ -76,10 +86,11 @@ async fn pair_with(
         BASE.to_owned()
     };
     let rest = format!("{base}oidc_issuer = \"{}\"\n{extra}", idp.issuer());
+    let hub_extra = format!("authenticator_class = \"generic-oauth\"\n{hub_extra}");
     let hub = start_hub_with(HubOptions {
         dir: tempfile::TempDir::new().unwrap(),
         listener: Some(listener),
-        hub_extra: "authenticator_class = \"generic-oauth\"",
+        hub_extra: &hub_extra,
         rest: &rest,
         env,
         clock: Some(clock.clone()),
@@ -529,6 +540,64 @@ async fn auto_login_skips_the_login_page() {
         .unwrap();
     assert_eq!(response.status(), 302);
     assert_eq!(location(&response), "/hub/oauth_login?next=%2Fhub%2Fhome");
+    p.hub.stop().await;
+}
+
+/// The `X-Access-Token` header of a forward-auth answer for this client's session.
+async fn app_access_token(client: &reqwest::Client, hub: &TestHub) -> String {
+    let response = client
+        .get(format!("{}forward-auth", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.headers()["x-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn stored_access_token(hub: &TestHub, name: &str) -> String {
+    let state = hubauth_server::auth_state::load(hub.hub.state(), name)
+        .await
+        .unwrap()
+        .unwrap();
+    state["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn tokens_for_apps_follow_refreshes_and_new_logins() {
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let p = pair_with_hub(
+        "auth_state_headers = { \"X-Access-Token\" = \"access_token\" }\n",
+        "allow_all = true\nenable_auth_state = true\nauth_refresh_age = 60\n",
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        |b| b.access_token_ttl(Duration::from_secs(2)),
+    )
+    .await;
+    let first = client();
+    assert_eq!(oauth_login(&first, &p.hub, None).await.status(), 302);
+    let login_token = stored_access_token(&p.hub, "ada").await;
+    assert_eq!(app_access_token(&first, &p.hub).await, login_token);
+    // Answered again (from the session cache this time): the same token.
+    assert_eq!(app_access_token(&first, &p.hub).await, login_token);
+
+    // Older than auth_refresh_age: the check refreshes, and the app gets the new token,
+    // not the one kept with the session.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    p.clock.advance(61);
+    let refreshed = app_access_token(&first, &p.hub).await;
+    assert_ne!(refreshed, login_token);
+    assert_eq!(refreshed, stored_access_token(&p.hub, "ada").await);
+
+    // A new login elsewhere stores new tokens: the first session's app sees them at once,
+    // although its cache entry is still fresh (the clock has not moved).
+    let second = client();
+    assert_eq!(oauth_login(&second, &p.hub, None).await.status(), 302);
+    let relogged = stored_access_token(&p.hub, "ada").await;
+    assert_ne!(relogged, refreshed);
+    assert_eq!(app_access_token(&first, &p.hub).await, relogged);
+    assert_eq!(app_access_token(&second, &p.hub).await, relogged);
     p.hub.stop().await;
 }
 

@@ -13,32 +13,41 @@
 //! `auth_refresh_age = 0` (no periodic refresh) it is refreshed before every hand-on, as
 //! upstream forces a refresh before every spawn.
 
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::HeaderValue;
 use base64::Engine as _;
 use serde_json::Value;
 
 use crate::error::AppError;
 use crate::session::{self, SessionUser};
+use crate::session_cache::AppHeaders;
 use crate::state::HubState;
 
 /// The token headers for this session's user. `Ok(None)` when the refresh that
 /// `refresh_pre_spawn` asked for ended the session (the user must log in again).
+///
+/// They are kept with the session in the session cache, so that the auth_state is read
+/// and decrypted once per `session_cache_ttl` rather than on every request.
 pub async fn headers_for(
     state: &HubState,
     current: SessionUser,
-) -> Result<Option<Vec<(HeaderName, HeaderValue)>>, AppError> {
+) -> Result<Option<AppHeaders>, AppError> {
     let specs = &state.config.forward_auth.auth_state_headers;
     if specs.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(Some(Vec::new().into()));
     }
     let config = state.authenticator.rules().config();
     let name = current.user.name.clone();
+    let session_hash = current.session_hash.clone();
+    let now = state.clock.now();
     if config.refresh_pre_spawn && config.auth_refresh_age == 0 {
-        let now = state.clock.now();
+        // A refresh before every hand-on: nothing to reuse.
         if session::refresh_now(state, current, now).await?.is_none() {
             return Ok(None);
         }
+    } else if let Some(cached) = state.sessions.app_headers(&session_hash, now) {
+        return Ok(Some(cached));
     }
+    let generation = state.sessions.generation();
     let auth_state = crate::auth_state::load(state, &name).await?;
     let mut document = match &auth_state {
         Some(Value::Object(fields)) => fields.clone(),
@@ -66,6 +75,10 @@ pub async fn headers_for(
             }
         }
     }
+    let out: AppHeaders = out.into();
+    state
+        .sessions
+        .set_app_headers(&session_hash, out.clone(), generation);
     Ok(Some(out))
 }
 

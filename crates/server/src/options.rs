@@ -147,7 +147,7 @@ pub static HUB: ClassDef = ClassDef {
             "session_cache_ttl",
             Int,
             Literal("5"),
-            "Seconds a validated session is kept in memory, so that session checks (forward-auth, the built-in proxy, every page) do not query the database on each request. 0 turns the cache off.\n\nThis is the revocation bound across replicas: a logout, user deletion, admin or group change made through this process takes effect here at once, but one made through another hub process sharing the database (or directly in the database) takes effect here at most this many seconds later.",
+            "Seconds a validated session is kept in memory, so that session checks (forward-auth, the built-in proxy, every page) do not query the database on each request. 0 turns the cache off.\n\nThis is the revocation bound across replicas: a logout, user deletion, admin or group change made through this process takes effect here at once, but one made through another hub process sharing the database (or directly in the database) takes effect here at most this many seconds later. The same holds for the tokens `auth_state_headers` hands to apps: they are kept with the cached session, so new tokens stored by another process (its login or refresh) reach apps through this one within this many seconds.",
         ),
         OptionDef::new(
             "session_cache_size",

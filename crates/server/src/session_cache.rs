@@ -21,12 +21,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use axum::http::{HeaderName, HeaderValue};
 use hubauth_store::UserRecord;
+
+/// The token headers for apps (`auth_state_headers`) computed for a session.
+pub type AppHeaders = Arc<[(HeaderName, HeaderValue)]>;
 
 /// A validated session as cached.
 #[derive(Debug, Clone)]
 struct Entry {
     user: Arc<UserRecord>,
+    /// The session's token headers for apps, once computed: they come from the stored
+    /// auth_state, which changes only with the events that drop the entry (login, refresh,
+    /// logout), so they share its freshness.
+    app_headers: Option<AppHeaders>,
     /// The session's own expiry (first invalid second).
     expires: i64,
     /// When the entry was read from the database.
@@ -124,10 +132,46 @@ impl SessionCache {
             session_hash.to_owned(),
             Entry {
                 user,
+                app_headers: None,
                 expires,
                 cached_at: now,
             },
         );
+    }
+
+    /// The token headers cached for a fresh session at `now`, if computed.
+    pub fn app_headers(&self, session_hash: &str, now: i64) -> Option<AppHeaders> {
+        if !self.enabled() {
+            return None;
+        }
+        let entries = match self.entries.read() {
+            Ok(entries) => entries,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let entry = entries.get(session_hash)?;
+        if Self::is_fresh(entry, self.ttl, now) {
+            entry.app_headers.clone()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps the token headers computed for a cached session, unless an invalidation
+    /// happened since `generation` was read (they may come from an older auth_state).
+    pub fn set_app_headers(&self, session_hash: &str, headers: AppHeaders, generation: u64) {
+        if !self.enabled() {
+            return;
+        }
+        let mut entries = match self.entries.write() {
+            Ok(entries) => entries,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if let Some(entry) = entries.get_mut(session_hash) {
+            entry.app_headers = Some(headers);
+        }
     }
 
     /// Drops every cached session of `user`.
@@ -253,5 +297,31 @@ mod tests {
         }
         cache.insert("new", user("bob"), 1_000, 200, 0);
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn app_headers_live_with_their_session_and_go_with_it() {
+        let cache = SessionCache::new(5, 100);
+        let generation = cache.generation();
+        cache.insert("h", user("ann"), 1_000, 100, generation);
+        assert!(cache.app_headers("h", 101).is_none());
+        let headers: AppHeaders = vec![(
+            HeaderName::from_static("x-token"),
+            HeaderValue::from_static("t1"),
+        )]
+        .into();
+        cache.set_app_headers("h", headers.clone(), cache.generation());
+        assert_eq!(cache.app_headers("h", 101).unwrap(), headers);
+        // Stale after the TTL, like the session.
+        assert!(cache.app_headers("h", 105).is_none());
+        // Gone when the user's sessions change...
+        cache.invalidate_user("ann");
+        assert!(cache.app_headers("h", 101).is_none());
+        // ...and headers computed before that change are not kept.
+        let before = cache.generation();
+        cache.insert("h", user("ann"), 1_000, 100, before);
+        cache.invalidate_user("bob");
+        cache.set_app_headers("h", headers, before);
+        assert!(cache.app_headers("h", 101).is_none());
     }
 }

@@ -103,8 +103,8 @@ async fn check_inner(
         return Ok(json_or_plain_401(headers));
     };
     let out = response.headers_mut();
-    for (name, value) in token_headers {
-        out.insert(name, value);
+    for (name, value) in token_headers.iter() {
+        out.insert(name.clone(), value.clone());
     }
     Ok(response)
 }

@@ -165,8 +165,8 @@ async fn proxy_inner(
     strip_cookie(out, SESSION_COOKIE);
     add_forwarded(out, client_ip, host.as_deref(), is_https, trust);
     crate::handlers::forward_auth::insert_identity(state, &user, out)?;
-    for (name, value) in token_headers {
-        out.insert(name, value);
+    for (name, value) in token_headers.iter() {
+        out.insert(name.clone(), value.clone());
     }
     let uri = Uri::builder()
         .scheme("http")
