@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+mod common;
 pub mod crypt;
 mod error;
 mod model;

@@ -1,0 +1,1152 @@
+//! The engine-independent half of the [`Store`](crate::Store) implementation:
+//! every statement and transaction that is the same on SQLite and PostgreSQL
+//! (the rows become records in `common.rs`).
+//!
+//! This file is compiled twice, once inside each engine module
+//! (`#[path = "engine.rs"] mod engine;` in `sqlite.rs` and `postgres.rs`), so
+//! each copy works on that engine's concrete sqlx types. Code generic over
+//! `sqlx::Database` would need a dozen higher-ranked bounds on every function
+//! and `Send` proofs for the async_trait futures that the compiler does not
+//! always manage; a `macro_rules!` body this size would be neither formatted
+//! nor checked as ordinary code. Here it is ordinary code.
+//!
+//! The including module (`super`) provides what differs between the engines:
+//!
+//! - `EngineStore`: the store type this file implements `Store` for, with a
+//!   `pool` field and three ways to begin a transaction: `write_tx` (holds the
+//!   engine's write lock from its first statement, for transactions that read
+//!   before they write), `read_tx` (one snapshot for several reads) and
+//!   `batch_tx` (for `replace_auth_states`, whose compare-and-swap updates read
+//!   nothing first);
+//! - `Conn`: the engine's connection type;
+//! - `PING_SQL`: the readiness probe, a query returning one 64-bit integer;
+//! - `NAME_FILTER_SQL`: the `WHERE` condition of a user page, true when the
+//!   pattern `$1` is NULL or matches `name` ignoring case (`\` escapes).
+//!
+//! Statements use `$1`, `$2`, … placeholders, which both engines read the same
+//! way (sqlx binds SQLite's `$NNN` as parameter number NNN).
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+
+use super::{Conn, EngineStore, NAME_FILTER_SQL, PING_SQL};
+use crate::common::{
+    ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, TokenRow, USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES,
+    UserRow, contains_pattern, group_names, id_list, page_number, scopes_from_json, scopes_to_json,
+    token_from_row, user_from_row, user_order,
+};
+use crate::error::classify;
+use crate::model::{
+    ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
+    NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
+};
+use crate::model::{AuthStateSwap, StoredAuthState};
+use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{UserPage, UserQuery};
+use crate::{Store, StoreError};
+
+/// The columns of a [`TokenRow`], for use in `concat!`.
+macro_rules! token_select {
+    () => {
+        "SELECT t.id, t.hash, t.prefix, u.name, t.note, t.scopes, t.created, t.expires, \
+         t.last_activity FROM api_tokens t JOIN users u ON u.id = t.user_id"
+    };
+}
+
+// ---------------------------------------------------------------------------
+// helpers on one connection (inside a transaction)
+
+/// What deleting one user removes, in order (foreign keys cascade too; deleting
+/// explicitly keeps engines alike). Each statement binds the user's id.
+const DELETE_USER_SQL: [&str; 5] = [
+    "DELETE FROM sessions WHERE user_id = $1",
+    "DELETE FROM api_tokens WHERE user_id = $1",
+    "DELETE FROM user_group_map WHERE user_id = $1",
+    "DELETE FROM user_role_map WHERE user_id = $1",
+    "DELETE FROM users WHERE id = $1",
+];
+
+async fn user_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+async fn require_user_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
+    user_id(conn, name)
+        .await?
+        .ok_or_else(|| StoreError::user_not_found(name))
+}
+
+async fn group_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+async fn role_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM roles WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Id of a default role (`user` or `admin`), creating its row with
+/// JupyterHub's description and scopes when missing.
+async fn default_role_id(conn: &mut Conn, name: &'static str) -> Result<i64, StoreError> {
+    if let Some(id) = role_id(conn, name).await? {
+        return Ok(id);
+    }
+    let (description, scopes) = if name == ADMIN_ROLE {
+        (ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES)
+    } else {
+        (USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES)
+    };
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO roles (name, description, scopes, managed_by_auth) \
+         VALUES ($1, $2, $3, FALSE) RETURNING id",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(scopes_to_json(&scopes)?)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| classify(e, || format!("role {name:?}")))?;
+    Ok(id)
+}
+
+async fn grant_role(conn: &mut Conn, user_id: i64, role_id: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_role_map (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(role_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// JupyterHub's default roles: `admin` exactly when the flag is set, `user` always.
+async fn sync_default_roles(conn: &mut Conn, user_id: i64, admin: bool) -> Result<(), StoreError> {
+    if admin {
+        let admin_role = default_role_id(conn, ADMIN_ROLE).await?;
+        grant_role(conn, user_id, admin_role).await?;
+    } else if let Some(admin_role) = role_id(conn, ADMIN_ROLE).await? {
+        sqlx::query("DELETE FROM user_role_map WHERE user_id = $1 AND role_id = $2")
+            .bind(user_id)
+            .bind(admin_role)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let user_role = default_role_id(conn, USER_ROLE).await?;
+    grant_role(conn, user_id, user_role).await
+}
+
+/// Make the user's group membership exactly `groups`, creating missing groups.
+async fn sync_groups(conn: &mut Conn, user_id: i64, groups: &[String]) -> Result<(), StoreError> {
+    let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+    let current = sqlx::query_as::<_, (i64, String)>(
+        "SELECT g.id, g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut have = BTreeSet::new();
+    for (group_id, name) in &current {
+        if desired.contains(name.as_str()) {
+            have.insert(name.as_str());
+        } else {
+            sqlx::query("DELETE FROM user_group_map WHERE user_id = $1 AND group_id = $2")
+                .bind(user_id)
+                .bind(group_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    for name in desired.difference(&have) {
+        sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(*name)
+            .execute(&mut *conn)
+            .await?;
+        let group_id = group_id(conn, name)
+            .await?
+            .ok_or_else(|| StoreError::group_not_found(name))?;
+        sqlx::query(
+            "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(group_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What [`persist_user`] should do.
+struct Persist<'a> {
+    name: &'a str,
+    admin: Option<bool>,
+    groups: Option<&'a [String]>,
+    auth_state: &'a AuthStateUpdate,
+    now: i64,
+    create_if_missing: bool,
+    touch_activity: bool,
+}
+
+/// The shared body of `apply_login` and `ensure_user`. Returns (user id, created).
+async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(i64, bool), StoreError> {
+    let existing = sqlx::query_as::<_, (i64, bool)>("SELECT id, admin FROM users WHERE name = $1")
+        .bind(p.name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (user_id, admin, created) = match existing {
+        Some((id, stored)) => match p.admin {
+            Some(admin) if admin != stored => {
+                sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
+                    .bind(admin)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                (id, admin, false)
+            }
+            _ => (id, stored, false),
+        },
+        None if p.create_if_missing => {
+            let admin = p.admin.unwrap_or(false);
+            let id = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO users (name, admin, created) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(p.name)
+            .bind(admin)
+            .bind(p.now)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| classify(e, || format!("user {:?}", p.name)))?;
+            tracing::info!(user = p.name, admin, "created user");
+            (id, admin, true)
+        }
+        None => return Err(StoreError::user_not_found(p.name)),
+    };
+    sync_default_roles(conn, user_id, admin).await?;
+    if let Some(groups) = p.groups {
+        sync_groups(conn, user_id, groups).await?;
+    }
+    match p.auth_state {
+        AuthStateUpdate::Keep => {}
+        AuthStateUpdate::Set(bytes) => {
+            sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE id = $2")
+                .bind(bytes.as_slice())
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        AuthStateUpdate::Clear => {
+            sqlx::query("UPDATE users SET encrypted_auth_state = NULL WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    if p.touch_activity {
+        sqlx::query("UPDATE users SET last_activity = $1 WHERE id = $2")
+            .bind(p.now)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok((user_id, created))
+}
+
+async fn load_user_by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRecord>, StoreError> {
+    let row = sqlx::query_as::<_, UserRow>(
+        "SELECT id, name, admin, created, last_activity FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let groups = sqlx::query_scalar::<_, String>(
+        "SELECT g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let roles = sqlx::query_scalar::<_, String>(
+        "SELECT r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id WHERE m.user_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(user_from_row(row, groups, roles)))
+}
+
+async fn require_user_by_id(
+    conn: &mut Conn,
+    id: i64,
+    name: &str,
+) -> Result<UserRecord, StoreError> {
+    load_user_by_id(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::user_not_found(name))
+}
+
+#[async_trait]
+impl Store for EngineStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar::<_, i64>(PING_SQL)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn apply_login(&self, update: LoginUpdate) -> Result<LoginOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (id, created) = persist_user(
+            &mut tx,
+            Persist {
+                name: &update.name,
+                admin: update.admin,
+                groups: update.groups.as_deref(),
+                auth_state: &update.auth_state,
+                now: update.now,
+                create_if_missing: update.create_if_missing,
+                touch_activity: true,
+            },
+        )
+        .await?;
+        let user = require_user_by_id(&mut tx, id, &update.name).await?;
+        tx.commit().await?;
+        Ok(LoginOutcome { user, created })
+    }
+
+    async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let user = match user_id(&mut tx, name).await? {
+            Some(id) => load_user_by_id(&mut tx, id).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let rows = sqlx::query_as::<_, UserRow>(
+            "SELECT id, name, admin, created, last_activity FROM users",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let groups = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.user_id, g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let roles = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.user_id, r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut groups = group_names(groups);
+        let mut roles = group_names(roles);
+        let mut users: Vec<UserRecord> = rows
+            .into_iter()
+            .map(|row| {
+                let id = row.0;
+                user_from_row(
+                    row,
+                    groups.remove(&id).unwrap_or_default(),
+                    roles.remove(&id).unwrap_or_default(),
+                )
+            })
+            .collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+
+    async fn user_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = sqlx::query_scalar::<_, String>("SELECT name FROM users")
+            .fetch_all(&self.pool)
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
+    async fn ensure_user(
+        &self,
+        name: &str,
+        admin: Option<bool>,
+        now: i64,
+    ) -> Result<(UserRecord, bool), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (id, created) = persist_user(
+            &mut tx,
+            Persist {
+                name,
+                admin,
+                groups: None,
+                auth_state: &AuthStateUpdate::Keep,
+                now,
+                create_if_missing: true,
+                touch_activity: false,
+            },
+        )
+        .await?;
+        let user = require_user_by_id(&mut tx, id, name).await?;
+        tx.commit().await?;
+        Ok((user, created))
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = user_id(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        for sql in DELETE_USER_SQL {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(user = name, "deleted user");
+        Ok(true)
+    }
+
+    async fn set_admin(&self, name: &str, admin: bool) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_user_id(&mut tx, name).await?;
+        sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
+            .bind(admin)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sync_default_roles(&mut tx, id, admin).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn strip_privileges(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_user_id(&mut tx, name).await?;
+        for sql in [
+            "UPDATE users SET admin = FALSE WHERE id = $1",
+            "DELETE FROM user_role_map WHERE user_id = $1",
+            "DELETE FROM user_group_map WHERE user_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn touch_activity(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET last_activity = $1 WHERE name = $2")
+            .bind(now)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::user_not_found(name));
+        }
+        Ok(())
+    }
+
+    async fn get_auth_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query_scalar::<_, Option<Vec<u8>>>(
+            "SELECT encrypted_auth_state FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| StoreError::user_not_found(name))
+    }
+
+    async fn set_auth_state(&self, name: &str, state: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE name = $2")
+            .bind(state)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::user_not_found(name));
+        }
+        Ok(())
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_user_id(&mut tx, &session.user).await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, created, expires, last_seen) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.id_hash)
+        .bind(id)
+        .bind(session.created)
+        .bind(session.expires)
+        .bind(session.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || "a session with this id".to_owned()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query_as::<_, (String, String, i64, i64, i64)>(
+            "SELECT s.id_hash, u.name, s.created, s.expires, s.last_seen \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(id_hash, user, created, expires, last_seen)| SessionRecord {
+                id_hash,
+                user,
+                created,
+                expires,
+                last_seen,
+            },
+        ))
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user_sessions(&self, user: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)",
+        )
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires > $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {
+        let scopes = scopes_to_json(&token.scopes)?;
+        let mut tx = self.write_tx().await?;
+        let user_id = require_user_id(&mut tx, &token.user).await?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO api_tokens (hash, prefix, user_id, note, scopes, created, expires) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&token.hash)
+        .bind(&token.prefix)
+        .bind(user_id)
+        .bind(&token.note)
+        .bind(scopes)
+        .bind(token.created)
+        .bind(token.expires)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || "an API token with this hash".to_owned()))?;
+        tx.commit().await?;
+        Ok(ApiTokenRecord {
+            id,
+            hash: token.hash,
+            prefix: token.prefix,
+            user: token.user,
+            note: token.note,
+            scopes: token.scopes,
+            created: token.created,
+            expires: token.expires,
+            last_activity: None,
+        })
+    }
+
+    async fn find_api_token(&self, hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let row = sqlx::query_as::<_, TokenRow>(concat!(token_select!(), " WHERE t.hash = $1"))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(token_from_row).transpose()
+    }
+
+    async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let id = require_user_id(&mut tx, user).await?;
+        let rows = sqlx::query_as::<_, TokenRow>(concat!(token_select!(), " WHERE t.user_id = $1"))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut tokens = rows
+            .into_iter()
+            .map(token_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        tokens.sort_by_key(|t| t.id);
+        Ok(tokens)
+    }
+
+    async fn touch_api_token(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_api_token(&self, user: &str, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM api_tokens WHERE id = $1 \
+             AND user_id IN (SELECT id FROM users WHERE name = $2)",
+        )
+        .bind(id)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let groups = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM groups")
+            .fetch_all(&mut *tx)
+            .await?;
+        let members = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.group_id, u.name FROM user_group_map m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut members = group_names(members);
+        let mut groups: Vec<GroupRecord> = groups
+            .into_iter()
+            .map(|(id, name)| GroupRecord {
+                name,
+                users: members.remove(&id).unwrap_or_default(),
+            })
+            .collect();
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(groups)
+    }
+
+    async fn create_group(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO groups (name) VALUES ($1)")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, || format!("group {name:?}")))?;
+        Ok(())
+    }
+
+    async fn delete_group(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = group_id(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        for sql in [
+            "DELETE FROM user_group_map WHERE group_id = $1",
+            "DELETE FROM groups WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn add_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let gid = group_id(&mut tx, group)
+            .await?
+            .ok_or_else(|| StoreError::group_not_found(group))?;
+        for user in users {
+            let uid = require_user_id(&mut tx, user).await?;
+            sqlx::query(
+                "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(uid)
+            .bind(gid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let gid = group_id(&mut tx, group)
+            .await?
+            .ok_or_else(|| StoreError::group_not_found(group))?;
+        for user in users {
+            sqlx::query(
+                "DELETE FROM user_group_map WHERE group_id = $1 \
+                 AND user_id IN (SELECT id FROM users WHERE name = $2)",
+            )
+            .bind(gid)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let roles = sqlx::query_as::<_, (i64, String, String, String, bool)>(
+            "SELECT id, name, description, scopes, managed_by_auth FROM roles",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let holders = sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.role_id, u.name FROM user_role_map m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut holders = group_names(holders);
+        let mut out = Vec::with_capacity(roles.len());
+        for (id, name, description, scopes, managed_by_auth) in roles {
+            out.push(RoleRecord {
+                name,
+                description,
+                scopes: scopes_from_json("roles.scopes", &scopes)?,
+                managed_by_auth,
+                users: holders.remove(&id).unwrap_or_default(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn upsert_role(&self, role: RoleSpec) -> Result<(), StoreError> {
+        let scopes = scopes_to_json(&role.scopes)?;
+        sqlx::query(
+            "INSERT INTO roles (name, description, scopes, managed_by_auth) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET description = excluded.description, \
+             scopes = excluded.scopes, managed_by_auth = excluded.managed_by_auth",
+        )
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(scopes)
+        .bind(role.managed_by_auth)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = role_id(&mut tx, name).await? else {
+            return Ok(false);
+        };
+        for sql in [
+            "DELETE FROM user_role_map WHERE role_id = $1",
+            "DELETE FROM roles WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn assign_role(
+        &self,
+        role: &str,
+        users: &[String],
+        replace: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let rid = role_id(&mut tx, role)
+            .await?
+            .ok_or_else(|| StoreError::role_not_found(role))?;
+        if replace {
+            sqlx::query("DELETE FROM user_role_map WHERE role_id = $1")
+                .bind(rid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut missing = Vec::new();
+        let wanted: BTreeSet<&String> = users.iter().collect();
+        for name in wanted {
+            match user_id(&mut tx, name).await? {
+                Some(uid) => grant_role(&mut tx, uid, rid).await?,
+                None => missing.push(name.clone()),
+            }
+        }
+        tx.commit().await?;
+        Ok(missing)
+    }
+
+    async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let uid = require_user_id(&mut tx, user).await?;
+        let desired: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
+        let mut ids = Vec::with_capacity(desired.len());
+        for name in desired {
+            let id = match name {
+                USER_ROLE => default_role_id(&mut tx, USER_ROLE).await?,
+                ADMIN_ROLE => default_role_id(&mut tx, ADMIN_ROLE).await?,
+                other => role_id(&mut tx, other)
+                    .await?
+                    .ok_or_else(|| StoreError::role_not_found(other))?,
+            };
+            ids.push(id);
+        }
+        sqlx::query("DELETE FROM user_role_map WHERE user_id = $1")
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+        for id in ids {
+            grant_role(&mut tx, uid, id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_users(
+        &self,
+        names: &[String],
+        admin: bool,
+        now: i64,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            if user_id(&mut tx, name).await?.is_some() {
+                return Err(StoreError::Conflict {
+                    what: format!("user {name:?}"),
+                });
+            }
+            let (id, _) = persist_user(
+                &mut tx,
+                Persist {
+                    name,
+                    admin: Some(admin),
+                    groups: None,
+                    auth_state: &AuthStateUpdate::Keep,
+                    now,
+                    create_if_missing: true,
+                    touch_activity: false,
+                },
+            )
+            .await?;
+            ids.push(id);
+        }
+        let mut users = Vec::with_capacity(ids.len());
+        for (id, name) in ids.into_iter().zip(names) {
+            users.push(require_user_by_id(&mut tx, id, name).await?);
+        }
+        tx.commit().await?;
+        Ok(users)
+    }
+
+    async fn delete_users(&self, names: &[String]) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut deleted = 0;
+        for name in names {
+            let Some(id) = user_id(&mut tx, name).await? else {
+                continue;
+            };
+            for sql in DELETE_USER_SQL {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            deleted += 1;
+        }
+        tx.commit().await?;
+        if deleted > 0 {
+            tracing::info!(users = deleted, "deleted users");
+        }
+        Ok(deleted)
+    }
+
+    async fn set_user_groups(&self, user: &str, groups: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let uid = require_user_id(&mut tx, user).await?;
+        let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+        let mut ids = Vec::with_capacity(desired.len());
+        for name in desired {
+            ids.push(
+                group_id(&mut tx, name)
+                    .await?
+                    .ok_or_else(|| StoreError::group_not_found(name))?,
+            );
+        }
+        sqlx::query("DELETE FROM user_group_map WHERE user_id = $1")
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
+        for gid in ids {
+            sqlx::query("INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2)")
+                .bind(uid)
+                .bind(gid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_groups(&self, groups: &[(String, Vec<String>)]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for (name, members) in groups {
+            let gid =
+                sqlx::query_scalar::<_, i64>("INSERT INTO groups (name) VALUES ($1) RETURNING id")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| classify(e, || format!("group {name:?}")))?;
+            for user in members {
+                let uid = require_user_id(&mut tx, user).await?;
+                sqlx::query(
+                    "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(uid)
+                .bind(gid)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_role_with_users(
+        &self,
+        role: RoleSpec,
+        users: &[String],
+    ) -> Result<(), StoreError> {
+        let scopes = scopes_to_json(&role.scopes)?;
+        let mut tx = self.write_tx().await?;
+        let rid = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO roles (name, description, scopes, managed_by_auth) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(scopes)
+        .bind(role.managed_by_auth)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || format!("role {:?}", role.name)))?;
+        for user in users {
+            let uid = require_user_id(&mut tx, user).await?;
+            grant_role(&mut tx, uid, rid).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_login_state(&self, state: NewLoginState) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_states (state_hash, data, created, expires) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&state.state_hash)
+        .bind(&state.data)
+        .bind(state.created)
+        .bind(state.expires)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+        Ok(())
+    }
+
+    async fn take_login_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<LoginStateRecord>, StoreError> {
+        // DELETE ... RETURNING makes taking the state atomic: two callbacks racing with
+        // the same state cannot both get it.
+        let row = sqlx::query_as::<_, (String, i64, i64)>(
+            "DELETE FROM login_states WHERE state_hash = $1 RETURNING data, created, expires",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(data, created, expires)| LoginStateRecord {
+            data,
+            created,
+            expires,
+        }))
+    }
+
+    async fn list_users_page(&self, query: UserQuery) -> Result<UserPage, StoreError> {
+        let filter = query
+            .name_filter
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(contains_pattern);
+        let mut tx = self.read_tx().await?;
+        let count = format!("SELECT COUNT(*) FROM users WHERE {NAME_FILTER_SQL}");
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .bind(&filter)
+            .fetch_one(&mut *tx)
+            .await?;
+        let sql = format!(
+            "SELECT id, name, admin, created, last_activity FROM users \
+             WHERE {NAME_FILTER_SQL} ORDER BY {} LIMIT $2 OFFSET $3",
+            user_order(query.sort, query.descending)
+        );
+        let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
+            .bind(&filter)
+            .bind(page_number(query.limit))
+            .bind(page_number(query.offset))
+            .fetch_all(&mut *tx)
+            .await?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
+        let (groups, roles) = if ids.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let list = id_list(&ids);
+            let groups = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(format!(
+                "SELECT m.user_id, g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.user_id IN ({list})"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            let roles = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(format!(
+                "SELECT m.user_id, r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id \
+                 WHERE m.user_id IN ({list})"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            (groups, roles)
+        };
+        tx.commit().await?;
+        let mut groups = group_names(groups);
+        let mut roles = group_names(roles);
+        let users = rows
+            .into_iter()
+            .map(|row| {
+                let id = row.0;
+                user_from_row(
+                    row,
+                    groups.remove(&id).unwrap_or_default(),
+                    roles.remove(&id).unwrap_or_default(),
+                )
+            })
+            .collect();
+        Ok(UserPage {
+            users,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn get_roles(&self, names: &[String]) -> Result<Vec<RoleSpec>, StoreError> {
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let mut tx = self.read_tx().await?;
+        let mut out = Vec::with_capacity(wanted.len());
+        for name in wanted {
+            let row = sqlx::query_as::<_, (String, String, String, bool)>(
+                "SELECT name, description, scopes, managed_by_auth FROM roles WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((name, description, scopes, managed_by_auth)) = row {
+                out.push(RoleSpec {
+                    name,
+                    description,
+                    scopes: scopes_from_json("roles.scopes", &scopes)?,
+                    managed_by_auth,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_states WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+    async fn auth_state_page(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredAuthState>, StoreError> {
+        let rows = sqlx::query_as::<_, (i64, String, Vec<u8>)>(
+            "SELECT id, name, encrypted_auth_state FROM users \
+             WHERE encrypted_auth_state IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, name, encrypted)| StoredAuthState {
+                user_id,
+                name,
+                encrypted,
+            })
+            .collect())
+    }
+
+    async fn replace_auth_states(&self, swaps: &[AuthStateSwap]) -> Result<Vec<bool>, StoreError> {
+        // One transaction for the whole batch; each row is a compare-and-swap, so
+        // a value written by a login since it was read is never overwritten.
+        let mut tx = self.batch_tx().await?;
+        let mut applied = Vec::with_capacity(swaps.len());
+        for swap in swaps {
+            let done = sqlx::query(
+                "UPDATE users SET encrypted_auth_state = $1 \
+                 WHERE id = $2 AND encrypted_auth_state = $3",
+            )
+            .bind(swap.replacement.as_deref())
+            .bind(swap.user_id)
+            .bind(swap.expected.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            applied.push(done.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+}
