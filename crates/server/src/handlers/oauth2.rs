@@ -424,6 +424,10 @@ fn invalid_grant(description: &str) -> Response {
     token_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
+fn invalid_request(description: &str) -> Response {
+    token_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
 /// `POST {base_url}hub/api/oauth2/token`.
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(provider) = provider_of(&state) else {
@@ -508,23 +512,11 @@ async fn token_inner(
 ) -> Result<Response, AppError> {
     let form = match parse_form(body) {
         Ok(form) => form,
-        Err(message) => {
-            return Ok(token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &message,
-            ));
-        }
+        Err(message) => return Ok(invalid_request(&message)),
     };
     let (client_id, secret, used_basic) = match client_credentials(headers, &form) {
         Ok(credentials) => credentials,
-        Err(message) => {
-            return Ok(token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                message,
-            ));
-        }
+        Err(message) => return Ok(invalid_request(message)),
     };
     let unauthorized = |description: &str| {
         let mut response = token_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
@@ -559,11 +551,7 @@ async fn token_inner(
             "unsupported_grant_type",
             "grant_type must be authorization_code or refresh_token",
         )),
-        None => Ok(token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "grant_type is required",
-        )),
+        None => Ok(invalid_request("grant_type is required")),
     }
 }
 
@@ -578,11 +566,7 @@ async fn redeem_code(
         .get("code")
         .filter(|code| !code.is_empty() && code.len() <= 256)
     else {
-        return Ok(token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "code is required",
-        ));
+        return Ok(invalid_request("code is required"));
     };
     let now = state.clock.now();
     let store = state.store.as_ref();
@@ -703,11 +687,7 @@ async fn refresh(
         .get("refresh_token")
         .filter(|token| !token.is_empty() && token.len() <= 256)
     else {
-        return Ok(token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "refresh_token is required",
-        ));
+        return Ok(invalid_request("refresh_token is required"));
     };
     let now = state.clock.now();
     let store = state.store.as_ref();
