@@ -74,6 +74,27 @@ pub(crate) fn user_from_row(
     }
 }
 
+/// User records from their rows and `(user id, name)` pairs of their groups and
+/// roles, in the rows' order.
+pub(crate) fn users_from_rows(
+    rows: Vec<UserRow>,
+    groups: Vec<(i64, String)>,
+    roles: Vec<(i64, String)>,
+) -> Vec<UserRecord> {
+    let mut groups = group_names(groups);
+    let mut roles = group_names(roles);
+    rows.into_iter()
+        .map(|row| {
+            let id = row.0;
+            user_from_row(
+                row,
+                groups.remove(&id).unwrap_or_default(),
+                roles.remove(&id).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 /// `ORDER BY` text for a user page (only fixed strings, never input).
 pub(crate) fn user_order(sort: UserSort, descending: bool) -> &'static str {
     match (sort, descending) {

@@ -34,7 +34,7 @@ use super::{Conn, EngineStore, NAME_FILTER_SQL, PING_SQL};
 use crate::common::{
     ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, TokenRow, USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES,
     UserRow, contains_pattern, group_names, id_list, page_number, scopes_from_json, scopes_to_json,
-    token_from_row, user_from_row, user_order,
+    token_from_row, user_from_row, user_order, users_from_rows,
 };
 use crate::error::classify;
 use crate::model::{
@@ -67,13 +67,37 @@ const DELETE_USER_SQL: [&str; 5] = [
     "DELETE FROM users WHERE id = $1",
 ];
 
+/// The id of the user, group or role named `$1`.
+const USER_ID_SQL: &str = "SELECT id FROM users WHERE name = $1";
+const GROUP_ID_SQL: &str = "SELECT id FROM groups WHERE name = $1";
+const ROLE_ID_SQL: &str = "SELECT id FROM roles WHERE name = $1";
+
+/// Run each statement with `$1` bound to `id`, in order.
+async fn execute_for_id(
+    conn: &mut Conn,
+    statements: &[&'static str],
+    id: i64,
+) -> Result<(), StoreError> {
+    for sql in statements {
+        sqlx::query(*sql).bind(id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The id that `sql` (one of the `*_ID_SQL` queries) finds for `name`.
+async fn id_by_name(
+    conn: &mut Conn,
+    sql: &'static str,
+    name: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar::<_, i64>(sql)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
 async fn user_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    id_by_name(conn, USER_ID_SQL, name).await
 }
 
 async fn require_user_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
@@ -83,21 +107,23 @@ async fn require_user_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError>
 }
 
 async fn group_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    id_by_name(conn, GROUP_ID_SQL, name).await
+}
+
+async fn require_group_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
+    group_id(conn, name)
+        .await?
+        .ok_or_else(|| StoreError::group_not_found(name))
 }
 
 async fn role_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT id FROM roles WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    id_by_name(conn, ROLE_ID_SQL, name).await
+}
+
+async fn require_role_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
+    role_id(conn, name)
+        .await?
+        .ok_or_else(|| StoreError::role_not_found(name))
 }
 
 /// Id of a default role (`user` or `admin`), creating its row with
@@ -179,17 +205,21 @@ async fn sync_groups(conn: &mut Conn, user_id: i64, groups: &[String]) -> Result
             .bind(*name)
             .execute(&mut *conn)
             .await?;
-        let group_id = group_id(conn, name)
-            .await?
-            .ok_or_else(|| StoreError::group_not_found(name))?;
-        sqlx::query(
-            "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(group_id)
-        .execute(&mut *conn)
-        .await?;
+        let group_id = require_group_id(conn, name).await?;
+        add_member(conn, user_id, group_id).await?;
     }
+    Ok(())
+}
+
+/// Put the user in the group (a member already is left as is).
+async fn add_member(conn: &mut Conn, user_id: i64, group_id: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(group_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -202,6 +232,22 @@ struct Persist<'a> {
     now: i64,
     create_if_missing: bool,
     touch_activity: bool,
+}
+
+impl<'a> Persist<'a> {
+    /// Create the user if missing (storing `admin` when `Some`) and re-apply the
+    /// default roles; groups, auth_state and `last_activity` are left alone.
+    fn ensure(name: &'a str, admin: Option<bool>, now: i64) -> Self {
+        Persist {
+            name,
+            admin,
+            groups: None,
+            auth_state: &AuthStateUpdate::Keep,
+            now,
+            create_if_missing: true,
+            touch_activity: false,
+        }
+    }
 }
 
 /// The shared body of `apply_login` and `ensure_user`. Returns (user id, created).
@@ -304,6 +350,26 @@ async fn require_user_by_id(
         .ok_or_else(|| StoreError::user_not_found(name))
 }
 
+impl EngineStore {
+    /// In one write transaction, find the id of `name` with `lookup` (one of the
+    /// `*_ID_SQL` queries) and run `statements` with it bound to `$1`. Returns
+    /// false when nothing has that name.
+    async fn delete_named(
+        &self,
+        lookup: &'static str,
+        name: &str,
+        statements: &[&'static str],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(id) = id_by_name(&mut tx, lookup, name).await? else {
+            return Ok(false);
+        };
+        execute_for_id(&mut tx, statements, id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl Store for EngineStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -365,19 +431,7 @@ impl Store for EngineStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let mut groups = group_names(groups);
-        let mut roles = group_names(roles);
-        let mut users: Vec<UserRecord> = rows
-            .into_iter()
-            .map(|row| {
-                let id = row.0;
-                user_from_row(
-                    row,
-                    groups.remove(&id).unwrap_or_default(),
-                    roles.remove(&id).unwrap_or_default(),
-                )
-            })
-            .collect();
+        let mut users = users_from_rows(rows, groups, roles);
         users.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(users)
     }
@@ -397,35 +451,20 @@ impl Store for EngineStore {
         now: i64,
     ) -> Result<(UserRecord, bool), StoreError> {
         let mut tx = self.write_tx().await?;
-        let (id, created) = persist_user(
-            &mut tx,
-            Persist {
-                name,
-                admin,
-                groups: None,
-                auth_state: &AuthStateUpdate::Keep,
-                now,
-                create_if_missing: true,
-                touch_activity: false,
-            },
-        )
-        .await?;
+        let (id, created) = persist_user(&mut tx, Persist::ensure(name, admin, now)).await?;
         let user = require_user_by_id(&mut tx, id, name).await?;
         tx.commit().await?;
         Ok((user, created))
     }
 
     async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(id) = user_id(&mut tx, name).await? else {
-            return Ok(false);
-        };
-        for sql in DELETE_USER_SQL {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        let deleted = self
+            .delete_named(USER_ID_SQL, name, &DELETE_USER_SQL)
+            .await?;
+        if deleted {
+            tracing::info!(user = name, "deleted user");
         }
-        tx.commit().await?;
-        tracing::info!(user = name, "deleted user");
-        Ok(true)
+        Ok(deleted)
     }
 
     async fn set_admin(&self, name: &str, admin: bool) -> Result<(), StoreError> {
@@ -444,13 +483,12 @@ impl Store for EngineStore {
     async fn strip_privileges(&self, name: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let id = require_user_id(&mut tx, name).await?;
-        for sql in [
+        let statements = [
             "UPDATE users SET admin = FALSE WHERE id = $1",
             "DELETE FROM user_role_map WHERE user_id = $1",
             "DELETE FROM user_group_map WHERE user_id = $1",
-        ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-        }
+        ];
+        execute_for_id(&mut tx, &statements, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -680,35 +718,19 @@ impl Store for EngineStore {
     }
 
     async fn delete_group(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(id) = group_id(&mut tx, name).await? else {
-            return Ok(false);
-        };
-        for sql in [
+        let statements = [
             "DELETE FROM user_group_map WHERE group_id = $1",
             "DELETE FROM groups WHERE id = $1",
-        ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        ];
+        self.delete_named(GROUP_ID_SQL, name, &statements).await
     }
 
     async fn add_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let gid = group_id(&mut tx, group)
-            .await?
-            .ok_or_else(|| StoreError::group_not_found(group))?;
+        let gid = require_group_id(&mut tx, group).await?;
         for user in users {
             let uid = require_user_id(&mut tx, user).await?;
-            sqlx::query(
-                "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(uid)
-            .bind(gid)
-            .execute(&mut *tx)
-            .await?;
+            add_member(&mut tx, uid, gid).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -716,9 +738,7 @@ impl Store for EngineStore {
 
     async fn remove_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let gid = group_id(&mut tx, group)
-            .await?
-            .ok_or_else(|| StoreError::group_not_found(group))?;
+        let gid = require_group_id(&mut tx, group).await?;
         for user in users {
             sqlx::query(
                 "DELETE FROM user_group_map WHERE group_id = $1 \
@@ -778,18 +798,11 @@ impl Store for EngineStore {
     }
 
     async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(id) = role_id(&mut tx, name).await? else {
-            return Ok(false);
-        };
-        for sql in [
+        let statements = [
             "DELETE FROM user_role_map WHERE role_id = $1",
             "DELETE FROM roles WHERE id = $1",
-        ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        ];
+        self.delete_named(ROLE_ID_SQL, name, &statements).await
     }
 
     async fn assign_role(
@@ -799,9 +812,7 @@ impl Store for EngineStore {
         replace: bool,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let rid = role_id(&mut tx, role)
-            .await?
-            .ok_or_else(|| StoreError::role_not_found(role))?;
+        let rid = require_role_id(&mut tx, role).await?;
         if replace {
             sqlx::query("DELETE FROM user_role_map WHERE role_id = $1")
                 .bind(rid)
@@ -829,9 +840,7 @@ impl Store for EngineStore {
             let id = match name {
                 USER_ROLE => default_role_id(&mut tx, USER_ROLE).await?,
                 ADMIN_ROLE => default_role_id(&mut tx, ADMIN_ROLE).await?,
-                other => role_id(&mut tx, other)
-                    .await?
-                    .ok_or_else(|| StoreError::role_not_found(other))?,
+                other => require_role_id(&mut tx, other).await?,
             };
             ids.push(id);
         }
@@ -860,19 +869,7 @@ impl Store for EngineStore {
                     what: format!("user {name:?}"),
                 });
             }
-            let (id, _) = persist_user(
-                &mut tx,
-                Persist {
-                    name,
-                    admin: Some(admin),
-                    groups: None,
-                    auth_state: &AuthStateUpdate::Keep,
-                    now,
-                    create_if_missing: true,
-                    touch_activity: false,
-                },
-            )
-            .await?;
+            let (id, _) = persist_user(&mut tx, Persist::ensure(name, Some(admin), now)).await?;
             ids.push(id);
         }
         let mut users = Vec::with_capacity(ids.len());
@@ -890,9 +887,7 @@ impl Store for EngineStore {
             let Some(id) = user_id(&mut tx, name).await? else {
                 continue;
             };
-            for sql in DELETE_USER_SQL {
-                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-            }
+            execute_for_id(&mut tx, &DELETE_USER_SQL, id).await?;
             deleted += 1;
         }
         tx.commit().await?;
@@ -908,22 +903,14 @@ impl Store for EngineStore {
         let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
         let mut ids = Vec::with_capacity(desired.len());
         for name in desired {
-            ids.push(
-                group_id(&mut tx, name)
-                    .await?
-                    .ok_or_else(|| StoreError::group_not_found(name))?,
-            );
+            ids.push(require_group_id(&mut tx, name).await?);
         }
         sqlx::query("DELETE FROM user_group_map WHERE user_id = $1")
             .bind(uid)
             .execute(&mut *tx)
             .await?;
         for gid in ids {
-            sqlx::query("INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2)")
-                .bind(uid)
-                .bind(gid)
-                .execute(&mut *tx)
-                .await?;
+            add_member(&mut tx, uid, gid).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -940,14 +927,7 @@ impl Store for EngineStore {
                     .map_err(|e| classify(e, || format!("group {name:?}")))?;
             for user in members {
                 let uid = require_user_id(&mut tx, user).await?;
-                sqlx::query(
-                    "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(uid)
-                .bind(gid)
-                .execute(&mut *tx)
-                .await?;
+                add_member(&mut tx, uid, gid).await?;
             }
         }
         tx.commit().await?;
@@ -1056,19 +1036,7 @@ impl Store for EngineStore {
             (groups, roles)
         };
         tx.commit().await?;
-        let mut groups = group_names(groups);
-        let mut roles = group_names(roles);
-        let users = rows
-            .into_iter()
-            .map(|row| {
-                let id = row.0;
-                user_from_row(
-                    row,
-                    groups.remove(&id).unwrap_or_default(),
-                    roles.remove(&id).unwrap_or_default(),
-                )
-            })
-            .collect();
+        let users = users_from_rows(rows, groups, roles);
         Ok(UserPage {
             users,
             total: u64::try_from(total).unwrap_or(0),

@@ -1,5 +1,6 @@
-//! The PostgreSQL engine: the same [`Store`](crate::Store) contract as [`SqliteStore`](crate::SqliteStore),
-//! for deployments that run several hub replicas on one database.
+//! The PostgreSQL engine: the same [`Store`](crate::Store) contract as
+//! [`SqliteStore`](crate::SqliteStore), for deployments that run several hub
+//! replicas on one database.
 //!
 //! Write transactions that read before they write take one transaction-level
 //! advisory lock first ([`WRITE_LOCK_KEY`]), so writers are serialized across
