@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::auth::{Caller, missing_scope};
 use super::scopes::Scopes;
 use super::users::check_groups_not_managed;
-use super::{ApiError, PageArgs, accepts_pagination, json_response, no_content, string_list};
+use super::{ApiError, Page, PageArgs, json_response, no_content, string_list};
 use crate::state::{AppState, HubState};
 
 // ---------------------------------------------------------------------------
@@ -135,33 +135,47 @@ pub async fn delete_group(state: &HubState, name: &str) -> Result<(), ApiError> 
     Ok(())
 }
 
-/// Adds existing users to a group (400 while `manage_groups` is on).
-pub async fn add_members(
-    state: &HubState,
-    name: &str,
-    users: &[String],
-) -> Result<GroupRecord, ApiError> {
-    check_groups_not_managed(state)?;
-    find_group(state, name).await?;
-    let users = existing_users(state, users).await?;
-    state.store.add_group_members(name, &users).await?;
-    sessions_changed(state, &users);
-    tracing::info!(group = %name, users = users.len(), "Adding users to group");
-    find_group(state, name).await
+/// A change to a group's members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Add users to the group.
+    Add,
+    /// Remove users from the group.
+    Remove,
 }
 
-/// Removes existing users from a group (400 while `manage_groups` is on).
-pub async fn remove_members(
+impl MemberChange {
+    /// The verb of the 400 message for a body without `users`.
+    fn verb(self) -> &'static str {
+        match self {
+            MemberChange::Add => "add",
+            MemberChange::Remove => "delete",
+        }
+    }
+}
+
+/// Adds existing users to a group or removes them (400 while `manage_groups` is on);
+/// returns the group as it is afterwards.
+pub async fn change_members(
     state: &HubState,
     name: &str,
     users: &[String],
+    change: MemberChange,
 ) -> Result<GroupRecord, ApiError> {
     check_groups_not_managed(state)?;
     find_group(state, name).await?;
     let users = existing_users(state, users).await?;
-    state.store.remove_group_members(name, &users).await?;
+    match change {
+        MemberChange::Add => {
+            state.store.add_group_members(name, &users).await?;
+            tracing::info!(group = %name, users = users.len(), "Adding users to group");
+        }
+        MemberChange::Remove => {
+            state.store.remove_group_members(name, &users).await?;
+            tracing::info!(group = %name, users = users.len(), "Removing users from group");
+        }
+    }
     sessions_changed(state, &users);
-    tracing::info!(group = %name, users = users.len(), "Removing users from group");
     find_group(state, name).await
 }
 
@@ -232,8 +246,7 @@ pub async fn list(
     let Some(targets) = caller.scopes.targets("list:groups").cloned() else {
         return Err(missing_scope("list:groups", "groups"));
     };
-    let paginate = accepts_pagination(&headers);
-    let (offset, limit) = page.resolve(paginate)?;
+    let page = Page::of_request(&page, &headers)?;
     let groups: Vec<GroupRecord> = state
         .store
         .list_groups()
@@ -241,19 +254,12 @@ pub async fn list(
         .into_iter()
         .filter(|group| targets.all || targets.groups.contains(&group.name))
         .collect();
-    let total = u64::try_from(groups.len()).unwrap_or(u64::MAX);
+    let (groups, total) = page.of_list(groups);
     let items: Vec<Value> = groups
         .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .filter_map(|group| group_model(&caller.scopes, group).map(Value::Object))
         .collect();
-    let body = if paginate {
-        super::paginated(items, offset, limit, total, &uri.to_string())
-    } else {
-        Value::Array(items)
-    };
-    Ok(json_response(StatusCode::OK, body))
+    Ok(page.response(items, total, &uri.to_string()))
 }
 
 /// `POST /groups` with `{"groups": [...], "users": [...]}`: 201 with the new groups.
@@ -344,17 +350,6 @@ pub async fn delete(
     Ok(no_content())
 }
 
-/// Reads the body of a membership change: `users` is required.
-fn membership_body(body: &[u8], verb: &str) -> Result<Vec<String>, ApiError> {
-    let body = super::json_object(body)?;
-    if !body.contains_key("users") {
-        return Err(ApiError::bad_request(format!(
-            "Must specify users to {verb}"
-        )));
-    }
-    users_field(&body, &[])
-}
-
 /// `POST /groups/{name}/users` with `{"users": [...]}`: 200 with the group.
 pub async fn add_users(
     State(state): State<AppState>,
@@ -362,11 +357,7 @@ pub async fn add_users(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require_group_scope("groups", &name)?;
-    check_groups_not_managed(&state)?;
-    let users = membership_body(&body, "add")?;
-    let group = add_members(&state, &name, &users).await?;
-    Ok(json_response(StatusCode::OK, model(&caller, &group)))
+    change_users(&state, &caller, &name, &body, MemberChange::Add).await
 }
 
 /// `DELETE /groups/{name}/users` with `{"users": [...]}`: 200 with the group.
@@ -376,9 +367,27 @@ pub async fn remove_users(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require_group_scope("groups", &name)?;
-    check_groups_not_managed(&state)?;
-    let users = membership_body(&body, "delete")?;
-    let group = remove_members(&state, &name, &users).await?;
-    Ok(json_response(StatusCode::OK, model(&caller, &group)))
+    change_users(&state, &caller, &name, &body, MemberChange::Remove).await
+}
+
+/// The membership change of `/groups/{name}/users`: `users` is required in the body.
+async fn change_users(
+    state: &HubState,
+    caller: &Caller,
+    name: &str,
+    body: &[u8],
+    change: MemberChange,
+) -> Result<Response, ApiError> {
+    caller.require_group_scope("groups", name)?;
+    check_groups_not_managed(state)?;
+    let body = super::json_object(body)?;
+    if !body.contains_key("users") {
+        return Err(ApiError::bad_request(format!(
+            "Must specify users to {}",
+            change.verb()
+        )));
+    }
+    let users = users_field(&body, &[])?;
+    let group = change_members(state, name, &users, change).await?;
+    Ok(json_response(StatusCode::OK, model(caller, &group)))
 }

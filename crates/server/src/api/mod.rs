@@ -273,6 +273,54 @@ impl PageArgs {
     }
 }
 
+/// The page a list request asks for, and how to answer it.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Items to skip.
+    pub offset: u64,
+    /// Most items to return.
+    pub limit: u64,
+    /// Whether the client asked for the pagination envelope.
+    envelope: bool,
+}
+
+impl Page {
+    /// The page a request asks for: its `offset` and `limit` arguments (see
+    /// [`PageArgs::resolve`]) and its `Accept` header.
+    pub fn of_request(args: &PageArgs, headers: &HeaderMap) -> Result<Page, ApiError> {
+        let envelope = accepts_pagination(headers);
+        let (offset, limit) = args.resolve(envelope)?;
+        Ok(Page {
+            offset,
+            limit,
+            envelope,
+        })
+    }
+
+    /// This page of a list held in memory, and the list's length.
+    pub fn of_list<T>(&self, items: Vec<T>) -> (Vec<T>, u64) {
+        let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
+        let page = items
+            .into_iter()
+            .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
+            .collect();
+        (page, total)
+    }
+
+    /// The 200 answer with this page's `items` of `total`: the [`paginated`] envelope when
+    /// the client asked for it, a plain array otherwise. `request_url` gives the next
+    /// page's URL.
+    pub fn response(&self, items: Vec<Value>, total: u64, request_url: &str) -> Response {
+        let body = if self.envelope {
+            paginated(items, self.offset, self.limit, total, request_url)
+        } else {
+            Value::Array(items)
+        };
+        json_response(StatusCode::OK, body)
+    }
+}
+
 /// The pagination envelope: `{"items": [...], "_pagination": {offset, limit, total,
 /// next}}`, `next` holding the next page's offset, limit and URL, or null.
 pub fn paginated(

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{Caller, missing_scope};
 use super::scopes::Scopes;
-use super::{ApiError, PageArgs, accepts_pagination, json_response, no_content, string_list};
+use super::{ApiError, Page, PageArgs, json_response, no_content, string_list};
 use crate::state::{AppState, HubState};
 
 // ---------------------------------------------------------------------------
@@ -431,12 +431,11 @@ pub async fn list(
     let Some(targets) = caller.scopes.targets("list:users").cloned() else {
         return Err(missing_scope("list:users", "users"));
     };
-    let paginate = accepts_pagination(&headers);
-    let (offset, limit) = PageArgs {
+    let page_args = PageArgs {
         offset: args.offset.clone(),
         limit: args.limit.clone(),
-    }
-    .resolve(paginate)?;
+    };
+    let page = Page::of_request(&page_args, &headers)?;
     let sort_arg = args.sort.as_deref().unwrap_or("id");
     let (descending, sort_name) = match sort_arg.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -462,14 +461,14 @@ pub async fn list(
         }
     };
     let name_filter = args.name_filter.filter(|text| !text.is_empty());
-    let page = if nobody_active {
+    let users = if nobody_active {
         UserPage::default()
     } else if targets.all {
         list_users(
             &state,
             UserQuery {
-                offset,
-                limit,
+                offset: page.offset,
+                limit: page.limit,
                 name_filter,
                 sort,
                 descending,
@@ -477,19 +476,14 @@ pub async fn list(
         )
         .await?
     } else {
-        filtered_page(&state, &targets, name_filter.as_deref(), offset, limit).await?
+        filtered_page(&state, &targets, name_filter.as_deref(), &page).await?
     };
-    let items: Vec<Value> = page
+    let items: Vec<Value> = users
         .users
         .iter()
         .filter_map(|user| user_model(&caller.scopes, user).map(Value::Object))
         .collect();
-    let body = if paginate {
-        super::paginated(items, offset, limit, page.total, &uri.to_string())
-    } else {
-        Value::Array(items)
-    };
-    Ok(json_response(StatusCode::OK, body))
+    Ok(page.response(items, users.total, &uri.to_string()))
 }
 
 /// The users a filtered `list:users` names (by user, or members of a group), paged in
@@ -498,8 +492,7 @@ async fn filtered_page(
     state: &HubState,
     targets: &super::scopes::Targets,
     name_filter: Option<&str>,
-    offset: u64,
-    limit: u64,
+    page: &Page,
 ) -> Result<UserPage, ApiError> {
     let mut names: BTreeSet<String> = targets.users.clone();
     if !targets.groups.is_empty() {
@@ -523,12 +516,7 @@ async fn filtered_page(
         }
     }
     users.sort_by_key(|user| user.id);
-    let total = u64::try_from(users.len()).unwrap_or(u64::MAX);
-    let users = users
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect();
+    let (users, total) = page.of_list(users);
     Ok(UserPage { users, total })
 }
 
