@@ -58,6 +58,17 @@ fn check_group_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The names of all groups.
+pub async fn group_names(state: &HubState) -> Result<BTreeSet<String>, ApiError> {
+    Ok(state
+        .store
+        .list_groups()
+        .await?
+        .into_iter()
+        .map(|group| group.name)
+        .collect())
+}
+
 /// Creates a group with these members (which must exist). 409 when it exists; 400
 /// when members are given while `manage_groups` is on.
 pub async fn create_group(
@@ -89,13 +100,7 @@ async fn store_groups(
     match state.store.create_groups(&specs).await {
         Ok(()) => {}
         Err(err @ StoreError::Conflict { .. }) => {
-            let existing: BTreeSet<String> = state
-                .store
-                .list_groups()
-                .await?
-                .into_iter()
-                .map(|group| group.name)
-                .collect();
+            let existing = group_names(state).await?;
             let mut seen = BTreeSet::new();
             let clash = names
                 .iter()
@@ -280,15 +285,10 @@ pub async fn create_many(
         ));
     }
     let users = users_field(&body, &["groups"])?;
+    let existing = group_names(&state).await?;
     for name in &names {
         check_group_name(name)?;
-        if state
-            .store
-            .list_groups()
-            .await?
-            .iter()
-            .any(|group| &group.name == name)
-        {
+        if existing.contains(name) {
             return Err(ApiError::conflict(format!("Group {name} already exists")));
         }
     }

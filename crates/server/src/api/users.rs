@@ -205,13 +205,7 @@ pub async fn set_groups(
         Err(err @ StoreError::NotFound { .. }) => {
             // Name the first wanted group that does not exist; when they all do,
             // it was the user that went away meanwhile.
-            let existing: BTreeSet<String> = state
-                .store
-                .list_groups()
-                .await?
-                .into_iter()
-                .map(|group| group.name)
-                .collect();
+            let existing = super::groups::group_names(state).await?;
             let wanted: BTreeSet<&String> = groups.iter().collect();
             return match wanted.into_iter().find(|group| !existing.contains(*group)) {
                 Some(group) => Err(ApiError::bad_request(format!("No such group: {group}"))),
