@@ -194,13 +194,8 @@ pub fn group_model(scopes: &Scopes, group: &GroupRecord) -> Option<Map<String, V
         ("read:groups:name", &["kind", "name"]),
         ("read:roles:groups", &["kind", "name", "roles"]),
     ];
-    let mut allowed = BTreeSet::new();
-    for (scope, keys) in ACCESS {
-        if scopes.allows_group(scope, &group.name) {
-            allowed.extend(keys.iter().copied());
-        }
-    }
-    if allowed.is_empty() {
+    let visible = super::visible_keys(ACCESS, |scope| scopes.allows_group(scope, &group.name));
+    if visible.is_empty() {
         return None;
     }
     let full = [
@@ -210,12 +205,7 @@ pub fn group_model(scopes: &Scopes, group: &GroupRecord) -> Option<Map<String, V
         ("users", json!(group.users)),
         ("properties", json!({})),
     ];
-    Some(
-        full.into_iter()
-            .filter(|(key, _)| allowed.contains(key))
-            .map(|(key, value)| (key.to_owned(), value))
-            .collect(),
-    )
+    Some(super::model_with(full, &visible))
 }
 
 fn model(caller: &Caller, group: &GroupRecord) -> Value {

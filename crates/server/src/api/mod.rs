@@ -18,6 +18,8 @@ pub mod scopes;
 pub mod tokens;
 pub mod users;
 
+use std::collections::BTreeSet;
+
 use axum::Json;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -222,6 +224,32 @@ pub fn string_list(value: &Value, field: &str) -> Result<Vec<String>, ApiError> 
                 "{field} must be a list of strings"
             ))),
         })
+        .collect()
+}
+
+/// The keys of a JSON model a caller may see: for each `(scope, keys)` of `access`, the
+/// keys of the scopes `allows` grants for this resource. Empty when none applies.
+pub fn visible_keys(
+    access: &[(&str, &[&'static str])],
+    allows: impl Fn(&str) -> bool,
+) -> BTreeSet<&'static str> {
+    let mut visible = BTreeSet::new();
+    for (scope, keys) in access {
+        if allows(scope) {
+            visible.extend(keys.iter().copied());
+        }
+    }
+    visible
+}
+
+/// The model made of the fields of `full` whose keys are `visible`.
+pub fn model_with(
+    full: impl IntoIterator<Item = (&'static str, Value)>,
+    visible: &BTreeSet<&'static str>,
+) -> serde_json::Map<String, Value> {
+    full.into_iter()
+        .filter(|(key, _)| visible.contains(key))
+        .map(|(key, value)| (key.to_owned(), value))
         .collect()
 }
 

@@ -294,13 +294,10 @@ pub fn user_model(scopes: &Scopes, user: &UserRecord) -> Option<Map<String, Valu
         ("read:roles:users", &["kind", "name", "roles", "admin"]),
         ("admin:auth_state", &["kind", "name", "auth_state"]),
     ];
-    let mut allowed = BTreeSet::new();
-    for (scope, keys) in ACCESS {
-        if scopes.allows_user(scope, &user.name, &user.groups) {
-            allowed.extend(keys.iter().copied());
-        }
-    }
-    if allowed.is_empty() {
+    let visible = super::visible_keys(ACCESS, |scope| {
+        scopes.allows_user(scope, &user.name, &user.groups)
+    });
+    if visible.is_empty() {
         return None;
     }
     let full = [
@@ -316,12 +313,7 @@ pub fn user_model(scopes: &Scopes, user: &UserRecord) -> Option<Map<String, Valu
         ("servers", json!({})),
         ("auth_state", Value::Null),
     ];
-    Some(
-        full.into_iter()
-            .filter(|(key, _)| allowed.contains(key))
-            .map(|(key, value)| (key.to_owned(), value))
-            .collect(),
-    )
+    Some(super::model_with(full, &visible))
 }
 
 /// Fills in `auth_state` (decrypted) when the model has the field.
