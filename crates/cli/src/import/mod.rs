@@ -272,6 +272,12 @@ impl Importer<'_> {
         });
     }
 
+    /// Notes `line` with its code (see [`Self::code`]).
+    fn note_line(&mut self, line: usize, level: Level, message: String) {
+        let code = self.code(line);
+        self.note_code(line, level, code, message);
+    }
+
     fn note_code(&mut self, line: usize, level: Level, code: Option<String>, message: String) {
         self.notes.push(Note {
             line,
@@ -389,11 +395,9 @@ impl Importer<'_> {
                 ) =>
             {
                 if kw != "pass" {
-                    let code = self.code(first_line);
-                    self.note_code(
+                    self.note_line(
                         first_line,
                         Level::NotConverted,
-                        code,
                         format!("a `{kw}` statement is Python code, which hubauth never runs"),
                     );
                 }
@@ -464,21 +468,15 @@ impl Importer<'_> {
         match result {
             Ok(expr) if parser.at_end() => Some(expr),
             Ok(_) => {
-                let code = self.code(line);
-                self.note_code(
-                    line,
-                    Level::NotConverted,
-                    code,
+                self.note_line(line, Level::NotConverted,
                     "not a statement hubauth can read (only `c.Class.option = literal` and simple variables are converted)".to_owned(),
                 );
                 None
             }
             Err(failure) => {
-                let code = self.code(line);
-                self.note_code(
+                self.note_line(
                     line,
                     Level::NotConverted,
-                    code,
                     format!("cannot read this statement ({})", failure.0),
                 );
                 None
@@ -514,11 +512,9 @@ impl Importer<'_> {
                 i += 1;
             }
         }
-        let code = self.code(line);
-        self.note_code(
+        self.note_line(
             line,
             Level::Ignored,
-            code,
             "hubauth does not import Python modules; nothing to do".to_owned(),
         );
     }
@@ -549,21 +545,16 @@ impl Importer<'_> {
                 }
             }
             if let Some(name) = dotted(func) {
-                let code = self.code(line);
                 let message = if name == "load_subconfig" || name == "c.load_subconfig" {
                     "a sub-config file is not followed; run `hubauth import-config` on it too and merge the tables".to_owned()
                 } else {
                     format!("a call to `{name}` is Python code, which hubauth never runs")
                 };
-                self.note_code(line, Level::NotConverted, code, message);
+                self.note_line(line, Level::NotConverted, message);
                 return;
             }
         }
-        let code = self.code(line);
-        self.note_code(
-            line,
-            Level::NotConverted,
-            code,
+        self.note_line(line, Level::NotConverted,
             "a statement that is not an assignment; hubauth converts only `c.Class.option = literal`".to_owned(),
         );
     }
@@ -596,11 +587,7 @@ impl Importer<'_> {
                 }
             }
             Expr::Tuple(targets) => {
-                let code = self.code(line);
-                self.note_code(
-                    line,
-                    Level::NotConverted,
-                    code,
+                self.note_line(line, Level::NotConverted,
                     format!(
                         "unpacking into {} names is not converted; assign each option on its own line",
                         targets.len()
@@ -618,7 +605,6 @@ impl Importer<'_> {
     }
 
     fn not_config(&mut self, target: &Expr, line: usize) {
-        let code = self.code(line);
         let what = dotted(target).unwrap_or_else(|| "this target".to_owned());
         let message = if matches!(target, Expr::Attr(inner, _) if matches!(inner.as_ref(), Expr::Name(n) if self.config_names.contains(n)))
         {
@@ -628,7 +614,7 @@ impl Importer<'_> {
                 "an assignment to `{what}`, which is not a `c.Class.option`; hubauth converts only those"
             )
         };
-        self.note_code(line, Level::NotConverted, code, message);
+        self.note_line(line, Level::NotConverted, message);
     }
 
     fn augmented(&mut self, target: &Expr, op: &str, value: &Expr, line: usize) {
@@ -638,11 +624,7 @@ impl Importer<'_> {
                 self.mutate(&class, &option, "merge", value, line);
             }
             _ => {
-                let code = self.code(line);
-                self.note_code(
-                    line,
-                    Level::NotConverted,
-                    code,
+                self.note_line(line, Level::NotConverted,
                     format!("`{op}` on this target is Python code, which hubauth never runs; write the resulting value"),
                 );
             }
@@ -968,6 +950,44 @@ impl Importer<'_> {
         }
     }
 
+    /// The part of a literal that `pick` takes out of it (it gives back any other value),
+    /// or `None` once the line is noted as not converted: the value is not a literal, or
+    /// not the kind `wanted` names ("template_vars must be a dict").
+    fn literal_of<T>(
+        &mut self,
+        value: Eval,
+        line: usize,
+        wanted: &str,
+        pick: impl FnOnce(Value) -> Result<T, Value>,
+    ) -> Option<T> {
+        let message = match value.map(pick) {
+            Ok(Ok(found)) => return Some(found),
+            Ok(Err(other)) => format!("{wanted}, not {}", describe_value(&other)),
+            Err(why) => self.not_literal_message(None, &why),
+        };
+        self.note_line(line, Level::NotConverted, message);
+        None
+    }
+
+    /// Records a converted option (its code is not shown for secrets).
+    fn push_entry(
+        &mut self,
+        table: &'static str,
+        def: &'static OptionDef,
+        value: Value,
+        line: usize,
+    ) {
+        let code = if def.secret { None } else { self.code(line) };
+        self.entries.push(Entry {
+            table,
+            key: def.name,
+            def,
+            value,
+            line,
+            code,
+        });
+    }
+
     fn set(&mut self, class: &str, option: &str, value: Eval, line: usize) {
         if class == "JupyterHub" && option == "template_vars" {
             self.template_vars(value, line);
@@ -976,24 +996,13 @@ impl Importer<'_> {
         match self.target(class, option, line) {
             Target::AuthenticatorClass => self.authenticator_class(value, line),
             Target::Skip(level, message) => {
-                let code = self.code(line);
-                self.note_code(line, level, code, message);
+                self.note_line(line, level, message);
             }
             Target::Option { table, def } => {
                 self.entries
                     .retain(|entry| !(entry.table == table && entry.key == def.name));
                 match value {
-                    Ok(value) => {
-                        let code = if def.secret { None } else { self.code(line) };
-                        self.entries.push(Entry {
-                            table,
-                            key: def.name,
-                            def,
-                            value,
-                            line,
-                            code,
-                        });
-                    }
+                    Ok(value) => self.push_entry(table, def, value, line),
                     Err(why) => {
                         let message = self.not_literal_message(Some(def), &why);
                         let code = if def.secret {
@@ -1010,26 +1019,18 @@ impl Importer<'_> {
 
     /// `c.JupyterHub.template_vars`: its `announcement` becomes `[Hub] announcement`.
     fn template_vars(&mut self, value: Eval, line: usize) {
-        let code = self.code(line);
-        let pairs = match value {
-            Ok(Value::Dict(pairs)) => pairs,
-            Ok(other) => {
-                self.note_code(
-                    line,
-                    Level::NotConverted,
-                    code,
-                    format!(
-                        "template_vars must be a dict, not {}",
-                        describe_value(&other)
-                    ),
-                );
-                return;
-            }
-            Err(why) => {
-                let message = self.not_literal_message(None, &why);
-                self.note_code(line, Level::NotConverted, code, message);
-                return;
-            }
+        let Some(pairs) =
+            self.literal_of(
+                value,
+                line,
+                "template_vars must be a dict",
+                |value| match value {
+                    Value::Dict(pairs) => Ok(pairs),
+                    other => Err(other),
+                },
+            )
+        else {
+            return;
         };
         let mut others = Vec::new();
         for (key, item) in pairs {
@@ -1038,14 +1039,7 @@ impl Importer<'_> {
                     if let Some((_, def)) = self.registry.option("Hub", "announcement") {
                         self.entries
                             .retain(|entry| !(entry.table == "Hub" && entry.key == def.name));
-                        self.entries.push(Entry {
-                            table: "Hub",
-                            key: def.name,
-                            def,
-                            value: Value::Str(text),
-                            line,
-                            code: code.clone(),
-                        });
+                        self.push_entry("Hub", def, Value::Str(text), line);
                     }
                 }
                 (Value::Str(key), _) => others.push(key),
@@ -1053,10 +1047,9 @@ impl Importer<'_> {
             }
         }
         if !others.is_empty() {
-            self.note_code(
+            self.note_line(
                 line,
                 Level::NotConverted,
-                code,
                 format!(
                     "template_vars {} are not used by hubauth's pages; put such text in a custom template (`[Hub] template_paths`); `announcement` becomes `[Hub] announcement` (shown as text, not HTML)",
                     others.join(", ")
@@ -1069,18 +1062,15 @@ impl Importer<'_> {
         let (table, def) = match self.target(class, option, line) {
             Target::Option { table, def } => (table, def),
             Target::AuthenticatorClass => {
-                let code = self.code(line);
-                self.note_code(
+                self.note_line(
                     line,
                     Level::NotConverted,
-                    code,
                     "authenticator_class cannot be appended to".to_owned(),
                 );
                 return;
             }
             Target::Skip(level, message) => {
-                let code = self.code(line);
-                self.note_code(line, level, code, message);
+                self.note_line(line, level, message);
                 return;
             }
         };
@@ -1097,25 +1087,22 @@ impl Importer<'_> {
             .entries
             .iter()
             .position(|entry| entry.table == table && entry.key == def.name);
-        let current = match position {
-            Some(i) => self.entries.remove(i).value,
-            None => match default_value(def) {
-                Some(value) => value,
-                None => {
-                    let code = self.code(line);
-                    self.note_code(
-                        line,
-                        Level::NotConverted,
-                        code,
+        let current =
+            match position {
+                Some(i) => self.entries.remove(i).value,
+                None => match default_value(def) {
+                    Some(value) => value,
+                    None => {
+                        self.note_line(line, Level::NotConverted,
                         format!(
                             "adds to {}'s default, which hubauth computes; write the whole value",
                             def.name
                         ),
                     );
-                    return;
-                }
-            },
-        };
+                        return;
+                    }
+                },
+            };
         let merged = match (how, current, value) {
             ("item", Value::List(mut items), item) => {
                 items.push(item);
@@ -1147,23 +1134,11 @@ impl Importer<'_> {
             _ => Err(()),
         };
         match merged {
-            Ok(value) => {
-                let code = if def.secret { None } else { self.code(line) };
-                self.entries.push(Entry {
-                    table,
-                    key: def.name,
-                    def,
-                    value,
-                    line,
-                    code,
-                });
-            }
+            Ok(value) => self.push_entry(table, def, value, line),
             Err(()) => {
-                let code = self.code(line);
-                self.note_code(
+                self.note_line(
                     line,
                     Level::NotConverted,
-                    code,
                     format!(
                         "cannot add this to {}, which is {}",
                         def.name,
@@ -1175,26 +1150,16 @@ impl Importer<'_> {
     }
 
     fn authenticator_class(&mut self, value: Eval, line: usize) {
-        let code = self.code(line);
-        let name = match value {
-            Ok(Value::Str(name) | Value::Class(name)) => name,
-            Ok(other) => {
-                self.note_code(
-                    line,
-                    Level::NotConverted,
-                    code,
-                    format!(
-                        "authenticator_class must name a class, not {}",
-                        describe_value(&other)
-                    ),
-                );
-                return;
-            }
-            Err(why) => {
-                let message = self.not_literal_message(None, &why);
-                self.note_code(line, Level::NotConverted, code, message);
-                return;
-            }
+        let Some(name) = self.literal_of(
+            value,
+            line,
+            "authenticator_class must name a class",
+            |value| match value {
+                Value::Str(name) | Value::Class(name) => Ok(name),
+                other => Err(other),
+            },
+        ) else {
+            return;
         };
         match crate::catalog::lookup(&name) {
             Ok(entry) => {
@@ -1203,10 +1168,9 @@ impl Importer<'_> {
             }
             Err(message) => {
                 self.authenticator = None;
-                self.note_code(
+                self.note_line(
                     line,
                     Level::NotConverted,
-                    code,
                     format!(
                         "{message}; hubauth.toml is written without it (hubauth's default is pam)"
                     ),
