@@ -409,3 +409,68 @@ async fn login_log_has_one_line_per_login_and_no_secrets() {
     );
     assert_eq!(lines[3].3, "state cookie missing");
 }
+
+#[tokio::test]
+async fn expired_sessions_and_tokens_are_cleaned_up() {
+    use hubauth_server::Clock as _;
+    use hubauth_server::maintenance::{Purged, purge_expired};
+
+    let clock = Arc::new(hubauth_server::ManualClock::at(1_800_000_000));
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra: "purge_expired_interval = 0\n",
+        rest: "",
+        env: &[],
+        clock: Some(clock.clone()),
+    })
+    .await
+    .unwrap();
+    let browser = client();
+    assert_eq!(login(&browser, &hub, "ann", "pw", None).await.status(), 302);
+    let store = hub.store();
+    let now = clock.now();
+    for (hash, expires) in [("short-lived", Some(now + 60)), ("forever", None)] {
+        store
+            .create_api_token(hubauth_store::NewApiToken {
+                hash: hash.to_owned(),
+                prefix: "test".to_owned(),
+                user: "ann".to_owned(),
+                note: "test".to_owned(),
+                scopes: Vec::new(),
+                created: now,
+                expires,
+            })
+            .await
+            .unwrap();
+    }
+    let state = hub.hub.state();
+    assert_eq!(
+        purge_expired(state, clock.now()).await.unwrap(),
+        Purged::default(),
+        "nothing has expired yet"
+    );
+    assert_eq!(home(&browser, &hub).await.0, 200);
+
+    // Past the session lifetime (14 days by default).
+    clock.advance(15 * 24 * 3600);
+    assert_eq!(
+        purge_expired(state, clock.now()).await.unwrap(),
+        Purged {
+            sessions: 1,
+            login_states: 0,
+            api_tokens: 1,
+        }
+    );
+    assert!(
+        store
+            .expired_sessions(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.find_api_token("short-lived").await.unwrap().is_none());
+    assert!(store.find_api_token("forever").await.unwrap().is_some());
+    assert_eq!(home(&browser, &hub).await.0, 302, "the session is gone");
+    hub.stop().await;
+}

@@ -774,6 +774,45 @@ async fn pam_sessions_open_at_login_and_close_at_logout() {
     assert_eq!(read(), "open_session hbt_se_u\nclose_session hbt_se_u\n");
     hub.stop().await;
 
+    // A session that expires while its cookie never comes back is closed by the periodic
+    // clean-up.
+    let hub = TestHub::start_with(
+        Arc::new(pam_from(&format!(
+            "[Authenticator]\nallow_all = true\n[PAMAuthenticator]\nservice = \"{service}\"\nopen_sessions = true\n"
+        ))),
+        |config| {
+            config.session_lifetime = 1;
+            config.purge_expired_interval = 1;
+        },
+    )
+    .await;
+    std::fs::remove_file(&record).unwrap();
+    let client = support::client();
+    assert_eq!(
+        login(&client, &hub, "hbt_se_u", "Session-Pass-1", None)
+            .await
+            .status,
+        302
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while read() != "open_session hbt_se_u\nclose_session hbt_se_u\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired session was not closed: {:?}",
+            read()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        hub.store
+            .expired_sessions(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the expired session's row is gone"
+    );
+    hub.stop().await;
+
     // A failing session stack: the login still works, sessions turn off with a warning.
     let failing = system.service(
         "se-fail",

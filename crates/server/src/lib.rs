@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod limiter;
 mod listener;
 pub mod login;
+pub mod maintenance;
 pub mod managed_roles;
 pub mod metrics;
 pub mod next_url;
@@ -135,7 +136,18 @@ impl Hub {
         // The listener sets the metrics recorder per connection, so the router it gets
         // goes without the per-request metrics layer.
         let router = routes(&self.state).with_state(self.state.clone());
-        listener::serve(self.state, router, listener, shutdown).await
+        let interval = self.state.config.purge_expired_interval;
+        let cleanup = (interval > 0).then(|| {
+            tokio::spawn(maintenance::run(
+                self.state.clone(),
+                std::time::Duration::from_secs(interval),
+            ))
+        });
+        let served = listener::serve(self.state, router, listener, shutdown).await;
+        if let Some(cleanup) = cleanup {
+            cleanup.abort();
+        }
+        served
     }
 }
 

@@ -150,6 +150,12 @@ pub static HUB: ClassDef = ClassDef {
             "Seconds a validated session is kept in memory, so that session checks (forward-auth, the built-in proxy, every page) do not query the database on each request. 0 turns the cache off.\n\nThis is the revocation bound across replicas: a logout, user deletion, admin or group change made through this process takes effect here at once, but one made through another hub process sharing the database (or directly in the database) takes effect here at most this many seconds later. The same holds for the tokens `auth_state_headers` hands to apps: they are kept with the cached session, so new tokens stored by another process (its login or refresh) reach apps through this one within this many seconds.",
         ),
         OptionDef::new(
+            "purge_expired_interval",
+            Int,
+            Literal("600"),
+            "Seconds between clean-ups of expired data: expired sessions end as a logout would (the login method closes what it opened, such as a PAM session, and tokens issued to services in that session are revoked), and expired pending logins and API tokens are deleted, so the database does not grow with dead rows. Expired sessions are also removed at start-up and refused whenever they are presented. With several replicas each one cleans up; that is safe. 0 turns the periodic clean-up off.",
+        ),
+        OptionDef::new(
             "session_cache_size",
             Int,
             Literal("100000"),
@@ -215,6 +221,8 @@ pub struct HubConfig {
     pub session_cache_ttl: u64,
     /// See `session_cache_size`.
     pub session_cache_size: usize,
+    /// See `purge_expired_interval`, in seconds (0 = off).
+    pub purge_expired_interval: u64,
     /// See `announcement`.
     pub announcement: String,
     /// See `logo_file` (empty = none).
@@ -244,6 +252,7 @@ impl Default for HubConfig {
             oauth_token_expires_in: 14 * 24 * 3600,
             session_cache_ttl: 5,
             session_cache_size: 100_000,
+            purge_expired_interval: 600,
             announcement: String::new(),
             logo_file: PathBuf::new(),
             template_paths: Vec::new(),
@@ -320,6 +329,13 @@ impl HubConfig {
                 "must be 0 or a positive number of seconds",
             )
         })?;
+        let interval: i64 = view.get("purge_expired_interval")?;
+        let purge_expired_interval = u64::try_from(interval).map_err(|_| {
+            view.invalid(
+                "purge_expired_interval",
+                "must be 0 (off) or a positive number of seconds",
+            )
+        })?;
         let size: i64 = view.get("session_cache_size")?;
         let session_cache_size = usize::try_from(size)
             .map_err(|_| view.invalid("session_cache_size", "must be 0 or a positive number"))?;
@@ -342,6 +358,7 @@ impl HubConfig {
             oauth_token_expires_in,
             session_cache_ttl,
             session_cache_size,
+            purge_expired_interval,
             announcement: view.get("announcement")?,
             logo_file: PathBuf::from(view.get::<String>("logo_file")?),
             template_paths: view

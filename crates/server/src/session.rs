@@ -41,10 +41,7 @@ pub async fn current_user(
                 return Ok(None);
             };
             if !session.is_valid_at(now) {
-                // An expired session ends like a logout: the authenticator closes what it
-                // opened (PAM's session), and the row goes.
-                let ended = end_user_access(state, &session.user, Some(&hash), false).await?;
-                crate::metrics::sessions_ended("expired", ended);
+                end_expired(state, &session.user, &hash).await?;
                 return Ok(None);
             }
             let Some(user) = state.store.get_user(&session.user).await? else {
@@ -151,6 +148,19 @@ async fn refresh(
             Ok(None)
         }
     }
+}
+
+/// Ends an expired session like a logout: the authenticator closes what it opened (PAM's
+/// session), tokens issued to services in it are revoked, and the row goes. Returns whether
+/// this call removed it (another request or replica may have been first).
+pub async fn end_expired(
+    state: &HubState,
+    user: &str,
+    session_hash: &str,
+) -> Result<bool, AppError> {
+    let ended = end_user_access(state, user, Some(session_hash), false).await?;
+    crate::metrics::sessions_ended("expired", ended);
+    Ok(ended > 0)
 }
 
 /// Ends a session (or every session of the user when `session_hash` is `None`) and, when

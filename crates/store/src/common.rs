@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::StoreError;
-use crate::model::{ApiTokenRecord, UserRecord, UserSort};
+use crate::model::{ApiTokenRecord, SessionRecord, UserRecord, UserSort};
 
 /// JupyterHub's default scopes of the `user` role.
 pub(crate) const USER_ROLE_SCOPES: &[&str] = &["self"];
@@ -175,4 +175,20 @@ pub(crate) fn token_from_row(row: TokenRow) -> Result<ApiTokenRecord, StoreError
         expires,
         last_activity,
     })
+}
+
+/// A session row: id hash, user name, created, expires, last seen.
+pub(crate) type SessionRow = (String, String, i64, i64, i64);
+
+/// The record of a session row.
+pub(crate) fn session_record(
+    (id_hash, user, created, expires, last_seen): SessionRow,
+) -> SessionRecord {
+    SessionRecord {
+        id_hash,
+        user,
+        created,
+        expires,
+        last_seen,
+    }
 }

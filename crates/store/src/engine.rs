@@ -32,9 +32,10 @@ use async_trait::async_trait;
 
 use super::{Conn, EngineStore, NAME_FILTER_SQL, PING_SQL};
 use crate::common::{
-    ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, TokenRow, USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES,
-    UserRow, contains_pattern, group_names, id_list, page_number, scopes_from_json, scopes_to_json,
-    token_from_row, user_from_row, user_order, users_from_rows,
+    ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, SessionRow, TokenRow, USER_ROLE_DESCRIPTION,
+    USER_ROLE_SCOPES, UserRow, contains_pattern, group_names, id_list, page_number,
+    scopes_from_json, scopes_to_json, session_record, token_from_row, user_from_row, user_order,
+    users_from_rows,
 };
 use crate::error::classify;
 use crate::model::{
@@ -547,22 +548,14 @@ impl Store for EngineStore {
     }
 
     async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query_as::<_, (String, String, i64, i64, i64)>(
+        let row = sqlx::query_as::<_, SessionRow>(
             "SELECT s.id_hash, u.name, s.created, s.expires, s.last_seen \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(
-            |(id_hash, user, created, expires, last_seen)| SessionRecord {
-                id_hash,
-                user,
-                created,
-                expires,
-                last_seen,
-            },
-        ))
+        Ok(row.map(session_record))
     }
 
     async fn touch_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError> {
@@ -600,12 +593,38 @@ impl Store for EngineStore {
         Ok(done.rows_affected())
     }
 
+    async fn expired_sessions(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, SessionRow>(
+            "SELECT s.id_hash, u.name, s.created, s.expires, s.last_seen \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.expires <= $1 ORDER BY s.expires, s.id_hash LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(session_record).collect())
+    }
+
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires > $1")
             .bind(now)
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn delete_expired_api_tokens(&self, now: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM api_tokens WHERE expires IS NOT NULL AND expires <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
     }
 
     async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {

@@ -103,6 +103,14 @@ pub trait Store: Send + Sync {
     /// Delete sessions with `expires <= now`. Returns how many.
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
 
+    /// Up to `limit` sessions with `expires <= now`, oldest expiry first (for the periodic
+    /// clean-up, which ends each one as a logout would).
+    async fn expired_sessions(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
     /// How many sessions are still valid at `now` (`expires > now`), for the
     /// `hubauth_active_sessions` gauge.
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError>;
@@ -126,6 +134,10 @@ pub trait Store: Send + Sync {
     /// Delete the user's token with this id. Returns false when the user has no
     /// such token (including when the user does not exist).
     async fn delete_api_token(&self, user: &str, id: i64) -> Result<bool, StoreError>;
+
+    /// Delete tokens with an expiry at or before `now` (tokens without one stay).
+    /// Returns how many.
+    async fn delete_expired_api_tokens(&self, now: i64) -> Result<u64, StoreError>;
 
     // ----- groups -----
 

@@ -101,6 +101,55 @@ async fn run_contract(store: &dyn Store) {
     contract_auth_state_bulk(store).await;
     contract_user_pages_and_role_lookup(store).await;
     contract_atomic_multi_row_changes(store).await;
+    contract_expired_rows(store).await;
+}
+
+/// What the periodic clean-up reads and deletes.
+async fn contract_expired_rows(store: &dyn Store) {
+    store.ensure_user("exp-a", None, 1).await.unwrap();
+    store.ensure_user("exp-b", None, 1).await.unwrap();
+    for (hash, user, expires) in [
+        ("exp-3", "exp-a", 30),
+        ("exp-1", "exp-b", 10),
+        ("exp-2", "exp-a", 20),
+        ("exp-live", "exp-b", 1_000),
+    ] {
+        store
+            .create_session(session(hash, user, 5, expires))
+            .await
+            .unwrap();
+    }
+    let hashes = |sessions: Vec<hubauth_store::SessionRecord>| -> Vec<(String, String)> {
+        sessions.into_iter().map(|s| (s.id_hash, s.user)).collect()
+    };
+    // Oldest expiry first, at most `limit`, never a live one.
+    assert_eq!(
+        hashes(store.expired_sessions(30, 2).await.unwrap()),
+        [
+            ("exp-1".to_owned(), "exp-b".to_owned()),
+            ("exp-2".to_owned(), "exp-a".to_owned())
+        ]
+    );
+    assert_eq!(store.expired_sessions(30, 10).await.unwrap().len(), 3);
+    assert_eq!(store.expired_sessions(29, 10).await.unwrap().len(), 2);
+    assert!(store.expired_sessions(9, 10).await.unwrap().is_empty());
+    assert_eq!(store.delete_expired_sessions(999).await.unwrap(), 3);
+
+    for (hash, expires) in [("exp-t1", Some(50)), ("exp-t2", Some(60)), ("exp-t3", None)] {
+        store
+            .create_api_token(token(hash, "exp-a", expires))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_expired_api_tokens(49).await.unwrap(), 0);
+    assert_eq!(store.delete_expired_api_tokens(50).await.unwrap(), 1);
+    assert!(store.find_api_token("exp-t1").await.unwrap().is_none());
+    assert!(store.find_api_token("exp-t2").await.unwrap().is_some());
+    assert_eq!(store.delete_expired_api_tokens(60).await.unwrap(), 1);
+    // A token without an expiry never expires.
+    assert!(store.find_api_token("exp-t3").await.unwrap().is_some());
+    store.delete_user("exp-a").await.unwrap();
+    store.delete_user("exp-b").await.unwrap();
 }
 
 async fn contract_ping(store: &dyn Store) {

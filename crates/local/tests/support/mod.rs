@@ -305,17 +305,26 @@ pub struct TestHub {
 impl TestHub {
     /// Starts a hub with `authenticator` (no login rate limit).
     pub async fn start(authenticator: Arc<dyn Authenticator>) -> TestHub {
+        Self::start_with(authenticator, |_| {}).await
+    }
+
+    /// Starts a hub with `authenticator` and `[Hub]` settings changed by `tweak`.
+    pub async fn start_with(
+        authenticator: Arc<dyn Authenticator>,
+        tweak: impl FnOnce(&mut HubConfig),
+    ) -> TestHub {
         let dir = TempDir::new().unwrap();
         let db_url = format!("sqlite:///{}", dir.path().join("hub.sqlite").display());
         assert!(db_url.starts_with("sqlite:////"));
         let store = hubauth_store::open(&db_url).await.unwrap();
-        let config = HubConfig {
+        let mut config = HubConfig {
             db_url,
             bind_addr: "127.0.0.1:0".parse().unwrap(),
             cookie_secret_file: dir.path().join("cookie_secret"),
             login_rate_limit: 0,
             ..HubConfig::default()
         };
+        tweak(&mut config);
         let hub = Hub::start(HubParts {
             config,
             authenticator,
