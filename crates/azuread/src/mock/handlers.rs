@@ -92,6 +92,11 @@ fn aad_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response
     (status, axum::Json(body)).into_response()
 }
 
+/// Azure's 400 `invalid_grant` error.
+fn invalid_grant(code: u32, text: &str) -> Response {
+    aad_error(StatusCode::BAD_REQUEST, "invalid_grant", code, text)
+}
+
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
@@ -134,6 +139,39 @@ async fn fault(shared: &Shared, endpoint: MockEndpoint) -> Option<Response> {
 
 fn record(shared: &Shared, request: MockRequest) {
     shared.lock().requests.push(request);
+}
+
+/// The start of every tenant endpoint: records `request`, applies the next fault queued
+/// for its endpoint and resolves the tenant `segment`. `Err` is the answer to give instead.
+async fn tenant_request(
+    shared: &Shared,
+    request: MockRequest,
+    segment: &str,
+) -> Result<TenantRef, Response> {
+    let endpoint = request.endpoint;
+    record(shared, request);
+    if let Some(response) = fault(shared, endpoint).await {
+        return Err(response);
+    }
+    resolve_tenant(shared, segment)
+}
+
+/// The start of every Graph endpoint: records the request for `path`, applies the next
+/// Graph fault and finds the user behind the bearer token. `Err` is the answer to give
+/// instead.
+async fn graph_request(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<MockUser, Response> {
+    let mut request = simple_request(MockEndpoint::Graph, method, path.to_owned());
+    request.bearer = headers.contains_key(header::AUTHORIZATION);
+    record(shared, request);
+    if let Some(response) = fault(shared, MockEndpoint::Graph).await {
+        return Err(response);
+    }
+    graph_user(shared, headers)
 }
 
 fn simple_request(endpoint: MockEndpoint, method: &str, path: String) -> MockRequest {
@@ -199,11 +237,8 @@ async fn authorize(
     } else {
         format!("/{segment}/oauth2/authorize")
     };
-    record(shared, simple_request(MockEndpoint::Authorize, "GET", path));
-    if let Some(response) = fault(shared, MockEndpoint::Authorize).await {
-        return response;
-    }
-    let tenant = match resolve_tenant(shared, segment) {
+    let request = simple_request(MockEndpoint::Authorize, "GET", path);
+    let tenant = match tenant_request(shared, request, segment).await {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
@@ -431,22 +466,16 @@ async fn token(
     } else {
         format!("/{segment}/oauth2/token")
     };
-    record(
-        shared,
-        MockRequest {
-            endpoint: MockEndpoint::Token,
-            method: "POST".into(),
-            path,
-            grant_type: form.get("grant_type").cloned(),
-            client_auth: auth.to_owned(),
-            code_verifier: form.contains_key("code_verifier"),
-            bearer: false,
-        },
-    );
-    if let Some(response) = fault(shared, MockEndpoint::Token).await {
-        return response;
-    }
-    let tenant = match resolve_tenant(shared, segment) {
+    let request = MockRequest {
+        endpoint: MockEndpoint::Token,
+        method: "POST".into(),
+        path,
+        grant_type: form.get("grant_type").cloned(),
+        client_auth: auth.to_owned(),
+        code_verifier: form.contains_key("code_verifier"),
+        bearer: false,
+    };
+    let tenant = match tenant_request(shared, request, segment).await {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
@@ -476,34 +505,26 @@ async fn token(
         "authorization_code" => {
             let grant = shared.lock().codes.remove(get("code"));
             let Some(grant) = grant else {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
+                return invalid_grant(
                     70000,
                     "The provided authorization code or refresh token has expired or was already redeemed.",
                 );
             };
             let now = shared.lock().now();
             if grant.expires < now {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
+                return invalid_grant(
                     70008,
                     "The provided authorization code or refresh token has expired due to inactivity.",
                 );
             }
             if grant.client_id != client_id || grant.v2 != v2 {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
+                return invalid_grant(
                     70002,
                     "The code was issued to another application or endpoint.",
                 );
             }
             if grant.redirect_uri != get("redirect_uri") {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
+                return invalid_grant(
                     50148,
                     "The redirect_uri does not match the one of the authorization request.",
                 );
@@ -511,9 +532,7 @@ async fn token(
             if let Some(challenge) = &grant.challenge
                 && s256(get("code_verifier")) != *challenge
             {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
+                return invalid_grant(
                     501481,
                     "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
                 );
@@ -531,17 +550,10 @@ async fn token(
         "refresh_token" => {
             let grant = shared.lock().refresh_tokens.remove(get("refresh_token"));
             let Some(grant) = grant else {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    9002313,
-                    "Invalid request. Request is malformed or invalid.",
-                );
+                return invalid_grant(9002313, "Invalid request. Request is malformed or invalid.");
             };
             if grant.client_id != client_id || grant.v2 != v2 {
-                return aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
+                return invalid_grant(
                     70000,
                     "The refresh token was issued to another application or endpoint.",
                 );
@@ -582,30 +594,15 @@ fn issue(
     let mut guard = shared.lock();
     let now = guard.now();
     let Some(user) = guard.user(oid).cloned() else {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            50034,
-            "The user account does not exist in this directory.",
-        );
+        return invalid_grant(50034, "The user account does not exist in this directory.");
     };
     if !user.enabled {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            50057,
-            "The user account is disabled.",
-        );
+        return invalid_grant(50057, "The user account is disabled.");
     }
     if let TenantRef::One(tid) = tenant
         && &user.tenant != tid
     {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            50020,
-            "User account does not exist in tenant.",
-        );
+        return invalid_grant(50020, "User account does not exist in tenant.");
     }
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let access_token = random_token(48);
@@ -792,11 +789,8 @@ async fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
     } else {
         format!("/{segment}/.well-known/openid-configuration")
     };
-    record(shared, simple_request(MockEndpoint::Discovery, "GET", path));
-    if let Some(response) = fault(shared, MockEndpoint::Discovery).await {
-        return response;
-    }
-    let tid = match resolve_tenant(shared, segment) {
+    let request = simple_request(MockEndpoint::Discovery, "GET", path);
+    let tid = match tenant_request(shared, request, segment).await {
         Ok(TenantRef::One(tid)) => tid,
         Ok(TenantRef::Any) => "{tenantid}".to_owned(),
         Err(response) => return response,
@@ -855,18 +849,9 @@ async fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
 
 async fn jwks(mock: Mock, Path(segment): Path<String>) -> Response {
     let shared = &mock.0;
-    record(
-        shared,
-        simple_request(
-            MockEndpoint::Keys,
-            "GET",
-            format!("/{segment}/discovery/keys"),
-        ),
-    );
-    if let Some(response) = fault(shared, MockEndpoint::Keys).await {
-        return response;
-    }
-    if let Err(response) = resolve_tenant(shared, &segment) {
+    let path = format!("/{segment}/discovery/keys");
+    let request = simple_request(MockEndpoint::Keys, "GET", path);
+    if let Err(response) = tenant_request(shared, request, &segment).await {
         return response;
     }
     axum::Json(json!({"keys": [shared.keys.jwk.clone()]})).into_response()
@@ -916,17 +901,7 @@ fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<MockUser, Response
 
 async fn get_member_objects(mock: Mock, headers: HeaderMap, body: String) -> Response {
     let shared = &mock.0;
-    let mut request = simple_request(
-        MockEndpoint::Graph,
-        "POST",
-        "/v1.0/me/getMemberObjects".into(),
-    );
-    request.bearer = headers.contains_key(header::AUTHORIZATION);
-    record(shared, request);
-    if let Some(response) = fault(shared, MockEndpoint::Graph).await {
-        return response;
-    }
-    let user = match graph_user(shared, &headers) {
+    let user = match graph_request(shared, "POST", "/v1.0/me/getMemberObjects", &headers).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -952,13 +927,7 @@ async fn get_member_objects(mock: Mock, headers: HeaderMap, body: String) -> Res
 
 async fn member_of(mock: Mock, headers: HeaderMap, query: Params) -> Response {
     let shared = &mock.0;
-    let mut request = simple_request(MockEndpoint::Graph, "GET", "/v1.0/me/memberOf".into());
-    request.bearer = headers.contains_key(header::AUTHORIZATION);
-    record(shared, request);
-    if let Some(response) = fault(shared, MockEndpoint::Graph).await {
-        return response;
-    }
-    let user = match graph_user(shared, &headers) {
+    let user = match graph_request(shared, "GET", "/v1.0/me/memberOf", &headers).await {
         Ok(user) => user,
         Err(response) => return response,
     };
