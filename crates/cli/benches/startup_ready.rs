@@ -5,8 +5,9 @@
 //! a REST API user page.)
 //!
 //! `cargo bench -p hubauth --bench startup_ready` (env: `BENCH_USERS`, default 100000;
-//! `BENCH_RUNS`, default 5). Prints each run and the median, and the same for an empty
-//! database as the baseline.
+//! `BENCH_RUNS`, default 5; `BENCH_ALLOWED`, default 10000). Prints each run and the
+//! median, the same for an empty database as the baseline, and a first start that creates
+//! `BENCH_ALLOWED` users listed in `allowed_users`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::path::Path;
@@ -82,7 +83,8 @@ async fn fill(db: &Path, users: usize) {
 }
 
 /// Spawns `hubauth serve` and returns the time until `/hub/health/ready` first answers 200.
-async fn time_to_ready(dir: &Path, db: &Path) -> Duration {
+/// `allowed` is the `allowed_users` list (TOML array text).
+async fn time_to_ready(dir: &Path, db: &Path, allowed: &str) -> Duration {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -96,7 +98,7 @@ async fn time_to_ready(dir: &Path, db: &Path) -> Duration {
         format!(
             "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:{port}\"\n\
              db_url = \"sqlite:///{}\"\ncookie_secret_file = \"{}\"\n\
-             [Authenticator]\nadmin_users = [\"admin\"]\nallowed_users = [\"user000001\"]\n",
+             [Authenticator]\nadmin_users = [\"admin\"]\nallowed_users = {allowed}\n",
             db.display(),
             dir.join("cookie_secret").display()
         ),
@@ -142,7 +144,7 @@ async fn measure(label: &str, users: usize, runs: usize) {
     fill(&db, users).await;
     let mut times = Vec::with_capacity(runs);
     for run in 1..=runs {
-        let took = time_to_ready(dir.path(), &db).await;
+        let took = time_to_ready(dir.path(), &db, "[\"user000001\"]").await;
         println!(
             "{label}: run {run}: ready after {:.0} ms",
             took.as_secs_f64() * 1000.0
@@ -159,6 +161,33 @@ async fn measure(label: &str, users: usize, runs: usize) {
     );
 }
 
+/// A first start with `count` names in `allowed_users` that are not stored yet (each run
+/// on a fresh database): start-up creates them all.
+async fn measure_allowed(count: usize, runs: usize) {
+    let names: Vec<String> = (0..count).map(|i| format!("\"new{i:06}\"")).collect();
+    let allowed = format!("[{}]", names.join(", "));
+    let mut times = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hub.sqlite");
+        fill(&db, 0).await;
+        let took = time_to_ready(dir.path(), &db, &allowed).await;
+        println!(
+            "new allowed_users: run {run}: ready after {:.0} ms",
+            took.as_secs_f64() * 1000.0
+        );
+        times.push(took);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "new allowed_users: {count} names created at start-up: median {:.0} ms, min {:.0} ms, max {:.0} ms over {runs} runs",
+        median.as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0
+    );
+}
+
 fn main() {
     let users = env_usize("BENCH_USERS", 100_000);
     let runs = env_usize("BENCH_RUNS", 5).max(1);
@@ -169,5 +198,6 @@ fn main() {
     runtime.block_on(async move {
         measure("baseline", 0, runs).await;
         measure("many users", users, runs).await;
+        measure_allowed(env_usize("BENCH_ALLOWED", 10_000), runs).await;
     });
 }
