@@ -106,7 +106,7 @@ pub async fn page(
         Err(response) => return response,
     };
     let notice = notice(params.done.as_deref(), params.user.as_deref());
-    match render(
+    render(
         &state,
         &headers,
         &admin,
@@ -116,10 +116,7 @@ pub async fn page(
         "",
     )
     .await
-    {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    .unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// `POST {base_url}hub/admin/users`: add a user.
@@ -161,7 +158,6 @@ pub async fn set_admin(
     }
     match users::set_admin(&state, &name, make_admin).await {
         Ok(user) => {
-            state.sessions_changed(&user.name);
             let done = if make_admin { "admin" } else { "unadmin" };
             back(&state, &form, done, &user.name)
         }
@@ -186,10 +182,7 @@ pub async fn delete(
         return failed(&state, &headers, &admin, &form, err).await;
     }
     match users::delete_user(&state, &name).await {
-        Ok(()) => {
-            state.sessions_changed(&name);
-            back(&state, &form, "deleted", &name)
-        }
+        Ok(()) => back(&state, &form, "deleted", &name),
         Err(err) => failed(&state, &headers, &admin, &form, err).await,
     }
 }
@@ -218,14 +211,11 @@ async fn require_admin(
         ));
     };
     if !current.user.admin {
-        let user = page_user(&current);
-        return Err(error_page(
+        return Err(forbidden(
             state,
-            StatusCode::FORBIDDEN,
+            &current,
             "The admin page is for admins only.",
-            Some(&user),
-        )
-        .unwrap_or_else(|err| app_error_page(state, err)));
+        ));
     }
     Ok(current)
 }
@@ -240,16 +230,20 @@ async fn checked_post(
     let admin = require_admin(state, headers, uri).await?;
     let cookie = crate::cookies::get(headers, csrf::XSRF_COOKIE).unwrap_or_default();
     if !csrf::check(&state.secret, &cookie, &form._xsrf) {
-        let user = page_user(&admin);
-        return Err(error_page(
+        return Err(forbidden(
             state,
-            StatusCode::FORBIDDEN,
+            &admin,
             "The form's security token did not match. Reload the admin page and try again.",
-            Some(&user),
-        )
-        .unwrap_or_else(|err| app_error_page(state, err)));
+        ));
     }
     Ok(admin)
+}
+
+/// The 403 page for `current` with `message`.
+fn forbidden(state: &HubState, current: &SessionUser, message: &str) -> Response {
+    let user = page_user(current);
+    error_page(state, StatusCode::FORBIDDEN, message, Some(&user))
+        .unwrap_or_else(|err| app_error_page(state, err))
 }
 
 fn page_user(current: &SessionUser) -> PageUser {
@@ -296,7 +290,7 @@ async fn failed(
     if status.is_server_error() {
         tracing::error!(error = %err.message, "admin page operation failed");
     }
-    match render(
+    render(
         state,
         headers,
         admin,
@@ -306,10 +300,7 @@ async fn failed(
         &err.message,
     )
     .await
-    {
-        Ok(response) => response,
-        Err(err) => app_error_page(state, err),
-    }
+    .unwrap_or_else(|err| app_error_page(state, err))
 }
 
 fn notice(done: Option<&str>, user: Option<&str>) -> String {
