@@ -8,6 +8,7 @@ use hubauth_store::{CryptKeeper, Store};
 
 use crate::clock::Clock;
 use crate::cookies::CookieAttrs;
+use crate::handlers::first_header_value;
 use crate::limiter::LoginLimiter;
 use crate::options::HubConfig;
 use crate::pages::Pages;
@@ -127,11 +128,8 @@ impl HubState {
             return true;
         }
         self.config.trust_forwarded_headers
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|value| value.to_str().ok())
-                .and_then(|proto| proto.split(',').next())
-                .is_some_and(|first| first.trim().eq_ignore_ascii_case("https"))
+            && first_header_value(headers, "x-forwarded-proto")
+                .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
     }
 
     /// Cookie attributes for this request.
@@ -174,14 +172,7 @@ impl HubState {
                 return origin;
             }
         }
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.split(',').next())
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
+        let header = |name: &str| first_header_value(headers, name);
         let forwarded_host = if self.config.trust_forwarded_headers {
             header("x-forwarded-host")
         } else {

@@ -172,14 +172,7 @@ struct Target {
 
 impl Target {
     fn from_headers(headers: &HeaderMap) -> Target {
-        let first = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.split(',').next())
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
+        let first = |name: &str| super::first_header_value(headers, name);
         let host = first("x-forwarded-host")
             .or_else(|| first("host"))
             .filter(|host| is_plausible_host(host));

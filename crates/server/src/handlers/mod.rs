@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
@@ -112,6 +112,17 @@ pub fn app_error_page(state: &HubState, err: AppError) -> Response {
         }
         Err(_) => err.into_response(),
     }
+}
+
+/// The first of a header's comma-separated values, trimmed; `None` when the header is
+/// absent, not text, or that value is empty (`X-Forwarded-Host: a, b` gives `a`).
+pub fn first_header_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
 }
 
 /// Percent-encodes a value for a query string.
