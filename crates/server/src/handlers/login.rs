@@ -154,11 +154,18 @@ pub async fn post(
         &mut attempt,
     )
     .await;
+    finish_attempt(&state, attempt, result)
+}
+
+/// Emits the login attempt (see [`LoginAttempt::finish`]) and answers with the response,
+/// or the error page.
+pub(super) fn finish_attempt(
+    state: &HubState,
+    attempt: LoginAttempt,
+    result: Result<Response, AppError>,
+) -> Response {
     attempt.finish(&result);
-    match result {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    result.unwrap_or_else(|err| app_error_page(state, err))
 }
 
 async fn post_inner(

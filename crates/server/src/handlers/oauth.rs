@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hubauth_core::{Outcome, RequestContext};
+use hubauth_core::{Outcome, RedirectLogin, RequestContext};
 use hubauth_store::NewLoginState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ClientIp, app_error_page, error_page, redirect};
+use super::{ClientIp, error_page, redirect};
 use crate::cookies;
 use crate::error::AppError;
 use crate::login::{self, LoginAttempt};
@@ -44,6 +44,16 @@ pub struct LoginQuery {
     pub next: Option<String>,
 }
 
+/// The authenticator's identity-provider login, or 404 for a hub that has none.
+fn redirect_login(state: &HubState) -> Result<&dyn RedirectLogin, AppError> {
+    state.authenticator.redirect_login().ok_or_else(|| {
+        AppError::user(
+            StatusCode::NOT_FOUND,
+            "This hub does not log in through an identity provider.",
+        )
+    })
+}
+
 fn callback_url(state: &HubState, headers: &HeaderMap) -> String {
     if let Some(url) = state
         .authenticator
@@ -69,11 +79,7 @@ pub async fn login_start(
     let mut attempt = LoginAttempt::new(state.authenticator.class_name());
     let result = login_start_inner(&state, ip, &headers, query.next.as_deref(), &mut attempt).await;
     // Only a failure ends the attempt here; a redirect to the provider logs nothing yet.
-    attempt.finish(&result);
-    match result {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    super::login::finish_attempt(&state, attempt, result)
 }
 
 async fn login_start_inner(
@@ -83,12 +89,7 @@ async fn login_start_inner(
     next: Option<&str>,
     attempt: &mut LoginAttempt,
 ) -> Result<Response, AppError> {
-    let Some(redirect_login) = state.authenticator.redirect_login() else {
-        return Err(AppError::user(
-            StatusCode::NOT_FOUND,
-            "This hub does not log in through an identity provider.",
-        ));
-    };
+    let redirect_login = redirect_login(state)?;
     let now = state.clock.now();
     let ctx = RequestContext { now, remote_ip: ip };
     let (browser, mut set_cookies) = match cookies::get(headers, BROWSER_COOKIE)
@@ -149,11 +150,7 @@ pub async fn callback(
 ) -> Response {
     let mut attempt = LoginAttempt::new(state.authenticator.class_name());
     let result = callback_inner(&state, ip, &headers, &query, &mut attempt).await;
-    attempt.finish(&result);
-    match result {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    super::login::finish_attempt(&state, attempt, result)
 }
 
 fn bad_request(message: &str) -> AppError {
@@ -167,12 +164,7 @@ async fn callback_inner(
     query: &BTreeMap<String, String>,
     attempt: &mut LoginAttempt,
 ) -> Result<Response, AppError> {
-    let Some(redirect_login) = state.authenticator.redirect_login() else {
-        return Err(AppError::user(
-            StatusCode::NOT_FOUND,
-            "This hub does not log in through an identity provider.",
-        ));
-    };
+    let redirect_login = redirect_login(state)?;
     let now = state.clock.now();
     let ctx = RequestContext { now, remote_ip: ip };
     let url_state = query.get("state");
