@@ -134,17 +134,7 @@ pub async fn create(
         None | Some(Value::Null) => Vec::new(),
         Some(value) => string_list(value, "role.scopes")?,
     };
-    let unknown: Vec<&str> = role_scopes
-        .iter()
-        .map(String::as_str)
-        .filter(|scope| *scope != "self" && !scopes::is_known(scope))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Unknown scopes: {}",
-            unknown.join(", ")
-        )));
-    }
+    scopes::check_known(&role_scopes, "self")?;
     let users = match body.get("users") {
         None | Some(Value::Null) => Vec::new(),
         Some(value) => string_list(value, "role.users")?,

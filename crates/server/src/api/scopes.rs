@@ -228,6 +228,24 @@ pub fn find(name: &str) -> Option<&'static ScopeDef> {
     SCOPES.iter().find(|def| def.name == name)
 }
 
+/// 400 `Unknown scopes: ...` naming every requested scope that is neither known (see
+/// [`is_known`]) nor `extra` (`self` for roles, `inherit` for tokens).
+pub fn check_known(requested: &[String], extra: &str) -> Result<(), super::ApiError> {
+    let unknown: Vec<&str> = requested
+        .iter()
+        .map(String::as_str)
+        .filter(|scope| *scope != extra && !is_known(scope))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(super::ApiError::bad_request(format!(
+            "Unknown scopes: {}",
+            unknown.join(", ")
+        )))
+    }
+}
+
 /// Whether a scope string names a known scope (with a well-formed filter, if any).
 pub fn is_known(scope: &str) -> bool {
     let (name, filter) = split(scope);

@@ -55,17 +55,7 @@ pub async fn issue_token(
     note: String,
 ) -> Result<IssuedToken, ApiError> {
     let scopes = scopes.unwrap_or_else(|| vec!["inherit".to_owned()]);
-    let unknown: Vec<&str> = scopes
-        .iter()
-        .map(String::as_str)
-        .filter(|scope| *scope != "inherit" && !scopes::is_known(scope))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Unknown scopes: {}",
-            unknown.join(", ")
-        )));
-    }
+    scopes::check_known(&scopes, "inherit")?;
     let held = user_scopes(state, owner).await?;
     if !scopes.iter().any(|scope| scope == "inherit") {
         let requested = Scopes::expand(&scopes, Some(&owner.name));
