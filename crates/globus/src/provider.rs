@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use hubauth_config::{ClassView, ConfigError};
 use hubauth_core::{AuthError, AuthModel, LogoutEffects, RefreshOutcome};
+use hubauth_oauth::core::auth_state_strings;
 use hubauth_oauth::http::{send, upstream};
 use hubauth_oauth::{ClaimRule, OAuthConfig, OAuthCore, OAuthenticator, Provider, TokenResponse};
 use serde_json::{Map, Value, json};
@@ -110,19 +111,7 @@ impl Globus {
     }
 
     fn groups_of(model: &AuthModel) -> Vec<String> {
-        model
-            .auth_state
-            .as_ref()
-            .and_then(|state| state.get("globus_groups"))
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
+        auth_state_strings(model, "globus_groups")
     }
 }
 

@@ -489,19 +489,7 @@ impl OAuthCore {
     pub fn oauth_allows(&self, name: &str, model: &AuthModel) -> bool {
         let config = &self.config;
         if !config.allowed_scopes.is_empty() {
-            let granted: Vec<String> = model
-                .auth_state
-                .as_ref()
-                .and_then(|state| state.get("scope"))
-                .and_then(Value::as_array)
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let granted = auth_state_strings(model, "scope");
             if config
                 .allowed_scopes
                 .iter()
@@ -546,4 +534,22 @@ fn random_b64(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The strings of the list `key` in a model's auth_state (`scope`, `globus_groups`);
+/// empty when there is no such list. Items that are not strings are skipped.
+pub fn auth_state_strings(model: &AuthModel, key: &str) -> Vec<String> {
+    model
+        .auth_state
+        .as_ref()
+        .and_then(|state| state.get(key))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
