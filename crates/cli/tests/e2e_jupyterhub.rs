@@ -61,15 +61,6 @@ fn installed() -> Option<()> {
     );
 }
 
-/// A free loopback port (bound and released; JupyterHub binds it moments later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The running JupyterHub. Dropping it sends SIGTERM, so that JupyterHub stops the proxy
 /// it started, and kills it if it does not exit in time.
 struct JupyterHub {

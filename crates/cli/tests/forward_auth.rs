@@ -538,14 +538,6 @@ fn nginx_binary() -> Option<std::path::PathBuf> {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The nginx.conf of the README's "Protecting an app behind nginx" section, with
 /// the hub and the app on loopback ports and everything else in `dir`.
 fn nginx_conf(dir: &std::path::Path, port: u16, hub: &str, app: &str) -> String {
@@ -683,23 +675,6 @@ async fn start_echo_app() -> SocketAddr {
     addr
 }
 
-/// Logs in through nginx on the page a redirect led to; returns the POST's response.
-async fn login_via(client: &reqwest::Client, login_url: &str, name: &str) -> reqwest::Response {
-    let page = client.get(login_url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "{login_url}");
-    let xsrf = scrape_xsrf(&page.text().await.unwrap());
-    client
-        .post(login_url)
-        .form(&[
-            ("_xsrf", xsrf.as_str()),
-            ("username", name),
-            ("password", "pw"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn nginx_auth_request_protects_an_app() {
     let Some(binary) = nginx_binary() else {
@@ -724,7 +699,7 @@ async fn nginx_auth_request_protects_an_app() {
     let to_login = location(&response);
     assert_eq!(to_login, format!("/hub/login?next={}", urlencode(original)));
     // ...and after logging in, back to it, with their identity.
-    let response = login_via(&browser, &format!("{base}{to_login}"), "ann").await;
+    let response = login_at(&browser, &format!("{base}{to_login}"), "ann", "pw").await;
     assert_eq!(response.status(), 302);
     assert_eq!(location(&response), original);
     let response = browser
@@ -765,7 +740,7 @@ async fn nginx_auth_request_protects_an_app() {
     let store = hub.store();
     store.create_group("staff").await.unwrap();
     let staff = client();
-    let response = login_via(&staff, &format!("{base}/hub/login"), "sam").await;
+    let response = login_at(&staff, &format!("{base}/hub/login"), "sam", "pw").await;
     assert_eq!(response.status(), 302);
     store
         .add_group_members("staff", &["sam".to_owned()])

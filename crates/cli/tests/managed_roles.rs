@@ -7,11 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[macro_use]
 mod pg;
 
 use common::*;
-use hubauth_server::secrets::{hash_token, random_token};
-use hubauth_store::{NewApiToken, RoleRecord, RoleSpec};
+use hubauth_store::{RoleRecord, RoleSpec};
 use serde_json::{Value, json};
 
 const IDENTITY_HOOK: &str = "post_auth_hook = \"authentication\"\n";
@@ -30,42 +30,6 @@ fn role<'a>(roles: &'a [RoleRecord], name: &str) -> Option<&'a RoleRecord> {
     roles.iter().find(|role| role.name == name)
 }
 
-async fn token(hub: &TestHub, user: &str) -> String {
-    let token = random_token();
-    hub.store()
-        .create_api_token(NewApiToken {
-            hash: hash_token(&token),
-            prefix: token[..4].to_owned(),
-            user: user.to_owned(),
-            note: String::new(),
-            scopes: vec!["inherit".to_owned()],
-            created: 0,
-            expires: None,
-        })
-        .await
-        .unwrap();
-    token
-}
-
-async fn call(
-    hub: &TestHub,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}api{path}", hub.hub_url))
-        .header("Authorization", format!("token {token}"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn load_managed_roles_creates_assigns_and_resets_on_startup(db: String) {
     let first = authenticator_table(&format!(
         "{IDENTITY_HOOK}load_managed_roles = [\n  {{ name = \"viewer\", description = \"reads users\", scopes = [\"read:users\"], users = [\"Alice\"] }},\n  {{ name = \"ops\", scopes = [\"admin:groups\"] }},\n]\n"
@@ -82,22 +46,22 @@ async fn load_managed_roles_creates_assigns_and_resets_on_startup(db: String) {
     assert!(role(&stored, "ops").unwrap().users.is_empty());
 
     // The roles' scopes apply through the API.
-    let alice = token(&hub, "alice").await;
+    let alice = store_token(&hub, "alice", &["inherit"], None).await;
     assert_eq!(
-        call(&hub, reqwest::Method::GET, "/users/bob", &alice, None)
+        api_call(&hub, reqwest::Method::GET, "/users/bob", &alice, None)
             .await
             .0,
         200
     );
     assert_eq!(
-        call(&hub, reqwest::Method::GET, "/users", &alice, None)
+        api_call(&hub, reqwest::Method::GET, "/users", &alice, None)
             .await
             .0,
         403
     );
 
     // Role management through the API is off while the authenticator manages roles.
-    let admin = token(&hub, "admin").await;
+    let admin = store_token(&hub, "admin", &["inherit"], None).await;
     for (method, path, body) in [
         (reqwest::Method::POST, "/roles/extra", json!({"scopes": []})),
         (reqwest::Method::DELETE, "/roles/ops", Value::Null),
@@ -108,11 +72,11 @@ async fn load_managed_roles_creates_assigns_and_resets_on_startup(db: String) {
         ),
     ] {
         let body = (!body.is_null()).then_some(body);
-        let (status, answer) = call(&hub, method, path, &admin, body).await;
+        let (status, answer) = api_call(&hub, method, path, &admin, body).await;
         assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["message"], "Role management via API is disabled");
     }
-    let (status, listed) = call(&hub, reqwest::Method::GET, "/roles", &admin, None).await;
+    let (status, listed) = api_call(&hub, reqwest::Method::GET, "/roles", &admin, None).await;
     assert_eq!(status, 200);
     let viewer = listed
         .as_array()
@@ -323,7 +287,7 @@ async fn delete_invalid_users_at_startup(db: String) {
     // ...and deleted with delete_invalid_users, along with its tokens.
     let hub = start_hub_in(dir, &db_line(&db), strict, &[]).await.unwrap();
     let dir = {
-        token(&hub, "user_9").await;
+        store_token(&hub, "user_9", &["inherit"], None).await;
         hub.stop().await
     };
     let hub = start_hub_in(
@@ -346,30 +310,8 @@ async fn delete_invalid_users_at_startup(db: String) {
     hub.stop().await;
 }
 
-/// Each scenario above as a test on SQLite and one on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(String::new()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::pg::on_fresh_database(stringify!($scenario), "roles", super::$scenario)
-                        .await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    "roles";
     load_managed_roles_creates_assigns_and_resets_on_startup,
     roles_from_the_auth_model_are_synced_at_login,
     delete_invalid_users_at_startup,

@@ -6,14 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[macro_use]
 mod pg;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::*;
-use hubauth_server::secrets::{hash_token, random_token};
-use hubauth_store::NewApiToken;
+use hubauth_server::secrets::hash_token;
 use serde_json::{Value, json};
 
 const CRYPT_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
@@ -40,60 +40,10 @@ async fn hub_with(
     .unwrap()
 }
 
-/// Stores a token for an existing user with these scopes; returns its value.
-async fn store_token(hub: &TestHub, user: &str, scopes: &[&str], expires: Option<i64>) -> String {
-    let token = random_token();
-    hub.store()
-        .create_api_token(NewApiToken {
-            hash: hash_token(&token),
-            prefix: token[..4].to_owned(),
-            user: user.to_owned(),
-            note: "test".to_owned(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            created: 0,
-            expires,
-        })
-        .await
-        .unwrap();
-    token
-}
-
-fn api(hub: &TestHub, path: &str) -> String {
-    format!("{}api{path}", hub.hub_url)
-}
-
-/// Sends a request with a token; returns status and JSON body (Null when empty).
-async fn call(
-    hub: &TestHub,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, api(hub, path))
-        .header("Authorization", format!("token {token}"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    parse(request.send().await.unwrap()).await
-}
-
-async fn parse(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-    };
-    (status, value)
-}
-
 use reqwest::Method;
 
 async fn get(hub: &TestHub, path: &str, token: &str) -> (u16, Value) {
-    call(hub, Method::GET, path, token, None).await
+    api_call(hub, Method::GET, path, token, None).await
 }
 
 fn names(list: &Value) -> Vec<String> {
@@ -151,7 +101,7 @@ async fn whoami_by_token_and_by_cookie(db: String) {
     }
     // Bearer works too; a wrong token, a missing one and a malformed header do not.
     let bearer = reqwest::Client::new()
-        .get(api(&hub, "/user"))
+        .get(api_url(&hub, "/user"))
         .header("Authorization", format!("Bearer {admin}"))
         .send()
         .await
@@ -159,12 +109,12 @@ async fn whoami_by_token_and_by_cookie(db: String) {
     assert_eq!(bearer.status(), 200);
     let (status, body) = get(&hub, "/user", "not-a-token").await;
     assert_error(status, &body, 403, "Missing or invalid credentials");
-    let (status, body) = parse(reqwest::get(api(&hub, "/user")).await.unwrap()).await;
+    let (status, body) = json_response(reqwest::get(api_url(&hub, "/user")).await.unwrap()).await;
     assert_error(status, &body, 403, "Missing or invalid credentials");
 
     // A normal user's session: `self` expanded to their own resources.
     let (alice, _) = browser(&hub, "alice").await;
-    let (status, me) = parse(alice.get(api(&hub, "/user")).send().await.unwrap()).await;
+    let (status, me) = json_response(alice.get(api_url(&hub, "/user")).send().await.unwrap()).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["name"], "alice");
     assert_eq!(me["token_id"], Value::Null);
@@ -177,7 +127,7 @@ async fn whoami_by_token_and_by_cookie(db: String) {
     );
     assert!(me.get("auth_state").is_none(), "no admin:auth_state: {me}");
     // Changes made through the API reach the user's (cached) session at once.
-    let (status, _) = call(
+    let (status, _) = api_call(
         &hub,
         Method::PATCH,
         "/users/alice",
@@ -186,7 +136,7 @@ async fn whoami_by_token_and_by_cookie(db: String) {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, me) = parse(alice.get(api(&hub, "/user")).send().await.unwrap()).await;
+    let (_, me) = json_response(alice.get(api_url(&hub, "/user")).send().await.unwrap()).await;
     assert_eq!(me["admin"], true, "{me}");
     assert!(
         me["scopes"]
@@ -203,9 +153,9 @@ async fn whoami_by_token_and_by_cookie(db: String) {
     assert_eq!(me["scopes"], json!([]));
     assert_eq!(get(&hub, "/users/alice", &bare).await.0, 403);
     // An unknown token next to a session cookie falls back to the cookie.
-    let (status, me) = parse(
+    let (status, me) = json_response(
         alice
-            .get(api(&hub, "/user"))
+            .get(api_url(&hub, "/user"))
             .header("Authorization", "token not-a-token")
             .send()
             .await
@@ -225,7 +175,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
 
     // Bulk creation normalizes names; all existing is 409; an invalid name is 400.
-    let (status, created) = call(
+    let (status, created) = api_call(
         &hub,
         Method::POST,
         "/users",
@@ -237,7 +187,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     assert_eq!(names(&created), ["newbie", "carol"]);
     assert_eq!(created[0]["admin"], false);
     assert_eq!(created[0]["roles"], json!(["user"]));
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/users",
@@ -246,22 +196,22 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     )
     .await;
     assert_error(status, &body, 409, "All 2 users already exist");
-    let (status, body) = call(&hub, Method::POST, "/users", &admin, Some(json!({}))).await;
+    let (status, body) = api_call(&hub, Method::POST, "/users", &admin, Some(json!({}))).await;
     assert_error(status, &body, 400, "Must specify at least one user");
-    let (status, body) = call(&hub, Method::POST, "/users", &admin, Some(json!("x"))).await;
+    let (status, body) = api_call(&hub, Method::POST, "/users", &admin, Some(json!("x"))).await;
     assert_error(status, &body, 400, "Invalid JSON data");
     let broken = reqwest::Client::new()
-        .post(api(&hub, "/users"))
+        .post(api_url(&hub, "/users"))
         .header("Authorization", format!("token {admin}"))
         .body("{not json")
         .send()
         .await
         .unwrap();
-    let (status, body) = parse(broken).await;
+    let (status, body) = json_response(broken).await;
     assert_error(status, &body, 400, "Invalid JSON in body of request");
 
     // One user, as admin; 409 when it exists.
-    let (status, dave) = call(
+    let (status, dave) = api_call(
         &hub,
         Method::POST,
         "/users/dave",
@@ -272,7 +222,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     assert_eq!(status, 201, "{dave}");
     assert_eq!(dave["admin"], true);
     assert_eq!(dave["roles"], json!(["admin", "user"]));
-    let (status, body) = call(&hub, Method::POST, "/users/dave", &admin, None).await;
+    let (status, body) = api_call(&hub, Method::POST, "/users/dave", &admin, None).await;
     assert_error(status, &body, 409, "User dave already exists");
 
     // allow_existing_users: the user added by the API may log in...
@@ -297,7 +247,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     assert_eq!(user["name"], "newbie");
     assert!(user["last_activity"].is_string(), "logged in: {user}");
     assert!(user["created"].as_str().unwrap().ends_with('Z'));
-    let (status, user) = call(
+    let (status, user) = api_call(
         &hub,
         Method::PATCH,
         "/users/newbie",
@@ -308,7 +258,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     assert_eq!(status, 200, "{user}");
     assert_eq!(user["admin"], true);
     assert_eq!(user["roles"], json!(["admin", "user"]));
-    let (status, user) = call(
+    let (status, user) = api_call(
         &hub,
         Method::PATCH,
         "/users/newbie",
@@ -318,7 +268,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     .await;
     assert_eq!(status, 200);
     assert_eq!(user["roles"], json!(["user"]));
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/newbie",
@@ -327,7 +277,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     )
     .await;
     assert_error(status, &body, 400, "dave already exists");
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/newbie",
@@ -342,9 +292,9 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
     // Delete: sessions, tokens and the right to log in go with the user.
     let newbie_token = store_token(&hub, "newbie", &["inherit"], None).await;
     assert_eq!(get(&hub, "/user", &newbie_token).await.0, 200);
-    let (status, body) = call(&hub, Method::DELETE, "/users/admin", &admin, None).await;
+    let (status, body) = api_call(&hub, Method::DELETE, "/users/admin", &admin, None).await;
     assert_error(status, &body, 400, "Cannot delete yourself!");
-    let (status, body) = call(&hub, Method::DELETE, "/users/newbie", &admin, None).await;
+    let (status, body) = api_call(&hub, Method::DELETE, "/users/newbie", &admin, None).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(get(&hub, "/users/newbie", &admin).await.0, 404);
     assert_eq!(home(&newbie, &hub).await.0, 302, "session ended");
@@ -366,7 +316,7 @@ async fn users_create_read_patch_delete_and_allow_existing_users(db: String) {
         403,
         "a deleted user is no longer an existing user"
     );
-    let (status, body) = call(&hub, Method::DELETE, "/users/newbie", &admin, None).await;
+    let (status, body) = api_call(&hub, Method::DELETE, "/users/newbie", &admin, None).await;
     assert_error(status, &body, 404, "No such user");
     hub.stop().await;
 }
@@ -375,9 +325,9 @@ async fn scopes_decide_access_and_fields(db: String) {
     let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     for name in ["bob", "carl"] {
-        call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
+        api_call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
     }
-    call(
+    api_call(
         &hub,
         Method::POST,
         "/groups/team",
@@ -393,7 +343,7 @@ async fn scopes_decide_access_and_fields(db: String) {
     assert_error(status, &body, 403, "requires any of");
     let (status, body) = get(&hub, "/users", &bob).await;
     assert_error(status, &body, 403, "list:users");
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/bob",
@@ -402,7 +352,7 @@ async fn scopes_decide_access_and_fields(db: String) {
     )
     .await;
     assert_error(status, &body, 403, "admin:users");
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/users",
@@ -418,7 +368,7 @@ async fn scopes_decide_access_and_fields(db: String) {
     assert_eq!(get(&hub, "/users/bob", &greedy).await.0, 200);
     let (status, body) = get(&hub, "/users/carl", &greedy).await;
     assert_error(status, &body, 403, "requires any of");
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/carl",
@@ -455,7 +405,7 @@ async fn scopes_decide_access_and_fields(db: String) {
     assert_eq!(get(&hub, "/users/carl", &team_reader).await.0, 403);
 
     // auth_state only with admin:auth_state.
-    let (status, user) = call(
+    let (status, user) = api_call(
         &hub,
         Method::PATCH,
         "/users/bob",
@@ -477,7 +427,7 @@ async fn scopes_decide_access_and_fields(db: String) {
         own.get("auth_state").is_none(),
         "users do not read their own: {own}"
     );
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/bob",
@@ -493,7 +443,7 @@ async fn scopes_decide_access_and_fields(db: String) {
     // A role made through the API grants its scopes to its users.
     let (status, body) = get(&hub, "/users", &bob).await;
     assert_eq!(status, 403, "{body}");
-    let (status, role) = call(
+    let (status, role) = api_call(
         &hub,
         Method::POST,
         "/roles/lister",
@@ -517,12 +467,12 @@ async fn scopes_decide_access_and_fields(db: String) {
 async fn cookie_requests_need_xsrf_tokens_do_not(db: String) {
     let hub = hub_with(&db, "", None).await;
     let (alice, xsrf) = browser(&hub, "alice").await;
-    let url = api(&hub, "/users/alice/tokens");
+    let url = api_url(&hub, "/users/alice/tokens");
 
     // A plain read by cookie works (a page view).
     assert_eq!(
         alice
-            .get(api(&hub, "/users/alice"))
+            .get(api_url(&hub, "/users/alice"))
             .send()
             .await
             .unwrap()
@@ -531,15 +481,16 @@ async fn cookie_requests_need_xsrf_tokens_do_not(db: String) {
     );
     // A fetch() read without the token is refused.
     let fetch = alice
-        .get(api(&hub, "/users/alice"))
+        .get(api_url(&hub, "/users/alice"))
         .header("Sec-Fetch-Mode", "cors")
         .send()
         .await
         .unwrap();
-    let (status, body) = parse(fetch).await;
+    let (status, body) = json_response(fetch).await;
     assert_error(status, &body, 403, "'_xsrf' argument missing from GET");
     // Writes need it.
-    let (status, body) = parse(alice.post(&url).json(&json!({})).send().await.unwrap()).await;
+    let (status, body) =
+        json_response(alice.post(&url).json(&json!({})).send().await.unwrap()).await;
     assert_error(status, &body, 403, "'_xsrf' argument missing from POST");
     let wrong = alice
         .post(&url)
@@ -548,7 +499,7 @@ async fn cookie_requests_need_xsrf_tokens_do_not(db: String) {
         .send()
         .await
         .unwrap();
-    let (status, body) = parse(wrong).await;
+    let (status, body) = json_response(wrong).await;
     assert_error(
         status,
         &body,
@@ -570,7 +521,7 @@ async fn cookie_requests_need_xsrf_tokens_do_not(db: String) {
         .send()
         .await
         .unwrap();
-    let (status, token) = parse(good).await;
+    let (status, token) = json_response(good).await;
     assert_eq!(status, 201, "{token}");
     assert_eq!(token["note"], "from the browser");
     // The query argument works too.
@@ -584,7 +535,7 @@ async fn cookie_requests_need_xsrf_tokens_do_not(db: String) {
 
     // A token needs no XSRF token, even for writes.
     let value = token["token"].as_str().unwrap();
-    let (status, body) = call(&hub, Method::POST, "/users/alice/tokens", value, None).await;
+    let (status, body) = api_call(&hub, Method::POST, "/users/alice/tokens", value, None).await;
     assert_eq!(status, 201, "{body}");
     hub.stop().await;
 }
@@ -597,10 +548,10 @@ async fn tokens_are_shown_once_stored_hashed_and_expire(db: String) {
     let clock = Arc::new(hubauth_server::ManualClock::at(now));
     let hub = hub_with(&db, "", Some(clock.clone())).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
-    call(&hub, Method::POST, "/users/erin", &admin, None).await;
+    api_call(&hub, Method::POST, "/users/erin", &admin, None).await;
     let erin = store_token(&hub, "erin", &["inherit"], None).await;
 
-    let (status, made) = call(
+    let (status, made) = api_call(
         &hub,
         Method::POST,
         "/users/erin/tokens",
@@ -647,11 +598,11 @@ async fn tokens_are_shown_once_stored_hashed_and_expire(db: String) {
     let (status, me) = get(&hub, "/user", &value).await;
     assert_eq!(status, 200);
     assert_eq!(me["name"], "erin");
-    let (status, body) = call(&hub, Method::POST, "/users/erin/tokens", &value, None).await;
+    let (status, body) = api_call(&hub, Method::POST, "/users/erin/tokens", &value, None).await;
     assert_error(status, &body, 403, "no permissions to generate tokens");
 
     // Defaults: a note naming the requester when someone else asks.
-    let (status, for_erin) = call(&hub, Method::POST, "/users/erin/tokens", &admin, None).await;
+    let (status, for_erin) = api_call(&hub, Method::POST, "/users/erin/tokens", &admin, None).await;
     assert_eq!(status, 201);
     assert_eq!(for_erin["note"], "Requested via api by user admin");
     assert_eq!(for_erin["expires_at"], Value::Null);
@@ -673,7 +624,7 @@ async fn tokens_are_shown_once_stored_hashed_and_expire(db: String) {
         ),
     ] {
         let (status, answer) =
-            call(&hub, Method::POST, "/users/erin/tokens", &erin, Some(body)).await;
+            api_call(&hub, Method::POST, "/users/erin/tokens", &erin, Some(body)).await;
         assert_error(status, &answer, 400, message);
     }
     // Another user's tokens are out of reach.
@@ -695,7 +646,7 @@ async fn tokens_are_shown_once_stored_hashed_and_expire(db: String) {
     );
 
     // Revocation.
-    let (status, _) = call(
+    let (status, _) = api_call(
         &hub,
         Method::DELETE,
         &format!("/users/erin/tokens/{}", for_erin["id"].as_str().unwrap()),
@@ -717,7 +668,7 @@ async fn users_and_groups_paginate(db: String) {
     let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     let new: Vec<String> = (0..12).map(|i| format!("u{i:02}")).collect();
-    let (status, _) = call(
+    let (status, _) = api_call(
         &hub,
         Method::POST,
         "/users",
@@ -729,11 +680,11 @@ async fn users_and_groups_paginate(db: String) {
     // admin and alice (from the config) plus 12.
     let paged = |path: &str| {
         reqwest::Client::new()
-            .get(api(&hub, path))
+            .get(api_url(&hub, path))
             .header("Authorization", format!("token {admin}"))
             .header("Accept", "application/jupyterhub-pagination+json")
     };
-    let (status, page) = parse(paged("/users?limit=5").send().await.unwrap()).await;
+    let (status, page) = json_response(paged("/users?limit=5").send().await.unwrap()).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
     assert_eq!(page["_pagination"]["total"], 14);
@@ -745,11 +696,11 @@ async fn users_and_groups_paginate(db: String) {
         next.contains("offset=5") && next.contains("limit=5"),
         "{next}"
     );
-    let (_, last) = parse(paged("/users?offset=10&limit=5").send().await.unwrap()).await;
+    let (_, last) = json_response(paged("/users?offset=10&limit=5").send().await.unwrap()).await;
     assert_eq!(last["items"].as_array().unwrap().len(), 4);
     assert_eq!(last["_pagination"]["next"], Value::Null);
     // Name filter and sort.
-    let (_, filtered) = parse(
+    let (_, filtered) = json_response(
         paged("/users?name_filter=u1&sort=-name")
             .send()
             .await
@@ -769,7 +720,7 @@ async fn users_and_groups_paginate(db: String) {
     assert_eq!(nobody, json!([]));
 
     let groups: Vec<String> = (0..3).map(|i| format!("g{i}")).collect();
-    let (status, made) = call(
+    let (status, made) = api_call(
         &hub,
         Method::POST,
         "/groups",
@@ -778,7 +729,7 @@ async fn users_and_groups_paginate(db: String) {
     )
     .await;
     assert_eq!(status, 201, "{made}");
-    let (_, page) = parse(paged("/groups?limit=2").send().await.unwrap()).await;
+    let (_, page) = json_response(paged("/groups?limit=2").send().await.unwrap()).await;
     assert_eq!(names(&page["items"]), ["g0", "g1"]);
     assert_eq!(page["_pagination"]["total"], 3);
     assert_eq!(page["_pagination"]["next"]["offset"], 2);
@@ -788,7 +739,7 @@ async fn users_and_groups_paginate(db: String) {
 async fn groups_and_roles_endpoints(db: String) {
     let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
-    call(
+    api_call(
         &hub,
         Method::POST,
         "/users",
@@ -797,7 +748,7 @@ async fn groups_and_roles_endpoints(db: String) {
     )
     .await;
 
-    let (status, made) = call(
+    let (status, made) = api_call(
         &hub,
         Method::POST,
         "/groups",
@@ -810,7 +761,7 @@ async fn groups_and_roles_endpoints(db: String) {
         made[0],
         json!({"kind": "group", "name": "red", "roles": [], "users": ["bo"], "properties": {}})
     );
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/groups",
@@ -820,7 +771,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_error(status, &body, 409, "Group red already exists");
     // All or nothing: a clash with an existing group creates none of the others.
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/groups",
@@ -830,7 +781,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_error(status, &body, 409, "Group red already exists");
     assert_eq!(get(&hub, "/groups/yellow", &admin).await.0, 404);
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/groups/green",
@@ -839,12 +790,12 @@ async fn groups_and_roles_endpoints(db: String) {
     )
     .await;
     assert_error(status, &body, 400, "No such user: nobody");
-    let (status, green) = call(&hub, Method::POST, "/groups/green", &admin, None).await;
+    let (status, green) = api_call(&hub, Method::POST, "/groups/green", &admin, None).await;
     assert_eq!(status, 201, "{green}");
-    let (status, body) = call(&hub, Method::POST, "/groups/green", &admin, None).await;
+    let (status, body) = api_call(&hub, Method::POST, "/groups/green", &admin, None).await;
     assert_error(status, &body, 409, "already exists");
 
-    let (status, group) = call(
+    let (status, group) = api_call(
         &hub,
         Method::POST,
         "/groups/green/users",
@@ -854,7 +805,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_eq!(status, 200, "{group}");
     assert_eq!(group["users"], json!(["bo", "cy"]));
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/groups/green/users",
@@ -863,7 +814,7 @@ async fn groups_and_roles_endpoints(db: String) {
     )
     .await;
     assert_error(status, &body, 400, "Must specify users to add");
-    let (status, group) = call(
+    let (status, group) = api_call(
         &hub,
         Method::DELETE,
         "/groups/green/users",
@@ -876,7 +827,7 @@ async fn groups_and_roles_endpoints(db: String) {
     let (_, user) = get(&hub, "/users/cy", &admin).await;
     assert_eq!(user["groups"], json!(["green"]));
     // PATCH groups sets membership exactly.
-    let (status, user) = call(
+    let (status, user) = api_call(
         &hub,
         Method::PATCH,
         "/users/cy",
@@ -886,7 +837,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_eq!(status, 200, "{user}");
     assert_eq!(user["groups"], json!(["blue", "red"]));
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/cy",
@@ -896,7 +847,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_error(status, &body, 400, "No such group: nope");
     // One missing group: the membership is left exactly as it was.
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::PATCH,
         "/users/cy",
@@ -916,7 +867,7 @@ async fn groups_and_roles_endpoints(db: String) {
     assert_eq!(status, 200);
     assert_eq!(one["users"], json!(["bo", "cy"]));
     assert_eq!(
-        call(&hub, Method::DELETE, "/groups/blue", &admin, None)
+        api_call(&hub, Method::DELETE, "/groups/blue", &admin, None)
             .await
             .0,
         204
@@ -924,7 +875,7 @@ async fn groups_and_roles_endpoints(db: String) {
     let (status, body) = get(&hub, "/groups/blue", &admin).await;
     assert_error(status, &body, 404, "No such group: blue");
     assert_eq!(
-        call(&hub, Method::DELETE, "/groups/blue", &admin, None)
+        api_call(&hub, Method::DELETE, "/groups/blue", &admin, None)
             .await
             .0,
         404
@@ -935,11 +886,13 @@ async fn groups_and_roles_endpoints(db: String) {
     assert_eq!(get(&hub, "/groups", &bo).await.0, 403);
     assert_eq!(get(&hub, "/groups/red", &bo).await.0, 403);
     assert_eq!(
-        call(&hub, Method::DELETE, "/groups/red", &bo, None).await.0,
+        api_call(&hub, Method::DELETE, "/groups/red", &bo, None)
+            .await
+            .0,
         403
     );
     assert_eq!(
-        call(
+        api_call(
             &hub,
             Method::POST,
             "/groups/red/users",
@@ -970,7 +923,7 @@ async fn groups_and_roles_endpoints(db: String) {
             .contains(&json!("bo"))
     );
     assert_eq!(get(&hub, "/roles", &bo).await.0, 403);
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/roles/admin",
@@ -979,7 +932,7 @@ async fn groups_and_roles_endpoints(db: String) {
     )
     .await;
     assert_error(status, &body, 400, "default role admin");
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/roles/x",
@@ -988,9 +941,9 @@ async fn groups_and_roles_endpoints(db: String) {
     )
     .await;
     assert_error(status, &body, 400, "Unknown scopes: fly");
-    let (status, body) = call(&hub, Method::POST, "/roles/x", &bo, Some(json!({}))).await;
+    let (status, body) = api_call(&hub, Method::POST, "/roles/x", &bo, Some(json!({}))).await;
     assert_error(status, &body, 403, "Only admins");
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/roles/x",
@@ -1000,7 +953,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_error(status, &body, 400, "No such user: nobody");
     assert_eq!(get(&hub, "/roles/x", &admin).await.0, 404);
-    let (status, role) = call(
+    let (status, role) = api_call(
         &hub,
         Method::POST,
         "/roles/auditor",
@@ -1010,7 +963,7 @@ async fn groups_and_roles_endpoints(db: String) {
     .await;
     assert_eq!(status, 201, "{role}");
     assert_eq!(get(&hub, "/roles/auditor", &admin).await.0, 200);
-    let (status, user) = call(
+    let (status, user) = api_call(
         &hub,
         Method::PATCH,
         "/users/bo",
@@ -1026,14 +979,14 @@ async fn groups_and_roles_endpoints(db: String) {
         "auditor reads users"
     );
     assert_eq!(
-        call(&hub, Method::DELETE, "/roles/auditor", &admin, None)
+        api_call(&hub, Method::DELETE, "/roles/auditor", &admin, None)
             .await
             .0,
         204
     );
     assert_eq!(get(&hub, "/users/cy", &bo).await.0, 403);
     assert_eq!(
-        call(&hub, Method::DELETE, "/roles/auditor", &admin, None)
+        api_call(&hub, Method::DELETE, "/roles/auditor", &admin, None)
             .await
             .0,
         404
@@ -1056,8 +1009,8 @@ async fn managed_groups_and_roles_refuse_api_changes(db: String) {
     )
     .await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
-    call(&hub, Method::POST, "/users/bo", &admin, None).await;
-    let (status, _) = call(&hub, Method::POST, "/groups/staff", &admin, None).await;
+    api_call(&hub, Method::POST, "/users/bo", &admin, None).await;
+    let (status, _) = api_call(&hub, Method::POST, "/groups/staff", &admin, None).await;
     assert_eq!(status, 201, "empty groups can still be made");
     for (method, path, body) in [
         (
@@ -1073,7 +1026,7 @@ async fn managed_groups_and_roles_refuse_api_changes(db: String) {
         (Method::PATCH, "/users/bo", json!({"groups": ["staff"]})),
         (Method::POST, "/groups/more", json!({"users": ["bo"]})),
     ] {
-        let (status, answer) = call(&hub, method, path, &admin, Some(body)).await;
+        let (status, answer) = api_call(&hub, method, path, &admin, Some(body)).await;
         assert_error(status, &answer, 400, "Group management via API is disabled");
     }
     hub.stop().await;
@@ -1084,16 +1037,17 @@ async fn managed_groups_and_roles_refuse_api_changes(db: String) {
 async fn openapi_document_matches_the_routes(db: String) {
     let hub = hub_with(&db, "", None).await;
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
-    let (status, doc) = parse(reqwest::get(api(&hub, "/openapi.json")).await.unwrap()).await;
+    let (status, doc) =
+        json_response(reqwest::get(api_url(&hub, "/openapi.json")).await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
     assert_eq!(doc["servers"][0]["url"], "/hub/api");
     // Fixtures so that every path parameter names something real.
-    call(&hub, Method::POST, "/users/target", &admin, None).await;
-    let (_, token) = call(&hub, Method::POST, "/users/target/tokens", &admin, None).await;
+    api_call(&hub, Method::POST, "/users/target", &admin, None).await;
+    let (_, token) = api_call(&hub, Method::POST, "/users/target/tokens", &admin, None).await;
     let token_id = token["id"].as_str().unwrap().to_owned();
-    call(&hub, Method::POST, "/groups/grp", &admin, None).await;
-    call(
+    api_call(&hub, Method::POST, "/groups/grp", &admin, None).await;
+    api_call(
         &hub,
         Method::POST,
         "/roles/rl",
@@ -1125,7 +1079,7 @@ async fn openapi_document_matches_the_routes(db: String) {
                 ("/users/{name}", "patch") => Some(json!({"admin": false})),
                 _ => None,
             };
-            let (status, answer) = call(
+            let (status, answer) = api_call(
                 &hub,
                 Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 &concrete,
@@ -1141,9 +1095,9 @@ async fn openapi_document_matches_the_routes(db: String) {
             );
             // Recreate what a DELETE removed, for later operations.
             if method == "delete" {
-                call(&hub, Method::POST, "/users/target", &admin, None).await;
-                call(&hub, Method::POST, "/groups/grp", &admin, None).await;
-                call(
+                api_call(&hub, Method::POST, "/users/target", &admin, None).await;
+                api_call(&hub, Method::POST, "/groups/grp", &admin, None).await;
+                api_call(
                     &hub,
                     Method::POST,
                     "/roles/rl",
@@ -1167,7 +1121,7 @@ async fn openapi_document_matches_the_routes(db: String) {
             let status = reqwest::Client::new()
                 .request(
                     Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
-                    api(&hub, &concrete),
+                    api_url(&hub, &concrete),
                 )
                 .header("Authorization", format!("token {admin}"))
                 .send()
@@ -1203,7 +1157,7 @@ async fn bulk_user_creation_rolls_back_from_the_failing_add_user(db: String) {
     .await
     .unwrap();
     let admin = store_token(&hub, "root", &["inherit"], None).await;
-    let (status, body) = call(
+    let (status, body) = api_call(
         &hub,
         Method::POST,
         "/users",
@@ -1232,9 +1186,9 @@ async fn an_app_reads_one_users_auth_state_with_a_narrow_token(db: String) {
     let admin = store_token(&hub, "admin", &["inherit"], None).await;
     for name in ["bob", "carl"] {
         let (status, body) =
-            call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
+            api_call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
         assert_eq!(status, 201, "{body}");
-        let (status, body) = call(
+        let (status, body) = api_call(
             &hub,
             Method::PATCH,
             &format!("/users/{name}"),
@@ -1244,7 +1198,7 @@ async fn an_app_reads_one_users_auth_state_with_a_narrow_token(db: String) {
         .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (status, made) = call(
+    let (status, made) = api_call(
         &hub,
         Method::POST,
         "/users/admin/tokens",
@@ -1267,35 +1221,13 @@ async fn an_app_reads_one_users_auth_state_with_a_narrow_token(db: String) {
     assert!(carl.get("auth_state").is_none(), "{carl}");
     assert_eq!(get(&hub, "/users", &app_token).await.0, 403);
     // Deleting bob revokes what the token could read.
-    let (status, body) = call(&hub, Method::DELETE, "/users/bob", &admin, None).await;
+    let (status, body) = api_call(&hub, Method::DELETE, "/users/bob", &admin, None).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(get(&hub, "/users/bob", &app_token).await.0, 404);
 }
 
-/// Each scenario above as a test on SQLite and one on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(String::new()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::pg::on_fresh_database(stringify!($scenario), "rest_api", super::$scenario)
-                        .await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    "rest_api";
     whoami_by_token_and_by_cookie,
     users_create_read_patch_delete_and_allow_existing_users,
     scopes_decide_access_and_fields,

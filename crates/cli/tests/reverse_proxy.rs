@@ -73,19 +73,6 @@ async fn proxy_hub(upstream: SocketAddr, extra: &str) -> TestHub {
     .await
 }
 
-/// The session cookie's `name=value` from a login response.
-fn session_cookie(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("hubauth-session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn logged_in_user_reaches_the_app_and_a_stranger_logs_in_and_lands_back() {
     let app = start_echo_app("app").await;

@@ -200,15 +200,28 @@ pub async fn login(
     let query = next
         .map(|next| format!("?next={}", urlencode(next)))
         .unwrap_or_default();
-    let page = client
-        .get(format!("{}login{query}", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
+    login_at(
+        client,
+        &format!("{}login{query}", hub.hub_url),
+        username,
+        password,
+    )
+    .await
+}
+
+/// Loads the login page at `login_url` (the hub's, or one reached through a proxy) and
+/// posts the form back to it; returns the POST response.
+pub async fn login_at(
+    client: &reqwest::Client,
+    login_url: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = client.get(login_url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{login_url}");
     let xsrf = scrape_xsrf(&page.text().await.unwrap());
     client
-        .post(format!("{}login{query}", hub.hub_url))
+        .post(login_url)
         .form(&[
             ("_xsrf", xsrf.as_str()),
             ("username", username),
@@ -217,6 +230,85 @@ pub async fn login(
         .send()
         .await
         .unwrap()
+}
+
+/// The session cookie's `name=value` from a login response.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("hubauth-session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Stores an API token for an existing user with these scopes; returns its value.
+pub async fn store_token(
+    hub: &TestHub,
+    user: &str,
+    scopes: &[&str],
+    expires: Option<i64>,
+) -> String {
+    let token = hubauth_server::secrets::random_token();
+    hub.store()
+        .create_api_token(hubauth_store::NewApiToken {
+            hash: hubauth_server::secrets::hash_token(&token),
+            prefix: token[..4].to_owned(),
+            user: user.to_owned(),
+            note: "test".to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            created: 0,
+            expires,
+        })
+        .await
+        .unwrap();
+    token
+}
+
+/// The REST API URL of `path` (`/users`).
+pub fn api_url(hub: &TestHub, path: &str) -> String {
+    format!("{}api{path}", hub.hub_url)
+}
+
+/// Sends a REST API request with a token; returns status and JSON body (Null when empty).
+pub async fn api_call(
+    hub: &TestHub,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, api_url(hub, path))
+        .header("Authorization", format!("token {token}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    json_response(request.send().await.unwrap()).await
+}
+
+/// A response's status and JSON body (Null when empty; anything else not JSON panics).
+pub async fn json_response(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, value)
 }
 
 /// Percent-encodes for a query value.

@@ -94,3 +94,29 @@ where
     scenario(db.url.clone()).await;
     db.drop_now().await;
 }
+
+/// Each scenario (an `async fn(db_url: String)`) as a test on SQLite (`sqlite::NAME`, an
+/// empty URL) and one on a fresh PostgreSQL database labelled `label`
+/// (`postgres::NAME`). Use with `#[macro_use] mod pg;`.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($label:literal; $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(String::new()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::pg::on_fresh_database(stringify!($scenario), $label, super::$scenario)
+                        .await;
+                }
+            )*
+        }
+    };
+}
