@@ -1,10 +1,32 @@
 //! Turning a successful authentication into a stored user (JupyterHub's `auth_to_user`).
 
+use axum::http::HeaderMap;
 use hubauth_core::AuthModel;
 use hubauth_store::{AuthStateUpdate, LoginUpdate, UserRecord};
 
 use crate::error::AppError;
 use crate::state::HubState;
+
+/// Completes a successful login: persists the model ([`persist_login`]), starts a hub
+/// session, marks the user as refreshed at `now` and runs the authenticator's
+/// `session_started`; the attempt is recorded as `ok`. Returns the session cookie.
+pub async fn complete_login(
+    state: &HubState,
+    headers: &HeaderMap,
+    model: &AuthModel,
+    now: i64,
+    attempt: &mut LoginAttempt,
+) -> Result<String, AppError> {
+    let user = persist_login(state, model).await?;
+    let cookie = crate::session::start(state, headers, &user.name).await?;
+    state.mark_refreshed(&user.name, now);
+    if let Err(err) = state.authenticator.session_started(&user.name).await {
+        tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
+    }
+    attempt.user(&user.name);
+    attempt.outcome("ok", "");
+    Ok(cookie)
+}
 
 /// Persists a successful login's model: creates the user (after the authenticator's
 /// `add_user`, so a failing `add_user` leaves no half-created user), applies admin, groups

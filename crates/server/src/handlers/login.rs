@@ -225,14 +225,7 @@ async fn post_inner(
     .await;
     match outcome {
         Ok(Outcome::Success(model)) => {
-            let user = login::persist_login(state, &model).await?;
-            let cookie = session::start(state, headers, &user.name).await?;
-            state.mark_refreshed(&user.name, now);
-            if let Err(err) = state.authenticator.session_started(&user.name).await {
-                tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
-            }
-            attempt.user(&user.name);
-            attempt.outcome("ok", "");
+            let cookie = login::complete_login(state, headers, &model, now, attempt).await?;
             Ok(redirect(&next_or_default(state, next), &[cookie]))
         }
         Ok(Outcome::Denied { name, reason }) => {

@@ -19,7 +19,6 @@ use crate::cookies;
 use crate::error::AppError;
 use crate::login::{self, LoginAttempt};
 use crate::secrets::{hash_token, random_token};
-use crate::session;
 use crate::state::{AppState, HubState};
 
 /// Cookie binding pending logins to this browser.
@@ -245,14 +244,7 @@ async fn callback_inner(
     .map_err(AppError::Auth)?;
     match outcome {
         Outcome::Success(model) => {
-            let user = login::persist_login(state, &model).await?;
-            let cookie = session::start(state, headers, &user.name).await?;
-            state.mark_refreshed(&user.name, now);
-            if let Err(err) = state.authenticator.session_started(&user.name).await {
-                tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
-            }
-            attempt.user(&user.name);
-            attempt.outcome("ok", "");
+            let cookie = login::complete_login(state, headers, &model, now, attempt).await?;
             let next = pending.next.unwrap_or_else(|| state.default_next());
             Ok(redirect(&next, &[cookie]))
         }
