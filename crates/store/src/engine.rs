@@ -97,6 +97,32 @@ async fn id_by_name(
         .await?)
 }
 
+/// Names per multi-row statement in `create_users` (SQLite allows 32,766 parameters).
+const CREATE_CHUNK: usize = 500;
+
+/// `rows` groups of `per_row` numbered placeholders after `shared` leading ones, each row
+/// parenthesised when it holds more than one: `($1, $2), ($3, $4)`; with `shared = 1` every
+/// row also refers to `$1` first: `($2, $1), ($3, $1)`... (as `(row value, shared value)`).
+fn placeholders(rows: usize, per_row: usize, shared: usize) -> String {
+    let mut out = String::new();
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        let first = shared + row * per_row + 1;
+        let mut items: Vec<String> = (first..first + per_row).map(|n| format!("${n}")).collect();
+        items.extend((1..=shared).map(|n| format!("${n}")));
+        if items.len() == 1 {
+            out.push_str(&items[0]);
+        } else {
+            out.push('(');
+            out.push_str(&items.join(", "));
+            out.push(')');
+        }
+    }
+    out
+}
+
 async fn user_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
     id_by_name(conn, USER_ID_SQL, name).await
 }
@@ -880,22 +906,90 @@ impl Store for EngineStore {
         admin: bool,
         now: i64,
     ) -> Result<Vec<UserRecord>, StoreError> {
+        // Set-based, a chunk of names per statement: start-up creates whole
+        // `allowed_users` lists this way, and one round trip per user and statement made
+        // ten thousand names take seconds.
+        let mut seen = BTreeSet::new();
+        if let Some(repeated) = names.iter().find(|name| !seen.insert(name.as_str())) {
+            return Err(StoreError::Conflict {
+                what: format!("user {repeated:?}"),
+            });
+        }
         let mut tx = self.write_tx().await?;
-        let mut ids = Vec::with_capacity(names.len());
-        for name in names {
-            if user_id(&mut tx, name).await?.is_some() {
+        for chunk in names.chunks(CREATE_CHUNK) {
+            let sql = format!(
+                "SELECT name FROM users WHERE name IN ({}) LIMIT 1",
+                placeholders(chunk.len(), 1, 0)
+            );
+            // Only numbered placeholders are formatted in; the names are bound.
+            let mut existing = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                existing = existing.bind(name);
+            }
+            if let Some(name) = existing.fetch_optional(&mut *tx).await? {
                 return Err(StoreError::Conflict {
                     what: format!("user {name:?}"),
                 });
             }
-            let (id, _) = persist_user(&mut tx, Persist::ensure(name, Some(admin), now)).await?;
-            ids.push(id);
         }
-        let mut users = Vec::with_capacity(ids.len());
-        for (id, name) in ids.into_iter().zip(names) {
-            users.push(require_user_by_id(&mut tx, id, name).await?);
+        let mut role_ids = vec![default_role_id(&mut tx, USER_ROLE).await?];
+        let mut roles = vec![USER_ROLE.to_owned()];
+        if admin {
+            role_ids.push(default_role_id(&mut tx, ADMIN_ROLE).await?);
+            roles.insert(0, ADMIN_ROLE.to_owned());
+        }
+        let mut ids = std::collections::HashMap::with_capacity(names.len());
+        for chunk in names.chunks(CREATE_CHUNK) {
+            let sql = format!(
+                "INSERT INTO users (name, admin, created) VALUES {} RETURNING id, name",
+                placeholders(chunk.len(), 3, 0)
+            );
+            let mut insert = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                insert = insert.bind(name).bind(admin).bind(now);
+            }
+            for (id, name) in insert
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| classify(e, || "user".to_owned()))?
+            {
+                ids.insert(name, id);
+            }
+        }
+        let new_ids: Vec<i64> = names
+            .iter()
+            .filter_map(|name| ids.get(name).copied())
+            .collect();
+        for chunk in new_ids.chunks(CREATE_CHUNK) {
+            for role_id in &role_ids {
+                let sql = format!(
+                    "INSERT INTO user_role_map (user_id, role_id) VALUES {}",
+                    placeholders(chunk.len(), 1, 1)
+                );
+                let mut grant = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*role_id);
+                for id in chunk {
+                    grant = grant.bind(*id);
+                }
+                grant.execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
+        let mut users = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(&id) = ids.get(name) else {
+                return Err(StoreError::user_not_found(name));
+            };
+            tracing::info!(user = %name, admin, "created user");
+            users.push(UserRecord {
+                id,
+                name: name.clone(),
+                admin,
+                created: now,
+                last_activity: None,
+                groups: Vec::new(),
+                roles: roles.clone(),
+            });
+        }
         Ok(users)
     }
 

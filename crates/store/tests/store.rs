@@ -1704,6 +1704,21 @@ async fn contract_atomic_multi_row_changes(store: &dyn Store) {
             .await,
     );
     assert!(store.get_user("atom-dup").await.unwrap().is_none());
+    // Many names (more than one statement's worth): the records returned are the stored
+    // ones; a conflict far down the list still creates nobody.
+    let many: Vec<String> = (0..1_201).map(|i| format!("atom-many-{i:04}")).collect();
+    let mut clash = many.clone();
+    clash.push("atom-a".to_owned());
+    assert_conflict(store.create_users(&clash, false, 502).await);
+    assert!(store.get_user("atom-many-0000").await.unwrap().is_none());
+    let made = store.create_users(&many, true, 502).await.unwrap();
+    assert_eq!(made.len(), many.len());
+    for index in [0, 499, 500, 1_000, 1_200] {
+        let stored = store.get_user(&many[index]).await.unwrap().unwrap();
+        assert_eq!(made[index], stored, "{}", many[index]);
+        assert!(stored.admin && stored.roles == ["admin", "user"] && stored.created == 502);
+    }
+    assert_eq!(store.delete_users(&many).await.unwrap(), 1_201);
 
     // create_groups: all or nothing.
     store
