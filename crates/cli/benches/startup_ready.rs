@@ -151,13 +151,19 @@ async fn measure(label: &str, users: usize, runs: usize) {
         );
         times.push(took);
     }
+    summary(label, &format!("{users} stored users"), times);
+}
+
+/// Prints the median, minimum and maximum of the runs.
+fn summary(label: &str, what: &str, mut times: Vec<Duration>) {
     times.sort();
-    let median = times[times.len() / 2];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{label}: {users} stored users: median {:.0} ms, min {:.0} ms, max {:.0} ms over {runs} runs",
-        median.as_secs_f64() * 1000.0,
-        times[0].as_secs_f64() * 1000.0,
-        times[times.len() - 1].as_secs_f64() * 1000.0
+        "{label}: {what}: median {:.0} ms, min {:.0} ms, max {:.0} ms over {} runs",
+        ms(times[times.len() / 2]),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        times.len()
     );
 }
 
@@ -178,13 +184,10 @@ async fn measure_allowed(count: usize, runs: usize) {
         );
         times.push(took);
     }
-    times.sort();
-    let median = times[times.len() / 2];
-    println!(
-        "new allowed_users: {count} names created at start-up: median {:.0} ms, min {:.0} ms, max {:.0} ms over {runs} runs",
-        median.as_secs_f64() * 1000.0,
-        times[0].as_secs_f64() * 1000.0,
-        times[times.len() - 1].as_secs_f64() * 1000.0
+    summary(
+        "new allowed_users",
+        &format!("{count} names created at start-up"),
+        times,
     );
 }
 

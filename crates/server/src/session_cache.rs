@@ -70,6 +70,16 @@ impl SessionCache {
     /// The user of a cached, still-fresh session at `now`, or `None` (not cached, older
     /// than the TTL, or the session expired).
     pub fn get(&self, session_hash: &str, now: i64) -> Option<Arc<UserRecord>> {
+        self.read_fresh(session_hash, now, |entry| Some(entry.user.clone()))
+    }
+
+    /// `read` of the entry of a session that is cached and fresh at `now`.
+    fn read_fresh<T>(
+        &self,
+        session_hash: &str,
+        now: i64,
+        read: impl FnOnce(&Entry) -> Option<T>,
+    ) -> Option<T> {
         if !self.enabled() {
             return None;
         }
@@ -79,7 +89,7 @@ impl SessionCache {
         };
         let entry = entries.get(session_hash)?;
         if Self::is_fresh(entry, self.ttl, now) {
-            Some(entry.user.clone())
+            read(entry)
         } else {
             None
         }
@@ -141,19 +151,7 @@ impl SessionCache {
 
     /// The token headers cached for a fresh session at `now`, if computed.
     pub fn app_headers(&self, session_hash: &str, now: i64) -> Option<AppHeaders> {
-        if !self.enabled() {
-            return None;
-        }
-        let entries = match self.entries.read() {
-            Ok(entries) => entries,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let entry = entries.get(session_hash)?;
-        if Self::is_fresh(entry, self.ttl, now) {
-            entry.app_headers.clone()
-        } else {
-            None
-        }
+        self.read_fresh(session_hash, now, |entry| entry.app_headers.clone())
     }
 
     /// Keeps the token headers computed for a cached session, unless an invalidation
