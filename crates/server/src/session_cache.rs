@@ -115,38 +115,30 @@ impl SessionCache {
         now: i64,
         generation: u64,
     ) {
-        if !self.enabled() {
-            return;
-        }
-        let mut entries = match self.entries.write() {
-            Ok(entries) => entries,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if entries.len() >= self.capacity && !entries.contains_key(session_hash) {
-            let ttl = self.ttl;
-            entries.retain(|_, entry| Self::is_fresh(entry, ttl, now));
-            if entries.len() >= self.capacity {
-                // Still full of fresh entries: drop an eighth of them (arbitrary ones; they
-                // are only a cache and come back from the database on the next request).
-                let drop = (self.capacity / 8).max(1);
-                let victims: Vec<String> = entries.keys().take(drop).cloned().collect();
-                for key in victims {
-                    entries.remove(&key);
+        self.write_if_current(generation, |entries| {
+            if entries.len() >= self.capacity && !entries.contains_key(session_hash) {
+                let ttl = self.ttl;
+                entries.retain(|_, entry| Self::is_fresh(entry, ttl, now));
+                if entries.len() >= self.capacity {
+                    // Still full of fresh entries: drop an eighth of them (arbitrary ones; they
+                    // are only a cache and come back from the database on the next request).
+                    let drop = (self.capacity / 8).max(1);
+                    let victims: Vec<String> = entries.keys().take(drop).cloned().collect();
+                    for key in victims {
+                        entries.remove(&key);
+                    }
                 }
             }
-        }
-        entries.insert(
-            session_hash.to_owned(),
-            Entry {
-                user,
-                app_headers: None,
-                expires,
-                cached_at: now,
-            },
-        );
+            entries.insert(
+                session_hash.to_owned(),
+                Entry {
+                    user,
+                    app_headers: None,
+                    expires,
+                    cached_at: now,
+                },
+            );
+        });
     }
 
     /// The token headers cached for a fresh session at `now`, if computed.
@@ -157,6 +149,16 @@ impl SessionCache {
     /// Keeps the token headers computed for a cached session, unless an invalidation
     /// happened since `generation` was read (they may come from an older auth_state).
     pub fn set_app_headers(&self, session_hash: &str, headers: AppHeaders, generation: u64) {
+        self.write_if_current(generation, |entries| {
+            if let Some(entry) = entries.get_mut(session_hash) {
+                entry.app_headers = Some(headers);
+            }
+        });
+    }
+
+    /// Runs `write` on the entries unless the cache is off or an invalidation happened
+    /// since `generation` was read (what was read before it may be stale).
+    fn write_if_current(&self, generation: u64, write: impl FnOnce(&mut HashMap<String, Entry>)) {
         if !self.enabled() {
             return;
         }
@@ -164,11 +166,8 @@ impl SessionCache {
             Ok(entries) => entries,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if let Some(entry) = entries.get_mut(session_hash) {
-            entry.app_headers = Some(headers);
+        if self.generation.load(Ordering::Acquire) == generation {
+            write(&mut entries);
         }
     }
 
