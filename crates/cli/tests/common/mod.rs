@@ -404,3 +404,16 @@ pub fn fill_login_form(form: &HtmlForm, username: &str, password: &str) -> Vec<(
     }
     fields
 }
+
+/// GET `url`: status and body text.
+pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The value of a sample line (`name{labels} value`) in a Prometheus exposition.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
