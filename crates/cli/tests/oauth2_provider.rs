@@ -1125,6 +1125,142 @@ async fn tokens_for(hub: &TestHub, browser: &reqwest::Client) -> Value {
     body
 }
 
+/// A revocation request (RFC 7009): status and JSON body (`Null` when empty).
+async fn revoke_request(
+    hub: &TestHub,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}api/oauth2/revoke", hub.hub_url))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(urlencode(id), Some(urlencode(secret)));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, body)
+}
+
+#[tokio::test]
+async fn services_revoke_their_tokens() {
+    let Provider { hub, .. } = provider("").await;
+    let app = Some(("service-app", APP_SECRET));
+    let other = Some(("service-other", OTHER_SECRET));
+    let ada = browser(&hub, "ada").await;
+    let text = |body: &Value, key: &str| body[key].as_str().unwrap().to_owned();
+    let refresh_with = |refresh: String| {
+        let hub = &hub;
+        async move {
+            token_request(
+                hub,
+                Some(("service-app", APP_SECRET)),
+                &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+            )
+            .await
+        }
+    };
+
+    // Announced in the discovery document.
+    let discovery: Value = reqwest::get(format!(
+        "{}.well-known/openid-configuration",
+        hub.hub_url.trim_end_matches("hub/")
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        discovery["revocation_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/hub/api/oauth2/revoke"),
+        "{discovery}"
+    );
+
+    // An access token.
+    let first = tokens_for(&hub, &ada).await;
+    let access = text(&first, "access_token");
+    assert_eq!(userinfo(&hub, &access).await.0, 200);
+    // Another client may not revoke it, and it keeps working.
+    let (status, body) = revoke_request(&hub, other, &[("token", &access)]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert_eq!(userinfo(&hub, &access).await.0, 200);
+    let (status, body) = revoke_request(
+        &hub,
+        app,
+        &[("token", &access), ("token_type_hint", "access_token")],
+    )
+    .await;
+    assert_eq!((status, &body), (200, &Value::Null));
+    assert_eq!(userinfo(&hub, &access).await.0, 401, "revoked");
+    // Revoking it again, or an unknown token, is not an error (RFC 7009 section 2.2).
+    assert_eq!(
+        revoke_request(&hub, app, &[("token", &access)]).await.0,
+        200
+    );
+    assert_eq!(
+        revoke_request(&hub, app, &[("token", "no-such-token")])
+            .await
+            .0,
+        200
+    );
+
+    // A refresh token, without a hint: it and the access token issued with it go.
+    let second = tokens_for(&hub, &ada).await;
+    let (status, _) =
+        revoke_request(&hub, app, &[("token", &text(&second, "refresh_token"))]).await;
+    assert_eq!(status, 200);
+    assert_eq!(userinfo(&hub, &text(&second, "access_token")).await.0, 401);
+    let (status, body) = refresh_with(text(&second, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // A refresh token shown by another client is refused, and spent (it has leaked).
+    let third = tokens_for(&hub, &ada).await;
+    let (status, body) = revoke_request(
+        &hub,
+        other,
+        &[
+            ("token", &text(&third, "refresh_token")),
+            ("token_type_hint", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, _) = refresh_with(text(&third, "refresh_token")).await;
+    assert_eq!(status, 400);
+
+    // Client authentication is required, and a token.
+    let (status, body) =
+        revoke_request(&hub, Some(("service-app", "wrong")), &[("token", "x")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = revoke_request(&hub, app, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    hub.stop().await;
+}
+
 #[tokio::test]
 async fn logout_at_the_hub_revokes_what_services_got_in_that_session() {
     let Provider { hub, .. } = provider("").await;

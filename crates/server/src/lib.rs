@@ -190,6 +190,7 @@ fn routes(state: &AppState) -> Router<AppState> {
             get(oauth2::authorize).post(oauth2::authorize_post),
         )
         .route("/api/oauth2/token", post(oauth2::token))
+        .route("/api/oauth2/revoke", post(oauth2::revoke))
         .route(
             "/api/oauth2/userinfo",
             get(oauth2::userinfo).post(oauth2::userinfo),

@@ -504,20 +504,15 @@ fn client_credentials(
     Ok((id, form.get("client_secret").cloned(), false))
 }
 
-async fn token_inner(
-    state: &HubState,
-    provider: &Provider,
+/// The registered client a token or revocation request authenticates as, or the error
+/// answer (`invalid_request` for malformed credentials, `invalid_client` for wrong ones).
+fn authenticate_client<'p>(
+    provider: &'p Provider,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, AppError> {
-    let form = match parse_form(body) {
-        Ok(form) => form,
-        Err(message) => return Ok(invalid_request(&message)),
-    };
-    let (client_id, secret, used_basic) = match client_credentials(headers, &form) {
-        Ok(credentials) => credentials,
-        Err(message) => return Ok(invalid_request(message)),
-    };
+    form: &std::collections::BTreeMap<String, String>,
+) -> Result<&'p ServiceConfig, Box<Response>> {
+    let (client_id, secret, used_basic) =
+        client_credentials(headers, form).map_err(|message| Box::new(invalid_request(message)))?;
     let unauthorized = |description: &str| {
         let mut response = token_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
         if used_basic {
@@ -529,20 +524,157 @@ async fn token_inner(
         response
     };
     let Some(client) = provider.client(&client_id) else {
-        tracing::info!("token request from an unknown client refused");
-        return Ok(unauthorized("unknown client"));
+        tracing::info!("request from an unknown OAuth client refused");
+        return Err(Box::new(unauthorized("unknown client")));
     };
     match (&client.client_secret, secret.as_deref()) {
-        (Some(expected), Some(presented)) if expected.matches(presented) => {}
+        (Some(expected), Some(presented)) if expected.matches(presented) => Ok(client),
         (Some(_), _) => {
-            tracing::info!(client = %client.client_id, "token request with a wrong or missing client secret refused");
-            return Ok(unauthorized("client authentication failed"));
+            tracing::info!(client = %client.client_id, "request with a wrong or missing client secret refused");
+            Err(Box::new(unauthorized("client authentication failed")))
         }
-        (None, None) => {}
-        (None, Some(_)) => {
-            return Ok(unauthorized("this client is public and has no secret"));
+        (None, None) => Ok(client),
+        (None, Some(_)) => Err(Box::new(unauthorized(
+            "this client is public and has no secret",
+        ))),
+    }
+}
+
+/// `POST {base_url}hub/api/oauth2/revoke`: a service revokes an access or refresh token
+/// it was issued (RFC 7009), for example when its user logs out of it. Revoking a refresh
+/// token also revokes the access token issued with it. An unknown, expired or already
+/// revoked token is answered 200 like a revoked one, as the RFC asks.
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(provider) = provider_of(&state) else {
+        return token_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "this hub has no registered services",
+        );
+    };
+    match revoke_inner(&state, provider, &headers, &body).await {
+        Ok(response) => response,
+        Err(err) => {
+            let (status, message) = err.status_and_message();
+            if status.is_server_error() {
+                tracing::error!(error = %err, "revocation request failed");
+            }
+            token_error(status, "server_error", &message)
         }
     }
+}
+
+async fn revoke_inner(
+    state: &HubState,
+    provider: &Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, AppError> {
+    let form = match parse_form(body) {
+        Ok(form) => form,
+        Err(message) => return Ok(invalid_request(&message)),
+    };
+    let client = match authenticate_client(provider, headers, &form) {
+        Ok(client) => client,
+        Err(refused) => return Ok(*refused),
+    };
+    let Some(token) = form
+        .get("token")
+        .filter(|token| !token.is_empty() && token.len() <= 256)
+    else {
+        return Ok(invalid_request("token is required"));
+    };
+    // The hint only orders the lookups (RFC 7009 §2.1); both kinds are tried.
+    let refresh_first = form.get("token_type_hint").map(String::as_str) == Some("refresh_token");
+    for refresh in [refresh_first, !refresh_first] {
+        let outcome = if refresh {
+            revoke_refresh_token(state, client, token).await?
+        } else {
+            revoke_access_token(state, client, token).await?
+        };
+        match outcome {
+            Revocation::NotFound => continue,
+            Revocation::Revoked => break,
+            Revocation::OtherClient => {
+                return Ok(invalid_request("the token was issued to another client"));
+            }
+        }
+    }
+    let mut response = StatusCode::OK.into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// What a revocation found.
+enum Revocation {
+    NotFound,
+    Revoked,
+    OtherClient,
+}
+
+async fn revoke_refresh_token(
+    state: &HubState,
+    client: &ServiceConfig,
+    token: &str,
+) -> Result<Revocation, AppError> {
+    let now = state.clock.now();
+    let taken: Option<(RefreshGrant, bool)> = grants::take(
+        state.store.as_ref(),
+        &grants::key(Kind::Refresh, token),
+        now,
+    )
+    .await
+    .map_err(grant_error)?;
+    let Some((grant, _)) = taken else {
+        return Ok(Revocation::NotFound);
+    };
+    if grant.client_id != client.client_id {
+        // As at the token endpoint, a refresh token shown by another client is spent: it
+        // has leaked.
+        tracing::warn!(client = %client.client_id, "a refresh token issued to another client was presented for revocation; it is no longer valid");
+        return Ok(Revocation::OtherClient);
+    }
+    state
+        .store
+        .delete_api_token(&grant.user, grant.token_id)
+        .await?;
+    tracing::info!(client = %client.client_id, user = %grant.user, "revoked a refresh token and its access token");
+    Ok(Revocation::Revoked)
+}
+
+async fn revoke_access_token(
+    state: &HubState,
+    client: &ServiceConfig,
+    token: &str,
+) -> Result<Revocation, AppError> {
+    let Some(record) = state.store.find_api_token(&hash_token(token)).await? else {
+        return Ok(Revocation::NotFound);
+    };
+    if provider::token_client(&record.note) != Some(client.client_id.as_str()) {
+        return Ok(Revocation::OtherClient);
+    }
+    state
+        .store
+        .delete_api_token(&record.user, record.id)
+        .await?;
+    tracing::info!(client = %client.client_id, user = %record.user, "revoked an access token");
+    Ok(Revocation::Revoked)
+}
+
+async fn token_inner(
+    state: &HubState,
+    provider: &Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, AppError> {
+    let form = match parse_form(body) {
+        Ok(form) => form,
+        Err(message) => return Ok(invalid_request(&message)),
+    };
+    let client = match authenticate_client(provider, headers, &form) {
+        Ok(client) => client,
+        Err(refused) => return Ok(*refused),
+    };
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => redeem_code(state, provider, client, headers, &form).await,
         Some("refresh_token") => refresh(state, provider, client, headers, &form).await,
@@ -1007,6 +1139,8 @@ pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Res
         "userinfo_endpoint": format!("{base}userinfo"),
         "jwks_uri": format!("{base}jwks"),
         "end_session_endpoint": format!("{base}logout"),
+        "revocation_endpoint": format!("{base}revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -100,6 +100,14 @@ fn token_note(client_id: &str, session_hash: &str) -> String {
     )
 }
 
+/// The client an access token was issued to, from its note; `None` for tokens that are
+/// not the provider's (users' API tokens).
+pub fn token_client(note: &str) -> Option<&str> {
+    note.strip_prefix(TOKEN_NOTE_PREFIX)?
+        .rsplit_once(SESSION_MARK)
+        .map(|(client, _)| client)
+}
+
 const TOKEN_NOTE_PREFIX: &str = "OAuth client ";
 const SESSION_MARK: &str = "; hub session ";
 
