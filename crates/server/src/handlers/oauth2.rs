@@ -430,19 +430,51 @@ fn invalid_request(description: &str) -> Response {
 
 /// `POST {base_url}hub/api/oauth2/token`.
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(provider) = provider_of(&state) else {
+    client_request(&state, &headers, &body, ClientEndpoint::Token).await
+}
+
+/// The endpoints a client calls with its credentials in a form.
+#[derive(Debug, Clone, Copy)]
+enum ClientEndpoint {
+    Token,
+    Revoke,
+}
+
+/// Parses the form, authenticates the client and runs `endpoint`; errors become the
+/// endpoints' JSON error answers.
+async fn client_request(
+    state: &HubState,
+    headers: &HeaderMap,
+    body: &[u8],
+    endpoint: ClientEndpoint,
+) -> Response {
+    let Some(provider) = provider_of(state) else {
         return token_error(
             StatusCode::NOT_FOUND,
             "invalid_request",
             "this hub has no registered services",
         );
     };
-    match token_inner(&state, provider, &headers, &body).await {
+    let answer = async {
+        let form = match parse_form(body) {
+            Ok(form) => form,
+            Err(message) => return Ok(invalid_request(&message)),
+        };
+        let client = match authenticate_client(provider, headers, &form) {
+            Ok(client) => client,
+            Err(refused) => return Ok(*refused),
+        };
+        match endpoint {
+            ClientEndpoint::Token => grant(state, provider, client, headers, &form).await,
+            ClientEndpoint::Revoke => revoke_token(state, client, &form).await,
+        }
+    };
+    match answer.await {
         Ok(response) => response,
         Err(err) => {
             let (status, message) = err.status_and_message();
             if status.is_server_error() {
-                tracing::error!(error = %err, "token request failed");
+                tracing::error!(error = %err, endpoint = ?endpoint, "OAuth client request failed");
             }
             token_error(status, "server_error", &message)
         }
@@ -545,39 +577,14 @@ fn authenticate_client<'p>(
 /// token also revokes the access token issued with it. An unknown, expired or already
 /// revoked token is answered 200 like a revoked one, as the RFC asks.
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(provider) = provider_of(&state) else {
-        return token_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request",
-            "this hub has no registered services",
-        );
-    };
-    match revoke_inner(&state, provider, &headers, &body).await {
-        Ok(response) => response,
-        Err(err) => {
-            let (status, message) = err.status_and_message();
-            if status.is_server_error() {
-                tracing::error!(error = %err, "revocation request failed");
-            }
-            token_error(status, "server_error", &message)
-        }
-    }
+    client_request(&state, &headers, &body, ClientEndpoint::Revoke).await
 }
 
-async fn revoke_inner(
+async fn revoke_token(
     state: &HubState,
-    provider: &Provider,
-    headers: &HeaderMap,
-    body: &[u8],
+    client: &ServiceConfig,
+    form: &std::collections::BTreeMap<String, String>,
 ) -> Result<Response, AppError> {
-    let form = match parse_form(body) {
-        Ok(form) => form,
-        Err(message) => return Ok(invalid_request(&message)),
-    };
-    let client = match authenticate_client(provider, headers, &form) {
-        Ok(client) => client,
-        Err(refused) => return Ok(*refused),
-    };
     let Some(token) = form
         .get("token")
         .filter(|token| !token.is_empty() && token.len() <= 256)
@@ -661,23 +668,17 @@ async fn revoke_access_token(
     Ok(Revocation::Revoked)
 }
 
-async fn token_inner(
+/// The token endpoint's grants, for an authenticated client.
+async fn grant(
     state: &HubState,
     provider: &Provider,
+    client: &ServiceConfig,
     headers: &HeaderMap,
-    body: &[u8],
+    form: &std::collections::BTreeMap<String, String>,
 ) -> Result<Response, AppError> {
-    let form = match parse_form(body) {
-        Ok(form) => form,
-        Err(message) => return Ok(invalid_request(&message)),
-    };
-    let client = match authenticate_client(provider, headers, &form) {
-        Ok(client) => client,
-        Err(refused) => return Ok(*refused),
-    };
     match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => redeem_code(state, provider, client, headers, &form).await,
-        Some("refresh_token") => refresh(state, provider, client, headers, &form).await,
+        Some("authorization_code") => redeem_code(state, provider, client, headers, form).await,
+        Some("refresh_token") => refresh(state, provider, client, headers, form).await,
         Some(_) => Ok(token_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
