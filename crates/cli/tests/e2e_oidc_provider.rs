@@ -27,10 +27,6 @@ const CLIENT_SECRET: &str = "e2e-secret-7f3a9c1d5b";
 const AWKWARD_SECRET: &str = "e2e s3cret:+/%&=?";
 /// How long any single step may take before the test gives up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the provider may take to start: six tests start one each at the same moment,
-/// and each loads oidc-provider and generates an RSA key; on two busy cores that once took
-/// longer than a step.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------------------
 // The provider process
@@ -128,7 +124,7 @@ impl OidcProvider {
         });
         let stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(START_TIMEOUT, stdout.next_line())
+        let ready = tokio::time::timeout(STEP_TIMEOUT, stdout.next_line())
             .await
             .expect("oidc-provider did not print READY in time");
         match ready {
