@@ -68,10 +68,32 @@ const DELETE_USER_SQL: [&str; 5] = [
     "DELETE FROM users WHERE id = $1",
 ];
 
-/// The id of the user, group or role named `$1`.
-const USER_ID_SQL: &str = "SELECT id FROM users WHERE name = $1";
-const GROUP_ID_SQL: &str = "SELECT id FROM groups WHERE name = $1";
-const ROLE_ID_SQL: &str = "SELECT id FROM roles WHERE name = $1";
+/// The named rows: users, groups and roles are looked up by name the same way.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    User,
+    Group,
+    Role,
+}
+
+impl Named {
+    /// The query for the id of the row named `$1`.
+    fn id_sql(self) -> &'static str {
+        match self {
+            Named::User => "SELECT id FROM users WHERE name = $1",
+            Named::Group => "SELECT id FROM groups WHERE name = $1",
+            Named::Role => "SELECT id FROM roles WHERE name = $1",
+        }
+    }
+
+    fn not_found(self, name: &str) -> StoreError {
+        match self {
+            Named::User => StoreError::user_not_found(name),
+            Named::Group => StoreError::group_not_found(name),
+            Named::Role => StoreError::role_not_found(name),
+        }
+    }
+}
 
 /// Run each statement with `$1` bound to `id`, in order.
 async fn execute_for_id(
@@ -85,16 +107,19 @@ async fn execute_for_id(
     Ok(())
 }
 
-/// The id that `sql` (one of the `*_ID_SQL` queries) finds for `name`.
-async fn id_by_name(
-    conn: &mut Conn,
-    sql: &'static str,
-    name: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar::<_, i64>(sql)
+/// The id of the `kind` row called `name`.
+async fn id_of(conn: &mut Conn, kind: Named, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar::<_, i64>(kind.id_sql())
         .bind(name)
         .fetch_optional(&mut *conn)
         .await?)
+}
+
+/// The id of the `kind` row called `name`; its not-found error when there is none.
+async fn require_id(conn: &mut Conn, kind: Named, name: &str) -> Result<i64, StoreError> {
+    id_of(conn, kind, name)
+        .await?
+        .ok_or_else(|| kind.not_found(name))
 }
 
 /// Names per multi-row statement in `create_users` (SQLite allows 32,766 parameters).
@@ -123,40 +148,10 @@ fn placeholders(rows: usize, per_row: usize, shared: usize) -> String {
     out
 }
 
-async fn user_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    id_by_name(conn, USER_ID_SQL, name).await
-}
-
-async fn require_user_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
-    user_id(conn, name)
-        .await?
-        .ok_or_else(|| StoreError::user_not_found(name))
-}
-
-async fn group_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    id_by_name(conn, GROUP_ID_SQL, name).await
-}
-
-async fn require_group_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
-    group_id(conn, name)
-        .await?
-        .ok_or_else(|| StoreError::group_not_found(name))
-}
-
-async fn role_id(conn: &mut Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    id_by_name(conn, ROLE_ID_SQL, name).await
-}
-
-async fn require_role_id(conn: &mut Conn, name: &str) -> Result<i64, StoreError> {
-    role_id(conn, name)
-        .await?
-        .ok_or_else(|| StoreError::role_not_found(name))
-}
-
 /// Id of a default role (`user` or `admin`), creating its row with
 /// JupyterHub's description and scopes when missing.
 async fn default_role_id(conn: &mut Conn, name: &'static str) -> Result<i64, StoreError> {
-    if let Some(id) = role_id(conn, name).await? {
+    if let Some(id) = id_of(conn, Named::Role, name).await? {
         return Ok(id);
     }
     let (description, scopes) = if name == ADMIN_ROLE {
@@ -194,7 +189,7 @@ async fn sync_default_roles(conn: &mut Conn, user_id: i64, admin: bool) -> Resul
     if admin {
         let admin_role = default_role_id(conn, ADMIN_ROLE).await?;
         grant_role(conn, user_id, admin_role).await?;
-    } else if let Some(admin_role) = role_id(conn, ADMIN_ROLE).await? {
+    } else if let Some(admin_role) = id_of(conn, Named::Role, ADMIN_ROLE).await? {
         sqlx::query("DELETE FROM user_role_map WHERE user_id = $1 AND role_id = $2")
             .bind(user_id)
             .bind(admin_role)
@@ -232,7 +227,7 @@ async fn sync_groups(conn: &mut Conn, user_id: i64, groups: &[String]) -> Result
             .bind(*name)
             .execute(&mut *conn)
             .await?;
-        let group_id = require_group_id(conn, name).await?;
+        let group_id = require_id(conn, Named::Group, name).await?;
         add_member(conn, user_id, group_id).await?;
     }
     Ok(())
@@ -378,17 +373,16 @@ async fn require_user_by_id(
 }
 
 impl EngineStore {
-    /// In one write transaction, find the id of `name` with `lookup` (one of the
-    /// `*_ID_SQL` queries) and run `statements` with it bound to `$1`. Returns
-    /// false when nothing has that name.
+    /// In one write transaction, find the id of the `kind` row called `name` and run
+    /// `statements` with it bound to `$1`. Returns false when nothing has that name.
     async fn delete_named(
         &self,
-        lookup: &'static str,
+        kind: Named,
         name: &str,
         statements: &[&'static str],
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let Some(id) = id_by_name(&mut tx, lookup, name).await? else {
+        let Some(id) = id_of(&mut tx, kind, name).await? else {
             return Ok(false);
         };
         execute_for_id(&mut tx, statements, id).await?;
@@ -432,7 +426,7 @@ impl Store for EngineStore {
 
     async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         let mut tx = self.read_tx().await?;
-        let user = match user_id(&mut tx, name).await? {
+        let user = match id_of(&mut tx, Named::User, name).await? {
             Some(id) => load_user_by_id(&mut tx, id).await?,
             None => None,
         };
@@ -486,7 +480,7 @@ impl Store for EngineStore {
 
     async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = self
-            .delete_named(USER_ID_SQL, name, &DELETE_USER_SQL)
+            .delete_named(Named::User, name, &DELETE_USER_SQL)
             .await?;
         if deleted {
             tracing::info!(user = name, "deleted user");
@@ -496,7 +490,7 @@ impl Store for EngineStore {
 
     async fn set_admin(&self, name: &str, admin: bool) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let id = require_user_id(&mut tx, name).await?;
+        let id = require_id(&mut tx, Named::User, name).await?;
         sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
             .bind(admin)
             .bind(id)
@@ -509,7 +503,7 @@ impl Store for EngineStore {
 
     async fn strip_privileges(&self, name: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let id = require_user_id(&mut tx, name).await?;
+        let id = require_id(&mut tx, Named::User, name).await?;
         let statements = [
             "UPDATE users SET admin = FALSE WHERE id = $1",
             "DELETE FROM user_role_map WHERE user_id = $1",
@@ -556,7 +550,7 @@ impl Store for EngineStore {
 
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let id = require_user_id(&mut tx, &session.user).await?;
+        let id = require_id(&mut tx, Named::User, &session.user).await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, created, expires, last_seen) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -656,7 +650,7 @@ impl Store for EngineStore {
     async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {
         let scopes = scopes_to_json(&token.scopes)?;
         let mut tx = self.write_tx().await?;
-        let user_id = require_user_id(&mut tx, &token.user).await?;
+        let user_id = require_id(&mut tx, Named::User, &token.user).await?;
         let id = sqlx::query_scalar::<_, i64>(
             "INSERT INTO api_tokens (hash, prefix, user_id, note, scopes, created, expires) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -695,7 +689,7 @@ impl Store for EngineStore {
 
     async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiTokenRecord>, StoreError> {
         let mut tx = self.read_tx().await?;
-        let id = require_user_id(&mut tx, user).await?;
+        let id = require_id(&mut tx, Named::User, user).await?;
         let rows = sqlx::query_as::<_, TokenRow>(concat!(token_select!(), " WHERE t.user_id = $1"))
             .bind(id)
             .fetch_all(&mut *tx)
@@ -767,14 +761,14 @@ impl Store for EngineStore {
             "DELETE FROM user_group_map WHERE group_id = $1",
             "DELETE FROM groups WHERE id = $1",
         ];
-        self.delete_named(GROUP_ID_SQL, name, &statements).await
+        self.delete_named(Named::Group, name, &statements).await
     }
 
     async fn add_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let gid = require_group_id(&mut tx, group).await?;
+        let gid = require_id(&mut tx, Named::Group, group).await?;
         for user in users {
-            let uid = require_user_id(&mut tx, user).await?;
+            let uid = require_id(&mut tx, Named::User, user).await?;
             add_member(&mut tx, uid, gid).await?;
         }
         tx.commit().await?;
@@ -783,7 +777,7 @@ impl Store for EngineStore {
 
     async fn remove_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let gid = require_group_id(&mut tx, group).await?;
+        let gid = require_id(&mut tx, Named::Group, group).await?;
         for user in users {
             sqlx::query(
                 "DELETE FROM user_group_map WHERE group_id = $1 \
@@ -847,7 +841,7 @@ impl Store for EngineStore {
             "DELETE FROM user_role_map WHERE role_id = $1",
             "DELETE FROM roles WHERE id = $1",
         ];
-        self.delete_named(ROLE_ID_SQL, name, &statements).await
+        self.delete_named(Named::Role, name, &statements).await
     }
 
     async fn assign_role(
@@ -857,7 +851,7 @@ impl Store for EngineStore {
         replace: bool,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let rid = require_role_id(&mut tx, role).await?;
+        let rid = require_id(&mut tx, Named::Role, role).await?;
         if replace {
             sqlx::query("DELETE FROM user_role_map WHERE role_id = $1")
                 .bind(rid)
@@ -867,7 +861,7 @@ impl Store for EngineStore {
         let mut missing = Vec::new();
         let wanted: BTreeSet<&String> = users.iter().collect();
         for name in wanted {
-            match user_id(&mut tx, name).await? {
+            match id_of(&mut tx, Named::User, name).await? {
                 Some(uid) => grant_role(&mut tx, uid, rid).await?,
                 None => missing.push(name.clone()),
             }
@@ -878,14 +872,14 @@ impl Store for EngineStore {
 
     async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let uid = require_user_id(&mut tx, user).await?;
+        let uid = require_id(&mut tx, Named::User, user).await?;
         let desired: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
         let mut ids = Vec::with_capacity(desired.len());
         for name in desired {
             let id = match name {
                 USER_ROLE => default_role_id(&mut tx, USER_ROLE).await?,
                 ADMIN_ROLE => default_role_id(&mut tx, ADMIN_ROLE).await?,
-                other => require_role_id(&mut tx, other).await?,
+                other => require_id(&mut tx, Named::Role, other).await?,
             };
             ids.push(id);
         }
@@ -997,7 +991,7 @@ impl Store for EngineStore {
         let mut tx = self.write_tx().await?;
         let mut deleted = 0;
         for name in names {
-            let Some(id) = user_id(&mut tx, name).await? else {
+            let Some(id) = id_of(&mut tx, Named::User, name).await? else {
                 continue;
             };
             execute_for_id(&mut tx, &DELETE_USER_SQL, id).await?;
@@ -1012,11 +1006,11 @@ impl Store for EngineStore {
 
     async fn set_user_groups(&self, user: &str, groups: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let uid = require_user_id(&mut tx, user).await?;
+        let uid = require_id(&mut tx, Named::User, user).await?;
         let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
         let mut ids = Vec::with_capacity(desired.len());
         for name in desired {
-            ids.push(require_group_id(&mut tx, name).await?);
+            ids.push(require_id(&mut tx, Named::Group, name).await?);
         }
         sqlx::query("DELETE FROM user_group_map WHERE user_id = $1")
             .bind(uid)
@@ -1039,7 +1033,7 @@ impl Store for EngineStore {
                     .await
                     .map_err(|e| classify(e, || format!("group {name:?}")))?;
             for user in members {
-                let uid = require_user_id(&mut tx, user).await?;
+                let uid = require_id(&mut tx, Named::User, user).await?;
                 add_member(&mut tx, uid, gid).await?;
             }
         }
@@ -1066,7 +1060,7 @@ impl Store for EngineStore {
         .await
         .map_err(|e| classify(e, || format!("role {:?}", role.name)))?;
         for user in users {
-            let uid = require_user_id(&mut tx, user).await?;
+            let uid = require_id(&mut tx, Named::User, user).await?;
             grant_role(&mut tx, uid, rid).await?;
         }
         tx.commit().await?;
