@@ -152,7 +152,9 @@ pub async fn reconcile(
     let roles = crate::managed_roles::create_on_startup(authenticator, store).await?;
     report.managed_roles = roles.loaded.iter().map(|role| role.name.clone()).collect();
     report.stale_roles = roles.stale_roles;
-    let stored: HashSet<String> = store.user_names().await?.into_iter().collect();
+    // One read of every stored name serves both the creation and the walk below.
+    let mut names = store.user_names().await?;
+    let stored: HashSet<String> = names.iter().cloned().collect();
     report.created = create_configured_users(
         store,
         &stored,
@@ -161,7 +163,9 @@ pub async fn reconcile(
         now,
     )
     .await?;
-    for name in store.user_names().await? {
+    names.extend(report.created.iter().cloned());
+    names.sort();
+    for name in names {
         if config.blocked_users.contains(&name) {
             continue;
         }
