@@ -117,12 +117,14 @@ impl AzureAd {
         Ok(found)
     }
 
-    /// Verifies an ID token: signature against the tenant's keys, audience, expiry,
-    /// nonce, then the issuer and tenant.
+    /// Verifies an ID token: signature against the tenant's keys, audience (and trusted
+    /// audiences), expiry, nonce, `at_hash` against `access_token`, then the issuer and
+    /// tenant.
     pub async fn verify(
         &self,
         core: &OAuthCore,
         id_token: &str,
+        access_token: &str,
         nonce: Option<&str>,
         now: i64,
     ) -> Result<Value, AzureError> {
@@ -131,6 +133,8 @@ impl AzureAd {
         let expect = Expectations {
             issuer: None,
             client_id: &core.config.client_id,
+            trusted_audiences: &core.config.trusted_audiences,
+            access_token: Some(access_token),
             nonce,
             now,
         };
@@ -165,7 +169,9 @@ impl AzureAd {
                 found: tid.to_owned(),
             });
         }
-        if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
+        // Exact: v1 issuers end in "/" and v2.0 ones do not, as the discovery documents
+        // spell them.
+        if iss != expected {
             return Err(AzureError::IdToken(
                 hubauth_oauth::id_token::IdTokenError::WrongIssuer {
                     expected,
@@ -210,7 +216,10 @@ impl Provider for AzureAd {
         now: i64,
     ) -> Result<Option<Value>, AuthError> {
         let id_token = token.id_token.as_deref().ok_or(AzureError::NoIdToken)?;
-        match self.verify(core, id_token, nonce, now).await {
+        match self
+            .verify(core, id_token, &token.access_token, nonce, now)
+            .await
+        {
             Ok(claims) => Ok(Some(claims)),
             Err(err) => {
                 tracing::warn!(error = %err, "Azure AD ID token refused");
@@ -252,6 +261,13 @@ impl Provider for AzureAd {
             }
         }
         Ok(user)
+    }
+
+    /// Azure AD never sends `email_verified`; its optional claim `xms_edov` ("email domain
+    /// owner verified") is Microsoft's documented statement that the address's domain is
+    /// verified by the tenant that owns it. Only JSON `true` counts.
+    fn email_verified_by_provider(&self, _core: &OAuthCore, user_info: &Value) -> bool {
+        hubauth_oauth::identity::is_verified(user_info.get("xms_edov"))
     }
 
     fn refresh_reuses_stored_tokens(&self) -> bool {

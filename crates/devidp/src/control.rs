@@ -96,11 +96,19 @@ pub enum Tamper {
     WrongNonce,
     /// `nonce` is left out even though the client sent one.
     MissingNonce,
+    /// `iss` is the issuer with a `/` appended (`http://127.0.0.1:PORT/`): the same
+    /// provider to a client that trims slashes, another issuer to one that compares exactly.
+    IssuerWithTrailingSlash,
+    /// `aud` lists the client and another audience (`"someone-else"`), with `azp` naming
+    /// the client: valid only for a client that trusts the other audience.
+    UntrustedExtraAudience,
+    /// `at_hash` is the hash of another access token than the one in the response.
+    WrongAtHash,
 }
 
 impl Tamper {
     /// Every tamper mode.
-    pub const ALL: [Tamper; 9] = [
+    pub const ALL: [Tamper; 12] = [
         Tamper::WrongAudience,
         Tamper::WrongIssuer,
         Tamper::Expired,
@@ -110,7 +118,28 @@ impl Tamper {
         Tamper::HmacWithPublicKey,
         Tamper::WrongNonce,
         Tamper::MissingNonce,
+        Tamper::IssuerWithTrailingSlash,
+        Tamper::UntrustedExtraAudience,
+        Tamper::WrongAtHash,
     ];
+}
+
+/// A way to make the next userinfo answer wrong, for tests of the relying party's checks
+/// (see [`crate::RunningIdp::tamper_next_userinfo`]). The answer is otherwise the user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserinfoTamper {
+    /// `sub` is another subject (`"someone-else"`) than the access token's user, as if the
+    /// access token were another user's (OIDC Core 5.3.2).
+    OtherSubject,
+    /// `sub` is left out.
+    MissingSubject,
+}
+
+impl UserinfoTamper {
+    /// Every userinfo tamper mode.
+    pub const ALL: [UserinfoTamper; 2] =
+        [UserinfoTamper::OtherSubject, UserinfoTamper::MissingSubject];
 }
 
 /// The scheme of a request's `Authorization` header, as recorded.

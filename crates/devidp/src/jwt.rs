@@ -41,6 +41,22 @@ pub(crate) fn sign_id_token(
         Some(Tamper::MissingNonce) => {
             claims.remove("nonce");
         }
+        Some(Tamper::IssuerWithTrailingSlash) => {
+            let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+            let slashed = format!("{iss}/");
+            claims.insert("iss".into(), json!(slashed));
+        }
+        Some(Tamper::UntrustedExtraAudience) => {
+            let aud = claims.get("aud").cloned().unwrap_or(Value::Null);
+            claims.insert("aud".into(), json!([aud, WRONG_AUDIENCE]));
+            claims.insert("azp".into(), aud);
+        }
+        Some(Tamper::WrongAtHash) => {
+            claims.insert(
+                "at_hash".into(),
+                json!(at_hash(&crate::state::random_token())),
+            );
+        }
         _ => {}
     }
     let payload = Value::Object(claims);

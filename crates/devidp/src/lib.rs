@@ -9,8 +9,9 @@
 //!
 //! Tests can steer it while it runs: change a user's claims, disable a user, revoke every
 //! token, rotate the signing key, read a log of the requests it received (secrets
-//! redacted), make the next response of an endpoint fail ([`Fault`]) and make the next ID
-//! token wrong in a chosen way ([`Tamper`]).
+//! redacted), make the next response of an endpoint fail ([`Fault`]), make the next ID
+//! token wrong in a chosen way ([`Tamper`]) and make the next userinfo answer name another
+//! subject ([`UserinfoTamper`]).
 //!
 //! Every time it uses comes from an injectable [`Clock`], so tests can make codes and
 //! tokens expire without waiting.
@@ -50,7 +51,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Client, DevIdp, DevIdpBuilder, DevUser};
 pub use control::{
     AuthorizationScheme, ClientAuth, Endpoint, Fault, REDACTED, RecordedRequest, Tamper,
-    TokenLocation,
+    TokenLocation, UserinfoTamper,
 };
 pub use error::DevIdpError;
 pub use server::RunningIdp;

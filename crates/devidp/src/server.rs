@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{DevIdpBuilder, DevUser};
-use crate::control::{Endpoint, Fault, RecordedRequest, Tamper};
+use crate::control::{Endpoint, Fault, RecordedRequest, Tamper, UserinfoTamper};
 use crate::error::DevIdpError;
 use crate::handlers::{authorize, discovery, logout, token, userinfo};
 use crate::pages;
@@ -380,6 +380,12 @@ impl RunningIdp {
     /// Calls queue up: each ID token takes the oldest queued tamper.
     pub fn tamper_next_id_token(&self, tamper: Tamper) {
         self.shared.lock().tampers.push_back(tamper);
+    }
+
+    /// Makes the next successful userinfo answer wrong as `tamper` says. Calls queue up:
+    /// each answer takes the oldest queued tamper.
+    pub fn tamper_next_userinfo(&self, tamper: UserinfoTamper) {
+        self.shared.lock().userinfo_tampers.push_back(tamper);
     }
 
     /// Adds a new signing key with a new `kid`; it signs from now on, and the JWKS

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::config::{Client, DevIdpBuilder, DevUser, Lifetimes};
-use crate::control::{Endpoint, Fault, RecordedRequest, Tamper};
+use crate::control::{Endpoint, Fault, RecordedRequest, Tamper, UserinfoTamper};
 use crate::keys::KeySet;
 
 /// Claims that the protocol owns; user claims with these names are left out of tokens
@@ -115,6 +115,7 @@ pub(crate) struct Inner {
     pub sessions: HashMap<String, Session>,
     pub faults: HashMap<Endpoint, VecDeque<Fault>>,
     pub tampers: VecDeque<Tamper>,
+    pub userinfo_tampers: VecDeque<UserinfoTamper>,
     pub requests: VecDeque<RecordedRequest>,
     pub auto_approve: Option<String>,
     pub scope_filter: Option<Vec<String>>,
@@ -150,6 +151,7 @@ impl Shared {
             sessions: HashMap::new(),
             faults: HashMap::new(),
             tampers: VecDeque::new(),
+            userinfo_tampers: VecDeque::new(),
             requests: VecDeque::new(),
             auto_approve: config.auto_approve,
             scope_filter: None,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use hubauth_devidp::{
     ClientAuth, DevIdp, DevIdpError, Endpoint, Fault, ManualClock, REDACTED, Tamper, TokenLocation,
+    UserinfoTamper,
 };
 use serde_json::{Value, json};
 
@@ -1124,14 +1125,62 @@ async fn every_tamper_mode_makes_the_id_token_fail_verification() {
                 assert!(result.unwrap_err().starts_with("nonce"));
                 assert!(claims.get("nonce").is_none());
             }
+            Tamper::IssuerWithTrailingSlash => {
+                assert_eq!(result.unwrap_err(), "InvalidIssuer");
+                assert_eq!(claims["iss"], format!("{}/", idp.issuer()));
+            }
+            Tamper::UntrustedExtraAudience => {
+                // Well signed and for this client too: only a client that compares every
+                // audience with the ones it trusts refuses it.
+                assert!(result.is_ok());
+                assert_eq!(claims["aud"], json!([CLIENT, "someone-else"]));
+                assert_eq!(claims["azp"], CLIENT);
+            }
+            Tamper::WrongAtHash => {
+                assert!(result.is_ok(), "only at_hash is wrong");
+                let access = tokens["access_token"].as_str().unwrap();
+                assert_ne!(claims["at_hash"], at_hash_of(access));
+            }
             other => panic!("untested tamper mode {other:?}"),
         }
         // Only the next token is wrong.
         let tokens = full_login(&idp).await;
-        verify_id_token(&idp, tokens["id_token"].as_str().unwrap(), CLIENT, nonce)
+        let claims = verify_id_token(&idp, tokens["id_token"].as_str().unwrap(), CLIENT, nonce)
             .await
             .unwrap_or_else(|e| panic!("after {tamper:?}: {e}"));
+        assert_eq!(claims["aud"], CLIENT);
+        assert_eq!(
+            claims["at_hash"],
+            at_hash_of(tokens["access_token"].as_str().unwrap())
+        );
     }
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn userinfo_tamper_modes_change_the_next_answer_only() {
+    let idp = start().await;
+    let tokens = full_login(&idp).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let userinfo = || async {
+        ok_json(
+            reqwest::Client::new()
+                .get(idp.url("/userinfo"))
+                .bearer_auth(&access)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    idp.tamper_next_userinfo(UserinfoTamper::OtherSubject);
+    idp.tamper_next_userinfo(UserinfoTamper::MissingSubject);
+    let other = userinfo().await;
+    assert_eq!(other["sub"], "someone-else");
+    assert_eq!(other["email"], "alice@example.org", "otherwise the user's");
+    assert!(userinfo().await.get("sub").is_none());
+    assert_eq!(userinfo().await["sub"], "alice", "the queue is empty");
+    assert_eq!(UserinfoTamper::ALL.len(), 2);
     idp.shutdown().await;
 }
 

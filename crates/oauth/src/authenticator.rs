@@ -11,6 +11,7 @@ use hubauth_core::{
 use serde_json::Value;
 
 use crate::core::OAuthCore;
+use crate::identity::{check_email_verified, check_subject, email_source};
 use crate::provider::Provider;
 use crate::token::TokenResponse;
 
@@ -45,6 +46,36 @@ impl<P: Provider> OAuthenticator<P> {
         &self.provider
     }
 
+    /// The user info must be about the ID token's subject (F28), and a username taken from
+    /// an email needs a verified email (F27). Both refuse with a 403 naming the step.
+    async fn check_user_info(
+        &self,
+        user_info: &Value,
+        id_claims: Option<&Value>,
+    ) -> Result<(), AuthError> {
+        let core = &self.core;
+        if let Some(id_claims) = id_claims {
+            let sub_required = !core.config.userdata_from_id_token
+                && core.endpoints().await?.endpoints.userinfo_is_oidc;
+            check_subject(user_info, id_claims, sub_required)?;
+        }
+        let Some(source) = email_source(&core.config.username_claim) else {
+            return Ok(());
+        };
+        let provider_verified = self.provider.email_verified_by_provider(core, user_info);
+        match check_email_verified(user_info, id_claims, &source, provider_verified) {
+            Ok(()) => Ok(()),
+            Err(err) if core.config.allow_unverified_email => {
+                tracing::warn!(claim = %source.email_path, "{err}, but allow_unverified_email is set: accepting it");
+                Ok(())
+            }
+            Err(err) => {
+                tracing::warn!(claim = %source.email_path, "{err}: the username would come from an email the provider did not mark as verified (email_verified); set allow_unverified_email = true only if the provider verifies every address");
+                Err(err.into())
+            }
+        }
+    }
+
     /// Tokens to user info to auth model (upstream's `_token_to_auth_model`), with the ID
     /// token verified when there is one and keys to check it with.
     async fn token_to_model(
@@ -62,6 +93,7 @@ impl<P: Provider> OAuthenticator<P> {
             .provider
             .token_to_user(core, token, id_claims.as_ref())
             .await?;
+        self.check_user_info(&user_info, id_claims.as_ref()).await?;
         let name = self.provider.user_info_to_username(core, &user_info)?;
         let mut auth_state = self
             .provider

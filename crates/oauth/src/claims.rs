@@ -14,6 +14,9 @@ pub enum ClaimRule {
         script: hubauth_script::Script,
         /// The name the document has inside the script (`user_info`, `auth_state`).
         variable: &'static str,
+        /// Whether the source mentions `email`: a username script that may build the name
+        /// from an email is held to the `email_verified` rule (F27) like an `email` claim.
+        reads_email: bool,
     },
 }
 
@@ -38,6 +41,7 @@ impl ClaimRule {
                 Ok(ClaimRule::Script {
                     script,
                     variable: variables.first().copied().unwrap_or("value"),
+                    reads_email: source.to_ascii_lowercase().contains("email"),
                 })
             }
             _ => Err("must be a claim name, a dotted path or { script = \"...\" }".to_owned()),
@@ -54,7 +58,9 @@ impl ClaimRule {
     pub fn find(&self, document: &Value) -> Result<Option<Value>, String> {
         match self {
             ClaimRule::Path(path) => Ok(lookup_path(document, path).cloned()),
-            ClaimRule::Script { script, variable } => {
+            ClaimRule::Script {
+                script, variable, ..
+            } => {
                 let value = script
                     .eval_json(&[(variable, document.clone())])
                     .map_err(|err| err.to_string())?;

@@ -32,6 +32,11 @@ pub struct Endpoints {
     pub issuer: String,
     /// Whether the provider puts `iss` in authorization responses (RFC 9207).
     pub iss_in_response: bool,
+    /// Whether `userdata_url` is the provider's OpenID Connect UserInfo endpoint (as its
+    /// discovery document names it), whose answers always carry `sub` (OIDC Core 5.3.2).
+    /// False for an explicitly configured URL the document does not name, which may be a
+    /// plain API (Nextcloud's OCS, GitHub's /user) without `sub`.
+    pub userinfo_is_oidc: bool,
 }
 
 /// Endpoints and signing keys, once resolved.
@@ -101,6 +106,7 @@ impl OAuthCore {
             end_session_url: String::new(),
             issuer: config.oidc_issuer.clone(),
             iss_in_response: false,
+            userinfo_is_oidc: false,
         };
         if !config.oidc_issuer.is_empty() {
             let metadata = discover(&self.client, &config.oidc_issuer).await?;
@@ -115,6 +121,12 @@ impl OAuthCore {
             );
             fill(&mut endpoints.token_url, Some(metadata.token_endpoint));
             if !config.userdata_from_id_token {
+                endpoints.userinfo_is_oidc = metadata
+                    .userinfo_endpoint
+                    .as_deref()
+                    .is_some_and(|named| {
+                        endpoints.userdata_url.is_empty() || endpoints.userdata_url == named
+                    });
                 fill(&mut endpoints.userdata_url, metadata.userinfo_endpoint);
             }
             fill(&mut endpoints.jwks_url, metadata.jwks_uri);
@@ -188,8 +200,9 @@ impl OAuthCore {
             status: 400,
             message: format!("OAuth error: {detail}"),
         };
+        // Exact comparison, as for the ID token's `iss` (RFC 9207 section 2.4).
         match iss {
-            Some(iss) if iss.trim_end_matches('/') != endpoints.issuer.trim_end_matches('/') => {
+            Some(iss) if iss != endpoints.issuer => {
                 Err(refuse(
                     "the authorization response came from another issuer",
                 ))
@@ -302,10 +315,12 @@ impl OAuthCore {
     }
 
     /// Verifies an ID token against the provider's keys; `nonce` is required for a
-    /// login's token and not for a refreshed one.
+    /// login's token and not for a refreshed one; `access_token` is the one that came with
+    /// it, checked against `at_hash`.
     pub async fn verify_id_token(
         &self,
         id_token: &str,
+        access_token: &str,
         nonce: Option<&str>,
         now: i64,
     ) -> Result<Value, AuthError> {
@@ -317,20 +332,14 @@ impl OAuthCore {
         let expect = Expectations {
             issuer: (!endpoints.issuer.is_empty()).then_some(endpoints.issuer.as_str()),
             client_id: &self.config.client_id,
+            trusted_audiences: &self.config.trusted_audiences,
+            access_token: Some(access_token),
             nonce,
             now,
         };
         keys.verify(id_token, &expect).await.map_err(|err| {
             tracing::warn!(error = %err, "ID token refused");
-            match err {
-                IdTokenError::KeysUnavailable(detail) => {
-                    upstream("fetching the identity provider's signing keys", detail)
-                }
-                other => AuthError::Http {
-                    status: 403,
-                    message: format!("Login refused: {other}."),
-                },
-            }
+            id_token_refusal(err)
         })
     }
 
@@ -346,7 +355,10 @@ impl OAuthCore {
             Some(id_token)
                 if self.config.userdata_from_id_token || self.can_verify_id_tokens().await =>
             {
-                Ok(Some(self.verify_id_token(id_token, nonce, now).await?))
+                Ok(Some(
+                    self.verify_id_token(id_token, &token.access_token, nonce, now)
+                        .await?,
+                ))
             }
             _ => Ok(None),
         }
@@ -516,6 +528,20 @@ impl OAuthCore {
                 .insert("refresh_token".into(), json!(refresh_token));
         }
         Ok(token)
+    }
+}
+
+/// The error page for a refused ID token: 403 naming the check (502 when the keys could
+/// not be fetched).
+pub fn id_token_refusal(err: IdTokenError) -> AuthError {
+    match err {
+        IdTokenError::KeysUnavailable(detail) => {
+            upstream("fetching the identity provider's signing keys", detail)
+        }
+        other => AuthError::Http {
+            status: 403,
+            message: format!("Login refused: {other}."),
+        },
     }
 }
 

@@ -60,9 +60,24 @@ pub enum IdTokenError {
         /// Found issuer.
         found: String,
     },
-    /// `aud` does not contain this client, or `azp` names another client.
+    /// `aud` does not contain this client.
     #[error("the ID token is not meant for this client")]
     WrongAudience,
+    /// `aud` names, besides this client, an audience that is not in `trusted_audiences`
+    /// (OIDC Core 3.1.3.7 item 3): another party could use the same token.
+    #[error("the ID token is also meant for {0:?}, which is not a trusted audience (trusted_audiences)")]
+    UntrustedAudience(String),
+    /// Several audiences and no `azp` saying which of them the token was issued to
+    /// (OIDC Core 3.1.3.7 item 4).
+    #[error("the ID token has several audiences but no azp (authorized party) claim")]
+    MissingAuthorizedParty,
+    /// `azp` names another client (OIDC Core 3.1.3.7 item 5).
+    #[error("the ID token was issued to another client (azp {0:?})")]
+    WrongAuthorizedParty(String),
+    /// `at_hash` does not match the access token it came with (OIDC Core 3.1.3.8): the
+    /// access token was swapped.
+    #[error("the ID token's at_hash does not match the access token it came with")]
+    AccessTokenHashMismatch,
     /// `exp` is in the past.
     #[error("the ID token has expired")]
     Expired,
@@ -85,6 +100,12 @@ pub struct Expectations<'a> {
     pub issuer: Option<&'a str>,
     /// This client's id (`aud`).
     pub client_id: &'a str,
+    /// Audiences besides this client that an ID token may also name
+    /// (`trusted_audiences`).
+    pub trusted_audiences: &'a [String],
+    /// The access token that came with the ID token, for `at_hash`; `None` skips that
+    /// check (only for tokens that arrived without one).
+    pub access_token: Option<&'a str>,
     /// The nonce sent with the login; `None` for refreshed tokens.
     pub nonce: Option<&'a str>,
     /// The current time.
@@ -264,38 +285,70 @@ pub fn verify_with_key(
     })?;
     let claims = data.claims;
     check_claims(&claims, expect)?;
+    if let Some(access_token) = expect.access_token {
+        check_at_hash(&claims, alg, access_token)?;
+    }
     Ok(claims)
 }
 
-/// The claim checks of OIDC Core 3.1.3.7 (items 2-4, 9-11).
+/// `at_hash` (OIDC Core 3.1.3.6, 3.2.2.9): when the ID token has one, it must be the
+/// base64url of the left half of the access token's hash, with the hash of the ID token's
+/// own algorithm (SHA-256 for `*256`, SHA-384 for `*384`, SHA-512 for `*512` and for
+/// EdDSA with Ed25519).
+pub fn check_at_hash(
+    claims: &Value,
+    alg: Algorithm,
+    access_token: &str,
+) -> Result<(), IdTokenError> {
+    let Some(found) = claims.get("at_hash") else {
+        return Ok(());
+    };
+    let found = found
+        .as_str()
+        .ok_or_else(|| IdTokenError::Malformed("at_hash is not a string".to_owned()))?;
+    if found != access_token_hash(alg, access_token) {
+        return Err(IdTokenError::AccessTokenHashMismatch);
+    }
+    Ok(())
+}
+
+/// The `at_hash` value of an access token for an ID token signed with `alg`.
+pub fn access_token_hash(alg: Algorithm, access_token: &str) -> String {
+    use sha2::Digest as _;
+    let bytes = access_token.as_bytes();
+    let digest: Vec<u8> = match alg {
+        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 | Algorithm::HS384 => {
+            sha2::Sha384::digest(bytes).to_vec()
+        }
+        Algorithm::RS512 | Algorithm::PS512 | Algorithm::HS512 | Algorithm::EdDSA => {
+            sha2::Sha512::digest(bytes).to_vec()
+        }
+        _ => sha2::Sha256::digest(bytes).to_vec(),
+    };
+    let half = digest.get(..digest.len() / 2).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)
+}
+
+/// The claim checks of OIDC Core 3.1.3.7 (items 2-5, 9-11). `iss` is compared as an
+/// exact string: `https://idp.example/` and `https://idp.example` are different issuers.
 pub fn check_claims(claims: &Value, expect: &Expectations<'_>) -> Result<(), IdTokenError> {
     let iss = claims
         .get("iss")
         .and_then(Value::as_str)
         .ok_or(IdTokenError::MissingClaim("iss"))?;
     if let Some(expected) = expect.issuer
-        && iss.trim_end_matches('/') != expected.trim_end_matches('/')
+        && iss != expected
     {
         return Err(IdTokenError::WrongIssuer {
             expected: expected.to_owned(),
             found: iss.to_owned(),
         });
     }
-    let audiences: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(aud)) => vec![aud.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => return Err(IdTokenError::MissingClaim("aud")),
-    };
-    if !audiences.contains(&expect.client_id) {
-        return Err(IdTokenError::WrongAudience);
+    match claims.get("sub") {
+        Some(Value::String(sub)) if !sub.is_empty() => {}
+        _ => return Err(IdTokenError::MissingClaim("sub")),
     }
-    if audiences.len() > 1 || claims.get("azp").is_some() {
-        let azp = claims.get("azp").and_then(Value::as_str);
-        if azp.is_some_and(|azp| azp != expect.client_id) || (audiences.len() > 1 && azp.is_none())
-        {
-            return Err(IdTokenError::WrongAudience);
-        }
-    }
+    check_audience(claims, expect.client_id, expect.trusted_audiences)?;
     let exp = claims
         .get("exp")
         .and_then(Value::as_i64)
@@ -319,6 +372,42 @@ pub fn check_claims(claims: &Value, expect: &Expectations<'_>) -> Result<(), IdT
     Ok(())
 }
 
+/// `aud` must name this client, and any other audience must be trusted; with several
+/// audiences `azp` must be present; when present, `azp` must be this client.
+pub fn check_audience(
+    claims: &Value,
+    client_id: &str,
+    trusted: &[String],
+) -> Result<(), IdTokenError> {
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .ok_or_else(|| IdTokenError::Malformed("aud holds a non-string".to_owned()))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(IdTokenError::MissingClaim("aud")),
+    };
+    if !audiences.contains(&client_id) {
+        return Err(IdTokenError::WrongAudience);
+    }
+    if let Some(other) = audiences
+        .iter()
+        .find(|aud| **aud != client_id && !trusted.iter().any(|t| t == *aud))
+    {
+        return Err(IdTokenError::UntrustedAudience((*other).to_owned()));
+    }
+    match claims.get("azp") {
+        None if audiences.len() > 1 => Err(IdTokenError::MissingAuthorizedParty),
+        None => Ok(()),
+        Some(Value::String(azp)) if azp == client_id => Ok(()),
+        Some(Value::String(azp)) => Err(IdTokenError::WrongAuthorizedParty(azp.clone())),
+        Some(_) => Err(IdTokenError::Malformed("azp is not a string".to_owned())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +417,8 @@ mod tests {
         Expectations {
             issuer: Some("https://idp.example"),
             client_id: "hub",
+            trusted_audiences: &[],
+            access_token: None,
             nonce: Some("n-1"),
             now,
         }
@@ -354,13 +445,6 @@ mod tests {
             check_claims(&other, &expect(950)),
             Err(IdTokenError::WrongAudience)
         );
-        other["aud"] = json!(["hub", "other"]);
-        assert_eq!(
-            check_claims(&other, &expect(950)),
-            Err(IdTokenError::WrongAudience)
-        );
-        other["azp"] = json!("hub");
-        assert_eq!(check_claims(&other, &expect(950)), Ok(()));
         let mut other = claims();
         other["iss"] = json!("https://evil.example");
         assert!(matches!(
@@ -383,6 +467,122 @@ mod tests {
             ..expect(950)
         };
         assert_eq!(check_claims(&other, &no_nonce), Ok(()));
+    }
+
+    #[test]
+    fn issuer_with_trailing_slash_is_refused() {
+        let mut other = claims();
+        other["iss"] = json!("https://idp.example/");
+        assert_eq!(
+            check_claims(&other, &expect(950)),
+            Err(IdTokenError::WrongIssuer {
+                expected: "https://idp.example".into(),
+                found: "https://idp.example/".into()
+            })
+        );
+        // And the other way round: a configured trailing slash is kept as given.
+        let slash = Expectations {
+            issuer: Some("https://idp.example/"),
+            ..expect(950)
+        };
+        assert!(check_claims(&claims(), &slash).is_err());
+        other["iss"] = json!("https://idp.example/");
+        assert_eq!(check_claims(&other, &slash), Ok(()));
+    }
+
+    #[test]
+    fn id_token_without_sub_is_refused() {
+        for sub in [json!(null), json!(""), json!(7)] {
+            let mut other = claims();
+            other["sub"] = sub;
+            assert_eq!(
+                check_claims(&other, &expect(950)),
+                Err(IdTokenError::MissingClaim("sub"))
+            );
+        }
+    }
+
+    #[test]
+    fn id_token_with_untrusted_extra_audience_is_refused() {
+        let trusted = vec!["api://reports".to_owned()];
+        let check = |aud: Value, azp: Option<&str>, trusted: &[String]| {
+            let mut other = claims();
+            other["aud"] = aud;
+            if let Some(azp) = azp {
+                other["azp"] = json!(azp);
+            }
+            check_audience(&other, "hub", trusted)
+        };
+        // An extra audience nobody trusted: refused even with the right azp.
+        assert_eq!(
+            check(json!(["hub", "other"]), Some("hub"), &[]),
+            Err(IdTokenError::UntrustedAudience("other".into()))
+        );
+        // A trusted extra audience needs azp naming this client.
+        assert_eq!(
+            check(json!(["hub", "api://reports"]), Some("hub"), &trusted),
+            Ok(())
+        );
+        assert_eq!(
+            check(json!(["hub", "api://reports"]), None, &trusted),
+            Err(IdTokenError::MissingAuthorizedParty)
+        );
+        assert_eq!(
+            check(json!(["hub", "api://reports"]), Some("api://reports"), &trusted),
+            Err(IdTokenError::WrongAuthorizedParty("api://reports".into()))
+        );
+        // One audience: azp optional, but when present it must be this client.
+        assert_eq!(check(json!("hub"), None, &[]), Ok(()));
+        assert_eq!(check(json!(["hub"]), Some("hub"), &[]), Ok(()));
+        assert_eq!(
+            check(json!("hub"), Some("other"), &[]),
+            Err(IdTokenError::WrongAuthorizedParty("other".into()))
+        );
+        // This client missing, or aud malformed.
+        assert_eq!(
+            check(json!(["api://reports"]), None, &trusted),
+            Err(IdTokenError::WrongAudience)
+        );
+        assert_eq!(
+            check(json!([]), None, &[]),
+            Err(IdTokenError::MissingClaim("aud"))
+        );
+        assert!(matches!(
+            check(json!(["hub", 5]), Some("hub"), &[]),
+            Err(IdTokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn id_token_with_wrong_at_hash_is_refused() {
+        let token = "an-access-token";
+        let good = access_token_hash(Algorithm::ES256, token);
+        // Expected values computed independently (Python hashlib).
+        assert_eq!(good, "YiHPD2T9DaX5B837XJXtow");
+        assert_eq!(access_token_hash(Algorithm::RS256, token), good);
+        assert_eq!(access_token_hash(Algorithm::RS384, token), "p3iANihy1MamculNPUrQ8HsBkouO-q2I");
+        assert_eq!(access_token_hash(Algorithm::PS512, token), "nM_8k04LoVPQDh1346b6eHC5pCiIJeMDBg3Dhz6Pbt4");
+        assert_eq!(access_token_hash(Algorithm::EdDSA, token), "nM_8k04LoVPQDh1346b6eHC5pCiIJeMDBg3Dhz6Pbt4");
+
+        let mut with_hash = claims();
+        with_hash["at_hash"] = json!(good);
+        assert_eq!(check_at_hash(&with_hash, Algorithm::ES256, token), Ok(()));
+        assert_eq!(
+            check_at_hash(&with_hash, Algorithm::ES256, "another-access-token"),
+            Err(IdTokenError::AccessTokenHashMismatch)
+        );
+        // The hash of another algorithm does not pass.
+        assert_eq!(
+            check_at_hash(&with_hash, Algorithm::ES384, token),
+            Err(IdTokenError::AccessTokenHashMismatch)
+        );
+        with_hash["at_hash"] = json!(7);
+        assert!(matches!(
+            check_at_hash(&with_hash, Algorithm::ES256, token),
+            Err(IdTokenError::Malformed(_))
+        ));
+        // No at_hash: nothing to check (it is optional in the code flow).
+        assert_eq!(check_at_hash(&claims(), Algorithm::ES256, token), Ok(()));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Compared with upstream, the protocol's safety checks are not optional: `state` is bound
 //! to the browser and single-use (the hub handles it), PKCE S256 is on by default, a nonce
 //! is sent with the `openid` scope, and ID tokens are verified against the provider's keys
-//! (signature, issuer, audience, expiry, nonce).
+//! (signature, exact issuer, audience and trusted audiences, expiry, nonce, `at_hash`).
+//! User info must be about the ID token's subject, and a username taken from an email
+//! needs `email_verified` (unless `allow_unverified_email`).
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -15,6 +17,7 @@ pub mod discovery;
 pub mod generic;
 pub mod http;
 pub mod id_token;
+pub mod identity;
 pub mod options;
 pub mod provider;
 pub mod token;

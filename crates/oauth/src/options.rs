@@ -26,7 +26,7 @@ pub static OAUTHENTICATOR: ClassDef = ClassDef {
             .secret(),
         OptionDef::new("oauth_callback_url", Str, Literal("\"\""), "The callback URL registered at the provider (https://hub.example.org/hub/oauth_callback). Empty means it is worked out from the request.")
             .env(&["OAUTH_CALLBACK_URL"]),
-        OptionDef::new("oidc_issuer", Str, Literal("\"\""), "The OpenID Connect issuer URL (https://idp.example.org/realms/main). When set, authorize_url, token_url, userdata_url, the signing keys and the logout endpoint are read from its /.well-known/openid-configuration unless set explicitly, and ID tokens must come from this issuer.\n\nA hubauth addition: upstream has no discovery."),
+        OptionDef::new("oidc_issuer", Str, Literal("\"\""), "The OpenID Connect issuer URL (https://idp.example.org/realms/main). When set, authorize_url, token_url, userdata_url, the signing keys and the logout endpoint are read from its /.well-known/openid-configuration unless set explicitly, and ID tokens must come from this issuer.\n\nWrite it exactly as the provider's discovery document spells `issuer`, trailing slash included or not (Auth0's ends in /, Keycloak's does not): the document's issuer, the ID tokens' `iss` and the authorization response's `iss` must all be this exact string, or the login is refused (OpenID Connect Discovery 4.3, Core 3.1.3.7). A hubauth addition: upstream has no discovery."),
         OptionDef::new("jwks_url", Str, Literal("\"\""), "URL of the provider's signing keys (JWKS), to verify ID tokens. Filled by oidc_issuer discovery when empty."),
         OptionDef::new("authorize_url", Str, Literal("\"\""), "The provider's authorization endpoint, where users are sent to log in.")
             .env(&["OAUTH2_AUTHORIZE_URL"]),
@@ -35,6 +35,8 @@ pub static OAUTHENTICATOR: ClassDef = ClassDef {
         OptionDef::new("userdata_url", Str, Literal("\"\""), "The provider's user info endpoint. Cannot be combined with userdata_from_id_token.")
             .env(&["OAUTH2_USERDATA_URL"]),
         OptionDef::new("userdata_from_id_token", Bool, Literal("false"), "Take the user info from the ID token in the token response instead of calling userdata_url.\n\nhubauth verifies the ID token's signature with the provider's keys (oidc_issuer or jwks_url must be set), its issuer, audience, expiry and nonce."),
+        OptionDef::new("trusted_audiences", Set, Literal("[]"), "Audiences an ID token may name besides this hub's client_id. An ID token whose `aud` lists any other audience is refused (OpenID Connect Core 3.1.3.7): a token also issued to another party could have been replayed by it. With several audiences, the token's `azp` must be this hub's client_id. A hubauth addition."),
+        OptionDef::new("allow_unverified_email", Bool, Literal("false"), "Accept a username taken from an email the provider did not mark as verified.\n\nWhen username_claim is `email` (or a path or namespaced claim ending in `email`, such as `user.email`, or a script that reads `email`), the user info must carry `email_verified: true` (the JSON value true; the string \"true\" is not accepted), or the verified ID token must say so for the same address; otherwise the login is refused with 403 \"Login with unverified email ... is not allowed\". Anyone who can register an unverified address at the provider could otherwise log in as the hub user of that address. Set this to true only for a provider that verifies every address but does not say so (it then only logs a warning). Upstream has this option on Auth0OAuthenticator only; hubauth applies the rule to every OAuth class. Azure AD's `xms_edov: true` counts as verified; Globus sends no email_verified."),
         OptionDef::new("userdata_params", Dict, Literal("{}"), "Extra query parameters sent with the user info request."),
         OptionDef::new("userdata_token_method", Str, Literal("\"header\""), "How the access token is sent to userdata_url: \"header\" (Authorization: Bearer) or \"url\" (also as access_token in the query).")
             .env(&["OAUTH2_USERDATA_REQUEST_TYPE"]),
@@ -136,6 +138,10 @@ pub struct OAuthConfig {
     pub userdata_from_id_token: bool,
     /// See `userdata_params`.
     pub userdata_params: Map<String, Value>,
+    /// See `trusted_audiences`.
+    pub trusted_audiences: Vec<String>,
+    /// See `allow_unverified_email`.
+    pub allow_unverified_email: bool,
     /// See `userdata_token_method`.
     pub userdata_token_method: TokenMethod,
     /// See `username_claim`.
@@ -312,22 +318,29 @@ impl OAuthConfig {
                 check_url(&value).map_err(|err| view.invalid(option, err))?;
             }
         }
+        let trusted_audiences: Vec<String> = view.get("trusted_audiences")?;
+        if trusted_audiences.iter().any(|aud| aud.trim().is_empty()) {
+            return Err(view.invalid(
+                "trusted_audiences",
+                "holds an empty audience",
+            ));
+        }
         Ok(OAuthConfig {
             base,
             login_service: view.get("login_service")?,
             client_id: view.get("client_id")?,
             client_secret: Secret::new(client_secret),
             oauth_callback_url: view.get("oauth_callback_url")?,
-            oidc_issuer: view
-                .get::<String>("oidc_issuer")?
-                .trim_end_matches('/')
-                .to_owned(),
+            // Kept exactly as written: it is compared with the provider's issuer as a string.
+            oidc_issuer: view.get("oidc_issuer")?,
             jwks_url: view.get("jwks_url")?,
             authorize_url: view.get("authorize_url")?,
             token_url: view.get("token_url")?,
             userdata_url,
             userdata_from_id_token,
             userdata_params: view.get("userdata_params")?,
+            trusted_audiences,
+            allow_unverified_email: view.get("allow_unverified_email")?,
             userdata_token_method,
             username_claim,
             scope,

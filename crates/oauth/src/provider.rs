@@ -83,6 +83,14 @@ pub trait Provider: Send + Sync + 'static {
         core.default_token_to_user(token, id_claims).await
     }
 
+    /// Whether the provider itself vouches, in a way it documents, that the user's email
+    /// is verified although `email_verified` is not `true` (Azure AD's `xms_edov`). Only
+    /// consulted when the username comes from an email claim. Default: no.
+    fn email_verified_by_provider(&self, core: &OAuthCore, user_info: &Value) -> bool {
+        let _ = (core, user_info);
+        false
+    }
+
     /// The raw username from user info (`user_info_to_username`); the hub normalizes it.
     fn user_info_to_username(
         &self,

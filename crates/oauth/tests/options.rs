@@ -307,3 +307,22 @@ fn generic_authenticator_shape() {
     // Generic has a default groups key, so manage_groups can work with it.
     assert!(auth.supports_manage_groups());
 }
+
+#[test]
+fn id_token_and_email_options() {
+    let c = config("");
+    assert!(c.trusted_audiences.is_empty());
+    assert!(!c.allow_unverified_email);
+    let c = config("trusted_audiences = [\"api://reports\"]\nallow_unverified_email = true\n");
+    assert_eq!(c.trusted_audiences, vec!["api://reports"]);
+    assert!(c.allow_unverified_email);
+    let err = error("trusted_audiences = [\" \"]\n");
+    assert!(err.contains("trusted_audiences"), "{err}");
+    // The issuer is kept exactly as written (it is compared as a string).
+    let c = config_with(
+        "[GenericOAuthenticator]\nclient_id = \"x\"\noidc_issuer = \"https://tenant.auth0.example/\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.oidc_issuer, "https://tenant.auth0.example/");
+}

@@ -9,9 +9,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::control::UserinfoTamper;
 use crate::error::no_store;
 use crate::params::{Params, is_form};
 use crate::state::{Shared, user_claims};
+
+/// The subject an [`UserinfoTamper::OtherSubject`] answer names.
+const OTHER_SUBJECT: &str = "someone-else";
 
 /// A refused userinfo request.
 enum BearerError {
@@ -116,7 +120,7 @@ fn lookup(
     };
 
     let now = shared.now();
-    let inner = shared.lock();
+    let mut inner = shared.lock();
     let grant = inner
         .access
         .get(token)
@@ -130,5 +134,16 @@ fn lookup(
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), json!(user.sub()));
     claims.extend(user_claims(user));
+    if let Some(tamper) = inner.userinfo_tampers.pop_front() {
+        tracing::info!(?tamper, "answering userinfo wrongly (test control)");
+        match tamper {
+            UserinfoTamper::OtherSubject => {
+                claims.insert("sub".into(), json!(OTHER_SUBJECT));
+            }
+            UserinfoTamper::MissingSubject => {
+                claims.remove("sub");
+            }
+        }
+    }
     Ok(Value::Object(claims))
 }

@@ -282,6 +282,11 @@ pub async fn verify_id_token(
     Ok(claims)
 }
 
+/// The `at_hash` of an access token for an ES256 ID token (OIDC Core 3.1.3.6).
+pub fn at_hash_of(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token.as_bytes())[..16])
+}
+
 /// The unverified payload of a JWT.
 pub fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
