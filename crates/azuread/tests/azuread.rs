@@ -739,6 +739,128 @@ async fn forged_unsigned_and_wrong_id_tokens_are_refused() {
     p.mock.shutdown().await;
 }
 
+/// The ID token's `iss` must be the tenant's issuer exactly: v1 issuers end in `/`,
+/// v2.0 issuers do not, and a token with the slash added or dropped is refused.
+#[tokio::test]
+async fn azure_issuer_with_trailing_slash_changed_is_refused() {
+    for (extra, found) in [
+        (
+            "allow_all = true\n",
+            format!("https://sts.windows.net/{TENANT}\""),
+        ),
+        (
+            "allow_all = true\nuse_v2_endpoints = true\n",
+            format!("/{TENANT}/v2.0/\""),
+        ),
+    ] {
+        let p = pair(extra, "ada").await;
+        assert_eq!(login_as(&p, "ada").await.0, 302, "{extra}: a good token");
+        p.mock.tamper_next_id_token(Tamper::IssuerTrailingSlash);
+        let (status, _, _) = login_as(&p, "ada").await;
+        assert_eq!(status, 403, "{extra}");
+        p.mock.tamper_next_id_token(Tamper::IssuerTrailingSlash);
+        p.mock.set_auto_approve(Some("ada"));
+        let (_, body) = oauth_login(&client(), &p.hub).await;
+        let body = body.replace("&quot;", "\"").replace("&#x2f;", "/");
+        assert!(body.contains("was issued by"), "{body}");
+        assert!(body.contains(&found), "{found}: {body}");
+        p.hub.stop().await;
+        p.mock.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn azure_id_token_with_untrusted_extra_audience_is_refused_unless_trusted() {
+    let p = pair("allow_all = true\n", "ada").await;
+    p.mock.tamper_next_id_token(Tamper::UntrustedExtraAudience);
+    p.mock.set_auto_approve(Some("ada"));
+    let c = client();
+    let (status, body) = oauth_login(&c, &p.hub).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not a trusted audience"), "{body}");
+    assert_eq!(home(&c, &p.hub).await.0, 302, "no session");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    let p = pair(
+        "allow_all = true\ntrusted_audiences = [\"00000000-0000-0000-0000-0000000000bb\"]\n",
+        "ada",
+    )
+    .await;
+    p.mock.tamper_next_id_token(Tamper::UntrustedExtraAudience);
+    assert_eq!(login_as(&p, "ada").await.0, 302, "a trusted extra audience");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn azure_id_token_with_wrong_at_hash_is_refused() {
+    let p = pair("allow_all = true\n", "ada").await;
+    p.mock.tamper_next_id_token(Tamper::WrongAtHash);
+    p.mock.set_auto_approve(Some("ada"));
+    let c = client();
+    let (status, body) = oauth_login(&c, &p.hub).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("at_hash"), "{body}");
+    assert_eq!(home(&c, &p.hub).await.0, 302, "no session");
+    assert_eq!(login_as(&p, "ada").await.0, 302, "the next honest token works");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
+/// nOAuth: Azure AD's `email` claim is not verified (any tenant admin can set any address
+/// on a user), so it must not become the username unless Azure says the domain is
+/// verified (`xms_edov`) or the admin accepts unverified emails.
+#[tokio::test]
+async fn azure_unverified_email_cannot_become_the_username() {
+    let add = |b: hubauth_azuread::mock::MockAzureAdBuilder| {
+        b.user(MockUser::new(TENANT, "ivy", "Ivy").email("ada@contoso.example"))
+            .user(
+                MockUser::new(TENANT, "jon", "Jon")
+                    .email("jon@contoso.example")
+                    .email_domain_verified(true),
+            )
+            .user(
+                MockUser::new(TENANT, "kim", "Kim")
+                    .email("kim@contoso.example")
+                    .email_domain_verified(false),
+            )
+    };
+    let extra = "allow_all = true\nusername_claim = \"email\"\n";
+    let p = pair_with(extra, &[], "ivy", add).await;
+    for user in ["ivy", "kim"] {
+        p.mock.set_auto_approve(Some(user));
+        let c = client();
+        let (status, body) = oauth_login(&c, &p.hub).await;
+        assert_eq!(status, 403, "{user}: {body}");
+        assert!(
+            body.contains("Login with unverified email"),
+            "{user}: {body}"
+        );
+        assert_eq!(home(&c, &p.hub).await.0, 302, "{user}: no session");
+    }
+    let (status, shown, _) = login_as(&p, "jon").await;
+    assert_eq!(
+        (status, shown.as_deref()),
+        (302, Some("jon@contoso.example")),
+        "xms_edov: true"
+    );
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    let p = pair_with(
+        &format!("{extra}allow_unverified_email = true\n"),
+        &[],
+        "ivy",
+        add,
+    )
+    .await;
+    let (status, shown, _) = login_as(&p, "ivy").await;
+    assert_eq!((status, shown.as_deref()), (302, Some("ada@contoso.example")));
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
 #[tokio::test]
 async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
     // Single tenant: a correctly signed token of another tenant is refused.

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
+use sha2::Digest as _;
 use serde_json::{Value, json};
 
 use super::keys::{guid_from, random_token, s256};
@@ -713,9 +714,16 @@ fn id_token(
     } else {
         client_id
     };
+    let mut iss = issuer_for(shared, tid, v2);
+    if tamper == Some(Tamper::IssuerTrailingSlash) {
+        iss = match iss.strip_suffix('/') {
+            Some(trimmed) => trimmed.to_owned(),
+            None => format!("{iss}/"),
+        };
+    }
     let mut claims = json!({
         "aud": aud,
-        "iss": issuer_for(shared, tid, v2),
+        "iss": iss,
         "iat": iat,
         "nbf": iat,
         "exp": exp,
@@ -734,6 +742,31 @@ fn id_token(
     if !v2 {
         map.insert("unique_name".into(), json!(user.upn));
         map.insert("amr".into(), json!(["pwd"]));
+    }
+    if let Some(email) = &user.email {
+        map.insert("email".into(), json!(email));
+    }
+    if let Some(verified) = user.email_domain_verified {
+        map.insert("xms_edov".into(), json!(verified));
+    }
+    match tamper {
+        Some(Tamper::UntrustedExtraAudience) => {
+            map.insert(
+                "aud".into(),
+                json!([client_id, "00000000-0000-0000-0000-0000000000bb"]),
+            );
+            map.insert("azp".into(), json!(client_id));
+        }
+        Some(Tamper::WrongAtHash) => {
+            // RS256: the left half of SHA-256, of an access token that is not the one issued.
+            let digest = sha2::Sha256::digest(random_token(48).as_bytes());
+            let half = digest.get(..16).unwrap_or_default();
+            map.insert(
+                "at_hash".into(),
+                json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)),
+            );
+        }
+        _ => {}
     }
     match (nonce, tamper) {
         (_, Some(Tamper::WrongNonce)) => {

@@ -78,6 +78,10 @@ pub struct MockUser {
     pub overage: Overage,
     /// Whether the account is enabled.
     pub enabled: bool,
+    /// The `email` optional claim (unverified: Azure AD never sends `email_verified`).
+    pub email: Option<String>,
+    /// The `xms_edov` optional claim ("email domain owner verified"), when configured.
+    pub email_domain_verified: Option<bool>,
 }
 
 impl MockUser {
@@ -93,7 +97,21 @@ impl MockUser {
             groups: Vec::new(),
             overage: Overage::Auto,
             enabled: true,
+            email: None,
+            email_domain_verified: None,
         }
+    }
+
+    /// With the `email` optional claim.
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = Some(email.to_owned());
+        self
+    }
+
+    /// With the `xms_edov` optional claim.
+    pub fn email_domain_verified(mut self, verified: bool) -> Self {
+        self.email_domain_verified = Some(verified);
+        self
     }
 
     /// With these groups.
@@ -176,6 +194,13 @@ pub enum Tamper {
     WrongNonce,
     /// A correctly signed token of another tenant (its `tid` and issuer).
     OtherTenant,
+    /// The issuer with its trailing `/` added (v2.0: `.../v2.0/`) or removed (v1:
+    /// `https://sts.windows.net/{tid}`).
+    IssuerTrailingSlash,
+    /// `aud` is the application and another one, with `azp` naming the application.
+    UntrustedExtraAudience,
+    /// `at_hash` is the hash of another access token.
+    WrongAtHash,
 }
 
 /// One request the mock received (no secrets, no tokens).
