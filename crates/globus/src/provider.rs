@@ -203,6 +203,22 @@ impl Provider for Globus {
         "globus_user"
     }
 
+    /// Globus sends no `email_verified` (its discovery document lists no such claim), so a
+    /// username taken from `email` is refused at every login unless
+    /// `allow_unverified_email` is set: say so at start-up rather than only at the first
+    /// login.
+    fn startup_warnings(&self, core: &OAuthCore) -> Vec<String> {
+        if core.config.allow_unverified_email
+            || hubauth_oauth::identity::email_source(&core.config.username_claim).is_none()
+        {
+            return Vec::new();
+        }
+        vec![format!(
+            "{class}.username_claim takes usernames from the email claim, which Globus does not mark as verified (it sends no email_verified), so every login will be refused with \"Login with unverified email ... is not allowed\". Set {class}.allow_unverified_email = true to accept the emails Globus reports, or turn off username_from_email to use the Globus identity's preferred_username.",
+            class = self.class_name()
+        )]
+    }
+
     fn user_info_to_username(
         &self,
         core: &OAuthCore,

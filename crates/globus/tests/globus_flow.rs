@@ -375,12 +375,42 @@ async fn identity_provider_restriction() {
 
 #[tokio::test]
 async fn username_from_email_takes_name_and_domain_from_email() {
-    let p = pair("identity_provider = \"allowed.example.com\"\nusername_from_email = true\nallow_all = true\n").await;
+    // Globus sends no email_verified: taking names from email needs the admin's consent.
+    let p = pair("identity_provider = \"allowed.example.com\"\nusername_from_email = true\nallow_all = true\nallow_unverified_email = true\n").await;
     let (_, status, body) = login_as(&p, "dummy@example.com").await;
     assert_eq!(status, 302, "{body}");
     assert!(stored_user(&p, "user1").await.is_some());
     let (_, status, _) = login_as(&p, "alice@globusid.org").await;
     assert_eq!(status, 403, "alice's email is at globusid.org");
+}
+
+/// F27: Globus does not say whether an identity's email is verified, so with
+/// `username_from_email` a login is refused unless `allow_unverified_email` is set, and
+/// the hub warns about it at start-up.
+#[tokio::test]
+async fn unverified_email_cannot_become_the_username() {
+    let p = pair("username_from_email = true\nallow_all = true\n").await;
+    assert!(
+        p.hub
+            .state()
+            .authenticator
+            .startup_warnings()
+            .iter()
+            .any(|w| w.contains("allow_unverified_email")),
+        "a start-up warning names the option"
+    );
+    let (c, status, body) = login_as(&p, "dummy@example.com").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("Login with unverified email user1@allowed.example.com is not allowed"),
+        "{body}"
+    );
+    assert_eq!(home(&c, &p).await, 302, "no session");
+    assert!(stored_user(&p, "user1").await.is_none());
+    // preferred_username (the default) is not an email claim: no check.
+    let p = pair("allow_all = true\n").await;
+    let (_, status, body) = login_as(&p, "alice@globusid.org").await;
+    assert_eq!(status, 302, "{body}");
 }
 
 #[tokio::test]
