@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use hubauth_devidp::{
     Client, ClientAuth, DevIdp, DevUser, Endpoint, Fault, RunningIdp, Tamper, TokenLocation,
+    UserinfoTamper,
 };
 use serde_json::json;
 
@@ -25,6 +26,7 @@ fn users() -> Vec<DevUser> {
         DevUser::new("ada", "ada-pw")
             .claim("preferred_username", "ada")
             .claim("email", "ada@example.org")
+            .claim("email_verified", true)
             .claim("groups", json!(["staff", "ops"]))
             .claim("org", json!({"team": {"name": "research"}})),
         DevUser::new("bob", "bob-pw")
@@ -34,6 +36,14 @@ fn users() -> Vec<DevUser> {
             .claim("preferred_username", "eve")
             .claim("groups", json!(["visitors"])),
         DevUser::new("nameless", "pw").claim("groups", json!(["staff"])),
+        // Addresses anyone could have typed in at the provider.
+        DevUser::new("uma", "uma-pw")
+            .claim("preferred_username", "uma")
+            .claim("email", "admin@example.org")
+            .claim("email_verified", false),
+        DevUser::new("vic", "vic-pw")
+            .claim("preferred_username", "vic")
+            .claim("email", "boss@example.org"),
     ]
 }
 
@@ -85,7 +95,13 @@ async fn pair_with_hub(
     } else {
         BASE.to_owned()
     };
-    let rest = format!("{base}oidc_issuer = \"{}\"\n{extra}", idp.issuer());
+    // `{ISSUER}` in `extra` is the provider's issuer; an `oidc_issuer` there replaces ours.
+    let extra = extra.replace("{ISSUER}", idp.issuer());
+    let rest = if extra.contains("oidc_issuer") {
+        format!("{base}{extra}")
+    } else {
+        format!("{base}oidc_issuer = \"{}\"\n{extra}", idp.issuer())
+    };
     let hub_extra = format!("authenticator_class = \"generic-oauth\"\n{hub_extra}");
     let hub = start_hub_with(HubOptions {
         dir: tempfile::TempDir::new().unwrap(),
@@ -512,6 +528,165 @@ async fn tampered_id_tokens_are_refused() {
     // And an honest token still works afterwards.
     let c = client();
     assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    p.hub.stop().await;
+}
+
+/// F28 (OIDC Core 5.3.2): user info about another subject than the verified ID token (an
+/// access token of someone else, or a substituted answer) must not become the user.
+#[tokio::test]
+async fn userinfo_with_another_sub_is_refused() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    for (tamper, needle) in [
+        (UserinfoTamper::OtherSubject, "answered for another user"),
+        (UserinfoTamper::MissingSubject, "without a sub claim"),
+    ] {
+        p.idp.tamper_next_userinfo(tamper);
+        let c = client();
+        let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+        assert_eq!(status, 403, "{tamper:?}: {page}");
+        assert!(page.contains(needle), "{tamper:?}: {page}");
+        assert!(
+            page.contains("user info request to the identity provider"),
+            "names the step: {page}"
+        );
+        assert_no_session(&c, &p.hub).await;
+    }
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302, "an honest answer");
+    assert_eq!(shown_user(&home(&c, &p.hub).await.1).as_deref(), Some("ada"));
+    p.hub.stop().await;
+}
+
+/// F27: an email the provider did not verify cannot become the username (anyone could
+/// register `admin@example.org` at a provider that does not verify addresses).
+#[tokio::test]
+async fn unverified_email_cannot_become_the_username() {
+    let p = pair("username_claim = \"email\"\nallow_all = true\n", |b| b).await;
+    for (user, email) in [("uma", "admin@example.org"), ("vic", "boss@example.org")] {
+        p.idp.set_auto_approve(Some(user.into())).unwrap();
+        let c = client();
+        let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+        assert_eq!(status, 403, "{user}: {page}");
+        assert!(
+            page.contains(&format!("Login with unverified email {email} is not allowed")),
+            "{user}: {page}"
+        );
+        assert_no_session(&c, &p.hub).await;
+    }
+    // A verified email still works.
+    p.idp.set_auto_approve(Some("ada".into())).unwrap();
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(
+        shown_user(&home(&c, &p.hub).await.1).as_deref(),
+        Some("ada@example.org")
+    );
+    p.hub.stop().await;
+
+    // A script that builds the name from the email is held to the same rule.
+    let p = pair(
+        "username_claim = { script = 'user_info.email.split(\"@\")[0]' }\nallow_all = true\n",
+        |b| b,
+    )
+    .await;
+    p.idp.set_auto_approve(Some("uma".into())).unwrap();
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 403);
+    assert_no_session(&c, &p.hub).await;
+    p.hub.stop().await;
+}
+
+#[tokio::test]
+async fn unverified_email_allowed_with_allow_unverified_email() {
+    let p = pair(
+        "username_claim = \"email\"\nallow_all = true\nallow_unverified_email = true\n",
+        |b| b,
+    )
+    .await;
+    p.idp.set_auto_approve(Some("vic".into())).unwrap();
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(
+        shown_user(&home(&c, &p.hub).await.1).as_deref(),
+        Some("boss@example.org")
+    );
+    p.hub.stop().await;
+}
+
+/// `iss` is compared as an exact string (OIDC Core 3.1.3.7, Discovery 4.3): an ID token
+/// whose issuer gained a trailing slash is another issuer's, and a configured issuer that
+/// differs from the discovery document's by a slash is refused at discovery.
+#[tokio::test]
+async fn issuer_with_trailing_slash_is_refused() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    p.idp.tamper_next_id_token(Tamper::IssuerWithTrailingSlash);
+    let c = client();
+    let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("was issued by"), "{page}");
+    assert_no_session(&c, &p.hub).await;
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302, "honest token");
+    p.hub.stop().await;
+
+    // The provider's issuer is http://127.0.0.1:PORT; a hub configured with a trailing
+    // slash still finds the discovery document but refuses what it says.
+    let p = pair("oidc_issuer = \"{ISSUER}/\"\nallow_all = true\n", |b| b).await;
+    let c = client();
+    let response = c
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let (status, page) = body(response).await;
+    assert_eq!(status, 502, "{page}");
+    assert!(page.contains("OpenID Connect discovery"), "{page}");
+    assert!(page.contains("must be exactly"), "{page}");
+    assert_eq!(
+        p.idp.requests_to(Endpoint::Discovery).len(),
+        1,
+        "the document was fetched at the right URL"
+    );
+    assert!(p.idp.requests_to(Endpoint::Authorize).is_empty());
+    p.hub.stop().await;
+}
+
+/// OIDC Core 3.1.3.7 item 3: an ID token also issued to another audience is refused unless
+/// that audience is trusted (and then `azp` must name this client).
+#[tokio::test]
+async fn id_token_with_untrusted_extra_audience_is_refused() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    p.idp.tamper_next_id_token(Tamper::UntrustedExtraAudience);
+    let c = client();
+    let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("not a trusted audience"), "{page}");
+    assert_no_session(&c, &p.hub).await;
+    p.hub.stop().await;
+
+    let p = pair(
+        "allow_all = true\ntrusted_audiences = [\"someone-else\"]\n",
+        |b| b,
+    )
+    .await;
+    p.idp.tamper_next_id_token(Tamper::UntrustedExtraAudience);
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    p.hub.stop().await;
+}
+
+/// OIDC Core 3.1.3.8: an ID token whose `at_hash` is not the access token's (a swapped
+/// access token) is refused.
+#[tokio::test]
+async fn id_token_with_wrong_at_hash_is_refused() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    p.idp.tamper_next_id_token(Tamper::WrongAtHash);
+    let c = client();
+    let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("at_hash does not match"), "{page}");
+    assert_no_session(&c, &p.hub).await;
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302, "honest token");
     p.hub.stop().await;
 }
 
