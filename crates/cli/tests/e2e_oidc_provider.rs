@@ -184,6 +184,11 @@ struct Setup {
 
 fn hub_config(issuer: &str, client: &ProviderSetup, extra: &str) -> String {
     let secret = toml::Value::String(client.secret.to_owned());
+    let username_claim = if extra.contains("username_claim") {
+        ""
+    } else {
+        "username_claim = \"preferred_username\"\n"
+    };
     format!(
         "[GenericOAuthenticator]
 oidc_issuer = \"{issuer}\"
@@ -191,8 +196,7 @@ client_id = \"{CLIENT_ID}\"
 client_secret = {secret}
 login_service = \"oidc-provider\"
 scope = [\"openid\", \"profile\", \"email\", \"groups\"]
-username_claim = \"preferred_username\"
-manage_groups = true
+{username_claim}manage_groups = true
 allowed_groups = [\"staff\"]
 admin_groups = [\"hub-admins\"]
 enable_auth_state = true
@@ -742,6 +746,35 @@ async fn login_through_the_providers_own_pages_sets_identity_groups_admin_and_au
         hub.store().get_user("mallory").await.unwrap().is_none(),
         "a refused user is not created"
     );
+    setup.stop().await;
+}
+
+/// F27 against a real provider: its `email_verified` decides whether an email may become
+/// the username (mallory's address is unverified there).
+#[tokio::test]
+async fn unverified_email_at_a_real_provider_cannot_become_the_username() {
+    let Some(setup) = setup(&POST_CLIENT, "username_claim = \"email\"\n").await else {
+        return;
+    };
+    let mut browser = Browser::new();
+    let refused = login_via_provider(&mut browser, &setup, "mallory", "pw").await;
+    assert_eq!(refused.status, 403, "{refused:#?}");
+    assert!(
+        decode_entities(&refused.body)
+            .contains("Login with unverified email mallory@example.org is not allowed"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        hubauth_server::auth_state::load(setup.hub.hub.state(), "mallory@example.org")
+            .await
+            .is_err(),
+        "no user was created"
+    );
+    let mut browser = Browser::new();
+    let home = login_via_provider(&mut browser, &setup, "alice", "pw").await;
+    assert_eq!(home.status, 200, "{home:#?}");
+    assert_eq!(shown_user(&home.body).as_deref(), Some("alice@example.org"));
     setup.stop().await;
 }
 
