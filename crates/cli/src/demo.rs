@@ -90,6 +90,9 @@ pub async fn start_idp(port: u16, client_secret: &str) -> Result<RunningIdp> {
                 .claim("preferred_username", *name)
                 .claim("name", format!("{name} (demo)"))
                 .claim("email", format!("{name}@demo.invalid"))
+                // Verified, as a real provider would say after checking the address, so
+                // the demo also works with username_claim = "email".
+                .claim("email_verified", true)
                 .claim("groups", json!(groups)),
         );
     }

@@ -128,7 +128,9 @@ impl fmt::Debug for Client {
 /// username. Every other configured claim goes, as configured (nested objects, arrays),
 /// into both the ID token and the userinfo response, whatever the scope: this is a
 /// development provider. Claims whose names the protocol reserves (`iss`, `aud`, `exp`,
-/// `iat`, `nonce`, `auth_time`, `at_hash`, ...) are left out.
+/// `iat`, `nonce`, `auth_time`, `at_hash`, ...) are left out. Nothing is added either: a
+/// user with an `email` needs `email_verified: true` too for a relying party (such as
+/// hubauth) that takes usernames from verified emails only.
 #[derive(Clone, Default, PartialEq)]
 pub struct DevUser {
     /// The login name typed into the form.
