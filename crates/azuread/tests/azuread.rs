@@ -803,7 +803,11 @@ async fn azure_id_token_with_wrong_at_hash_is_refused() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("at_hash"), "{body}");
     assert_eq!(home(&c, &p.hub).await.0, 302, "no session");
-    assert_eq!(login_as(&p, "ada").await.0, 302, "the next honest token works");
+    assert_eq!(
+        login_as(&p, "ada").await.0,
+        302,
+        "the next honest token works"
+    );
     p.hub.stop().await;
     p.mock.shutdown().await;
 }
@@ -856,7 +860,10 @@ async fn azure_unverified_email_cannot_become_the_username() {
     )
     .await;
     let (status, shown, _) = login_as(&p, "ivy").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("ada@contoso.example")));
+    assert_eq!(
+        (status, shown.as_deref()),
+        (302, Some("ada@contoso.example"))
+    );
     p.hub.stop().await;
     p.mock.shutdown().await;
 }

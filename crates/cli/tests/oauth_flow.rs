@@ -552,8 +552,15 @@ async fn userinfo_with_another_sub_is_refused() {
         assert_no_session(&c, &p.hub).await;
     }
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302, "an honest answer");
-    assert_eq!(shown_user(&home(&c, &p.hub).await.1).as_deref(), Some("ada"));
+    assert_eq!(
+        oauth_login(&c, &p.hub, None).await.status(),
+        302,
+        "an honest answer"
+    );
+    assert_eq!(
+        shown_user(&home(&c, &p.hub).await.1).as_deref(),
+        Some("ada")
+    );
     p.hub.stop().await;
 }
 
@@ -568,7 +575,9 @@ async fn unverified_email_cannot_become_the_username() {
         let (status, page) = body(oauth_login(&c, &p.hub, None).await).await;
         assert_eq!(status, 403, "{user}: {page}");
         assert!(
-            page.contains(&format!("Login with unverified email {email} is not allowed")),
+            page.contains(&format!(
+                "Login with unverified email {email} is not allowed"
+            )),
             "{user}: {page}"
         );
         assert_no_session(&c, &p.hub).await;
@@ -625,7 +634,11 @@ async fn issuer_with_trailing_slash_is_refused() {
     assert_eq!(status, 403, "{page}");
     assert!(page.contains("was issued by"), "{page}");
     assert_no_session(&c, &p.hub).await;
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302, "honest token");
+    assert_eq!(
+        oauth_login(&c, &p.hub, None).await.status(),
+        302,
+        "honest token"
+    );
     p.hub.stop().await;
 
     // The provider's issuer is http://127.0.0.1:PORT; a hub configured with a trailing
@@ -686,7 +699,11 @@ async fn id_token_with_wrong_at_hash_is_refused() {
     assert!(page.contains("at_hash does not match"), "{page}");
     assert_no_session(&c, &p.hub).await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302, "honest token");
+    assert_eq!(
+        oauth_login(&c, &p.hub, None).await.status(),
+        302,
+        "honest token"
+    );
     p.hub.stop().await;
 }
 

@@ -42,7 +42,10 @@ pub(crate) fn sign_id_token(
             claims.remove("nonce");
         }
         Some(Tamper::IssuerWithTrailingSlash) => {
-            let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+            let iss = claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let slashed = format!("{iss}/");
             claims.insert("iss".into(), json!(slashed));
         }

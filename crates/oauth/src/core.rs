@@ -121,10 +121,8 @@ impl OAuthCore {
             );
             fill(&mut endpoints.token_url, Some(metadata.token_endpoint));
             if !config.userdata_from_id_token {
-                endpoints.userinfo_is_oidc = metadata
-                    .userinfo_endpoint
-                    .as_deref()
-                    .is_some_and(|named| {
+                endpoints.userinfo_is_oidc =
+                    metadata.userinfo_endpoint.as_deref().is_some_and(|named| {
                         endpoints.userdata_url.is_empty() || endpoints.userdata_url == named
                     });
                 fill(&mut endpoints.userdata_url, metadata.userinfo_endpoint);
@@ -202,11 +200,9 @@ impl OAuthCore {
         };
         // Exact comparison, as for the ID token's `iss` (RFC 9207 section 2.4).
         match iss {
-            Some(iss) if iss != endpoints.issuer => {
-                Err(refuse(
-                    "the authorization response came from another issuer",
-                ))
-            }
+            Some(iss) if iss != endpoints.issuer => Err(refuse(
+                "the authorization response came from another issuer",
+            )),
             None if endpoints.iss_in_response => Err(refuse(
                 "the authorization response does not name its issuer",
             )),

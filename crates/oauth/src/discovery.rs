@@ -80,8 +80,8 @@ pub fn check_metadata(
     json: serde_json::Value,
     issuer: &str,
 ) -> Result<ProviderMetadata, DiscoveryError> {
-    let metadata: ProviderMetadata = serde_json::from_value(json)
-        .map_err(|err| DiscoveryError::Incomplete(err.to_string()))?;
+    let metadata: ProviderMetadata =
+        serde_json::from_value(json).map_err(|err| DiscoveryError::Incomplete(err.to_string()))?;
     if metadata.issuer != issuer {
         return Err(DiscoveryError::IssuerMismatch {
             configured: issuer.to_owned(),
@@ -157,7 +157,10 @@ mod tests {
             );
         }
         assert!(matches!(
-            check_metadata(json!({"issuer": "https://idp.example"}), "https://idp.example"),
+            check_metadata(
+                json!({"issuer": "https://idp.example"}),
+                "https://idp.example"
+            ),
             Err(DiscoveryError::Incomplete(_))
         ));
     }

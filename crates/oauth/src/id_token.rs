@@ -65,7 +65,9 @@ pub enum IdTokenError {
     WrongAudience,
     /// `aud` names, besides this client, an audience that is not in `trusted_audiences`
     /// (OIDC Core 3.1.3.7 item 3): another party could use the same token.
-    #[error("the ID token is also meant for {0:?}, which is not a trusted audience (trusted_audiences)")]
+    #[error(
+        "the ID token is also meant for {0:?}, which is not a trusted audience (trusted_audiences)"
+    )]
     UntrustedAudience(String),
     /// Several audiences and no `azp` saying which of them the token was issued to
     /// (OIDC Core 3.1.3.7 item 4).
@@ -528,7 +530,11 @@ mod tests {
             Err(IdTokenError::MissingAuthorizedParty)
         );
         assert_eq!(
-            check(json!(["hub", "api://reports"]), Some("api://reports"), &trusted),
+            check(
+                json!(["hub", "api://reports"]),
+                Some("api://reports"),
+                &trusted
+            ),
             Err(IdTokenError::WrongAuthorizedParty("api://reports".into()))
         );
         // One audience: azp optional, but when present it must be this client.
@@ -560,9 +566,18 @@ mod tests {
         // Expected values computed independently (Python hashlib).
         assert_eq!(good, "YiHPD2T9DaX5B837XJXtow");
         assert_eq!(access_token_hash(Algorithm::RS256, token), good);
-        assert_eq!(access_token_hash(Algorithm::RS384, token), "p3iANihy1MamculNPUrQ8HsBkouO-q2I");
-        assert_eq!(access_token_hash(Algorithm::PS512, token), "nM_8k04LoVPQDh1346b6eHC5pCiIJeMDBg3Dhz6Pbt4");
-        assert_eq!(access_token_hash(Algorithm::EdDSA, token), "nM_8k04LoVPQDh1346b6eHC5pCiIJeMDBg3Dhz6Pbt4");
+        assert_eq!(
+            access_token_hash(Algorithm::RS384, token),
+            "p3iANihy1MamculNPUrQ8HsBkouO-q2I"
+        );
+        assert_eq!(
+            access_token_hash(Algorithm::PS512, token),
+            "nM_8k04LoVPQDh1346b6eHC5pCiIJeMDBg3Dhz6Pbt4"
+        );
+        assert_eq!(
+            access_token_hash(Algorithm::EdDSA, token),
+            "nM_8k04LoVPQDh1346b6eHC5pCiIJeMDBg3Dhz6Pbt4"
+        );
 
         let mut with_hash = claims();
         with_hash["at_hash"] = json!(good);

@@ -320,10 +320,7 @@ impl OAuthConfig {
         }
         let trusted_audiences: Vec<String> = view.get("trusted_audiences")?;
         if trusted_audiences.iter().any(|aud| aud.trim().is_empty()) {
-            return Err(view.invalid(
-                "trusted_audiences",
-                "holds an empty audience",
-            ));
+            return Err(view.invalid("trusted_audiences", "holds an empty audience"));
         }
         Ok(OAuthConfig {
             base,

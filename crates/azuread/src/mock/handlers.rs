@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use sha2::Digest as _;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use super::keys::{guid_from, random_token, s256};
 use super::{
