@@ -65,8 +65,8 @@ impl<P: Provider> OAuthenticator<P> {
         let provider_verified = self.provider.email_verified_by_provider(core, user_info);
         match check_email_verified(user_info, id_claims, &source, provider_verified) {
             Ok(()) => Ok(()),
-            Err(err) if core.config.allow_unverified_email => {
-                tracing::warn!(claim = %source.email_path, "{err}, but allow_unverified_email is set: accepting it");
+            Err(_) if core.config.allow_unverified_email => {
+                tracing::warn!(claim = %source.email_path, "the username comes from an email the provider did not mark as verified; accepted because allow_unverified_email is set");
                 Ok(())
             }
             Err(err) => {
