@@ -166,7 +166,7 @@ async fn full_login_with_groups_admin_and_auth_state() {
 
     let c = client();
     let response = oauth_login(&c, &p.hub, Some("/hub/home?tab=1")).await;
-    assert_eq!(response.status(), 302);
+    assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/hub/home?tab=1");
     let (status, page) = home(&c, &p.hub).await;
     assert_eq!(status, 200);
@@ -211,7 +211,7 @@ async fn group_rules_refuse_and_revoke() {
     // bob: allowed by group, not admin.
     p.idp.set_auto_approve(Some("bob".into())).unwrap();
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">no<"));
     // eve: in no allowed group -> 403 with the custom message, no user stored.
     p.idp.set_auto_approve(Some("eve".into())).unwrap();
@@ -252,7 +252,7 @@ async fn options_reach_the_provider() {
     assert!(params.contains_key("nonce"), "openid scope sends a nonce");
     let at_idp = c.get(authorize.as_str()).send().await.unwrap();
     let done = c.get(location(&at_idp)).send().await.unwrap();
-    assert_eq!(done.status(), 302);
+    assert_eq!(done.status(), 303);
     let token = &p.idp.requests_to(Endpoint::Token)[0];
     assert_eq!(token.client_auth(), ClientAuth::Basic);
     assert!(!token.has_code_verifier());
@@ -312,7 +312,7 @@ async fn missing_username_claim_is_a_clear_403() {
 async fn userdata_from_verified_id_token() {
     let p = pair("userdata_from_id_token = true\nallow_all = true\n", |b| b).await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     assert_eq!(
         shown_user(&home(&c, &p.hub).await.1).as_deref(),
         Some("ada")
@@ -328,7 +328,7 @@ async fn userdata_from_verified_id_token() {
 async fn allowed_scopes_grant_access() {
     let p = pair("allowed_scopes = [\"email\"]\n", |b| b).await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     p.hub.stop().await;
     // The provider grants fewer scopes: no access.
     let p = pair("allowed_scopes = [\"email\"]\n", |b| b).await;
@@ -376,7 +376,7 @@ async fn state_is_required_bound_single_use_and_expiring() {
 
     // A fresh login works once; replaying its callback fails.
     let callback = to_callback(&c, &p.hub).await;
-    assert_eq!(c.get(&callback).send().await.unwrap().status(), 302);
+    assert_eq!(c.get(&callback).send().await.unwrap().status(), 303);
     let (status, _) = body(c.get(&callback).send().await.unwrap()).await;
     assert_eq!(status, 400);
 
@@ -405,8 +405,8 @@ async fn concurrent_logins_in_two_tabs_both_work() {
     let c = client();
     let first = to_callback(&c, &p.hub).await;
     let second = to_callback(&c, &p.hub).await;
-    assert_eq!(c.get(&second).send().await.unwrap().status(), 302);
-    assert_eq!(c.get(&first).send().await.unwrap().status(), 302);
+    assert_eq!(c.get(&second).send().await.unwrap().status(), 303);
+    assert_eq!(c.get(&first).send().await.unwrap().status(), 303);
     p.hub.stop().await;
 }
 
@@ -511,7 +511,7 @@ async fn tampered_id_tokens_are_refused() {
     }
     // And an honest token still works afterwards.
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     p.hub.stop().await;
 }
 
@@ -576,7 +576,7 @@ async fn tokens_for_apps_follow_refreshes_and_new_logins() {
     )
     .await;
     let first = client();
-    assert_eq!(oauth_login(&first, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&first, &p.hub, None).await.status(), 303);
     let login_token = stored_access_token(&p.hub, "ada").await;
     assert_eq!(app_access_token(&first, &p.hub).await, login_token);
     // Answered again (from the session cache this time): the same token.
@@ -593,7 +593,7 @@ async fn tokens_for_apps_follow_refreshes_and_new_logins() {
     // A new login elsewhere stores new tokens: the first session's app sees them at once,
     // although its cache entry is still fresh (the clock has not moved).
     let second = client();
-    assert_eq!(oauth_login(&second, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&second, &p.hub, None).await.status(), 303);
     let relogged = stored_access_token(&p.hub, "ada").await;
     assert_ne!(relogged, refreshed);
     assert_eq!(app_access_token(&first, &p.hub).await, relogged);
@@ -611,7 +611,7 @@ async fn refresh_renews_tokens_and_rechecks_rules() {
     )
     .await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     let before = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
         .await
         .unwrap()
@@ -708,11 +708,7 @@ async fn logout_ends_the_session_and_optionally_the_provider_session() {
     .await;
     let c = client();
     oauth_login(&c, &p.hub, None).await;
-    let out = c
-        .get(format!("{}logout", p.hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&c, &p.hub.hub_url).await;
     assert_eq!(out.status(), 302);
     let target = location(&out);
     assert!(

@@ -67,12 +67,7 @@ async fn metrics_count_logins_per_hub() {
         403
     );
     assert_eq!(
-        c.get(format!("{}logout", hub.hub_url))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
+        logout(&c, &hub).await.status().as_u16(),
         302
     );
 
