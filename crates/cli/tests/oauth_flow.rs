@@ -791,3 +791,105 @@ async fn without_auth_state_refresh_has_nothing_to_do() {
     );
     p.hub.stop().await;
 }
+
+/// Login CSRF through a fixed browser binding: the attacker plants
+/// `hubauth-oauth-state=<chosen>` in the victim's browser (from a sibling subdomain),
+/// starts a login with the same cookie, signs in at the provider as themself and sends the
+/// victim the callback URL. A hub that adopted the chosen value would bind the state to it
+/// and log the victim in as the attacker.
+#[tokio::test]
+async fn client_chosen_login_state_cookie_is_not_adopted() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    let chosen = "attacker-chosen-binding-0123456789abcdef";
+    let planted = format!("hubauth-oauth-state={chosen}");
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = bare
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302);
+    let minted = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("hubauth-oauth-state="))
+        .and_then(|v| v.split(';').next())
+        .expect("the hub mints its own binding")
+        .to_owned();
+    assert_ne!(minted, chosen);
+    let at_idp = bare.get(location(&start)).send().await.unwrap();
+    let callback = location(&at_idp);
+    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
+
+    // The victim opens the callback with the planted cookie: refused, no session.
+    let response = bare
+        .get(&callback)
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        !response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("hubauth-session=")),
+        "no session for the victim"
+    );
+    assert!(p.hub.store().get_user("ada").await.unwrap().is_none());
+
+    // The honest flow: the browser that holds the minted binding finishes its login, with
+    // a 303 that sends no Referer.
+    let start = bare
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .header("cookie", format!("hubauth-oauth-state={minted}"))
+        .send()
+        .await
+        .unwrap();
+    let at_idp = bare.get(location(&start)).send().await.unwrap();
+    let response = bare
+        .get(location(&at_idp))
+        .header("cookie", format!("hubauth-oauth-state={minted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "303 after the callback");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(location(&response), "/hub/home");
+    assert!(p.hub.store().get_user("ada").await.unwrap().is_some());
+    p.hub.stop().await;
+}
+
+/// The callback's error pages and the login page send no Referer (the callback URL holds
+/// the code and the state) and cannot be framed.
+#[tokio::test]
+async fn callback_and_login_pages_send_no_referrer() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    let c = client();
+    let callback = to_callback(&c, &p.hub).await;
+    let stranger = client();
+    let response = stranger.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let response = c
+        .get(format!("{}login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let response = c
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    p.hub.stop().await;
+}
