@@ -259,7 +259,7 @@ async fn base_url_prefixes_everything() {
     assert_eq!(status, 200);
     assert!(
         page.replace("&#x2f;", "/")
-            .contains("href=\"/auth/hub/logout\"")
+            .contains("action=\"/auth/hub/logout\"")
     );
     let root = client
         .get(format!("{}/auth/", hub.origin))
