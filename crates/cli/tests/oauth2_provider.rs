@@ -1765,7 +1765,11 @@ async fn end_session_without_id_token_hint_asks_for_confirmation() {
         async move { client.get(url).send().await.unwrap().status().as_u16() }
     };
 
-    for query in ["", "?client_id=service-app", "?client_id=service-app&state=s1"] {
+    for query in [
+        "",
+        "?client_id=service-app",
+        "?client_id=service-app&state=s1",
+    ] {
         let response = ada.get(format!("{end}{query}")).send().await.unwrap();
         assert_eq!(response.status(), 200, "{query}: a question, not a logout");
         assert_eq!(response.headers()["x-frame-options"], "DENY");
@@ -1797,7 +1801,10 @@ async fn end_session_without_id_token_hint_asks_for_confirmation() {
         .await
         .unwrap();
     let form = parse_form(&page);
-    assert!(form.action.contains("/hub/api/oauth2/logout?client_id=service-app"));
+    assert!(
+        form.action
+            .contains("/hub/api/oauth2/logout?client_id=service-app")
+    );
     let response = ada
         .post(format!("{}{}", hub.origin, form.action))
         .form(&[("_xsrf", scrape_xsrf(&page))])
@@ -1822,7 +1829,11 @@ async fn end_session_without_id_token_hint_asks_for_confirmation() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "asks: the hint is from another session");
+    assert_eq!(
+        response.status(),
+        200,
+        "asks: the hint is from another session"
+    );
     assert_eq!(home_status(&ada).await, 200);
     // One issued in this session signs out at once.
     let hint = tokens_for(&hub, &ada).await["id_token"]

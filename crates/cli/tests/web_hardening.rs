@@ -277,7 +277,13 @@ async fn hub_pages_cannot_be_framed_and_leak_no_referrer() {
     assert_not_frameable(&response, "logout confirmation page");
     let response = logout(&ada, &hub).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.unwrap().contains("You are signed out"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("You are signed out")
+    );
     let response = ada.get(format!("{url}logout")).send().await.unwrap();
     assert_eq!(response.status(), 200, "the signed-out page");
     assert_not_frameable(&response, "signed-out page");
@@ -323,7 +329,10 @@ async fn dot_dot_username_is_refused() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["message"].as_str().unwrap().contains("Invalid username"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid username"),
         "{body}"
     );
     assert!(hub.store().get_user("..").await.unwrap().is_none());
@@ -382,7 +391,9 @@ async fn overlong_username_is_refused() {
         403
     );
     assert_eq!(
-        login(&client(), &hub, "eightchr", "pw", None).await.status(),
+        login(&client(), &hub, "eightchr", "pw", None)
+            .await
+            .status(),
         302
     );
     hub.stop().await;

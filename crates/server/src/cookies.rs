@@ -75,7 +75,9 @@ pub fn verify_signed(secret: &CookieSecret, purpose: &str, value: &str) -> bool 
     let Ok(signature) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else {
         return false;
     };
-    mac(secret, purpose, random).verify_slice(&signature).is_ok()
+    mac(secret, purpose, random)
+        .verify_slice(&signature)
+        .is_ok()
 }
 
 fn sign(secret: &CookieSecret, purpose: &str, random: &str) -> String {
@@ -192,10 +194,13 @@ mod tests {
         let (random, _) = value.split_once('.').unwrap();
         assert!(!verify_signed(&secret, "a", random));
         assert!(!verify_signed(&secret, "a", &format!("{random}.AAAA")));
-        assert!(!verify_signed(&secret, "a", "client-chosen-value-0123456789abcdef"));
-        let headers = headers(&[
-            format!("c=client-chosen-value-0123456789abcdef; c={value}").as_bytes(),
-        ]);
+        assert!(!verify_signed(
+            &secret,
+            "a",
+            "client-chosen-value-0123456789abcdef"
+        ));
+        let headers =
+            headers(&[format!("c=client-chosen-value-0123456789abcdef; c={value}").as_bytes()]);
         assert_eq!(get_signed(&headers, &secret, "a", "c"), Some(value));
     }
 }

@@ -107,16 +107,9 @@ pub async fn page(
         Err(response) => return response,
     };
     let notice = notice(params.done.as_deref(), params.user.as_deref());
-    render(
-        &state,
-        &admin,
-        &params,
-        StatusCode::OK,
-        notice,
-        "",
-    )
-    .await
-    .unwrap_or_else(|err| app_error_page(&state, err))
+    render(&state, &admin, &params, StatusCode::OK, notice, "")
+        .await
+        .unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// `POST {base_url}hub/admin/users`: add a user.
@@ -290,16 +283,9 @@ async fn failed(
     if status.is_server_error() {
         tracing::error!(error = %err.message, "admin page operation failed");
     }
-    render(
-        state,
-        admin,
-        &params,
-        status,
-        String::new(),
-        &err.message,
-    )
-    .await
-    .unwrap_or_else(|err| app_error_page(state, err))
+    render(state, admin, &params, status, String::new(), &err.message)
+        .await
+        .unwrap_or_else(|err| app_error_page(state, err))
 }
 
 fn notice(done: Option<&str>, user: Option<&str>) -> String {

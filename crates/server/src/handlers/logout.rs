@@ -95,17 +95,24 @@ impl From<&SessionUser> for LoggedIn {
 /// The stored session named by the request's cookie, expired or not (a logout ends it
 /// either way). Unlike [`crate::session::current_user`] this never refreshes the user's
 /// auth info: signing out must not call the identity provider first.
-async fn stored_session(state: &HubState, headers: &HeaderMap) -> Result<Option<LoggedIn>, AppError> {
+async fn stored_session(
+    state: &HubState,
+    headers: &HeaderMap,
+) -> Result<Option<LoggedIn>, AppError> {
     let Some(token) = cookies::get(headers, SESSION_COOKIE)
         .filter(|token| !token.is_empty() && token.len() <= 128)
     else {
         return Ok(None);
     };
     let hash = hash_token(&token);
-    Ok(state.store.get_session(&hash).await?.map(|session| LoggedIn {
-        user: session.user,
-        session_hash: hash,
-    }))
+    Ok(state
+        .store
+        .get_session(&hash)
+        .await?
+        .map(|session| LoggedIn {
+            user: session.user,
+            session_hash: hash,
+        }))
 }
 
 /// `GET {base_url}hub/logout`: the confirmation page for a logged-in user; without a

@@ -92,9 +92,11 @@ pub fn page_headers(headers: &mut HeaderMap) {
     let policy = match policy {
         None => "frame-ancestors 'none'".to_owned(),
         Some(policy)
-            if policy
-                .split(';')
-                .any(|part| part.trim().to_ascii_lowercase().starts_with("frame-ancestors")) =>
+            if policy.split(';').any(|part| {
+                part.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("frame-ancestors")
+            }) =>
         {
             policy
         }
