@@ -133,8 +133,15 @@ try {
   check(response.status() === 404, `unknown page: ${response.status()}`);
   await shoot("error-404");
   expectedErrorPage = null;
-  await page.goto(`${hub}home`);
-  await Promise.all([page.waitForURL(/logout|login/), page.getByRole("link", { name: "Sign out" }).first().click()]);
+  // Following a plain link to the logout page only asks (a cross-site link cannot sign out).
+  response = await page.goto(`${hub}logout`);
+  check(response.status() === 200, `logout confirmation page: ${response.status()}`);
+  check(await page.locator("#logout-confirm").isVisible(), "logout confirmation button");
+  await shoot("logout-confirm");
+  await page.getByRole("link", { name: "Stay signed in" }).click();
+  await page.waitForURL(/\/hub\/home/);
+  // The home page's Sign out button posts the form and signs out at once.
+  await Promise.all([page.waitForURL(/login/), page.getByRole("button", { name: "Sign out" }).first().click()]);
   await shoot("logout");
   seen.steps.push("user pages");
 

@@ -246,7 +246,7 @@ async fn login_as(p: &Pair, user: &str) -> (u16, Option<String>, reqwest::Client
     p.mock.set_auto_approve(Some(user));
     let c = client();
     let (status, body) = oauth_login(&c, &p.hub).await;
-    let shown = if status == 302 {
+    let shown = if status == 303 {
         shown_user(&home(&c, &p.hub).await.1)
     } else {
         assert_eq!(
@@ -504,7 +504,7 @@ async fn v1_login_with_groups_admin_and_auth_state() {
     assert!(page.contains("Sign in with Azure AD"), "{page}");
 
     let (status, shown, c) = login_as(&p, "ada").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert_eq!(shown.as_deref(), Some("ada"));
     let page = home(&c, &p.hub).await.1;
     assert!(
@@ -544,7 +544,7 @@ async fn v1_login_with_groups_admin_and_auth_state() {
 
     // bob: allowed by group, not admin; eve: in no allowed group.
     let (status, shown, c) = login_as(&p, "bob").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("bob")));
+    assert_eq!((status, shown.as_deref()), (303, Some("bob")));
     assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">no<"));
     let (status, _, _) = login_as(&p, "eve").await;
     assert_eq!(status, 403);
@@ -560,7 +560,7 @@ async fn v2_endpoints_login_and_basic_auth() {
     )
     .await;
     let (status, shown, _) = login_as(&p, "ada").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("ada")));
+    assert_eq!((status, shown.as_deref()), (303, Some("ada")));
     let authorize = p.mock.requests_to(MockEndpoint::Authorize);
     assert_eq!(
         authorize[0].path,
@@ -600,12 +600,12 @@ async fn allowed_blocked_and_admin_by_user() {
     let (status, shown, c) = login_as(&p, "ada").await;
     assert_eq!(
         (status, shown.as_deref()),
-        (302, Some("ada")),
+        (303, Some("ada")),
         "admins are allowed"
     );
     assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">yes<"));
     let (status, shown, _) = login_as(&p, "bob").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("bob")));
+    assert_eq!((status, shown.as_deref()), (303, Some("bob")));
     assert_eq!(login_as(&p, "eve").await.0, 403, "blocked");
     assert_eq!(login_as(&p, "hana").await.0, 403, "not allowed");
     p.hub.stop().await;
@@ -614,7 +614,7 @@ async fn allowed_blocked_and_admin_by_user() {
     // allow_all never lets a blocked user in.
     let p = pair("allow_all = true\nblocked_users = [\"eve\"]\n", "eve").await;
     assert_eq!(login_as(&p, "eve").await.0, 403);
-    assert_eq!(login_as(&p, "bob").await.0, 302);
+    assert_eq!(login_as(&p, "bob").await.0, 303);
     p.hub.stop().await;
     p.mock.shutdown().await;
 }
@@ -628,14 +628,14 @@ async fn username_claim_name_oid_and_preferred_username() {
     )
     .await;
     let (status, shown, _) = login_as(&p, "ada").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("ada lovelace")));
+    assert_eq!((status, shown.as_deref()), (303, Some("ada lovelace")));
     p.hub.stop().await;
     p.mock.shutdown().await;
 
     let p = pair("allow_all = true\nusername_claim = \"oid\"\n", "ada").await;
     let oid = p.mock.oid("ada").unwrap();
     let (status, shown, _) = login_as(&p, "ada").await;
-    assert_eq!((status, shown), (302, Some(oid)));
+    assert_eq!((status, shown), (303, Some(oid)));
     p.hub.stop().await;
     p.mock.shutdown().await;
 
@@ -645,7 +645,7 @@ async fn username_claim_name_oid_and_preferred_username() {
     )
     .await;
     let (status, shown, _) = login_as(&p, "bob").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("bob")));
+    assert_eq!((status, shown.as_deref()), (303, Some("bob")));
     p.hub.stop().await;
     p.mock.shutdown().await;
 }
@@ -658,7 +658,7 @@ async fn group_overage_reads_groups_from_graph() {
     )
     .await;
     let (status, shown, c) = login_as(&p, "grace").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("grace")));
+    assert_eq!((status, shown.as_deref()), (303, Some("grace")));
     assert!(
         home(&c, &p.hub).await.1.contains("id=\"admin\">yes<"),
         "g2 came from Graph"
@@ -676,7 +676,7 @@ async fn group_overage_reads_groups_from_graph() {
 
     // hasgroups: true is an overage signal too.
     let (status, shown, _) = login_as(&p, "hana").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("hana")));
+    assert_eq!((status, shown.as_deref()), (303, Some("hana")));
     // A user with the groups claim causes no Graph call.
     login_as(&p, "bob").await;
     assert_eq!(p.mock.requests_to(MockEndpoint::Graph).len(), 2);
@@ -718,7 +718,7 @@ async fn group_overage_reads_groups_from_graph() {
 #[tokio::test]
 async fn forged_unsigned_and_wrong_id_tokens_are_refused() {
     let p = pair("allow_all = true\n", "ada").await;
-    assert_eq!(login_as(&p, "ada").await.0, 302, "a good token first");
+    assert_eq!(login_as(&p, "ada").await.0, 303, "a good token first");
     for tamper in [
         Tamper::BadSignature,
         Tamper::AlgNone,
@@ -904,9 +904,9 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
         )
         .await;
         let (status, shown, _) = login_as(&p, "zoe").await;
-        assert_eq!((status, shown.as_deref()), (302, Some("zoe")), "{tenant}");
+        assert_eq!((status, shown.as_deref()), (303, Some("zoe")), "{tenant}");
         let (status, shown, _) = login_as(&p, "ada").await;
-        assert_eq!((status, shown.as_deref()), (302, Some("ada")), "{tenant}");
+        assert_eq!((status, shown.as_deref()), (303, Some("ada")), "{tenant}");
         let state = hubauth_server::auth_state::load(p.hub.hub.state(), "zoe")
             .await
             .unwrap()
@@ -920,7 +920,7 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
     // No tenant at all: upstream's tenant-less v1 URLs, multi-tenant.
     let p = pair_with("allow_all = true\n", &[("AAD_TENANT_ID", "")], "ada", |b| b).await;
     let (status, shown, _) = login_as(&p, "ada").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("ada")));
+    assert_eq!((status, shown.as_deref()), (303, Some("ada")));
     assert_eq!(
         p.mock.requests_to(MockEndpoint::Token)[0].path,
         "/common/oauth2/token"
@@ -939,7 +939,7 @@ async fn tenant_from_environment_and_domain_name() {
     )
     .await;
     let (status, shown, _) = login_as(&p, "ada").await;
-    assert_eq!((status, shown.as_deref()), (302, Some("ada")));
+    assert_eq!((status, shown.as_deref()), (303, Some("ada")));
     assert_eq!(
         p.mock.requests_to(MockEndpoint::Authorize)[0].path,
         "/contoso.example/oauth2/authorize"
@@ -958,7 +958,7 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
     )
     .await;
     let (status, _, c) = login_as(&p, "bob").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     let before = hubauth_server::auth_state::load(p.hub.hub.state(), "bob")
         .await
         .unwrap()
@@ -997,7 +997,7 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
 
     // Disabled at Azure: the refresh token is refused and the session ends.
     let (status, _, c) = login_as(&p, "bob").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert!(p.mock.disable_user("bob"));
     p.clock.advance(11);
     assert_eq!(
@@ -1057,7 +1057,7 @@ async fn provider_outage_during_refresh_keeps_the_session_and_login_errors_are_c
     assert_eq!(oauth_login(&client(), &fresh.hub).await.0, 502);
     assert_eq!(
         oauth_login(&client(), &fresh.hub).await.0,
-        302,
+        303,
         "discovery is retried"
     );
     fresh.hub.stop().await;
@@ -1209,7 +1209,7 @@ async fn demo_mock_logs_in_with_graph_groups() {
     let (status, shown, _) = login_as(&p, "grace@contoso.onmicrosoft.com").await;
     assert_eq!(
         (status, shown.as_deref()),
-        (302, Some("grace@contoso.onmicrosoft.com"))
+        (303, Some("grace@contoso.onmicrosoft.com"))
     );
     assert_eq!(
         p.mock.requests_to(MockEndpoint::Graph).len(),
@@ -1217,7 +1217,7 @@ async fn demo_mock_logs_in_with_graph_groups() {
         "250 groups: overage"
     );
     let (status, _, c) = login_as(&p, "adele@contoso.onmicrosoft.com").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">yes<"));
     assert_eq!(login_as(&p, "dan@contoso.onmicrosoft.com").await.0, 403);
     let _ = OTHER_TENANT;

@@ -1,7 +1,7 @@
 //! The hub's pages in a real browser: headless Chromium (Debian's `chromium`, driven by
 //! `playwright-core` from e2e/browser) renders login, login error, home, 403, 404, logout
-//! and admin pages at desktop and phone widths, saves screenshots, and drives the admin
-//! page (add a user, make them admin, search, delete). Plus the admin page's rules over
+//! confirmation, logout and admin pages at desktop and phone widths, saves screenshots,
+//! and drives the admin page (add a user, make them admin, search, delete). Plus the admin page's rules over
 //! plain HTTP: admins only, XSRF-protected forms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -320,6 +320,7 @@ async fn pages_render_in_headless_chromium() {
         "home",
         "error-403",
         "error-404",
+        "logout-confirm",
         "logout",
         "home-admin",
         "admin",

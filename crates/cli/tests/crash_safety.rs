@@ -146,11 +146,7 @@ async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
         "{body}"
     );
     // Logging out must write too.
-    let response = alice
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let response = proc::logout(&alice, &hub.hub_url, None).await.unwrap();
     assert_eq!(response.status(), 503);
     // Reads still work while the writer holds the lock (WAL): the session is intact and
     // the hub is still ready to answer.
@@ -172,7 +168,13 @@ async fn sqlite_write_lock_beyond_busy_timeout_is_503_then_recovers() {
     );
     assert_eq!(status(&bob, &hub.hub_url, "home").await, 200);
     assert_eq!(create_user("carol").await.unwrap().status(), 201);
-    assert_eq!(status(&alice, &hub.hub_url, "logout").await, 302);
+    assert_eq!(
+        proc::logout(&alice, &hub.hub_url, None)
+            .await
+            .unwrap()
+            .status(),
+        302
+    );
     assert_eq!(status(&alice, &hub.hub_url, "home").await, 302);
     let log = hub.log();
     assert!(log.contains("database unavailable"), "{log}");
@@ -664,7 +666,7 @@ async fn login_storm_killed(db_url: String) {
         oauth_form_login(&survivor, &hub_url, &storm_user(0))
             .await
             .unwrap(),
-        302,
+        303,
         "{}",
         hub.log()
     );
@@ -683,7 +685,7 @@ async fn login_storm_killed(db_url: String) {
                 round += 1;
                 let c = client();
                 match oauth_form_login(&c, &hub_url, &user).await {
-                    Ok(302) => {
+                    Ok(303) => {
                         logins.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(_) => {}
@@ -691,7 +693,7 @@ async fn login_storm_killed(db_url: String) {
                 }
                 let _ = c.get(format!("{hub_url}home")).send().await;
                 if round % 2 == 0 {
-                    let _ = c.get(format!("{hub_url}logout")).send().await;
+                    let _ = proc::logout(&c, &hub_url, None).await;
                 }
             }
         }));
@@ -779,7 +781,7 @@ async fn login_storm_killed(db_url: String) {
         oauth_form_login(&fresh, &hub.hub_url, &storm_user(3))
             .await
             .unwrap(),
-        302
+        303
     );
     assert_eq!(status(&fresh, &hub.hub_url, "home").await, 200);
 }

@@ -74,7 +74,7 @@ async fn demo_shows_the_full_oauth_login() {
 
     let browser = client();
     let landed = browse_login(&browser, &login_url, "admin", "admin").await;
-    assert_eq!(landed.status(), 302);
+    assert_eq!(landed.status(), 303);
     let home = browser
         .get(format!("{origin}{}", location(&landed)))
         .send()
@@ -91,11 +91,7 @@ async fn demo_shows_the_full_oauth_login() {
     );
 
     // Logout ends the hub session and the provider's (RP-initiated logout).
-    let out = browser
-        .get(format!("{origin}/hub/logout"))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&browser, &format!("{origin}/hub/")).await;
     assert_eq!(out.status(), 302);
     assert!(location(&out).contains("/logout?"), "{}", location(&out));
 

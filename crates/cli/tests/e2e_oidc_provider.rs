@@ -918,9 +918,14 @@ async fn logout_ends_the_hub_session_and_with_oidc_logout_the_providers_session(
     assert_eq!(home.status, 200, "{home:#?}");
     let id_token = text(&setup.auth_state("aliddell").await.unwrap(), "id_token").to_owned();
 
-    // hub/logout ends the hub session and sends the browser to the provider's
-    // end_session_endpoint with the ID token as hint.
-    let out = browser.get(&format!("{}logout", hub.hub_url)).await;
+    // hub/logout asks first; confirming ends the hub session and sends the browser to the
+    // provider's end_session_endpoint with the ID token as hint.
+    let confirm = browser.get(&format!("{}logout", hub.hub_url)).await;
+    assert_eq!(confirm.status, 200, "{confirm:#?}");
+    let form = Form::find(&confirm.body, "_xsrf").unwrap();
+    let out = browser
+        .request(&resolve(&confirm.url, &form.action), Some(&form.fields))
+        .await;
     assert_eq!(out.status, 302, "{out:#?}");
     let end_session = out.location.clone().unwrap();
     assert!(

@@ -100,11 +100,7 @@ async fn session_gives_identity_headers_and_no_session_gives_401() {
     assert_eq!(head.status(), 401);
 
     // After logout the check denies at once.
-    let out = ann
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&ann, &hub.hub_url).await;
     assert!(out.status().is_redirection() || out.status().is_success());
     let response = ann.get(check_url(&hub)).send().await.unwrap();
     assert_eq!(response.status(), 401);
@@ -380,11 +376,7 @@ async fn logout_on_this_hub_denies_at_once_despite_the_session_cache() {
         !hub.hub.state().sessions.is_empty(),
         "the session is cached"
     );
-    let out = ann
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&ann, &hub.hub_url).await;
     assert_eq!(out.status(), 302);
     let response = ann.get(check_url(&hub)).send().await.unwrap();
     assert_eq!(response.status(), 401);
@@ -803,11 +795,7 @@ async fn nginx_auth_request_protects_an_app() {
     assert_eq!(header(&response, "location"), None);
 
     // After logout the app is out of reach at once.
-    let out = browser
-        .get(format!("{base}/hub/logout"))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&browser, &format!("{base}/hub/")).await;
     assert!(out.status().is_redirection() || out.status().is_success());
     let response = browser.get(format!("{base}/app/")).send().await.unwrap();
     assert_eq!(response.status(), 302);

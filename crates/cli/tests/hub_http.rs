@@ -53,11 +53,7 @@ async fn login_home_logout_and_revoked_cookie() {
     let bytes = std::fs::read(hub.dir.path().join("hub.sqlite")).unwrap();
     assert!(!String::from_utf8_lossy(&bytes).contains(&token));
 
-    let out = client
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&client, &hub.hub_url).await;
     assert_eq!(out.status(), 302);
     assert_eq!(location(&out), "/hub/login");
     let (status, _) = home(&client, &hub).await;
@@ -263,7 +259,7 @@ async fn base_url_prefixes_everything() {
     assert_eq!(status, 200);
     assert!(
         page.replace("&#x2f;", "/")
-            .contains("href=\"/auth/hub/logout\"")
+            .contains("action=\"/auth/hub/logout\"")
     );
     let root = client
         .get(format!("{}/auth/", hub.origin))
@@ -520,11 +516,7 @@ async fn logout_redirect_url() {
     let hub = start_hub("", "[Authenticator]\nlogout_redirect_url = \"https://idp.example/logout\"\n[DummyAuthenticator]\n", &[]).await;
     let c = client();
     login(&c, &hub, "ada", "x", None).await;
-    let out = c
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&c, &hub.hub_url).await;
     assert_eq!(location(&out), "https://idp.example/logout");
     assert_eq!(home(&c, &hub).await.0, 302);
     hub.stop().await;

@@ -29,7 +29,7 @@ fn fixture() -> Fixture {
         .build()
         .unwrap();
     let hub = runtime.block_on(common::start_hub("", CONFIG, &[]));
-    let xsrf_cookie = "proptest-xsrf-cookie-value-0123456789".to_owned();
+    let xsrf_cookie = hubauth_server::csrf::mint_cookie_value(&hub.hub.state().secret);
     let xsrf_token = hubauth_server::csrf::form_token(&hub.hub.state().secret, &xsrf_cookie);
     Fixture {
         runtime,

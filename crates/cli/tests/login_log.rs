@@ -178,7 +178,7 @@ async fn login_log_has_one_line_per_login_and_no_secrets() {
         .unwrap();
     secrets.push(("authorization code", code));
     let response = c.get(&callback).send().await.unwrap();
-    assert_eq!(response.status(), 302);
+    assert_eq!(response.status(), 303);
     secrets.push((
         "OAuth session cookie",
         set_cookie(&response, "hubauth-session").unwrap(),
@@ -226,11 +226,7 @@ async fn login_log_has_one_line_per_login_and_no_secrets() {
         Some(1.0),
         "{metrics}"
     );
-    let logout = c
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let logout = logout_at(&c, &hub.hub_url).await;
     assert!(logout.status().is_redirection() || logout.status().is_success());
     // A replayed callback: its state is used up.
     let replay = client().get(&callback).send().await.unwrap();

@@ -976,7 +976,7 @@ async fn follow(
 ) -> (String, reqwest::Response) {
     for _ in 0..10 {
         let response = client.get(&url).send().await.unwrap();
-        if response.status() != 302 {
+        if !matches!(response.status().as_u16(), 302 | 303) {
             return (url, response);
         }
         let next = resolve(&url, &location(&response));
@@ -1087,11 +1087,7 @@ async fn single_sign_on_for_a_second_hub_with_generic_oauthenticator() {
     );
 
     // Single sign-on: after logging out of B only, B's next login needs no password.
-    let response = browser
-        .get(format!("{}logout", hub_b.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let response = logout_at(&browser, &hub_b.hub_url).await;
     assert!(response.status().is_success() || response.status() == 302);
     assert_eq!(home(&browser, &hub_b).await.0, 302, "logged out of B");
     let (at, response) = follow(&browser, format!("{}oauth_login", hub_b.hub_url), &a_login).await;
@@ -1270,11 +1266,7 @@ async fn logout_at_the_hub_revokes_what_services_got_in_that_session() {
     let from_second = tokens_for(&hub, &second).await;
     let access = |body: &Value| body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(userinfo(&hub, &access(&from_first)).await.0, 200);
-    let response = first
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let response = logout_at(&first, &hub.hub_url).await;
     assert!(response.status().is_redirection() || response.status().is_success());
     assert_eq!(
         userinfo(&hub, &access(&from_first)).await.0,
@@ -1478,11 +1470,7 @@ async fn single_logout_through_the_end_session_endpoint() {
     );
     // B's logout sends the browser to A's end_session_endpoint with the ID token as hint;
     // A ends its session and returns the browser to B's registered login page.
-    let response = browser
-        .get(format!("{}logout", hub_b.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let response = logout_at(&browser, &hub_b.hub_url).await;
     assert_eq!(response.status(), 302);
     let end_session = location(&response);
     assert!(
@@ -1733,11 +1721,7 @@ async fn provider_log_holds_no_secrets_codes_or_tokens() {
     )
     .await;
     assert_eq!(status, 401);
-    browser
-        .get(format!("{}logout", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    logout(&browser, &hub).await;
     let key_pem = std::fs::read_to_string(hub.dir.path().join("hubauth_oidc_key.pem")).unwrap();
     let key_body: String = key_pem
         .lines()
@@ -1764,4 +1748,104 @@ async fn provider_log_holds_no_secrets_codes_or_tokens() {
     for (what, secret) in secrets {
         assert!(!text.contains(&secret), "the log holds the {what}");
     }
+}
+
+/// RP-initiated logout CSRF: another site links the user's browser to the end-session
+/// endpoint (no `id_token_hint`, or one from an earlier session). The hub asks first; only
+/// the confirmation page's POST, with the session's form token, ends the session. A hint
+/// issued in the current session still signs out at once.
+#[tokio::test]
+async fn end_session_without_id_token_hint_asks_for_confirmation() {
+    let Provider { hub, clock } = provider("").await;
+    let ada = browser(&hub, "ada").await;
+    let end = format!("{}api/oauth2/logout", hub.hub_url);
+    let home_status = |client: &reqwest::Client| {
+        let client = client.clone();
+        let url = format!("{}home", hub.hub_url);
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+
+    for query in [
+        "",
+        "?client_id=service-app",
+        "?client_id=service-app&state=s1",
+    ] {
+        let response = ada.get(format!("{end}{query}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{query}: a question, not a logout");
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("id=\"logout-confirm\""), "{page}");
+        if query.contains("service-app") {
+            assert!(page.contains("<strong>app</strong> asks"), "{page}");
+        }
+        assert_eq!(home_status(&ada).await, 200, "{query}: still signed in");
+    }
+    // A cross-site POST without the form token (or with garbage) is refused.
+    for fields in [vec![], vec![("_xsrf", "00".repeat(32))]] {
+        let response = ada
+            .post(format!("{end}?client_id=service-app"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        assert_eq!(home_status(&ada).await, 200, "still signed in");
+    }
+    // The confirmation page's own form signs out and goes on as the request said.
+    let page = ada
+        .get(format!("{end}?client_id=service-app"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = parse_form(&page);
+    assert!(
+        form.action
+            .contains("/hub/api/oauth2/logout?client_id=service-app")
+    );
+    let response = ada
+        .post(format!("{}{}", hub.origin, form.action))
+        .form(&[("_xsrf", scrape_xsrf(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/hub/login");
+    assert_eq!(home_status(&ada).await, 302, "signed out");
+
+    // An ID token from an earlier session does not prove this one.
+    let ada = browser(&hub, "ada").await;
+    let old_hint = tokens_for(&hub, &ada).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    logout(&ada, &hub).await;
+    clock.advance(10);
+    let ada = browser(&hub, "ada").await;
+    let response = ada
+        .get(format!("{end}?id_token_hint={old_hint}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "asks: the hint is from another session"
+    );
+    assert_eq!(home_status(&ada).await, 200);
+    // One issued in this session signs out at once.
+    let hint = tokens_for(&hub, &ada).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = ada
+        .get(format!("{end}?id_token_hint={hint}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(home_status(&ada).await, 302, "signed out by the service");
+    hub.stop().await;
 }

@@ -182,7 +182,7 @@ async fn full_login_with_groups_admin_and_auth_state() {
 
     let c = client();
     let response = oauth_login(&c, &p.hub, Some("/hub/home?tab=1")).await;
-    assert_eq!(response.status(), 302);
+    assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/hub/home?tab=1");
     let (status, page) = home(&c, &p.hub).await;
     assert_eq!(status, 200);
@@ -227,7 +227,7 @@ async fn group_rules_refuse_and_revoke() {
     // bob: allowed by group, not admin.
     p.idp.set_auto_approve(Some("bob".into())).unwrap();
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">no<"));
     // eve: in no allowed group -> 403 with the custom message, no user stored.
     p.idp.set_auto_approve(Some("eve".into())).unwrap();
@@ -268,7 +268,7 @@ async fn options_reach_the_provider() {
     assert!(params.contains_key("nonce"), "openid scope sends a nonce");
     let at_idp = c.get(authorize.as_str()).send().await.unwrap();
     let done = c.get(location(&at_idp)).send().await.unwrap();
-    assert_eq!(done.status(), 302);
+    assert_eq!(done.status(), 303);
     let token = &p.idp.requests_to(Endpoint::Token)[0];
     assert_eq!(token.client_auth(), ClientAuth::Basic);
     assert!(!token.has_code_verifier());
@@ -328,7 +328,7 @@ async fn missing_username_claim_is_a_clear_403() {
 async fn userdata_from_verified_id_token() {
     let p = pair("userdata_from_id_token = true\nallow_all = true\n", |b| b).await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     assert_eq!(
         shown_user(&home(&c, &p.hub).await.1).as_deref(),
         Some("ada")
@@ -344,7 +344,7 @@ async fn userdata_from_verified_id_token() {
 async fn allowed_scopes_grant_access() {
     let p = pair("allowed_scopes = [\"email\"]\n", |b| b).await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     p.hub.stop().await;
     // The provider grants fewer scopes: no access.
     let p = pair("allowed_scopes = [\"email\"]\n", |b| b).await;
@@ -392,7 +392,7 @@ async fn state_is_required_bound_single_use_and_expiring() {
 
     // A fresh login works once; replaying its callback fails.
     let callback = to_callback(&c, &p.hub).await;
-    assert_eq!(c.get(&callback).send().await.unwrap().status(), 302);
+    assert_eq!(c.get(&callback).send().await.unwrap().status(), 303);
     let (status, _) = body(c.get(&callback).send().await.unwrap()).await;
     assert_eq!(status, 400);
 
@@ -421,8 +421,8 @@ async fn concurrent_logins_in_two_tabs_both_work() {
     let c = client();
     let first = to_callback(&c, &p.hub).await;
     let second = to_callback(&c, &p.hub).await;
-    assert_eq!(c.get(&second).send().await.unwrap().status(), 302);
-    assert_eq!(c.get(&first).send().await.unwrap().status(), 302);
+    assert_eq!(c.get(&second).send().await.unwrap().status(), 303);
+    assert_eq!(c.get(&first).send().await.unwrap().status(), 303);
     p.hub.stop().await;
 }
 
@@ -527,7 +527,7 @@ async fn tampered_id_tokens_are_refused() {
     }
     // And an honest token still works afterwards.
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     p.hub.stop().await;
 }
 
@@ -768,7 +768,7 @@ async fn tokens_for_apps_follow_refreshes_and_new_logins() {
     )
     .await;
     let first = client();
-    assert_eq!(oauth_login(&first, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&first, &p.hub, None).await.status(), 303);
     let login_token = stored_access_token(&p.hub, "ada").await;
     assert_eq!(app_access_token(&first, &p.hub).await, login_token);
     // Answered again (from the session cache this time): the same token.
@@ -785,7 +785,7 @@ async fn tokens_for_apps_follow_refreshes_and_new_logins() {
     // A new login elsewhere stores new tokens: the first session's app sees them at once,
     // although its cache entry is still fresh (the clock has not moved).
     let second = client();
-    assert_eq!(oauth_login(&second, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&second, &p.hub, None).await.status(), 303);
     let relogged = stored_access_token(&p.hub, "ada").await;
     assert_ne!(relogged, refreshed);
     assert_eq!(app_access_token(&first, &p.hub).await, relogged);
@@ -803,7 +803,7 @@ async fn refresh_renews_tokens_and_rechecks_rules() {
     )
     .await;
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     let before = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
         .await
         .unwrap()
@@ -900,11 +900,7 @@ async fn logout_ends_the_session_and_optionally_the_provider_session() {
     .await;
     let c = client();
     oauth_login(&c, &p.hub, None).await;
-    let out = c
-        .get(format!("{}logout", p.hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let out = logout_at(&c, &p.hub.hub_url).await;
     assert_eq!(out.status(), 302);
     let target = location(&out);
     assert!(
@@ -985,5 +981,107 @@ async fn without_auth_state_refresh_has_nothing_to_do() {
         200,
         "enable_auth_state off: always up to date"
     );
+    p.hub.stop().await;
+}
+
+/// Login CSRF through a fixed browser binding: the attacker plants
+/// `hubauth-oauth-state=<chosen>` in the victim's browser (from a sibling subdomain),
+/// starts a login with the same cookie, signs in at the provider as themself and sends the
+/// victim the callback URL. A hub that adopted the chosen value would bind the state to it
+/// and log the victim in as the attacker.
+#[tokio::test]
+async fn client_chosen_login_state_cookie_is_not_adopted() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    let chosen = "attacker-chosen-binding-0123456789abcdef";
+    let planted = format!("hubauth-oauth-state={chosen}");
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = bare
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302);
+    let minted = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("hubauth-oauth-state="))
+        .and_then(|v| v.split(';').next())
+        .expect("the hub mints its own binding")
+        .to_owned();
+    assert_ne!(minted, chosen);
+    let at_idp = bare.get(location(&start)).send().await.unwrap();
+    let callback = location(&at_idp);
+    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
+
+    // The victim opens the callback with the planted cookie: refused, no session.
+    let response = bare
+        .get(&callback)
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        !response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("hubauth-session=")),
+        "no session for the victim"
+    );
+    assert!(p.hub.store().get_user("ada").await.unwrap().is_none());
+
+    // The honest flow: the browser that holds the minted binding finishes its login, with
+    // a 303 that sends no Referer.
+    let start = bare
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .header("cookie", format!("hubauth-oauth-state={minted}"))
+        .send()
+        .await
+        .unwrap();
+    let at_idp = bare.get(location(&start)).send().await.unwrap();
+    let response = bare
+        .get(location(&at_idp))
+        .header("cookie", format!("hubauth-oauth-state={minted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "303 after the callback");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(location(&response), "/hub/home");
+    assert!(p.hub.store().get_user("ada").await.unwrap().is_some());
+    p.hub.stop().await;
+}
+
+/// The callback's error pages and the login page send no Referer (the callback URL holds
+/// the code and the state) and cannot be framed.
+#[tokio::test]
+async fn callback_and_login_pages_send_no_referrer() {
+    let p = pair("allow_all = true\n", |b| b).await;
+    let c = client();
+    let callback = to_callback(&c, &p.hub).await;
+    let stranger = client();
+    let response = stranger.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let response = c
+        .get(format!("{}login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let response = c
+        .get(format!("{}oauth_login", p.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
     p.hub.stop().await;
 }

@@ -66,15 +66,7 @@ async fn metrics_count_logins_per_hub() {
             .status(),
         403
     );
-    assert_eq!(
-        c.get(format!("{}logout", hub.hub_url))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        302
-    );
+    assert_eq!(logout(&c, &hub).await.status().as_u16(), 302);
 
     let response = c
         .get(format!("{}metrics", hub.hub_url))

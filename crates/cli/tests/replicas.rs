@@ -155,12 +155,13 @@ async fn two_hubs_on_one_postgres_share_sessions_and_revocations() {
 
         // Logout on A: B refuses that session within the bound; bob's other session
         // (made on B) is not affected.
-        let response = bare_client()
-            .get(format!("{}logout", a.hub_url))
-            .header("cookie", format!("{SESSION_COOKIE}={bob}"))
-            .send()
-            .await
-            .unwrap();
+        let response = proc::logout(
+            &bare_client(),
+            &a.hub_url,
+            Some(&format!("{SESSION_COOKIE}={bob}")),
+        )
+        .await
+        .unwrap();
         assert_eq!(response.status(), 302);
         let took = refused_within_bound(&b, &bob, "logout on A").await;
         eprintln!("logout on A refused on B after {took:?}");

@@ -18,6 +18,12 @@ const DEPRECATED_BLACKLIST: &[Deprecated] = &[Deprecated {
     same_type: true,
 }];
 
+/// The default of `username_max_length`, in bytes.
+pub const DEFAULT_USERNAME_MAX_LENGTH: usize = 255;
+/// The largest `username_max_length` accepted: a name must fit in one header line that
+/// common proxies accept (nginx's default buffer for a header line is 8 KB, others 4 KB).
+pub const MAX_USERNAME_MAX_LENGTH: usize = 4096;
+
 /// The default text of the 403 page.
 pub const DEFAULT_403_MESSAGE: &str = "Sorry, you are not currently authorized to use this hub. Please contact the hub administrator.";
 
@@ -76,6 +82,12 @@ pub static AUTHENTICATOR: ClassDef = ClassDef {
             Map,
             Literal("{}"),
             "Map of authenticated usernames to hub usernames, applied after lowercasing.\n\nPrimarily used to map OAuth user names to local users. Keys are compared case-insensitively; the map is applied once.",
+        ),
+        OptionDef::new(
+            "username_max_length",
+            Int,
+            Literal("255"),
+            "The longest valid username, in bytes (UTF-8), after normalization.\n\nLonger names are refused like names containing `/`. Names travel to apps in identity headers, so the limit must stay below what proxies accept in one header: values from 1 to 4096 are accepted.",
         ),
         OptionDef::new(
             "delete_invalid_users",
@@ -228,6 +240,8 @@ pub struct AuthenticatorConfig {
     pub username_pattern: String,
     /// See the `username_map` option (keys lowercased).
     pub username_map: BTreeMap<String, String>,
+    /// See the `username_max_length` option, in bytes.
+    pub username_max_length: usize,
     /// See the `delete_invalid_users` option.
     pub delete_invalid_users: bool,
     /// See the `post_auth_hook` option (script source; empty = none).
@@ -275,6 +289,7 @@ impl Default for AuthenticatorConfig {
             any_allow_config: None,
             username_pattern: String::new(),
             username_map: BTreeMap::new(),
+            username_max_length: DEFAULT_USERNAME_MAX_LENGTH,
             delete_invalid_users: false,
             post_auth_hook: String::new(),
             enable_auth_state: false,
@@ -322,6 +337,18 @@ impl AuthenticatorConfig {
             .into_iter()
             .map(|(key, value)| (key.to_lowercase(), value))
             .collect();
+        let username_max_length: i64 = view.get("username_max_length")?;
+        let username_max_length = usize::try_from(username_max_length)
+            .ok()
+            .filter(|max| (1..=MAX_USERNAME_MAX_LENGTH).contains(max))
+            .ok_or_else(|| {
+                view.invalid(
+                    "username_max_length",
+                    format!(
+                        "must be between 1 and {MAX_USERNAME_MAX_LENGTH} bytes (usernames travel in HTTP headers)"
+                    ),
+                )
+            })?;
         let managed_roles: Vec<serde_json::Value> = view.get("load_managed_roles")?;
         let load_managed_roles = crate::roles::ManagedRole::list_from_json(&managed_roles)
             .map_err(|err| view.invalid("load_managed_roles", err))?;
@@ -347,6 +374,7 @@ impl AuthenticatorConfig {
             any_allow_config: view.get_opt("any_allow_config")?,
             username_pattern,
             username_map,
+            username_max_length,
             delete_invalid_users: view.get("delete_invalid_users")?,
             post_auth_hook: view.get("post_auth_hook")?,
             enable_auth_state: view.get("enable_auth_state")?,

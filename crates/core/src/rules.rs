@@ -81,10 +81,21 @@ impl Rules {
         default_normalize(&self.config.username_map, name)
     }
 
-    /// Default validation: not empty, no `/`, no surrounding whitespace, no control
-    /// characters, and a whole-name match of `username_pattern` when set.
+    /// Default validation: not empty, no `/`, not `.` or `..`, no longer than
+    /// `username_max_length` bytes, no surrounding whitespace, no control characters, and a
+    /// whole-name match of `username_pattern` when set.
     pub fn validate_username(&self, name: &str) -> bool {
         if name.is_empty() || name.contains('/') || name.trim() != name {
+            return false;
+        }
+        // A name is a path segment (home and API URLs, app routes): `.` and `..` would
+        // name the parent instead.
+        if name == "." || name == ".." {
+            return false;
+        }
+        // Names travel in identity headers; an overlong one is refused here rather than
+        // by a proxy in front of every app.
+        if name.len() > self.config.username_max_length {
             return false;
         }
         // Names travel in headers and logs; a control character there is an injection.

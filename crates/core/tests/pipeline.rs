@@ -309,6 +309,63 @@ async fn base_rules_table() {
             admin: None,
         },
         Case {
+            what: "dot-dot name invalid",
+            config: cfg(|c| c.allow_all = true),
+            user: "..",
+            expect: Some(DenyReason::InvalidUsername),
+            name: "",
+            admin: None,
+        },
+        Case {
+            what: "dot name invalid",
+            config: cfg(|c| c.allow_all = true),
+            user: ".",
+            expect: Some(DenyReason::InvalidUsername),
+            name: "",
+            admin: None,
+        },
+        Case {
+            what: "dots inside a name are fine",
+            config: cfg(|c| c.allow_all = true),
+            user: "a..b.",
+            expect: None,
+            name: "a..b.",
+            admin: None,
+        },
+        Case {
+            what: "name longer than username_max_length invalid",
+            config: cfg(|c| {
+                c.allow_all = true;
+                c.username_max_length = 3;
+            }),
+            user: "abcd",
+            expect: Some(DenyReason::InvalidUsername),
+            name: "",
+            admin: None,
+        },
+        Case {
+            what: "username_max_length counts bytes: 4 characters, 5 bytes refused at 4",
+            config: cfg(|c| {
+                c.allow_all = true;
+                c.username_max_length = 4;
+            }),
+            user: "abcé",
+            expect: Some(DenyReason::InvalidUsername),
+            name: "",
+            admin: None,
+        },
+        Case {
+            what: "a name of exactly username_max_length bytes is valid",
+            config: cfg(|c| {
+                c.allow_all = true;
+                c.username_max_length = 5;
+            }),
+            user: "abcé",
+            expect: None,
+            name: "abcé",
+            admin: None,
+        },
+        Case {
             what: "empty name invalid",
             config: cfg(|c| c.allow_all = true),
             user: "",

@@ -197,6 +197,22 @@ async fn login_as(p: &Pair, user: &str) -> (reqwest::Client, u16, String) {
     (c, status, body)
 }
 
+/// Signs out as a browser does: the "Sign out?" page, then its form; the POST's answer.
+async fn logout(c: &reqwest::Client, p: &Pair) -> reqwest::Response {
+    let url = format!("{}logout", p.hub_url);
+    let page = c.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the confirmation page");
+    let html = page.text().await.unwrap();
+    let marker = "name=\"_xsrf\" value=\"";
+    let start = html.find(marker).expect("a form token") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    c.post(&url)
+        .form(&[("_xsrf", &html[start..end])])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
     c.get(format!("{}home", p.hub_url))
         .send()
@@ -224,7 +240,7 @@ async fn globus_excluded_tokens_not_in_token_response() {
     ))
     .await;
     let (_c, status, body) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302, "{body}");
+    assert_eq!(status, 303, "{body}");
     let state = auth_state(&p, "alice").await;
     // Tokens by resource server, minus the default exclusions.
     let tokens = state["tokens"].as_object().unwrap();
@@ -281,7 +297,7 @@ async fn globus_excluded_tokens_not_in_token_response() {
 async fn tokens_not_excluded_are_kept_and_username_is_split_at_first_at() {
     let p = pair("exclude_tokens = []\nallow_all = true\n").await;
     let (_c, status, _) = login_as(&p, "wash@legitshipping.com@serenity.com").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     let state = auth_state(&p, "wash").await;
     let mut keys: Vec<&String> = state["tokens"].as_object().unwrap().keys().collect();
     keys.sort();
@@ -317,7 +333,7 @@ async fn scope_default_is_computed_as_upstream() {
     let url = authorize_url(&c, &p).await;
     assert_eq!(query(&url, "scope").unwrap(), "openid profile");
     let (_c, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert_eq!(auth_state(&p, "alice").await["tokens"], json!({}));
 }
 
@@ -329,20 +345,20 @@ async fn allowed_blocked_and_admin_by_user_and_by_group() {
     .await;
     // In the allowed group.
     let (c, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert_eq!(home(&c, &p).await, 200);
     assert!(!stored_user(&p, "alice").await.unwrap().admin);
     // In the admin group: admin.
     let (_, status, _) = login_as(&p, "admin@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert!(stored_user(&p, "admin").await.unwrap().admin);
     // In admin_users without the group: admin stays (admin_users only grants).
     let (_, status, _) = login_as(&p, "bob@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert!(stored_user(&p, "bob").await.unwrap().admin);
     // Allowed by name, in no group.
     let (_, status, _) = login_as(&p, "dave@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     assert!(!stored_user(&p, "dave").await.unwrap().admin);
     // In the allowed group but blocked by name.
     let (c, status, _) = login_as(&p, "carol@globusid.org").await;
@@ -361,7 +377,7 @@ async fn identity_provider_restriction() {
         pair("identity_provider = \"globusid.org\"\nallowed_users = [\"mallory\", \"alice\"]\n")
             .await;
     let (_, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     // Another identity provider is refused even when an allow rule matches.
     let (c, status, body) = login_as(&p, "mallory@example.edu").await;
     assert_eq!(status, 403);
@@ -378,7 +394,7 @@ async fn username_from_email_takes_name_and_domain_from_email() {
     // Globus sends no email_verified: taking names from email needs the admin's consent.
     let p = pair("identity_provider = \"allowed.example.com\"\nusername_from_email = true\nallow_all = true\nallow_unverified_email = true\n").await;
     let (_, status, body) = login_as(&p, "dummy@example.com").await;
-    assert_eq!(status, 302, "{body}");
+    assert_eq!(status, 303, "{body}");
     assert!(stored_user(&p, "user1").await.is_some());
     let (_, status, _) = login_as(&p, "alice@globusid.org").await;
     assert_eq!(status, 403, "alice's email is at globusid.org");
@@ -425,7 +441,7 @@ async fn manage_groups_with_globus_groups_key() {
         "manage_groups asks for the groups scope"
     );
     let (_, status, _) = login_as(&p, "admin@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     let admin = stored_user(&p, "admin").await.unwrap();
     assert_eq!(admin.groups, vec![STAFF.to_owned(), ADMINS.to_owned()]);
     assert!(admin.admin);
@@ -474,7 +490,7 @@ async fn groups_token_missing_at_login_is_a_clear_403() {
 async fn revocation_on_logout_revokes_every_kept_token() {
     let p = pair("allow_all = true\nrevoke_tokens_on_logout = true\nexclude_tokens = [\"auth.globus.org\"]\nscope = [\"openid\", \"profile\", \"urn:globus:auth:scope:transfer.api.globus.org:all\", \"urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships\"]\nextra_authorize_params = { access_type = \"offline\" }\n").await;
     let (c, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     let before = auth_state(&p, "alice").await;
     let mut kept: Vec<String> = Vec::new();
     for token in before["tokens"].as_object().unwrap().values() {
@@ -483,7 +499,7 @@ async fn revocation_on_logout_revokes_every_kept_token() {
         }
     }
     assert_eq!(kept.len(), 4, "transfer and groups, access and refresh");
-    let out = c.get(format!("{}logout", p.hub_url)).send().await.unwrap();
+    let out = logout(&c, &p).await;
     assert_eq!(out.status(), 302);
     let revoked = p.mock.revoked();
     for token in &kept {
@@ -498,9 +514,9 @@ async fn revocation_on_logout_revokes_every_kept_token() {
 async fn revocation_endpoint_down_logout_still_completes_with_a_warning() {
     let p = pair("allow_all = true\nrevoke_tokens_on_logout = true\nextra_authorize_params = { access_type = \"offline\" }\n").await;
     let (c, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     p.mock.set_down(Endpoint::Revoke, true);
-    let out = c.get(format!("{}logout", p.hub_url)).send().await.unwrap();
+    let out = logout(&c, &p).await;
     assert_eq!(out.status(), 200, "the logout page, with the warning");
     let page = out.text().await.unwrap();
     assert!(page.contains("could not be revoked"), "{page}");
@@ -513,7 +529,7 @@ async fn revocation_endpoint_down_logout_still_completes_with_a_warning() {
 async fn no_revocation_unless_configured() {
     let p = pair("allow_all = true\n").await;
     let (c, _, _) = login_as(&p, "alice@globusid.org").await;
-    let out = c.get(format!("{}logout", p.hub_url)).send().await.unwrap();
+    let out = logout(&c, &p).await;
     assert_eq!(out.status(), 302);
     assert_eq!(p.mock.count(Endpoint::Revoke), 0);
     assert_ne!(auth_state(&p, "alice").await["tokens"], json!({}));
@@ -526,7 +542,7 @@ async fn refresh_revalidates_with_kept_tokens() {
     ))
     .await;
     let (c, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     let userinfo_calls = p.mock.count(Endpoint::UserInfo);
     // Within auth_refresh_age: nothing asked.
     p.clock.advance(60);
@@ -575,7 +591,7 @@ async fn deprecated_allow_refresh_tokens_asks_for_offline_access() {
     let url = authorize_url(&client(), &p).await;
     assert_eq!(query(&url, "access_type").as_deref(), Some("offline"));
     let (_, status, _) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302);
+    assert_eq!(status, 303);
     let state = auth_state(&p, "alice").await;
     assert!(state["tokens"]["transfer.api.globus.org"]["refresh_token"].is_string());
 }

@@ -99,6 +99,7 @@ impl IntoResponse for AppError {
         );
         let mut response = (status, Html(body)).into_response();
         add_retry_after(&mut response);
+        crate::handlers::page_headers(response.headers_mut());
         response
     }
 }

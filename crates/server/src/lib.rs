@@ -170,7 +170,7 @@ fn routes(state: &AppState) -> Router<AppState> {
     let hub_routes = Router::new()
         .route("/", get(misc::to_home))
         .route("/login", get(login::get).post(login::post))
-        .route("/logout", get(logout::logout).post(logout::logout))
+        .route("/logout", get(logout::get).post(logout::post))
         .route("/home", get(home::home))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add))
@@ -196,9 +196,15 @@ fn routes(state: &AppState) -> Router<AppState> {
             get(oauth2::userinfo).post(oauth2::userinfo),
         )
         .route("/api/oauth2/jwks", get(oauth2::jwks))
-        .route("/api/oauth2/logout", get(oauth2::end_session))
+        .route(
+            "/api/oauth2/logout",
+            get(oauth2::end_session).post(oauth2::end_session_post),
+        )
         .merge(api::routes())
-        .fallback(misc::not_found);
+        .fallback(misc::not_found)
+        .layer(axum::middleware::map_response(
+            handlers::hub_response_headers,
+        ));
     let hub_trimmed = hub.trim_end_matches('/').to_owned();
     let mut router = Router::new()
         .nest(&hub_trimmed, hub_routes)

@@ -177,7 +177,7 @@ pub static HUB: ClassDef = ClassDef {
             "template_paths",
             List,
             Literal("[]"),
-            "Directories searched for page templates before the built-in ones, as JupyterHub's template_paths: a file there named like a built-in template (page.html, login.html, home.html, logout.html, error.html, admin.html) replaces it. Templates are Jinja (minijinja) with autoescaping; {% extends \"page.html\" %} and the blocks title and main work as in the built-in ones. Every template is compiled at start, so a mistake stops the hub with the file named.",
+            "Directories searched for page templates before the built-in ones, as JupyterHub's template_paths: a file there named like a built-in template (page.html, login.html, home.html, logout.html, logout_confirm.html, error.html, admin.html) replaces it. Templates are Jinja (minijinja) with autoescaping; {% extends \"page.html\" %} and the blocks title and main work as in the built-in ones. Every template is compiled at start, so a mistake stops the hub with the file named.",
         ),
     ],
 };

@@ -22,6 +22,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
     ("logout.html", include_str!("templates/logout.html")),
     (
+        "logout_confirm.html",
+        include_str!("templates/logout_confirm.html"),
+    ),
+    (
         "oauth2_authorize.html",
         include_str!("templates/oauth2_authorize.html"),
     ),

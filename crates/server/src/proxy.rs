@@ -164,22 +164,26 @@ pub fn strip_cookie(headers: &mut HeaderMap, name: &str) {
         return;
     }
     headers.remove(header::COOKIE);
+    // Read as bytes: another app's cookie may hold any byte, and a header that is not text
+    // must still lose the hub's cookie before it reaches an app.
     for value in values {
-        let Ok(text) = value.to_str() else {
-            // Not text: leave it as it was.
-            headers.append(header::COOKIE, value);
-            continue;
-        };
-        let kept: Vec<&str> = text
-            .split(';')
-            .map(str::trim)
+        let kept: Vec<&[u8]> = value
+            .as_bytes()
+            .split(|byte| *byte == b';')
+            .map(<[u8]>::trim_ascii)
             .filter(|pair| !pair.is_empty())
-            .filter(|pair| pair.split_once('=').map_or(*pair, |(key, _)| key.trim()) != name)
+            .filter(|pair| {
+                let key = match pair.iter().position(|byte| *byte == b'=') {
+                    Some(at) => pair[..at].trim_ascii(),
+                    None => pair,
+                };
+                key != name.as_bytes()
+            })
             .collect();
         if kept.is_empty() {
             continue;
         }
-        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+        if let Ok(value) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
             headers.append(header::COOKIE, value);
         }
     }
@@ -284,5 +288,14 @@ mod tests {
         strip_cookie(&mut headers, "hubauth-session");
         let values: Vec<_> = headers.get_all("cookie").iter().collect();
         assert_eq!(values, vec!["a=1; b=2"]);
+
+        // Another app's cookie that is not text does not keep the hub's in the header.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "cookie",
+            HeaderValue::from_bytes(b"pref=caf\xe9; hubauth-session=s; b=2").unwrap(),
+        );
+        strip_cookie(&mut headers, "hubauth-session");
+        assert_eq!(headers["cookie"].as_bytes(), b"pref=caf\xe9; b=2");
     }
 }

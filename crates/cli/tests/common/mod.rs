@@ -417,3 +417,44 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
+
+/// Signs out as a browser does: loads the confirmation page of `{hub_url}logout` and posts
+/// its form; returns the POST's answer. Without a session the GET answers at once (there
+/// is nothing to confirm) and that answer is returned.
+pub async fn logout_at(client: &reqwest::Client, hub_url: &str) -> reqwest::Response {
+    logout_with_cookie(client, hub_url, None).await
+}
+
+/// [`logout_at`] for this hub.
+pub async fn logout(client: &reqwest::Client, hub: &TestHub) -> reqwest::Response {
+    logout_at(client, &hub.hub_url).await
+}
+
+/// [`logout_at`] sending `cookie` (a `name=value` pair) by hand, for clients without a
+/// cookie jar.
+pub async fn logout_with_cookie(
+    client: &reqwest::Client,
+    hub_url: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let url = format!("{hub_url}logout");
+    let with_cookie = |request: reqwest::RequestBuilder| match cookie {
+        Some(cookie) => request.header("cookie", cookie),
+        None => request,
+    };
+    let page = with_cookie(client.get(&url)).send().await.unwrap();
+    if page.status() != 200 {
+        return page;
+    }
+    let html = page.text().await.unwrap();
+    if !html.contains("id=\"logout-confirm\"") {
+        // No session: a page without a question (the signed-out page), sent again as is.
+        return with_cookie(client.get(&url)).send().await.unwrap();
+    }
+    let xsrf = scrape_xsrf(&html);
+    with_cookie(client.post(&url))
+        .form(&[("_xsrf", xsrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+}

@@ -157,3 +157,28 @@ pub async fn status(client: &reqwest::Client, hub_url: &str, path: &str) -> u16 
         Err(_) => 0,
     }
 }
+
+/// Signs out as a browser does: the confirmation page of `{hub_url}logout`, then its form
+/// (with `cookie`, a `name=value` pair, sent by hand when given); the POST's answer, or
+/// the GET's when it asked nothing (no session).
+pub async fn logout(
+    client: &reqwest::Client,
+    hub_url: &str,
+    cookie: Option<&str>,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let url = format!("{hub_url}logout");
+    let with_cookie = |request: reqwest::RequestBuilder| match cookie {
+        Some(cookie) => request.header("cookie", cookie),
+        None => request,
+    };
+    let page = with_cookie(client.get(&url)).send().await?;
+    if page.status() != 200 {
+        return Ok(page);
+    }
+    let body = page.text().await?;
+    let xsrf = scrape_xsrf(&body).unwrap_or_default();
+    with_cookie(client.post(&url))
+        .form(&[("_xsrf", xsrf.as_str())])
+        .send()
+        .await
+}

@@ -462,10 +462,15 @@ pub async fn whoami(client: &reqwest::Client, hub: &TestHub) -> Option<(String, 
     Some((name, admin))
 }
 
-/// Logs the client out.
+/// Logs the client out as a browser does: the "Sign out?" page, then its form.
 pub async fn logout(client: &reqwest::Client, hub: &TestHub) {
+    let url = format!("{}logout", hub.hub_url);
+    let page = client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the confirmation page");
+    let xsrf = scrape_xsrf(&page.text().await.unwrap());
     let response = client
-        .get(format!("{}logout", hub.hub_url))
+        .post(&url)
+        .form(&[("_xsrf", xsrf.as_str())])
         .send()
         .await
         .unwrap();

@@ -23,7 +23,7 @@ use hubauth_store::{ApiTokenRecord, UserRecord};
 use super::ApiError;
 use super::scopes::Scopes;
 use crate::cookies::{self, SESSION_COOKIE};
-use crate::csrf::{self, XSRF_COOKIE};
+use crate::csrf;
 use crate::error::AppError;
 use crate::secrets::hash_token;
 use crate::state::{AppState, HubState};
@@ -198,7 +198,7 @@ pub async fn authenticate(
                 method.as_str()
             )));
         };
-        let cookie = cookies::get(headers, XSRF_COOKIE).unwrap_or_default();
+        let cookie = csrf::cookie_value(&state.secret, headers).unwrap_or_default();
         if !csrf::check(&state.secret, &cookie, &submitted) {
             return Err(ApiError::forbidden(format!(
                 "XSRF cookie does not match {} argument",

@@ -79,6 +79,7 @@ struct AdminContext {
     user: PageUser,
     wide: bool,
     xsrf: String,
+    logout_xsrf: String,
     q: String,
     page: u64,
     pages: u64,
@@ -106,17 +107,9 @@ pub async fn page(
         Err(response) => return response,
     };
     let notice = notice(params.done.as_deref(), params.user.as_deref());
-    render(
-        &state,
-        &headers,
-        &admin,
-        &params,
-        StatusCode::OK,
-        notice,
-        "",
-    )
-    .await
-    .unwrap_or_else(|err| app_error_page(&state, err))
+    render(&state, &admin, &params, StatusCode::OK, notice, "")
+        .await
+        .unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// `POST {base_url}hub/admin/users`: add a user.
@@ -133,7 +126,7 @@ pub async fn add(
     let make_admin = form.admin == "on" || form.admin == "true";
     match users::create_user(&state, &form.name, make_admin).await {
         Ok(created) => back(&state, &form, "added", &created.name),
-        Err(err) => failed(&state, &headers, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err).await,
     }
 }
 
@@ -154,14 +147,14 @@ pub async fn set_admin(
         let err = crate::api::ApiError::bad_request(
             "You cannot remove your own admin flag here; ask another admin.",
         );
-        return failed(&state, &headers, &admin, &form, err).await;
+        return failed(&state, &admin, &form, err).await;
     }
     match users::set_admin(&state, &name, make_admin).await {
         Ok(user) => {
             let done = if make_admin { "admin" } else { "unadmin" };
             back(&state, &form, done, &user.name)
         }
-        Err(err) => failed(&state, &headers, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err).await,
     }
 }
 
@@ -179,11 +172,11 @@ pub async fn delete(
     };
     if name == admin.user.name {
         let err = crate::api::ApiError::bad_request("Cannot delete yourself!");
-        return failed(&state, &headers, &admin, &form, err).await;
+        return failed(&state, &admin, &form, err).await;
     }
     match users::delete_user(&state, &name).await {
         Ok(()) => back(&state, &form, "deleted", &name),
-        Err(err) => failed(&state, &headers, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err).await,
     }
 }
 
@@ -228,8 +221,9 @@ async fn checked_post(
     form: &ActionForm,
 ) -> Result<SessionUser, Response> {
     let admin = require_admin(state, headers, uri).await?;
-    let cookie = crate::cookies::get(headers, csrf::XSRF_COOKIE).unwrap_or_default();
-    if !csrf::check(&state.secret, &cookie, &form._xsrf) {
+    // Bound to the session, not to the `_xsrf` cookie: a cookie planted from a sibling
+    // site cannot make a one-click admin form acceptable.
+    if !csrf::check_session_token(&state.secret, &admin.session_hash, &form._xsrf) {
         return Err(forbidden(
             state,
             &admin,
@@ -275,7 +269,6 @@ fn back(state: &HubState, form: &ActionForm, done: &str, user: &str) -> Response
 /// The list again, with the operation's error and its status (400, 404, 409).
 async fn failed(
     state: &HubState,
-    headers: &HeaderMap,
     admin: &SessionUser,
     form: &ActionForm,
     err: crate::api::ApiError,
@@ -290,17 +283,9 @@ async fn failed(
     if status.is_server_error() {
         tracing::error!(error = %err.message, "admin page operation failed");
     }
-    render(
-        state,
-        headers,
-        admin,
-        &params,
-        status,
-        String::new(),
-        &err.message,
-    )
-    .await
-    .unwrap_or_else(|err| app_error_page(state, err))
+    render(state, admin, &params, status, String::new(), &err.message)
+        .await
+        .unwrap_or_else(|err| app_error_page(state, err))
 }
 
 fn notice(done: Option<&str>, user: Option<&str>) -> String {
@@ -318,14 +303,12 @@ fn notice(done: Option<&str>, user: Option<&str>) -> String {
 
 async fn render(
     state: &HubState,
-    headers: &HeaderMap,
     admin: &SessionUser,
     params: &ListParams,
     status: StatusCode,
     notice: String,
     error: &str,
 ) -> Result<Response, AppError> {
-    let (xsrf_value, set_cookies) = super::login::xsrf_cookie(state, headers);
     let q = params.q.trim().to_owned();
     let requested = params.page.unwrap_or(1).max(1);
     let query = |page: u64| UserQuery {
@@ -373,7 +356,8 @@ async fn render(
         hub_prefix: state.hub_prefix(),
         user: page_user(admin),
         wide: true,
-        xsrf: csrf::form_token(&state.secret, &xsrf_value),
+        xsrf: csrf::session_token(&state.secret, &admin.session_hash),
+        logout_xsrf: csrf::session_token(&state.secret, &admin.session_hash),
         prev_url: if page > 1 {
             link(page - 1)
         } else {
@@ -403,7 +387,7 @@ async fn render(
         error: error.to_owned(),
     };
     let body = state.pages.render("admin.html", context)?;
-    Ok(html(status, body, &set_cookies))
+    Ok(html(status, body, &[]))
 }
 
 /// Percent-encodes a name for one URL path segment (everything but unreserved characters).

@@ -15,6 +15,7 @@ use crate::state::{AppState, HubState};
 struct HomeContext {
     hub_prefix: String,
     user: PageUser,
+    logout_xsrf: String,
 }
 
 /// The home page; visitors without a session are sent to the login page.
@@ -55,6 +56,7 @@ async fn home_inner(
         HomeContext {
             hub_prefix: state.hub_prefix(),
             user,
+            logout_xsrf: crate::csrf::session_token(&state.secret, &current.session_hash),
         },
     )?;
     Ok(html(StatusCode::OK, body, &[]))

@@ -12,7 +12,6 @@ use crate::cookies;
 use crate::csrf::{self, XSRF_COOKIE};
 use crate::error::AppError;
 use crate::login::{self, LoginAttempt};
-use crate::secrets::random_token;
 use crate::session;
 use crate::state::{AppState, HubState};
 
@@ -44,12 +43,13 @@ fn next_or_default(state: &HubState, next: Option<&str>) -> String {
         .unwrap_or_else(|| state.default_next())
 }
 
-/// The XSRF cookie value of the request, or a new one with its `Set-Cookie`.
+/// The request's XSRF cookie value when the hub minted it, or a new one with its
+/// `Set-Cookie` (a value the client chose is replaced, never adopted).
 pub(crate) fn xsrf_cookie(state: &HubState, headers: &HeaderMap) -> (String, Vec<String>) {
-    match cookies::get(headers, XSRF_COOKIE).filter(|value| (20..=128).contains(&value.len())) {
+    match csrf::cookie_value(&state.secret, headers) {
         Some(value) => (value, Vec::new()),
         None => {
-            let value = random_token();
+            let value = csrf::mint_cookie_value(&state.secret);
             let mut attrs = state.cookie_attrs(headers);
             let prefix = state.hub_prefix();
             attrs.path = &prefix;
@@ -189,7 +189,7 @@ async fn post_inner(
         .find(|(key, _)| key == "_xsrf")
         .map(|(_, value)| value.as_str())
         .unwrap_or("");
-    let cookie_xsrf = cookies::get(headers, XSRF_COOKIE).unwrap_or_default();
+    let cookie_xsrf = csrf::cookie_value(&state.secret, headers).unwrap_or_default();
     let data = LoginData::from_form(fields.iter().cloned());
     let typed_name = data.username().to_owned();
     attempt.user(&typed_name);

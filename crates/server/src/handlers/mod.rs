@@ -54,6 +54,14 @@ pub fn redirect(location: &str, cookies: &[String]) -> Response {
     response
 }
 
+/// A 303 redirect (after a form post or the OAuth callback: the browser GETs the target,
+/// and the callback's URL with its code leaves the history entry).
+pub fn see_other(location: &str, cookies: &[String]) -> Response {
+    let mut response = redirect(location, cookies);
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+}
+
 /// An HTML page with a status and optional `Set-Cookie` headers.
 pub fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
     let mut response = (status, Html(body)).into_response();
@@ -65,6 +73,67 @@ pub fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page_headers(response.headers_mut());
+    response
+}
+
+/// The headers of every page the hub renders itself: it may not be framed by any site
+/// (`X-Frame-Options: DENY` and `frame-ancestors 'none'`, added to a policy already set),
+/// and the browser sends no `Referer` from it (login and callback URLs carry `next`,
+/// `state` and codes).
+pub fn page_headers(headers: &mut HeaderMap) {
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let policy = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|policy| !policy.is_empty())
+        .map(str::to_owned);
+    let policy = match policy {
+        None => "frame-ancestors 'none'".to_owned(),
+        Some(policy)
+            if policy.split(';').any(|part| {
+                part.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("frame-ancestors")
+            }) =>
+        {
+            policy
+        }
+        Some(policy) => format!("{}; frame-ancestors 'none'", policy.trim_end_matches(';')),
+    };
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// The response layer of the hub's own routes (`{base_url}hub/...`; the apps behind the
+/// built-in proxy decide their own headers): every HTML answer gets [`page_headers`],
+/// whichever handler made it, and every answer (redirects from the login and the OAuth
+/// callback included) gets `Referrer-Policy: no-referrer`.
+pub async fn hub_response_headers(mut response: Response) -> Response {
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/html")
+        });
+    if is_html {
+        page_headers(response.headers_mut());
+    } else if !response.headers().contains_key(header::REFERRER_POLICY) {
+        response.headers_mut().insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     response
 }
 

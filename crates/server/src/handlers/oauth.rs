@@ -14,7 +14,7 @@ use hubauth_store::NewLoginState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ClientIp, error_page, redirect};
+use super::{ClientIp, error_page, redirect, see_other};
 use crate::cookies;
 use crate::error::AppError;
 use crate::login::{self, LoginAttempt};
@@ -25,6 +25,13 @@ use crate::state::{AppState, HubState};
 pub const BROWSER_COOKIE: &str = "hubauth-oauth-state";
 /// How long a login attempt may take at the provider.
 pub const STATE_TTL: i64 = 600;
+/// What the browser cookie's signature is bound to.
+const BROWSER_PURPOSE: &str = "oauth-browser";
+
+/// The request's browser binding, when the hub minted it.
+fn browser_binding(state: &HubState, headers: &HeaderMap) -> Option<String> {
+    cookies::get_signed(headers, &state.secret, BROWSER_PURPOSE, BROWSER_COOKIE)
+}
 
 /// What the hub keeps about a login attempt until the callback.
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,12 +98,11 @@ async fn login_start_inner(
     let redirect_login = redirect_login(state)?;
     let now = state.clock.now();
     let ctx = RequestContext { now, remote_ip: ip };
-    let (browser, mut set_cookies) = match cookies::get(headers, BROWSER_COOKIE)
-        .filter(|value| (20..=128).contains(&value.len()))
-    {
-        Some(value) => (value, Vec::new()),
-        None => (random_token(), Vec::new()),
-    };
+    // Only a binding this hub minted is kept (so two tabs can log in at once); a value the
+    // client chose, e.g. planted from a sibling site to fix the binding, is replaced.
+    let browser = browser_binding(state, headers)
+        .unwrap_or_else(|| cookies::mint_signed(&state.secret, BROWSER_PURPOSE));
+    let mut set_cookies = Vec::new();
     let mut attrs = state.cookie_attrs(headers);
     let prefix = state.hub_prefix();
     attrs.path = &prefix;
@@ -194,8 +200,7 @@ async fn callback_inner(
         attempt.outcome("bad_state", "state missing from the URL");
         return Err(bad_request("Missing argument state"));
     };
-    let Some(browser) = cookies::get(headers, BROWSER_COOKIE).filter(|value| !value.is_empty())
-    else {
+    let Some(browser) = browser_binding(state, headers) else {
         attempt.outcome("bad_state", "state cookie missing");
         return Err(bad_request("OAuth state missing from cookies"));
     };
@@ -246,7 +251,7 @@ async fn callback_inner(
         Outcome::Success(model) => {
             let cookie = login::complete_login(state, headers, &model, now, attempt).await?;
             let next = pending.next.unwrap_or_else(|| state.default_next());
-            Ok(redirect(&next, &[cookie]))
+            Ok(see_other(&next, &[cookie]))
         }
         Outcome::Denied { name, reason } => {
             attempt.user(name.as_deref().unwrap_or(""));

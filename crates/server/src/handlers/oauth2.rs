@@ -1168,25 +1168,57 @@ pub struct EndSessionQuery {
 /// `GET {base_url}hub/api/oauth2/logout`: a service ends the user's hub session (single
 /// logout), then the browser goes to the client's registered `post_logout_redirect_uri`,
 /// or to the hub's login page. Unregistered URIs and foreign or forged ID token hints get
-/// an error page, never a redirect.
+/// an error page, never a redirect. Only an `id_token_hint` issued in the current session
+/// proves the request comes from a service the user signed in to; without one (or with one
+/// for another user or session) the user is asked first, on a page whose form POSTs back
+/// here with the session's form token, so another site cannot sign the user out with a
+/// link or an image.
 pub async fn end_session(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     query: Result<Query<EndSessionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(provider) = provider_of(&state) else {
-        return not_found(&state);
+    end_session_request(&state, &uri, &headers, query, None).await
+}
+
+/// `POST {base_url}hub/api/oauth2/logout`: the confirmation page's answer; the query is the
+/// original logout request, checked again in full.
+pub async fn end_session_post(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    query: Result<Query<EndSessionQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let submitted = super::logout::form_xsrf(&body);
+    end_session_request(&state, &uri, &headers, query, Some(submitted)).await
+}
+
+async fn end_session_request(
+    state: &HubState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    query: Result<Query<EndSessionQuery>, axum::extract::rejection::QueryRejection>,
+    submitted: Option<String>,
+) -> Response {
+    let Some(provider) = provider_of(state) else {
+        return not_found(state);
     };
     let Ok(Query(query)) = query else {
         return page(
-            &state,
+            state,
             StatusCode::BAD_REQUEST,
             "The logout request is malformed.",
         );
     };
-    match end_session_inner(&state, provider, &headers, &query).await {
+    let request_uri = uri
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_default();
+    match end_session_inner(state, provider, headers, &query, &request_uri, submitted).await {
         Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
+        Err(err) => app_error_page(state, err),
     }
 }
 
@@ -1195,6 +1227,8 @@ async fn end_session_inner(
     provider: &Provider,
     headers: &HeaderMap,
     query: &EndSessionQuery,
+    request_uri: &str,
+    submitted: Option<String>,
 ) -> Result<Response, AppError> {
     let bad = |message: &str| Err(AppError::user(StatusCode::BAD_REQUEST, message));
     let hint = match query.id_token_hint.as_deref() {
@@ -1244,12 +1278,43 @@ async fn end_session_inner(
     let current = session::current_user(state, headers).await?;
     let mut cookies = Vec::new();
     if let Some(current) = current {
-        let hinted_user = hint
-            .as_ref()
-            .and_then(|claims| claims.get("sub"))
-            .and_then(Value::as_str);
-        if hinted_user.is_some_and(|sub| sub != current.user.name) {
-            return bad("The id_token_hint is for another user than the one logged in.");
+        let proven = match &hint {
+            Some(claims) => hint_fits_session(state, claims, &current).await?,
+            None => false,
+        };
+        if !proven {
+            let service = client.map(|client| client.name.as_str());
+            let confirming = super::logout::LoggedIn::from(&current);
+            match submitted {
+                None => {
+                    return super::logout::confirm_page(
+                        state,
+                        &confirming,
+                        StatusCode::OK,
+                        request_uri,
+                        service,
+                        "",
+                    );
+                }
+                Some(submitted)
+                    if !crate::csrf::check_session_token(
+                        &state.secret,
+                        &current.session_hash,
+                        &submitted,
+                    ) =>
+                {
+                    tracing::warn!(user = %current.user.name, "refused an end-session post without this session's form token");
+                    return super::logout::confirm_page(
+                        state,
+                        &confirming,
+                        StatusCode::FORBIDDEN,
+                        request_uri,
+                        service,
+                        super::logout::REFUSED_POST,
+                    );
+                }
+                Some(_) => {}
+            }
         }
         let name = current.user.name.clone();
         if state.store.delete_session(&current.session_hash).await? {
@@ -1279,4 +1344,25 @@ async fn end_session_inner(
         None => format!("{}login", state.hub_prefix()),
     };
     Ok(redirect(&location, &cookies))
+}
+
+/// Whether a verified ID token hint was issued to the logged-in user in this very session
+/// (`sub` is the user, `auth_time` the session's start): then the service that sends it
+/// had the user sign in there, and may end the session without asking.
+async fn hint_fits_session(
+    state: &HubState,
+    claims: &serde_json::Map<String, Value>,
+    current: &session::SessionUser,
+) -> Result<bool, AppError> {
+    if claims.get("sub").and_then(Value::as_str) != Some(current.user.name.as_str()) {
+        return Ok(false);
+    }
+    let Some(auth_time) = claims.get("auth_time").and_then(Value::as_i64) else {
+        return Ok(false);
+    };
+    Ok(state
+        .store
+        .get_session(&current.session_hash)
+        .await?
+        .is_some_and(|session| session.created == auth_time))
 }
