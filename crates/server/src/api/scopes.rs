@@ -258,6 +258,12 @@ pub fn is_known(scope: &str) -> bool {
     }
 }
 
+/// Whether a scope string is about one of hubauth's scopes (its name is known, whatever
+/// its filter), as opposed to a service's own scope or an identity scope.
+pub fn names_hub_scope(scope: &str) -> bool {
+    find(split(scope).0).is_some()
+}
+
 fn split(scope: &str) -> (&str, Option<&str>) {
     match scope.split_once('!') {
         Some((name, filter)) => (name, Some(filter)),
@@ -281,6 +287,14 @@ pub struct Targets {
 impl Targets {
     fn merge(&mut self, other: &Targets) {
         self.all |= other.all;
+        // Filters under `all` add nothing; keeping them would make equal sets compare
+        // unequal (a user holding `read:users` and `read:users!user=self`).
+        if self.all {
+            self.users.clear();
+            self.groups.clear();
+            self.other.clear();
+            return;
+        }
         self.users.extend(other.users.iter().cloned());
         self.groups.extend(other.groups.iter().cloned());
         self.other.extend(other.other.iter().cloned());
@@ -467,6 +481,11 @@ impl Scopes {
         }
     }
 
+    /// Whether the set holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Whether the scope is held for anything at all.
     pub fn has_any(&self, name: &str) -> bool {
         self.map
@@ -602,6 +621,18 @@ mod tests {
         assert!(missing.contains(&"tokens!user=alice".to_owned()), "{missing:?}");
         assert!(!missing.contains(&"read:users!user=alice".to_owned()), "{missing:?}");
         assert!(not_held(&["inherit"], "alice", &alice, &alice).is_empty());
+    }
+
+    #[test]
+    fn filters_under_an_unfiltered_scope_change_nothing() {
+        let admin = Scopes::expand(&["admin:users", "self"], Some("ada"));
+        let asked = Scopes::expand(&["admin:users"], Some("ada"));
+        assert_eq!(asked.intersect(&admin), asked);
+        assert!(asked.not_covered_by(&admin).is_empty());
+        assert_eq!(
+            Scopes::expand(&["read:users", "read:users!user=ada"], None),
+            Scopes::expand(&["read:users"], None)
+        );
     }
 
     #[test]

@@ -91,18 +91,21 @@ pub async fn held_by_user(
     user: &UserRecord,
     granted: Vec<String>,
 ) -> Result<Vec<String>, AppError> {
+    use crate::api::scopes::{self, Scopes};
     let held = crate::api::auth::user_scopes(state, user).await?;
     Ok(granted
         .into_iter()
         .filter(|scope| {
-            if BASE_SCOPES.contains(&scope.as_str()) || !crate::api::scopes::is_known(scope) {
+            if BASE_SCOPES.contains(&scope.as_str()) || !scopes::names_hub_scope(scope) {
                 return true;
             }
-            let lacking = crate::api::scopes::not_held(&[scope], &user.name, &held, &held);
-            if !lacking.is_empty() {
+            // A hub scope whose filter means nothing grants nothing: not handed on.
+            let empty = scope != "inherit" && Scopes::expand(&[scope], Some(&user.name)).is_empty();
+            let keep = !empty && scopes::not_held(&[scope], &user.name, &held, &held).is_empty();
+            if !keep {
                 tracing::info!(user = %user.name, scope = %scope, "dropping a scope the user does not hold");
             }
-            lacking.is_empty()
+            keep
         })
         .collect())
 }
