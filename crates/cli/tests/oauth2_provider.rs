@@ -339,11 +339,17 @@ oauth_no_confirm = true
         assert_eq!(status, 200, "{body}");
         let tokens = hub.store().list_api_tokens(name).await.unwrap();
         assert_eq!(tokens.len(), 1);
-        granted.push((body["scope"].as_str().unwrap().to_owned(), tokens[0].scopes.clone()));
+        granted.push((
+            body["scope"].as_str().unwrap().to_owned(),
+            tokens[0].scopes.clone(),
+        ));
     }
     let (bob_scope, bob_stored) = &granted[0];
     assert_eq!(bob_scope, "identify openid read:users!user custom:read");
-    assert!(!bob_stored.contains(&"admin:users".to_owned()), "{bob_stored:?}");
+    assert!(
+        !bob_stored.contains(&"admin:users".to_owned()),
+        "{bob_stored:?}"
+    );
     // An admin holds admin:users and may hand it on.
     let (ada_scope, _) = &granted[1];
     assert_eq!(

@@ -185,7 +185,10 @@ async fn anonymous_scrape_of_metrics_is_refused() {
     let token = metrics_token(&hub).await;
     let (status, text) = scrape(http.get(&url).bearer_auth(&token)).await;
     assert_eq!(status, 200, "{text}");
-    assert!(text.contains("# TYPE hubauth_logins_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE hubauth_active_sessions gauge"),
+        "{text}"
+    );
     let (status, _) = scrape(
         http.get(&url)
             .header("Authorization", format!("token {token}")),

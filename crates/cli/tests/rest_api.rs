@@ -1269,14 +1269,36 @@ async fn admin_users_holder_cannot_grant_herself_the_admin_role(db: String) {
 
     // (1) The admin role, by name or through the admin flag.
     let (status, body) = patch("mallory", json!({"roles": ["user-admins", "admin"]})).await;
-    assert_error(status, &body, 403, "Only admins can grant admin permissions");
+    assert_error(
+        status,
+        &body,
+        403,
+        "Only admins can grant admin permissions",
+    );
     let (status, body) = patch("mallory", json!({"admin": true})).await;
-    assert_error(status, &body, 403, "Only admins can grant admin permissions");
+    assert_error(
+        status,
+        &body,
+        403,
+        "Only admins can grant admin permissions",
+    );
     // (2) A role whose scopes she lacks: `tokens` (then a token for the admin).
     let (status, body) = patch("mallory", json!({"roles": ["user-admins", "token-makers"]})).await;
-    assert_error(status, &body, 403, "Not assigning role token-makers to user mallory");
-    assert!(body["message"].as_str().unwrap().ends_with(": tokens"), "{body}");
-    let (status, body) = patch("mallory", json!({"roles": ["user-admins", "metrics-readers"]})).await;
+    assert_error(
+        status,
+        &body,
+        403,
+        "Not assigning role token-makers to user mallory",
+    );
+    assert!(
+        body["message"].as_str().unwrap().ends_with(": tokens"),
+        "{body}"
+    );
+    let (status, body) = patch(
+        "mallory",
+        json!({"roles": ["user-admins", "metrics-readers"]}),
+    )
+    .await;
     assert_error(status, &body, 403, "read:metrics");
     // ... nor to an accomplice.
     let (status, body) = patch("bob", json!({"roles": ["token-makers"]})).await;
@@ -1288,7 +1310,10 @@ async fn admin_users_holder_cannot_grant_herself_the_admin_role(db: String) {
     )
     .await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(roles_of(&hub, &admin, "mallory").await, json!(["user", "user-admins"]));
+    assert_eq!(
+        roles_of(&hub, &admin, "mallory").await,
+        json!(["user", "user-admins"])
+    );
     assert_eq!(roles_of(&hub, &admin, "bob").await, json!(["user"]));
     assert!(hub.store().get_auth_state("bob").await.unwrap().is_none());
 
@@ -1298,7 +1323,17 @@ async fn admin_users_holder_cannot_grant_herself_the_admin_role(db: String) {
             api_call(&hub, Method::POST, "/users/admin/tokens", &mallory, body).await;
         assert_error(status, &answer, 403, "no permissions to generate tokens");
     }
-    // (4) A token for herself with scopes she lacks.
+    // (4) A token for herself with scopes she lacks (400 as JupyterHub: the owner lacks
+    // them), or with the deprecated token roles.
+    let (status, answer) = api_call(
+        &hub,
+        Method::POST,
+        "/users/mallory/tokens",
+        &mallory,
+        Some(json!({"roles": ["admin"]})),
+    )
+    .await;
+    assert_error(status, &answer, 400, "token roles are deprecated");
     for scope in ["tokens", "admin:groups", "read:metrics"] {
         let (status, answer) = api_call(
             &hub,
@@ -1319,14 +1354,26 @@ async fn admin_users_holder_cannot_grant_herself_the_admin_role(db: String) {
         Some(json!({"usernames": ["sock1", "sock2"], "roles": ["token-makers"]})),
     )
     .await;
-    assert_error(status, &body, 403, "Not assigning role token-makers to user sock1");
-    for body in [json!({"roles": ["token-makers"]}), json!({"roles": ["admin"]}), json!({"admin": true})] {
+    assert_error(
+        status,
+        &body,
+        403,
+        "Not assigning role token-makers to user sock1",
+    );
+    for body in [
+        json!({"roles": ["token-makers"]}),
+        json!({"roles": ["admin"]}),
+        json!({"admin": true}),
+    ] {
         let (status, answer) =
             api_call(&hub, Method::POST, "/users/sock3", &mallory, Some(body)).await;
         assert_eq!(status, 403, "{answer}");
     }
     for name in ["sock1", "sock2", "sock3"] {
-        assert!(hub.store().get_user(name).await.unwrap().is_none(), "{name} not created");
+        assert!(
+            hub.store().get_user(name).await.unwrap().is_none(),
+            "{name} not created"
+        );
     }
     // (6) A role of her own with holders; deleting the admin; roles through a group.
     let (status, body) = api_call(
@@ -1401,7 +1448,10 @@ async fn admin_users_holder_cannot_grant_herself_the_admin_role(db: String) {
     )
     .await;
     assert_eq!(status, 200, "{user}");
-    assert_eq!(user["roles"], json!(["metrics-readers", "token-makers", "user"]));
+    assert_eq!(
+        user["roles"],
+        json!(["metrics-readers", "token-makers", "user"])
+    );
     let (status, body) = api_call(
         &hub,
         Method::PATCH,
@@ -1438,8 +1488,14 @@ async fn tokens_holder_cannot_mint_a_token_wider_than_herself(db: String) {
         Some(json!({"scopes": ["admin:users"]})),
         Some(json!({"scopes": ["read:users:name!user=admin"]})),
     ] {
-        let (status, answer) =
-            api_call(&hub, Method::POST, "/users/admin/tokens", &tess, body.clone()).await;
+        let (status, answer) = api_call(
+            &hub,
+            Method::POST,
+            "/users/admin/tokens",
+            &tess,
+            body.clone(),
+        )
+        .await;
         assert_error(status, &answer, 403, "not held by requester tess");
     }
     assert_eq!(hub.store().list_api_tokens("admin").await.unwrap().len(), 1);
@@ -1493,8 +1549,14 @@ async fn narrowed_token_cannot_mint_or_grant_more_than_it_carries(db: String) {
     let admin_narrow = store_token(&hub, "admin", &["admin:users"], None).await;
     make_role(&hub, &admin, "token-makers", &["tokens"], &[]).await;
     for body in [json!({"admin": true}), json!({"roles": ["token-makers"]})] {
-        let (status, answer) =
-            api_call(&hub, Method::PATCH, "/users/nina", &admin_narrow, Some(body)).await;
+        let (status, answer) = api_call(
+            &hub,
+            Method::PATCH,
+            "/users/nina",
+            &admin_narrow,
+            Some(body),
+        )
+        .await;
         assert_eq!(status, 403, "{answer}");
     }
     let (status, body) = api_call(
@@ -1506,7 +1568,11 @@ async fn narrowed_token_cannot_mint_or_grant_more_than_it_carries(db: String) {
     )
     .await;
     assert_error(status, &body, 403, "Not assigning role sneaky to user nina");
-    assert_eq!(get(&hub, "/roles/sneaky", &admin).await.0, 404, "not created");
+    assert_eq!(
+        get(&hub, "/roles/sneaky", &admin).await.0,
+        404,
+        "not created"
+    );
     assert_eq!(roles_of(&hub, &admin, "nina").await, json!(["user"]));
     hub.stop().await;
 }

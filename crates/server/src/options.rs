@@ -509,7 +509,10 @@ pub fn parse_network(entry: &str) -> Result<ipnet::IpNet, String> {
     let network = if entry.contains('/') {
         entry.parse::<ipnet::IpNet>().ok()
     } else {
-        entry.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
+        entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
     };
     match network {
         Some(network) if network == network.trunc() => Ok(network),
@@ -612,7 +615,14 @@ mod tests {
             "10.0.0.5/32"
         );
         assert_eq!(parse_network("::1").unwrap().to_string(), "::1/128");
-        for bad in ["10.0.0.5/8", "", " 10.0.0.0/8", "10.0.0.0/33", "localhost", "10/8"] {
+        for bad in [
+            "10.0.0.5/8",
+            "",
+            " 10.0.0.0/8",
+            "10.0.0.0/33",
+            "localhost",
+            "10/8",
+        ] {
             assert!(parse_network(bad).is_err(), "{bad:?}");
         }
         let config = HubConfig {

@@ -417,7 +417,10 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
 pub async fn metrics_token(hub: &TestHub) -> String {
     let store = hub.store();
     if store.get_user("prometheus").await.unwrap().is_none() {
-        store.ensure_user("prometheus", Some(false), 0).await.unwrap();
+        store
+            .ensure_user("prometheus", Some(false), 0)
+            .await
+            .unwrap();
         store
             .create_role_with_users(
                 hubauth_store::RoleSpec {

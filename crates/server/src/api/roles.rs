@@ -4,6 +4,10 @@
 //! grants scopes), is refused for the default roles `user` and `admin`, and is refused
 //! with 400 `Role management via API is disabled` while `Authenticator.manage_roles` is
 //! on (roles then come from the authenticator).
+//!
+//! Giving a role to a user, here or through the user endpoints, follows one rule
+//! ([`check_grant`]): the requester must hold every scope the role grants. Roles from
+//! the authenticator (`manage_roles`) are the configuration's word and are not checked.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -618,8 +618,14 @@ mod tests {
         // `inherit` names the expanded scopes the holder lacks.
         let admin_users = Scopes::expand(&["admin:users"], None);
         let missing = not_held(&["inherit"], "alice", &alice, &admin_users);
-        assert!(missing.contains(&"tokens!user=alice".to_owned()), "{missing:?}");
-        assert!(!missing.contains(&"read:users!user=alice".to_owned()), "{missing:?}");
+        assert!(
+            missing.contains(&"tokens!user=alice".to_owned()),
+            "{missing:?}"
+        );
+        assert!(
+            !missing.contains(&"read:users!user=alice".to_owned()),
+            "{missing:?}"
+        );
         assert!(not_held(&["inherit"], "alice", &alice, &alice).is_empty());
     }
 

@@ -795,8 +795,15 @@ pub async fn patch(
         super::roles::check_roles_not_managed(&state)?;
         // Checked before anything changes, so a refused grant leaves the user as it was.
         let will_be_admin = admin.unwrap_or(user.admin);
-        check_role_grants(&state, &caller, &user.name, &user.roles, roles, will_be_admin)
-            .await?;
+        check_role_grants(
+            &state,
+            &caller,
+            &user.name,
+            &user.roles,
+            roles,
+            will_be_admin,
+        )
+        .await?;
     }
     if auth_state.is_some() {
         if !caller
