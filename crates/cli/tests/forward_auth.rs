@@ -820,14 +820,7 @@ async fn forward_auth_checks_are_counted_in_metrics() {
         .await
         .unwrap();
     assert_eq!(allowed.status(), 200);
-    let text = client()
-        .get(format!("{}metrics", hub.hub_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape_metrics(&hub).await;
     assert!(
         text.contains("hubauth_forward_auth_checks_total{result=\"allowed\"} 1"),
         "{text}"

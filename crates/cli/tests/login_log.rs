@@ -209,7 +209,7 @@ async fn login_log_has_one_line_per_login_and_no_secrets() {
             }
         }
     }
-    let (_, metrics) = get(&c, &format!("{}metrics", hub.hub_url)).await;
+    let metrics = scrape_metrics(&hub).await;
     assert!(
         metrics.contains("hubauth_provider_request_duration_seconds_bucket{step="),
         "{metrics}"

@@ -304,6 +304,60 @@ async fn authorization_code_flow_with_pkce_id_token_and_userinfo() {
     assert!(tokens[0].expires.is_some());
 }
 
+/// A service allowed hub scopes (`admin:users`) asks a non-admin user for them: the
+/// grant carries only what the user holds, so the service's token never names more.
+#[tokio::test]
+async fn a_service_cannot_get_hub_scopes_the_user_lacks() {
+    const OPS_SECRET: &str = "ops-secret-0123456789abcdef";
+    const OPS_CB: &str = "http://127.0.0.1:9/ops/callback";
+    let Provider { hub, .. } = provider(&format!(
+        r#"
+[[Hub.services]]
+name = "ops"
+api_token = "{OPS_SECRET}"
+oauth_redirect_uri = "{OPS_CB}"
+oauth_client_allowed_scopes = ["admin:users", "read:users!user", "custom:read"]
+oauth_no_confirm = true
+"#
+    ))
+    .await;
+    let scope = "openid admin:users read:users!user custom:read";
+    let mut granted = Vec::new();
+    for name in ["bob", "ada"] {
+        let browser = browser(&hub, name).await;
+        let code = code_for(&hub, &browser, "service-ops", OPS_CB, &[("scope", scope)]).await;
+        let (status, body) = token_request(
+            &hub,
+            Some(("service-ops", OPS_SECRET)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", OPS_CB),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let tokens = hub.store().list_api_tokens(name).await.unwrap();
+        assert_eq!(tokens.len(), 1);
+        granted.push((
+            body["scope"].as_str().unwrap().to_owned(),
+            tokens[0].scopes.clone(),
+        ));
+    }
+    let (bob_scope, bob_stored) = &granted[0];
+    assert_eq!(bob_scope, "identify openid read:users!user custom:read");
+    assert!(
+        !bob_stored.contains(&"admin:users".to_owned()),
+        "{bob_stored:?}"
+    );
+    // An admin holds admin:users and may hand it on.
+    let (ada_scope, _) = &granted[1];
+    assert_eq!(
+        ada_scope,
+        "identify openid admin:users read:users!user custom:read"
+    );
+}
+
 #[tokio::test]
 async fn login_first_then_back_to_authorize() {
     let Provider { hub, .. } = provider("").await;

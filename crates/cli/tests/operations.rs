@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn readiness_follows_the_database() {
-    let hub = start_hub("", "", &[]).await;
+    // Prometheus scrapes from an allowed network: no token, so no database read, and the
+    // metrics still answer while the database is down.
+    let hub = start_hub("metrics_allowed_networks = [\"127.0.0.0/8\"]\n", "", &[]).await;
     let c = client();
     let (status, body) = get(&c, &format!("{}health/ready", hub.hub_url)).await;
     assert_eq!(status, 200, "{body}");
@@ -70,6 +72,7 @@ async fn metrics_count_logins_per_hub() {
 
     let response = c
         .get(format!("{}metrics", hub.hub_url))
+        .bearer_auth(metrics_token(&hub).await)
         .send()
         .await
         .unwrap();
@@ -120,7 +123,7 @@ async fn metrics_count_logins_per_hub() {
         "{text}"
     );
 
-    let (_, other_text) = get(&c, &format!("{}metrics", other.hub_url)).await;
+    let other_text = scrape_metrics(&other).await;
     assert!(
         !other_text.contains("hubauth_logins_total{"),
         "{other_text}"
@@ -132,6 +135,86 @@ async fn metrics_count_logins_per_hub() {
     );
     other.stop().await;
     hub.stop().await;
+}
+
+/// Anyone who reaches the hub reads who logs in how often: the metrics answer only a
+/// token (or session) with `read:metrics`, or a TCP peer in `metrics_allowed_networks`;
+/// a forwarded address is not believed.
+#[tokio::test]
+async fn anonymous_scrape_of_metrics_is_refused() {
+    let hub = start_hub(
+        "metrics_allowed_networks = [\"10.0.0.0/8\"]\n",
+        "[Authenticator]\nadmin_users = [\"ada\"]\n",
+        &[],
+    )
+    .await;
+    let url = format!("{}metrics", hub.hub_url);
+    let http = reqwest::Client::new();
+    let scrape = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    };
+    let (status, body) = scrape(http.get(&url)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains("hubauth_"), "{body}");
+    assert!(body.contains("read:metrics"), "{body}");
+    // A forwarded address inside the allowed network is the client's word only.
+    for header in ["X-Forwarded-For", "X-Real-IP"] {
+        let (status, _) = scrape(http.get(&url).header(header, "10.1.2.3")).await;
+        assert_eq!(status, 403, "{header}");
+    }
+    // A wrong token, and a real token without the scope.
+    let (status, _) = scrape(http.get(&url).bearer_auth("not-a-token")).await;
+    assert_eq!(status, 403);
+    hub.store().ensure_user("bob", None, 0).await.unwrap();
+    let bob = store_token(&hub, "bob", &["inherit"], None).await;
+    let (status, body) = scrape(http.get(&url).bearer_auth(&bob)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("requires any of [read:metrics]"), "{body}");
+
+    // Prometheus with its token (Authorization: Bearer, or JupyterHub's token scheme).
+    let token = metrics_token(&hub).await;
+    let (status, text) = scrape(http.get(&url).bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("# TYPE hubauth_active_sessions gauge"),
+        "{text}"
+    );
+    let (status, _) = scrape(
+        http.get(&url)
+            .header("Authorization", format!("token {token}")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // An admin's session holds read:metrics through the admin role.
+    let browser = client();
+    assert_eq!(login(&browser, &hub, "ada", "pw", None).await.status(), 302);
+    assert_eq!(get(&browser, &url).await.0, 200);
+    hub.stop().await;
+
+    // From an allowed network (here loopback) no token is needed.
+    let open = start_hub("metrics_allowed_networks = [\"127.0.0.0/8\"]\n", "", &[]).await;
+    let (status, text) = scrape(http.get(format!("{}metrics", open.hub_url))).await;
+    assert_eq!(status, 200, "{text}");
+    open.stop().await;
+    // authenticate_prometheus = false serves anyone, as upstream.
+    let off = start_hub("authenticate_prometheus = false\n", "", &[]).await;
+    let (status, _) = scrape(http.get(format!("{}metrics", off.hub_url))).await;
+    assert_eq!(status, 200);
+    off.stop().await;
+    // A network that is not written exactly stops the hub.
+    for entry in ["10.0.0.5/8", "10.0.0.0/33", "loopback"] {
+        let failed = start_hub_in(
+            tempfile::TempDir::new().unwrap(),
+            &format!("metrics_allowed_networks = [\"{entry}\"]\n"),
+            "",
+            &[],
+        )
+        .await;
+        let err = failed.err().expect("refused").to_string();
+        assert!(err.contains("metrics_allowed_networks"), "{err}");
+    }
 }
 
 #[tokio::test]

@@ -1226,6 +1226,357 @@ async fn an_app_reads_one_users_auth_state_with_a_narrow_token(db: String) {
     assert_eq!(get(&hub, "/users/bob", &app_token).await.0, 404);
 }
 
+/// Creates a role as the admin, with scopes and holders.
+async fn make_role(hub: &TestHub, admin: &str, name: &str, scopes: &[&str], users: &[&str]) {
+    let (status, role) = api_call(
+        hub,
+        Method::POST,
+        &format!("/roles/{name}"),
+        admin,
+        Some(json!({"scopes": scopes, "users": users})),
+    )
+    .await;
+    assert_eq!(status, 201, "{role}");
+}
+
+/// The roles a user holds, as the admin sees them.
+async fn roles_of(hub: &TestHub, admin: &str, name: &str) -> Value {
+    let (status, user) = get(hub, &format!("/users/{name}"), admin).await;
+    assert_eq!(status, 200, "{user}");
+    user["roles"].clone()
+}
+
+/// The reported escalation: a user holding only `admin:users` (through a role an admin
+/// made) tries every way to become admin. Each step is refused and changes nothing;
+/// what `admin:users` is for still works.
+async fn admin_users_holder_cannot_grant_herself_the_admin_role(db: String) {
+    let hub = hub_with(&db, "", None).await;
+    let admin = store_token(&hub, "admin", &["inherit"], None).await;
+    for name in ["mallory", "bob"] {
+        api_call(&hub, Method::POST, &format!("/users/{name}"), &admin, None).await;
+    }
+    make_role(&hub, &admin, "user-admins", &["admin:users"], &["mallory"]).await;
+    make_role(&hub, &admin, "token-makers", &["tokens"], &[]).await;
+    make_role(&hub, &admin, "metrics-readers", &["read:metrics"], &[]).await;
+    make_role(&hub, &admin, "name-readers", &["read:users:name"], &[]).await;
+    let mallory = store_token(&hub, "mallory", &["inherit"], None).await;
+    let patch = |name: &str, body: Value| {
+        let path = format!("/users/{name}");
+        let token = mallory.clone();
+        let hub = &hub;
+        async move { api_call(hub, Method::PATCH, &path, &token, Some(body)).await }
+    };
+
+    // (1) The admin role, by name or through the admin flag.
+    let (status, body) = patch("mallory", json!({"roles": ["user-admins", "admin"]})).await;
+    assert_error(
+        status,
+        &body,
+        403,
+        "Only admins can grant admin permissions",
+    );
+    let (status, body) = patch("mallory", json!({"admin": true})).await;
+    assert_error(
+        status,
+        &body,
+        403,
+        "Only admins can grant admin permissions",
+    );
+    // (2) A role whose scopes she lacks: `tokens` (then a token for the admin).
+    let (status, body) = patch("mallory", json!({"roles": ["user-admins", "token-makers"]})).await;
+    assert_error(
+        status,
+        &body,
+        403,
+        "Not assigning role token-makers to user mallory",
+    );
+    assert!(
+        body["message"].as_str().unwrap().ends_with(": tokens"),
+        "{body}"
+    );
+    let (status, body) = patch(
+        "mallory",
+        json!({"roles": ["user-admins", "metrics-readers"]}),
+    )
+    .await;
+    assert_error(status, &body, 403, "read:metrics");
+    // ... nor to an accomplice.
+    let (status, body) = patch("bob", json!({"roles": ["token-makers"]})).await;
+    assert_error(status, &body, 403, "not held by mallory: tokens");
+    // A refused request changes nothing, not even the parts that were allowed.
+    let (status, body) = patch(
+        "bob",
+        json!({"auth_state": {"k": "v"}, "roles": ["name-readers", "token-makers"]}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        roles_of(&hub, &admin, "mallory").await,
+        json!(["user", "user-admins"])
+    );
+    assert_eq!(roles_of(&hub, &admin, "bob").await, json!(["user"]));
+    assert!(hub.store().get_auth_state("bob").await.unwrap().is_none());
+
+    // (3) A token for the admin.
+    for body in [None, Some(json!({"scopes": ["read:users:name"]}))] {
+        let (status, answer) =
+            api_call(&hub, Method::POST, "/users/admin/tokens", &mallory, body).await;
+        assert_error(status, &answer, 403, "no permissions to generate tokens");
+    }
+    // (4) A token for herself with scopes she lacks (400 as JupyterHub: the owner lacks
+    // them), or with the deprecated token roles.
+    let (status, answer) = api_call(
+        &hub,
+        Method::POST,
+        "/users/mallory/tokens",
+        &mallory,
+        Some(json!({"roles": ["admin"]})),
+    )
+    .await;
+    assert_error(status, &answer, 400, "token roles are deprecated");
+    for scope in ["tokens", "admin:groups", "read:metrics"] {
+        let (status, answer) = api_call(
+            &hub,
+            Method::POST,
+            "/users/mallory/tokens",
+            &mallory,
+            Some(json!({"scopes": [scope]})),
+        )
+        .await;
+        assert_error(status, &answer, 400, "not held by user mallory");
+    }
+    // (5) Users created with roles beyond her, or as admins.
+    let (status, body) = api_call(
+        &hub,
+        Method::POST,
+        "/users",
+        &mallory,
+        Some(json!({"usernames": ["sock1", "sock2"], "roles": ["token-makers"]})),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        403,
+        "Not assigning role token-makers to user sock1",
+    );
+    for body in [
+        json!({"roles": ["token-makers"]}),
+        json!({"roles": ["admin"]}),
+        json!({"admin": true}),
+    ] {
+        let (status, answer) =
+            api_call(&hub, Method::POST, "/users/sock3", &mallory, Some(body)).await;
+        assert_eq!(status, 403, "{answer}");
+    }
+    for name in ["sock1", "sock2", "sock3"] {
+        assert!(
+            hub.store().get_user(name).await.unwrap().is_none(),
+            "{name} not created"
+        );
+    }
+    // (6) A role of her own with holders; deleting the admin; roles through a group.
+    let (status, body) = api_call(
+        &hub,
+        Method::POST,
+        "/roles/mine",
+        &mallory,
+        Some(json!({"scopes": ["tokens"], "users": ["mallory"]})),
+    )
+    .await;
+    assert_error(status, &body, 403, "Only admins");
+    let (status, body) = api_call(&hub, Method::DELETE, "/users/admin", &mallory, None).await;
+    assert_error(status, &body, 403, "Only admins can delete admins");
+    let (status, body) = patch("admin", json!({"roles": []})).await;
+    assert_error(status, &body, 403, "Only admins can modify other admins");
+    let (status, body) = api_call(
+        &hub,
+        Method::POST,
+        "/groups/crew",
+        &admin,
+        Some(json!({"users": ["mallory"], "roles": ["token-makers"]})),
+    )
+    .await;
+    assert_error(status, &body, 400, "Groups cannot hold roles");
+    // After all that she is what she was.
+    let (status, me) = get(&hub, "/user", &mallory).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["admin"], false);
+    let scopes: Vec<String> = serde_json::from_value(me["scopes"].clone()).unwrap();
+    assert!(!scopes.contains(&"tokens".to_owned()), "{scopes:?}");
+    assert_eq!(hub.store().list_api_tokens("admin").await.unwrap().len(), 1);
+
+    // What admin:users is for still works: editing users, keeping her own roles,
+    // giving roles whose scopes she holds, creating users with them.
+    let (status, user) = patch("bob", json!({"auth_state": {"k": "v"}})).await;
+    assert_eq!(status, 200, "{user}");
+    let (status, user) = patch("mallory", json!({"roles": ["user-admins"]})).await;
+    assert_eq!(status, 200, "{user}");
+    let (status, user) = patch("bob", json!({"roles": ["name-readers"]})).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["roles"], json!(["name-readers", "user"]));
+    let (status, user) = patch("bob", json!({"roles": []})).await;
+    assert_eq!(status, 200, "taking a role away: {user}");
+    assert_eq!(user["roles"], json!(["user"]));
+    let (status, created) = api_call(
+        &hub,
+        Method::POST,
+        "/users",
+        &mallory,
+        Some(json!({"usernames": ["newbie"], "roles": ["name-readers"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created[0]["roles"], json!(["name-readers", "user"]));
+    let (status, created) = api_call(
+        &hub,
+        Method::POST,
+        "/users/newer",
+        &mallory,
+        Some(json!({"roles": ["user-admins"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["roles"], json!(["user", "user-admins"]));
+    // An admin grants any role, and the admin role with the flag only.
+    let (status, user) = api_call(
+        &hub,
+        Method::PATCH,
+        "/users/bob",
+        &admin,
+        Some(json!({"roles": ["token-makers", "metrics-readers"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(
+        user["roles"],
+        json!(["metrics-readers", "token-makers", "user"])
+    );
+    let (status, body) = api_call(
+        &hub,
+        Method::PATCH,
+        "/users/bob",
+        &admin,
+        Some(json!({"roles": ["admin"]})),
+    )
+    .await;
+    assert_error(status, &body, 400, "follows the admin flag");
+    let (status, user) = api_call(
+        &hub,
+        Method::PATCH,
+        "/users/bob",
+        &admin,
+        Some(json!({"admin": true, "roles": ["admin"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["roles"], json!(["admin", "user"]));
+    hub.stop().await;
+}
+
+/// A user allowed to make tokens for others (`tokens`) asks for a token of the admin:
+/// the token may carry only what both the admin and she hold.
+async fn tokens_holder_cannot_mint_a_token_wider_than_herself(db: String) {
+    let hub = hub_with(&db, "", None).await;
+    let admin = store_token(&hub, "admin", &["inherit"], None).await;
+    api_call(&hub, Method::POST, "/users/tess", &admin, None).await;
+    make_role(&hub, &admin, "token-makers", &["tokens"], &["tess"]).await;
+    let tess = store_token(&hub, "tess", &["inherit"], None).await;
+    for body in [
+        None,
+        Some(json!({"scopes": ["inherit"]})),
+        Some(json!({"scopes": ["admin:users"]})),
+        Some(json!({"scopes": ["read:users:name!user=admin"]})),
+    ] {
+        let (status, answer) = api_call(
+            &hub,
+            Method::POST,
+            "/users/admin/tokens",
+            &tess,
+            body.clone(),
+        )
+        .await;
+        assert_error(status, &answer, 403, "not held by requester tess");
+    }
+    assert_eq!(hub.store().list_api_tokens("admin").await.unwrap().len(), 1);
+    // Within both: reading the admin's tokens.
+    let (status, made) = api_call(
+        &hub,
+        Method::POST,
+        "/users/admin/tokens",
+        &tess,
+        Some(json!({"scopes": ["read:tokens!user=admin"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["scopes"], json!(["read:tokens!user=admin"]));
+    hub.stop().await;
+}
+
+/// A narrowed token (only `tokens` for its owner) mints a token with everything its owner
+/// may do; and an admin's token narrowed to `admin:users` makes someone admin or hands
+/// out roles it does not carry.
+async fn narrowed_token_cannot_mint_or_grant_more_than_it_carries(db: String) {
+    let hub = hub_with(&db, "", None).await;
+    let admin = store_token(&hub, "admin", &["inherit"], None).await;
+    api_call(&hub, Method::POST, "/users/nina", &admin, None).await;
+    let narrow = store_token(&hub, "nina", &["tokens!user=nina"], None).await;
+    for body in [None, Some(json!({"scopes": ["read:users!user=nina"]}))] {
+        let (status, answer) =
+            api_call(&hub, Method::POST, "/users/nina/tokens", &narrow, body).await;
+        assert_error(status, &answer, 403, "not held by requester nina");
+    }
+    let (status, made) = api_call(
+        &hub,
+        Method::POST,
+        "/users/nina/tokens",
+        &narrow,
+        Some(json!({"scopes": ["read:tokens!user=nina"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    // Her session (all she holds) still makes an inheriting token.
+    let (nina, xsrf) = browser(&hub, "nina").await;
+    let response = nina
+        .post(api_url(&hub, "/users/nina/tokens"))
+        .header("X-XSRFToken", xsrf)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let admin_narrow = store_token(&hub, "admin", &["admin:users"], None).await;
+    make_role(&hub, &admin, "token-makers", &["tokens"], &[]).await;
+    for body in [json!({"admin": true}), json!({"roles": ["token-makers"]})] {
+        let (status, answer) = api_call(
+            &hub,
+            Method::PATCH,
+            "/users/nina",
+            &admin_narrow,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 403, "{answer}");
+    }
+    let (status, body) = api_call(
+        &hub,
+        Method::POST,
+        "/roles/sneaky",
+        &admin_narrow,
+        Some(json!({"scopes": ["tokens"], "users": ["nina"]})),
+    )
+    .await;
+    assert_error(status, &body, 403, "Not assigning role sneaky to user nina");
+    assert_eq!(
+        get(&hub, "/roles/sneaky", &admin).await.0,
+        404,
+        "not created"
+    );
+    assert_eq!(roles_of(&hub, &admin, "nina").await, json!(["user"]));
+    hub.stop().await;
+}
+
 on_both_backends!(
     "rest_api";
     whoami_by_token_and_by_cookie,
@@ -1239,4 +1590,7 @@ on_both_backends!(
     openapi_document_matches_the_routes,
     bulk_user_creation_rolls_back_from_the_failing_add_user,
     an_app_reads_one_users_auth_state_with_a_narrow_token,
+    admin_users_holder_cannot_grant_herself_the_admin_role,
+    tokens_holder_cannot_mint_a_token_wider_than_herself,
+    narrowed_token_cannot_mint_or_grant_more_than_it_carries,
 );

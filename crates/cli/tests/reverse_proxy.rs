@@ -453,14 +453,7 @@ fn decode_json_header(value: &serde_json::Value) -> serde_json::Value {
 
 /// Counter value of `hubauth_auth_refreshes_total`, summed over results.
 async fn refreshes(hub: &TestHub) -> u64 {
-    let text = client()
-        .get(format!("{}metrics", hub.hub_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape_metrics(hub).await;
     text.lines()
         .filter(|line| line.starts_with("hubauth_auth_refreshes_total{"))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())

@@ -162,6 +162,18 @@ pub static HUB: ClassDef = ClassDef {
             "Most sessions kept in the session cache (see session_cache_ttl); when full, expired entries go first, then arbitrary ones. 0 turns the cache off.",
         ),
         OptionDef::new(
+            "authenticate_prometheus",
+            Bool,
+            Literal("true"),
+            "Whether {base_url}hub/metrics requires authentication, as JupyterHub's authenticate_prometheus: a request must carry an API token (Authorization: token or Bearer) or a session of a user holding the read:metrics scope (the admin role has it), or come from a network in metrics_allowed_networks; others get 403. false serves the metrics to anyone who can reach the hub.",
+        ),
+        OptionDef::new(
+            "metrics_allowed_networks",
+            List,
+            Literal("[]"),
+            "Networks (CIDR such as 127.0.0.0/8 or 10.1.2.0/24, or single IP addresses) from which {base_url}hub/metrics answers without a token, for a Prometheus that scrapes the hub directly. The address checked is the TCP peer of the connection, never X-Forwarded-For: behind a reverse proxy every request seems to come from the proxy, so do not list the proxy's address (give Prometheus a token instead). An entry that is not an exact network or address, or a network written with host bits set, stops the hub at start. Empty (the default): a token is always needed while authenticate_prometheus is on.",
+        ),
+        OptionDef::new(
             "announcement",
             Str,
             Literal("\"\""),
@@ -229,6 +241,10 @@ pub struct HubConfig {
     pub logo_file: PathBuf,
     /// See `template_paths`.
     pub template_paths: Vec<PathBuf>,
+    /// See `authenticate_prometheus`.
+    pub authenticate_prometheus: bool,
+    /// See `metrics_allowed_networks`.
+    pub metrics_allowed_networks: Vec<ipnet::IpNet>,
 }
 
 impl Default for HubConfig {
@@ -256,6 +272,8 @@ impl Default for HubConfig {
             announcement: String::new(),
             logo_file: PathBuf::new(),
             template_paths: Vec::new(),
+            authenticate_prometheus: true,
+            metrics_allowed_networks: Vec::new(),
         }
     }
 }
@@ -336,6 +354,12 @@ impl HubConfig {
                 "must be 0 (off) or a positive number of seconds",
             )
         })?;
+        let networks: Vec<String> = view.get("metrics_allowed_networks")?;
+        let metrics_allowed_networks = networks
+            .iter()
+            .map(|entry| parse_network(entry))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| view.invalid("metrics_allowed_networks", message))?;
         let size: i64 = view.get("session_cache_size")?;
         let session_cache_size = usize::try_from(size)
             .map_err(|_| view.invalid("session_cache_size", "must be 0 or a positive number"))?;
@@ -366,7 +390,19 @@ impl HubConfig {
                 .into_iter()
                 .map(PathBuf::from)
                 .collect(),
+            authenticate_prometheus: view.get("authenticate_prometheus")?,
+            metrics_allowed_networks,
         })
+    }
+
+    /// Whether a connection from `peer` (its TCP address) may read the metrics without
+    /// a token (`metrics_allowed_networks`). IPv4 peers on an IPv6 socket
+    /// (`::ffff:a.b.c.d`) count as their IPv4 address.
+    pub fn metrics_network_allows(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.metrics_allowed_networks
+            .iter()
+            .any(|network| network.contains(&peer))
     }
 
     /// The hub's own prefix: `{base_url}hub/`.
@@ -466,6 +502,30 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
     })
 }
 
+/// Parses one entry of `metrics_allowed_networks`: a CIDR network without host bits
+/// (`10.1.0.0/16`) or one IP address. Anything else is refused, not guessed at: a
+/// misread entry would open the metrics to the wrong clients.
+pub fn parse_network(entry: &str) -> Result<ipnet::IpNet, String> {
+    let network = if entry.contains('/') {
+        entry.parse::<ipnet::IpNet>().ok()
+    } else {
+        entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    };
+    match network {
+        Some(network) if network == network.trunc() => Ok(network),
+        Some(network) => Err(format!(
+            "{entry:?} has host bits set; write the network as {}",
+            network.trunc()
+        )),
+        None => Err(format!(
+            "{entry:?} is not a CIDR network (such as 10.0.0.0/8) or an IP address"
+        )),
+    }
+}
+
 /// Parses JupyterHub's `bind_url` (`http://:8000`, `http://127.0.0.1:8000/prefix/`).
 /// Returns the socket address, whether it is https, and the path if it is not `/`.
 pub fn parse_bind_url(bind_url: &str) -> Result<(SocketAddr, bool, Option<String>), String> {
@@ -542,6 +602,37 @@ mod tests {
         assert!(parse_bind_url("http://example.com:80").is_err());
         let (addr, _, _) = parse_bind_url("http://[::1]:8001").unwrap();
         assert!(addr.is_ipv6());
+    }
+
+    #[test]
+    fn metrics_networks_are_exact() {
+        assert_eq!(
+            parse_network("127.0.0.0/8").unwrap().to_string(),
+            "127.0.0.0/8"
+        );
+        assert_eq!(
+            parse_network("10.0.0.5").unwrap().to_string(),
+            "10.0.0.5/32"
+        );
+        assert_eq!(parse_network("::1").unwrap().to_string(), "::1/128");
+        for bad in [
+            "10.0.0.5/8",
+            "",
+            " 10.0.0.0/8",
+            "10.0.0.0/33",
+            "localhost",
+            "10/8",
+        ] {
+            assert!(parse_network(bad).is_err(), "{bad:?}");
+        }
+        let config = HubConfig {
+            metrics_allowed_networks: vec![parse_network("127.0.0.0/8").unwrap()],
+            ..HubConfig::default()
+        };
+        assert!(config.metrics_network_allows("127.0.0.1".parse().unwrap()));
+        assert!(config.metrics_network_allows("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!config.metrics_network_allows("10.0.0.1".parse().unwrap()));
+        assert!(!config.metrics_network_allows("::1".parse().unwrap()));
     }
 
     #[test]

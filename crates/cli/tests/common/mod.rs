@@ -412,6 +412,44 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
+/// A token for reading the metrics as Prometheus does: of a user `prometheus` (made on
+/// first use, with a role holding only `read:metrics`), carrying only that scope.
+pub async fn metrics_token(hub: &TestHub) -> String {
+    let store = hub.store();
+    if store.get_user("prometheus").await.unwrap().is_none() {
+        store
+            .ensure_user("prometheus", Some(false), 0)
+            .await
+            .unwrap();
+        store
+            .create_role_with_users(
+                hubauth_store::RoleSpec {
+                    name: "prometheus".to_owned(),
+                    description: "scrapes the metrics".to_owned(),
+                    scopes: vec!["read:metrics".to_owned()],
+                    managed_by_auth: false,
+                },
+                &["prometheus".to_owned()],
+            )
+            .await
+            .unwrap();
+    }
+    store_token(hub, "prometheus", &["read:metrics"], None).await
+}
+
+/// The hub's metrics text, read with a [`metrics_token`] (asserts 200).
+pub async fn scrape_metrics(hub: &TestHub) -> String {
+    let token = metrics_token(hub).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}metrics", hub.hub_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "metrics with a read:metrics token");
+    response.text().await.unwrap()
+}
+
 /// The value of a sample line (`name{labels} value`) in a Prometheus exposition.
 pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()

@@ -43,6 +43,9 @@ pub struct Caller {
     pub scopes: Scopes,
     /// The token used, when the request was token-authenticated.
     pub token: Option<ApiTokenRecord>,
+    /// Whether the request carries every scope its user holds: a session, or a token
+    /// with `inherit` (or with scopes covering all of the owner's).
+    pub unrestricted: bool,
 }
 
 /// A valid API token with its owner and scopes.
@@ -54,6 +57,8 @@ pub struct TokenOwner {
     pub token: ApiTokenRecord,
     /// The token's scopes, expanded and limited to what the owner holds.
     pub scopes: Scopes,
+    /// Whether the token carries every scope its owner holds.
+    pub unrestricted: bool,
 }
 
 /// The token value of an `Authorization: token X` or `Authorization: Bearer X` header.
@@ -98,6 +103,7 @@ pub async fn resolve_token(state: &HubState, token: &str) -> Result<Option<Token
     };
     let owner_scopes = user_scopes(state, &user).await?;
     let scopes = Scopes::for_token(&record.scopes, &user.name, &owner_scopes);
+    let unrestricted = scopes == owner_scopes;
     if record
         .last_activity
         .is_none_or(|last| now.saturating_sub(last) >= ACTIVITY_INTERVAL)
@@ -109,6 +115,7 @@ pub async fn resolve_token(state: &HubState, token: &str) -> Result<Option<Token
         user,
         token: record,
         scopes,
+        unrestricted,
     }))
 }
 
@@ -178,6 +185,7 @@ pub async fn authenticate(
             user: owner.user,
             scopes: owner.scopes,
             token: Some(owner.token),
+            unrestricted: owner.unrestricted,
         }));
     }
     // An unknown or expired token falls back to the session cookie, as JupyterHub does.
@@ -211,6 +219,7 @@ pub async fn authenticate(
         user: std::sync::Arc::unwrap_or_clone(session.user),
         scopes,
         token: None,
+        unrestricted: true,
     }))
 }
 
@@ -228,6 +237,30 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    /// Whether the request acts with an admin's full power: its user is an admin (the
+    /// admin flag, which carries the `admin` role) and the request is not narrowed (a
+    /// session, or a token carrying all the admin's scopes). Such a request may hand out
+    /// any role and any token scope, as only admins may create roles; a narrowed admin
+    /// token may hand out only the scopes it carries.
+    pub fn is_full_admin(&self) -> bool {
+        self.user.admin && self.unrestricted
+    }
+
+    /// The scopes of `raw` (as a role or token lists them, `inherit` standing for
+    /// `owner_scopes`), resolved for `owner`, that this request does not hold and so may
+    /// not hand out (see [`super::scopes::not_held`]); empty for a full admin.
+    pub fn scopes_not_held<S: AsRef<str>>(
+        &self,
+        raw: &[S],
+        owner: &str,
+        owner_scopes: &Scopes,
+    ) -> Vec<String> {
+        if self.is_full_admin() {
+            return Vec::new();
+        }
+        super::scopes::not_held(raw, owner, owner_scopes, &self.scopes)
+    }
+
     /// 403 unless the caller holds `scope` for this user.
     pub fn require_user_scope(
         &self,

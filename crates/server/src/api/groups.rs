@@ -325,6 +325,15 @@ pub async fn create_one(
     caller.require_group_scope("admin:groups", &name)?;
     let body = super::json_object(&body)?;
     let users = users_field(&body, &["name", "roles"])?;
+    // Upstream's group model has roles; hubauth's groups hold none, so asking for some
+    // is refused rather than dropped (the caller would believe members got them).
+    if let Some(roles) = body.get("roles").filter(|roles| !roles.is_null())
+        && !string_list(roles, "group.roles")?.is_empty()
+    {
+        return Err(ApiError::bad_request(
+            "Groups cannot hold roles in hubauth; assign roles to users",
+        ));
+    }
     let group = create_group(&state, &name, &users).await?;
     Ok(json_response(StatusCode::CREATED, model(&caller, &group)))
 }

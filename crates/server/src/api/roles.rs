@@ -4,6 +4,10 @@
 //! grants scopes), is refused for the default roles `user` and `admin`, and is refused
 //! with 400 `Role management via API is disabled` while `Authenticator.manage_roles` is
 //! on (roles then come from the authenticator).
+//!
+//! Giving a role to a user, here or through the user endpoints, follows one rule
+//! ([`check_grant`]): the requester must hold every scope the role grants. Roles from
+//! the authenticator (`manage_roles`) are the configuration's word and are not checked.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,7 +17,7 @@ use hubauth_store::{ADMIN_ROLE, RoleRecord, RoleSpec, StoreError, USER_ROLE};
 use serde_json::{Value, json};
 
 use super::auth::{Caller, missing_scope};
-use super::scopes;
+use super::scopes::{self, Scopes};
 use super::{ApiError, json_response, no_content, string_list};
 use crate::state::{AppState, HubState};
 
@@ -61,6 +65,25 @@ fn require_admin(caller: &Caller) -> Result<(), ApiError> {
         Err(ApiError::forbidden(
             "Only admins can create or delete roles",
         ))
+    }
+}
+
+/// 403 unless `caller` may give the user `target` this role: every scope it grants,
+/// resolved for `target` (`self`, `!user`), must be held by the caller, unfiltered where
+/// the role's scope is unfiltered (a full admin holds everything). Otherwise anyone who
+/// may edit users could hand herself any role an admin created, and with it `tokens` or
+/// `admin:users`.
+pub fn check_grant(caller: &Caller, target: &str, role: &RoleSpec) -> Result<(), ApiError> {
+    let missing = caller.scopes_not_held(&role.scopes, target, &Scopes::default());
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "Not assigning role {} to user {target}: it grants scopes not held by {}: {}",
+            role.name,
+            caller.user.name,
+            missing.join(", ")
+        )))
     }
 }
 
@@ -163,6 +186,11 @@ pub async fn create(
         scopes: role_scopes,
         managed_by_auth: false,
     };
+    // Creating a role with holders grants it: a narrowed admin token may not give
+    // anyone (itself included) scopes it does not carry.
+    for holder in &holders {
+        check_grant(&caller, holder, &spec)?;
+    }
     // The role and its grants are stored in one transaction.
     match state.store.create_role_with_users(spec, &holders).await {
         Ok(()) => {}

@@ -258,6 +258,12 @@ pub fn is_known(scope: &str) -> bool {
     }
 }
 
+/// Whether a scope string is about one of hubauth's scopes (its name is known, whatever
+/// its filter), as opposed to a service's own scope or an identity scope.
+pub fn names_hub_scope(scope: &str) -> bool {
+    find(split(scope).0).is_some()
+}
+
 fn split(scope: &str) -> (&str, Option<&str>) {
     match scope.split_once('!') {
         Some((name, filter)) => (name, Some(filter)),
@@ -281,6 +287,14 @@ pub struct Targets {
 impl Targets {
     fn merge(&mut self, other: &Targets) {
         self.all |= other.all;
+        // Filters under `all` add nothing; keeping them would make equal sets compare
+        // unequal (a user holding `read:users` and `read:users!user=self`).
+        if self.all {
+            self.users.clear();
+            self.groups.clear();
+            self.other.clear();
+            return;
+        }
         self.users.extend(other.users.iter().cloned());
         self.groups.extend(other.groups.iter().cloned());
         self.other.extend(other.other.iter().cloned());
@@ -323,6 +337,34 @@ fn parse_filter(filter: &str, owner: Option<&str>) -> Option<Filter> {
         None if filter == "user" => owner.map(|owner| Filter::User(owner.to_owned())),
         _ => None,
     }
+}
+
+/// Which of `raw` (scopes as a role or a token lists them), expanded for `owner` (the
+/// user who would hold them), `held` does not fully cover: the raw scopes themselves,
+/// and for `inherit` (everything `owner_scopes` holds) the expanded scopes it lacks.
+/// Empty when `held` covers them all. This is the rule for handing out scopes: nobody
+/// may give a role or a token more than they hold themselves.
+pub fn not_held<S: AsRef<str>>(
+    raw: &[S],
+    owner: &str,
+    owner_scopes: &Scopes,
+    held: &Scopes,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    for scope in raw {
+        let scope = scope.as_ref();
+        if scope == "inherit" {
+            missing.extend(owner_scopes.not_covered_by(held));
+        } else if !Scopes::expand(&[scope], Some(owner))
+            .not_covered_by(held)
+            .is_empty()
+        {
+            missing.push(scope.to_owned());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    missing.retain(|scope| seen.insert(scope.clone()));
+    missing
 }
 
 /// A set of expanded scopes with what each applies to.
@@ -416,11 +458,32 @@ impl Scopes {
         Scopes { map }
     }
 
+    /// The scopes of this set that `held` does not cover, as sorted strings (empty when
+    /// `held` covers every one). A filtered holding covers only what it names:
+    /// `admin:users!group=x` does not cover `admin:users`, and a group filter never
+    /// covers a user filter (membership can change after the check).
+    pub fn not_covered_by(&self, held: &Scopes) -> Vec<String> {
+        let covered = self.intersect(held);
+        if covered == *self {
+            return Vec::new();
+        }
+        let covered: BTreeSet<String> = covered.to_strings().into_iter().collect();
+        self.to_strings()
+            .into_iter()
+            .filter(|scope| !covered.contains(scope))
+            .collect()
+    }
+
     /// Adds scopes (e.g. the identify scopes on `GET /user`).
     pub fn extend(&mut self, other: &Scopes) {
         for (name, targets) in &other.map {
             self.map.entry(name.clone()).or_default().merge(targets);
         }
+    }
+
+    /// Whether the set holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 
     /// Whether the scope is held for anything at all.
@@ -529,6 +592,53 @@ mod tests {
         assert!(!is_known("read:users!nope=1"));
         assert!(is_known("read:users!user=alice"));
         assert!(!is_known("nonsense"));
+    }
+
+    #[test]
+    fn only_unfiltered_holdings_cover_unfiltered_scopes() {
+        let held = Scopes::expand(&["admin:users!group=x", "read:users"], None);
+        assert_eq!(
+            not_held(&["admin:users"], "bob", &Scopes::default(), &held),
+            ["admin:users"]
+        );
+        assert!(not_held(&["read:users:name"], "bob", &Scopes::default(), &held).is_empty());
+        assert!(not_held(&["admin:users!group=x"], "bob", &Scopes::default(), &held).is_empty());
+        // A group filter does not cover a user filter, even for a member.
+        assert_eq!(
+            not_held(&["admin:users!user"], "bob", &Scopes::default(), &held),
+            ["admin:users!user"]
+        );
+        // `self` and `!user` resolve for the receiver.
+        let alice = Scopes::expand(&["self"], Some("alice"));
+        assert!(not_held(&["self"], "alice", &Scopes::default(), &alice).is_empty());
+        assert_eq!(
+            not_held(&["self", "tokens!user"], "bob", &Scopes::default(), &alice),
+            ["self", "tokens!user"]
+        );
+        // `inherit` names the expanded scopes the holder lacks.
+        let admin_users = Scopes::expand(&["admin:users"], None);
+        let missing = not_held(&["inherit"], "alice", &alice, &admin_users);
+        assert!(
+            missing.contains(&"tokens!user=alice".to_owned()),
+            "{missing:?}"
+        );
+        assert!(
+            !missing.contains(&"read:users!user=alice".to_owned()),
+            "{missing:?}"
+        );
+        assert!(not_held(&["inherit"], "alice", &alice, &alice).is_empty());
+    }
+
+    #[test]
+    fn filters_under_an_unfiltered_scope_change_nothing() {
+        let admin = Scopes::expand(&["admin:users", "self"], Some("ada"));
+        let asked = Scopes::expand(&["admin:users"], Some("ada"));
+        assert_eq!(asked.intersect(&admin), asked);
+        assert!(asked.not_covered_by(&admin).is_empty());
+        assert_eq!(
+            Scopes::expand(&["read:users", "read:users!user=ada"], None),
+            Scopes::expand(&["read:users"], None)
+        );
     }
 
     #[test]

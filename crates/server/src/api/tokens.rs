@@ -43,12 +43,16 @@ pub struct IssuedToken {
     pub record: ApiTokenRecord,
 }
 
-/// Issues an API token for `owner` (`POST /users/{name}/tokens`): the requested scopes
-/// (default `inherit`: everything the owner may do) must be known and held by the owner
-/// (400 otherwise); `expires_in` (seconds) must be positive. The store keeps only the
+/// Issues an API token for `owner` at the request of `by` (`POST /users/{name}/tokens`):
+/// the requested scopes (default `inherit`: everything the owner may do) must be known
+/// and held by the owner (400 otherwise) and held by the requester too (403 naming the
+/// missing ones), so that a token never carries more than both have: someone allowed to
+/// make tokens for another user, or a narrowed token of the owner, cannot mint a token
+/// wider than itself. `expires_in` (seconds) must be positive. The store keeps only the
 /// hash.
 pub async fn issue_token(
     state: &HubState,
+    by: &Caller,
     owner: &UserRecord,
     scopes: Option<Vec<String>>,
     expires_in: Option<i64>,
@@ -73,6 +77,14 @@ pub async fn issue_token(
                 owner.name
             )));
         }
+    }
+    let not_held = by.scopes_not_held(&scopes, &owner.name, &held);
+    if !not_held.is_empty() {
+        return Err(ApiError::forbidden(format!(
+            "Not assigning requested scopes {} not held by requester {}",
+            not_held.join(", "),
+            by.user.name
+        )));
     }
     if let Some(seconds) = expires_in
         && seconds <= 0
@@ -214,7 +226,7 @@ pub async fn create(
         }
         Some(_) => return Err(ApiError::bad_request("token note must be a string")),
     };
-    let issued = issue_token(&state, &owner, scopes, expires_in, note).await?;
+    let issued = issue_token(&state, &caller, &owner, scopes, expires_in, note).await?;
     if caller.user.name == owner.name {
         tracing::info!(user = %owner.name, "User requested new API token");
     } else {

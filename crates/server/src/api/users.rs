@@ -14,7 +14,9 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hubauth_store::{ADMIN_ROLE, StoreError, USER_ROLE, UserPage, UserQuery, UserRecord, UserSort};
+use hubauth_store::{
+    ADMIN_ROLE, RoleSpec, StoreError, USER_ROLE, UserPage, UserQuery, UserRecord, UserSort,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -219,14 +221,18 @@ pub async fn set_groups(
 }
 
 /// Makes a user's roles exactly `roles` plus the default roles (`user`, and `admin` when
-/// the admin flag is set). Refused with 400 while `Authenticator.manage_roles` is on.
+/// the admin flag is set), for the request `by`, who may give only roles whose scopes it
+/// holds ([`check_role_grants`]). Refused with 400 while `Authenticator.manage_roles` is
+/// on.
 pub async fn set_roles(
     state: &HubState,
+    by: &Caller,
     name: &str,
     roles: &[String],
 ) -> Result<UserRecord, ApiError> {
     super::roles::check_roles_not_managed(state)?;
     let user = find_user(state, name).await?;
+    check_role_grants(state, by, &user.name, &user.roles, roles, user.admin).await?;
     let mut wanted: BTreeSet<String> = roles
         .iter()
         .filter(|role| role.as_str() != ADMIN_ROLE)
@@ -246,6 +252,75 @@ pub async fn set_roles(
     }
     state.sessions_changed(&user.name);
     find_user(state, &user.name).await
+}
+
+/// Checks that the request `by` may give the user `target` the roles of `requested` that
+/// they do not hold yet (`current`), before anything changes. Each must exist (400
+/// `No such role`); the `admin` role goes with the admin flag (`will_be_admin`), which
+/// only a full admin may set (403 otherwise); every other new role may grant only scopes
+/// the requester holds (403 naming the missing ones, see
+/// [`super::roles::check_grant`]). Roles the user keeps or loses need nothing: taking a
+/// role away never escalates.
+pub async fn check_role_grants(
+    state: &HubState,
+    by: &Caller,
+    target: &str,
+    current: &[String],
+    requested: &[String],
+    will_be_admin: bool,
+) -> Result<(), ApiError> {
+    for spec in roles_to_grant(state, by, current, requested, will_be_admin).await? {
+        super::roles::check_grant(by, target, &spec)?;
+    }
+    Ok(())
+}
+
+/// The roles of `requested` a user would gain (see [`check_role_grants`]), each existing;
+/// the `admin` role only when the user is or becomes an admin.
+async fn roles_to_grant(
+    state: &HubState,
+    by: &Caller,
+    current: &[String],
+    requested: &[String],
+    will_be_admin: bool,
+) -> Result<Vec<RoleSpec>, ApiError> {
+    if !will_be_admin && requested.iter().any(|role| role == ADMIN_ROLE) {
+        return Err(if by.is_full_admin() {
+            ApiError::bad_request(
+                "The admin role follows the admin flag: set \"admin\": true to grant it",
+            )
+        } else {
+            ApiError::forbidden("Only admins can grant admin permissions")
+        });
+    }
+    let new: Vec<String> = requested
+        .iter()
+        .filter(|role| {
+            role.as_str() != USER_ROLE && role.as_str() != ADMIN_ROLE && !current.contains(role)
+        })
+        .collect::<BTreeSet<&String>>()
+        .into_iter()
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let specs = state.store.get_roles(&new).await?;
+    if let Some(unknown) = new
+        .iter()
+        .find(|name| !specs.iter().any(|spec| &spec.name == *name))
+    {
+        return Err(ApiError::bad_request(format!("No such role: {unknown}")));
+    }
+    Ok(specs)
+}
+
+/// Reads `roles` from a request body (absent or null: none).
+fn roles_field(body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
+    match body.get("roles") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => string_list(value, "user.roles").map(Some),
+    }
 }
 
 /// One page of users, for lists and admin pages.
@@ -517,7 +592,34 @@ fn admin_flag(body: &Map<String, Value>) -> Result<bool, ApiError> {
     }
 }
 
-/// `POST /users` with `{"usernames": [...], "admin": bool}`: 201 with the created users.
+/// Gives users just created the roles their creation asked for (already checked). When
+/// that fails (a role deleted meanwhile), the users are deleted again, as a failing
+/// `add_user` does, so that nobody is left with fewer roles than the answer implies.
+async fn give_new_users_roles(
+    state: &HubState,
+    by: &Caller,
+    created: Vec<UserRecord>,
+    roles: &[String],
+) -> Result<Vec<UserRecord>, ApiError> {
+    let mut updated = Vec::with_capacity(created.len());
+    for user in &created {
+        match set_roles(state, by, &user.name, roles).await {
+            Ok(user) => updated.push(user),
+            Err(err) => {
+                for user in &created {
+                    if let Err(cleanup) = delete_user(state, &user.name).await {
+                        tracing::error!(user = %user.name, error = %cleanup, "could not delete a user whose roles failed");
+                    }
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(updated)
+}
+
+/// `POST /users` with `{"usernames": [...], "admin": bool, "roles": [...]}`: 201 with the
+/// created users. Roles are checked as in `PATCH` before anyone is created.
 pub async fn create_many(
     State(state): State<AppState>,
     caller: Caller,
@@ -536,17 +638,31 @@ pub async fn create_many(
     }
     if let Some(key) = body
         .keys()
-        .find(|key| !matches!(key.as_str(), "usernames" | "admin"))
+        .find(|key| !matches!(key.as_str(), "usernames" | "admin" | "roles"))
     {
         return Err(ApiError::bad_request(format!("Invalid JSON keys: {key}")));
     }
     let admin = admin_flag(&body)?;
-    if admin && !caller.user.admin {
+    if admin && !caller.is_full_admin() {
         return Err(ApiError::forbidden(
             "Only admins can grant admin permissions",
         ));
     }
-    let created = create_users(&state, &names, admin).await?;
+    let roles = roles_field(&body)?.filter(|roles| !roles.is_empty());
+    if let Some(roles) = &roles {
+        super::roles::check_roles_not_managed(&state)?;
+        let specs = roles_to_grant(&state, &caller, &[], roles, admin).await?;
+        for name in &names {
+            let target = state.authenticator.normalize_username(name);
+            for spec in &specs {
+                super::roles::check_grant(&caller, &target, spec)?;
+            }
+        }
+    }
+    let mut created = create_users(&state, &names, admin).await?;
+    if let Some(roles) = &roles {
+        created = give_new_users_roles(&state, &caller, created, roles).await?;
+    }
     let models: Vec<Value> = created
         .iter()
         .filter_map(|user| user_model(&caller.scopes, user).map(Value::Object))
@@ -566,7 +682,8 @@ pub async fn get_one(
     Ok(json_response(StatusCode::OK, Value::Object(model)))
 }
 
-/// `POST /users/{name}` with an optional `{"admin": bool}`: 201 with the new user.
+/// `POST /users/{name}` with an optional `{"admin": bool, "roles": [...]}`: 201 with the
+/// new user. Roles are checked as in `PATCH` before the user is created.
 pub async fn create_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -580,12 +697,24 @@ pub async fn create_one(
     let body = super::json_object(&body)?;
     check_user_keys(&body)?;
     let admin = admin_flag(&body)?;
-    if admin && !caller.user.admin {
+    if admin && !caller.is_full_admin() {
         return Err(ApiError::forbidden(
             "Only admins can grant admin permissions",
         ));
     }
-    let user = create_user(&state, &name, admin).await?;
+    let roles = roles_field(&body)?.filter(|roles| !roles.is_empty());
+    if let Some(roles) = &roles {
+        super::roles::check_roles_not_managed(&state)?;
+        check_role_grants(&state, &caller, &normalized, &[], roles, admin).await?;
+    }
+    let mut user = create_user(&state, &name, admin).await?;
+    if let Some(roles) = &roles {
+        user = give_new_users_roles(&state, &caller, vec![user], roles)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::not_found(format!("No such user: {normalized}")))?;
+    }
     let model = user_model(&caller.scopes, &user).unwrap_or_default();
     Ok(json_response(StatusCode::CREATED, Value::Object(model)))
 }
@@ -651,21 +780,30 @@ pub async fn patch(
         Some(Value::Object(map)) => Some(Value::Object(map.clone())),
         Some(_) => return Err(ApiError::bad_request("user.auth_state must be an object")),
     };
-    if !caller.user.admin {
-        if user.admin {
-            return Err(ApiError::forbidden("Only admins can modify other admins"));
-        }
-        if admin == Some(true) {
-            return Err(ApiError::forbidden(
-                "Only admins can grant admin permissions",
-            ));
-        }
+    if user.admin && !caller.user.admin {
+        return Err(ApiError::forbidden("Only admins can modify other admins"));
+    }
+    if admin == Some(true) && !caller.is_full_admin() {
+        return Err(ApiError::forbidden(
+            "Only admins can grant admin permissions",
+        ));
     }
     if groups.is_some() {
         check_groups_not_managed(&state)?;
     }
-    if roles.is_some() {
+    if let Some(roles) = &roles {
         super::roles::check_roles_not_managed(&state)?;
+        // Checked before anything changes, so a refused grant leaves the user as it was.
+        let will_be_admin = admin.unwrap_or(user.admin);
+        check_role_grants(
+            &state,
+            &caller,
+            &user.name,
+            &user.roles,
+            roles,
+            will_be_admin,
+        )
+        .await?;
     }
     if auth_state.is_some() {
         if !caller
@@ -690,7 +828,7 @@ pub async fn patch(
         set_groups(&state, &user.name, groups).await?;
     }
     if let Some(roles) = &roles {
-        set_roles(&state, &user.name, roles).await?;
+        set_roles(&state, &caller, &user.name, roles).await?;
     }
     if let Some(value) = &auth_state {
         let now = u64::try_from(state.clock.now()).unwrap_or(0);
@@ -716,6 +854,9 @@ pub async fn delete(
     let user = user_for(&state, &caller, &name, &["delete:users"]).await?;
     if user.name == caller.user.name {
         return Err(ApiError::bad_request("Cannot delete yourself!"));
+    }
+    if user.admin && !caller.is_full_admin() {
+        return Err(ApiError::forbidden("Only admins can delete admins"));
     }
     delete_user(&state, &user.name).await?;
     Ok(no_content())

@@ -1,14 +1,17 @@
 //! Small endpoints: redirects to the home page, health, readiness, metrics and the API
 //! root.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::redirect;
-use crate::state::AppState;
+use super::{ClientIp, redirect};
+use crate::api::ApiError;
+use crate::state::{AppState, HubState};
 
 /// `{base_url}` and `{base_url}hub/`: to the home page.
 pub async fn to_home(State(state): State<AppState>) -> Response {
@@ -43,8 +46,18 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `{base_url}hub/metrics`: Prometheus text exposition of this hub's metrics.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `{base_url}hub/metrics`: Prometheus text exposition of this hub's metrics, for a
+/// request that may read them ([`may_read_metrics`]); others get a JSON 403.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ClientIp(peer): ClientIp,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Err(err) = may_read_metrics(&state, peer, &method, &headers, uri.query()).await {
+        return err.into_response();
+    }
     // The gauge is read from the database at scrape time, so it is exact and shared by
     // replicas. When the database does not answer, the gauge keeps its last value: the
     // readiness check is what reports (and counts) an unavailable database.
@@ -65,6 +78,36 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// Whether a request may read the metrics: anyone when `authenticate_prometheus` is off;
+/// otherwise a connection whose TCP peer is in `metrics_allowed_networks` (never a
+/// forwarded address: a header is the client's word), or a request authenticated as the
+/// REST API is (token or session) holding `read:metrics`. The metrics tell who logs in
+/// how often and through which paths, which is no one else's business.
+async fn may_read_metrics(
+    state: &HubState,
+    peer: Option<IpAddr>,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    if !state.config.authenticate_prometheus {
+        return Ok(());
+    }
+    if peer.is_some_and(|peer| state.config.metrics_network_allows(peer)) {
+        return Ok(());
+    }
+    let Some(caller) = crate::api::auth::authenticate(state, method, headers, query).await? else {
+        return Err(ApiError::forbidden(
+            "Missing or invalid credentials: the metrics need a token with the read:metrics scope.",
+        ));
+    };
+    if caller.scopes.has_all("read:metrics") {
+        Ok(())
+    } else {
+        Err(crate::api::auth::missing_scope("read:metrics", "metrics"))
+    }
 }
 
 /// `{base_url}hub/logo`: the `logo_file` image, or 404 when none is set.

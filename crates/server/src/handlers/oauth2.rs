@@ -294,6 +294,7 @@ async fn authorize_inner(
         return Ok(redirect(&login_url(state, request_uri), &[]));
     };
     let scopes = provider::grant_scopes(client, query.scope.as_deref());
+    let scopes = provider::held_by_user(state, &current.user, scopes).await?;
     let xsrf = crate::csrf::form_token(&state.secret, &current.session_hash);
     match decision {
         Some(decision) => {

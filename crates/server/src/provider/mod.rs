@@ -80,6 +80,36 @@ pub fn grant_scopes(client: &ServiceConfig, requested: Option<&str>) -> Vec<Stri
     granted
 }
 
+/// The scopes of `granted` the user may hand to a service: hub scopes (those hubauth
+/// knows, with their filters resolved for the user) only when the user holds them, as
+/// JupyterHub drops requested scopes the user lacks; the identity scopes and scopes
+/// hubauth does not know (the service's own) pass. Tokens are limited to their owner's
+/// scopes at every use as well; dropping them here keeps the consent page honest and
+/// keeps a scope out of the token should the user gain it later.
+pub async fn held_by_user(
+    state: &HubState,
+    user: &UserRecord,
+    granted: Vec<String>,
+) -> Result<Vec<String>, AppError> {
+    use crate::api::scopes::{self, Scopes};
+    let held = crate::api::auth::user_scopes(state, user).await?;
+    Ok(granted
+        .into_iter()
+        .filter(|scope| {
+            if BASE_SCOPES.contains(&scope.as_str()) || !scopes::names_hub_scope(scope) {
+                return true;
+            }
+            // A hub scope whose filter means nothing grants nothing: not handed on.
+            let empty = scope != "inherit" && Scopes::expand(&[scope], Some(&user.name)).is_empty();
+            let keep = !empty && scopes::not_held(&[scope], &user.name, &held, &held).is_empty();
+            if !keep {
+                tracing::info!(user = %user.name, scope = %scope, "dropping a scope the user does not hold");
+            }
+            keep
+        })
+        .collect())
+}
+
 /// An issued access token.
 pub struct IssuedToken {
     /// The token itself (returned to the client once, never stored).
