@@ -288,8 +288,8 @@ pub struct TargetPath {
 
 impl TargetPath {
     /// Reads the path of a request target (without the query). The path must start with
-    /// `/` and be printable ASCII without `#`; a reading that holds NUL (`%00`, `%2500`)
-    /// is refused.
+    /// `/` and be printable ASCII without `#`; a path that decodes to NUL once or twice
+    /// (`%00`, `%2500`) is refused.
     pub fn parse(raw: &str) -> Result<Self, BadTarget> {
         if !raw.starts_with('/')
             || !raw.bytes().all(|b| b.is_ascii_graphic())
@@ -309,6 +309,10 @@ impl TargetPath {
         };
         let once = decode(raw);
         let twice = decode(&once);
+        // Checked before `..` can drop the segment that holds it.
+        if twice.contains('\0') {
+            return Err(BadTarget::Path);
+        }
         // Decoded once, `\` as `/`: the common reading comes first.
         add(resolve(once.split(['/', '\\'])));
         // Not decoded.
@@ -329,9 +333,6 @@ impl TargetPath {
         // Decoded twice.
         add(resolve(twice.split(['/', '\\'])));
         add(resolve(twice.split(['/', '\\']).map(strip_params)));
-        if readings.iter().any(|reading| reading.contains('\0')) {
-            return Err(BadTarget::Path);
-        }
         Ok(TargetPath { readings })
     }
 
@@ -502,6 +503,7 @@ mod tests {
             "/a\tb",
             "/a%00b",
             "/a%2500b",
+            "/a%00/../b",
         ] {
             assert!(ForwardedUri::parse(bad).is_err(), "{bad:?}");
         }
@@ -605,7 +607,18 @@ mod tests {
             TargetPath::parse("/%70rivate").unwrap().canonical(),
             "/private"
         );
-        for bad in ["", "x", "*", "/a%00", "/a%2500", "/a#b", "/a?b", "/a b"] {
+        for bad in [
+            "",
+            "x",
+            "*",
+            "/a%00",
+            "/a%2500",
+            "/a%00/../b",
+            "/a%2500/../b",
+            "/a#b",
+            "/a?b",
+            "/a b",
+        ] {
             assert!(TargetPath::parse(bad).is_err(), "{bad:?}");
         }
     }
