@@ -104,7 +104,7 @@ pub static HUB: ClassDef = ClassDef {
             "forward_auth_rules",
             DictList,
             Literal("[]"),
-            "Who may reach each protected app through {base_url}hub/forward-auth and the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host (else Host) and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. A request no rule matches gets forward_auth_default. Hosts are compared lower-case without a trailing dot; a path is checked in every way an app may read it (percent-decoded or not, %2F as / or not, \\ as /, ;parameters dropped, decoded twice, any letter case) and passes only if every reading is allowed. A host or address that cannot be read exactly (a port that is not a number, X-Forwarded-Uri missing or not a path, %00, different values in repeated headers) is refused with 403, and when a rule names a host a request without one is refused.",
+            "Who may reach each protected app through {base_url}hub/forward-auth and the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host (else Host) and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. A request no rule matches gets forward_auth_default. Hosts are compared lower-case without a trailing dot; a path is checked in every way an app may read it (percent-decoded or not, %2F as / or not, \\ as /, ;parameters dropped, decoded twice, any letter case) and passes only if every reading is allowed. A host or address that cannot be read exactly (a port that is not a number, X-Forwarded-Uri missing or not a path, %00, different values in repeated headers) is refused (403 from forward-auth, 400 from the built-in proxy), and when a rule names a host a request without one is refused. A path_prefix must be written decoded and resolved (no %-escapes, ;, //, . or .. segments).",
         ),
         OptionDef::new(
             "forward_auth_default",
@@ -140,7 +140,7 @@ pub static HUB: ClassDef = ClassDef {
             "upstream_routes",
             DictList,
             Literal("[]"),
-            "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404.",
+            "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404. Hosts are compared lower-case without a trailing dot; a Host that is not a host name with a numeric port gets 400, never the catch-all route.",
         ),
         OptionDef::new(
             "auth_state_headers",
