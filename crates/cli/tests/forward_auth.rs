@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod raw_http;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -144,7 +145,7 @@ async fn redirect_mode_sends_strangers_to_login_with_the_original_path() {
             urlencode("/notebooks/a%20b.ipynb?x=1&y=2")
         )
     );
-    // An off-site-looking original URI is dropped, not passed on.
+    // An off-site-looking original URI is dropped, not passed on (nor replaced by /).
     let response = stranger
         .get(format!("{}?redirect=true", check_url(&hub)))
         .header("x-forwarded-host", "app.example")
@@ -153,7 +154,7 @@ async fn redirect_mode_sends_strangers_to_login_with_the_original_path() {
         .await
         .unwrap();
     assert_eq!(response.status(), 302);
-    assert_eq!(location(&response), "/hub/login?next=%2F");
+    assert_eq!(location(&response), "/hub/login");
 
     // Logged-in users pass in redirect mode too.
     let ann = logged_in(&hub, "ann", &[]).await;
@@ -476,6 +477,19 @@ async fn bad_forward_auth_options_fail_at_start_naming_the_key() {
             "forward_auth_allowed_hosts",
         ),
         ("session_cache_ttl = -1", "session_cache_ttl"),
+        ("forward_auth_default = \"block\"", "forward_auth_default"),
+        (
+            "forward_auth_rules = [{ host = \"app.example:80x\", allowed_users = [\"a\"] }]",
+            "rule 1 (counting from 1): host \"app.example:80x\"",
+        ),
+        (
+            "forward_auth_rules = [{ path_prefix = \"/a\", allowed_users = [\"a\"] }, { host = \"a..b\", allowed_users = [\"a\"] }]",
+            "rule 2",
+        ),
+        (
+            "forward_auth_allowed_hosts = [\"app.example:!\"]",
+            "forward_auth_allowed_hosts",
+        ),
     ] {
         let err = start_hub_in(tempfile::TempDir::new().unwrap(), extra, OPEN, &[])
             .await
@@ -531,9 +545,19 @@ fn nginx_binary() -> Option<std::path::PathBuf> {
 }
 
 /// The nginx.conf of the README's "Protecting an app behind nginx" section, with
-/// the hub and the app on loopback ports and everything else in `dir`.
-fn nginx_conf(dir: &std::path::Path, port: u16, hub: &str, app: &str) -> String {
+/// the hub and the app on loopback ports and everything else in `dir`. `forwarded_host`
+/// is the variable X-Forwarded-Host is set from: `$host` as documented (the host nginx
+/// routed the request by), or `$http_host` (the client's Host header as sent) to show
+/// the hub's own checks.
+fn nginx_conf(
+    dir: &std::path::Path,
+    port: u16,
+    hub: &str,
+    app: &str,
+    forwarded_host: &str,
+) -> String {
     let d = dir.display();
+    let fh = forwarded_host;
     format!(
         r#"worker_processes 1;
 pid {d}/nginx.pid;
@@ -565,7 +589,7 @@ http {{
       proxy_set_header Content-Length "";
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Host {fh};
       proxy_set_header X-Forwarded-Uri $request_uri;
       proxy_set_header X-Original-URI $request_uri;
     }}
@@ -595,7 +619,7 @@ http {{
       proxy_set_header Content-Length "";
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Host {fh};
       proxy_set_header X-Forwarded-Uri $request_uri;
       proxy_set_header X-Original-URI $request_uri;
     }}
@@ -606,11 +630,20 @@ http {{
 }
 
 async fn start_nginx(binary: &std::path::Path, hub: &str, app: &str) -> Nginx {
+    start_nginx_with(binary, hub, app, "$host").await
+}
+
+async fn start_nginx_with(
+    binary: &std::path::Path,
+    hub: &str,
+    app: &str,
+    forwarded_host: &str,
+) -> Nginx {
     let dir = tempfile::TempDir::new().unwrap();
     let port = free_port();
     std::fs::write(
         dir.path().join("nginx.conf"),
-        nginx_conf(dir.path(), port, hub, app),
+        nginx_conf(dir.path(), port, hub, app, forwarded_host),
     )
     .unwrap();
     let child = Command::new(binary)
@@ -830,4 +863,323 @@ async fn forward_auth_checks_are_counted_in_metrics() {
         "{text}"
     );
     hub.stop().await;
+}
+
+// ----- odd hosts and paths (issue #13 point 1) ------------------------------------------
+
+/// `/private` is ann's on every host, and all of app.example is ann's; bob is logged in
+/// too and may reach neither.
+const GUARDED_RULES: &str = "forward_auth_rules = [\n  { path_prefix = \"/private\", allowed_users = [\"ann\"] },\n  { host = \"app.example\", path_prefix = \"/\", allowed_users = [\"ann\"] },\n]";
+
+/// The hub with [`GUARDED_RULES`], the echo app and nginx in front, and the session
+/// cookies of ann and bob.
+struct Guarded {
+    hub: TestHub,
+    nginx: Nginx,
+    ann: String,
+    bob: String,
+}
+
+impl Guarded {
+    async fn start(forwarded_host: &str) -> Option<Guarded> {
+        let binary = nginx_binary()?;
+        let hub = start_hub(GUARDED_RULES, OPEN, &[]).await;
+        let app = start_echo_app().await;
+        let hub_addr = hub.origin.trim_start_matches("http://").to_owned();
+        let nginx = start_nginx_with(&binary, &hub_addr, &app.to_string(), forwarded_host).await;
+        let ann = session_cookie(&login(&client(), &hub, "ann", "pw", None).await);
+        let bob = session_cookie(&login(&client(), &hub, "bob", "pw", None).await);
+        Some(Guarded {
+            hub,
+            nginx,
+            ann,
+            bob,
+        })
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.nginx.port).into()
+    }
+
+    /// `GET target` through nginx with this Host line and session cookie.
+    async fn get(&self, target: &str, host: &str, cookie: &str) -> raw_http::RawResponse {
+        raw_http::get(
+            self.addr(),
+            target,
+            &[format!("Host: {host}"), format!("Cookie: {cookie}")],
+        )
+        .await
+    }
+}
+
+/// Asserts nginx kept bob out (403: denied by a rule, or refused as unreadable) and let
+/// ann through to the app, which saw `ann_sees` (when given).
+async fn bob_out_ann_in(guarded: &Guarded, target: &str, host: &str, ann_sees: Option<&str>) {
+    let response = guarded.get(target, host, &guarded.bob).await;
+    assert_eq!(
+        response.status,
+        403,
+        "bob: GET {target} Host: {host}: {response:?}\n{}",
+        guarded.nginx.error_log()
+    );
+    assert!(
+        !response.body.contains("x-auth-request-user"),
+        "{response:?}"
+    );
+    if let Some(seen) = ann_sees {
+        let response = guarded.get(target, host, &guarded.ann).await;
+        assert_eq!(
+            response.status, 200,
+            "ann: GET {target} Host: {host}: {response:?}"
+        );
+        assert!(
+            response.body.contains(&format!("\"uri\":\"{seen}\"")),
+            "{response:?}"
+        );
+        assert!(
+            response.body.contains("\"x-auth-request-user\":[\"ann\"]"),
+            "{response:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn double_and_triple_slash_paths_do_not_escape_a_rule_behind_nginx() {
+    let Some(guarded) = Guarded::start("$host").await else {
+        return;
+    };
+    let host = "other.example";
+    // The well-formed request: ann in, bob out.
+    bob_out_ann_in(&guarded, "/private/x", host, Some("/private/x")).await;
+    for target in ["//private/x", "///private/x", "//private//x", "/private"] {
+        bob_out_ann_in(&guarded, target, host, Some(target)).await;
+    }
+    // Outside the rule bob is welcome.
+    let response = guarded.get("/public/x", host, &guarded.bob).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    drop(guarded.hub);
+}
+
+#[tokio::test]
+async fn dot_segments_and_encoded_slashes_do_not_escape_a_rule_behind_nginx() {
+    let Some(guarded) = Guarded::start("$host").await else {
+        return;
+    };
+    let host = "other.example";
+    for target in [
+        "/./private/x",
+        "/public/../private/x",
+        "/public/%2e%2e/private/x",
+        "/%2Fprivate/x",
+        "/%2fprivate%2fx",
+        "/public/..%2Fprivate/x",
+        "/public/..;/private/x",
+        "/private;jsessionid=1/x",
+        "/%70rivate/x",
+        "/%2570rivate/x",
+        "/PRIVATE/x",
+    ] {
+        bob_out_ann_in(&guarded, target, host, None).await;
+    }
+    // ann still reaches the app, which gets the path as sent.
+    bob_out_ann_in(
+        &guarded,
+        "/public/..%2Fprivate/x",
+        host,
+        Some("/public/..%2Fprivate/x"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn trailing_dot_and_odd_case_hosts_do_not_escape_a_host_rule_behind_nginx() {
+    for forwarded_host in ["$host", "$http_host"] {
+        let Some(guarded) = Guarded::start(forwarded_host).await else {
+            return;
+        };
+        for host in [
+            "app.example",
+            "app.example.",
+            "APP.Example.",
+            "app.example:80",
+            "app.example.:8080",
+        ] {
+            bob_out_ann_in(&guarded, "/notes", host, Some("/notes")).await;
+        }
+        let response = guarded.get("/notes", "other.example", &guarded.bob).await;
+        assert_eq!(response.status, 200, "{forwarded_host}: {response:?}");
+    }
+}
+
+#[tokio::test]
+async fn non_numeric_port_hosts_do_not_escape_a_host_rule_behind_nginx() {
+    // nginx routes `app.example:!` as app.example; with X-Forwarded-Host from $host the
+    // rule applies, and from $http_host (the raw header) the hub refuses the host.
+    for forwarded_host in ["$host", "$http_host"] {
+        let Some(guarded) = Guarded::start(forwarded_host).await else {
+            return;
+        };
+        for host in [
+            "app.example:!",
+            "app.example:80x",
+            "app.example:@evil",
+            "app.example:99999",
+        ] {
+            bob_out_ann_in(&guarded, "/notes", host, None).await;
+        }
+    }
+    // Straight to the hub (as a proxy that passes the header on would send it): refused,
+    // saying why, whoever asks.
+    let hub = start_hub(GUARDED_RULES, OPEN, &[]).await;
+    let ann = logged_in(&hub, "ann", &[]).await;
+    for host in [
+        "app.example:!",
+        "app.example:80x",
+        "app.example:@evil",
+        "app.example:",
+    ] {
+        let response = ann
+            .get(check_url(&hub))
+            .header("accept", "application/json")
+            .header("x-forwarded-host", host)
+            .header("x-forwarded-uri", "/notes")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{host}");
+        assert_eq!(header(&response, "x-auth-request-user"), None);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be checked"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn absolute_form_request_naming_another_host_does_not_escape_a_host_rule_behind_nginx() {
+    // `GET http://app.example/notes` with `Host: other.example`: nginx routes by the
+    // request line, and $host (as documented) is what it routed by.
+    let Some(guarded) = Guarded::start("$host").await else {
+        return;
+    };
+    bob_out_ann_in(
+        &guarded,
+        "http://app.example/notes",
+        "other.example",
+        Some("/notes"),
+    )
+    .await;
+    // An absolute X-Forwarded-Uri naming another host than X-Forwarded-Host is refused.
+    let ann = logged_in(&guarded.hub, "ann", &[]).await;
+    let response = ann
+        .get(check_url(&guarded.hub))
+        .header("x-forwarded-host", "other.example")
+        .header("x-forwarded-uri", "http://app.example/notes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = ann
+        .get(check_url(&guarded.hub))
+        .header("x-forwarded-host", "app.example")
+        .header("x-forwarded-uri", "http://App.Example./notes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn missing_or_relative_forwarded_uri_is_refused_not_taken_as_slash() {
+    // With a rule for /private only, "/" would be allowed: a missing or relative URI must
+    // not become "/".
+    let hub = start_hub(
+        "forward_auth_rules = [{ path_prefix = \"/private\", allowed_users = [\"ann\"] }]",
+        OPEN,
+        &[],
+    )
+    .await;
+    let bob = logged_in(&hub, "bob", &[]).await;
+    let ask = |uri: Option<&'static str>| {
+        let mut request = bob
+            .get(check_url(&hub))
+            .header("x-forwarded-host", "app.example");
+        if let Some(uri) = uri {
+            request = request.header("x-forwarded-uri", uri);
+        }
+        request.send()
+    };
+    for uri in [
+        None,
+        Some(""),
+        Some("private/x"),
+        Some("./private/x"),
+        Some("*"),
+        Some("app.example/private/x"),
+        Some("javascript:alert(1)"),
+        Some("/private/x#frag"),
+        Some("/a%00/../private/x"),
+    ] {
+        let response = ask(uri).await.unwrap();
+        assert_eq!(response.status(), 403, "{uri:?}");
+        assert_eq!(header(&response, "x-auth-request-user"), None, "{uri:?}");
+    }
+    let response = ask(Some("/public/x")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // A client's own X-Original-URI next to the proxy's X-Forwarded-Uri is refused, in
+    // either order of trust.
+    let response = bob
+        .get(check_url(&hub))
+        .header("x-forwarded-uri", "/private/x")
+        .header("x-original-uri", "/public/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // Several different X-Forwarded-Host values are refused.
+    let response = bob
+        .get(check_url(&hub))
+        .header("x-forwarded-host", "app.example, other.example")
+        .header("x-forwarded-uri", "/public/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn forward_auth_default_deny_keeps_out_requests_no_rule_matches() {
+    let hub = start_hub(
+        "forward_auth_default = \"deny\"\nforward_auth_rules = [{ host = \"app.example\", path_prefix = \"/public\", allowed_groups = [\"staff\"] }]",
+        OPEN,
+        &[],
+    )
+    .await;
+    let sam = logged_in(&hub, "sam", &["staff"]).await;
+    let ask = |host: &'static str, uri: &'static str| {
+        sam.get(check_url(&hub))
+            .header("x-forwarded-host", host)
+            .header("x-forwarded-uri", uri)
+            .send()
+    };
+    assert_eq!(ask("app.example", "/public/x").await.unwrap().status(), 200);
+    assert_eq!(ask("app.example", "/other").await.unwrap().status(), 403);
+    assert_eq!(
+        ask("other.example", "/public/x").await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        ask("app.example", "/public/..%2Fother")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // Without the target the hub cannot tell: refused.
+    let response = sam.get(check_url(&hub)).send().await.unwrap();
+    assert_eq!(response.status(), 403);
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod common;
+mod raw_http;
 
 use std::net::SocketAddr;
 
@@ -430,6 +431,10 @@ async fn bad_proxy_options_fail_at_start_naming_the_key() {
             "upstream_routes = [{ upstream = \"http://127.0.0.1:1\", to = \"x\" }]",
             "upstream_routes",
         ),
+        (
+            "upstream_routes = [{ host = \"app.example:!\", upstream = \"http://127.0.0.1:1\" }]",
+            "route 1 (counting from 1): host",
+        ),
     ] {
         let err = start_hub_in(tempfile::TempDir::new().unwrap(), extra, OPEN, &[])
             .await
@@ -691,4 +696,135 @@ async fn session_cookie_beside_a_non_ascii_cookie_does_not_reach_the_app() {
     assert!(!cookies.contains("hubauth-session"), "{cookies}");
     assert!(cookies.contains("legacy="), "{cookies}");
     hub.stop().await;
+}
+
+// ----- odd hosts and paths (issue #13 point 1) ------------------------------------------
+
+/// Behind the built-in proxy: app.example is ann's (its own upstream), `/private` is
+/// ann's everywhere, and everything else goes to the catch-all app. Returns the hub and
+/// the session cookies of ann and bob.
+async fn guarded_proxy() -> (TestHub, String, String) {
+    let app = start_echo_app("app").await;
+    let secret = start_echo_app("secret").await;
+    let extra = format!(
+        "upstream_routes = [{{ host = \"app.example\", upstream = \"http://{secret}\" }}]\nforward_auth_rules = [\n  {{ host = \"app.example\", allowed_users = [\"ann\"] }},\n  {{ path_prefix = \"/private\", allowed_users = [\"ann\"] }},\n]"
+    );
+    let hub = proxy_hub(app, &extra).await;
+    let ann = session_cookie(&login(&client(), &hub, "ann", "pw", None).await);
+    let bob = session_cookie(&login(&client(), &hub, "bob", "pw", None).await);
+    (hub, ann, bob)
+}
+
+fn hub_addr(hub: &TestHub) -> SocketAddr {
+    hub.origin.trim_start_matches("http://").parse().unwrap()
+}
+
+async fn raw_get(hub: &TestHub, target: &str, host: &str, cookie: &str) -> raw_http::RawResponse {
+    let mut lines = vec![format!("Host: {host}")];
+    if !cookie.is_empty() {
+        lines.push(format!("Cookie: {cookie}"));
+    }
+    raw_http::get(hub_addr(hub), target, &lines).await
+}
+
+#[tokio::test]
+async fn trailing_dot_and_odd_case_hosts_do_not_escape_a_host_rule_of_the_built_in_proxy() {
+    let (hub, ann, bob) = guarded_proxy().await;
+    for host in [
+        "app.example",
+        "app.example.",
+        "APP.example.",
+        "app.example:8000",
+        "app.example.:1",
+    ] {
+        let response = raw_get(&hub, "/notes", host, &bob).await;
+        assert_eq!(response.status, 403, "bob, Host: {host}: {response:?}");
+        let response = raw_get(&hub, "/notes", host, &ann).await;
+        assert_eq!(response.status, 200, "ann, Host: {host}: {response:?}");
+        assert!(response.body.contains("\"app\":\"secret\""), "{response:?}");
+    }
+    // Another host is the catch-all app's, open to bob.
+    let response = raw_get(&hub, "/notes", "other.example", &bob).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert!(response.body.contains("\"app\":\"app\""), "{response:?}");
+}
+
+#[tokio::test]
+async fn non_numeric_port_hosts_get_400_from_the_built_in_proxy_never_the_catch_all_route() {
+    let (hub, ann, bob) = guarded_proxy().await;
+    for host in [
+        "app.example:!",
+        "app.example:80x",
+        "app.example:@evil",
+        "app.example:",
+        "app.example:99999",
+        "app..example",
+        "user@app.example",
+        "[app.example]",
+    ] {
+        for (who, cookie) in [
+            ("bob", bob.as_str()),
+            ("ann", ann.as_str()),
+            ("a stranger", ""),
+        ] {
+            let response = raw_get(&hub, "/notes", host, cookie).await;
+            assert_eq!(response.status, 400, "{who}, Host: {host}: {response:?}");
+            assert!(!response.body.contains("\"app\":"), "{response:?}");
+        }
+    }
+    // JSON clients get JSON.
+    let response = raw_http::get(
+        hub_addr(&hub),
+        "/notes",
+        &[
+            "Host: app.example:!".to_owned(),
+            format!("Cookie: {bob}"),
+            "Accept: application/json".to_owned(),
+        ],
+    )
+    .await;
+    assert_eq!(response.status, 400);
+    assert!(response.body.contains("\"status\":400"), "{response:?}");
+    // Two different Host headers, or an absolute-form request naming another host than
+    // its Host header: which host is meant cannot be told.
+    let response = raw_http::get(
+        hub_addr(&hub),
+        "/notes",
+        &[
+            "Host: other.example".to_owned(),
+            "Host: app.example".to_owned(),
+            format!("Cookie: {bob}"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let response = raw_get(&hub, "http://app.example/notes", "other.example", &bob).await;
+    assert_eq!(response.status, 400, "{response:?}");
+    let response = raw_get(&hub, "http://app.example/notes", "app.example", &ann).await;
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+#[tokio::test]
+async fn double_slash_dot_segment_and_encoded_paths_do_not_escape_a_rule_of_the_built_in_proxy() {
+    let (hub, ann, bob) = guarded_proxy().await;
+    let host = "other.example";
+    for target in [
+        "/private/x",
+        "//private/x",
+        "///private/x",
+        "/./private/x",
+        "/public/../private/x",
+        "/%2Fprivate/x",
+        "/public/..%2Fprivate/x",
+        "/public/..;/private/x",
+        "/public/%252e%252e/private/x",
+        "/Private/x",
+    ] {
+        let response = raw_get(&hub, target, host, &bob).await;
+        assert_eq!(response.status, 403, "bob: {target}: {response:?}");
+        let response = raw_get(&hub, target, host, &ann).await;
+        assert_eq!(response.status, 200, "ann: {target}: {response:?}");
+    }
+    let response = raw_get(&hub, "/a%00/../private/x", host, &ann).await;
+    assert_eq!(response.status, 400, "{response:?}");
 }

@@ -5,6 +5,8 @@
 use axum::http::HeaderName;
 use serde_json::Value as Json;
 
+use crate::request_target::{HostName, TargetPath};
+
 /// The resolved forward-auth settings from the `[Hub]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForwardAuthConfig {
@@ -21,6 +23,8 @@ pub struct ForwardAuthConfig {
     pub allowed_hosts: Vec<String>,
     /// Per-app access rules (`forward_auth_rules`).
     pub rules: Vec<ForwardAuthRule>,
+    /// What a logged-in user gets for a request no rule matches (`forward_auth_default`).
+    pub default: DefaultAccess,
     /// auth_state items handed to apps (`auth_state_headers`): header name and dotted path.
     pub auth_state_headers: Vec<(HeaderName, String)>,
 }
@@ -33,7 +37,38 @@ impl Default for ForwardAuthConfig {
             admin_header: Some(HeaderName::from_static("x-auth-request-admin")),
             allowed_hosts: Vec::new(),
             rules: Vec::new(),
+            default: DefaultAccess::Allow,
             auth_state_headers: Vec::new(),
+        }
+    }
+}
+
+impl ForwardAuthConfig {
+    /// Whether a decision needs the request's host and path: with no rules and
+    /// `forward_auth_default = "allow"` every logged-in user passes whatever the target.
+    pub fn needs_target(&self) -> bool {
+        !self.rules.is_empty() || self.default == DefaultAccess::Deny
+    }
+}
+
+/// What a logged-in user gets for a request that no `forward_auth_rules` rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DefaultAccess {
+    /// Let them through (rules only narrow): the default, since being logged in already
+    /// means passing the login method's allowed_users / allowed_groups.
+    #[default]
+    Allow,
+    /// Keep them out: only what a rule allows is reachable.
+    Deny,
+}
+
+impl DefaultAccess {
+    /// Reads the option's value: `allow` or `deny`.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "allow" => Ok(DefaultAccess::Allow),
+            "deny" => Ok(DefaultAccess::Deny),
+            other => Err(format!("{other:?} must be \"allow\" or \"deny\"")),
         }
     }
 }
@@ -42,9 +77,9 @@ impl Default for ForwardAuthConfig {
 /// or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestScope {
-    /// The host, lower-cased; `None` means any host. With a port (`app.example:8080`) the
-    /// port must match too; without, any port matches.
-    pub host: Option<String>,
+    /// The host; `None` means any host. With a port (`app.example:8080`) the port must
+    /// match too; without, any port matches.
+    pub host: Option<HostName>,
     /// The path prefix (segment-wise: `/app` covers `/app` and `/app/x`, not `/apple`).
     pub path_prefix: String,
 }
@@ -62,12 +97,10 @@ impl RequestScope {
     /// `where_` names the table in errors.
     pub fn from_table(where_: &str, table: &JsonTable) -> Result<Self, String> {
         let host = match table_string(where_, table, "host")? {
-            Some(host) if !is_plausible_host(&host) => {
-                return Err(format!(
-                    "{where_}: host {host:?} must be a bare host name, optionally with :port"
-                ));
-            }
-            Some(host) => Some(host.to_ascii_lowercase()),
+            Some(host) => Some(
+                HostName::parse(&host)
+                    .map_err(|err| format!("{where_}: host {host:?} is {err}"))?,
+            ),
             None => None,
         };
         let path_prefix =
@@ -77,34 +110,49 @@ impl RequestScope {
                 "{where_}: path_prefix {path_prefix:?} must be a path starting with /"
             ));
         }
+        // Request paths are matched decoded and resolved: a prefix written any other way
+        // would never match, and the rule would silently not apply.
+        let inner = path_prefix.strip_suffix('/').unwrap_or(&path_prefix);
+        if path_prefix.contains(['%', ';'])
+            || path_prefix.chars().any(char::is_control)
+            || (path_prefix != "/"
+                && inner
+                    .split('/')
+                    .skip(1)
+                    .any(|segment| matches!(segment, "" | "." | "..")))
+        {
+            return Err(format!(
+                "{where_}: path_prefix {path_prefix:?} must be written decoded and resolved: no %-escapes, ;, //, . or .. segments"
+            ));
+        }
         Ok(RequestScope { host, path_prefix })
     }
 
-    /// Whether a request for `host` and an already [normalized](normalize_path) `path`
-    /// falls in this scope.
-    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+    /// Whether a request for `host` and one reading of its path falls in this scope;
+    /// with `fold_case` the path prefix is compared ignoring ASCII case.
+    fn matches(&self, host: Option<&HostName>, path: &str, fold_case: bool) -> bool {
         let host_ok = match (&self.host, host) {
             (None, _) => true,
-            (Some(pattern), Some(host)) => host_matches(pattern, host),
+            (Some(pattern), Some(host)) => pattern.covers(host),
             (Some(_), None) => false,
         };
-        host_ok && path_has_prefix(path, &self.path_prefix)
+        host_ok && path_has_prefix(path, &self.path_prefix, fold_case)
     }
 }
 
-/// Of `items`, the one whose scope most specifically matches a request for `host` + `uri`:
-/// a scope naming the host beats one for any host, then the longest path prefix wins.
-/// The path of `uri` is [normalized](normalize_path) first.
+/// Of `items`, the one whose scope most specifically matches a request for `host` and one
+/// reading of its path (see [`TargetPath`]): a scope naming the host beats one for any
+/// host, then the longest path prefix wins.
 pub fn most_specific<'a, T>(
     items: &'a [T],
     scope: impl Fn(&T) -> &RequestScope,
-    host: Option<&str>,
-    uri: &str,
+    host: Option<&HostName>,
+    path: &str,
+    fold_case: bool,
 ) -> Option<&'a T> {
-    let path = normalize_path(uri);
     items
         .iter()
-        .filter(|item| scope(item).matches(host, &path))
+        .filter(|item| scope(item).matches(host, path, fold_case))
         .max_by_key(|item| {
             let scope = scope(item);
             (scope.host.is_some(), scope.path_prefix.len())
@@ -189,91 +237,80 @@ impl ForwardAuthRule {
     }
 }
 
-/// Whether a logged-in user may reach `host` + `uri`: the most specific matching rule
+/// Whether a logged-in user may reach `path` on `host`.
+///
+/// For each reading of the path (see [`TargetPath`]) the most specific matching rule
 /// decides (a rule naming the host beats one for any host, then the longest path prefix
-/// wins); with no matching rule every logged-in user may pass.
+/// wins), and `default` when none matches; the user passes only if every reading lets
+/// them. Each reading is matched case-sensitively and, when the path or a rule has capital
+/// letters, also ignoring case (for apps on case-insensitive file systems). When a rule
+/// names a host and the request has none, nobody passes.
 pub fn is_allowed(
     rules: &[ForwardAuthRule],
-    host: Option<&str>,
-    uri: &str,
+    default: DefaultAccess,
+    host: Option<&HostName>,
+    path: &TargetPath,
     name: &str,
     groups: &[String],
 ) -> bool {
-    most_specific(rules, |rule| &rule.scope, host, uri).is_none_or(|rule| rule.allows(name, groups))
+    if host.is_none() && rules.iter().any(|rule| rule.scope.host.is_some()) {
+        return false;
+    }
+    let rule_has_capitals = rules
+        .iter()
+        .any(|rule| has_capitals(&rule.scope.path_prefix));
+    let decide = |reading: &str, fold_case: bool| match most_specific(
+        rules,
+        |rule| &rule.scope,
+        host,
+        reading,
+        fold_case,
+    ) {
+        Some(rule) => rule.allows(name, groups),
+        None => default == DefaultAccess::Allow,
+    };
+    path.readings().iter().all(|reading| {
+        decide(reading, false)
+            && (!(rule_has_capitals || has_capitals(reading)) || decide(reading, true))
+    })
 }
 
-/// Compares a rule's or allow-list's host with a request host, case-insensitively; a
-/// pattern without a port matches any port.
+fn has_capitals(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// Compares an allow-list's host (`forward_auth_allowed_hosts`) with a request host; a
+/// pattern without a port matches any port. Either one not being a valid host never
+/// matches.
 pub fn host_matches(pattern: &str, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    let pattern = pattern.to_ascii_lowercase();
-    if has_port(&pattern) {
-        pattern == host
-    } else {
-        strip_port(&host) == pattern
+    match (HostName::parse(pattern), HostName::parse(host)) {
+        (Ok(pattern), Ok(host)) => pattern.covers(&host),
+        _ => false,
     }
 }
 
-fn has_port(host: &str) -> bool {
-    match host.rfind(':') {
-        Some(index) => {
-            !host.ends_with(']') && host[index + 1..].bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
-}
-
-fn strip_port(host: &str) -> &str {
-    if has_port(host) {
-        host.rfind(':').map_or(host, |index| &host[..index])
-    } else {
-        host
-    }
-}
-
-/// A host value safe to put into a URL: letters, digits, `.-_:[]` only.
+/// Whether a `Host` value is a valid host name with an optional numeric port, and so safe
+/// to put into a URL (see [`HostName::parse`]).
 pub fn is_plausible_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+    HostName::parse(host).is_ok()
 }
 
-/// Segment-wise prefix match: `/app` covers `/app` and `/app/x` but not `/apple`.
-fn path_has_prefix(path: &str, prefix: &str) -> bool {
-    if prefix.ends_with('/') {
-        return path.starts_with(prefix) || format!("{path}/") == prefix;
-    }
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// The path of a request URI as an app will see it: query dropped, percent-decoded,
-/// repeated slashes collapsed and `.`/`..` segments resolved, so `/public/../private`
-/// and `/%70rivate` cannot slip past a rule for `/private`.
-pub fn normalize_path(uri: &str) -> String {
-    let path = uri.split(['?', '#']).next().unwrap_or("");
-    let decoded = percent_encoding::percent_decode_str(path)
-        .decode_utf8_lossy()
-        .replace('\\', "/");
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
+/// Segment-wise prefix match: `/app` covers `/app` and `/app/x` but not `/apple`; with
+/// `fold_case` ASCII case is ignored.
+fn path_has_prefix(path: &str, prefix: &str, fold_case: bool) -> bool {
+    let starts = |text: &str, start: &str| {
+        text.len() >= start.len()
+            && if fold_case {
+                text.as_bytes()[..start.len()].eq_ignore_ascii_case(start.as_bytes())
+            } else {
+                text.as_bytes().starts_with(start.as_bytes())
             }
-            other => segments.push(other),
-        }
+    };
+    if prefix.ends_with('/') {
+        // `/app/` covers `/app` too.
+        return starts(path, prefix) || (path.len() + 1 == prefix.len() && starts(prefix, path));
     }
-    let mut out = format!("/{}", segments.join("/"));
-    if decoded.ends_with('/') && out != "/" {
-        out.push('/');
-    }
-    out
+    starts(path, prefix) && (path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/')
 }
 
 /// Parses a header-name option: `None` for an empty value (header turned off).
@@ -295,6 +332,25 @@ mod tests {
         ForwardAuthRule::from_json(0, &value).unwrap()
     }
 
+    fn allowed(
+        rules: &[ForwardAuthRule],
+        host: Option<&str>,
+        path: &str,
+        name: &str,
+        groups: &[String],
+    ) -> bool {
+        let host = host.map(|host| HostName::parse(host).unwrap());
+        let path = TargetPath::parse(path).unwrap();
+        is_allowed(
+            rules,
+            DefaultAccess::Allow,
+            host.as_ref(),
+            &path,
+            name,
+            groups,
+        )
+    }
+
     #[test]
     fn most_specific_rule_decides() {
         let rules = vec![
@@ -304,29 +360,33 @@ mod tests {
             ),
         ];
         let staff = vec!["staff".to_owned()];
-        assert!(is_allowed(&rules, Some("app.example"), "/x", "ann", &staff));
-        assert!(!is_allowed(
-            &rules,
-            Some("APP.example:443"),
-            "/x",
-            "bob",
-            &[]
-        ));
-        assert!(!is_allowed(
+        assert!(allowed(&rules, Some("app.example"), "/x", "ann", &staff));
+        assert!(!allowed(&rules, Some("APP.example.:443"), "/x", "bob", &[]));
+        assert!(!allowed(
             &rules,
             Some("app.example"),
             "/public/x",
             "ann",
             &staff
         ));
-        assert!(is_allowed(
+        assert!(allowed(
             &rules,
             Some("app.example"),
             "/public",
             "guest",
             &[]
         ));
-        assert!(is_allowed(&rules, Some("other.example"), "/x", "bob", &[]));
+        assert!(allowed(&rules, Some("other.example"), "/x", "bob", &[]));
+        // Host-scoped rules and no host at all: nobody passes.
+        let path = TargetPath::parse("/x").unwrap();
+        assert!(!is_allowed(
+            &rules,
+            DefaultAccess::Allow,
+            None,
+            &path,
+            "ann",
+            &staff
+        ));
     }
 
     #[test]
@@ -334,27 +394,72 @@ mod tests {
         let rules = vec![rule(
             json!({"path_prefix": "/private", "allowed_users": ["ann"]}),
         )];
-        for uri in [
+        for path in [
             "/private",
-            "/private/x?y",
+            "/private/x",
             "/public/../private/x",
             "/%70rivate",
             "//private",
+            "///private/x",
             "/./private",
+            "/public/..%2Fprivate",
+            "/public/..%5Cprivate",
+            "/public\\..\\private",
+            "/public/..;/private",
+            "/private;jsessionid=1/x",
+            "/public/%252e%252e/private",
+            "/%2570rivate",
+            "/PRIVATE/x",
+            "/Private",
         ] {
-            assert!(!is_allowed(&rules, None, uri, "bob", &[]), "{uri}");
+            assert!(!allowed(&rules, None, path, "bob", &[]), "{path}");
+            assert!(allowed(&rules, None, path, "ann", &[]), "{path}");
         }
-        assert!(is_allowed(&rules, None, "/privateer", "bob", &[]));
+        assert!(allowed(&rules, None, "/privateer", "bob", &[]));
+        assert!(allowed(&rules, None, "/public/x", "bob", &[]));
     }
 
     #[test]
-    fn paths_are_decoded_and_resolved() {
-        assert_eq!(normalize_path("/%70rivate/./x//y?q=%2F"), "/private/x/y");
-        assert_eq!(normalize_path("/a/%2e%2E/b/"), "/b/");
-        assert_eq!(normalize_path("/a%5cb"), "/a/b");
-        // Escapes that are not two hex digits stay as they are.
-        assert_eq!(normalize_path("/%zz/%4"), "/%zz/%4");
-        assert_eq!(normalize_path("/%C3%A9t%C3"), "/\u{e9}t\u{fffd}");
+    fn default_deny_lets_through_only_what_a_rule_allows() {
+        let rules = vec![rule(
+            json!({"path_prefix": "/public", "allowed_groups": ["staff"]}),
+        )];
+        let staff = vec!["staff".to_owned()];
+        let check = |path: &str, groups: &[String]| {
+            let path = TargetPath::parse(path).unwrap();
+            is_allowed(&rules, DefaultAccess::Deny, None, &path, "ann", groups)
+        };
+        assert!(check("/public/x", &staff));
+        assert!(!check("/public/x", &[]));
+        assert!(!check("/other", &staff));
+        // A reading outside the rule falls to the default.
+        assert!(!check("/public/..%2Fother", &staff));
+        let path = TargetPath::parse("/x").unwrap();
+        assert!(!is_allowed(
+            &[],
+            DefaultAccess::Deny,
+            None,
+            &path,
+            "ann",
+            &staff
+        ));
+        assert!(is_allowed(
+            &[],
+            DefaultAccess::Allow,
+            None,
+            &path,
+            "ann",
+            &staff
+        ));
+    }
+
+    #[test]
+    fn default_access_values() {
+        assert_eq!(DefaultAccess::parse("allow"), Ok(DefaultAccess::Allow));
+        assert_eq!(DefaultAccess::parse("deny"), Ok(DefaultAccess::Deny));
+        for bad in ["", "Deny", "block", "true"] {
+            assert!(DefaultAccess::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -366,7 +471,24 @@ mod tests {
             ),
             (json!({"host": "a/b", "allowed_users": ["x"]}), "host"),
             (
+                json!({"host": "a:80x", "allowed_users": ["x"]}),
+                "host \"a:80x\"",
+            ),
+            (json!({"host": "a..b", "allowed_users": ["x"]}), "host"),
+            (
                 json!({"path_prefix": "x", "allowed_users": ["x"]}),
+                "path_prefix",
+            ),
+            (
+                json!({"path_prefix": "/a//b", "allowed_users": ["x"]}),
+                "path_prefix",
+            ),
+            (
+                json!({"path_prefix": "/a/../b", "allowed_users": ["x"]}),
+                "path_prefix",
+            ),
+            (
+                json!({"path_prefix": "/%70rivate", "allowed_users": ["x"]}),
                 "path_prefix",
             ),
             (json!({"host": "a"}), "allowed_users or allowed_groups"),
@@ -374,14 +496,24 @@ mod tests {
         ] {
             let err = ForwardAuthRule::from_json(0, &value).unwrap_err();
             assert!(err.contains(needle), "{err}");
+            assert!(err.contains("rule 1"), "{err}");
         }
+        // Rule hosts are read as request hosts are: case and one trailing dot do not matter.
+        let written = rule(json!({"host": "App.Example.", "allowed_users": ["x"]}));
+        assert_eq!(
+            written.scope.host,
+            Some(HostName::parse("app.example").unwrap())
+        );
     }
 
     #[test]
     fn host_patterns() {
         assert!(host_matches("app.example", "App.Example:8080"));
+        assert!(host_matches("app.example", "app.example."));
         assert!(host_matches("app.example:8080", "app.example:8080"));
         assert!(!host_matches("app.example:8080", "app.example:9090"));
         assert!(!host_matches("app.example", "evil.app.example"));
+        assert!(!host_matches("app.example", "app.example:!"));
+        assert!(!host_matches("app.example", "app.example:@evil"));
     }
 }

@@ -23,6 +23,7 @@ pub mod options;
 pub mod pages;
 pub mod provider;
 pub mod proxy;
+pub mod request_target;
 pub mod secrets;
 pub mod session;
 pub mod session_cache;

@@ -3,9 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::forward_auth::{
-    ForwardAuthConfig, ForwardAuthRule, is_plausible_host, parse_header_name,
-};
+use crate::forward_auth::{DefaultAccess, ForwardAuthConfig, ForwardAuthRule, parse_header_name};
+use crate::request_target::HostName;
 use hubauth_config::{
     ClassDef, ClassView, ConfigError, DefaultValue::Literal, OptionDef, OptionType::*,
 };
@@ -105,7 +104,13 @@ pub static HUB: ClassDef = ClassDef {
             "forward_auth_rules",
             DictList,
             Literal("[]"),
-            "Who may reach each protected app through {base_url}hub/forward-auth: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. With no matching rule every logged-in user passes.",
+            "Who may reach each protected app through {base_url}hub/forward-auth and the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host (else Host) and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. A request no rule matches gets forward_auth_default. Hosts are compared lower-case without a trailing dot; a path is checked in every way an app may read it (percent-decoded or not, %2F as / or not, \\ as /, ;parameters dropped, decoded twice, any letter case) and passes only if every reading is allowed. A host or address that cannot be read exactly (a port that is not a number, X-Forwarded-Uri missing or not a path, %00, different values in repeated headers) is refused (403 from forward-auth, 400 from the built-in proxy), and when a rule names a host a request without one is refused. A path_prefix must be written decoded and resolved (no %-escapes, ;, //, . or .. segments).",
+        ),
+        OptionDef::new(
+            "forward_auth_default",
+            Str,
+            Literal("\"allow\""),
+            "What a logged-in user gets for a request that no forward_auth_rules rule matches, in forward-auth answers and the built-in proxy: \"allow\" (the default: rules only narrow, and being logged in already means passing the login method's allowed_users / allowed_groups) or \"deny\" (only what a rule allows is reachable; with no rules at all nobody gets through). Choose \"deny\" when a host-scoped rule must hold even if the proxy forwards requests for other hosts to the app.",
         ),
         OptionDef::new(
             "services",
@@ -135,7 +140,7 @@ pub static HUB: ClassDef = ClassDef {
             "upstream_routes",
             DictList,
             Literal("[]"),
-            "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404.",
+            "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404. Hosts are compared lower-case without a trailing dot; a Host that is not a host name with a numeric port gets 400, never the catch-all route.",
         ),
         OptionDef::new(
             "auth_state_headers",
@@ -451,14 +456,17 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
     let hosts: Vec<String> = view.get("forward_auth_allowed_hosts")?;
     let mut allowed_hosts = Vec::with_capacity(hosts.len());
     for host in hosts {
-        if !is_plausible_host(&host) {
-            return Err(view.invalid(
+        let parsed = HostName::parse(&host).map_err(|err| {
+            view.invalid(
                 "forward_auth_allowed_hosts",
-                format!("{host:?} must be a bare host name, optionally with :port"),
-            ));
-        }
-        allowed_hosts.push(host.to_ascii_lowercase());
+                format!("{host:?} must be a bare host name, optionally with :port ({err})"),
+            )
+        })?;
+        allowed_hosts.push(parsed.to_string());
     }
+    let default_value: String = view.get("forward_auth_default")?;
+    let default = DefaultAccess::parse(&default_value)
+        .map_err(|message| view.invalid("forward_auth_default", message))?;
     let raw_token_headers: std::collections::BTreeMap<String, String> =
         view.get("auth_state_headers")?;
     let mut auth_state_headers = Vec::with_capacity(raw_token_headers.len());
@@ -498,6 +506,7 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
         admin_header,
         allowed_hosts,
         rules,
+        default,
         auth_state_headers,
     })
 }

@@ -9,6 +9,7 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value as Json;
 
 use crate::forward_auth::{RequestScope, most_specific, table_string};
+use crate::request_target::{HostName, TargetPath};
 
 /// Where one part of the site goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,9 +57,17 @@ impl ProxyConfig {
     }
 
     /// The route for a request: the most specific match (a route naming the host beats one
-    /// for any host, then the longest path prefix).
-    pub fn route_for(&self, host: Option<&str>, uri_path: &str) -> Option<&ProxyRoute> {
-        most_specific(&self.routes, |route| &route.scope, host, uri_path)
+    /// for any host, then the longest path prefix) for the path as most apps read it.
+    /// Which route takes a request does not decide access: `forward_auth_rules` do, on
+    /// every reading of the path.
+    pub fn route_for(&self, host: Option<&HostName>, path: &TargetPath) -> Option<&ProxyRoute> {
+        most_specific(
+            &self.routes,
+            |route| &route.scope,
+            host,
+            path.canonical(),
+            false,
+        )
     }
 }
 
@@ -233,11 +242,20 @@ mod tests {
                 .unwrap(),
             ],
         };
-        let pick = |host, path| config.route_for(host, path).unwrap().authority.clone();
-        assert_eq!(pick(Some("a.example"), "/x"), "127.0.0.1:1");
-        assert_eq!(pick(Some("a.example"), "/api/v1?x"), "127.0.0.1:2");
-        assert_eq!(pick(Some("a.example"), "/apiary"), "127.0.0.1:1");
-        assert_eq!(pick(Some("B.example:8000"), "/api"), "127.0.0.1:3");
+        let pick = |host: &str, path: &str| {
+            let host = HostName::parse(host).unwrap();
+            let path = TargetPath::parse(path).unwrap();
+            config
+                .route_for(Some(&host), &path)
+                .unwrap()
+                .authority
+                .clone()
+        };
+        assert_eq!(pick("a.example", "/x"), "127.0.0.1:1");
+        assert_eq!(pick("a.example", "/api/v1"), "127.0.0.1:2");
+        assert_eq!(pick("a.example", "//api/v1"), "127.0.0.1:2");
+        assert_eq!(pick("a.example", "/apiary"), "127.0.0.1:1");
+        assert_eq!(pick("B.example.:8000", "/api"), "127.0.0.1:3");
         let err = ProxyRoute::from_json(0, &json!({"host": "x"})).unwrap_err();
         assert!(err.contains("upstream"), "{err}");
         let err =

@@ -3,6 +3,9 @@
 //!
 //! - valid session, allowed by `forward_auth_rules` → 200, empty body, identity headers;
 //! - valid session, not allowed → 403;
+//! - valid session, and the host or URI the proxy describes cannot be read exactly while
+//!   the rules need them → 403 naming the reason (not 400: nginx's `auth_request` turns
+//!   any answer but 2xx, 401 and 403 into a 500);
 //! - no session → 401 (nginx `auth_request`), or with `?redirect=true` (Traefik
 //!   ForwardAuth, Caddy `forward_auth`) a 302 to the login page carrying the original URL
 //!   in `next` when it may be returned to;
@@ -16,8 +19,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::{app_error_page, encode_query, error_page, redirect};
 use crate::error::AppError;
-use crate::forward_auth::{host_matches, is_allowed, is_plausible_host};
+use crate::forward_auth::{host_matches, is_allowed};
 use crate::pages::PageUser;
+use crate::request_target::{BadTarget, ForwardedTarget, HostName};
 use crate::session;
 use crate::state::{AppState, HubState};
 
@@ -71,25 +75,32 @@ async fn check_inner(
             return Ok(json_error(StatusCode::UNAUTHORIZED, "login required"));
         }
         if redirect_mode {
-            let target = Target::from_headers(headers);
-            return Ok(redirect(&login_url(state, &target), &[]));
+            return Ok(redirect(&login_url(state, headers), &[]));
         }
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
     let user = &current.user;
-    let rules = &state.config.forward_auth.rules;
-    // Without rules every logged-in user passes, whatever the target.
-    if !rules.is_empty() {
-        let target = Target::from_headers(headers);
+    let config = &state.config.forward_auth;
+    // Without rules and with forward_auth_default = "allow" every logged-in user passes,
+    // whatever the target (the hot path reads no more headers).
+    if config.needs_target() {
+        let target = match ForwardedTarget::from_headers(headers) {
+            Ok(target) => target,
+            Err(err) => {
+                tracing::info!(user = %user.name, reason = %err, "forward-auth: request refused, its target cannot be read exactly");
+                return refused(state, headers, user, &err);
+            }
+        };
         if !is_allowed(
-            rules,
-            target.host.as_deref(),
-            &target.uri,
+            &config.rules,
+            config.default,
+            target.host.as_ref(),
+            &target.uri.path,
             &user.name,
             &user.groups,
         ) {
-            tracing::info!(user = %user.name, host = ?target.host, "forward-auth: user not allowed by forward_auth_rules");
-            return forbidden(state, headers, user);
+            tracing::info!(user = %user.name, host = ?target.host.as_ref().map(ToString::to_string), "forward-auth: user not allowed by forward_auth_rules");
+            return forbidden(state, headers, user, FORBIDDEN_MESSAGE);
         }
     }
     let mut response = StatusCode::OK.into_response();
@@ -97,8 +108,7 @@ async fn check_inner(
     let Some(token_headers) = crate::app_tokens::headers_for(state, current).await? else {
         // The refresh before handing tokens on ended the session.
         if redirect_mode && !wants_json(headers) {
-            let target = Target::from_headers(headers);
-            return Ok(redirect(&login_url(state, &target), &[]));
+            return Ok(redirect(&login_url(state, headers), &[]));
         }
         return Ok(json_or_plain_401(headers));
     };
@@ -109,13 +119,27 @@ async fn check_inner(
     Ok(response)
 }
 
+const FORBIDDEN_MESSAGE: &str = "You are logged in but not allowed to use this application.";
+
+/// The answer for a request whose host or URI cannot be read exactly: 403 with the
+/// reason, since nginx's `auth_request` passes only 401 and 403 on to the client.
+fn refused(
+    state: &HubState,
+    headers: &HeaderMap,
+    user: &hubauth_store::UserRecord,
+    err: &BadTarget,
+) -> Result<Response, AppError> {
+    let message = format!("This request cannot be checked: {err}.");
+    forbidden(state, headers, user, &message)
+}
+
 /// The answer for a logged-in user whom `forward_auth_rules` keep out.
 fn forbidden(
     state: &HubState,
     headers: &HeaderMap,
     user: &hubauth_store::UserRecord,
+    message: &str,
 ) -> Result<Response, AppError> {
-    let message = "You are logged in but not allowed to use this application.";
     if wants_json(headers) {
         return Ok(json_error(StatusCode::FORBIDDEN, message));
     }
@@ -163,66 +187,46 @@ pub fn insert_identity(
     Ok(())
 }
 
-/// The original request as the proxy describes it.
-struct Target {
-    proto: Option<String>,
-    host: Option<String>,
-    uri: String,
-}
-
-impl Target {
-    fn from_headers(headers: &HeaderMap) -> Target {
-        let first = |name: &str| super::first_header_value(headers, name);
-        let host = first("x-forwarded-host")
-            .or_else(|| first("host"))
-            .filter(|host| is_plausible_host(host));
-        let uri = headers
-            .get("x-forwarded-uri")
-            .or_else(|| headers.get("x-original-uri"))
-            .and_then(|value| value.to_str().ok())
-            .filter(|uri| uri.starts_with('/') && !uri.starts_with("//"))
-            .unwrap_or("/")
-            .to_owned();
-        let proto = first("x-forwarded-proto")
-            .map(|proto| proto.to_ascii_lowercase())
-            .filter(|proto| proto == "http" || proto == "https");
-        Target { proto, host, uri }
-    }
-}
-
 /// The login page address for a visitor without a session, with `next` when the original
-/// URL may be returned to.
+/// URL can be read exactly (see [`ForwardedTarget`]) and may be returned to.
 ///
 /// Without `public_url` the hub is assumed to share the app's origin (served under
 /// `{base_url}hub/` by the same proxy): the login address is a path and `next` the
 /// original path. With `public_url` the login address is absolute, and `next` is the
 /// original path when the app's host is the hub's own, the full original URL when the host
 /// is in `forward_auth_allowed_hosts`, and left out otherwise.
-fn login_url(state: &HubState, target: &Target) -> String {
+fn login_url(state: &HubState, headers: &HeaderMap) -> String {
     let login_path = format!("{}login", state.hub_prefix());
+    let target = ForwardedTarget::from_headers(headers).ok();
+    let uri = target
+        .as_ref()
+        .map(|target| target.uri.path_and_query.as_str());
+    let host = target.as_ref().and_then(|target| target.host.as_ref());
     let public = url::Url::parse(&state.config.public_url).ok();
     let (prefix, next) = match &public {
-        None => (String::new(), state.validate_next(&target.uri)),
+        None => (String::new(), uri.and_then(|uri| state.validate_next(uri))),
         Some(public) => {
             let own_host = match (public.host_str(), public.port()) {
-                (Some(host), Some(port)) => format!("{host}:{port}"),
-                (Some(host), None) => host.to_owned(),
-                (None, _) => String::new(),
+                (Some(host), Some(port)) => HostName::parse(&format!("{host}:{port}")).ok(),
+                (Some(host), None) => HostName::parse(host).ok(),
+                (None, _) => None,
             };
-            let next = match &target.host {
-                Some(host) if !own_host.is_empty() && host_matches(&own_host, host) => {
-                    state.validate_next(&target.uri)
+            let next = match (host, uri) {
+                (Some(host), Some(uri))
+                    if own_host.as_ref().is_some_and(|own| own.covers(host)) =>
+                {
+                    state.validate_next(uri)
                 }
-                Some(host)
+                (Some(host), Some(uri))
                     if state
                         .config
                         .forward_auth
                         .allowed_hosts
                         .iter()
-                        .any(|allowed| host_matches(allowed, host)) =>
+                        .any(|allowed| host_matches(allowed, &host.to_string())) =>
                 {
-                    let proto = target.proto.as_deref().unwrap_or("https");
-                    state.validate_next(&format!("{proto}://{host}{}", target.uri))
+                    let proto = first_proto(headers).unwrap_or("https");
+                    state.validate_next(&format!("{proto}://{host}{uri}"))
                 }
                 _ => None,
             };
@@ -232,6 +236,18 @@ fn login_url(state: &HubState, target: &Target) -> String {
     match next {
         Some(next) => format!("{prefix}{login_path}?next={}", encode_query(&next)),
         None => format!("{prefix}{login_path}"),
+    }
+}
+
+/// The original request's scheme (`X-Forwarded-Proto`), when it is http or https.
+fn first_proto(headers: &HeaderMap) -> Option<&'static str> {
+    match super::first_header_value(headers, "x-forwarded-proto")?
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "http" => Some("http"),
+        "https" => Some("https"),
+        _ => None,
     }
 }
 

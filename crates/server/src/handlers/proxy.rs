@@ -6,6 +6,9 @@
 //!   headers) added after the client's own copies are stripped; protocol upgrades
 //!   (websockets) are spliced through;
 //! - valid session, not allowed → 403 page;
+//! - a Host that is not one host name with a numeric port (or that differs from the
+//!   authority of an absolute-form request), or a path that cannot be read exactly
+//!   (`%00`) → 400, before any route is chosen: never the catch-all route;
 //! - no session → a browser's GET/HEAD goes to the login page with the original URL in
 //!   `next`; anything else (JSON clients, other methods, websocket handshakes) gets 401;
 //! - upstream unreachable → 502 page.
@@ -28,6 +31,7 @@ use crate::error::AppError;
 use crate::forward_auth::is_allowed;
 use crate::pages::PageUser;
 use crate::proxy::{requested_upgrade, strip_cookie, strip_hop_by_hop, strip_identity_headers};
+use crate::request_target::{BadTarget, HostName, TargetPath};
 use crate::session;
 use crate::state::{AppState, HubState};
 
@@ -92,17 +96,21 @@ async fn proxy_inner(
     client_ip: Option<IpAddr>,
     mut request: Request,
 ) -> Result<Response, AppError> {
-    let host = request_host(&request);
+    let (host, path) = match request_host(&request)
+        .and_then(|host| Ok((host, TargetPath::parse(request.uri().path())?)))
+    {
+        Ok(target) => target,
+        Err(err) => {
+            tracing::info!(reason = %err, "proxy: request refused, its host or path cannot be read exactly");
+            return Ok(bad_request(state, request.headers(), &err));
+        }
+    };
     let path_and_query = request
         .uri()
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
-    let Some(route) = state
-        .config
-        .proxy
-        .route_for(host.as_deref(), request.uri().path())
-    else {
+    let Some(route) = state.config.proxy.route_for(host.as_ref(), &path) else {
         return error_page(
             state,
             StatusCode::NOT_FOUND,
@@ -129,12 +137,13 @@ async fn proxy_inner(
     let user = current.user.clone();
     if !is_allowed(
         &state.config.forward_auth.rules,
-        host.as_deref(),
-        &path_and_query,
+        state.config.forward_auth.default,
+        host.as_ref(),
+        &path,
         &user.name,
         &user.groups,
     ) {
-        tracing::info!(user = %user.name, host = ?host, "proxy: user not allowed by forward_auth_rules");
+        tracing::info!(user = %user.name, host = ?host.as_ref().map(ToString::to_string), "proxy: user not allowed by forward_auth_rules");
         let page_user = PageUser {
             name: user.name.clone(),
             admin: user.admin,
@@ -163,6 +172,7 @@ async fn proxy_inner(
     strip_hop_by_hop(out, upgrade.clone());
     strip_identity_headers(out, &state.identity_header_names());
     strip_cookie(out, SESSION_COOKIE);
+    let host = host.map(|host| host.to_string());
     add_forwarded(out, client_ip, host.as_deref(), is_https, trust);
     crate::handlers::forward_auth::insert_identity(state, &user, out)?;
     for (name, value) in token_headers.iter() {
@@ -268,15 +278,38 @@ async fn forward_upgrade(
     Ok(Response::from_parts(parts, Body::empty()))
 }
 
-/// The Host of the request (HTTP/1.1 Host header, or the authority of an absolute URI).
-fn request_host(request: &Request) -> Option<String> {
-    request
-        .headers()
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
-        .filter(|host| crate::forward_auth::is_plausible_host(host))
+/// The host of the request: the Host header and the authority of an absolute-form (or
+/// HTTP/2) request URI, which must agree when both are given. `None` when neither is;
+/// a bad or ambiguous host is refused, never taken as "no host".
+fn request_host(request: &Request) -> Result<Option<HostName>, BadTarget> {
+    let header = crate::request_target::single_host(request.headers(), "host")?;
+    let authority = match request.uri().authority() {
+        Some(authority) => {
+            Some(HostName::parse(authority.as_str()).map_err(|_| BadTarget::Host("host"))?)
+        }
+        None => None,
+    };
+    match (header, authority) {
+        (Some(header), Some(authority)) if !header.agrees_with(&authority) => {
+            Err(BadTarget::HostMismatch)
+        }
+        (Some(header), _) => Ok(Some(header)),
+        (None, authority) => Ok(authority),
+    }
+}
+
+/// 400 for a request whose host or path cannot be read exactly; JSON when asked.
+fn bad_request(state: &HubState, headers: &axum::http::HeaderMap, err: &BadTarget) -> Response {
+    let message = format!("This request cannot be passed on: {err}.");
+    if wants_json(headers) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "status": 400, "message": message })),
+        )
+            .into_response();
+    }
+    error_page(state, StatusCode::BAD_REQUEST, &message, None)
+        .unwrap_or_else(|err| app_error_page(state, err))
 }
 
 /// Adds `X-Forwarded-For`, `-Proto` and `-Host`. With `trust_forwarded_headers` (the hub
