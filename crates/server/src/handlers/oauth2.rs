@@ -346,7 +346,9 @@ async fn authorize_inner(
             }
             // Back from the login, the request carries a marker saying which login must
             // have happened, and no longer prompt=login, so that it does not loop.
-            let stale_session = stale.as_ref().map(|(current, _)| current.session_hash.as_str());
+            let stale_session = stale
+                .as_ref()
+                .map(|(current, _)| current.session_hash.as_str());
             let marker = reauth_marker(state, &client.client_id, now, stale_session);
             if stale.is_some() {
                 tracing::info!(client = %client.client_id, "the service asked for a fresh login (prompt=login or max_age); sending the user to log in again");
@@ -469,7 +471,13 @@ enum Freshness {
 
 impl Freshness {
     /// Whether the session `session_hash`, started at `auth_time`, is recent enough.
-    fn met_by(&self, state: &HubState, client_id: &str, session_hash: &str, auth_time: i64) -> bool {
+    fn met_by(
+        &self,
+        state: &HubState,
+        client_id: &str,
+        session_hash: &str,
+        auth_time: i64,
+    ) -> bool {
         match self {
             Freshness::Any => true,
             Freshness::Since(since) => auth_time >= *since,
@@ -511,7 +519,13 @@ fn reauth_marker(state: &HubState, client_id: &str, since: i64, stale: Option<&s
     format!(
         "{since}.{}.{}",
         hex::encode(reauth_mac(state, "time", client_id, since, "")),
-        hex::encode(reauth_mac(state, "stale", client_id, since, stale.unwrap_or("")))
+        hex::encode(reauth_mac(
+            state,
+            "stale",
+            client_id,
+            since,
+            stale.unwrap_or("")
+        ))
     )
 }
 
@@ -866,7 +880,10 @@ async fn revoke_refresh_token(
         return Ok(Revocation::OtherClient);
     }
     // The grant goes with everything issued under it (RFC 7009 §2.1).
-    state.store.revoke_oauth_family(&found.record.family).await?;
+    state
+        .store
+        .revoke_oauth_family(&found.record.family)
+        .await?;
     tracing::info!(client = %client.client_id, user = %found.grant.user, "revoked a refresh token with its family of tokens");
     Ok(Revocation::Revoked)
 }
@@ -956,7 +973,14 @@ async fn redeem_code(
         return Ok(spent_code());
     };
     if record.state != OAuthGrantState::Active {
-        replayed(state, client, &grant.user, &record.family, "an authorization code").await?;
+        replayed(
+            state,
+            client,
+            &grant.user,
+            &record.family,
+            "an authorization code",
+        )
+        .await?;
         return Ok(spent_code());
     }
     if !record.is_usable_at(now) {
@@ -1063,7 +1087,14 @@ async fn refresh(
         return Ok(spent_refresh_token());
     };
     if record.state != OAuthGrantState::Active {
-        replayed(state, client, &grant.user, &record.family, "a refresh token").await?;
+        replayed(
+            state,
+            client,
+            &grant.user,
+            &record.family,
+            "a refresh token",
+        )
+        .await?;
         return Ok(spent_refresh_token());
     }
     if !record.is_usable_at(now) {

@@ -391,7 +391,11 @@ mod tests {
         assert!(!services[0].allows_scope("custom:read"));
         assert!(!services[2].is_confidential());
         assert!(!format!("{:?}", services[0]).contains("0123456789abcdef0123"));
-        assert_eq!(services[0].id_token_alg, IdTokenAlg::Rs256, "the OIDC default");
+        assert_eq!(
+            services[0].id_token_alg,
+            IdTokenAlg::Rs256,
+            "the OIDC default"
+        );
         let es = parse_services(
             &[json!({"name": "es", "oauth_redirect_uri": "https://x/cb",
                      "oauth_id_token_signed_response_alg": "ES256"})],

@@ -414,16 +414,27 @@ mod tests {
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 2);
         for (key, alg, kty) in [(&keys[0], "RS256", "RSA"), (&keys[1], "ES256", "EC")] {
-            assert_eq!((key["alg"].as_str(), key["kty"].as_str()), (Some(alg), Some(kty)));
+            assert_eq!(
+                (key["alg"].as_str(), key["kty"].as_str()),
+                (Some(alg), Some(kty))
+            );
             assert_eq!(key["use"], "sig");
-            assert!(key.get("d").is_none() && key.get("p").is_none(), "public only");
+            assert!(
+                key.get("d").is_none() && key.get("p").is_none(),
+                "public only"
+            );
         }
 
         for alg in ID_TOKEN_ALGS {
-            let token = first.sign(*alg, &json!({"sub": "ada", "aud": "c"})).unwrap();
+            let token = first
+                .sign(*alg, &json!({"sub": "ada", "aud": "c"}))
+                .unwrap();
             assert_eq!(decode(&again, *alg, &token)["sub"], "ada");
             let own = first
-                .sign(*alg, &json!({"sub": "ada", "aud": "c", "iss": "https://hub"}))
+                .sign(
+                    *alg,
+                    &json!({"sub": "ada", "aud": "c", "iss": "https://hub"}),
+                )
                 .unwrap();
             assert_eq!(first.verify_own(&own, "https://hub").unwrap()["sub"], "ada");
             assert!(first.verify_own(&own, "https://other").is_none());
@@ -473,7 +484,11 @@ mod tests {
         // An RSA key shorter than 2048 bits is refused, not used.
         let weak = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
         std::fs::write(&ec_path, &ec_pem).unwrap();
-        std::fs::write(&rsa_path, weak.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
+        std::fs::write(
+            &rsa_path,
+            weak.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes(),
+        )
+        .unwrap();
         let err = SigningKeys::load_or_create(&ec_path, &rsa_path).unwrap_err();
         assert!(err.to_string().contains("2048"), "{err}");
     }
