@@ -159,7 +159,7 @@ pub static HUB: ClassDef = ClassDef {
             "purge_expired_interval",
             Int,
             Literal("600"),
-            "Seconds between clean-ups of expired data: expired sessions end as a logout would (the login method closes what it opened, such as a PAM session, and tokens issued to services in that session are revoked), and expired pending logins and API tokens are deleted, so the database does not grow with dead rows. Expired sessions are also removed at start-up and refused whenever they are presented. With several replicas each one cleans up; that is safe. 0 turns the periodic clean-up off.",
+            "Seconds between clean-ups of expired data: expired sessions end as a logout would (the login method closes what it opened, such as a PAM session, and tokens issued to services in that session are revoked), and expired pending logins, API tokens and the codes and refresh tokens of expired OAuth token families are deleted, so the database does not grow with dead rows. Expired sessions are also removed at start-up and refused whenever they are presented. With several replicas each one cleans up; that is safe. 0 turns the periodic clean-up off.",
         ),
         OptionDef::new(
             "session_cache_size",
