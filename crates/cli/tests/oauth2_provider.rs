@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[macro_use]
+mod pg;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -1844,9 +1846,15 @@ fn field(body: &Value, key: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn spent_refresh_token_replay_revokes_the_whole_family() {
-    let Provider { hub, .. } = provider("").await;
+// The attacks on the store's token families, on SQLite and on PostgreSQL.
+on_both_backends!("oauth2_families";
+    spent_refresh_token_replay_revokes_the_whole_family,
+    concurrent_code_replay_leaves_every_token_revoked,
+    failed_refresh_request_does_not_spend_the_refresh_token,
+);
+
+async fn spent_refresh_token_replay_revokes_the_whole_family(db_url: String) {
+    let Provider { hub, .. } = provider_with(&db_line(&db_url), "").await;
     let ada = browser(&hub, "ada").await;
     let first = tokens_for(&hub, &ada).await;
     let (status, second) = refresh_app(&hub, &field(&first, "refresh_token")).await;
@@ -1888,10 +1896,9 @@ async fn spent_refresh_token_replay_revokes_the_whole_family() {
     assert_eq!(status, 200, "{body}");
 }
 
-#[tokio::test]
-async fn concurrent_code_replay_leaves_every_token_revoked() {
+async fn concurrent_code_replay_leaves_every_token_revoked(db_url: String) {
     const REQUESTS: usize = 8;
-    let Provider { hub, .. } = provider("").await;
+    let Provider { hub, .. } = provider_with(&db_line(&db_url), "").await;
     let ada = browser(&hub, "ada").await;
     for round in 0..3 {
         let code = code_for(&hub, &ada, "service-app", APP_CB, &[("scope", "openid")]).await;
@@ -1959,9 +1966,8 @@ async fn concurrent_code_replay_leaves_every_token_revoked() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-#[tokio::test]
-async fn failed_refresh_request_does_not_spend_the_refresh_token() {
-    let Provider { hub, .. } = provider("").await;
+async fn failed_refresh_request_does_not_spend_the_refresh_token(db_url: String) {
+    let Provider { hub, .. } = provider_with(&db_line(&db_url), "").await;
     let ada = browser(&hub, "ada").await;
     let tokens = tokens_for(&hub, &ada).await;
     let refresh = field(&tokens, "refresh_token");

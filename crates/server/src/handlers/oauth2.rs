@@ -418,8 +418,7 @@ async fn authorize_inner(
         auth_time,
         session: current.session_hash.clone(),
     };
-    // Expired families go here, as OAuth logins clean up their states at their start.
-    state.store.delete_expired_oauth_grants(now).await?;
+    // Expired families are deleted by the periodic clean-up (purge_expired_interval).
     grants::put_code(state.store.as_ref(), &code, &grant, now)
         .await
         .map_err(grant_error)?;
