@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[macro_use]
+mod pg;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,9 @@ const APP_CB: &str = "http://127.0.0.1:9/app/callback";
 const SPA_CB: &str = "http://localhost:9/spa/callback";
 const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
 const OTHER_CB: &str = "https://other.example/callback";
+/// A client secret with the characters RFC 6749 section 2.3.1 says to form-encode in
+/// HTTP Basic, which widely used client libraries send raw.
+const ODD_SECRET: &str = "odd secret+with%2F:colon-0123";
 
 fn services() -> String {
     format!(
@@ -40,6 +45,19 @@ oauth_no_confirm = true
 name = "other"
 api_token_env = "OTHER_SECRET"
 oauth_redirect_uri = "{OTHER_CB}"
+
+[[Hub.services]]
+name = "es-app"
+api_token = "{APP_SECRET}"
+oauth_redirect_uri = "{APP_CB}"
+oauth_no_confirm = true
+oauth_id_token_signed_response_alg = "ES256"
+
+[[Hub.services]]
+name = "odd"
+api_token = "{ODD_SECRET}"
+oauth_redirect_uri = "{APP_CB}"
+oauth_no_confirm = true
 
 [Authenticator]
 admin_users = ["ada"]
@@ -178,8 +196,20 @@ async fn userinfo(hub: &TestHub, token: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Verifies an ID token against the JWKS named by the hub's discovery document.
+/// Verifies an RS256 ID token (the default) against the JWKS named by the hub's
+/// discovery document.
 async fn verify_id_token(hub: &TestHub, token: &str, audience: &str) -> Value {
+    verify_id_token_alg(hub, token, audience, jsonwebtoken::Algorithm::RS256).await
+}
+
+/// Verifies an ID token signed with `alg` against the JWKS named by the hub's discovery
+/// document.
+async fn verify_id_token_alg(
+    hub: &TestHub,
+    token: &str,
+    audience: &str,
+    alg: jsonwebtoken::Algorithm,
+) -> Value {
     let http = reqwest::Client::new();
     let discovery: Value = http
         .get(format!("{}/.well-known/openid-configuration", hub.origin))
@@ -199,10 +229,10 @@ async fn verify_id_token(hub: &TestHub, token: &str, audience: &str) -> Value {
         .await
         .unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.alg, alg);
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_audience(&[audience]);
     validation.set_issuer(&[hub.origin.as_str()]);
     // The test hub runs on a manual clock far in the future.
@@ -903,13 +933,6 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
             .0,
         200
     );
-    let (status, body) =
-        token_request(&hub, Some(("service-app", APP_SECRET)), &refresh_form).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "single use"
-    );
     // Widening on refresh is refused.
     let (status, body) = token_request(
         &hub,
@@ -924,6 +947,13 @@ async fn refresh_tokens_rotate_and_access_tokens_expire() {
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
+    );
+    let (status, body) =
+        token_request(&hub, Some(("service-app", APP_SECRET)), &refresh_form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "single use"
     );
 }
 
@@ -978,10 +1008,17 @@ async fn discovery_and_signing_key_survive_a_restart() {
         }
     };
     let before = jwks(format!("{}api/oauth2/jwks", hub.hub_url)).await;
-    assert_eq!(before["keys"][0]["alg"], "ES256");
-    assert!(before["keys"][0].get("d").is_none(), "no private part");
-    let key_file = hub.dir.path().join("hubauth_oidc_key.pem");
-    assert!(key_file.exists(), "the key is next to the cookie secret");
+    assert_eq!(before["keys"][0]["alg"], "RS256");
+    assert_eq!(before["keys"][1]["alg"], "ES256");
+    for key in before["keys"].as_array().unwrap() {
+        assert!(key.get("d").is_none(), "no private part");
+    }
+    for file in ["hubauth_oidc_key.pem", "hubauth_oidc_rsa_key.pem"] {
+        assert!(
+            hub.dir.path().join(file).exists(),
+            "{file}: the keys are next to the cookie secret"
+        );
+    }
     let dir = hub.stop().await;
     let hub = start_hub_with(HubOptions {
         dir,
@@ -1011,6 +1048,7 @@ async fn hub_without_services_is_not_a_provider() {
         assert_eq!(response.status(), 404, "{path}");
     }
     assert!(!hub.dir.path().join("hubauth_oidc_key.pem").exists());
+    assert!(!hub.dir.path().join("hubauth_oidc_rsa_key.pem").exists());
 }
 
 /// Resolves a Location against the URL it came from.
@@ -1278,7 +1316,8 @@ async fn services_revoke_their_tokens() {
         (400, Some("invalid_grant"))
     );
 
-    // A refresh token shown by another client is refused, and spent (it has leaked).
+    // A refresh token shown by another client is refused, and left as it was: a client
+    // cannot revoke another client's grant.
     let third = tokens_for(&hub, &ada).await;
     let (status, body) = revoke_request(
         &hub,
@@ -1293,8 +1332,8 @@ async fn services_revoke_their_tokens() {
         (status, body["error"].as_str()),
         (400, Some("invalid_request"))
     );
-    let (status, _) = refresh_with(text(&third, "refresh_token")).await;
-    assert_eq!(status, 400);
+    let (status, body) = refresh_with(text(&third, "refresh_token")).await;
+    assert_eq!(status, 200, "{body}");
 
     // Client authentication is required, and a token.
     let (status, body) =
@@ -1776,11 +1815,15 @@ async fn provider_log_holds_no_secrets_codes_or_tokens() {
     .await;
     assert_eq!(status, 401);
     logout(&browser, &hub).await;
-    let key_pem = std::fs::read_to_string(hub.dir.path().join("hubauth_oidc_key.pem")).unwrap();
-    let key_body: String = key_pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
+    let key_body = |file: &str| -> String {
+        std::fs::read_to_string(hub.dir.path().join(file))
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect()
+    };
+    let ec_key = key_body("hubauth_oidc_key.pem");
+    let rsa_key = key_body("hubauth_oidc_rsa_key.pem");
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(
         text.contains("issued an authorization code"),
@@ -1792,7 +1835,8 @@ async fn provider_log_holds_no_secrets_codes_or_tokens() {
         ("code", code.clone()),
         ("PKCE verifier", verifier.clone()),
         ("consent form token", xsrf.clone()),
-        ("signing key", key_body.get(..40).unwrap().to_owned()),
+        ("ES256 signing key", ec_key.get(..40).unwrap().to_owned()),
+        ("RS256 signing key", rsa_key.get(..40).unwrap().to_owned()),
     ];
     for body in [&first, &second] {
         for field in ["access_token", "refresh_token", "id_token"] {
@@ -1802,6 +1846,591 @@ async fn provider_log_holds_no_secrets_codes_or_tokens() {
     for (what, secret) in secrets {
         assert!(!text.contains(&secret), "the log holds the {what}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Token families, atomic redemption, re-authentication, signing algorithms, client secrets
+
+/// The token request for a fresh code of `service-app` (scope openid).
+async fn redeem(hub: &TestHub, code: &str) -> (u16, Value) {
+    token_request(
+        hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", APP_CB),
+        ],
+    )
+    .await
+}
+
+async fn refresh_app(hub: &TestHub, refresh_token: &str) -> (u16, Value) {
+    token_request(
+        hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+fn field(body: &Value, key: &str) -> String {
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
+        .to_owned()
+}
+
+// The attacks on the store's token families, on SQLite and on PostgreSQL.
+on_both_backends!("oauth2_families";
+    spent_refresh_token_replay_revokes_the_whole_family,
+    concurrent_code_replay_leaves_every_token_revoked,
+    failed_refresh_request_does_not_spend_the_refresh_token,
+);
+
+async fn spent_refresh_token_replay_revokes_the_whole_family(db_url: String) {
+    let Provider { hub, .. } = provider_with(&db_line(&db_url), "").await;
+    let ada = browser(&hub, "ada").await;
+    let first = tokens_for(&hub, &ada).await;
+    let (status, second) = refresh_app(&hub, &field(&first, "refresh_token")).await;
+    assert_eq!(status, 200, "{second}");
+    let (status, third) = refresh_app(&hub, &field(&second, "refresh_token")).await;
+    assert_eq!(status, 200, "{third}");
+    // Another authorization of the same user and client: another family.
+    let bystander = tokens_for(&hub, &ada).await;
+    for body in [&first, &second, &third, &bystander] {
+        assert_eq!(userinfo(&hub, &field(body, "access_token")).await.0, 200);
+    }
+
+    // An attacker replays the first (spent) refresh token.
+    let (status, body) = refresh_app(&hub, &field(&first, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    for body in [&first, &second, &third] {
+        assert_eq!(
+            userinfo(&hub, &field(body, "access_token")).await.0,
+            401,
+            "every access token of the family is revoked"
+        );
+    }
+    let (status, body) = refresh_app(&hub, &field(&third, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the family's live refresh token is revoked too"
+    );
+    // The other family is untouched.
+    assert_eq!(
+        userinfo(&hub, &field(&bystander, "access_token")).await.0,
+        200
+    );
+    let (status, body) = refresh_app(&hub, &field(&bystander, "refresh_token")).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn concurrent_code_replay_leaves_every_token_revoked(db_url: String) {
+    const REQUESTS: usize = 8;
+    let Provider { hub, .. } = provider_with(&db_line(&db_url), "").await;
+    let ada = browser(&hub, "ada").await;
+    for round in 0..3 {
+        let code = code_for(&hub, &ada, "service-app", APP_CB, &[("scope", "openid")]).await;
+        // All requests wait at the barrier, then go out at once on their own connections.
+        let barrier = Arc::new(tokio::sync::Barrier::new(REQUESTS));
+        let url = format!("{}api/oauth2/token", hub.hub_url);
+        let tasks: Vec<_> = (0..REQUESTS)
+            .map(|_| {
+                let (barrier, url, code) = (barrier.clone(), url.clone(), code.clone());
+                tokio::spawn(async move {
+                    let http = reqwest::Client::new();
+                    let request = http
+                        .post(&url)
+                        .basic_auth("service-app", Some(APP_SECRET))
+                        .form(&[
+                            ("grant_type", "authorization_code"),
+                            ("code", code.as_str()),
+                            ("redirect_uri", APP_CB),
+                        ]);
+                    barrier.wait().await;
+                    let response = request.send().await.unwrap();
+                    let status = response.status().as_u16();
+                    (status, response.json::<Value>().await.unwrap())
+                })
+            })
+            .collect();
+        let mut issued = Vec::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            match status {
+                200 => issued.push(body),
+                400 => assert_eq!(body["error"], "invalid_grant", "{body}"),
+                other => panic!("round {round}: unexpected {other} {body}"),
+            }
+        }
+        assert_eq!(
+            issued.len(),
+            1,
+            "round {round}: the code is redeemed exactly once"
+        );
+        // Whoever won, the replays revoked what it got.
+        for body in &issued {
+            assert_eq!(
+                userinfo(&hub, &field(body, "access_token")).await.0,
+                401,
+                "round {round}: the winner's access token is revoked"
+            );
+            let (status, refreshed) = refresh_app(&hub, &field(body, "refresh_token")).await;
+            assert_eq!(
+                (status, refreshed["error"].as_str()),
+                (400, Some("invalid_grant")),
+                "round {round}: the winner's refresh token is revoked"
+            );
+        }
+    }
+    // No token of the provider is left for ada: every access token issued was revoked.
+    let left: Vec<_> = hub
+        .store()
+        .list_api_tokens("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|token| token.note.contains("service-app"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+async fn failed_refresh_request_does_not_spend_the_refresh_token(db_url: String) {
+    let Provider { hub, .. } = provider_with(&db_line(&db_url), "").await;
+    let ada = browser(&hub, "ada").await;
+    let tokens = tokens_for(&hub, &ada).await;
+    let refresh = field(&tokens, "refresh_token");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    // Wrong client secret, another client, a wider scope, malformed form: each refused.
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", "wrong-secret-0123456789")),
+        &form,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = token_request(&hub, Some(("service-other", OTHER_SECRET)), &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("scope", "openid custom:read"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, _) = token_request(
+        &hub,
+        Some(("service-app", APP_SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("refresh_token", refresh.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    // No client authentication at all.
+    let (status, body) = token_request(
+        &hub,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", "service-app"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // None of that spent it: the client's own well-formed request works.
+    let (status, body) = refresh_app(&hub, &refresh).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(userinfo(&hub, &field(&body, "access_token")).await.0, 200);
+    let (status, _) = refresh_app(&hub, &field(&body, "refresh_token")).await;
+    assert_eq!(status, 200, "the rotated token is good");
+}
+
+/// The `next` a redirect to the login page carries, and whether it forces the login form.
+fn login_redirect(response: &reqwest::Response) -> (String, bool) {
+    let to = location(response);
+    assert!(to.starts_with("/hub/login?"), "sent to log in: {to}");
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(to.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    (
+        query["next"].clone(),
+        query.get("prompt").map(String::as_str) == Some("login"),
+    )
+}
+
+/// The `auth_time` of the ID token a code of `service-app` gets.
+async fn auth_time_of(hub: &TestHub, code: &str) -> i64 {
+    let (status, body) = redeem(hub, code).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = verify_id_token(hub, &field(&body, "id_token"), "service-app").await;
+    claims["auth_time"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn max_age_1_forces_a_fresh_login_and_a_fresh_auth_time() {
+    let start = 1_800_000_000;
+    let Provider { hub, clock } = provider("").await;
+    let ada = browser(&hub, "ada").await;
+    clock.advance(30);
+    let params = |max_age: &'static str| {
+        vec![
+            ("response_type", "code"),
+            ("client_id", "service-app"),
+            ("redirect_uri", APP_CB),
+            ("scope", "openid"),
+            ("state", "st-123"),
+            ("max_age", max_age),
+        ]
+    };
+    // A login recent enough goes straight through, with the login's real time.
+    let code = code_for(
+        &hub,
+        &ada,
+        "service-app",
+        APP_CB,
+        &[("scope", "openid"), ("max_age", "60")],
+    )
+    .await;
+    assert_eq!(auth_time_of(&hub, &code).await, start);
+
+    // With max_age=1 the 30 s old login does not do: the user must log in again.
+    let response = ada
+        .get(authorize_url(&hub, &params("1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let login_url = location(&response);
+    let (next, forced) = login_redirect(&response);
+    assert!(
+        forced,
+        "the login page must not wave a logged-in user through"
+    );
+    assert!(next.starts_with("/hub/api/oauth2/authorize?") && next.contains("max_age=1"));
+    // Skipping the login (straight back to the authorize request) gets no code.
+    let response = ada
+        .get(format!("{}{next}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    let (again, _) = login_redirect(&response);
+    assert!(again.contains("hubauth_reauth="));
+    // prompt=none cannot log the user in again: login_required, no code.
+    let mut silent = params("1");
+    silent.push(("prompt", "none"));
+    let response = ada.get(authorize_url(&hub, &silent)).send().await.unwrap();
+    let query = redirect_params(&location(&response), APP_CB);
+    assert_eq!(query["error"], "login_required");
+    assert!(!query.contains_key("code"));
+
+    clock.advance(5);
+    let response = login_at(&ada, &format!("{}{login_url}", hub.origin), "ada", "pw").await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), next, "back to the authorize request");
+    // The way back takes a few seconds more than max_age: no loop, the fresh login counts.
+    clock.advance(3);
+    let response = ada
+        .get(format!("{}{next}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    let query = redirect_params(&location(&response), APP_CB);
+    assert_eq!(query["state"], "st-123");
+    assert_eq!(
+        auth_time_of(&hub, &query["code"]).await,
+        start + 35,
+        "auth_time is the fresh login's time"
+    );
+    // max_age must be a number of seconds.
+    let response = ada
+        .get(authorize_url(&hub, &params("-1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        redirect_params(&location(&response), APP_CB)["error"],
+        "invalid_request"
+    );
+}
+
+#[tokio::test]
+async fn prompt_login_forces_reauthentication() {
+    let start = 1_800_000_000;
+    let Provider { hub, clock } = provider("").await;
+    let ada = browser(&hub, "ada").await;
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "service-app"),
+        ("redirect_uri", APP_CB),
+        ("scope", "openid"),
+        ("state", "st-123"),
+        ("prompt", "login consent"),
+    ];
+    let response = ada.get(authorize_url(&hub, &params)).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let login_url = location(&response);
+    let (next, forced) = login_redirect(&response);
+    assert!(forced);
+    assert!(
+        next.contains("prompt=consent") && !next.contains("login"),
+        "back without prompt=login, so that it does not loop: {next}"
+    );
+    // The old session does not pass for the fresh login, not even within the same second.
+    let response = ada
+        .get(format!("{}{next}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    login_redirect(&response);
+    // Nor does a forged or altered marker.
+    let marker_at = next.find("hubauth_reauth=").unwrap() + "hubauth_reauth=".len();
+    let forged = format!("{}0.00.00", &next[..marker_at]);
+    let response = ada
+        .get(format!("{}{forged}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    login_redirect(&response);
+    // The login page shows the form to the logged-in user.
+    let (status, page) = get(&ada, &format!("{}{login_url}", hub.origin)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("_xsrf"), "the login form");
+
+    clock.advance(7);
+    let response = login_at(&ada, &format!("{}{login_url}", hub.origin), "ada", "pw").await;
+    assert_eq!(location(&response), next);
+    // The marker is bound to its client: after this login, it does not do for another.
+    let other_client = next.replace("client_id=service-app", "client_id=service-es-app");
+    assert_ne!(other_client, next);
+    let response = ada
+        .get(format!("{}{other_client}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    login_redirect(&response);
+    // prompt=consent stays: the consent page, then the code.
+    let response = ada
+        .get(format!("{}{next}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the consent page");
+    let form = parse_form(&response.text().await.unwrap());
+    let xsrf = form
+        .inputs
+        .iter()
+        .find(|(n, _, _)| n == "_xsrf")
+        .unwrap()
+        .1
+        .clone();
+    let response = ada
+        .post(format!("{}{next}", hub.origin))
+        .form(&[("_xsrf", xsrf.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    let query = redirect_params(&location(&response), APP_CB);
+    assert_eq!(auth_time_of(&hub, &query["code"]).await, start + 7);
+
+    // prompt=none with anything else is a malformed request.
+    let response = ada
+        .get(authorize_url(
+            &hub,
+            &[
+                ("response_type", "code"),
+                ("client_id", "service-app"),
+                ("redirect_uri", APP_CB),
+                ("prompt", "none login"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        redirect_params(&location(&response), APP_CB)["error"],
+        "invalid_request"
+    );
+    // A visitor without a session logs in once, and gets the code.
+    let visitor = client();
+    let response = visitor
+        .get(authorize_url(&hub, &params))
+        .send()
+        .await
+        .unwrap();
+    let (next, forced) = login_redirect(&response);
+    assert!(!forced, "nobody to force out");
+    let response = login(&visitor, &hub, "ada", "pw", Some(&next)).await;
+    assert_eq!(location(&response), next);
+    let response = visitor
+        .get(format!("{}{next}", hub.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the consent page, no second login");
+}
+
+#[tokio::test]
+async fn id_tokens_are_rs256_by_default_and_es256_for_services_that_registered_it() {
+    let Provider { hub, .. } = provider("").await;
+    let ada = browser(&hub, "ada").await;
+    let discovery: Value = reqwest::get(format!("{}/.well-known/openid-configuration", hub.origin))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256"])
+    );
+    let jwks: Value = reqwest::get(discovery["jwks_uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0]["kid"], keys[1]["kid"]);
+    for key in keys {
+        assert_eq!(key["use"], "sig");
+    }
+    for (client, alg) in [
+        ("service-app", jsonwebtoken::Algorithm::RS256),
+        ("service-es-app", jsonwebtoken::Algorithm::ES256),
+    ] {
+        let code = code_for(
+            &hub,
+            &ada,
+            client,
+            APP_CB,
+            &[("scope", "openid"), ("nonce", "n-1")],
+        )
+        .await;
+        let (status, body) = token_request(
+            &hub,
+            Some((client, APP_SECRET)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", APP_CB),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let claims = verify_id_token_alg(&hub, &field(&body, "id_token"), client, alg).await;
+        assert_eq!(
+            (claims["sub"].as_str(), claims["nonce"].as_str()),
+            (Some("ada"), Some("n-1"))
+        );
+        // at_hash is the left half of SHA-256 of the access token for both algorithms.
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(field(&body, "access_token").as_bytes());
+        assert_eq!(
+            claims["at_hash"],
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        );
+    }
+}
+
+#[tokio::test]
+async fn basic_client_secret_is_accepted_raw_and_form_encoded() {
+    let Provider { hub, .. } = provider("").await;
+    let ada = browser(&hub, "ada").await;
+    let token_url = format!("{}api/oauth2/token", hub.hub_url);
+    let send = |id: String, secret: String, code: String| {
+        let token_url = token_url.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(token_url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", APP_CB),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let id = "service-odd".to_owned();
+    // As RFC 6749 section 2.3.1 says (form-encoded), and as many libraries send it (raw).
+    for secret in [urlencode(ODD_SECRET), ODD_SECRET.to_owned()] {
+        let code = code_for(&hub, &ada, "service-odd", APP_CB, &[]).await;
+        let (status, body) = send(urlencode(&id), secret.clone(), code).await;
+        assert_eq!(status, 200, "{secret}: {body}");
+    }
+    // Wrong secrets are refused: another secret, the raw secret's form-decoded reading
+    // ('+' as a space, %2F as '/'), or a truncation at the second ':'.
+    for wrong in [
+        "odd secret+with%2F:colon-0124".to_owned(),
+        "odd secret with/:colon-0123".to_owned(),
+        "odd secret+with%2F".to_owned(),
+        urlencode("odd secret with/:colon-0123"),
+    ] {
+        let code = code_for(&hub, &ada, "service-odd", APP_CB, &[]).await;
+        let (status, body) = send(id.clone(), wrong.clone(), code.clone()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{wrong}"
+        );
+        // The failed attempt did not spend the code.
+        let (status, body) = send(id.clone(), ODD_SECRET.to_owned(), code).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // client_secret_post with the same secret works too.
+    let code = code_for(&hub, &ada, "service-odd", APP_CB, &[]).await;
+    let (status, body) = token_request(
+        &hub,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+            ("client_id", "service-odd"),
+            ("client_secret", ODD_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// RP-initiated logout CSRF: another site links the user's browser to the end-session

@@ -267,6 +267,7 @@ async fn expired_sessions_and_tokens_are_cleaned_up() {
             sessions: 1,
             login_states: 0,
             api_tokens: 1,
+            oauth_grants: 0,
         }
     );
     assert!(

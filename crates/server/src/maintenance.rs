@@ -1,5 +1,5 @@
 //! The periodic clean-up (`purge_expired_interval`): expired sessions end as a logout would,
-//! and expired pending logins and API tokens are deleted.
+//! and expired pending logins, API tokens and OAuth token families are deleted.
 //!
 //! Without it, a session whose cookie never comes back would keep what its login opened
 //! (a PAM session, tokens issued to services) until the next restart, and the tables would
@@ -26,6 +26,8 @@ pub struct Purged {
     pub login_states: u64,
     /// Expired API tokens (including those issued to services) deleted.
     pub api_tokens: u64,
+    /// Authorization codes and refresh tokens of expired token families deleted.
+    pub oauth_grants: u64,
 }
 
 /// Removes what expired at or before `now`.
@@ -45,6 +47,7 @@ pub async fn purge_expired(state: &HubState, now: i64) -> Result<Purged, AppErro
     }
     purged.login_states = state.store.delete_expired_login_states(now).await?;
     purged.api_tokens = state.store.delete_expired_api_tokens(now).await?;
+    purged.oauth_grants = state.store.delete_expired_oauth_grants(now).await?;
     Ok(purged)
 }
 
@@ -62,6 +65,7 @@ pub async fn run(state: AppState, interval: Duration) {
                 sessions = purged.sessions,
                 login_states = purged.login_states,
                 api_tokens = purged.api_tokens,
+                oauth_grants = purged.oauth_grants,
                 "removed expired data"
             ),
             Ok(_) => {}

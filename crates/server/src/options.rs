@@ -116,13 +116,19 @@ pub static HUB: ClassDef = ClassDef {
             "services",
             DictList,
             Literal("[]"),
-            "Services that log users in through the hub (the hub as OAuth 2.0 / OpenID Connect provider), as JupyterHub's c.JupyterHub.services: a list of tables ([[Hub.services]]) with name; oauth_client_id (default service-<name>); the client secret from exactly one of api_token, api_token_env (an environment variable's name) or api_token_file (a file's path), or none for a public client, which must use PKCE; oauth_redirect_uri (one exact absolute URL or a list: https, or http on a loopback host; matched exactly); oauth_client_allowed_scopes (scopes the client may ask for beyond identify, openid, profile, email and groups); oauth_post_logout_redirect_uri (one exact URL or a list: where the browser may go after the service ends the hub session through the end_session_endpoint); oauth_no_confirm (true skips the consent page users see before a service gets their identity, as JupyterHub's). A service without oauth_redirect_uri is not an OAuth client. JupyterHub's keys about running a service (url, command, environment, user, cwd, admin, display, info, oauth_roles) are accepted and not used, so a c.JupyterHub.services list carries over.\n\nEndpoints: {base_url}hub/api/oauth2/authorize, token, userinfo, jwks and logout (RP-initiated logout), and discovery at {base_url}.well-known/openid-configuration (issuer: the public origin plus base_url without the trailing slash).",
+            "Services that log users in through the hub (the hub as OAuth 2.0 / OpenID Connect provider), as JupyterHub's c.JupyterHub.services: a list of tables ([[Hub.services]]) with name; oauth_client_id (default service-<name>); the client secret from exactly one of api_token, api_token_env (an environment variable's name) or api_token_file (a file's path), or none for a public client, which must use PKCE; oauth_redirect_uri (one exact absolute URL or a list: https, or http on a loopback host; matched exactly); oauth_client_allowed_scopes (scopes the client may ask for beyond identify, openid, profile, email and groups); oauth_post_logout_redirect_uri (one exact URL or a list: where the browser may go after the service ends the hub session through the end_session_endpoint); oauth_no_confirm (true skips the consent page users see before a service gets their identity, as JupyterHub's); oauth_id_token_signed_response_alg (\"RS256\", the default, or \"ES256\": how the service's ID tokens are signed, as OpenID Connect registration's id_token_signed_response_alg). A service without oauth_redirect_uri is not an OAuth client. JupyterHub's keys about running a service (url, command, environment, user, cwd, admin, display, info, oauth_roles) are accepted and not used, so a c.JupyterHub.services list carries over.\n\nEndpoints: {base_url}hub/api/oauth2/authorize, token, userinfo, jwks and logout (RP-initiated logout), and discovery at {base_url}.well-known/openid-configuration (issuer: the public origin plus base_url without the trailing slash).",
         ),
         OptionDef::new(
             "oidc_signing_key_file",
             Str,
             Literal("\"\""),
-            "File holding the private key (P-256, PKCS#8 PEM) that signs ID tokens for services. Created with mode 600 at first start when services are registered; refused if readable by group or others. Empty means hubauth_oidc_key.pem in the directory of cookie_secret_file.",
+            "File holding the private key (P-256, PKCS#8 PEM) that signs ES256 ID tokens for services. Created with mode 600 at first start when services are registered; refused if readable by group or others. Empty means hubauth_oidc_key.pem in the directory of cookie_secret_file.",
+        ),
+        OptionDef::new(
+            "oidc_rsa_signing_key_file",
+            Str,
+            Literal("\"\""),
+            "File holding the private key (RSA, at least 2048 bits, PKCS#8 PEM) that signs RS256 ID tokens for services (RS256 is what OpenID Connect requires every provider to offer, and the default; a service chooses with oauth_id_token_signed_response_alg). Created (2048 bits) with mode 600 at first start when services are registered; refused if readable by group or others, or shorter than 2048 bits. Empty means hubauth_oidc_rsa_key.pem in the directory of cookie_secret_file. Both public keys are published in the JWKS.",
         ),
         OptionDef::new(
             "oauth_token_expires_in",
@@ -158,7 +164,7 @@ pub static HUB: ClassDef = ClassDef {
             "purge_expired_interval",
             Int,
             Literal("600"),
-            "Seconds between clean-ups of expired data: expired sessions end as a logout would (the login method closes what it opened, such as a PAM session, and tokens issued to services in that session are revoked), and expired pending logins and API tokens are deleted, so the database does not grow with dead rows. Expired sessions are also removed at start-up and refused whenever they are presented. With several replicas each one cleans up; that is safe. 0 turns the periodic clean-up off.",
+            "Seconds between clean-ups of expired data: expired sessions end as a logout would (the login method closes what it opened, such as a PAM session, and tokens issued to services in that session are revoked), and expired pending logins, API tokens and the codes and refresh tokens of expired OAuth token families are deleted, so the database does not grow with dead rows. Expired sessions are also removed at start-up and refused whenever they are presented. With several replicas each one cleans up; that is safe. 0 turns the periodic clean-up off.",
         ),
         OptionDef::new(
             "session_cache_size",
@@ -232,6 +238,8 @@ pub struct HubConfig {
     pub services: Vec<crate::provider::ServiceConfig>,
     /// See `oidc_signing_key_file` (resolved).
     pub oidc_signing_key_file: PathBuf,
+    /// See `oidc_rsa_signing_key_file` (resolved).
+    pub oidc_rsa_signing_key_file: PathBuf,
     /// See `oauth_token_expires_in` (resolved, in seconds).
     pub oauth_token_expires_in: i64,
     /// See `session_cache_ttl`, in seconds.
@@ -270,6 +278,7 @@ impl Default for HubConfig {
             proxy: crate::proxy::ProxyConfig::default(),
             services: Vec::new(),
             oidc_signing_key_file: PathBuf::from("hubauth_oidc_key.pem"),
+            oidc_rsa_signing_key_file: PathBuf::from("hubauth_oidc_rsa_key.pem"),
             oauth_token_expires_in: 14 * 24 * 3600,
             session_cache_ttl: 5,
             session_cache_size: 100_000,
@@ -333,6 +342,12 @@ impl HubConfig {
         } else {
             PathBuf::from(key_file)
         };
+        let rsa_key_file: String = view.get("oidc_rsa_signing_key_file")?;
+        let oidc_rsa_signing_key_file = if rsa_key_file.is_empty() {
+            PathBuf::from(&cookie_secret_file).with_file_name("hubauth_oidc_rsa_key.pem")
+        } else {
+            PathBuf::from(rsa_key_file)
+        };
         let session_lifetime = (days * 86400.0).round() as i64;
         let expires_in: i64 = view.get("oauth_token_expires_in")?;
         let oauth_token_expires_in = match expires_in {
@@ -384,6 +399,7 @@ impl HubConfig {
             proxy,
             services,
             oidc_signing_key_file,
+            oidc_rsa_signing_key_file,
             oauth_token_expires_in,
             session_cache_ttl,
             session_cache_size,

@@ -44,6 +44,10 @@ use crate::model::{
 };
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{
+    NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
+    OAuthGrantState,
+};
 use crate::model::{UserPage, UserQuery};
 use crate::{Store, StoreError};
 
@@ -372,6 +376,107 @@ async fn require_user_by_id(
         .ok_or_else(|| StoreError::user_not_found(name))
 }
 
+/// Insert an API token for an existing user (`NotFound` otherwise).
+async fn insert_api_token(
+    conn: &mut Conn,
+    token: NewApiToken,
+) -> Result<ApiTokenRecord, StoreError> {
+    let scopes = scopes_to_json(&token.scopes)?;
+    let user_id = require_id(conn, Named::User, &token.user).await?;
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO api_tokens (hash, prefix, user_id, note, scopes, created, expires) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&token.hash)
+    .bind(&token.prefix)
+    .bind(user_id)
+    .bind(&token.note)
+    .bind(scopes)
+    .bind(token.created)
+    .bind(token.expires)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| classify(e, || "an API token with this hash".to_owned()))?;
+    Ok(ApiTokenRecord {
+        id,
+        hash: token.hash,
+        prefix: token.prefix,
+        user: token.user,
+        note: token.note,
+        scopes: token.scopes,
+        created: token.created,
+        expires: token.expires,
+        last_activity: None,
+    })
+}
+
+/// Insert an active OAuth grant into `family`, recording the access token issued with it.
+async fn insert_oauth_grant(
+    conn: &mut Conn,
+    grant: &NewOAuthGrant,
+    family: &str,
+    kind: OAuthGrantKind,
+    access_token_hash: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO oauth_grants \
+         (hash, family, kind, state, data, access_token_hash, created, expires) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&grant.hash)
+    .bind(family)
+    .bind(kind.as_str())
+    .bind(OAuthGrantState::Active.as_str())
+    .bind(&grant.data)
+    .bind(access_token_hash)
+    .bind(grant.created)
+    .bind(grant.expires)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| classify(e, || "an OAuth grant with this hash".to_owned()))?;
+    Ok(())
+}
+
+/// Revoke every grant of `family` and delete the access tokens issued in it. The tokens
+/// are found by hash, never by id: SQLite may give a deleted token's id to a new one.
+async fn revoke_family(conn: &mut Conn, family: &str) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM api_tokens WHERE hash IN \
+         (SELECT access_token_hash FROM oauth_grants \
+          WHERE family = $1 AND access_token_hash IS NOT NULL)",
+    )
+    .bind(family)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE oauth_grants SET state = $2 WHERE family = $1")
+        .bind(family)
+        .bind(OAuthGrantState::Revoked.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(deleted.rows_affected())
+}
+
+/// The columns of an [`OAuthGrantRecord`], in the order of [`OAuthGrantRow`].
+const OAUTH_GRANT_SELECT: &str =
+    "SELECT hash, family, kind, state, data, created, expires FROM oauth_grants WHERE hash = $1";
+
+type OAuthGrantRow = (String, String, String, String, String, i64, i64);
+
+/// The record of a row; `None` when its kind is not one this version knows (such a row is
+/// never accepted).
+fn oauth_grant_from_row(row: OAuthGrantRow) -> Option<OAuthGrantRecord> {
+    let (hash, family, kind, state, data, created, expires) = row;
+    Some(OAuthGrantRecord {
+        hash,
+        family,
+        kind: OAuthGrantKind::parse(&kind)?,
+        state: OAuthGrantState::parse(&state),
+        data,
+        created,
+        expires,
+    })
+}
+
 impl EngineStore {
     /// In one write transaction, find the id of the `kind` row called `name` and run
     /// `statements` with it bound to `$1`. Returns false when nothing has that name.
@@ -648,35 +753,10 @@ impl Store for EngineStore {
     }
 
     async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {
-        let scopes = scopes_to_json(&token.scopes)?;
         let mut tx = self.write_tx().await?;
-        let user_id = require_id(&mut tx, Named::User, &token.user).await?;
-        let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO api_tokens (hash, prefix, user_id, note, scopes, created, expires) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(&token.hash)
-        .bind(&token.prefix)
-        .bind(user_id)
-        .bind(&token.note)
-        .bind(scopes)
-        .bind(token.created)
-        .bind(token.expires)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| classify(e, || "an API token with this hash".to_owned()))?;
+        let record = insert_api_token(&mut tx, token).await?;
         tx.commit().await?;
-        Ok(ApiTokenRecord {
-            id,
-            hash: token.hash,
-            prefix: token.prefix,
-            user: token.user,
-            note: token.note,
-            scopes: token.scopes,
-            created: token.created,
-            expires: token.expires,
-            last_activity: None,
-        })
+        Ok(record)
     }
 
     async fn find_api_token(&self, hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
@@ -1181,6 +1261,84 @@ impl Store for EngineStore {
             .await?;
         Ok(done.rows_affected())
     }
+    async fn create_oauth_code(&self, code: NewOAuthGrant) -> Result<(), StoreError> {
+        // One statement: atomic without the write lock.
+        let mut conn = self.pool.acquire().await?;
+        insert_oauth_grant(&mut conn, &code, &code.hash, OAuthGrantKind::Code, None).await
+    }
+
+    async fn get_oauth_grant(&self, hash: &str) -> Result<Option<OAuthGrantRecord>, StoreError> {
+        let row = sqlx::query_as::<_, OAuthGrantRow>(OAUTH_GRANT_SELECT)
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(oauth_grant_from_row))
+    }
+
+    async fn exchange_oauth_grant(
+        &self,
+        exchange: OAuthExchange,
+    ) -> Result<OAuthExchangeOutcome, StoreError> {
+        // The write lock is held from the first statement: a concurrent exchange of the
+        // same grant waits, then finds it used and revokes the family, tokens issued here
+        // included.
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query_as::<_, OAuthGrantRow>(OAUTH_GRANT_SELECT)
+            .bind(&exchange.hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(grant) = row.and_then(oauth_grant_from_row) else {
+            return Ok(OAuthExchangeOutcome::Invalid);
+        };
+        if grant.kind != exchange.kind {
+            return Ok(OAuthExchangeOutcome::Invalid);
+        }
+        match grant.state {
+            OAuthGrantState::Active if exchange.now < grant.expires => {}
+            OAuthGrantState::Active => return Ok(OAuthExchangeOutcome::Invalid),
+            OAuthGrantState::Used | OAuthGrantState::Revoked => {
+                let revoked_tokens = revoke_family(&mut tx, &grant.family).await?;
+                tx.commit().await?;
+                return Ok(OAuthExchangeOutcome::Replayed { revoked_tokens });
+            }
+        }
+        sqlx::query("UPDATE oauth_grants SET state = $2 WHERE hash = $1")
+            .bind(&grant.hash)
+            .bind(OAuthGrantState::Used.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let access_hash = exchange.access_token.hash.clone();
+        let token = insert_api_token(&mut tx, exchange.access_token).await?;
+        insert_oauth_grant(
+            &mut tx,
+            &exchange.refresh,
+            &grant.family,
+            OAuthGrantKind::Refresh,
+            Some(&access_hash),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(OAuthExchangeOutcome::Issued(token))
+    }
+
+    async fn revoke_oauth_family(&self, family: &str) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let revoked = revoke_family(&mut tx, family).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn delete_expired_oauth_grants(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM oauth_grants WHERE family IN \
+             (SELECT family FROM oauth_grants GROUP BY family HAVING MAX(expires) <= $1)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn auth_state_page(
         &self,
         after_id: i64,

@@ -33,6 +33,10 @@ pub use crate::model::{
 };
 pub use crate::model::{AuthStateSwap, StoredAuthState};
 pub use crate::model::{LoginStateRecord, NewLoginState};
+pub use crate::model::{
+    NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
+    OAuthGrantState,
+};
 pub use crate::model::{UserPage, UserQuery, UserSort};
 pub use crate::postgres::{
     DEFAULT_CONNECT_TIMEOUT, PostgresStore, PostgresStoreBuilder, WRITE_LOCK_KEY,

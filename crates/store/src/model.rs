@@ -398,3 +398,158 @@ pub struct UserPage {
     /// How many users match the filter in all pages.
     pub total: u64,
 }
+
+/// What an OAuth grant row of the hub's provider is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthGrantKind {
+    /// An authorization code: the root of a token family.
+    Code,
+    /// A refresh token, issued with an access token when a code or an earlier refresh
+    /// token of the same family was used.
+    Refresh,
+}
+
+impl OAuthGrantKind {
+    /// The value stored in the `kind` column.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OAuthGrantKind::Code => "code",
+            OAuthGrantKind::Refresh => "refresh",
+        }
+    }
+
+    /// The kind a `kind` column holds; `None` for anything else.
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        match value {
+            "code" => Some(OAuthGrantKind::Code),
+            "refresh" => Some(OAuthGrantKind::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// Where an OAuth grant is in its single-use life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthGrantState {
+    /// Not used yet: it can be exchanged once, until it expires.
+    Active,
+    /// Exchanged once; presenting it again revokes its family.
+    Used,
+    /// Its family was revoked (a replay, or revocation by the client).
+    Revoked,
+}
+
+impl OAuthGrantState {
+    /// The value stored in the `state` column.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OAuthGrantState::Active => "active",
+            OAuthGrantState::Used => "used",
+            OAuthGrantState::Revoked => "revoked",
+        }
+    }
+
+    /// The state a `state` column holds. Anything unknown reads as revoked, so that a
+    /// row nobody can interpret is never accepted.
+    pub(crate) fn parse(value: &str) -> Self {
+        match value {
+            "active" => OAuthGrantState::Active,
+            "used" => OAuthGrantState::Used,
+            _ => OAuthGrantState::Revoked,
+        }
+    }
+}
+
+/// A new OAuth grant: an authorization code (the root of a new family) or, inside
+/// [`OAuthExchange`], the next refresh token of a family.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewOAuthGrant {
+    /// Digest of the code or refresh token (unique; the value itself is never stored).
+    pub hash: String,
+    /// What the grant stands for (JSON chosen by the caller: client, user, scopes, ...).
+    pub data: String,
+    /// When it was created (unix seconds).
+    pub created: i64,
+    /// First second at which it is no longer accepted.
+    pub expires: i64,
+}
+
+impl fmt::Debug for NewOAuthGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewOAuthGrant")
+            .field("hash", &"[redacted]")
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored OAuth grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthGrantRecord {
+    /// Digest of the code or refresh token.
+    pub hash: String,
+    /// The family: the digest of the code every grant of the family descends from.
+    pub family: String,
+    /// Code or refresh token.
+    pub kind: OAuthGrantKind,
+    /// Active, used or revoked.
+    pub state: OAuthGrantState,
+    /// What was stored with it.
+    pub data: String,
+    /// When it was created (unix seconds).
+    pub created: i64,
+    /// First second at which it is no longer accepted.
+    pub expires: i64,
+}
+
+impl OAuthGrantRecord {
+    /// Whether it can still be exchanged at `now`: active and not expired.
+    pub fn is_usable_at(&self, now: i64) -> bool {
+        self.state == OAuthGrantState::Active && now < self.expires
+    }
+}
+
+impl fmt::Debug for OAuthGrantRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthGrantRecord")
+            .field("hash", &"[redacted]")
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Using an active grant once: it becomes used, and an access token and the next refresh
+/// token of its family are stored, all in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthExchange {
+    /// Digest of the code or refresh token presented.
+    pub hash: String,
+    /// What it must be (a code is never accepted as a refresh token, nor the reverse).
+    pub kind: OAuthGrantKind,
+    /// Now (unix seconds): an expired grant is not exchanged.
+    pub now: i64,
+    /// The access token to issue (its user must exist).
+    pub access_token: NewApiToken,
+    /// The refresh token to issue, in the same family.
+    pub refresh: NewOAuthGrant,
+}
+
+/// What [`Store::exchange_oauth_grant`](crate::Store::exchange_oauth_grant) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthExchangeOutcome {
+    /// The grant was active: it is used now, and the access token (returned) and the
+    /// refresh token were stored.
+    Issued(ApiTokenRecord),
+    /// The grant had been used (or revoked) before: this is a replay, and the whole
+    /// family has been revoked now. Holds how many access tokens that deleted.
+    Replayed {
+        /// Access tokens of the family deleted by this call.
+        revoked_tokens: u64,
+    },
+    /// No grant of that kind under the digest, or it expired: nothing changed.
+    Invalid,
+}

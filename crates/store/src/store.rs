@@ -9,6 +9,7 @@ use crate::model::{
 };
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantRecord};
 use crate::model::{UserPage, UserQuery};
 
 /// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
@@ -240,6 +241,39 @@ pub trait Store: Send + Sync {
 
     /// Delete pending logins that expired at or before `now`; returns how many.
     async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError>;
+
+    // ----- the hub's OAuth provider: codes and refresh token families -----
+
+    /// Store a new authorization code: an active grant of kind `Code`, the root of its
+    /// own family (the family is the code's hash). A duplicate hash is
+    /// [`StoreError::Conflict`].
+    async fn create_oauth_code(&self, code: NewOAuthGrant) -> Result<(), StoreError>;
+
+    /// The grant with this hash, whatever its state or expiry, or `None`. Reading it
+    /// changes nothing, so a request can be checked in full before the grant is used.
+    async fn get_oauth_grant(&self, hash: &str) -> Result<Option<OAuthGrantRecord>, StoreError>;
+
+    /// Use a grant once, in one transaction that no other writer interleaves with:
+    /// an active, unexpired grant of the given kind becomes used and the access token and
+    /// the next refresh token are stored in its family ([`OAuthExchangeOutcome::Issued`]);
+    /// a grant already used or revoked is a replay, and its whole family is revoked
+    /// ([`OAuthExchangeOutcome::Replayed`]); anything else changes nothing
+    /// ([`OAuthExchangeOutcome::Invalid`]). Of two concurrent exchanges of one grant,
+    /// exactly one is issued, and the other revokes what it got.
+    async fn exchange_oauth_grant(
+        &self,
+        exchange: OAuthExchange,
+    ) -> Result<OAuthExchangeOutcome, StoreError>;
+
+    /// Revoke a family in one transaction: every code and refresh token of it becomes
+    /// revoked and every access token issued in it is deleted. Returns how many access
+    /// tokens were deleted (0 for an unknown family).
+    async fn revoke_oauth_family(&self, family: &str) -> Result<u64, StoreError>;
+
+    /// Delete the families whose every grant expired at or before `now` (a used refresh
+    /// token is kept as long as its family lives, to recognise its replay). Returns how
+    /// many grants were deleted.
+    async fn delete_expired_oauth_grants(&self, now: i64) -> Result<u64, StoreError>;
 
     // ----- bulk auth_state maintenance (key rotation) -----
 

@@ -98,6 +98,7 @@ async fn run_contract(store: &dyn Store) {
     contract_roles(store).await;
     contract_delete_user_cascades(store).await;
     contract_login_states(store).await;
+    contract_oauth_grants(store).await;
     contract_auth_state_bulk(store).await;
     contract_user_pages_and_role_lookup(store).await;
     contract_atomic_multi_row_changes(store).await;
@@ -1157,6 +1158,19 @@ async fn schema_has_no_raw_secrets_columns() {
                 "last_activity",
             ][..],
         ),
+        (
+            "oauth_grants",
+            &[
+                "hash",
+                "family",
+                "kind",
+                "state",
+                "data",
+                "access_token_hash",
+                "created",
+                "expires",
+            ][..],
+        ),
     ] {
         let columns: Vec<String> =
             sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
@@ -1240,6 +1254,295 @@ async fn contract_login_states(store: &dyn Store) {
     assert!(store.take_login_state("unknown").await.unwrap().is_none());
     assert_eq!(store.delete_expired_login_states(300).await.unwrap(), 1);
     assert!(store.take_login_state("s2").await.unwrap().is_none());
+}
+
+async fn contract_oauth_grants(store: &dyn Store) {
+    use hubauth_store::{
+        NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantState,
+    };
+    let grant = |hash: &str, expires: i64| NewOAuthGrant {
+        hash: hash.to_owned(),
+        data: format!("{{\"for\":\"{hash}\"}}"),
+        created: 100,
+        expires,
+    };
+    let exchange = |hash: &str, kind, now, user: &str, access: &str, refresh: &str| OAuthExchange {
+        hash: hash.to_owned(),
+        kind,
+        now,
+        access_token: token(access, user, Some(10_000)),
+        refresh: grant(refresh, 5_000),
+    };
+    let state_of = |hash: &'static str| async move {
+        store.get_oauth_grant(hash).await.unwrap().unwrap().state
+    };
+    store.ensure_user("oa-user", None, 1).await.unwrap();
+    store
+        .create_api_token(token("oa-personal", "oa-user", None))
+        .await
+        .unwrap();
+
+    store
+        .create_oauth_code(grant("oa-code-1", 160))
+        .await
+        .unwrap();
+    let code = store.get_oauth_grant("oa-code-1").await.unwrap().unwrap();
+    assert_eq!(
+        (code.family.as_str(), code.kind, code.state),
+        ("oa-code-1", OAuthGrantKind::Code, OAuthGrantState::Active)
+    );
+    assert_eq!(code.data, "{\"for\":\"oa-code-1\"}");
+    assert!(code.is_usable_at(159) && !code.is_usable_at(160));
+    assert!(store.get_oauth_grant("oa-unknown").await.unwrap().is_none());
+    assert_conflict(store.create_oauth_code(grant("oa-code-1", 900)).await);
+
+    // A code is not a refresh token, an expired code is not exchanged, and neither
+    // changes anything.
+    for (kind, now) in [(OAuthGrantKind::Refresh, 120), (OAuthGrantKind::Code, 160)] {
+        let outcome = store
+            .exchange_oauth_grant(exchange(
+                "oa-code-1",
+                kind,
+                now,
+                "oa-user",
+                "oa-at-x",
+                "oa-rt-x",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(outcome, OAuthExchangeOutcome::Invalid);
+    }
+    assert_eq!(state_of("oa-code-1").await, OAuthGrantState::Active);
+    assert!(store.find_api_token("oa-at-x").await.unwrap().is_none());
+    assert!(store.get_oauth_grant("oa-rt-x").await.unwrap().is_none());
+    // An access token for a user that does not exist fails the whole exchange.
+    assert_not_found(
+        store
+            .exchange_oauth_grant(exchange(
+                "oa-code-1",
+                OAuthGrantKind::Code,
+                120,
+                "oa-nobody",
+                "oa-at-x",
+                "oa-rt-x",
+            ))
+            .await,
+    );
+    assert_eq!(state_of("oa-code-1").await, OAuthGrantState::Active);
+
+    // Code -> access token 1 + refresh token 1 -> access token 2 + refresh token 2.
+    let OAuthExchangeOutcome::Issued(first) = store
+        .exchange_oauth_grant(exchange(
+            "oa-code-1",
+            OAuthGrantKind::Code,
+            120,
+            "oa-user",
+            "oa-at-1",
+            "oa-rt-1",
+        ))
+        .await
+        .unwrap()
+    else {
+        panic!("the code is exchanged once");
+    };
+    assert_eq!(
+        (first.hash.as_str(), first.user.as_str()),
+        ("oa-at-1", "oa-user")
+    );
+    assert_eq!(state_of("oa-code-1").await, OAuthGrantState::Used);
+    let refresh = store.get_oauth_grant("oa-rt-1").await.unwrap().unwrap();
+    assert_eq!(
+        (refresh.family.as_str(), refresh.kind, refresh.state),
+        (
+            "oa-code-1",
+            OAuthGrantKind::Refresh,
+            OAuthGrantState::Active
+        )
+    );
+    let outcome = store
+        .exchange_oauth_grant(exchange(
+            "oa-rt-1",
+            OAuthGrantKind::Refresh,
+            130,
+            "oa-user",
+            "oa-at-2",
+            "oa-rt-2",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, OAuthExchangeOutcome::Issued(_)),
+        "{outcome:?}"
+    );
+    assert!(store.find_api_token("oa-at-1").await.unwrap().is_some());
+
+    // The spent refresh token again: the whole family goes, whatever the new values.
+    let outcome = store
+        .exchange_oauth_grant(exchange(
+            "oa-rt-1",
+            OAuthGrantKind::Refresh,
+            140,
+            "oa-user",
+            "oa-at-3",
+            "oa-rt-3",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        OAuthExchangeOutcome::Replayed { revoked_tokens: 2 }
+    );
+    for hash in ["oa-at-1", "oa-at-2", "oa-at-3"] {
+        assert!(
+            store.find_api_token(hash).await.unwrap().is_none(),
+            "{hash}"
+        );
+    }
+    assert!(store.get_oauth_grant("oa-rt-3").await.unwrap().is_none());
+    for hash in ["oa-code-1", "oa-rt-1", "oa-rt-2"] {
+        assert_eq!(state_of(hash).await, OAuthGrantState::Revoked, "{hash}");
+    }
+    // A revoked refresh token stays refused.
+    let outcome = store
+        .exchange_oauth_grant(exchange(
+            "oa-rt-2",
+            OAuthGrantKind::Refresh,
+            140,
+            "oa-user",
+            "oa-at-4",
+            "oa-rt-4",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        OAuthExchangeOutcome::Replayed { revoked_tokens: 0 }
+    );
+    assert!(store.find_api_token("oa-at-4").await.unwrap().is_none());
+
+    // A replayed code revokes what its first exchange issued.
+    store
+        .create_oauth_code(grant("oa-code-2", 160))
+        .await
+        .unwrap();
+    let outcome = store
+        .exchange_oauth_grant(exchange(
+            "oa-code-2",
+            OAuthGrantKind::Code,
+            120,
+            "oa-user",
+            "oa-at-5",
+            "oa-rt-5",
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, OAuthExchangeOutcome::Issued(_)));
+    let outcome = store
+        .exchange_oauth_grant(exchange(
+            "oa-code-2",
+            OAuthGrantKind::Code,
+            121,
+            "oa-user",
+            "oa-at-6",
+            "oa-rt-6",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        OAuthExchangeOutcome::Replayed { revoked_tokens: 1 }
+    );
+    assert!(store.find_api_token("oa-at-5").await.unwrap().is_none());
+    assert_eq!(state_of("oa-rt-5").await, OAuthGrantState::Revoked);
+
+    // Two exchanges of one code at the same time: one is issued, the other is a replay
+    // that revokes what the first got.
+    store
+        .create_oauth_code(grant("oa-code-3", 160))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store.exchange_oauth_grant(exchange(
+            "oa-code-3",
+            OAuthGrantKind::Code,
+            120,
+            "oa-user",
+            "oa-at-7",
+            "oa-rt-7"
+        )),
+        store.exchange_oauth_grant(exchange(
+            "oa-code-3",
+            OAuthGrantKind::Code,
+            120,
+            "oa-user",
+            "oa-at-8",
+            "oa-rt-8"
+        )),
+    );
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, OAuthExchangeOutcome::Issued(_)));
+    assert_eq!(
+        outcomes[0],
+        OAuthExchangeOutcome::Replayed { revoked_tokens: 1 }
+    );
+    assert!(matches!(outcomes[1], OAuthExchangeOutcome::Issued(_)));
+    for hash in ["oa-at-7", "oa-at-8"] {
+        assert!(
+            store.find_api_token(hash).await.unwrap().is_none(),
+            "{hash}"
+        );
+    }
+
+    // Revocation by the client: the family's grants and access tokens.
+    store
+        .create_oauth_code(grant("oa-code-4", 160))
+        .await
+        .unwrap();
+    store
+        .exchange_oauth_grant(exchange(
+            "oa-code-4",
+            OAuthGrantKind::Code,
+            120,
+            "oa-user",
+            "oa-at-9",
+            "oa-rt-9",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.revoke_oauth_family("oa-code-4").await.unwrap(), 1);
+    assert!(store.find_api_token("oa-at-9").await.unwrap().is_none());
+    assert_eq!(state_of("oa-rt-9").await, OAuthGrantState::Revoked);
+    assert_eq!(store.revoke_oauth_family("oa-unknown").await.unwrap(), 0);
+    // None of this touched the user's own API token.
+    assert!(store.find_api_token("oa-personal").await.unwrap().is_some());
+
+    // Clean-up removes a family only when all of it expired: a used refresh token is
+    // kept while its family lives, so its replay is still recognised.
+    store
+        .create_oauth_code(grant("oa-code-5", 160))
+        .await
+        .unwrap();
+    store
+        .exchange_oauth_grant(exchange(
+            "oa-code-5",
+            OAuthGrantKind::Code,
+            120,
+            "oa-user",
+            "oa-at-10",
+            "oa-rt-10",
+        ))
+        .await
+        .unwrap();
+    // code-1 with two refresh tokens, then four families of a code and one refresh token.
+    let before: u64 = 3 + 4 * 2;
+    assert_eq!(store.delete_expired_oauth_grants(4_999).await.unwrap(), 0);
+    assert!(store.get_oauth_grant("oa-code-5").await.unwrap().is_some());
+    assert_eq!(
+        store.delete_expired_oauth_grants(5_000).await.unwrap(),
+        before
+    );
+    assert!(store.get_oauth_grant("oa-code-5").await.unwrap().is_none());
+    assert!(store.get_oauth_grant("oa-rt-10").await.unwrap().is_none());
 }
 
 // ---------------------------------------------------------------------------

@@ -21,6 +21,10 @@ pub struct NextQuery {
     /// Where to go after login.
     #[serde(default)]
     pub next: Option<String>,
+    /// `login` shows the login page to a user who is logged in already: a service asked
+    /// for a fresh login (OpenID Connect `prompt=login` or `max_age`).
+    #[serde(default)]
+    pub prompt: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -107,7 +111,8 @@ pub async fn get(
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    match get_inner(&state, &headers, query.next.as_deref()).await {
+    let force = query.prompt.as_deref() == Some("login");
+    match get_inner(&state, &headers, query.next.as_deref(), force).await {
         Ok(response) => response,
         Err(err) => app_error_page(&state, err),
     }
@@ -117,8 +122,9 @@ async fn get_inner(
     state: &HubState,
     headers: &HeaderMap,
     next: Option<&str>,
+    force: bool,
 ) -> Result<Response, AppError> {
-    if session::current_user(state, headers).await?.is_some() {
+    if !force && session::current_user(state, headers).await?.is_some() {
         return Ok(redirect(&next_or_default(state, next), &[]));
     }
     if let LoginKind::Redirect { login_path, .. } = state.authenticator.kind()

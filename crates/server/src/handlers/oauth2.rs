@@ -13,13 +13,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use hubauth_core::LoginKind;
-use hubauth_store::UserRecord;
+use hubauth_store::{OAuthExchange, OAuthExchangeOutcome, OAuthGrantState, UserRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{app_error_page, encode_query, error_page, redirect};
 use crate::error::AppError;
-use crate::provider::grants::{self, CodeGrant, Kind, Redeemed, RefreshGrant};
+use crate::provider::grants::{self, CodeGrant, Kind, RefreshGrant};
 use crate::provider::{self, IdTokenParams, Provider, ServiceConfig};
 use crate::secrets::{hash_token, random_token};
 use crate::session;
@@ -37,6 +37,10 @@ pub struct AuthorizeQuery {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
+    max_age: Option<String>,
+    /// Set by the hub itself on the way back from a forced login: when the user must
+    /// have authenticated (see [`reauth_marker`]).
+    hubauth_reauth: Option<String>,
 }
 
 fn provider_of(state: &HubState) -> Option<&Provider> {
@@ -281,17 +285,79 @@ async fn authorize_inner(
     if query.nonce.as_deref().is_some_and(|n| n.len() > 512) {
         return Ok(back.error("invalid_request", "nonce is too long"));
     }
-    let prompt = |value: &str| {
-        query
-            .prompt
-            .as_deref()
-            .is_some_and(|p| p.split(' ').any(|p| p == value))
-    };
-    let Some(current) = session::current_user(state, headers).await? else {
-        if prompt("none") {
-            return Ok(back.error("login_required", "the user is not logged in to the hub"));
+    let prompts: Vec<&str> = query
+        .prompt
+        .as_deref()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let prompt = |value: &str| prompts.contains(&value);
+    if prompt("none") && prompts.len() > 1 {
+        return Ok(back.error(
+            "invalid_request",
+            "prompt=none cannot be combined with other prompt values",
+        ));
+    }
+    let max_age = match query.max_age.as_deref().map(parse_max_age) {
+        None => None,
+        Some(Some(age)) => Some(age),
+        Some(None) => {
+            return Ok(back.error(
+                "invalid_request",
+                "max_age must be a whole number of seconds",
+            ));
         }
-        return Ok(redirect(&login_url(state, request_uri), &[]));
+    };
+    let now = state.clock.now();
+    let required = match query.hubauth_reauth.as_deref() {
+        // A marker that does not check out can be met by no login: the user logs in again.
+        Some(marker) => check_reauth_marker(state, &client.client_id, marker, now)
+            .map_or(Freshness::Never, Freshness::After),
+        None if prompt("login") => Freshness::Never,
+        None => max_age.map_or(Freshness::Any, |age| {
+            Freshness::Since(now.saturating_sub(age))
+        }),
+    };
+    let current = match session::current_user(state, headers).await? {
+        Some(current) => state
+            .store
+            .get_session(&current.session_hash)
+            .await?
+            .filter(|session| session.is_valid_at(now))
+            .map(|session| (current, session.created)),
+        None => None,
+    };
+    let (current, auth_time) = match current {
+        Some((current, auth_time))
+            if required.met_by(state, &client.client_id, &current.session_hash, auth_time) =>
+        {
+            (current, auth_time)
+        }
+        stale => {
+            if prompt("none") {
+                return Ok(back.error(
+                    "login_required",
+                    "the user is not logged in to the hub, or not recently enough",
+                ));
+            }
+            if matches!(required, Freshness::Any) {
+                return Ok(redirect(&login_url(state, request_uri, false), &[]));
+            }
+            // Back from the login, the request carries a marker saying which login must
+            // have happened, and no longer prompt=login, so that it does not loop.
+            let stale_session = stale
+                .as_ref()
+                .map(|(current, _)| current.session_hash.as_str());
+            let marker = reauth_marker(state, &client.client_id, now, stale_session);
+            if stale.is_some() {
+                tracing::info!(client = %client.client_id, "the service asked for a fresh login (prompt=login or max_age); sending the user to log in again");
+            }
+            return Ok(redirect(
+                &login_url(state, &reauth_url(request_uri, &marker), stale.is_some()),
+                &[],
+            ));
+        }
     };
     let scopes = provider::grant_scopes(client, query.scope.as_deref());
     let scopes = provider::held_by_user(state, &current.user, scopes).await?;
@@ -341,15 +407,6 @@ async fn authorize_inner(
         }
         None => {}
     }
-    let now = state.clock.now();
-    // Codes, redeemed-code records and refresh tokens share the pending-login table;
-    // expired ones go here, as OAuth logins clean theirs up at their start.
-    state.store.delete_expired_login_states(now).await?;
-    let auth_time = state
-        .store
-        .get_session(&current.session_hash)
-        .await?
-        .map_or(now, |session| session.created);
     let code = random_token();
     let grant = CodeGrant {
         client_id: client.client_id.clone(),
@@ -362,30 +419,161 @@ async fn authorize_inner(
         auth_time,
         session: current.session_hash.clone(),
     };
-    grants::put(
-        state.store.as_ref(),
-        grants::key(Kind::Code, &code),
-        &grant,
-        now,
-        now.saturating_add(grants::CODE_TTL),
-    )
-    .await
-    .map_err(grant_error)?;
+    // Expired families are deleted by the periodic clean-up (purge_expired_interval).
+    grants::put_code(state.store.as_ref(), &code, &grant, now)
+        .await
+        .map_err(grant_error)?;
     tracing::info!(client = %client.client_id, user = %current.user.name, "issued an authorization code");
     Ok(back.send(&[("code", &code)]))
 }
 
 /// Where a visitor without a session goes: the login page with `next` back to this
 /// request, or with `auto_login_oauth2_authorize` straight into the authenticator's login.
-fn login_url(state: &HubState, request_uri: &str) -> String {
-    let next = format!("?next={}", encode_query(request_uri));
+/// `force` makes the login page ask a user who is logged in to log in again.
+fn login_url(state: &HubState, next: &str, force: bool) -> String {
+    let next = format!("?next={}", encode_query(next));
     let rules = state.authenticator.rules().config();
     if rules.auto_login_oauth2_authorize
         && let LoginKind::Redirect { login_path, .. } = state.authenticator.kind()
     {
         return format!("{}{login_path}{next}", state.hub_prefix());
     }
-    format!("{}login{next}", state.hub_prefix())
+    let force = if force { "&prompt=login" } else { "" };
+    format!("{}login{next}{force}", state.hub_prefix())
+}
+
+/// `max_age` as seconds: digits only (a huge value is no limit); `None` when malformed.
+fn parse_max_age(value: &str) -> Option<i64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        value
+            .parse::<u64>()
+            .map_or(i64::MAX, |age| i64::try_from(age).unwrap_or(i64::MAX)),
+    )
+}
+
+/// How long the way through a forced login may take.
+const REAUTH_TTL: i64 = 600;
+
+/// How recent the user's authentication must be for an authorize request.
+enum Freshness {
+    /// Any login will do.
+    Any,
+    /// A login at or after this time (`max_age`).
+    Since(i64),
+    /// A login after the hub sent the user to log in again (a checked marker).
+    After(ReauthMarker),
+    /// No login so far: the user must log in again (`prompt=login`, a bad marker).
+    Never,
+}
+
+impl Freshness {
+    /// Whether the session `session_hash`, started at `auth_time`, is recent enough.
+    fn met_by(
+        &self,
+        state: &HubState,
+        client_id: &str,
+        session_hash: &str,
+        auth_time: i64,
+    ) -> bool {
+        match self {
+            Freshness::Any => true,
+            Freshness::Since(since) => auth_time >= *since,
+            // The session must also be another one than the user had when sent to log in:
+            // a login within the same second would otherwise be taken for the fresh one.
+            Freshness::After(marker) => {
+                auth_time >= marker.since
+                    && !constant_eq(
+                        &marker.stale,
+                        &reauth_mac(state, "stale", client_id, marker.since, session_hash),
+                    )
+            }
+            Freshness::Never => false,
+        }
+    }
+}
+
+/// What a checked `hubauth_reauth` marker says.
+struct ReauthMarker {
+    /// When the hub sent the user to log in.
+    since: i64,
+    /// MAC of the session the user had then (of no session: the empty string).
+    stale: Vec<u8>,
+}
+
+fn reauth_mac(state: &HubState, part: &str, client_id: &str, since: i64, extra: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    type HmacSha256 = Hmac<sha2::Sha256>;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(state.secret.bytes())
+        .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()));
+    mac.update(format!("hubauth-oauth2-reauth-{part}\n{client_id}\n{since}\n{extra}").as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The `hubauth_reauth` value of an authorize request sent through a forced login at
+/// `since`: the time, its MAC under the cookie secret bound to the client, and a MAC of
+/// the session the user had (which the fresh login must replace), hex.
+fn reauth_marker(state: &HubState, client_id: &str, since: i64, stale: Option<&str>) -> String {
+    format!(
+        "{since}.{}.{}",
+        hex::encode(reauth_mac(state, "time", client_id, since, "")),
+        hex::encode(reauth_mac(
+            state,
+            "stale",
+            client_id,
+            since,
+            stale.unwrap_or("")
+        ))
+    )
+}
+
+/// The marker's content, when it is the hub's own for this client and recent; `None`
+/// otherwise.
+fn check_reauth_marker(
+    state: &HubState,
+    client_id: &str,
+    marker: &str,
+    now: i64,
+) -> Option<ReauthMarker> {
+    let mut parts = marker.split('.');
+    let (since, mac, stale) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || since.is_empty() || !since.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let since: i64 = since.parse().ok()?;
+    let mac = hex::decode(mac).ok()?;
+    let stale = hex::decode(stale).ok()?;
+    let recent = since <= now && now.saturating_sub(since) <= REAUTH_TTL;
+    let genuine = constant_eq(&mac, &reauth_mac(state, "time", client_id, since, ""));
+    (recent && genuine).then_some(ReauthMarker { since, stale })
+}
+
+/// The authorize request `request_uri` to come back to after a forced login: without
+/// `prompt=login` (other prompt values stay) and with the marker instead.
+fn reauth_url(request_uri: &str, marker: &str) -> String {
+    let (path, query) = request_uri.split_once('?').unwrap_or((request_uri, ""));
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "hubauth_reauth" => {}
+            "prompt" => {
+                let rest: Vec<&str> = value
+                    .split(' ')
+                    .filter(|p| !p.is_empty() && *p != "login")
+                    .collect();
+                if !rest.is_empty() {
+                    out.append_pair("prompt", &rest.join(" "));
+                }
+            }
+            _ => {
+                out.append_pair(&key, &value);
+            }
+        }
+    }
+    out.append_pair("hubauth_reauth", marker);
+    format!("{path}?{}", out.finish())
 }
 
 fn is_pkce_value(value: &str) -> bool {
@@ -493,12 +681,44 @@ fn parse_form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>,
     Ok(fields)
 }
 
-/// The client credentials of a token request: from `Authorization: Basic` (both parts
-/// form-urlencoded, RFC 6749 §2.3.1) or from the body, never both.
+/// Client credentials as presented.
+struct Credentials {
+    /// The client ids the request may mean, in order of preference.
+    client_ids: Vec<String>,
+    /// The secrets the request may mean; `None` when it sent no secret.
+    secrets: Option<Vec<String>>,
+    /// Whether they came in `Authorization: Basic`.
+    basic: bool,
+}
+
+/// RFC 6749 §2.3.1's encoding of a Basic credential part undone (`+` is a space, `%XX`
+/// a byte); `None` when that is not UTF-8.
+fn form_decode(part: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&part.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
+}
+
+/// A credential part as RFC 6749 §2.3.1 says to send it (form-encoded) and as widely
+/// used client libraries send it (raw): both readings, the decoded one first.
+fn both_readings(part: &str) -> Vec<String> {
+    let mut readings = Vec::with_capacity(2);
+    if let Some(decoded) = form_decode(part) {
+        readings.push(decoded);
+    }
+    if !readings.iter().any(|r| r == part) {
+        readings.push(part.to_owned());
+    }
+    readings
+}
+
+/// The client credentials of a token request: from `Authorization: Basic` or from the
+/// body, never both.
 fn client_credentials(
     headers: &HeaderMap,
     form: &std::collections::BTreeMap<String, String>,
-) -> Result<(String, Option<String>, bool), &'static str> {
+) -> Result<Credentials, &'static str> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -515,26 +735,32 @@ fn client_credentials(
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or("the Basic credentials are malformed")?;
+        // Client ids never contain ':', so the first one ends the id; the secret may hold
+        // more.
         let (id, secret) = decoded
             .split_once(':')
             .ok_or("the Basic credentials are malformed")?;
-        let decode = |part: &str| -> String {
-            url::form_urlencoded::parse(format!("x={part}").as_bytes())
-                .next()
-                .map(|(_, value)| value.into_owned())
-                .unwrap_or_default()
-        };
-        let (id, secret) = (decode(id), decode(secret));
-        if form.get("client_id").is_some_and(|form_id| *form_id != id) {
+        let client_ids = both_readings(id);
+        if let Some(form_id) = form.get("client_id")
+            && !client_ids.contains(form_id)
+        {
             return Err("client_id does not match the Basic credentials");
         }
-        return Ok((id, Some(secret), true));
+        return Ok(Credentials {
+            client_ids,
+            secrets: Some(both_readings(secret)),
+            basic: true,
+        });
     }
     let id = form
         .get("client_id")
         .cloned()
         .ok_or("client authentication is required (client_id)")?;
-    Ok((id, form.get("client_secret").cloned(), false))
+    Ok(Credentials {
+        client_ids: vec![id],
+        secrets: form.get("client_secret").map(|secret| vec![secret.clone()]),
+        basic: false,
+    })
 }
 
 /// The registered client a token or revocation request authenticates as, or the error
@@ -544,11 +770,11 @@ fn authenticate_client<'p>(
     headers: &HeaderMap,
     form: &std::collections::BTreeMap<String, String>,
 ) -> Result<&'p ServiceConfig, Box<Response>> {
-    let (client_id, secret, used_basic) =
+    let credentials =
         client_credentials(headers, form).map_err(|message| Box::new(invalid_request(message)))?;
     let unauthorized = |description: &str| {
         let mut response = token_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
-        if used_basic {
+        if credentials.basic {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"hubauth\""),
@@ -556,14 +782,30 @@ fn authenticate_client<'p>(
         }
         response
     };
-    let Some(client) = provider.client(&client_id) else {
+    let Some(client) = credentials
+        .client_ids
+        .iter()
+        .find_map(|id| provider.client(id))
+    else {
         tracing::info!("request from an unknown OAuth client refused");
         return Err(Box::new(unauthorized("unknown client")));
     };
-    match (&client.client_secret, secret.as_deref()) {
-        (Some(expected), Some(presented)) if expected.matches(presented) => Ok(client),
-        (Some(_), _) => {
-            tracing::info!(client = %client.client_id, "request with a wrong or missing client secret refused");
+    match (&client.client_secret, &credentials.secrets) {
+        (Some(expected), Some(presented)) => {
+            // Every reading is compared, each in constant time, so the time taken does not
+            // tell which one matched.
+            let matched = presented
+                .iter()
+                .fold(false, |matched, secret| expected.matches(secret) | matched);
+            if matched {
+                Ok(client)
+            } else {
+                tracing::info!(client = %client.client_id, "request with a wrong client secret refused");
+                Err(Box::new(unauthorized("client authentication failed")))
+            }
+        }
+        (Some(_), None) => {
+            tracing::info!(client = %client.client_id, "request without the client secret refused");
             Err(Box::new(unauthorized("client authentication failed")))
         }
         (None, None) => Ok(client),
@@ -625,28 +867,24 @@ async fn revoke_refresh_token(
     client: &ServiceConfig,
     token: &str,
 ) -> Result<Revocation, AppError> {
-    let now = state.clock.now();
-    let taken: Option<(RefreshGrant, bool)> = grants::take(
-        state.store.as_ref(),
-        &grants::key(Kind::Refresh, token),
-        now,
-    )
-    .await
-    .map_err(grant_error)?;
-    let Some((grant, _)) = taken else {
+    let found: Option<grants::Found<RefreshGrant>> =
+        grants::find(state.store.as_ref(), Kind::Refresh, token)
+            .await
+            .map_err(grant_error)?;
+    let Some(found) = found else {
         return Ok(Revocation::NotFound);
     };
-    if grant.client_id != client.client_id {
-        // As at the token endpoint, a refresh token shown by another client is spent: it
-        // has leaked.
-        tracing::warn!(client = %client.client_id, "a refresh token issued to another client was presented for revocation; it is no longer valid");
+    if found.grant.client_id != client.client_id {
+        // Refused and left as it is: a client cannot revoke another client's grant.
+        tracing::warn!(client = %client.client_id, "a refresh token issued to another client was presented for revocation; refused");
         return Ok(Revocation::OtherClient);
     }
+    // The grant goes with everything issued under it (RFC 7009 §2.1).
     state
         .store
-        .delete_api_token(&grant.user, grant.token_id)
+        .revoke_oauth_family(&found.record.family)
         .await?;
-    tracing::info!(client = %client.client_id, user = %grant.user, "revoked a refresh token and its access token");
+    tracing::info!(client = %client.client_id, user = %found.grant.user, "revoked a refresh token with its family of tokens");
     Ok(Revocation::Revoked)
 }
 
@@ -689,6 +927,30 @@ async fn grant(
     }
 }
 
+/// The answer to a code or refresh token that is not (or no longer) valid; the same
+/// whatever the reason, so that it tells an attacker nothing.
+fn spent_code() -> Response {
+    invalid_grant("the code is invalid, expired or already used")
+}
+
+fn spent_refresh_token() -> Response {
+    invalid_grant("the refresh token is invalid, expired or already used")
+}
+
+/// A grant that was used before and is presented again: its family is revoked (RFC 6749
+/// §4.1.2 for codes, RFC 9700 §4.14.2 for refresh tokens).
+async fn replayed(
+    state: &HubState,
+    client: &ServiceConfig,
+    user: &str,
+    family: &str,
+    what: &str,
+) -> Result<(), AppError> {
+    let revoked = state.store.revoke_oauth_family(family).await?;
+    tracing::warn!(client = %client.client_id, user, revoked, "{what} was presented again after its use; revoked every token issued from it");
+    Ok(())
+}
+
 async fn redeem_code(
     state: &HubState,
     provider: &Provider,
@@ -703,33 +965,26 @@ async fn redeem_code(
         return Ok(invalid_request("code is required"));
     };
     let now = state.clock.now();
-    let store = state.store.as_ref();
-    let taken: Option<(CodeGrant, bool)> = grants::take(store, &grants::key(Kind::Code, code), now)
-        .await
-        .map_err(grant_error)?;
-    let Some((grant, valid)) = taken else {
-        // A code presented twice: revoke what its first use issued (RFC 6749 §4.1.2).
-        let redeemed: Option<(Redeemed, bool)> =
-            grants::take(store, &grants::key(Kind::Redeemed, code), now)
-                .await
-                .map_err(grant_error)?;
-        if let Some((redeemed, _)) = redeemed {
-            for id in &redeemed.token_ids {
-                state.store.delete_api_token(&redeemed.user, *id).await?;
-            }
-            if let Some(refresh_key) = &redeemed.refresh_key {
-                state.store.take_login_state(refresh_key).await?;
-            }
-            tracing::warn!(client = %client.client_id, user = %redeemed.user, "an authorization code was presented twice; revoked the tokens it issued");
-        }
-        return Ok(invalid_grant(
-            "the code is invalid, expired or already used",
-        ));
+    let found: Option<grants::Found<CodeGrant>> =
+        grants::find(state.store.as_ref(), Kind::Code, code)
+            .await
+            .map_err(grant_error)?;
+    let Some(grants::Found { grant, record }) = found else {
+        return Ok(spent_code());
     };
-    if !valid {
-        return Ok(invalid_grant(
-            "the code is invalid, expired or already used",
-        ));
+    if record.state != OAuthGrantState::Active {
+        replayed(
+            state,
+            client,
+            &grant.user,
+            &record.family,
+            "an authorization code",
+        )
+        .await?;
+        return Ok(spent_code());
+    }
+    if !record.is_usable_at(now) {
+        return Ok(spent_code());
     }
     if grant.client_id != client.client_id {
         tracing::warn!(client = %client.client_id, "a code issued to another client was presented");
@@ -768,6 +1023,11 @@ async fn redeem_code(
         }
         (None, None) => {}
     }
+    if !session_alive(state, &grant.session, now).await? {
+        return Ok(invalid_grant(
+            "the user's login session at the hub has ended; log in again",
+        ));
+    }
     let Some(user) = provider::active_user(state, &grant.user).await? else {
         return Ok(invalid_grant("the user no longer exists or is blocked"));
     };
@@ -778,26 +1038,9 @@ async fn redeem_code(
         session: &grant.session,
         auth_time: grant.auth_time,
     };
-    let tokens = issue_tokens(
-        state,
-        &granted,
-        Some(grants::key(Kind::Redeemed, code)),
-        now,
-    )
-    .await?;
-    grants::put(
-        store,
-        grants::key(Kind::Redeemed, code),
-        &Redeemed {
-            user: user.name.clone(),
-            token_ids: vec![tokens.access.id],
-            refresh_key: Some(tokens.refresh_key.clone()),
-        },
-        now,
-        now.saturating_add(grants::REDEEMED_TTL),
-    )
-    .await
-    .map_err(grant_error)?;
+    let Some(tokens) = exchange(state, &granted, Kind::Code, code, now).await? else {
+        return Ok(spent_code());
+    };
     tracing::info!(client = %client.client_id, user = %user.name, "issued an access token for an authorization code");
     token_response(
         state,
@@ -810,6 +1053,18 @@ async fn redeem_code(
     )
 }
 
+/// Whether the hub session a grant descends from is still valid.
+async fn session_alive(state: &HubState, session: &str, now: i64) -> Result<bool, AppError> {
+    Ok(state
+        .store
+        .get_session(session)
+        .await?
+        .is_some_and(|session| session.is_valid_at(now)))
+}
+
+/// A refresh request is checked in full before its refresh token is used, so that a
+/// request that fails (another client, wider scopes, a user blocked since) leaves the
+/// token as it was.
 async fn refresh(
     state: &HubState,
     provider: &Provider,
@@ -824,20 +1079,26 @@ async fn refresh(
         return Ok(invalid_request("refresh_token is required"));
     };
     let now = state.clock.now();
-    let store = state.store.as_ref();
-    let taken: Option<(RefreshGrant, bool)> =
-        grants::take(store, &grants::key(Kind::Refresh, presented), now)
+    let found: Option<grants::Found<RefreshGrant>> =
+        grants::find(state.store.as_ref(), Kind::Refresh, presented)
             .await
             .map_err(grant_error)?;
-    let Some((grant, valid)) = taken else {
-        return Ok(invalid_grant(
-            "the refresh token is invalid, expired or already used",
-        ));
+    let Some(grants::Found { grant, record }) = found else {
+        return Ok(spent_refresh_token());
     };
-    if !valid {
-        return Ok(invalid_grant(
-            "the refresh token is invalid, expired or already used",
-        ));
+    if record.state != OAuthGrantState::Active {
+        replayed(
+            state,
+            client,
+            &grant.user,
+            &record.family,
+            "a refresh token",
+        )
+        .await?;
+        return Ok(spent_refresh_token());
+    }
+    if !record.is_usable_at(now) {
+        return Ok(spent_refresh_token());
     }
     if grant.client_id != client.client_id {
         tracing::warn!(client = %client.client_id, "a refresh token issued to another client was presented");
@@ -865,12 +1126,7 @@ async fn refresh(
             scopes
         }
     };
-    let session_alive = state
-        .store
-        .get_session(&grant.session)
-        .await?
-        .is_some_and(|session| session.is_valid_at(now));
-    if !session_alive {
+    if !session_alive(state, &grant.session, now).await? {
         return Ok(invalid_grant(
             "the user's login session at the hub has ended; log in again",
         ));
@@ -885,27 +1141,9 @@ async fn refresh(
         session: &grant.session,
         auth_time: grant.auth_time,
     };
-    let tokens = issue_tokens(state, &granted, grant.family.clone(), now).await?;
-    if let Some(family) = &grant.family {
-        // The code's record learns the new tokens, so that a replay of the code revokes
-        // them too.
-        let redeemed: Option<(Redeemed, bool)> = grants::take(store, family, now)
-            .await
-            .map_err(grant_error)?;
-        if let Some((mut redeemed, true)) = redeemed {
-            redeemed.token_ids.push(tokens.access.id);
-            redeemed.refresh_key = Some(tokens.refresh_key.clone());
-            grants::put(
-                store,
-                family.clone(),
-                &redeemed,
-                now,
-                now.saturating_add(grants::REDEEMED_TTL),
-            )
-            .await
-            .map_err(grant_error)?;
-        }
-    }
+    let Some(tokens) = exchange(state, &granted, Kind::Refresh, presented, now).await? else {
+        return Ok(spent_refresh_token());
+    };
     tracing::info!(client = %client.client_id, user = %user.name, "refreshed an access token");
     token_response(state, provider, headers, &granted, &tokens, None, now)
 }
@@ -917,60 +1155,73 @@ struct Granted<'a> {
     scopes: &'a [String],
     /// Hash of the hub session the grant descends from.
     session: &'a str,
-    /// When the user logged in.
+    /// When the user last authenticated at the hub.
     auth_time: i64,
 }
 
 /// The tokens issued for one token request.
 struct NewTokens {
-    access: provider::IssuedToken,
+    access_token: String,
+    expires_in: i64,
     refresh_token: String,
-    /// Store key of the refresh token's grant.
-    refresh_key: String,
 }
 
-/// Issues an access token and a refresh token for `granted`, and stores the refresh
-/// token's grant. `family` is the store key of the code's [`Redeemed`] record the tokens
-/// descend from.
-async fn issue_tokens(
+/// Uses the code or refresh token `presented` (of `kind`) once, issuing an access token
+/// and the next refresh token of its family for `granted`, in one store transaction.
+/// `None` when it was not usable after all: expired meanwhile, or used by a concurrent
+/// request first, in which case the store revoked the family, the other request's tokens
+/// included.
+async fn exchange(
     state: &HubState,
     granted: &Granted<'_>,
-    family: Option<String>,
+    kind: Kind,
+    presented: &str,
     now: i64,
-) -> Result<NewTokens, AppError> {
-    let access = provider::issue_access_token(
+) -> Result<Option<NewTokens>, AppError> {
+    let access = provider::new_access_token(
         state,
         granted.client,
         &granted.user.name,
         granted.scopes,
         granted.session,
         now,
-    )
-    .await?;
+    );
     let refresh_token = random_token();
-    let refresh_key = grants::key(Kind::Refresh, &refresh_token);
-    grants::put(
-        state.store.as_ref(),
-        refresh_key.clone(),
+    let refresh = grants::new_refresh(
+        &refresh_token,
         &RefreshGrant {
             client_id: granted.client.client_id.clone(),
             user: granted.user.name.clone(),
             scopes: granted.scopes.to_vec(),
             auth_time: granted.auth_time,
-            token_id: access.id,
             session: granted.session.to_owned(),
-            family,
         },
         now,
         now.saturating_add(refresh_lifetime(state)),
     )
-    .await
     .map_err(grant_error)?;
-    Ok(NewTokens {
-        access,
-        refresh_token,
-        refresh_key,
-    })
+    let outcome = state
+        .store
+        .exchange_oauth_grant(OAuthExchange {
+            hash: grants::key(kind, presented),
+            kind: kind.stored(),
+            now,
+            access_token: access.record,
+            refresh,
+        })
+        .await?;
+    match outcome {
+        OAuthExchangeOutcome::Issued(_) => Ok(Some(NewTokens {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            refresh_token,
+        })),
+        OAuthExchangeOutcome::Replayed { revoked_tokens } => {
+            tracing::warn!(client = %granted.client.client_id, user = %granted.user.name, revoked = revoked_tokens, "two requests used the same grant at once; revoked every token issued from it");
+            Ok(None)
+        }
+        OAuthExchangeOutcome::Invalid => Ok(None),
+    }
 }
 
 /// The token endpoint's answer for `tokens`, with an ID token (carrying `nonce`) when
@@ -991,9 +1242,10 @@ fn token_response(
             IdTokenParams {
                 issuer: &provider::issuer(state, headers),
                 client_id: &granted.client.client_id,
+                alg: granted.client.id_token_alg,
                 nonce,
                 auth_time: granted.auth_time,
-                access_token: &tokens.access.token,
+                access_token: &tokens.access_token,
                 now,
             },
         )?)
@@ -1001,9 +1253,9 @@ fn token_response(
         None
     };
     let mut body = json!({
-        "access_token": tokens.access.token,
+        "access_token": tokens.access_token,
         "token_type": "Bearer",
-        "expires_in": tokens.access.expires_in,
+        "expires_in": tokens.expires_in,
         "refresh_token": tokens.refresh_token,
         "scope": granted.scopes.join(" "),
     });
@@ -1120,7 +1372,7 @@ async fn userinfo_inner(state: &HubState, headers: &HeaderMap) -> Result<Respons
     Ok(response)
 }
 
-/// `GET {base_url}hub/api/oauth2/jwks`: the public signing key.
+/// `GET {base_url}hub/api/oauth2/jwks`: the public signing keys (RS256 and ES256).
 pub async fn jwks(State(state): State<AppState>) -> Response {
     match provider_of(&state) {
         Some(provider) => Json(provider.key.jwks()).into_response(),
@@ -1147,7 +1399,7 @@ pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Res
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": provider::keys::ID_TOKEN_ALGS.iter().map(|alg| alg.name()).collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": provider::BASE_SCOPES,

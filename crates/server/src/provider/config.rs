@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use hubauth_config::Env;
 use serde_json::Value;
 
+use super::keys::IdTokenAlg;
+
 /// Keys a `[[Hub.services]]` table may hold.
 const KNOWN_KEYS: &[&str] = &[
     "name",
@@ -18,6 +20,7 @@ const KNOWN_KEYS: &[&str] = &[
     "oauth_client_allowed_scopes",
     "oauth_post_logout_redirect_uri",
     "oauth_no_confirm",
+    "oauth_id_token_signed_response_alg",
 ];
 
 /// Keys of JupyterHub's service entries about running or showing the service, which
@@ -88,6 +91,9 @@ pub struct ServiceConfig {
     pub post_logout_redirect_uris: Vec<String>,
     /// Skip the consent page (`oauth_no_confirm`, as JupyterHub's).
     pub no_confirm: bool,
+    /// How its ID tokens are signed (`oauth_id_token_signed_response_alg`, the OpenID
+    /// Connect registration's `id_token_signed_response_alg`; default RS256).
+    pub id_token_alg: IdTokenAlg,
 }
 
 impl ServiceConfig {
@@ -185,6 +191,17 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
         Some(Value::Bool(flag)) => *flag,
         Some(_) => return Err(format!("{what}: oauth_no_confirm must be true or false")),
     };
+    let id_token_alg = match table.get("oauth_id_token_signed_response_alg") {
+        None => IdTokenAlg::default(),
+        Some(Value::String(name)) => IdTokenAlg::parse(name).ok_or_else(|| {
+            format!("{what}: oauth_id_token_signed_response_alg must be \"RS256\" or \"ES256\"")
+        })?,
+        Some(_) => {
+            return Err(format!(
+                "{what}: oauth_id_token_signed_response_alg must be \"RS256\" or \"ES256\""
+            ));
+        }
+    };
     let allowed_scopes = match table.get("oauth_client_allowed_scopes") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -210,6 +227,7 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
         allowed_scopes,
         post_logout_redirect_uris,
         no_confirm,
+        id_token_alg,
     })
 }
 
@@ -373,6 +391,18 @@ mod tests {
         assert!(!services[0].allows_scope("custom:read"));
         assert!(!services[2].is_confidential());
         assert!(!format!("{:?}", services[0]).contains("0123456789abcdef0123"));
+        assert_eq!(
+            services[0].id_token_alg,
+            IdTokenAlg::Rs256,
+            "the OIDC default"
+        );
+        let es = parse_services(
+            &[json!({"name": "es", "oauth_redirect_uri": "https://x/cb",
+                     "oauth_id_token_signed_response_alg": "ES256"})],
+            &env(),
+        )
+        .unwrap();
+        assert_eq!(es[0].id_token_alg, IdTokenAlg::Es256);
     }
 
     #[test]
@@ -425,6 +455,18 @@ mod tests {
             (
                 json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "redirect_uri": "x"}),
                 "unknown key",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "oauth_id_token_signed_response_alg": "none"}),
+                "RS256",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "oauth_id_token_signed_response_alg": "HS256"}),
+                "RS256",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "oauth_id_token_signed_response_alg": ["ES256"]}),
+                "RS256",
             ),
             (
                 json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "api_token_file": "/nonexistent/secret"}),

@@ -1,11 +1,16 @@
-//! Authorization codes and refresh tokens, kept in the store's single-use pending-login
-//! table (`put_login_state`/`take_login_state`): taking a record removes it in one
-//! atomic step, which is exactly what single-use codes and rotating refresh tokens need.
+//! Authorization codes and refresh tokens, kept in the store's OAuth grant families
+//! (`Store::create_oauth_code`, `get_oauth_grant`, `exchange_oauth_grant`).
+//!
+//! A grant is read without being spent, so that a request is checked in full first (a
+//! refresh request that fails leaves its refresh token usable); only a request that
+//! passes every check exchanges it, in one store transaction that marks it used and
+//! stores the new access and refresh tokens. A used grant presented again is a replay:
+//! its whole family (the code and every token descending from it) is revoked.
 //!
 //! Each kind is stored under the hash of a kind-specific label plus the random value, so
-//! a code can never be taken as a refresh token, an OAuth login state or the reverse.
+//! a code can never be taken as a refresh token or the reverse.
 
-use hubauth_store::{NewLoginState, Store, StoreError};
+use hubauth_store::{NewOAuthGrant, OAuthGrantKind, OAuthGrantRecord, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -13,17 +18,12 @@ use crate::secrets::hash_token;
 
 /// How long an authorization code is accepted.
 pub const CODE_TTL: i64 = 60;
-/// How long the hub remembers a redeemed code, to revoke what it issued if the code is
-/// presented again (RFC 6749 §4.1.2).
-pub const REDEEMED_TTL: i64 = 24 * 3600;
 
 /// The kinds of stored grant.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    /// An authorization code, until it is redeemed.
+    /// An authorization code.
     Code,
-    /// A redeemed code: what it issued.
-    Redeemed,
     /// A refresh token.
     Refresh,
 }
@@ -32,8 +32,15 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::Code => "hubauth-oauth2-code",
-            Kind::Redeemed => "hubauth-oauth2-redeemed-code",
             Kind::Refresh => "hubauth-oauth2-refresh-token",
+        }
+    }
+
+    /// The store's name for the kind.
+    pub fn stored(self) -> OAuthGrantKind {
+        match self {
+            Kind::Code => OAuthGrantKind::Code,
+            Kind::Refresh => OAuthGrantKind::Refresh,
         }
     }
 }
@@ -61,22 +68,11 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     /// The PKCE S256 challenge, when one was sent.
     pub code_challenge: Option<String>,
-    /// When the user logged in (the session's start), for `auth_time`.
+    /// When the user last authenticated (their session's start), for `auth_time`.
     pub auth_time: i64,
     /// Hash of the hub session the user authorized in; its logout revokes what the code
     /// issues.
     pub session: String,
-}
-
-/// What a redeemed code issued.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Redeemed {
-    /// The user the tokens belong to.
-    pub user: String,
-    /// Ids of the API tokens issued.
-    pub token_ids: Vec<i64>,
-    /// Store key of the refresh token issued.
-    pub refresh_key: Option<String>,
 }
 
 /// What a refresh token stands for.
@@ -88,20 +84,14 @@ pub struct RefreshGrant {
     pub user: String,
     /// The granted scopes.
     pub scopes: Vec<String>,
-    /// When the user logged in.
+    /// When the user last authenticated.
     pub auth_time: i64,
-    /// Id of the access token issued with it (revoked if the grant is found compromised).
-    pub token_id: i64,
     /// Hash of the hub session it descends from: once that session ends (logout, expiry,
     /// revocation), the refresh token is refused.
     pub session: String,
-    /// Store key of the [`Redeemed`] record of the code this token descends from, so that
-    /// a replay of the code also revokes what refreshing issued.
-    #[serde(default)]
-    pub family: Option<String>,
 }
 
-/// Why a stored grant could not be read back.
+/// Why a stored grant could not be stored or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
     /// The store failed.
@@ -112,39 +102,66 @@ pub enum GrantError {
     Malformed(String),
 }
 
-/// Stores a grant under `key` until `expires`.
-pub async fn put<T: Serialize>(
+/// A grant found in the store: what it stands for, and its row (family, state, expiry).
+#[derive(Debug)]
+pub struct Found<T> {
+    /// What the grant stands for.
+    pub grant: T,
+    /// The stored row.
+    pub record: OAuthGrantRecord,
+}
+
+fn to_json<T: Serialize>(grant: &T) -> Result<String, GrantError> {
+    serde_json::to_string(grant).map_err(|err| GrantError::Malformed(err.to_string()))
+}
+
+/// Stores a new authorization code `code`, valid for [`CODE_TTL`] from `now`.
+pub async fn put_code(
     store: &dyn Store,
-    key: String,
-    grant: &T,
+    code: &str,
+    grant: &CodeGrant,
     now: i64,
-    expires: i64,
 ) -> Result<(), GrantError> {
-    let data =
-        serde_json::to_string(grant).map_err(|err| GrantError::Malformed(err.to_string()))?;
     store
-        .put_login_state(NewLoginState {
-            state_hash: key,
-            data,
+        .create_oauth_code(NewOAuthGrant {
+            hash: key(Kind::Code, code),
+            data: to_json(grant)?,
             created: now,
-            expires,
+            expires: now.saturating_add(CODE_TTL),
         })
         .await?;
     Ok(())
 }
 
-/// A grant taken from the store (removed in the same step) with whether it is still
-/// valid at `now`; `None` when there is none under `key`.
-pub async fn take<T: DeserializeOwned>(
-    store: &dyn Store,
-    key: &str,
+/// The new refresh token `value` standing for `grant`, valid until `expires`.
+pub fn new_refresh(
+    value: &str,
+    grant: &RefreshGrant,
     now: i64,
-) -> Result<Option<(T, bool)>, GrantError> {
-    let Some(record) = store.take_login_state(key).await? else {
+    expires: i64,
+) -> Result<NewOAuthGrant, GrantError> {
+    Ok(NewOAuthGrant {
+        hash: key(Kind::Refresh, value),
+        data: to_json(grant)?,
+        created: now,
+        expires,
+    })
+}
+
+/// The grant of this kind whose value is `value`, in whatever state; `None` when there
+/// is none. Nothing is changed.
+pub async fn find<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: Kind,
+    value: &str,
+) -> Result<Option<Found<T>>, GrantError> {
+    let Some(record) = store.get_oauth_grant(&key(kind, value)).await? else {
         return Ok(None);
     };
-    let valid = record.is_valid_at(now);
+    if record.kind != kind.stored() {
+        return Ok(None);
+    }
     let grant =
         serde_json::from_str(&record.data).map_err(|err| GrantError::Malformed(err.to_string()))?;
-    Ok(Some((grant, valid)))
+    Ok(Some(Found { grant, record }))
 }

@@ -2,16 +2,18 @@
 //! JupyterHub's `/hub/api/oauth2/` is, plus what JupyterHub lacks: discovery, a JWKS and
 //! signed ID tokens, so that any stock OIDC client can log users in through the hub.
 //!
-//! Access tokens are ordinary API tokens of the user (`Store::create_api_token`) carrying
-//! the granted scopes; refresh tokens rotate on every use; authorization codes live 60 s,
-//! are single-use, and are bound to the client, the redirect URI and the PKCE challenge.
+//! Access tokens are ordinary API tokens of the user carrying the granted scopes;
+//! refresh tokens rotate on every use; authorization codes live 60 s, are single-use, and
+//! are bound to the client, the redirect URI and the PKCE challenge. A code and every
+//! token descending from it form a family, revoked as a whole when a used code or refresh
+//! token comes back (see [`grants`]).
 
 pub mod config;
 pub mod grants;
 pub mod keys;
 
 pub use config::{BASE_SCOPES, ClientSecret, ServiceConfig, check_redirect_uri, parse_services};
-pub use keys::{KeyError, SigningKey};
+pub use keys::{IdTokenAlg, KeyError, SigningKeys};
 
 use axum::http::HeaderMap;
 use hubauth_store::{NewApiToken, UserRecord};
@@ -29,8 +31,8 @@ pub const ID_TOKEN_TTL: i64 = 3600;
 pub struct Provider {
     /// The registered services.
     pub services: Vec<ServiceConfig>,
-    /// The ID token signing key.
-    pub key: SigningKey,
+    /// The ID token signing keys (RS256 and ES256).
+    pub key: SigningKeys,
 }
 
 impl Provider {
@@ -110,12 +112,13 @@ pub async fn held_by_user(
         .collect())
 }
 
-/// An issued access token.
-pub struct IssuedToken {
+/// An access token about to be issued: the value for the client, and the API token
+/// record the store keeps (its hash only).
+pub struct NewAccessToken {
     /// The token itself (returned to the client once, never stored).
     pub token: String,
-    /// Its id in the store.
-    pub id: i64,
+    /// What the store keeps.
+    pub record: NewApiToken,
     /// Lifetime in seconds.
     pub expires_in: i64,
 }
@@ -190,35 +193,32 @@ pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserReco
     Ok(state.store.get_user(name).await?)
 }
 
-/// Creates an access token for `user` as an API token with `scopes`, tied to the hub
-/// session `session_hash`.
-pub async fn issue_access_token(
+/// A new access token for `user`: an API token with `scopes`, tied to the hub session
+/// `session_hash`. The caller stores it (with the grant exchange that issues it).
+pub fn new_access_token(
     state: &HubState,
     client: &ServiceConfig,
     user: &str,
     scopes: &[String],
     session_hash: &str,
     now: i64,
-) -> Result<IssuedToken, AppError> {
+) -> NewAccessToken {
     let token = random_token();
     let expires_in = state.config.oauth_token_expires_in;
-    let record = state
-        .store
-        .create_api_token(NewApiToken {
-            hash: hash_token(&token),
-            prefix: token.chars().take(4).collect(),
-            user: user.to_owned(),
-            note: token_note(&client.client_id, session_hash),
-            scopes: scopes.to_vec(),
-            created: now,
-            expires: Some(now.saturating_add(expires_in)),
-        })
-        .await?;
-    Ok(IssuedToken {
+    let record = NewApiToken {
+        hash: hash_token(&token),
+        prefix: token.chars().take(4).collect(),
+        user: user.to_owned(),
+        note: token_note(&client.client_id, session_hash),
+        scopes: scopes.to_vec(),
+        created: now,
+        expires: Some(now.saturating_add(expires_in)),
+    };
+    NewAccessToken {
         token,
-        id: record.id,
+        record,
         expires_in,
-    })
+    }
 }
 
 /// The identity claims of a user, shared by the ID token and the userinfo endpoint.
@@ -238,9 +238,11 @@ pub struct IdTokenParams<'a> {
     pub issuer: &'a str,
     /// The client (audience).
     pub client_id: &'a str,
+    /// The algorithm the client wants its ID tokens signed with.
+    pub alg: IdTokenAlg,
     /// The nonce of the authorize request.
     pub nonce: Option<&'a str>,
-    /// When the user logged in.
+    /// When the user last authenticated at the hub.
     pub auth_time: i64,
     /// The access token issued with it (for `at_hash`).
     pub access_token: &'a str,
@@ -267,11 +269,11 @@ pub fn id_token(
     }
     provider
         .key
-        .sign(&Value::Object(claims))
+        .sign(params.alg, &Value::Object(claims))
         .map_err(|err| AppError::Crypt(err.to_string()))
 }
 
-/// Builds the provider when services are registered: loads (or makes) the signing key.
+/// Builds the provider when services are registered: loads (or makes) the signing keys.
 /// `None` when there are no services.
 pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, KeyError> {
     for service in config.services.iter().filter(|s| !s.is_oauth_client()) {
@@ -283,7 +285,10 @@ pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, Key
     if !config.services.iter().any(ServiceConfig::is_oauth_client) {
         return Ok(None);
     }
-    let key = SigningKey::load_or_create(&config.oidc_signing_key_file)?;
+    let key = SigningKeys::load_or_create(
+        &config.oidc_signing_key_file,
+        &config.oidc_rsa_signing_key_file,
+    )?;
     if config.public_url.is_empty() {
         tracing::warn!(
             "services are registered but [Hub] public_url is not set: the OpenID issuer is taken from each request's Host header; set public_url so that every client sees the same issuer"
@@ -294,6 +299,7 @@ pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, Key
             service = %service.name,
             client_id = %service.client_id,
             confidential = service.is_confidential(),
+            id_token_alg = service.id_token_alg.name(),
             "registered OAuth client"
         );
     }
