@@ -754,7 +754,7 @@ async fn azure_issuer_with_trailing_slash_changed_is_refused() {
         ),
     ] {
         let p = pair(extra, "ada").await;
-        assert_eq!(login_as(&p, "ada").await.0, 302, "{extra}: a good token");
+        assert_eq!(login_as(&p, "ada").await.0, 303, "{extra}: a good token");
         p.mock.tamper_next_id_token(Tamper::IssuerTrailingSlash);
         let (status, _, _) = login_as(&p, "ada").await;
         assert_eq!(status, 403, "{extra}");
@@ -788,7 +788,7 @@ async fn azure_id_token_with_untrusted_extra_audience_is_refused_unless_trusted(
     )
     .await;
     p.mock.tamper_next_id_token(Tamper::UntrustedExtraAudience);
-    assert_eq!(login_as(&p, "ada").await.0, 302, "a trusted extra audience");
+    assert_eq!(login_as(&p, "ada").await.0, 303, "a trusted extra audience");
     p.hub.stop().await;
     p.mock.shutdown().await;
 }
@@ -805,7 +805,7 @@ async fn azure_id_token_with_wrong_at_hash_is_refused() {
     assert_eq!(home(&c, &p.hub).await.0, 302, "no session");
     assert_eq!(
         login_as(&p, "ada").await.0,
-        302,
+        303,
         "the next honest token works"
     );
     p.hub.stop().await;
@@ -846,7 +846,7 @@ async fn azure_unverified_email_cannot_become_the_username() {
     let (status, shown, _) = login_as(&p, "jon").await;
     assert_eq!(
         (status, shown.as_deref()),
-        (302, Some("jon@contoso.example")),
+        (303, Some("jon@contoso.example")),
         "xms_edov: true"
     );
     p.hub.stop().await;
@@ -862,7 +862,7 @@ async fn azure_unverified_email_cannot_become_the_username() {
     let (status, shown, _) = login_as(&p, "ivy").await;
     assert_eq!(
         (status, shown.as_deref()),
-        (302, Some("ada@contoso.example"))
+        (303, Some("ada@contoso.example"))
     );
     p.hub.stop().await;
     p.mock.shutdown().await;

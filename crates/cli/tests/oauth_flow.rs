@@ -554,7 +554,7 @@ async fn userinfo_with_another_sub_is_refused() {
     let c = client();
     assert_eq!(
         oauth_login(&c, &p.hub, None).await.status(),
-        302,
+        303,
         "an honest answer"
     );
     assert_eq!(
@@ -585,7 +585,7 @@ async fn unverified_email_cannot_become_the_username() {
     // A verified email still works.
     p.idp.set_auto_approve(Some("ada".into())).unwrap();
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     assert_eq!(
         shown_user(&home(&c, &p.hub).await.1).as_deref(),
         Some("ada@example.org")
@@ -614,7 +614,7 @@ async fn unverified_email_allowed_with_allow_unverified_email() {
     .await;
     p.idp.set_auto_approve(Some("vic".into())).unwrap();
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     assert_eq!(
         shown_user(&home(&c, &p.hub).await.1).as_deref(),
         Some("boss@example.org")
@@ -636,7 +636,7 @@ async fn issuer_with_trailing_slash_is_refused() {
     assert_no_session(&c, &p.hub).await;
     assert_eq!(
         oauth_login(&c, &p.hub, None).await.status(),
-        302,
+        303,
         "honest token"
     );
     p.hub.stop().await;
@@ -683,7 +683,7 @@ async fn id_token_with_untrusted_extra_audience_is_refused() {
     .await;
     p.idp.tamper_next_id_token(Tamper::UntrustedExtraAudience);
     let c = client();
-    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 302);
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
     p.hub.stop().await;
 }
 
@@ -701,7 +701,7 @@ async fn id_token_with_wrong_at_hash_is_refused() {
     let c = client();
     assert_eq!(
         oauth_login(&c, &p.hub, None).await.status(),
-        302,
+        303,
         "honest token"
     );
     p.hub.stop().await;

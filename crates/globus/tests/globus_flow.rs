@@ -426,7 +426,7 @@ async fn unverified_email_cannot_become_the_username() {
     // preferred_username (the default) is not an email claim: no check.
     let p = pair("allow_all = true\n").await;
     let (_, status, body) = login_as(&p, "alice@globusid.org").await;
-    assert_eq!(status, 302, "{body}");
+    assert_eq!(status, 303, "{body}");
 }
 
 #[tokio::test]

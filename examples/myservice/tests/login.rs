@@ -89,7 +89,7 @@ async fn my_service_admits_team_members_only() {
         .unwrap();
     let at_idp = browser.get(location(&start)).send().await.unwrap();
     let done = browser.get(location(&at_idp)).send().await.unwrap();
-    assert_eq!(done.status(), 302, "ann is in an allowed team");
+    assert_eq!(done.status(), 303, "ann is in an allowed team");
     let home = browser
         .get(format!("{origin}/hub/home"))
         .send()
