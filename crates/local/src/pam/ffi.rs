@@ -514,8 +514,7 @@ pub(super) const AVAILABLE: bool = true;
 /// Authenticates (and, when asked, checks the account of) `request.user`.
 pub(super) fn authenticate(api: &'static Api, request: AuthRequest) -> AuthResult {
     let answers = Answers::new(request.secrets);
-    let mut transaction = match Transaction::start(api, &request.service, &request.user, answers)
-    {
+    let mut transaction = match Transaction::start(api, &request.service, &request.user, answers) {
         Ok(transaction) => transaction,
         Err(err) => return AuthResult::failed(AuthFailure::Start(err)),
     };
@@ -699,7 +698,13 @@ mod tests {
         // libc is loaded in every process and has none of PAM's functions.
         let err = Api::open("libc.so.6").unwrap_err();
         assert!(
-            matches!(&err, PamLoadError::Symbol { symbol: "pam_start", .. }),
+            matches!(
+                &err,
+                PamLoadError::Symbol {
+                    symbol: "pam_start",
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }

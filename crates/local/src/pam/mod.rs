@@ -240,11 +240,10 @@ impl Pam {
             .var(LIBPAM_ENV)
             .filter(|name| !name.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_LIBPAM.to_owned());
-        let library =
-            PamLibrary::load(&name).map_err(|err| ConfigError::ClassUnavailable {
-                class: PAM_CLASS,
-                message: err.to_string(),
-            })?;
+        let library = PamLibrary::load(&name).map_err(|err| ConfigError::ClassUnavailable {
+            class: PAM_CLASS,
+            message: err.to_string(),
+        })?;
         Ok(Pam::new(base, config, library))
     }
 
