@@ -9,8 +9,9 @@
 # compiler for the bundled C code (SQLite, ring): Debian/Ubuntu `apt-get install
 # musl-tools`, which provides musl-gcc. deploy/Containerfile runs this script.
 #
-# The static build has every authenticator except PAMAuthenticator: libpam has no static
-# musl build, so the `pam` feature is off (--no-default-features), and
+# The static build has every authenticator except PAMAuthenticator: PAMAuthenticator loads
+# libpam at run time, which a static binary cannot do, so the `pam` feature is off
+# (--no-default-features), and
 # `authenticator_class = "pam"` (also the default when it is not set) is refused at
 # check-config/serve with "this build of hubauth has no PAM support". TLS is rustls with
 # the webpki root certificates compiled in, so the binary needs no files from the system.

@@ -17,7 +17,7 @@ fi
 if command -v dpkg >/dev/null 2>&1; then
   missing=()
   need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
-  need_pkg libpam0g-dev       # libpam.so and headers, to link PAMAuthenticator
+  need_pkg libpam0g           # libpam.so.0, which PAMAuthenticator loads at run time
   need_pkg libpam-modules     # pam_unix, pam_exec, pam_stress, pam_faildelay
   need_pkg libpam-modules-bin # unix_chkpwd
   need_pkg passwd             # useradd, userdel, groupadd, groupdel, chpasswd, chage
@@ -29,7 +29,7 @@ if command -v dpkg >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
 else
-  echo "setup-pam-tests.sh: not a Debian system; install libpam development files, pam_unix," >&2
+  echo "setup-pam-tests.sh: not a Debian system; install libpam (Linux-PAM), pam_unix," >&2
   echo "  pam_exec, pam_stress, pam_faildelay, useradd/groupadd/chpasswd/chage yourself" >&2
 fi
 

@@ -10,7 +10,11 @@ apt_missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
 if command -v dpkg >/dev/null 2>&1; then
   need_pkg pkg-config
-  need_pkg libpam0g-dev
+  # Nothing from libpam is needed to build: PAMAuthenticator loads libpam.so.0 at run time.
+  # Its tests load the run-time library (part of every Debian system; listed to be sure).
+  need_pkg libpam0g
+  # readelf, for the check that the binary does not link libpam (crates/cli/tests/shipping.rs).
+  command -v readelf >/dev/null 2>&1 || need_pkg binutils
   # Headless Chromium for the page screenshots test (crates/cli/tests/browser_pages.rs).
   need_pkg chromium
   # PostgreSQL: a throwaway server for the store contract tests (see below).

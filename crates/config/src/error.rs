@@ -164,6 +164,16 @@ pub enum ConfigError {
         /// The option asked for.
         key: String,
     },
+    /// The configuration is valid, but the class cannot run on this machine (a system
+    /// library it loads at start-up is missing). Not tied to one option, so it names the
+    /// class only.
+    #[error("{class} cannot start: {message}")]
+    ClassUnavailable {
+        /// The class (`PAMAuthenticator`).
+        class: &'static str,
+        /// What is missing and what to install.
+        message: String,
+    },
     /// Several errors, each on its own line.
     #[error("{}", list_errors(.0))]
     Multiple(Vec<ConfigError>),

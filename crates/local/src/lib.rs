@@ -6,10 +6,10 @@
 //!   hub adds a user, and `allowed_groups` admits members of UNIX groups. The `Local*`
 //!   variants of other authenticators are one line each: a class definition from
 //!   [`local_class_def!`] and `Local::from_view(view, GenericOAuthenticator::from_view)`.
-//! - [`Pam`] authenticates through the system's libpam (Linux-PAM) with `service`,
-//!   `encoding`, `check_account`, `open_sessions`, `admin_groups`,
-//!   `pam_normalize_username` and `executor_threads`; `PAMAuthenticator` is
-//!   [`PamAuthenticator`] = `Local<Pam>`.
+//! - [`Pam`] authenticates through the system's libpam (Linux-PAM, loaded at run time,
+//!   see [`PamLibrary`]) with `service`, `encoding`, `check_account`, `open_sessions`,
+//!   `admin_groups`, `pam_normalize_username` and `executor_threads`; `PAMAuthenticator`
+//!   is [`PamAuthenticator`] = `Local<Pam>`.
 //!
 //! ```no_run
 //! # fn build(view: &hubauth_config::ClassView<'_>) -> Result<(), hubauth_config::ConfigError> {
@@ -35,7 +35,10 @@ pub use local::{Local, LocalRules};
 pub use options::{
     Encoding, LOCAL_AUTHENTICATOR, LocalConfig, PAM_AUTHENTICATOR, PamConfig, classes,
 };
-pub use pam::{Pam, PamAuthenticator, PamError, pam_authenticator, pam_available};
+pub use pam::{
+    DEFAULT_LIBPAM, LIBPAM_ENV, Pam, PamAuthenticator, PamError, PamLibrary, PamLoadError,
+    pam_authenticator, pam_available,
+};
 pub use username::check_system_username;
 
 /// Items the [`local_class_def!`] macro refers to; not part of the API.

@@ -146,6 +146,70 @@ fn bad_options_are_refused_with_their_location() {
 }
 
 #[test]
+fn pam_loads_the_system_libpam_at_run_time() {
+    let pam = pam_from("");
+    assert_eq!(pam.inner().library().name(), hubauth_local::DEFAULT_LIBPAM);
+    // Loaded by this process at run time (the test binary does not link it).
+    assert!(libpam_mapped_path().starts_with('/'));
+}
+
+#[test]
+fn pam_without_libpam_refuses_to_start_and_says_what_to_install() {
+    let registry = support::registry(&[]);
+    let err = support::build_with_env(
+        &registry,
+        "PAMAuthenticator",
+        "",
+        &[(hubauth_local::LIBPAM_ENV, "/nonexistent/libpam.so.0")],
+        |view| Local::from_view(view, Pam::from_view),
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            hubauth_config::ConfigError::ClassUnavailable {
+                class: "PAMAuthenticator",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    for needle in [
+        "PAMAuthenticator cannot start",
+        "/nonexistent/libpam.so.0",
+        "No such file or directory",
+        "apt-get install libpam0g",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in {text}");
+    }
+    // The override may also name the real library by path: the file the default load
+    // mapped.
+    pam_from("");
+    let path = libpam_mapped_path();
+    let (pam, _) = support::build_with_env(
+        &registry,
+        "PAMAuthenticator",
+        "",
+        &[(hubauth_local::LIBPAM_ENV, &path)],
+        |view| Local::from_view(view, Pam::from_view),
+    )
+    .unwrap();
+    assert_eq!(pam.inner().library().name(), path);
+}
+
+/// The file libpam was mapped from in this process.
+fn libpam_mapped_path() -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| path.contains("/libpam.so"))
+        .expect("libpam is mapped")
+        .to_owned()
+}
+
+#[test]
 fn missing_service_file_is_a_startup_warning() {
     let pam = pam_from("[PAMAuthenticator]\nservice = \"hubauth-test-does-not-exist\"\n");
     let warnings = pam.startup_warnings();

@@ -1,11 +1,21 @@
 //! The one place hubauth calls C: the application API of the system's libpam (Linux-PAM).
 //!
+//! libpam is loaded at run time (`dlopen("libpam.so.0")`), not linked: building hubauth
+//! then needs no libpam development files, and a machine without libpam can run every
+//! authenticator except PAMAuthenticator, which refuses to start with a message saying
+//! what to install. [`Api::open`] loads the library and resolves the nine functions
+//! hubauth uses once, into typed function pointers.
+//!
 //! Why not a binding crate: the maintained wrapper (`pam-client`) gets its declarations
 //! from `pam-sys`, which runs bindgen at build time and so needs libclang on every build
-//! machine, for nine functions and a few constants. They are declared here by hand from
+//! machine, and links libpam. The function types are declared here by hand from
 //! `security/_pam_appl.h` and `_pam_types.h`, and only this module uses `unsafe`.
 //!
 //! Why this is sound:
+//! - Each function pointer is resolved by its C name and given the type the header
+//!   declares for that name. The library is opened with `RTLD_NOW`, so every symbol libpam
+//!   needs is bound before any call, and it is never unloaded (callers keep the [`Api`] for
+//!   the life of the process), so the pointers stay valid.
 //! - A [`Transaction`] owns one PAM handle from `pam_start` to `pam_end` (in `Drop`). It
 //!   holds raw pointers, so it is neither `Send` nor `Sync`: one thread uses it, one call
 //!   at a time.
@@ -20,13 +30,17 @@
 //! - Callbacks never unwind into C: the conversation body runs inside `catch_unwind`.
 #![allow(unsafe_code)]
 
+use std::error::Error as _;
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::time::Duration;
 
+use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+
 use super::conv::{Answers, Reply, Style};
-use super::{AuthFailure, AuthRequest, AuthResult, PamError};
+use super::{AuthFailure, AuthRequest, AuthResult, PamError, PamLoadError};
 
 // Linux-PAM values (security/_pam_types.h).
 const PAM_SUCCESS: c_int = 0;
@@ -78,22 +92,131 @@ struct PamConv {
     appdata_ptr: *mut c_void,
 }
 
-#[link(name = "pam")]
-unsafe extern "C" {
-    fn pam_start(
-        service_name: *const c_char,
-        user: *const c_char,
-        pam_conversation: *const PamConv,
-        pamh: *mut *mut PamHandle,
-    ) -> c_int;
-    fn pam_end(pamh: *mut PamHandle, pam_status: c_int) -> c_int;
-    fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
-    fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_acct_mgmt(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_setcred(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_open_session(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_close_session(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_strerror(pamh: *mut PamHandle, errnum: c_int) -> *const c_char;
+/// `pam_start`.
+type StartFn = unsafe extern "C" fn(
+    service_name: *const c_char,
+    user: *const c_char,
+    pam_conversation: *const PamConv,
+    pamh: *mut *mut PamHandle,
+) -> c_int;
+/// `pam_end`.
+type EndFn = unsafe extern "C" fn(pamh: *mut PamHandle, pam_status: c_int) -> c_int;
+/// `pam_set_item`.
+type SetItemFn =
+    unsafe extern "C" fn(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+/// `pam_authenticate`, `pam_acct_mgmt`, `pam_setcred`, `pam_open_session` and
+/// `pam_close_session`: a handle and flags.
+type StepFn = unsafe extern "C" fn(pamh: *mut PamHandle, flags: c_int) -> c_int;
+/// `pam_strerror`.
+type StrerrorFn = unsafe extern "C" fn(pamh: *mut PamHandle, errnum: c_int) -> *const c_char;
+
+/// A loaded libpam: the functions hubauth calls, resolved once.
+pub(super) struct Api {
+    /// The name or path it was loaded from, for messages.
+    name: String,
+    start: StartFn,
+    end: EndFn,
+    set_item: SetItemFn,
+    authenticate: StepFn,
+    acct_mgmt: StepFn,
+    setcred: StepFn,
+    open_session: StepFn,
+    close_session: StepFn,
+    strerror: StrerrorFn,
+    /// Keeps the library mapped while the pointers above are used. Callers leak the `Api`
+    /// (see `PamLibrary::load`), so it is never unloaded: modules libpam has loaded may
+    /// still hold pointers into it.
+    _library: Library,
+}
+
+impl fmt::Debug for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Api").field("name", &self.name).finish()
+    }
+}
+
+/// dlerror's text when there is one (libloading's own message says only "dlopen failed").
+fn dl_reason(err: &libloading::Error) -> String {
+    match err.source() {
+        Some(source) => source.to_string(),
+        None => err.to_string(),
+    }
+}
+
+/// Resolves one libpam function.
+///
+/// # Safety
+/// `T` must be the function pointer type that Linux-PAM's headers declare for `symbol`.
+unsafe fn resolve<T: Copy>(
+    library: &Library,
+    name: &str,
+    symbol: &'static CStr,
+) -> Result<T, PamLoadError> {
+    // SAFETY: the caller gives the type the header declares for this symbol; the value is
+    // copied out as a plain function pointer, valid while the library stays loaded.
+    let found = unsafe { library.get::<T>(symbol) };
+    match found {
+        Ok(found) => Ok(*found),
+        Err(err) => Err(PamLoadError::Symbol {
+            library: name.to_owned(),
+            symbol: symbol.to_str().unwrap_or("?"),
+            reason: dl_reason(&err),
+        }),
+    }
+}
+
+impl Api {
+    /// Loads libpam from `name` (a file name searched the way the dynamic linker does,
+    /// or a path) and resolves every function hubauth uses.
+    pub(super) fn open(name: &str) -> Result<Api, PamLoadError> {
+        // RTLD_NOW: a libpam that cannot bind its own symbols fails here, at start-up, not
+        // in the middle of a login. RTLD_GLOBAL: PAM modules find libpam's functions in
+        // the global scope, as when hubauth was linked with -lpam (modules normally link
+        // libpam themselves; this also serves the few that do not).
+        //
+        // SAFETY: loading runs libpam's initialisers (and those of libc, libaudit... it
+        // depends on), which is what linking it did at program start; it is never unloaded.
+        let opened = unsafe { Library::open(Some(name), RTLD_NOW | RTLD_GLOBAL) };
+        let library = opened.map_err(|err| PamLoadError::Load {
+            library: name.to_owned(),
+            reason: dl_reason(&err),
+        })?;
+        // SAFETY (every `resolve` below): each type is the declaration of that function in
+        // security/_pam_appl.h.
+        unsafe {
+            Ok(Api {
+                start: resolve::<StartFn>(&library, name, c"pam_start")?,
+                end: resolve::<EndFn>(&library, name, c"pam_end")?,
+                set_item: resolve::<SetItemFn>(&library, name, c"pam_set_item")?,
+                authenticate: resolve::<StepFn>(&library, name, c"pam_authenticate")?,
+                acct_mgmt: resolve::<StepFn>(&library, name, c"pam_acct_mgmt")?,
+                setcred: resolve::<StepFn>(&library, name, c"pam_setcred")?,
+                open_session: resolve::<StepFn>(&library, name, c"pam_open_session")?,
+                close_session: resolve::<StepFn>(&library, name, c"pam_close_session")?,
+                strerror: resolve::<StrerrorFn>(&library, name, c"pam_strerror")?,
+                name: name.to_owned(),
+                _library: library,
+            })
+        }
+    }
+
+    /// The name or path libpam was loaded from.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// libpam's text for an error code. Linux-PAM does not use the handle here.
+    fn strerror(&self, handle: *mut PamHandle, code: c_int) -> String {
+        // SAFETY: Linux-PAM's pam_strerror ignores the handle and returns a static string.
+        let text = unsafe { (self.strerror)(handle, code) };
+        if text.is_null() {
+            return format!("unknown PAM error {code}");
+        }
+        // SAFETY: non-null, NUL-terminated, static.
+        unsafe { CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// What the callbacks of one transaction share with it.
@@ -105,6 +228,7 @@ struct ConvState {
 
 /// One PAM transaction: `pam_start` ... `pam_end`.
 struct Transaction {
+    api: &'static Api,
     handle: *mut PamHandle,
     last_status: c_int,
     conv: *mut PamConv,
@@ -113,7 +237,12 @@ struct Transaction {
 
 impl Transaction {
     /// `pam_start(service, user)` with a conversation that gives `answers`.
-    fn start(service: &CStr, user: &CStr, answers: Answers) -> Result<Transaction, PamError> {
+    fn start(
+        api: &'static Api,
+        service: &CStr,
+        user: &CStr,
+        answers: Answers,
+    ) -> Result<Transaction, PamError> {
         let state = Box::into_raw(Box::new(ConvState {
             answers,
             fail_delay_usec: None,
@@ -123,6 +252,7 @@ impl Transaction {
             appdata_ptr: state.cast(),
         }));
         let mut transaction = Transaction {
+            api,
             handle: ptr::null_mut(),
             last_status: PAM_SUCCESS,
             conv,
@@ -131,7 +261,7 @@ impl Transaction {
         let mut handle = ptr::null_mut();
         // SAFETY: the strings are valid C strings for the call; `conv` and its
         // `appdata_ptr` stay allocated until `transaction` is dropped, after `pam_end`.
-        let status = unsafe { pam_start(service.as_ptr(), user.as_ptr(), conv, &mut handle) };
+        let status = unsafe { (api.start)(service.as_ptr(), user.as_ptr(), conv, &mut handle) };
         if status != PAM_SUCCESS || handle.is_null() {
             // Linux-PAM frees the handle itself when pam_start fails.
             let code = if status == PAM_SUCCESS {
@@ -141,7 +271,7 @@ impl Transaction {
             };
             return Err(PamError {
                 code,
-                message: strerror(ptr::null_mut(), code),
+                message: api.strerror(ptr::null_mut(), code),
             });
         }
         transaction.handle = handle;
@@ -151,7 +281,7 @@ impl Transaction {
     fn error(&self, code: c_int) -> PamError {
         PamError {
             code,
-            message: strerror(self.handle, code),
+            message: self.api.strerror(self.handle, code),
         }
     }
 
@@ -167,7 +297,7 @@ impl Transaction {
     /// Sets `PAM_RHOST` (the client's address, for modules such as pam_access).
     fn set_rhost(&mut self, rhost: &CStr) -> Result<(), PamError> {
         // SAFETY: valid handle; PAM copies the string.
-        let status = unsafe { pam_set_item(self.handle, PAM_RHOST, rhost.as_ptr().cast()) };
+        let status = unsafe { (self.api.set_item)(self.handle, PAM_RHOST, rhost.as_ptr().cast()) };
         if status == PAM_SUCCESS {
             Ok(())
         } else {
@@ -182,7 +312,7 @@ impl Transaction {
         // SAFETY: valid handle; Linux-PAM stores the function pointer and calls it with the
         // conversation's appdata_ptr, which outlives the handle.
         let status =
-            unsafe { pam_set_item(self.handle, PAM_FAIL_DELAY, callback as *const c_void) };
+            unsafe { (self.api.set_item)(self.handle, PAM_FAIL_DELAY, callback as *const c_void) };
         if status == PAM_SUCCESS {
             Ok(())
         } else {
@@ -192,31 +322,31 @@ impl Transaction {
 
     fn authenticate(&mut self, flags: c_int) -> Result<(), PamError> {
         // SAFETY: valid handle; callbacks use memory owned by self.
-        let status = unsafe { pam_authenticate(self.handle, flags) };
+        let status = unsafe { (self.api.authenticate)(self.handle, flags) };
         self.check(status)
     }
 
     fn acct_mgmt(&mut self, flags: c_int) -> Result<(), PamError> {
         // SAFETY: as above.
-        let status = unsafe { pam_acct_mgmt(self.handle, flags) };
+        let status = unsafe { (self.api.acct_mgmt)(self.handle, flags) };
         self.check(status)
     }
 
     fn setcred(&mut self, flags: c_int) -> Result<(), PamError> {
         // SAFETY: as above.
-        let status = unsafe { pam_setcred(self.handle, flags) };
+        let status = unsafe { (self.api.setcred)(self.handle, flags) };
         self.check(status)
     }
 
     fn open_session(&mut self, flags: c_int) -> Result<(), PamError> {
         // SAFETY: as above.
-        let status = unsafe { pam_open_session(self.handle, flags) };
+        let status = unsafe { (self.api.open_session)(self.handle, flags) };
         self.check(status)
     }
 
     fn close_session(&mut self, flags: c_int) -> Result<(), PamError> {
         // SAFETY: as above.
-        let status = unsafe { pam_close_session(self.handle, flags) };
+        let status = unsafe { (self.api.close_session)(self.handle, flags) };
         self.check(status)
     }
 
@@ -232,7 +362,7 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         if !self.handle.is_null() {
             // SAFETY: the handle came from pam_start and is ended exactly once.
-            unsafe { pam_end(self.handle, self.last_status) };
+            unsafe { (self.api.end)(self.handle, self.last_status) };
             self.handle = ptr::null_mut();
         }
         // SAFETY: both came from Box::into_raw in `start` and PAM no longer uses them.
@@ -241,19 +371,6 @@ impl Drop for Transaction {
             drop(Box::from_raw(self.state));
         }
     }
-}
-
-/// libpam's text for an error code. Linux-PAM does not use the handle here.
-fn strerror(handle: *mut PamHandle, code: c_int) -> String {
-    // SAFETY: Linux-PAM's pam_strerror ignores the handle and returns a static string.
-    let text = unsafe { pam_strerror(handle, code) };
-    if text.is_null() {
-        return format!("unknown PAM error {code}");
-    }
-    // SAFETY: non-null, NUL-terminated, static.
-    unsafe { CStr::from_ptr(text) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The conversation function PAM calls when a module asks something.
@@ -395,9 +512,9 @@ unsafe extern "C" fn fail_delay(retval: c_int, usec_delay: c_uint, appdata_ptr: 
 pub(super) const AVAILABLE: bool = true;
 
 /// Authenticates (and, when asked, checks the account of) `request.user`.
-pub(super) fn authenticate(request: AuthRequest) -> AuthResult {
+pub(super) fn authenticate(api: &'static Api, request: AuthRequest) -> AuthResult {
     let answers = Answers::new(request.secrets);
-    let mut transaction = match Transaction::start(&request.service, &request.user, answers) {
+    let mut transaction = match Transaction::start(api, &request.service, &request.user, answers) {
         Ok(transaction) => transaction,
         Err(err) => return AuthResult::failed(AuthFailure::Start(err)),
     };
@@ -426,8 +543,12 @@ pub(super) fn authenticate(request: AuthRequest) -> AuthResult {
 }
 
 /// Opens a PAM session for `user` (credentials first, as Linux-PAM recommends).
-pub(super) fn open_session(service: &CString, user: &CString) -> Result<(), PamError> {
-    let mut transaction = Transaction::start(service, user, Answers::none())?;
+pub(super) fn open_session(
+    api: &'static Api,
+    service: &CString,
+    user: &CString,
+) -> Result<(), PamError> {
+    let mut transaction = Transaction::start(api, service, user, Answers::none())?;
     transaction.setcred(PAM_ESTABLISH_CRED | PAM_SILENT)?;
     if let Err(err) = transaction.open_session(PAM_SILENT) {
         let _ = transaction.setcred(PAM_DELETE_CRED | PAM_SILENT);
@@ -437,8 +558,12 @@ pub(super) fn open_session(service: &CString, user: &CString) -> Result<(), PamE
 }
 
 /// Closes the PAM session of `user` and deletes the credentials it established.
-pub(super) fn close_session(service: &CString, user: &CString) -> Result<(), PamError> {
-    let mut transaction = Transaction::start(service, user, Answers::none())?;
+pub(super) fn close_session(
+    api: &'static Api,
+    service: &CString,
+    user: &CString,
+) -> Result<(), PamError> {
+    let mut transaction = Transaction::start(api, service, user, Answers::none())?;
     let closed = transaction.close_session(PAM_SILENT);
     let deleted = transaction.setcred(PAM_DELETE_CRED | PAM_SILENT);
     closed.and(deleted)
@@ -554,6 +679,33 @@ mod tests {
 
     #[test]
     fn strerror_names_codes() {
-        assert_eq!(strerror(ptr::null_mut(), 7), "Authentication failure");
+        let api = Api::open(super::super::DEFAULT_LIBPAM).unwrap();
+        assert_eq!(api.name(), "libpam.so.0");
+        assert_eq!(api.strerror(ptr::null_mut(), 7), "Authentication failure");
+    }
+
+    #[test]
+    fn a_missing_library_is_named_with_the_loader_reason() {
+        let err = Api::open("/nonexistent/libpam.so.0").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent/libpam.so.0"), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
+        assert!(text.contains("libpam0g"), "{text}");
+    }
+
+    #[test]
+    fn a_library_without_pam_functions_is_refused() {
+        // libc is loaded in every process and has none of PAM's functions.
+        let err = Api::open("libc.so.6").unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                PamLoadError::Symbol {
+                    symbol: "pam_start",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

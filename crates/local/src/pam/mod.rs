@@ -12,10 +12,12 @@ mod unavailable;
 #[cfg(not(all(feature = "pam", target_os = "linux")))]
 use unavailable as ffi;
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
+use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,14 +48,95 @@ const PAM_AUTHTOK_EXPIRED: i32 = 27;
 /// The full `PAMAuthenticator`: the PAM layer wrapped as a local-user authenticator.
 pub type PamAuthenticator = Local<Pam>;
 
-/// Builds a `PAMAuthenticator` from its three option groups (the library form of
-/// `Local::from_view(view, Pam::from_view)`).
+/// The libpam hubauth loads unless told otherwise: the run-time library's soname, present
+/// wherever Linux-PAM is installed (Debian and Ubuntu: the libpam0g package).
+pub const DEFAULT_LIBPAM: &str = "libpam.so.0";
+
+/// The environment variable that names another libpam to load (a file name or a path),
+/// for systems that keep it elsewhere, and for tests.
+pub const LIBPAM_ENV: &str = "HUBAUTH_LIBPAM";
+
+/// Builds a `PAMAuthenticator` from its three option groups with the default libpam (the
+/// library form of `Local::from_view(view, Pam::from_view)`).
 pub fn pam_authenticator(
     base: AuthenticatorConfig,
     local: LocalConfig,
     pam: PamConfig,
-) -> PamAuthenticator {
-    Local::new(PAM_CLASS, Pam::new(base, pam), local)
+) -> Result<PamAuthenticator, PamLoadError> {
+    let library = PamLibrary::load(DEFAULT_LIBPAM)?;
+    Ok(Local::new(PAM_CLASS, Pam::new(base, pam, library), local))
+}
+
+/// Why libpam cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PamLoadError {
+    /// The library cannot be loaded (not installed, or not a loadable library).
+    #[error(
+        "cannot load the PAM library {library} ({reason}); PAMAuthenticator loads libpam at run time: install it (Debian, Ubuntu: apt-get install libpam0g; Fedora, RHEL: dnf install pam) or choose another authenticator_class"
+    )]
+    Load {
+        /// The name or path hubauth tried.
+        library: String,
+        /// The dynamic loader's reason.
+        reason: String,
+    },
+    /// The library loaded but lacks a function every Linux-PAM has.
+    #[error(
+        "the PAM library {library} has no function {symbol} ({reason}); PAMAuthenticator needs Linux-PAM's libpam"
+    )]
+    Symbol {
+        /// The name or path it was loaded from.
+        library: String,
+        /// The missing function.
+        symbol: &'static str,
+        /// The dynamic loader's reason.
+        reason: String,
+    },
+    /// This build has no PAM support at all.
+    #[error(
+        "this hubauth was built without PAM support (the `pam` feature of hubauth-local, Linux only)"
+    )]
+    NotBuilt,
+}
+
+/// A loaded libpam, shared by every PAMAuthenticator of the process.
+///
+/// Each library is loaded once (the first [`PamLibrary::load`] of its name) and never
+/// unloaded: the modules libpam loads stay in memory with it, and unloading it under a
+/// running transaction would leave dangling function pointers.
+#[derive(Clone, Copy)]
+pub struct PamLibrary {
+    api: &'static ffi::Api,
+}
+
+impl PamLibrary {
+    /// Loads libpam from `name` (a file name the dynamic loader searches for, such as
+    /// [`DEFAULT_LIBPAM`], or a path) and resolves the functions hubauth calls, or returns
+    /// the one already loaded under that name. A failure is not remembered: a later call
+    /// tries again.
+    pub fn load(name: &str) -> Result<Self, PamLoadError> {
+        static LOADED: Mutex<BTreeMap<String, &'static ffi::Api>> = Mutex::new(BTreeMap::new());
+        let mut loaded = LOADED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(api) = loaded.get(name) {
+            return Ok(PamLibrary { api });
+        }
+        let api: &'static ffi::Api = Box::leak(Box::new(ffi::Api::open(name)?));
+        loaded.insert(name.to_owned(), api);
+        Ok(PamLibrary { api })
+    }
+
+    /// The name or path it was loaded from.
+    pub fn name(&self) -> &str {
+        self.api.name()
+    }
+}
+
+impl fmt::Debug for PamLibrary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PamLibrary").field(&self.name()).finish()
+    }
 }
 
 /// A failed PAM call: its code and libpam's text for it (upstream shows pamela's
@@ -99,6 +182,7 @@ struct AuthResult {
     notices: Vec<String>,
 }
 
+#[cfg_attr(not(all(feature = "pam", target_os = "linux")), allow(dead_code))]
 impl AuthResult {
     fn failed(failure: AuthFailure) -> Self {
         AuthResult {
@@ -109,7 +193,8 @@ impl AuthResult {
     }
 }
 
-/// Whether this build of hubauth can talk to PAM (built with the `pam` feature on Linux).
+/// Whether this build of hubauth has PAM support (built with the `pam` feature on Linux).
+/// libpam itself is loaded at run time: see [`PamLibrary::load`].
 pub fn pam_available() -> bool {
     ffi::AVAILABLE
 }
@@ -124,34 +209,47 @@ pub fn pam_available() -> bool {
 pub struct Pam {
     rules: Rules,
     config: PamConfig,
+    library: PamLibrary,
     sessions: AtomicBool,
     permits: Arc<Semaphore>,
 }
 
 impl Pam {
-    /// The PAM layer from validated options.
-    pub fn new(base: AuthenticatorConfig, config: PamConfig) -> Self {
+    /// The PAM layer from validated options, calling `library`.
+    pub fn new(base: AuthenticatorConfig, config: PamConfig, library: PamLibrary) -> Self {
         let threads = config.executor_threads.max(1);
         Pam {
             rules: Rules::new(base),
+            library,
             sessions: AtomicBool::new(config.open_sessions),
             permits: Arc::new(Semaphore::new(threads)),
             config,
         }
     }
 
-    /// Reads `[PAMAuthenticator]` (and inherited `[Authenticator]`) options. Fails when
-    /// this build has no PAM support (upstream: "the PAM binding cannot be imported").
+    /// Reads `[PAMAuthenticator]` (and inherited `[Authenticator]`) options and loads
+    /// libpam ([`DEFAULT_LIBPAM`], or the one [`LIBPAM_ENV`] names in the view's
+    /// environment). Fails when libpam cannot be loaded or this build has no PAM support
+    /// (upstream: "the PAM binding cannot be imported"), so that a hub that cannot check
+    /// passwords does not start.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
         let base = AuthenticatorConfig::from_view(view)?;
         let config = PamConfig::from_view(view)?;
-        if !pam_available() {
-            return Err(view.invalid(
-                "service",
-                "PAMAuthenticator is not available: this hubauth was built without PAM support (the `pam` feature of hubauth-local, Linux only)",
-            ));
-        }
-        Ok(Pam::new(base, config))
+        let name = view
+            .env()
+            .var(LIBPAM_ENV)
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_LIBPAM.to_owned());
+        let library = PamLibrary::load(&name).map_err(|err| ConfigError::ClassUnavailable {
+            class: PAM_CLASS,
+            message: err.to_string(),
+        })?;
+        Ok(Pam::new(base, config, library))
+    }
+
+    /// The libpam this authenticator calls.
+    pub fn library(&self) -> PamLibrary {
+        self.library
     }
 
     /// The PAM options.
@@ -209,12 +307,13 @@ impl Pam {
             return;
         };
         let service = self.c_text(&self.config.service).unwrap_or_default();
+        let api = self.library.api;
         let result = self
             .run_blocking(move || {
                 if open {
-                    ffi::open_session(&service, &user)
+                    ffi::open_session(api, &service, &user)
                 } else {
-                    ffi::close_session(&service, &user)
+                    ffi::close_session(api, &service, &user)
                 }
             })
             .await;
@@ -315,8 +414,9 @@ impl Authenticator for Pam {
             check_account: self.config.check_account,
         };
         let started = tokio::time::Instant::now();
+        let api = self.library.api;
         let result = self
-            .run_blocking(move || ffi::authenticate(request))
+            .run_blocking(move || ffi::authenticate(api, request))
             .await?;
         for notice in &result.notices {
             tracing::info!(user = %shown, "PAM says: {}", notice.escape_debug());

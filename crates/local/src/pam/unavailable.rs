@@ -1,32 +1,49 @@
 //! Stand-in for the PAM layer in builds without PAM support (no `pam` feature, or not
-//! Linux): every call fails, and `Pam::from_view` refuses to build a PAMAuthenticator.
+//! Linux): libpam can never be loaded, so no [`Api`] exists and `Pam::from_view` refuses to
+//! build a PAMAuthenticator.
 
 use std::ffi::CString;
 
-use super::{AuthFailure, AuthRequest, AuthResult, PamError};
+use super::{AuthRequest, AuthResult, PamError, PamLoadError};
 
 /// Whether this build can call PAM.
 pub(super) const AVAILABLE: bool = false;
 
-fn unavailable() -> PamError {
-    PamError {
-        code: -1,
-        message: "this hubauth was built without PAM support".to_owned(),
+/// A loaded libpam, which this build never has.
+#[derive(Debug)]
+pub(super) enum Api {}
+
+impl Api {
+    /// Always fails: no PAM in this build.
+    pub(super) fn open(_name: &str) -> Result<Api, PamLoadError> {
+        Err(PamLoadError::NotBuilt)
+    }
+
+    /// Unreachable: no `Api` exists.
+    pub(super) fn name(&self) -> &str {
+        match *self {}
     }
 }
 
-/// Always fails: no PAM in this build.
-pub(super) fn authenticate(request: AuthRequest) -> AuthResult {
-    drop(request);
-    AuthResult::failed(AuthFailure::Start(unavailable()))
+/// Unreachable: no `Api` exists.
+pub(super) fn authenticate(api: &'static Api, _request: AuthRequest) -> AuthResult {
+    match *api {}
 }
 
-/// Always fails: no PAM in this build.
-pub(super) fn open_session(_service: &CString, _user: &CString) -> Result<(), PamError> {
-    Err(unavailable())
+/// Unreachable: no `Api` exists.
+pub(super) fn open_session(
+    api: &'static Api,
+    _service: &CString,
+    _user: &CString,
+) -> Result<(), PamError> {
+    match *api {}
 }
 
-/// Always fails: no PAM in this build.
-pub(super) fn close_session(_service: &CString, _user: &CString) -> Result<(), PamError> {
-    Err(unavailable())
+/// Unreachable: no `Api` exists.
+pub(super) fn close_session(
+    api: &'static Api,
+    _service: &CString,
+    _user: &CString,
+) -> Result<(), PamError> {
+    match *api {}
 }

@@ -283,9 +283,23 @@ pub fn build<T>(
     text: &str,
     build: impl FnOnce(&hubauth_config::ClassView<'_>) -> Result<T, hubauth_config::ConfigError>,
 ) -> Result<(T, Vec<String>), hubauth_config::ConfigError> {
+    build_with_env(registry, class, text, &[], build)
+}
+
+/// [`build`] with extra environment variables (besides `PATH`).
+pub fn build_with_env<T>(
+    registry: &Registry,
+    class: &str,
+    text: &str,
+    vars: &[(&str, &str)],
+    build: impl FnOnce(&hubauth_config::ClassView<'_>) -> Result<T, hubauth_config::ConfigError>,
+) -> Result<(T, Vec<String>), hubauth_config::ConfigError> {
     let config = Config::parse(text, "test.toml", registry)?;
     let mut env = MapEnv::new();
     env.set("PATH", std::env::var("PATH").unwrap_or_default());
+    for (name, value) in vars {
+        env.set(*name, *value);
+    }
     let view = config.view(registry, class, &env);
     let built = build(&view)?;
     Ok((built, config.warnings().to_vec()))
