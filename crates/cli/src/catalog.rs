@@ -189,8 +189,14 @@ pub fn lookup(name: &str) -> Result<&'static Entry, String> {
             known.join(", ")
         ));
     }
+    let names = ENTRIES
+        .iter()
+        .flat_map(|entry| entry.aliases.iter().copied().chain([entry.class]));
+    let hint = hubauth_config::closest(trimmed, names)
+        .map(|name| format!(" (did you mean {name:?}?)"))
+        .unwrap_or_default();
     Err(format!(
-        "unknown authenticator class {trimmed:?}; available: {}",
+        "unknown authenticator class {trimmed:?}{hint}; available: {}",
         known.join(", ")
     ))
 }

@@ -97,7 +97,12 @@ pub async fn start_with_clock(
     }
     let store = hubauth_store::open(&built.hub.db_url)
         .await
-        .with_context(|| format!("opening the database {}", redact_url(&built.hub.db_url)))?;
+        .with_context(|| {
+            format!(
+                "opening the database ([Hub] db_url = {:?})",
+                redact_url(&built.hub.db_url)
+            )
+        })?;
     let secret = CookieSecret::load(
         env.var("JPY_COOKIE_SECRET").as_deref(),
         &built.hub.cookie_secret_file,
@@ -120,7 +125,7 @@ pub async fn serve(hub: Hub, announce: impl FnOnce(&str)) -> Result<()> {
     let config = hub.state().config.clone();
     let listener = tokio::net::TcpListener::bind(config.bind_addr)
         .await
-        .with_context(|| format!("binding {}", config.bind_addr))?;
+        .map_err(|err| bind_error(config.bind_addr, &err))?;
     let local = listener.local_addr()?;
     let shown_host = if local.ip().is_unspecified() {
         "127.0.0.1".to_owned()
@@ -172,4 +177,23 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The start-up error for a listening address that cannot be bound, naming the setting
+/// and what usually fixes it.
+fn bind_error(addr: std::net::SocketAddr, err: &std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind;
+    let fix = match err.kind() {
+        ErrorKind::AddrInUse => format!(
+            "another process already listens on port {} (another hubauth?); stop it, or choose another port in [Hub] bind_url",
+            addr.port()
+        ),
+        ErrorKind::PermissionDenied if addr.port() < 1024 => "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability; use a port above 1023 in [Hub] bind_url (e.g. 8000) behind a proxy, or grant the capability".to_owned(),
+        ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine; use one of its addresses, or an empty host for all of them, in [Hub] bind_url",
+            addr.ip()
+        ),
+        _ => "check [Hub] bind_url".to_owned(),
+    };
+    anyhow::anyhow!("cannot listen on {addr} ([Hub] bind_url): {err}; {fix}")
 }

@@ -412,3 +412,141 @@ fn config_reference_is_up_to_date() {
         "docs/config-reference.md is out of date: run `cargo run -p hubauth -- generate-config --markdown > docs/config-reference.md`"
     );
 }
+
+// ----- errors a newcomer meets at the first start (issue #14 point 7) -------------------
+
+/// Runs `hubauth serve` in `dir` (its working directory) with `config` and returns its
+/// stderr, asserting that it refused to start.
+fn first_start_error(dir: &std::path::Path, config: &str) -> String {
+    std::fs::write(dir.join("hub.toml"), config).unwrap();
+    let out = hubauth()
+        .args(["serve", "--config", "hub.toml"])
+        .current_dir(dir)
+        .env_remove("JPY_COOKIE_SECRET")
+        .env_remove("JUPYTERHUB_CRYPT_KEY")
+        .env_remove("HUBAUTH_DB_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the hub started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn sqlite_file_in_a_missing_directory_names_the_file_the_directory_and_the_setting() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let stderr = first_start_error(
+        dir.path(),
+        "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///no-such-dir/hub.sqlite\"\n",
+    );
+    let cwd = dir.path().canonicalize().unwrap();
+    for needle in [
+        "[Hub] db_url",
+        "no-such-dir/hub.sqlite",
+        &format!("relative to the working directory {}", cwd.display()),
+        &format!("the directory {}/no-such-dir does not exist", cwd.display()),
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+    assert!(!stderr.contains("retry the request"), "{stderr}");
+}
+
+#[test]
+fn sqlite_path_that_is_a_directory_or_not_a_database_says_so() {
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    let stderr = first_start_error(
+        dir.path(),
+        "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///adir\"\n",
+    );
+    assert!(stderr.contains("it is a directory, not a file"), "{stderr}");
+
+    std::fs::write(dir.path().join("notes.txt"), "x".repeat(4096)).unwrap();
+    let stderr = first_start_error(
+        dir.path(),
+        "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///notes.txt\"\n",
+    );
+    assert!(stderr.contains("is not an SQLite database"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "x".repeat(4096),
+        "the file is left as it was"
+    );
+}
+
+#[test]
+fn port_in_use_names_bind_url_and_the_fix() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let stderr = first_start_error(
+        dir.path(),
+        &format!(
+            "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:{port}\"\n"
+        ),
+    );
+    for needle in [
+        "[Hub] bind_url",
+        &format!("127.0.0.1:{port}"),
+        "another process already listens",
+        "choose another port",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn malformed_or_open_cookie_secret_names_the_setting_and_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::TempDir::new().unwrap();
+    let secret = dir.path().join("hubauth_cookie_secret");
+    std::fs::write(&secret, "not hex").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:0\"\n";
+    let stderr = first_start_error(dir.path(), config);
+    for needle in [
+        "[Hub] cookie_secret_file",
+        "64 hex digits",
+        "delete it to have a new one made",
+        "openssl rand -hex 32",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+    std::fs::write(&secret, "ab".repeat(32)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = first_start_error(dir.path(), config);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+}
+
+#[test]
+fn auth_state_without_a_crypt_key_names_the_variable_and_how_to_make_one() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let stderr = first_start_error(
+        dir.path(),
+        "[Hub]\nauthenticator_class = \"dummy\"\nbind_url = \"http://127.0.0.1:0\"\n[Authenticator]\nenable_auth_state = true\n",
+    );
+    for needle in [
+        "enable_auth_state",
+        "JUPYTERHUB_CRYPT_KEY",
+        "hubauth crypt-key generate",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+}
+
+#[test]
+fn misspelt_authenticator_class_names_the_key_and_suggests_the_name() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let stderr = first_start_error(
+        dir.path(),
+        "[Hub]\nauthenticator_class = \"dumy\"\nbind_url = \"http://127.0.0.1:0\"\n",
+    );
+    for needle in [
+        "hub.toml",
+        "[Hub] authenticator_class",
+        "did you mean \"dummy\"?",
+        "available: dummy",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+}

@@ -44,7 +44,7 @@ pub mod view;
 pub use def::{ClassDef, DefaultValue, Deprecated, OptionDef, OptionType};
 pub use env::{Env, MapEnv, ProcessEnv};
 pub use error::{ConfigError, Location};
-pub use load::Config;
+pub use load::{Config, closest};
 pub use registry::{Registry, RegistryError};
 pub use render::{generate_config, reference_markdown};
 pub use view::{ClassView, FromOption, Origin};

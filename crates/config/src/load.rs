@@ -376,11 +376,9 @@ pub(crate) fn quote_short(s: &str) -> String {
     }
 }
 
-/// The candidate closest to `name`, when it is reasonably close.
-pub(crate) fn closest<'c>(
-    name: &str,
-    candidates: impl Iterator<Item = &'c str>,
-) -> Option<&'c str> {
+/// The candidate closest to `name`, when it is reasonably close (for "did you mean"
+/// hints: a misspelt key, table or class name).
+pub fn closest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
     let lower = name.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {

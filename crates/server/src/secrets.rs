@@ -21,7 +21,9 @@ impl fmt::Debug for CookieSecret {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// The file exists but could not be read, or could not be created.
-    #[error("cookie secret file {path}: {source}")]
+    #[error(
+        "cookie secret file {path} ([Hub] cookie_secret_file): {source}; the hub's user must be able to read it, or to create it in its directory"
+    )]
     Io {
         /// The file.
         path: String,
@@ -39,10 +41,12 @@ pub enum SecretError {
         mode: u32,
     },
     /// The secret is not hex, or too short.
-    #[error("{source_name} must hold at least 32 bytes, hex-encoded")]
+    #[error("{source_name} must hold at least 32 bytes, hex-encoded (64 hex digits); {fix}")]
     Malformed {
         /// The file or variable the secret came from.
         source_name: String,
+        /// What to do about it.
+        fix: &'static str,
     },
 }
 
@@ -66,7 +70,11 @@ impl CookieSecret {
     /// else from the file (hex), creating the file with mode 600 when missing.
     pub fn load(env_value: Option<&str>, path: &Path) -> Result<Self, SecretError> {
         if let Some(value) = env_value.filter(|value| !value.trim().is_empty()) {
-            return parse_hex(value, "JPY_COOKIE_SECRET");
+            return parse_hex(
+                value,
+                "JPY_COOKIE_SECRET",
+                "unset it to use [Hub] cookie_secret_file, or set it to the output of `openssl rand -hex 32`",
+            );
         }
         let shown = path.display().to_string();
         match std::fs::metadata(path) {
@@ -76,7 +84,11 @@ impl CookieSecret {
                     path: shown.clone(),
                     source,
                 })?;
-                parse_hex(&text, &shown)
+                parse_hex(
+                    &text,
+                    &format!("cookie secret file {shown} ([Hub] cookie_secret_file)"),
+                    "delete it to have a new one made at the next start (this logs everybody out), or write the output of `openssl rand -hex 32` into it",
+                )
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let secret = random_bytes(32);
@@ -97,14 +109,18 @@ impl CookieSecret {
     }
 }
 
-fn parse_hex(text: &str, source_name: &str) -> Result<CookieSecret, SecretError> {
-    let bytes = hex::decode(text.trim()).map_err(|_| SecretError::Malformed {
+fn parse_hex(
+    text: &str,
+    source_name: &str,
+    fix: &'static str,
+) -> Result<CookieSecret, SecretError> {
+    let malformed = || SecretError::Malformed {
         source_name: source_name.to_owned(),
-    })?;
+        fix,
+    };
+    let bytes = hex::decode(text.trim()).map_err(|_| malformed())?;
     if bytes.len() < 32 {
-        return Err(SecretError::Malformed {
-            source_name: source_name.to_owned(),
-        });
+        return Err(malformed());
     }
     Ok(CookieSecret(bytes))
 }

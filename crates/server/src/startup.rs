@@ -11,7 +11,7 @@ use hubauth_store::{CryptKeeper, Store, StoreError};
 pub enum StartError {
     /// `enable_auth_state` is on and no key was given.
     #[error(
-        "auth_state is enabled, but encryption is not available: set JUPYTERHUB_CRYPT_KEY to one or more 32-byte keys (hex or base64, separated by ';'); `hubauth crypt-key generate` makes one"
+        "auth_state is enabled, but encryption is not available: set JUPYTERHUB_CRYPT_KEY to one or more 32-byte keys (hex or base64, separated by ';'); `hubauth crypt-key generate` makes one (or turn [Authenticator] enable_auth_state off)"
     )]
     NoCryptKey,
     /// `manage_groups` is on but the authenticator reports no groups.

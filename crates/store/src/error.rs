@@ -64,6 +64,19 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// The SQLite database file cannot be opened or created at start-up (missing
+    /// directory, no permission, not a database): nothing was opened.
+    #[error("cannot open the SQLite database file {path} ({absolute}): {reason}")]
+    CannotOpenFile {
+        /// The path as configured (relative paths are relative to the working directory).
+        path: String,
+        /// The absolute path, and for a relative path the working directory it was
+        /// resolved against, so a service started from another directory is obvious.
+        absolute: String,
+        /// Why, in words, with what to do about it when that is known.
+        reason: String,
+    },
+
     /// Any other database failure; the call did not complete.
     #[error("Database error: {detail}")]
     Database {

@@ -98,10 +98,17 @@ impl SqliteStoreBuilder {
         } else {
             pool_options.max_connections(self.max_connections)
         };
-        let pool = pool_options.connect_with(options).await?;
+        let file = match &self.location {
+            DatabaseLocation::SqliteFile(path) => Some(path.as_path()),
+            DatabaseLocation::SqliteMemory => None,
+        };
+        let pool = match pool_options.connect_with(options).await {
+            Ok(pool) => pool,
+            Err(err) => return Err(explain_open_failure(file, err.into())),
+        };
         if let Err(err) = MIGRATOR.run(&pool).await {
             pool.close().await;
-            return Err(err.into());
+            return Err(explain_open_failure(file, err.into()));
         }
         match &self.location {
             DatabaseLocation::SqliteFile(path) => {
@@ -112,6 +119,97 @@ impl SqliteStoreBuilder {
             }
         }
         Ok(SqliteStore { pool })
+    }
+}
+
+/// Turns a failure to open a database file into [`StoreError::CannotOpenFile`] saying
+/// which file (resolved against which directory) and why, when the file system tells
+/// why. A lock held by another process stays [`StoreError::Unavailable`]: waiting helps
+/// there, and the message says so.
+fn explain_open_failure(file: Option<&Path>, err: StoreError) -> StoreError {
+    let Some(path) = file else {
+        return err;
+    };
+    let detail = match &err {
+        StoreError::Unavailable { detail }
+        | StoreError::Database { detail }
+        | StoreError::Migration { detail } => detail.to_ascii_lowercase(),
+        _ => return err,
+    };
+    let cwd = std::env::current_dir().ok();
+    let absolute = match &cwd {
+        Some(cwd) if path.is_relative() => cwd.join(path),
+        _ => path.to_path_buf(),
+    };
+    let reason = if let Some(reason) = file_system_reason(&absolute) {
+        reason
+    } else if detail.contains("not a database") {
+        "the file is not an SQLite database (is db_url pointing at another file?)".to_owned()
+    } else if detail.contains("unable to open") || detail.contains("readonly") {
+        let directory = absolute.parent().map_or_else(String::new, |dir| {
+            format!(" and its directory {}", dir.display())
+        });
+        format!(
+            "SQLite cannot open or create it ({detail}); the hub's user must be able to read and write the file{directory}"
+        )
+    } else {
+        return err;
+    };
+    let absolute = match &cwd {
+        Some(cwd) if path.is_relative() => format!(
+            "{}, relative to the working directory {}",
+            absolute.display(),
+            cwd.display()
+        ),
+        _ => absolute.display().to_string(),
+    };
+    StoreError::CannotOpenFile {
+        path: path.display().to_string(),
+        absolute,
+        reason,
+    }
+}
+
+/// What the file system says is in the way of opening or creating `file`, if anything.
+fn file_system_reason(file: &Path) -> Option<String> {
+    use std::io::ErrorKind;
+    let parent = file
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty());
+    match std::fs::metadata(file) {
+        Ok(meta) if meta.is_dir() => Some("it is a directory, not a file".to_owned()),
+        Ok(_) => match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(file)
+        {
+            Err(err) if err.kind() == ErrorKind::PermissionDenied => Some(
+                "permission denied: the hub's user must be able to read and write the file"
+                    .to_owned(),
+            ),
+            _ => None,
+        },
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            let parent = parent?;
+            match std::fs::metadata(parent) {
+                Err(err) if err.kind() == ErrorKind::NotFound => Some(format!(
+                    "the directory {} does not exist; create it or choose another path",
+                    parent.display()
+                )),
+                Ok(meta) if !meta.is_dir() => {
+                    Some(format!("{} is not a directory", parent.display()))
+                }
+                Ok(meta) if meta.permissions().readonly() => Some(format!(
+                    "the file does not exist and the directory {} is read-only",
+                    parent.display()
+                )),
+                _ => None,
+            }
+        }
+        Err(err) if err.kind() == ErrorKind::PermissionDenied => {
+            Some("permission denied: the hub's user cannot reach the file's directory".to_owned())
+        }
+        Err(_) => None,
     }
 }
 
