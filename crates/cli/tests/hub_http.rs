@@ -569,3 +569,199 @@ async fn failed_logins_are_rate_limited() {
     );
     hub.stop().await;
 }
+
+// ----- the login rate limit (issue #13 point 3) -----------------------------------------
+
+/// Loads the login page and posts the form with `X-Forwarded-For` on both requests.
+async fn login_from(
+    client: &reqwest::Client,
+    hub: &TestHub,
+    forwarded_for: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let url = format!("{}login", hub.hub_url);
+    let page = client
+        .get(&url)
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap();
+    let xsrf = scrape_xsrf(&page.text().await.unwrap());
+    client
+        .post(&url)
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[
+            ("_xsrf", xsrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+const RIGHT: &str = "[DummyAuthenticator]\npassword = \"right-password\"\n";
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_cannot_all_pass_the_rate_limit() {
+    let hub = start_hub(
+        "login_rate_limit = 5\nlogin_rate_limit_per_username = 0",
+        RIGHT,
+        &[],
+    )
+    .await;
+    // Forty browsers, each with its login form loaded, post a wrong password at once.
+    let mut forms = Vec::new();
+    for _ in 0..40 {
+        let browser = client();
+        let page = browser
+            .get(format!("{}login", hub.hub_url))
+            .send()
+            .await
+            .unwrap();
+        let xsrf = scrape_xsrf(&page.text().await.unwrap());
+        forms.push((browser, xsrf));
+    }
+    let url = format!("{}login", hub.hub_url);
+    let posts = forms.into_iter().map(|(browser, xsrf)| {
+        let url = url.clone();
+        async move {
+            browser
+                .post(url)
+                .form(&[
+                    ("_xsrf", xsrf.as_str()),
+                    ("username", "ada"),
+                    ("password", "wrong"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(posts).await;
+    let checked = statuses.iter().filter(|status| **status == 403).count();
+    let limited = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!(checked + limited, 40, "{statuses:?}");
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn one_clients_guesses_behind_a_proxy_do_not_lock_out_another() {
+    // Requests come from loopback, a trusted proxy by default, naming the real client.
+    let hub = start_hub("login_rate_limit = 3", RIGHT, &[]).await;
+    for _ in 0..3 {
+        let response = login_from(&client(), &hub, "198.51.100.1", "ada", "wrong").await;
+        assert_eq!(response.status(), 403);
+    }
+    let response = login_from(&client(), &hub, "198.51.100.1", "ada", "wrong").await;
+    assert_eq!(response.status(), 429, "the guesser is limited");
+    let response = login_from(&client(), &hub, "198.51.100.2", "bob", "right-password").await;
+    assert_eq!(
+        response.status(),
+        302,
+        "another client behind the proxy logs in"
+    );
+    // A client of the same IPv6 /64 shares the guesser's window; the next /64 does not.
+    for host in 1..=3 {
+        let ip = format!("2001:db8:1:2::{host}");
+        assert_eq!(
+            login_from(&client(), &hub, &ip, "ada", "wrong")
+                .await
+                .status(),
+            403
+        );
+    }
+    let same_64 = login_from(&client(), &hub, "2001:db8:1:2:ffff::9", "cy", "wrong").await;
+    assert_eq!(same_64.status(), 429);
+    let next_64 = login_from(&client(), &hub, "2001:db8:1:3::1", "cy", "right-password").await;
+    assert_eq!(next_64.status(), 302);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn spoofed_forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    // Only 10.9.9.9 is a proxy: the test client on loopback talks to the hub directly.
+    let hub = start_hub(
+        "login_rate_limit = 3\ntrusted_proxies = [\"10.9.9.9\"]",
+        RIGHT,
+        &[],
+    )
+    .await;
+    for n in 1..=3 {
+        let response = login_from(&client(), &hub, &format!("203.0.113.{n}"), "ada", "wrong").await;
+        assert_eq!(response.status(), 403);
+    }
+    // A fresh made-up address per guess does not open a fresh window.
+    let response = login_from(&client(), &hub, "203.0.113.99", "ada", "wrong").await;
+    assert_eq!(response.status(), 429);
+    hub.stop().await;
+
+    // Nor does a made-up X-Forwarded-Proto make the hub think it is served over https.
+    let hub = start_hub("trusted_proxies = []", RIGHT, &[]).await;
+    let browser = client();
+    let page = browser
+        .get(format!("{}login", hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let xsrf = scrape_xsrf(&page.text().await.unwrap());
+    let response = browser
+        .post(format!("{}login", hub.hub_url))
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("_xsrf", xsrf.as_str()),
+            ("username", "ada"),
+            ("password", "right-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    for cookie in response.headers().get_all("set-cookie") {
+        let cookie = cookie.to_str().unwrap();
+        assert!(!cookie.contains("Secure"), "{cookie}");
+    }
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn guesses_at_one_name_from_many_addresses_hit_the_per_username_limit() {
+    let hub = start_hub(
+        "login_rate_limit = 100\nlogin_rate_limit_per_username = 3",
+        RIGHT,
+        &[],
+    )
+    .await;
+    for n in 1..=3 {
+        let response =
+            login_from(&client(), &hub, &format!("198.51.100.{n}"), "Ada", "wrong").await;
+        assert_eq!(response.status(), 403);
+    }
+    let response = login_from(&client(), &hub, "198.51.100.50", "ada", "wrong").await;
+    assert_eq!(
+        response.status(),
+        429,
+        "the name is limited, whatever the address"
+    );
+    let response = login_from(&client(), &hub, "198.51.100.50", "bob", "right-password").await;
+    assert_eq!(response.status(), 302, "other names are not");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn bad_trusted_proxies_fail_at_start_naming_the_key() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let result = start_hub_in(dir, "trusted_proxies = [\"10.0.0.1/8\"]", RIGHT, &[]).await;
+    let err = format!("{:#}", result.err().expect("the hub refused to start"));
+    assert!(
+        err.contains("trusted_proxies") && err.contains("10.0.0.0/8"),
+        "{err}"
+    );
+}

@@ -828,3 +828,64 @@ async fn double_slash_dot_segment_and_encoded_paths_do_not_escape_a_rule_of_the_
     let response = raw_get(&hub, "/a%00/../private/x", host, &ann).await;
     assert_eq!(response.status, 400, "{response:?}");
 }
+
+// ----- forwarding headers (issue #13 point 4) -------------------------------------------
+
+/// What the app saw of one request carrying a client's own forwarding headers.
+async fn forwarding_headers_seen(extra: &str) -> serde_json::Value {
+    let app = start_echo_app("app").await;
+    let hub = proxy_hub(app, extra).await;
+    let session = session_cookie(&login(&client(), &hub, "ann", "pw", None).await);
+    let response = reqwest::Client::new()
+        .get(format!("{}/x", hub.origin))
+        .header("cookie", session)
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-port", "1")
+        .header("x-forwarded-prefix", "/evil")
+        .header("forwarded", "for=6.6.6.6;host=evil.example;proto=https")
+        .header("x-real-ip", "6.6.6.6")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen: serde_json::Value = response.json().await.unwrap();
+    hub.stop().await;
+    seen["headers"].clone()
+}
+
+#[tokio::test]
+async fn client_forwarding_headers_are_replaced_not_passed_to_the_app() {
+    // The client talks to the hub directly: loopback is not a trusted proxy here.
+    let headers = forwarding_headers_seen("trusted_proxies = []").await;
+    assert_eq!(headers["x-forwarded-for"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(headers["x-forwarded-proto"], serde_json::json!(["http"]));
+    let host = headers["host"].clone();
+    assert_eq!(headers["x-forwarded-host"], host);
+    for removed in [
+        "forwarded",
+        "x-real-ip",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+    ] {
+        assert!(headers.get(removed).is_none(), "{removed}: {headers}");
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_forwarding_headers_are_kept_and_extended() {
+    // The default trusts a proxy on the same machine: its values stand, and the address it
+    // connected from is appended.
+    let headers = forwarding_headers_seen("").await;
+    assert_eq!(
+        headers["x-forwarded-for"],
+        serde_json::json!(["6.6.6.6, 127.0.0.1"])
+    );
+    assert_eq!(headers["x-forwarded-proto"], serde_json::json!(["https"]));
+    assert_eq!(
+        headers["x-forwarded-host"],
+        serde_json::json!(["evil.example"])
+    );
+    assert_eq!(headers["x-real-ip"], serde_json::json!(["6.6.6.6"]));
+}

@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod forward_auth;
+pub mod forwarded;
 pub mod handlers;
 pub mod limiter;
 mod listener;
@@ -85,7 +86,10 @@ impl Hub {
             startup::reconcile(parts.authenticator.as_ref(), parts.store.as_ref(), now).await?;
         let pages = pages::Pages::from_config(&parts.config)
             .map_err(|err| StartError::Other(err.to_string()))?;
-        let limiter = limiter::LoginLimiter::new(parts.config.login_rate_limit);
+        let limiter = limiter::LoginLimiter::new(
+            parts.config.login_rate_limit,
+            parts.config.login_rate_limit_per_username,
+        );
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
         let provider =
             provider::start(&parts.config).map_err(|err| StartError::Other(err.to_string()))?;
@@ -156,6 +160,10 @@ impl Hub {
 /// hub's metrics recorder).
 pub fn app(state: AppState) -> Router {
     routes(&state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::strip_untrusted_forwarding,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::layer,

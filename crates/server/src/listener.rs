@@ -60,7 +60,13 @@ pub(crate) async fn serve(
         let state_for_conn = state.clone();
         let router = router.clone();
         let forward_auth_path = forward_auth_path.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
+        // Forwarding headers count only from the proxies the operator named: from anyone
+        // else they are removed before any handler (or the forward-auth check) reads them.
+        let peer_trusted = state.config.is_trusted_proxy(peer.ip());
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            if !peer_trusted {
+                crate::forwarded::strip(request.headers_mut());
+            }
             let state = state_for_conn.clone();
             let router = router.clone();
             let is_check = is_forward_auth(&request, &forward_auth_path);
@@ -71,7 +77,6 @@ pub(crate) async fn serve(
                         forward_auth::answer(&state, &parts.headers, parts.uri.query()).await,
                     );
                 }
-                let mut request = request;
                 request.extensions_mut().insert(ConnectInfo(peer));
                 router.oneshot(request).await
             }

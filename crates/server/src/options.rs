@@ -65,16 +65,28 @@ pub static HUB: ClassDef = ClassDef {
             "Where users land after login when no `next` URL was given. Empty means {base_url}hub/home.",
         ),
         OptionDef::new(
+            "trusted_proxies",
+            List,
+            Literal("[\"127.0.0.1/32\", \"::1/128\"]"),
+            "The reverse proxies (CIDR networks or single addresses) whose forwarding headers the hub believes: X-Forwarded-For (the client address for login_rate_limit), X-Forwarded-Proto (https, for the Secure cookie flag), X-Forwarded-Host (the public origin), X-Forwarded-Uri and the rest. From any other TCP peer these headers are removed before anything reads them, and the built-in proxy replaces them instead of passing them on. The default trusts a proxy on the same machine only; list your load balancer's or ingress's addresses when it runs elsewhere. An empty list trusts no one.",
+        ),
+        OptionDef::new(
             "trust_forwarded_headers",
             Bool,
             Literal("true"),
-            "Honour X-Forwarded-Proto from a reverse proxy when deciding whether the hub is served over https (for the Secure cookie flag). Turn off when clients reach the hub directly.",
+            "Deprecated: use trusted_proxies. When set, true trusts forwarding headers from every peer (as trusted_proxies = [\"0.0.0.0/0\", \"::/0\"]) and false from none; trusted_proxies wins when both are set.",
         ),
         OptionDef::new(
             "login_rate_limit",
             Int,
             Literal("10"),
-            "Maximum failed logins per client address per minute before the login form answers 429. 0 turns the limit off.",
+            "Maximum failed logins per client address per minute (IPv6 clients by /64) before the login form answers 429. Each attempt takes its place before the password is checked, and a successful login gives it back. Behind a proxy the address comes from X-Forwarded-For of a trusted_proxies peer. 0 turns the limit off.",
+        ),
+        OptionDef::new(
+            "login_rate_limit_per_username",
+            Int,
+            Literal("20"),
+            "Maximum failed logins per user name per minute, from all addresses together, before the login form answers 429 for that name. It stops a guesser who rotates addresses; the price is that anyone can keep one name locked out for a minute at a time, which is why the default is higher than login_rate_limit. 0 turns it off.",
         ),
         OptionDef::new(
             "forward_auth_user_header",
@@ -226,10 +238,12 @@ pub struct HubConfig {
     pub session_lifetime: i64,
     /// See `default_url` (empty = home page).
     pub default_url: String,
-    /// See `trust_forwarded_headers`.
-    pub trust_forwarded_headers: bool,
+    /// See `trusted_proxies` (and the deprecated `trust_forwarded_headers`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// See `login_rate_limit`.
     pub login_rate_limit: u32,
+    /// See `login_rate_limit_per_username`.
+    pub login_rate_limit_per_username: u32,
     /// The `forward_auth_*` options.
     pub forward_auth: ForwardAuthConfig,
     /// The built-in reverse proxy (`upstream`, `upstream_routes`).
@@ -272,8 +286,12 @@ impl Default for HubConfig {
             cookie_secret_file: PathBuf::from("hubauth_cookie_secret"),
             session_lifetime: 14 * 24 * 3600,
             default_url: String::new(),
-            trust_forwarded_headers: true,
+            trusted_proxies: vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ],
             login_rate_limit: 10,
+            login_rate_limit_per_username: 20,
             forward_auth: ForwardAuthConfig::default(),
             proxy: crate::proxy::ProxyConfig::default(),
             services: Vec::new(),
@@ -326,6 +344,14 @@ impl HubConfig {
         let rate: i64 = view.get("login_rate_limit")?;
         let login_rate_limit = u32::try_from(rate)
             .map_err(|_| view.invalid("login_rate_limit", "must be 0 or a positive number"))?;
+        let rate: i64 = view.get("login_rate_limit_per_username")?;
+        let login_rate_limit_per_username = u32::try_from(rate).map_err(|_| {
+            view.invalid(
+                "login_rate_limit_per_username",
+                "must be 0 or a positive number",
+            )
+        })?;
+        let trusted_proxies = trusted_proxies_from_view(view)?;
         let db_url: String = view.get("db_url")?;
         if db_url.trim().is_empty() {
             return Err(view.invalid("db_url", "must not be empty"));
@@ -393,8 +419,9 @@ impl HubConfig {
             cookie_secret_file: PathBuf::from(cookie_secret_file),
             session_lifetime,
             default_url,
-            trust_forwarded_headers: view.get("trust_forwarded_headers")?,
+            trusted_proxies,
             login_rate_limit,
+            login_rate_limit_per_username,
             forward_auth,
             proxy,
             services,
@@ -414,6 +441,11 @@ impl HubConfig {
             authenticate_prometheus: view.get("authenticate_prometheus")?,
             metrics_allowed_networks,
         })
+    }
+
+    /// Whether `peer` (a TCP peer address) is one of `trusted_proxies`.
+    pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
+        crate::forwarded::is_trusted(&self.trusted_proxies, peer)
     }
 
     /// Whether a connection from `peer` (its TCP address) may read the metrics without
@@ -525,6 +557,40 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
         default,
         auth_state_headers,
     })
+}
+
+/// Reads `trusted_proxies`, or the deprecated `trust_forwarded_headers` when only that
+/// one is set.
+fn trusted_proxies_from_view(view: &ClassView<'_>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let old_set = view.is_set("trust_forwarded_headers");
+    if old_set && !view.is_set("trusted_proxies") {
+        let trust: bool = view.get("trust_forwarded_headers")?;
+        tracing::warn!(
+            "[Hub] trust_forwarded_headers is deprecated: use trusted_proxies (the addresses of your proxies); {} means trusted_proxies = {}",
+            trust,
+            if trust {
+                "[\"0.0.0.0/0\", \"::/0\"]"
+            } else {
+                "[]"
+            }
+        );
+        return Ok(if trust {
+            vec![
+                ipnet::IpNet::from(ipnet::Ipv4Net::default()),
+                ipnet::IpNet::from(ipnet::Ipv6Net::default()),
+            ]
+        } else {
+            Vec::new()
+        });
+    }
+    if old_set {
+        tracing::warn!(
+            "[Hub] trust_forwarded_headers is deprecated and ignored: trusted_proxies is set"
+        );
+    }
+    let entries: Vec<String> = view.get("trusted_proxies")?;
+    crate::forwarded::parse_trusted(&entries)
+        .map_err(|message| view.invalid("trusted_proxies", message))
 }
 
 /// Parses one entry of `metrics_allowed_networks`: a CIDR network without host bits

@@ -127,9 +127,9 @@ impl HubState {
         if self.config.public_url.starts_with("https://") || self.config.bind_https {
             return true;
         }
-        self.config.trust_forwarded_headers
-            && first_header_value(headers, "x-forwarded-proto")
-                .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+        // Only a trusted proxy's X-Forwarded-Proto is still here (see crate::forwarded).
+        first_header_value(headers, "x-forwarded-proto")
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
     }
 
     /// Cookie attributes for this request.
@@ -173,11 +173,8 @@ impl HubState {
             }
         }
         let header = |name: &str| first_header_value(headers, name);
-        let forwarded_host = if self.config.trust_forwarded_headers {
-            header("x-forwarded-host")
-        } else {
-            None
-        };
+        // Only a trusted proxy's X-Forwarded-Host is still here (see crate::forwarded).
+        let forwarded_host = header("x-forwarded-host");
         let host = forwarded_host
             .or_else(|| header("host"))
             .filter(|host| crate::forward_auth::is_plausible_host(host))

@@ -11,6 +11,7 @@ use super::{ClientIp, app_error_page, encode_query, error_page, html, redirect};
 use crate::cookies;
 use crate::csrf::{self, XSRF_COOKIE};
 use crate::error::AppError;
+use crate::limiter::Limited;
 use crate::login::{self, LoginAttempt};
 use crate::session;
 use crate::state::{AppState, HubState};
@@ -210,17 +211,28 @@ async fn post_inner(
             &typed_name,
         );
     }
-    if !state.limiter.allows(ip, now) {
-        attempt.outcome("refused", "too many failed logins from this address");
-        return render_login(
-            state,
-            headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            next,
-            "Too many failed logins. Please wait a minute and try again.",
-            &typed_name,
-        );
-    }
+    // The slot is taken before the password is checked, so concurrent guesses cannot
+    // all pass the limit; a successful login gives it back.
+    let reservation = match state.limiter.try_reserve(ip, &typed_name, now) {
+        Ok(reservation) => reservation,
+        Err(limited) => {
+            attempt.outcome(
+                "refused",
+                match limited {
+                    Limited::Address => "too many failed logins from this address",
+                    Limited::User => "too many failed logins for this user name",
+                },
+            );
+            return render_login(
+                state,
+                headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                next,
+                "Too many failed logins. Please wait a minute and try again.",
+                &typed_name,
+            );
+        }
+    };
     let ctx = RequestContext { now, remote_ip: ip };
     let outcome = hubauth_core::get_authenticated_user(
         state.authenticator.as_ref(),
@@ -231,11 +243,11 @@ async fn post_inner(
     .await;
     match outcome {
         Ok(Outcome::Success(model)) => {
+            state.limiter.refund(reservation);
             let cookie = login::complete_login(state, headers, &model, now, attempt).await?;
             Ok(redirect(&next_or_default(state, next), &[cookie]))
         }
         Ok(Outcome::Denied { name, reason }) => {
-            state.limiter.record_failure(ip, now);
             attempt.user(name.as_deref().unwrap_or(&typed_name));
             attempt.outcome(reason.as_str(), reason.as_str());
             match reason {
@@ -256,11 +268,14 @@ async fn post_inner(
             }
         }
         Err(AuthError::Http { status, message }) => {
-            state.limiter.record_failure(ip, now);
             attempt.outcome("refused", message.clone());
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             render_login(state, headers, status, next, &message, &typed_name)
         }
-        Err(err) => Err(AppError::Auth(err)),
+        Err(err) => {
+            // The hub failed, not the guess: the slot is not the client's to lose.
+            state.limiter.refund(reservation);
+            Err(AppError::Auth(err))
+        }
     }
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{ClientIp, redirect};
+use super::{PeerIp, redirect};
 use crate::api::ApiError;
 use crate::state::{AppState, HubState};
 
@@ -50,7 +50,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// request that may read them ([`may_read_metrics`]); others get a JSON 403.
 pub async fn metrics(
     State(state): State<AppState>,
-    ClientIp(peer): ClientIp,
+    PeerIp(peer): PeerIp,
     method: Method,
     headers: HeaderMap,
     uri: Uri,

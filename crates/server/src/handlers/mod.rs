@@ -22,22 +22,59 @@ use crate::error::AppError;
 use crate::pages::PageUser;
 use crate::state::HubState;
 
-/// The client's address when the server was started with connect info (absent in
-/// in-process tests).
+/// The TCP peer's address when the server was started with connect info (absent in
+/// in-process tests): the client, or the proxy in front of the hub.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
+pub struct PeerIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
+        Ok(PeerIp(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip()),
         ))
     }
+}
+
+/// The client's address: the peer, or behind a `trusted_proxies` peer the address its
+/// `X-Forwarded-For` names ([`crate::forwarded::client_ip`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<crate::state::AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let PeerIp(peer) = PeerIp::from_request_parts(parts, state).await?;
+        Ok(ClientIp(peer.map(|peer| {
+            crate::forwarded::client_ip(&state.config.trusted_proxies, peer, &parts.headers)
+        })))
+    }
+}
+
+/// Removes the forwarding headers of requests whose peer is not a trusted proxy (or
+/// unknown: the router was given no connect info), for routers served without the hub's
+/// listener, which does the same per connection.
+pub async fn strip_untrusted_forwarding(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let trusted = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|info| state.config.is_trusted_proxy(info.0.ip()));
+    if !trusted {
+        crate::forwarded::strip(request.headers_mut());
+    }
+    next.run(request).await
 }
 
 /// A 302 redirect with optional `Set-Cookie` headers.

@@ -25,7 +25,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::{ClientIp, app_error_page, encode_query, error_page, redirect};
+use super::{PeerIp, app_error_page, encode_query, error_page, redirect};
 use crate::cookies::SESSION_COOKIE;
 use crate::error::AppError;
 use crate::forward_auth::is_allowed;
@@ -82,7 +82,7 @@ enum ProxyError {
 /// The proxy handler (the router's fallback when the proxy is on).
 pub async fn proxy(
     State(state): State<AppState>,
-    ClientIp(client_ip): ClientIp,
+    PeerIp(client_ip): PeerIp,
     request: Request,
 ) -> Response {
     match proxy_inner(&state, client_ip, request).await {
@@ -167,7 +167,7 @@ async fn proxy_inner(
     let upgrade = requested_upgrade(request.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
     let is_https = state.is_https(request.headers());
-    let trust = state.config.trust_forwarded_headers;
+    let trust = client_ip.is_some_and(|peer| state.config.is_trusted_proxy(peer));
     let out = request.headers_mut();
     strip_hop_by_hop(out, upgrade.clone());
     strip_identity_headers(out, &state.identity_header_names());
@@ -312,9 +312,10 @@ fn bad_request(state: &HubState, headers: &axum::http::HeaderMap, err: &BadTarge
         .unwrap_or_else(|err| app_error_page(state, err))
 }
 
-/// Adds `X-Forwarded-For`, `-Proto` and `-Host`. With `trust_forwarded_headers` (the hub
-/// behind another proxy) earlier values are kept and the client address appended;
-/// otherwise the client's own values are replaced.
+/// Adds `X-Forwarded-For`, `-Proto` and `-Host`. From a `trusted_proxies` peer (the hub
+/// behind another proxy) its values are kept and the peer's address appended; from any
+/// other peer every forwarding header the client sent (`Forwarded` and `X-Real-IP`
+/// included) is removed and the hub's own values are set, never appended to.
 fn add_forwarded(
     headers: &mut axum::http::HeaderMap,
     client_ip: Option<IpAddr>,
@@ -325,11 +326,15 @@ fn add_forwarded(
     let for_name = HeaderName::from_static("x-forwarded-for");
     let proto_name = HeaderName::from_static("x-forwarded-proto");
     let host_name = HeaderName::from_static("x-forwarded-host");
-    let earlier_for = headers
-        .get(&for_name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .filter(|_| trust);
+    if !trust {
+        crate::forwarded::strip(headers);
+    }
+    let earlier: Vec<&str> = headers
+        .get_all(&for_name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    let earlier_for = (!earlier.is_empty()).then(|| earlier.join(", "));
     let client = client_ip.map(|ip| ip.to_string());
     let forwarded_for = match (earlier_for, client) {
         (Some(earlier), Some(client)) => Some(format!("{earlier}, {client}")),
