@@ -1085,3 +1085,95 @@ async fn callback_and_login_pages_send_no_referrer() {
     assert_eq!(response.headers()["referrer-policy"], "no-referrer");
     p.hub.stop().await;
 }
+
+// ----- pending logins (issue #13 point 7) -----------------------------------------------
+
+/// Rows in the hub's `login_states` table, read from its SQLite file.
+async fn pending_rows(p: &Pair) -> i64 {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(p.hub.dir.path().join("hub.sqlite"))
+        .read_only(true);
+    let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_states")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    rows
+}
+
+/// Starts one login at `hub/oauth_login`; returns the status.
+async fn start_login(
+    client: &reqwest::Client,
+    p: &Pair,
+    next: &str,
+    forwarded_for: Option<&str>,
+) -> u16 {
+    let mut request = client.get(format!(
+        "{}oauth_login?next={}",
+        p.hub.hub_url,
+        urlencode(next)
+    ));
+    if let Some(address) = forwarded_for {
+        request = request.header("x-forwarded-for", address);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn anonymous_login_flood_does_not_grow_the_pending_table() {
+    use futures::StreamExt;
+    let p = pair_with_hub(
+        "pending_logins_per_address = 100\npending_logins_max = 300",
+        "allow_all = true\n",
+        &[],
+        |b| b,
+    )
+    .await;
+    // One browser starting logins over and over keeps at most ten.
+    let browser = client();
+    for n in 0..50 {
+        assert_eq!(
+            start_login(&browser, &p, &format!("/hub/home?{n}"), None).await,
+            302
+        );
+    }
+    assert_eq!(pending_rows(&p).await, 10);
+    // Cookie-less starts from one address: a hundred, then 429.
+    let statuses: Vec<u16> = futures::stream::iter(0..400)
+        .map(|n| {
+            let p = &p;
+            async move { start_login(&client(), p, &format!("/{n}"), None).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 302).count(),
+        90,
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().all(|s| *s == 302 || *s == 429));
+    assert_eq!(pending_rows(&p).await, 100);
+    // Two thousand addresses behind a trusted proxy: the table stops at its ceiling.
+    let statuses: Vec<u16> = futures::stream::iter(0..2000)
+        .map(|n| {
+            let p = &p;
+            let address = format!("10.{}.{}.1", n / 250, n % 250);
+            async move { start_login(&client(), p, "/", Some(&address)).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == 302 || *s == 503),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 302).count(), 200);
+    assert_eq!(pending_rows(&p).await, 300);
+    // Once the flood's attempts expire, a real login goes through.
+    p.clock.advance(601);
+    let c = client();
+    assert_eq!(oauth_login(&c, &p.hub, None).await.status(), 303);
+    assert!(pending_rows(&p).await <= 1);
+    p.hub.stop().await;
+}

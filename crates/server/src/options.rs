@@ -89,6 +89,18 @@ pub static HUB: ClassDef = ClassDef {
             "Maximum failed logins per user name per minute, from all addresses together, before the login form answers 429 for that name. It stops a guesser who rotates addresses; the price is that anyone can keep one name locked out for a minute at a time, which is why the default is higher than login_rate_limit. 0 turns it off.",
         ),
         OptionDef::new(
+            "pending_logins_per_address",
+            Int,
+            Literal("100"),
+            "Maximum pending redirect logins (started at {base_url}hub/oauth_login, not yet back at the callback; each lives 10 minutes) per client address (IPv6 by /64); beyond it a new login start answers 429. Each browser also keeps at most 10 (its oldest is dropped). 0 turns the per-address limit off.",
+        ),
+        OptionDef::new(
+            "pending_logins_max",
+            Int,
+            Literal("10000"),
+            "Maximum pending redirect logins in all (the login_states table); beyond it a new login start answers 503 until some expire or complete, so a flood from many addresses cannot grow the database without bound. 0 turns it off.",
+        ),
+        OptionDef::new(
             "forward_auth_user_header",
             Str,
             Literal("\"X-Auth-Request-User\""),
@@ -244,6 +256,10 @@ pub struct HubConfig {
     pub login_rate_limit: u32,
     /// See `login_rate_limit_per_username`.
     pub login_rate_limit_per_username: u32,
+    /// See `pending_logins_per_address`.
+    pub pending_logins_per_address: u32,
+    /// See `pending_logins_max`.
+    pub pending_logins_max: u32,
     /// The `forward_auth_*` options.
     pub forward_auth: ForwardAuthConfig,
     /// The built-in reverse proxy (`upstream`, `upstream_routes`).
@@ -292,6 +308,8 @@ impl Default for HubConfig {
             ],
             login_rate_limit: 10,
             login_rate_limit_per_username: 20,
+            pending_logins_per_address: 100,
+            pending_logins_max: 10_000,
             forward_auth: ForwardAuthConfig::default(),
             proxy: crate::proxy::ProxyConfig::default(),
             services: Vec::new(),
@@ -352,6 +370,12 @@ impl HubConfig {
             )
         })?;
         let trusted_proxies = trusted_proxies_from_view(view)?;
+        let count = |name: &str| -> Result<u32, ConfigError> {
+            let value: i64 = view.get(name)?;
+            u32::try_from(value).map_err(|_| view.invalid(name, "must be 0 or a positive number"))
+        };
+        let pending_logins_per_address = count("pending_logins_per_address")?;
+        let pending_logins_max = count("pending_logins_max")?;
         let db_url: String = view.get("db_url")?;
         if db_url.trim().is_empty() {
             return Err(view.invalid("db_url", "must not be empty"));
@@ -422,6 +446,8 @@ impl HubConfig {
             trusted_proxies,
             login_rate_limit,
             login_rate_limit_per_username,
+            pending_logins_per_address,
+            pending_logins_max,
             forward_auth,
             proxy,
             services,

@@ -48,6 +48,7 @@ use crate::model::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
     OAuthGrantState,
 };
+use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
 use crate::model::{UserPage, UserQuery};
 use crate::{Store, StoreError};
 
@@ -1159,6 +1160,71 @@ impl Store for EngineStore {
         .await
         .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
         Ok(())
+    }
+
+    async fn put_login_state_capped(
+        &self,
+        state: NewLoginState,
+        owner: PendingLoginOwner,
+        limits: PendingLoginLimits,
+    ) -> Result<PendingLoginOutcome, StoreError> {
+        // Under the write lock, so concurrent floods cannot both pass a count.
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM login_states WHERE expires <= $1")
+            .bind(state.created)
+            .execute(&mut *tx)
+            .await?;
+        let (mine,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE owner = $1")
+            .bind(&owner.browser)
+            .fetch_one(&mut *tx)
+            .await?;
+        let keep = i64::from(limits.per_browser.max(1)) - 1;
+        if mine > keep {
+            sqlx::query(
+                "DELETE FROM login_states WHERE state_hash IN (SELECT state_hash FROM login_states \
+                 WHERE owner = $1 ORDER BY created, state_hash LIMIT $2)",
+            )
+            .bind(&owner.browser)
+            .bind(mine - keep)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if limits.per_client > 0 && !owner.client.is_empty() {
+            let (theirs,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE client = $1")
+                    .bind(&owner.client)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if theirs >= i64::from(limits.per_client) {
+                tx.commit().await?;
+                return Ok(PendingLoginOutcome::ClientLimit);
+            }
+        }
+        if limits.total > 0 {
+            let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_states")
+                .fetch_one(&mut *tx)
+                .await?;
+            if all >= i64::from(limits.total) {
+                tx.commit().await?;
+                return Ok(PendingLoginOutcome::Full);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO login_states (state_hash, data, created, expires, owner, client, next_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&state.state_hash)
+        .bind(&state.data)
+        .bind(state.created)
+        .bind(state.expires)
+        .bind(&owner.browser)
+        .bind(&owner.client)
+        .bind(&owner.next)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+        tx.commit().await?;
+        Ok(PendingLoginOutcome::Stored)
     }
 
     async fn take_login_state(

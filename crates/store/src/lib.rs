@@ -37,6 +37,7 @@ pub use crate::model::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
     OAuthGrantState,
 };
+pub use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
 pub use crate::model::{UserPage, UserQuery, UserSort};
 pub use crate::postgres::{
     DEFAULT_CONNECT_TIMEOUT, PostgresStore, PostgresStoreBuilder, WRITE_LOCK_KEY,

@@ -276,6 +276,40 @@ impl std::fmt::Debug for NewLoginState {
     }
 }
 
+/// Who a pending login belongs to, for [`crate::Store::put_login_state_capped`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLoginOwner {
+    /// Hash of the browser binding cookie the attempt is bound to.
+    pub browser: String,
+    /// The client's address bucket (IPv4 address, IPv6 /64), or empty when unknown.
+    pub client: String,
+    /// The `next` URL the attempt returns to (empty for none), kept for operators'
+    /// queries.
+    pub next: String,
+}
+
+/// How many pending logins may exist, for [`crate::Store::put_login_state_capped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingLoginLimits {
+    /// Per browser binding: beyond it the oldest attempt of that browser is dropped.
+    pub per_browser: u32,
+    /// Per client address bucket: beyond it new attempts are refused (0 = no limit).
+    pub per_client: u32,
+    /// In all: beyond it new attempts are refused (0 = no limit).
+    pub total: u32,
+}
+
+/// What [`crate::Store::put_login_state_capped`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingLoginOutcome {
+    /// Stored (the browser's oldest attempts beyond `per_browser` were dropped).
+    Stored,
+    /// Not stored: the client address has `per_client` pending logins already.
+    ClientLimit,
+    /// Not stored: the table holds `total` pending logins already.
+    Full,
+}
+
 /// A pending redirect login taken from the store.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoginStateRecord {

@@ -10,6 +10,7 @@ use crate::model::{
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
 use crate::model::{NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantRecord};
+use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
 use crate::model::{UserPage, UserQuery};
 
 /// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
@@ -231,6 +232,18 @@ pub trait Store: Send + Sync {
 
     /// Store a pending login (OAuth state) under the hash of its state id.
     async fn put_login_state(&self, state: NewLoginState) -> Result<(), StoreError>;
+
+    /// Store a pending login for `owner` within `limits`, in one transaction: expired
+    /// logins are deleted, the browser's oldest attempts beyond `per_browser` are
+    /// dropped (tabs of one browser may log in at once, even to the same `next`), and the
+    /// login is refused (nothing stored) when the client or the whole table is at its
+    /// limit. So no flood of anonymous login starts grows the table without bound.
+    async fn put_login_state_capped(
+        &self,
+        state: NewLoginState,
+        owner: PendingLoginOwner,
+        limits: PendingLoginLimits,
+    ) -> Result<PendingLoginOutcome, StoreError>;
 
     /// Remove and return a pending login in one step, so a state can be used only
     /// once. Returns it even when expired; the caller checks `expires`.

@@ -1254,6 +1254,86 @@ async fn contract_login_states(store: &dyn Store) {
     assert!(store.take_login_state("unknown").await.unwrap().is_none());
     assert_eq!(store.delete_expired_login_states(300).await.unwrap(), 1);
     assert!(store.take_login_state("s2").await.unwrap().is_none());
+    contract_pending_login_caps(store).await;
+}
+
+/// A flood of login starts stays bounded: per browser (oldest dropped, same `next`
+/// replaced), per client address and in all (refused).
+async fn contract_pending_login_caps(store: &dyn Store) {
+    use hubauth_store::{
+        NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner,
+    };
+    let limits = PendingLoginLimits {
+        per_browser: 3,
+        per_client: 5,
+        total: 8,
+    };
+    let put = |hash: String, browser: &str, client: &str, next: &str, created: i64| {
+        let owner = PendingLoginOwner {
+            browser: browser.to_owned(),
+            client: client.to_owned(),
+            next: next.to_owned(),
+        };
+        let state = NewLoginState {
+            state_hash: hash,
+            data: "{}".to_owned(),
+            created,
+            expires: created + 600,
+        };
+        store.put_login_state_capped(state, owner, limits)
+    };
+    // One browser: beyond three, its oldest goes (whatever the next: tabs may share one).
+    for n in 0..3 {
+        let outcome = put(format!("cap-same-{n}"), "b1", "c1", "/same", 1000 + n).await;
+        assert_eq!(outcome.unwrap(), PendingLoginOutcome::Stored);
+    }
+    for n in 0..5 {
+        let outcome = put(
+            format!("cap-b1-{n}"),
+            "b1",
+            "c1",
+            &format!("/n{n}"),
+            1010 + n,
+        )
+        .await;
+        assert_eq!(outcome.unwrap(), PendingLoginOutcome::Stored);
+    }
+    // b1 keeps its three newest.
+    assert!(
+        store
+            .take_login_state("cap-same-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.take_login_state("cap-b1-1").await.unwrap().is_none());
+    assert!(store.take_login_state("cap-b1-2").await.unwrap().is_some());
+    // Two left for b1 (cap-b1-3, cap-b1-4); new browsers from c1 fill the address to 5.
+    for n in 0..3 {
+        let outcome = put(format!("cap-c1-{n}"), &format!("bc{n}"), "c1", "", 1020).await;
+        assert_eq!(outcome.unwrap(), PendingLoginOutcome::Stored);
+    }
+    let outcome = put("cap-c1-x".to_owned(), "bcx", "c1", "", 1021).await;
+    assert_eq!(outcome.unwrap(), PendingLoginOutcome::ClientLimit);
+    assert!(store.take_login_state("cap-c1-x").await.unwrap().is_none());
+    // Other addresses fill the table to 8 in all; then everyone is refused.
+    for n in 0..3 {
+        let outcome = put(
+            format!("cap-o-{n}"),
+            &format!("bo{n}"),
+            &format!("o{n}"),
+            "",
+            1030,
+        )
+        .await;
+        assert_eq!(outcome.unwrap(), PendingLoginOutcome::Stored);
+    }
+    let outcome = put("cap-full".to_owned(), "bz", "oz", "", 1031).await;
+    assert_eq!(outcome.unwrap(), PendingLoginOutcome::Full);
+    // Expired rows make room again.
+    let outcome = put("cap-later".to_owned(), "bz", "oz", "", 5000).await;
+    assert_eq!(outcome.unwrap(), PendingLoginOutcome::Stored);
+    assert!(store.take_login_state("cap-later").await.unwrap().is_some());
 }
 
 async fn contract_oauth_grants(store: &dyn Store) {

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use hubauth_core::{Outcome, RedirectLogin, RequestContext};
-use hubauth_store::NewLoginState;
+use hubauth_store::{NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -25,6 +25,9 @@ use crate::state::{AppState, HubState};
 pub const BROWSER_COOKIE: &str = "hubauth-oauth-state";
 /// How long a login attempt may take at the provider.
 pub const STATE_TTL: i64 = 600;
+
+/// Pending logins one browser may have at once (tabs); beyond it its oldest is dropped.
+const PENDING_PER_BROWSER: u32 = 10;
 /// What the browser cookie's signature is bound to.
 const BROWSER_PURPOSE: &str = "oauth-browser";
 
@@ -128,17 +131,53 @@ async fn login_start_inner(
         redirect_uri,
         pending: start.pending,
     };
+    let owner = PendingLoginOwner {
+        browser: record.browser.clone(),
+        client: ip
+            .map(|ip| crate::forwarded::bucket(ip).to_string())
+            .unwrap_or_default(),
+        next: record.next.clone().unwrap_or_default(),
+    };
     let data = serde_json::to_string(&record).map_err(|err| AppError::Crypt(err.to_string()))?;
-    state.store.delete_expired_login_states(now).await?;
-    state
+    let limits = PendingLoginLimits {
+        per_browser: PENDING_PER_BROWSER,
+        per_client: state.config.pending_logins_per_address,
+        total: state.config.pending_logins_max,
+    };
+    let stored = state
         .store
-        .put_login_state(NewLoginState {
-            state_hash: hash_token(&state_id),
-            data,
-            created: now,
-            expires: now + STATE_TTL,
-        })
+        .put_login_state_capped(
+            NewLoginState {
+                state_hash: hash_token(&state_id),
+                data,
+                created: now,
+                expires: now + STATE_TTL,
+            },
+            owner,
+            limits,
+        )
         .await?;
+    match stored {
+        PendingLoginOutcome::Stored => {}
+        PendingLoginOutcome::ClientLimit => {
+            attempt.outcome("refused", "too many pending logins from this address");
+            return Err(AppError::user(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many logins were started from your address and not finished. Please finish one, or wait a few minutes.",
+            ));
+        }
+        PendingLoginOutcome::Full => {
+            attempt.outcome("refused", "the pending login table is full");
+            tracing::warn!(
+                limit = state.config.pending_logins_max,
+                "pending_logins_max reached: login starts are refused until pending logins expire"
+            );
+            return Err(AppError::user(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many logins are in progress right now. Please try again in a few minutes.",
+            ));
+        }
+    }
     tracing::info!(
         authenticator = state.authenticator.class_name(),
         "OAuth redirect to the identity provider"
