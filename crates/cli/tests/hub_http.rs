@@ -572,7 +572,7 @@ async fn failed_logins_are_rate_limited() {
 
 // ----- the login rate limit (issue #13 point 3) -----------------------------------------
 
-/// Loads the login page and posts the form with `X-Forwarded-For` on both requests.
+/// Logs in through a proxy that names the client in `X-Forwarded-For`.
 async fn login_from(
     client: &reqwest::Client,
     hub: &TestHub,
@@ -581,24 +581,8 @@ async fn login_from(
     password: &str,
 ) -> reqwest::Response {
     let url = format!("{}login", hub.hub_url);
-    let page = client
-        .get(&url)
-        .header("x-forwarded-for", forwarded_for)
-        .send()
-        .await
-        .unwrap();
-    let xsrf = scrape_xsrf(&page.text().await.unwrap());
-    client
-        .post(&url)
-        .header("x-forwarded-for", forwarded_for)
-        .form(&[
-            ("_xsrf", xsrf.as_str()),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
+    let headers = [("x-forwarded-for", forwarded_for)];
+    login_with_headers(client, &url, username, password, &headers).await
 }
 
 const RIGHT: &str = "[DummyAuthenticator]\npassword = \"right-password\"\n";
@@ -705,24 +689,9 @@ async fn spoofed_forwarded_headers_from_an_untrusted_peer_are_ignored() {
 
     // Nor does a made-up X-Forwarded-Proto make the hub think it is served over https.
     let hub = start_hub("trusted_proxies = []", RIGHT, &[]).await;
-    let browser = client();
-    let page = browser
-        .get(format!("{}login", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
-    let xsrf = scrape_xsrf(&page.text().await.unwrap());
-    let response = browser
-        .post(format!("{}login", hub.hub_url))
-        .header("x-forwarded-proto", "https")
-        .form(&[
-            ("_xsrf", xsrf.as_str()),
-            ("username", "ada"),
-            ("password", "right-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{}login", hub.hub_url);
+    let claim_https = [("x-forwarded-proto", "https")];
+    let response = login_with_headers(&client(), &url, "ada", "right-password", &claim_https).await;
     assert_eq!(response.status(), 302);
     for cookie in response.headers().get_all("set-cookie") {
         let cookie = cookie.to_str().unwrap();

@@ -217,11 +217,28 @@ pub async fn login_at(
     username: &str,
     password: &str,
 ) -> reqwest::Response {
-    let page = client.get(login_url).send().await.unwrap();
+    login_with_headers(client, login_url, username, password, &[]).await
+}
+
+/// [`login_at`] with extra request headers on both requests (`X-Forwarded-For` from a
+/// proxy, say).
+pub async fn login_with_headers(
+    client: &reqwest::Client,
+    login_url: &str,
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let with_headers = |mut request: reqwest::RequestBuilder| {
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    };
+    let page = with_headers(client.get(login_url)).send().await.unwrap();
     assert_eq!(page.status(), 200, "{login_url}");
     let xsrf = scrape_xsrf(&page.text().await.unwrap());
-    client
-        .post(login_url)
+    with_headers(client.post(login_url))
         .form(&[
             ("_xsrf", xsrf.as_str()),
             ("username", username),
