@@ -32,8 +32,8 @@ c.JupyterHub.load_roles = [
     }
 ]
 
-# The part that matters: hubauth as the OAuth provider (README: "The hub as OAuth 2.0 /
-# OpenID Connect provider for services").
+# The part that matters: hubauth as the OAuth provider (docs/guide/04-deployment.md,
+# "hubauth as the identity provider of your apps").
 c.JupyterHub.authenticator_class = "generic-oauth"
 c.GenericOAuthenticator.login_service = "hubauth"
 c.GenericOAuthenticator.client_id = "service-jupyterhub"

@@ -544,7 +544,7 @@ fn nginx_binary() -> Option<std::path::PathBuf> {
     );
 }
 
-/// The nginx.conf of the README's "Protecting an app behind nginx" section, with
+/// The nginx.conf of the user guide's nginx section (docs/guide/04-deployment.md), with
 /// the hub and the app on loopback ports and everything else in `dir`. `forwarded_host`
 /// is the variable X-Forwarded-Host is set from: `$host` as documented (the host nginx
 /// routed the request by), or `$http_host` (the client's Host header as sent) to show

@@ -1,7 +1,7 @@
 //! Two `hubauth serve` processes on one PostgreSQL database, as replicas behind a load
 //! balancer: they share the database and the cookie secret file. A session made on one is
 //! valid on the other; a logout or a user deletion on one takes effect on the other within
-//! the documented bound (README, "Scaling with PostgreSQL"): `[Hub] session_cache_ttl`,
+//! the documented bound (docs/guide/05-scaling.md): `[Hub] session_cache_ttl`,
 //! read from the option's default (zero if a build has no session cache).
 //!
 //! Runs when `HUBAUTH_TEST_POSTGRES_URL` is set (`./scripts/test.sh` sets it), each test in

@@ -937,7 +937,7 @@ impl Importer<'_> {
                         def.map_or("", |d| d.name)
                     ),
                     _ if def.is_some_and(|d| d.name.ends_with("hook")) => format!(
-                        " write `{} = '''...'''` as a Rhai script (see README: post_auth_hook)",
+                        " write `{} = '''...'''` as a Rhai script (see docs/guide/03-login-rules.md, post_auth_hook)",
                         def.map_or("", |d| d.name)
                     ),
                     _ => " write the value it would produce".to_owned(),
