@@ -937,18 +937,36 @@ fn spent_refresh_token() -> Response {
     invalid_grant("the refresh token is invalid, expired or already used")
 }
 
-/// A grant that was used before and is presented again: its family is revoked (RFC 6749
+/// The grant `value` names when it is active and unexpired; `None` when it is unknown,
+/// expired or spent. A spent one presented again revokes its whole family (RFC 6749
 /// §4.1.2 for codes, RFC 9700 §4.14.2 for refresh tokens).
-async fn replayed(
+async fn active_grant<T: serde::de::DeserializeOwned>(
     state: &HubState,
     client: &ServiceConfig,
-    user: &str,
-    family: &str,
-    what: &str,
-) -> Result<(), AppError> {
-    let revoked = state.store.revoke_oauth_family(family).await?;
-    tracing::warn!(client = %client.client_id, user, revoked, "{what} was presented again after its use; revoked every token issued from it");
-    Ok(())
+    kind: Kind,
+    value: &str,
+    now: i64,
+    user_of: impl Fn(&T) -> &str,
+) -> Result<Option<grants::Found<T>>, AppError> {
+    let found: Option<grants::Found<T>> = grants::find(state.store.as_ref(), kind, value)
+        .await
+        .map_err(grant_error)?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    if found.record.state != OAuthGrantState::Active {
+        let revoked = state
+            .store
+            .revoke_oauth_family(&found.record.family)
+            .await?;
+        let what = match kind {
+            Kind::Code => "an authorization code",
+            Kind::Refresh => "a refresh token",
+        };
+        tracing::warn!(client = %client.client_id, user = user_of(&found.grant), revoked, "{what} was presented again after its use; revoked every token issued from it");
+        return Ok(None);
+    }
+    Ok(found.record.is_usable_at(now).then_some(found))
 }
 
 async fn redeem_code(
@@ -965,27 +983,13 @@ async fn redeem_code(
         return Ok(invalid_request("code is required"));
     };
     let now = state.clock.now();
-    let found: Option<grants::Found<CodeGrant>> =
-        grants::find(state.store.as_ref(), Kind::Code, code)
-            .await
-            .map_err(grant_error)?;
-    let Some(grants::Found { grant, record }) = found else {
+    let found = active_grant(state, client, Kind::Code, code, now, |g: &CodeGrant| {
+        &g.user
+    })
+    .await?;
+    let Some(grants::Found { grant, .. }) = found else {
         return Ok(spent_code());
     };
-    if record.state != OAuthGrantState::Active {
-        replayed(
-            state,
-            client,
-            &grant.user,
-            &record.family,
-            "an authorization code",
-        )
-        .await?;
-        return Ok(spent_code());
-    }
-    if !record.is_usable_at(now) {
-        return Ok(spent_code());
-    }
     if grant.client_id != client.client_id {
         tracing::warn!(client = %client.client_id, "a code issued to another client was presented");
         return Ok(invalid_grant("the code was issued to another client"));
@@ -1079,27 +1083,18 @@ async fn refresh(
         return Ok(invalid_request("refresh_token is required"));
     };
     let now = state.clock.now();
-    let found: Option<grants::Found<RefreshGrant>> =
-        grants::find(state.store.as_ref(), Kind::Refresh, presented)
-            .await
-            .map_err(grant_error)?;
-    let Some(grants::Found { grant, record }) = found else {
+    let found = active_grant(
+        state,
+        client,
+        Kind::Refresh,
+        presented,
+        now,
+        |g: &RefreshGrant| &g.user,
+    )
+    .await?;
+    let Some(grants::Found { grant, .. }) = found else {
         return Ok(spent_refresh_token());
     };
-    if record.state != OAuthGrantState::Active {
-        replayed(
-            state,
-            client,
-            &grant.user,
-            &record.family,
-            "a refresh token",
-        )
-        .await?;
-        return Ok(spent_refresh_token());
-    }
-    if !record.is_usable_at(now) {
-        return Ok(spent_refresh_token());
-    }
     if grant.client_id != client.client_id {
         tracing::warn!(client = %client.client_id, "a refresh token issued to another client was presented");
         return Ok(invalid_grant(
