@@ -3,7 +3,8 @@
 /// Returns the `next` target to redirect to after login, or `None` when it must be ignored.
 ///
 /// Accepted: a path that starts with exactly one `/`, lies under `base_url`, and contains
-/// no backslash or control character; its query and fragment are kept. Anything with a
+/// no empty segment (`//`), backslash or control character, also once percent-decoded;
+/// its query and fragment are kept. Anything with a
 /// scheme or host (`https://evil.example/`, `//evil.example/`, `/\evil.example`) is refused:
 /// hubauth never redirects off-site.
 pub fn validate_next(next: &str, base_url: &str) -> Option<String> {
@@ -23,7 +24,10 @@ pub fn validate_next(next: &str, base_url: &str) -> Option<String> {
     if decoded.contains("..") && decoded.split('/').any(|segment| segment == "..") {
         return None;
     }
-    if decoded.starts_with("//") || decoded.contains('\\') {
+    // An empty segment (`/x//evil.example`, also as `%2F%2F`) is refused anywhere in the
+    // path, not only at its start: apps and proxies that merge or re-resolve slashes would
+    // turn it into a protocol-relative URL. Queries may hold URLs: they are the app's.
+    if path.contains("//") || decoded.contains("//") || decoded.contains('\\') {
         return None;
     }
     if !path.starts_with(base_url) && format!("{path}/") != base_url {
@@ -133,5 +137,148 @@ mod tests {
             assert_eq!(validate_next(bad, "/"), None, "{bad:?}");
         }
         assert_eq!(validate_next("/other/x", "/auth/"), None);
+    }
+}
+
+/// Property tests: whatever `next` a client sends, a target the hub accepts stays on the
+/// hub's own origin under its base URL (or on a listed forward-auth host) once a browser
+/// resolves it.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{validate_next, validate_next_with_hosts};
+
+    const HUB: &str = "https://hub.example";
+    const APP: &str = "www.whitelisteddomain.tld";
+
+    /// Where a browser goes when it is sent `Location: target` by the hub at `HUB`: the
+    /// WHATWG URL parser (the `url` crate) resolving the target against the page's URL.
+    fn browser_target(target: &str) -> Option<url::Url> {
+        url::Url::parse(&format!("{HUB}/hub/login"))
+            .ok()?
+            .join(target)
+            .ok()
+    }
+
+    /// The security property of `validate_next`: an accepted target resolves to the hub's
+    /// origin, inside `base_url`, without credentials.
+    fn assert_stays_on_the_hub(next: &str, base_url: &str) {
+        let Some(accepted) = validate_next(next, base_url) else {
+            return;
+        };
+        let resolved = browser_target(&accepted)
+            .unwrap_or_else(|| panic!("accepted {next:?}, which a browser cannot resolve"));
+        assert_eq!(
+            resolved.origin().ascii_serialization(),
+            HUB,
+            "{next:?} leaves the hub: {resolved}"
+        );
+        assert!(resolved.username().is_empty() && resolved.password().is_none());
+        let path = resolved.path();
+        assert!(
+            path.starts_with(base_url) || format!("{path}/") == base_url,
+            "{next:?} resolves outside {base_url}: {path}"
+        );
+    }
+
+    /// Unescapes a line of the payload list once, as a query parameter is decoded.
+    fn query_unescape(line: &str) -> String {
+        percent_encoding::percent_decode_str(&line.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    }
+
+    fn open_redirect_payloads() -> impl Iterator<Item = String> {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/open_redirects.txt"
+        ))
+        .lines()
+        .filter(|line| !line.starts_with("# "))
+        .map(query_unescape)
+    }
+
+    #[test]
+    fn oauth2_proxy_open_redirect_payloads_are_all_refused() {
+        let hosts = vec![APP.to_owned()];
+        let mut count = 0;
+        for payload in open_redirect_payloads() {
+            count += 1;
+            // Same-origin paths whose query holds a URL: the hub sends the browser to its
+            // own origin; what an app does with its own query string is the app's business
+            // (the hub's own endpoints check their redirect targets exactly).
+            if payload.starts_with("/?") || payload.starts_with("/redirect?")
+                || payload.starts_with("/ReceiveAutoRedirect/false?")
+            {
+                assert_stays_on_the_hub(&payload, "/");
+                continue;
+            }
+            for base in ["/", "/auth/"] {
+                assert_eq!(validate_next(&payload, base), None, "{payload:?} under {base}");
+                assert_eq!(
+                    validate_next_with_hosts(&payload, base, &hosts),
+                    None,
+                    "{payload:?} under {base} with {APP} allowed"
+                );
+            }
+        }
+        assert!(count > 500, "the payload list was not read ({count} lines)");
+    }
+
+    /// Characters that matter to URL parsers: slashes both ways, dots, percent escapes,
+    /// userinfo and port separators, whitespace and controls that browsers strip.
+    fn hostile_next() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("/".to_owned()),
+            Just("\\".to_owned()),
+            Just(".".to_owned()),
+            Just("..".to_owned()),
+            Just("%2f".to_owned()),
+            Just("%2F".to_owned()),
+            Just("%5c".to_owned()),
+            Just("%2e".to_owned()),
+            Just("%09".to_owned()),
+            Just("%00".to_owned()),
+            Just("@".to_owned()),
+            Just(":".to_owned()),
+            Just("?".to_owned()),
+            Just("#".to_owned()),
+            Just("auth".to_owned()),
+            Just("evil.example".to_owned()),
+            Just("https:".to_owned()),
+            Just("javascript:".to_owned()),
+            Just("\t".to_owned()),
+            Just("\n".to_owned()),
+            Just(" ".to_owned()),
+            Just("\u{3002}".to_owned()),
+            "[a-z0-9]{1,4}",
+            any::<char>().prop_map(String::from),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn accepted_next_never_leaves_the_hub(next in hostile_next()) {
+            assert_stays_on_the_hub(&next, "/");
+            assert_stays_on_the_hub(&next, "/auth/");
+        }
+
+        #[test]
+        fn accepted_next_with_hosts_goes_only_to_listed_hosts(next in hostile_next()) {
+            let hosts = vec![APP.to_owned()];
+            if let Some(accepted) = validate_next_with_hosts(&next, "/", &hosts) {
+                let resolved = browser_target(&accepted).expect("accepted target resolves");
+                let host = resolved.host_str().unwrap_or_default().to_owned();
+                prop_assert!(
+                    resolved.origin().ascii_serialization() == HUB || host == APP,
+                    "{:?} goes to {}", next, resolved
+                );
+                prop_assert!(resolved.username().is_empty() && resolved.password().is_none());
+            }
+        }
     }
 }
