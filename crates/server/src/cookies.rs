@@ -204,3 +204,105 @@ mod tests {
         assert_eq!(get_signed(&headers, &secret, "a", "c"), Some(value));
     }
 }
+
+/// Property tests: any bytes a browser or a sibling site puts in `Cookie` lines neither
+/// panic the parser nor hide the hub's own cookie, and no value the hub did not mint
+/// passes as signed.
+#[cfg(test)]
+mod properties {
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Bytes an HTTP/1 header value may carry (visible ASCII, space, tab, obs-text).
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![
+                (0x20u8..0x7f),
+                (0x80u8..=0xff),
+                Just(b'\t'),
+                Just(b';'),
+                Just(b'='),
+                Just(b'"')
+            ],
+            0..80,
+        )
+    }
+
+    /// A foreign cookie pair: any name that is not the session cookie's (without `=`), any
+    /// value, both without `;` (which would start the next pair).
+    fn foreign_pair() -> impl Strategy<Value = Vec<u8>> {
+        (header_bytes(), header_bytes()).prop_filter_map("not a pair", |(name, value)| {
+            let clean = |bytes: Vec<u8>, cut: &[u8]| -> Vec<u8> {
+                bytes.into_iter().filter(|byte| !cut.contains(byte)).collect()
+            };
+            let name = clean(name, b";=");
+            let name_text = String::from_utf8_lossy(&name);
+            if name_text.trim_matches([' ', '\t']) == SESSION_COOKIE {
+                return None;
+            }
+            let mut pair = name;
+            pair.push(b'=');
+            pair.extend(clean(value, b";"));
+            Some(pair)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_cookie_header_is_read_without_panic(lines in prop::collection::vec(header_bytes(), 0..4)) {
+            let mut headers = HeaderMap::new();
+            for line in &lines {
+                if let Ok(value) = HeaderValue::from_bytes(line) {
+                    headers.append(COOKIE, value);
+                }
+            }
+            for value in get_all(&headers, SESSION_COOKIE) {
+                prop_assert!(value.len() <= MAX_VALUE_LEN);
+            }
+        }
+
+        #[test]
+        fn foreign_cookies_never_hide_the_session_cookie(
+            before in prop::collection::vec(foreign_pair(), 0..5),
+            after in prop::collection::vec(foreign_pair(), 0..5),
+            split_lines in any::<bool>(),
+        ) {
+            let session = random_token();
+            let ours = format!("{SESSION_COOKIE}={session}").into_bytes();
+            let mut headers = HeaderMap::new();
+            let join = |pairs: &[Vec<u8>]| pairs.join(&b"; "[..]);
+            let mut first = join(&before);
+            let mut second = join(&after);
+            if split_lines {
+                // As HTTP/2 sends them: several `Cookie` lines, ours opening the second.
+                second = [ours, b"; ".to_vec(), second].concat();
+            } else {
+                first = [first, b"; ".to_vec(), ours, b"; ".to_vec(), second].concat();
+                second = Vec::new();
+            }
+            for line in [first, second] {
+                if !line.is_empty() {
+                    headers.append(COOKIE, HeaderValue::from_bytes(&line).expect("valid header bytes"));
+                }
+            }
+            prop_assert_eq!(get(&headers, SESSION_COOKIE), Some(session));
+        }
+
+        #[test]
+        fn only_minted_values_verify(value in "[A-Za-z0-9_.-]{0,120}", purpose in "[a-z]{1,8}") {
+            let secret = CookieSecret::random();
+            prop_assert!(!verify_signed(&secret, &purpose, &value));
+            let minted = mint_signed(&secret, &purpose);
+            prop_assert!(verify_signed(&secret, &purpose, &minted));
+            let mut tampered = minted.clone().into_bytes();
+            let at = value.len() % tampered.len();
+            tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).expect("ascii");
+            prop_assert!(tampered == minted || !verify_signed(&secret, &purpose, &tampered));
+        }
+    }
+}
