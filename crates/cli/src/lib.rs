@@ -6,6 +6,8 @@
 pub mod catalog;
 pub mod demo;
 pub mod import;
+#[cfg(test)]
+mod properties;
 pub mod rotate;
 
 use std::path::Path;

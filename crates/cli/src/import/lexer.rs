@@ -453,3 +453,72 @@ mod tests {
         );
     }
 }
+
+/// Property tests: any text, Python or not, is tokenized or refused with an error, never a
+/// panic, and line numbers only grow.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::logical_lines;
+
+    /// Text made of the pieces that make Python's lexical rules hard: quotes of every kind
+    /// and prefix, escapes, comments, continuation lines, brackets, indentation, numbers.
+    fn pythonish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("'".to_owned()),
+            Just("\"".to_owned()),
+            Just("'''".to_owned()),
+            Just("\"\"\"".to_owned()),
+            Just("r'".to_owned()),
+            Just("b\"".to_owned()),
+            Just("f'{".to_owned()),
+            Just("\\".to_owned()),
+            Just("\\\n".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("    ".to_owned()),
+            Just("\t".to_owned()),
+            Just("# c\n".to_owned()),
+            Just("(".to_owned()),
+            Just(")".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("c.Authenticator.allowed_users = ".to_owned()),
+            Just("**=".to_owned()),
+            Just("0x1F".to_owned()),
+            Just("1_000.5e-3j".to_owned()),
+            "[a-z_]{1,6}",
+            any::<char>().prop_map(String::from),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_is_tokenized_or_refused_without_panic(source in pythonish()) {
+            if let Ok(lines) = logical_lines(&source) {
+                let physical = source.lines().count().max(1) + 1;
+                let mut previous = 0;
+                for line in &lines {
+                    prop_assert!(line.first_line <= line.last_line);
+                    prop_assert!(line.first_line >= previous);
+                    prop_assert!(line.last_line <= physical, "{} > {}", line.last_line, physical);
+                    previous = line.first_line;
+                    for token in &line.tokens {
+                        prop_assert!(token.line >= line.first_line && token.line <= line.last_line);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_unicode_never_panics(source in any::<String>()) {
+            let _ = logical_lines(&source);
+        }
+    }
+}
