@@ -235,7 +235,10 @@ mod properties {
     fn foreign_pair() -> impl Strategy<Value = Vec<u8>> {
         (header_bytes(), header_bytes()).prop_filter_map("not a pair", |(name, value)| {
             let clean = |bytes: Vec<u8>, cut: &[u8]| -> Vec<u8> {
-                bytes.into_iter().filter(|byte| !cut.contains(byte)).collect()
+                bytes
+                    .into_iter()
+                    .filter(|byte| !cut.contains(byte))
+                    .collect()
             };
             let name = clean(name, b";=");
             let name_text = String::from_utf8_lossy(&name);

@@ -208,14 +208,19 @@ mod properties {
             // Same-origin paths whose query holds a URL: the hub sends the browser to its
             // own origin; what an app does with its own query string is the app's business
             // (the hub's own endpoints check their redirect targets exactly).
-            if payload.starts_with("/?") || payload.starts_with("/redirect?")
+            if payload.starts_with("/?")
+                || payload.starts_with("/redirect?")
                 || payload.starts_with("/ReceiveAutoRedirect/false?")
             {
                 assert_stays_on_the_hub(&payload, "/");
                 continue;
             }
             for base in ["/", "/auth/"] {
-                assert_eq!(validate_next(&payload, base), None, "{payload:?} under {base}");
+                assert_eq!(
+                    validate_next(&payload, base),
+                    None,
+                    "{payload:?} under {base}"
+                );
                 assert_eq!(
                     validate_next_with_hosts(&payload, base, &hosts),
                     None,
