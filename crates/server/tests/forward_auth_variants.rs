@@ -289,7 +289,7 @@ fn denied_request() -> impl Strategy<Value = (Case, HeaderMap, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 10_000, .. ProptestConfig::default() })]
 
     #[test]
     fn no_spelling_of_a_denied_request_is_allowed(
