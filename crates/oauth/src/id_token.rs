@@ -2,14 +2,12 @@
 //! provider's published keys. Upstream skips this; hubauth does not (F2, F14).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 use crate::http::send;
 
@@ -120,11 +118,14 @@ pub struct Expectations<'a> {
 pub struct KeySet {
     url: String,
     client: reqwest::Client,
-    cache: Mutex<Option<(Arc<JwkSet>, Instant)>>,
+    /// The keys and when they were fetched (the caller's clock, in Unix seconds).
+    cache: Mutex<Option<(Arc<JwkSet>, i64)>>,
 }
 
-const MIN_REFETCH: Duration = Duration::from_secs(5);
-const MAX_AGE: Duration = Duration::from_secs(3600);
+/// Seconds between two fetches at least, however many unknown key ids arrive.
+const MIN_REFETCH: i64 = 5;
+/// Seconds after which cached keys are fetched again even when they hold the key id.
+const MAX_AGE: i64 = 3600;
 
 impl KeySet {
     /// Keys published at `url`.
@@ -158,18 +159,21 @@ impl KeySet {
         Ok(Arc::new(set))
     }
 
-    /// The keys, refetched when `stale_kid` is not among the cached ones.
-    async fn keys(&self, wanted_kid: Option<&str>) -> Result<Arc<JwkSet>, IdTokenError> {
+    /// The keys, refetched when `wanted_kid` is not among the cached ones (at most every
+    /// [`MIN_REFETCH`] seconds) or when they are older than [`MAX_AGE`]. `now` is the
+    /// caller's clock, so tests decide when keys age. A clock that went back counts as
+    /// "just fetched": the keys stay until the clock passes the fetch time again.
+    async fn keys(&self, wanted_kid: Option<&str>, now: i64) -> Result<Arc<JwkSet>, IdTokenError> {
         let mut cache = self.cache.lock().await;
         if let Some((set, fetched)) = cache.as_ref() {
+            let age = now.saturating_sub(*fetched);
             let has_kid = wanted_kid.is_none_or(|kid| set.find(kid).is_some());
-            let young = fetched.elapsed() < MAX_AGE;
-            if (has_kid && young) || fetched.elapsed() < MIN_REFETCH {
+            if (has_kid && age < MAX_AGE) || age < MIN_REFETCH {
                 return Ok(set.clone());
             }
         }
         let set = self.fetch().await?;
-        *cache = Some((set.clone(), Instant::now()));
+        *cache = Some((set.clone(), now));
         Ok(set)
     }
 
@@ -180,7 +184,7 @@ impl KeySet {
         expect: &Expectations<'_>,
     ) -> Result<Value, IdTokenError> {
         let (alg, kid) = read_header(token)?;
-        let keys = self.keys(kid.as_deref()).await?;
+        let keys = self.keys(kid.as_deref(), expect.now).await?;
         let jwk = pick_key(&keys, kid.as_deref(), alg)?;
         verify_with_key(token, jwk, alg, expect)
     }
@@ -624,5 +628,52 @@ mod tests {
             read_header("!!.b.c"),
             Err(IdTokenError::Malformed(_))
         ));
+    }
+
+    /// A loopback server that answers every request with an empty key set and counts them.
+    async fn counting_jwks_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut request = [0u8; 2048];
+                let _ = stream.read(&mut request).await;
+                let body = r#"{"keys":[]}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn keys_age_by_the_callers_clock_and_unknown_kids_refetch_at_most_every_five_seconds() {
+        use std::sync::atomic::Ordering;
+        let (url, hits) = counting_jwks_server().await;
+        let keys = KeySet::new(url, reqwest::Client::new());
+        let fetches = || hits.load(Ordering::SeqCst);
+        keys.keys(Some("new-kid"), 1_000).await.unwrap();
+        assert_eq!(fetches(), 1);
+        // An unknown key id refetches, but not within five seconds of the last fetch.
+        keys.keys(Some("new-kid"), 1_004).await.unwrap();
+        assert_eq!(fetches(), 1);
+        keys.keys(Some("new-kid"), 1_005).await.unwrap();
+        assert_eq!(fetches(), 2);
+        // Without a key id to look for, keys are kept for an hour.
+        keys.keys(None, 1_005 + MAX_AGE - 1).await.unwrap();
+        assert_eq!(fetches(), 2);
+        keys.keys(None, 1_005 + MAX_AGE).await.unwrap();
+        assert_eq!(fetches(), 3);
+        // A clock that went back keeps the keys rather than fetching on every token.
+        keys.keys(Some("other-kid"), 900).await.unwrap();
+        assert_eq!(fetches(), 3);
     }
 }
