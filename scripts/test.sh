@@ -21,6 +21,8 @@ if command -v dpkg >/dev/null 2>&1; then
   need_pkg postgresql
   # nginx fronts a tiny app in the forward-auth end-to-end test (auth_request).
   need_pkg nginx
+  # Caddy fronts the same app with forward_auth (crates/cli/tests/caddy.rs).
+  need_pkg caddy
   # Node.js runs the OpenID provider of the end-to-end test (e2e/oidc-provider).
   command -v node >/dev/null 2>&1 || need_pkg nodejs
   command -v npm >/dev/null 2>&1 || need_pkg npm
