@@ -31,24 +31,49 @@ pub const DEMO_USERS: &[(&str, &str, &[&str])] = &[
     ("mallory", "mallory", &["visitors"]),
 ];
 
-fn hub_table(dir: &Path, port: u16, class: &str) -> String {
-    format!(
+/// Where the demo's app listens, and whether it is handed the user's access token.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoApp {
+    /// The app's address (`[Hub] upstream`).
+    pub addr: std::net::SocketAddr,
+    /// Hand the app the access token from auth_state (logins through a provider).
+    pub access_token: bool,
+}
+
+fn hub_table(dir: &Path, port: u16, class: &str, app: Option<DemoApp>) -> String {
+    let mut table = format!(
         "[Hub]\nauthenticator_class = \"{class}\"\nbind_url = \"http://127.0.0.1:{port}\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\n",
         db = dir.join("hubauth.sqlite").display(),
         secret = dir.join("cookie_secret").display(),
-    )
+    );
+    if let Some(app) = app {
+        // The demo app behind the built-in proxy: everything outside /hub/ goes to it.
+        table.push_str(&format!("upstream = \"http://{}\"\n", app.addr));
+        if app.access_token {
+            table.push_str(
+                "auth_state_headers = { \"X-Auth-Request-Access-Token\" = \"access_token\" }\n",
+            );
+        }
+    }
+    table
 }
 
 /// The demo's configuration with DummyAuthenticator.
-pub fn dummy_config(dir: &Path, port: u16) -> String {
+pub fn dummy_config(dir: &Path, port: u16, app: Option<DemoApp>) -> String {
     format!(
         "# hubauth demo configuration (written by `hubauth demo --provider dummy`)\n{}login_rate_limit = 0\n\n[Authenticator]\nadmin_users = [\"admin\"]\nblocked_users = [\"mallory\"]\ncustom_403_message = \"mallory is blocked on this demo hub.\"\n\n[DummyAuthenticator]\n# Any username and any password log in; `admin` is an admin, `mallory` is blocked.\n",
-        hub_table(dir, port, "dummy")
+        hub_table(dir, port, "dummy", app)
     )
 }
 
 /// The demo's configuration with GenericOAuthenticator against the development provider.
-pub fn oidc_config(dir: &Path, port: u16, issuer: &str, client_secret: &str) -> String {
+pub fn oidc_config(
+    dir: &Path,
+    port: u16,
+    issuer: &str,
+    client_secret: &str,
+    app: Option<DemoApp>,
+) -> String {
     format!(
         r#"# hubauth demo configuration (written by `hubauth demo`)
 {hub}
@@ -68,7 +93,7 @@ allowed_groups = ["staff"]
 admin_groups = ["admins"]
 oidc_logout = true
 "#,
-        hub = hub_table(dir, port, "generic-oauth"),
+        hub = hub_table(dir, port, "generic-oauth", app),
     )
 }
 
@@ -129,8 +154,15 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
     let mut env = MapEnv::new();
     let mut globus = None;
     let mut azure = None;
+    let demo_app = crate::demo_app::start().await?;
+    let app = |access_token| {
+        Some(DemoApp {
+            addr: demo_app.addr(),
+            access_token,
+        })
+    };
     let (text, idp) = match provider {
-        DemoProvider::Dummy => (dummy_config(&dir, port), None),
+        DemoProvider::Dummy => (dummy_config(&dir, port, app(false)), None),
         DemoProvider::Azuread => {
             let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
             let (mock, table) = hubauth_azuread::mock::start_demo_mock(&callback)
@@ -143,7 +175,7 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
             );
             let text = format!(
                 "# hubauth demo configuration (written by `hubauth demo --provider azuread`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo tenant's staff group may use this hub.\"\n\n{table}",
-                hub_table(&dir, port, "azuread")
+                hub_table(&dir, port, "azuread", app(true))
             );
             (text, None)
         }
@@ -159,7 +191,7 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
             );
             let text = format!(
                 "# hubauth demo configuration (written by `hubauth demo --provider globus`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo's staff Globus group from globusid.org may use this hub.\"\n\n{table}",
-                hub_table(&dir, port, "globus")
+                hub_table(&dir, port, "globus", app(true))
             );
             (text, None)
         }
@@ -170,7 +202,10 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
                 "JUPYTERHUB_CRYPT_KEY",
                 hubauth_store::CryptKeeper::generate_key(),
             );
-            (oidc_config(&dir, port, idp.issuer(), &secret), Some(idp))
+            (
+                oidc_config(&dir, port, idp.issuer(), &secret, app(true)),
+                Some(idp),
+            )
         }
     };
     let config_path = dir.join("hubauth.toml");
@@ -186,8 +221,10 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
             DemoProvider::Azuread => "  \"Sign in with Azure AD\" takes you to a local mock of Azure AD (tenant contoso): pick a user.\n  adele (admin), alex (staff), grace (250 groups: read from Microsoft Graph), dan (no group: 403).\n",
             DemoProvider::Globus => "  \"Sign in with Globus\" takes you to a local mock of Globus Auth: pick a user.\n  alice (staff group), admin (staff, admins), bob (no group: 403), mallory (another identity provider: 403).\n",
         };
+        // The app is everything outside /hub/ on the hub's own address.
+        let app_url = url.split("/hub/").next().map_or_else(String::new, |origin| format!("{origin}/"));
         let banner = format!(
-            "\n  hubauth demo is running.\n\n  Open {url}\n{how}\n  Data and config: {}\n  Press Ctrl-C to stop.\n\n",
+            "\n  hubauth demo is running.\n\n  App: {app_url}\n    a tiny app behind the hub's built-in proxy: a stranger is sent through the\n    login and back, then the page shows what the app receives (user, groups, tokens).\n\n  Hub: {url}\n{how}\n  Data and config: {}\n  Press Ctrl-C to stop.\n\n",
             dir.display()
         );
         // A closed stdout (the demo piped into `head`) must not stop the hub.
@@ -205,5 +242,6 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
     if let Some(mock) = azure {
         mock.shutdown().await;
     }
+    demo_app.shutdown();
     result
 }

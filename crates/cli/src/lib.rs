@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod demo;
+pub mod demo_app;
 pub mod import;
 #[cfg(test)]
 mod properties;

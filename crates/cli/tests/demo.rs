@@ -133,11 +133,82 @@ fn start_demo_with(dir: &std::path::Path, provider: &str) -> (Demo, String) {
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
         let line = lines.next().expect("demo printed its URL").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Open ") {
+        if let Some(rest) = line.trim().strip_prefix("Hub: ") {
             break rest.trim().to_owned();
         }
     };
     (demo, url)
+}
+
+/// The app's URL as the demo prints it: the hub's origin, outside `/hub/`.
+fn app_url(login_url: &str) -> String {
+    format!("{}/", login_url.split("/hub/").next().unwrap())
+}
+
+async fn app_page(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn demo_app_takes_a_stranger_through_login_and_back() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (_demo, login_url) = start_demo_with(dir.path(), "dummy");
+    let app = app_url(&login_url);
+    let origin = app.trim_end_matches('/').to_owned();
+    let browser = client();
+    let stranger = browser.get(&app).send().await.unwrap();
+    assert_eq!(
+        stranger.status(),
+        302,
+        "a stranger is sent to the login page"
+    );
+    let to_login = location(&stranger);
+    assert_eq!(to_login, "/hub/login?next=%2F");
+    let logged_in = login_at(&browser, &format!("{origin}{to_login}"), "ann", "pw").await;
+    assert_eq!(logged_in.status(), 302);
+    assert_eq!(location(&logged_in), "/", "back to the app after login");
+    let (status, page) = app_page(&browser, &app).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Hello, <span id=\"user\">ann</span>"),
+        "{page}"
+    );
+    assert!(page.contains("<td id=\"admin\">false</td>"), "{page}");
+    assert!(page.contains("No token is handed to this app"), "{page}");
+    // The admin sees the admin flag the proxy sends.
+    let admin = client();
+    login_at(
+        &admin,
+        &format!("{origin}/hub/login?next=%2F"),
+        "admin",
+        "pw",
+    )
+    .await;
+    let (_, page) = app_page(&admin, &app).await;
+    assert!(page.contains("<td id=\"admin\">true</td>"), "{page}");
+}
+
+#[tokio::test]
+async fn oauth_demo_app_receives_groups_and_a_shortened_access_token() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (_demo, login_url) = start_demo(dir.path());
+    let app = app_url(&login_url);
+    let browser = client();
+    let landed = browse_login(&browser, &login_url, "alice", "alice").await;
+    assert_eq!(landed.status(), 303);
+    let (status, page) = app_page(&browser, &app).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Hello, <span id=\"user\">alice</span>"),
+        "{page}"
+    );
+    assert!(page.contains("<li>staff</li>"), "{page}");
+    assert!(page.contains("x-auth-request-access-token"), "{page}");
+    assert!(
+        page.contains("characters)"),
+        "the token is shortened: {page}"
+    );
 }
 
 #[tokio::test]
