@@ -23,6 +23,10 @@ if command -v dpkg >/dev/null 2>&1; then
   need_pkg nginx
   # Caddy fronts the same app with forward_auth (crates/cli/tests/caddy.rs).
   need_pkg caddy
+  # OpenLDAP's server and tools for LDAPAuthenticator's tests (crates/cli/tests/ldap.rs);
+  # each test runs its own slapd, so the package's own server stays unconfigured.
+  need_pkg slapd
+  need_pkg ldap-utils
   # Node.js runs the OpenID provider of the end-to-end test (e2e/oidc-provider).
   command -v node >/dev/null 2>&1 || need_pkg nodejs
   command -v npm >/dev/null 2>&1 || need_pkg npm
@@ -33,6 +37,9 @@ if command -v dpkg >/dev/null 2>&1; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
+    if command -v debconf-set-selections >/dev/null 2>&1; then
+      echo "slapd slapd/no_configuration boolean true" | $sudo_cmd debconf-set-selections
+    fi
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_missing[@]}"
   fi
 fi

@@ -60,6 +60,10 @@ fn local_azuread(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigE
     Ok(Arc::new(hubauth_azuread::local_azuread_from_view(view)?))
 }
 
+fn ldap(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_ldap::LdapAuthenticator::from_view(view)?))
+}
+
 fn globus(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(hubauth_globus::globus_from_view(view)?))
 }
@@ -144,6 +148,16 @@ pub const ENTRIES: &[Entry] = &[
         ],
         build: local_azuread,
     },
+    Entry {
+        class: "LDAPAuthenticator",
+        aliases: &[
+            "ldap",
+            "ldapauthenticator",
+            "ldapauthenticator.LDAPAuthenticator",
+            "ldapauthenticator.ldapauthenticator.LDAPAuthenticator",
+        ],
+        build: ldap,
+    },
 ];
 
 /// Classes JupyterHub knows that later hubauth releases add; named in errors so that a
@@ -159,6 +173,7 @@ pub fn class_defs() -> Vec<&'static ClassDef> {
     defs.push(&LOCAL_GENERIC_OAUTHENTICATOR);
     defs.extend(hubauth_globus::classes());
     defs.extend(hubauth_azuread::classes());
+    defs.extend(hubauth_ldap::classes());
     defs
 }
 

@@ -376,7 +376,7 @@ fn demo_serves_a_login_page() {
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
         let line = lines.next().expect("demo printed its URL").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Open ") {
+        if let Some(rest) = line.trim().strip_prefix("Hub: ") {
             break rest.trim().to_owned();
         }
     };

@@ -391,6 +391,37 @@ fn pam_config_with_an_admin_set() {
 }
 
 #[test]
+fn ldap_active_directory_config() {
+    let run = import("ldap.py");
+    assert_eq!(run.get("Hub", "authenticator_class").as_str(), Some("ldap"));
+    assert_eq!(
+        run.get("LDAPAuthenticator", "server_address").as_str(),
+        Some("ad.example.edu")
+    );
+    assert_eq!(
+        run.get("LDAPAuthenticator", "use_ssl").as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        run.get("LDAPAuthenticator", "lookup_dn_user_dn_attribute")
+            .as_str(),
+        Some("sAMAccountName")
+    );
+    assert_eq!(
+        strings(&run.get("LDAPAuthenticator", "allowed_groups")),
+        ["cn=jupyter,ou=Groups,dc=example,dc=edu"]
+    );
+    assert_eq!(
+        run.get("LDAPAuthenticator", "group_search_filter").as_str(),
+        Some("(member:1.2.840.113556.1.4.1941:={userdn})")
+    );
+    // `ssl.CERT_REQUIRED` is Python code: listed, not guessed.
+    run.note(18, "not converted", &["tls_kwargs"]);
+    let stdout = run.assert_checks(&[]);
+    assert!(stdout.contains("OK (LDAPAuthenticator"), "{stdout}");
+}
+
+#[test]
 fn python_syntax_errors_stop_the_import_with_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.py");
