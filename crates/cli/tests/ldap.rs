@@ -399,3 +399,28 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
         assert!(elapsed.as_secs_f64() >= 0.2, "{elapsed:?}");
     }
 }
+
+#[tokio::test]
+async fn a_directory_that_never_answers_gives_the_page_within_the_timeout() {
+    // A server that accepts connections and then says nothing, for each strategy.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    for strategy in ["before_bind", "on_connect", "insecure"] {
+        let table = format!(
+            "[LDAPAuthenticator]\nserver_address = \"127.0.0.1\"\nserver_port = {port}\ntls_strategy = \"{strategy}\"\nconnect_timeout = 0.5\noperation_timeout = 0.5\nallow_all = true\n{PEOPLE_TEMPLATE}"
+        );
+        let hub = start_hub("authenticator_class = \"ldap\"", &table, &[]).await;
+        let started = std::time::Instant::now();
+        let (status, page) = try_login(&hub, "alice", "alice-pw").await;
+        assert_eq!(status, 502, "{strategy}: {page}");
+        assert!(page.contains("LDAP"), "{strategy}: {page}");
+        // Well before any default HTTP timeout: the configured half second, per step.
+        assert!(started.elapsed().as_secs_f64() < 10.0, "{strategy}: {:?}", started.elapsed());
+    }
+}

@@ -18,6 +18,8 @@
 
 mod authenticator;
 mod directory;
+#[cfg(test)]
+mod escape_properties;
 mod options;
 mod template;
 mod tls;

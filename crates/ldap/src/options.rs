@@ -18,6 +18,9 @@ use crate::template::Template;
 pub const DEFAULT_GROUP_SEARCH_FILTER: &str =
     "(|(member={userdn})(uniqueMember={userdn})(memberUid={uid}))";
 
+/// The group filter of `nested_groups`: Active Directory's LDAP_MATCHING_RULE_IN_CHAIN.
+pub const NESTED_GROUP_SEARCH_FILTER: &str = "(member:1.2.840.113556.1.4.1941:={userdn})";
+
 /// The `[LDAPAuthenticator]` table.
 pub static LDAP_AUTHENTICATOR: ClassDef = ClassDef {
     name: "LDAPAuthenticator",
@@ -71,6 +74,12 @@ pub static LDAP_AUTHENTICATOR: ClassDef = ClassDef {
             Str,
             Literal("\"(|(member={userdn})(uniqueMember={userdn})(memberUid={uid}))\""),
             "The filter that matches a group entry the user is a member of; {userdn} is the user's DN and {uid} the resolved username, both escaped as filter values (RFC 4515). For nested Active Directory groups use (member:1.2.840.113556.1.4.1941:={userdn}).",
+        ),
+        OptionDef::new(
+            "nested_groups",
+            Bool,
+            Literal("false"),
+            "Active Directory: count membership through nested groups, with AD's LDAP_MATCHING_RULE_IN_CHAIN: the group filter becomes (member:1.2.840.113556.1.4.1941:={userdn}). Cannot be combined with a group_search_filter of your own. A hubauth addition.",
         ),
         OptionDef::new(
             "group_attributes",
@@ -335,7 +344,16 @@ impl LdapConfig {
         }
 
         let allowed_groups: Vec<String> = view.get("allowed_groups")?;
-        let group_filter_text: String = view.get("group_search_filter")?;
+        let mut group_filter_text: String = view.get("group_search_filter")?;
+        if view.get::<bool>("nested_groups")? {
+            if view.is_set("group_search_filter") {
+                return Err(view.invalid(
+                    "nested_groups",
+                    "cannot be combined with group_search_filter: write the filter with the in-chain rule yourself, or leave group_search_filter unset",
+                ));
+            }
+            group_filter_text = NESTED_GROUP_SEARCH_FILTER.to_owned();
+        }
         let group_attributes: Vec<String> = view.get("group_attributes")?;
         if !allowed_groups.is_empty()
             && (group_filter_text.is_empty() || group_attributes.is_empty())
@@ -549,4 +567,87 @@ fn tls_settings(
         warnings.push("LDAPAuthenticator.tls_kwargs has validate = \"CERT_NONE\": any server certificate is accepted, so anyone on the network path can read passwords.".to_owned());
     }
     Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use hubauth_config::{Config, MapEnv, Registry};
+
+    use super::*;
+
+    fn load(body: &str) -> Result<LdapConfig, ConfigError> {
+        let registry = Registry::new(
+            hubauth_core::options::classes()
+                .into_iter()
+                .chain([&LDAP_AUTHENTICATOR]),
+        )
+        .expect("registry");
+        let text = format!("[LDAPAuthenticator]\nserver_address = \"ldap.example.org\"\n{body}");
+        let config = Config::parse(&text, "t.toml", &registry)?;
+        let env = MapEnv::new();
+        LdapConfig::from_view(&config.view(&registry, "LDAPAuthenticator", &env))
+    }
+
+    #[test]
+    fn defaults_follow_upstream() {
+        let config = load("bind_dn_template = \"uid={username},dc=x\"").unwrap();
+        assert_eq!(config.server_port, 389);
+        assert_eq!(config.tls_strategy, TlsStrategy::BeforeBind);
+        assert_eq!(
+            config.group_search_filter.to_string(),
+            DEFAULT_GROUP_SEARCH_FILTER
+        );
+        assert_eq!(config.url(), "ldap://ldap.example.org:389");
+        let ldaps = load("bind_dn_template = \"uid={username},dc=x\"\nuse_ssl = true").unwrap();
+        assert_eq!(
+            (ldaps.tls_strategy, ldaps.server_port),
+            (TlsStrategy::OnConnect, 636)
+        );
+        assert!(
+            ldaps
+                .warnings
+                .iter()
+                .any(|w| w.contains("use_ssl is deprecated"))
+        );
+    }
+
+    #[test]
+    fn nested_groups_use_the_in_chain_rule_and_refuse_a_filter_of_their_own() {
+        let config =
+            load("bind_dn_template = \"uid={username},dc=x\"\nnested_groups = true").unwrap();
+        assert_eq!(
+            config.group_search_filter.to_string(),
+            NESTED_GROUP_SEARCH_FILTER
+        );
+        let err = load("bind_dn_template = \"uid={username},dc=x\"\nnested_groups = true\ngroup_search_filter = \"(member={userdn})\"").unwrap_err();
+        assert!(err.to_string().contains("nested_groups"), "{err}");
+    }
+
+    #[test]
+    fn configurations_that_cannot_log_anybody_in_are_refused_naming_the_option() {
+        for (body, option) in [
+            ("", "bind_dn_template"),
+            ("lookup_dn = true", "user_search_base"),
+            ("bind_dn_template = \"uid={user}\"", "bind_dn_template"),
+            (
+                "bind_dn_template = \"uid={username}\"\ntls_strategy = \"ssl\"",
+                "tls_strategy",
+            ),
+            (
+                "bind_dn_template = \"uid={username}\"\ntls_kwargs = { ciphers = \"x\" }",
+                "tls_kwargs",
+            ),
+            (
+                "bind_dn_template = \"uid={username}\"\nsearch_filter = \"(uid={username})\"",
+                "user_search_base",
+            ),
+            (
+                "bind_dn_template = \"uid={username}\"\nvalid_username_regex = \"(\"",
+                "valid_username_regex",
+            ),
+        ] {
+            let err = load(body).unwrap_err().to_string();
+            assert!(err.contains(option), "{body:?}: {err}");
+        }
+    }
 }
