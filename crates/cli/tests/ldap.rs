@@ -421,6 +421,10 @@ async fn a_directory_that_never_answers_gives_the_page_within_the_timeout() {
         assert_eq!(status, 502, "{strategy}: {page}");
         assert!(page.contains("LDAP"), "{strategy}: {page}");
         // Well before any default HTTP timeout: the configured half second, per step.
-        assert!(started.elapsed().as_secs_f64() < 10.0, "{strategy}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed().as_secs_f64() < 10.0,
+            "{strategy}: {:?}",
+            started.elapsed()
+        );
     }
 }
