@@ -54,12 +54,14 @@ fn binaries() -> Option<(PathBuf, PathBuf)> {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct free ports: both are held while the second is chosen, so they differ.
+fn two_free_ports() -> (u16, u16) {
+    let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    )
 }
 
 /// The DN of a person under `ou=people`.
@@ -253,19 +255,36 @@ impl Slapd {
             "slapadd failed: {}",
             String::from_utf8_lossy(&loaded.stderr)
         );
+        let (ldap_port, ldaps_port) = two_free_ports();
         let mut slapd = Slapd {
             child: None,
             binary,
-            ldap_port: free_port(),
-            ldaps_port: free_port(),
+            ldap_port,
+            ldaps_port,
             dir,
         };
-        slapd.run().await;
-        Some(slapd)
+        // A port chosen here can be taken by another test before slapd binds it: then
+        // slapd exits at once, and new ports are tried.
+        for _ in 0..5 {
+            if slapd.try_run().await {
+                return Some(slapd);
+            }
+            (slapd.ldap_port, slapd.ldaps_port) = two_free_ports();
+        }
+        panic!("slapd did not start:\n{}", slapd.log());
     }
 
     /// (Re)starts the server on the same ports and data.
     pub async fn run(&mut self) {
+        assert!(
+            self.try_run().await,
+            "slapd exited at start:\n{}",
+            self.log()
+        );
+    }
+
+    /// Starts the server; false when it exited at once (a port was taken).
+    async fn try_run(&mut self) -> bool {
         let urls = format!(
             "ldap://127.0.0.1:{}/ ldaps://127.0.0.1:{}/",
             self.ldap_port, self.ldaps_port
@@ -282,14 +301,15 @@ impl Slapd {
             .expect("start slapd");
         self.child = Some(child);
         for _ in 0..200 {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("slapd exited with {status}:\n{}", self.log());
+            if self.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+                self.child = None;
+                return false;
             }
             if tokio::net::TcpStream::connect(("127.0.0.1", self.ldaps_port))
                 .await
                 .is_ok()
             {
-                return;
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
