@@ -93,7 +93,7 @@ pub async fn held_by_user(
     user: &UserRecord,
     granted: Vec<String>,
 ) -> Result<Vec<String>, AppError> {
-    use crate::api::scopes::{self, Scopes};
+    use hubauth_core::scopes::{self, Scopes};
     let held = crate::api::auth::user_scopes(state, user).await?;
     Ok(granted
         .into_iter()
