@@ -285,7 +285,7 @@ pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, Key
     if !config.services.iter().any(ServiceConfig::is_oauth_client) {
         return Ok(None);
     }
-    let key = SigningKeys::load_or_create(
+    let key = keys::load_or_create(
         &config.oidc_signing_key_file,
         &config.oidc_rsa_signing_key_file,
     )?;
