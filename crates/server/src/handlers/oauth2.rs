@@ -11,7 +11,6 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use hubauth_core::LoginKind;
 use hubauth_store::{OAuthExchange, OAuthExchangeOutcome, OAuthGrantState, UserRecord};
 use serde::Deserialize;
@@ -24,6 +23,7 @@ use crate::provider::{self, IdTokenParams, Provider, ServiceConfig};
 use crate::secrets::{hash_token, random_token};
 use crate::session;
 use crate::state::{AppState, HubState};
+use hubauth_provider::{Form, ProviderError};
 
 /// The query of an authorization request.
 #[derive(Debug, Deserialize, Default)]
@@ -256,7 +256,7 @@ async fn authorize_inner(
         query.code_challenge.as_deref(),
         query.code_challenge_method.as_deref(),
     ) {
-        (Some(challenge), Some("S256")) if is_pkce_value(challenge) && challenge.len() == 43 => {
+        (Some(challenge), Some("S256")) if hubauth_provider::is_valid_s256_challenge(challenge) => {
             Some(challenge.to_owned())
         }
         (Some(_), Some("S256")) => {
@@ -576,12 +576,6 @@ fn reauth_url(request_uri: &str, marker: &str) -> String {
     format!("{path}?{}", out.finish())
 }
 
-fn is_pkce_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 fn grant_error(err: grants::GrantError) -> AppError {
     match err {
         grants::GrantError::Store(err) => AppError::from(err),
@@ -645,14 +639,18 @@ async fn client_request(
         );
     };
     let answer = async {
-        let form = match parse_form(body) {
+        let form = match Form::parse(body) {
             Ok(form) => form,
-            Err(message) => return Ok(invalid_request(&message)),
+            Err(err) => return Ok(provider_error(&err)),
         };
-        let client = match authenticate_client(provider, headers, &form) {
-            Ok(client) => client,
-            Err(refused) => return Ok(*refused),
-        };
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        let client =
+            match hubauth_provider::authenticate_client(&provider.services, authorization, &form) {
+                Ok(client) => client,
+                Err(refused) => return Ok(provider_error(&refused)),
+            };
         match endpoint {
             ClientEndpoint::Token => grant(state, provider, client, headers, &form).await,
             ClientEndpoint::Revoke => revoke_token(state, client, &form).await,
@@ -670,148 +668,22 @@ async fn client_request(
     }
 }
 
-/// The form fields of a token request; a repeated field is an error (RFC 6749 §3.2).
-fn parse_form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, String> {
-    let mut fields = std::collections::BTreeMap::new();
-    for (key, value) in url::form_urlencoded::parse(body) {
-        if fields.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(format!("the parameter {key} is repeated"));
-        }
-    }
-    Ok(fields)
-}
-
-/// Client credentials as presented.
-struct Credentials {
-    /// The client ids the request may mean, in order of preference.
-    client_ids: Vec<String>,
-    /// The secrets the request may mean; `None` when it sent no secret.
-    secrets: Option<Vec<String>>,
-    /// Whether they came in `Authorization: Basic`.
-    basic: bool,
-}
-
-/// RFC 6749 §2.3.1's encoding of a Basic credential part undone (`+` is a space, `%XX`
-/// a byte); `None` when that is not UTF-8.
-fn form_decode(part: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(&part.replace('+', " "))
-        .decode_utf8()
-        .ok()
-        .map(|decoded| decoded.into_owned())
-}
-
-/// A credential part as RFC 6749 §2.3.1 says to send it (form-encoded) and as widely
-/// used client libraries send it (raw): both readings, the decoded one first.
-fn both_readings(part: &str) -> Vec<String> {
-    let mut readings = Vec::with_capacity(2);
-    if let Some(decoded) = form_decode(part) {
-        readings.push(decoded);
-    }
-    if !readings.iter().any(|r| r == part) {
-        readings.push(part.to_owned());
-    }
-    readings
-}
-
-/// The client credentials of a token request: from `Authorization: Basic` or from the
-/// body, never both.
-fn client_credentials(
-    headers: &HeaderMap,
-    form: &std::collections::BTreeMap<String, String>,
-) -> Result<Credentials, &'static str> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, rest) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
-        });
-    if let Some(encoded) = basic {
-        if form.contains_key("client_secret") {
-            return Err("use one client authentication method, not two");
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or("the Basic credentials are malformed")?;
-        // Client ids never contain ':', so the first one ends the id; the secret may hold
-        // more.
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or("the Basic credentials are malformed")?;
-        let client_ids = both_readings(id);
-        if let Some(form_id) = form.get("client_id")
-            && !client_ids.contains(form_id)
-        {
-            return Err("client_id does not match the Basic credentials");
-        }
-        return Ok(Credentials {
-            client_ids,
-            secrets: Some(both_readings(secret)),
-            basic: true,
-        });
-    }
-    let id = form
-        .get("client_id")
-        .cloned()
-        .ok_or("client authentication is required (client_id)")?;
-    Ok(Credentials {
-        client_ids: vec![id],
-        secrets: form.get("client_secret").map(|secret| vec![secret.clone()]),
-        basic: false,
-    })
-}
-
-/// The registered client a token or revocation request authenticates as, or the error
-/// answer (`invalid_request` for malformed credentials, `invalid_client` for wrong ones).
-fn authenticate_client<'p>(
-    provider: &'p Provider,
-    headers: &HeaderMap,
-    form: &std::collections::BTreeMap<String, String>,
-) -> Result<&'p ServiceConfig, Box<Response>> {
-    let credentials =
-        client_credentials(headers, form).map_err(|message| Box::new(invalid_request(message)))?;
-    let unauthorized = |description: &str| {
-        let mut response = token_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
-        if credentials.basic {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"hubauth\""),
-            );
-        }
-        response
-    };
-    let Some(client) = credentials
-        .client_ids
-        .iter()
-        .find_map(|id| provider.client(id))
-    else {
-        tracing::info!("request from an unknown OAuth client refused");
-        return Err(Box::new(unauthorized("unknown client")));
-    };
-    match (&client.client_secret, &credentials.secrets) {
-        (Some(expected), Some(presented)) => {
-            // Every reading is compared, each in constant time, so the time taken does not
-            // tell which one matched.
-            let matched = presented
-                .iter()
-                .fold(false, |matched, secret| expected.matches(secret) | matched);
-            if matched {
-                Ok(client)
-            } else {
-                tracing::info!(client = %client.client_id, "request with a wrong client secret refused");
-                Err(Box::new(unauthorized("client authentication failed")))
+/// The JSON answer (RFC 6749 §5.2) of a refused token or revocation request: 401 with a
+/// `Basic` challenge for a client that failed HTTP Basic authentication, 400 otherwise.
+fn provider_error(err: &ProviderError) -> Response {
+    match err {
+        ProviderError::InvalidClient { basic, .. } => {
+            let mut response =
+                token_error(StatusCode::UNAUTHORIZED, err.code(), &err.description());
+            if *basic {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"hubauth\""),
+                );
             }
+            response
         }
-        (Some(_), None) => {
-            tracing::info!(client = %client.client_id, "request without the client secret refused");
-            Err(Box::new(unauthorized("client authentication failed")))
-        }
-        (None, None) => Ok(client),
-        (None, Some(_)) => Err(Box::new(unauthorized(
-            "this client is public and has no secret",
-        ))),
+        _ => token_error(StatusCode::BAD_REQUEST, err.code(), &err.description()),
     }
 }
 
@@ -826,7 +698,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
 async fn revoke_token(
     state: &HubState,
     client: &ServiceConfig,
-    form: &std::collections::BTreeMap<String, String>,
+    form: &Form,
 ) -> Result<Response, AppError> {
     let Some(token) = form
         .get("token")
@@ -835,7 +707,7 @@ async fn revoke_token(
         return Ok(invalid_request("token is required"));
     };
     // The hint only orders the lookups (RFC 7009 §2.1); both kinds are tried.
-    let refresh_first = form.get("token_type_hint").map(String::as_str) == Some("refresh_token");
+    let refresh_first = form.get("token_type_hint") == Some("refresh_token");
     for refresh in [refresh_first, !refresh_first] {
         let outcome = if refresh {
             revoke_refresh_token(state, client, token).await?
@@ -913,9 +785,9 @@ async fn grant(
     provider: &Provider,
     client: &ServiceConfig,
     headers: &HeaderMap,
-    form: &std::collections::BTreeMap<String, String>,
+    form: &Form,
 ) -> Result<Response, AppError> {
-    match form.get("grant_type").map(String::as_str) {
+    match form.get("grant_type") {
         Some("authorization_code") => redeem_code(state, provider, client, headers, form).await,
         Some("refresh_token") => refresh(state, provider, client, headers, form).await,
         Some(_) => Ok(token_error(
@@ -974,7 +846,7 @@ async fn redeem_code(
     provider: &Provider,
     client: &ServiceConfig,
     headers: &HeaderMap,
-    form: &std::collections::BTreeMap<String, String>,
+    form: &Form,
 ) -> Result<Response, AppError> {
     let Some(code) = form
         .get("code")
@@ -1009,11 +881,10 @@ async fn redeem_code(
     }
     match (&grant.code_challenge, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) => {
-            if !(43..=128).contains(&verifier.len()) || !is_pkce_value(verifier) {
+            if !hubauth_provider::is_valid_verifier(verifier) {
                 return Ok(invalid_grant("code_verifier is malformed"));
             }
-            let computed = pkce_s256(verifier);
-            if !constant_eq(computed.as_bytes(), challenge.as_bytes()) {
+            if !hubauth_provider::verifier_matches(verifier, challenge) {
                 return Ok(invalid_grant(
                     "code_verifier does not match the code_challenge",
                 ));
@@ -1074,7 +945,7 @@ async fn refresh(
     provider: &Provider,
     client: &ServiceConfig,
     headers: &HeaderMap,
-    form: &std::collections::BTreeMap<String, String>,
+    form: &Form,
 ) -> Result<Response, AppError> {
     let Some(presented) = form
         .get("refresh_token")
@@ -1266,12 +1137,6 @@ fn token_response(
 /// client can renew an expired access token.
 fn refresh_lifetime(state: &HubState) -> i64 {
     state.config.oauth_token_expires_in.saturating_mul(2)
-}
-
-/// BASE64URL(SHA256(verifier)) without padding (RFC 7636 §4.2).
-fn pkce_s256(verifier: &str) -> String {
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {

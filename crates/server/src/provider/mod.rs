@@ -12,7 +12,8 @@ pub mod config;
 pub mod grants;
 pub mod keys;
 
-pub use config::{BASE_SCOPES, ClientSecret, ServiceConfig, check_redirect_uri, parse_services};
+pub use config::{ServiceConfig, parse_services};
+pub use hubauth_provider::{BASE_SCOPES, ClientSecret, check_redirect_uri};
 pub use keys::{IdTokenAlg, KeyError, SigningKeys};
 
 use axum::http::HeaderMap;
@@ -38,9 +39,7 @@ pub struct Provider {
 impl Provider {
     /// The service with this client id.
     pub fn client(&self, client_id: &str) -> Option<&ServiceConfig> {
-        self.services
-            .iter()
-            .find(|s| s.client_id == client_id && s.is_oauth_client())
+        hubauth_provider::find_client(&self.services, client_id)
     }
 }
 
@@ -64,22 +63,9 @@ pub fn endpoint_base(state: &HubState, headers: &HeaderMap) -> String {
     )
 }
 
-/// The scopes granted for a request: those asked for that the client may have (others
-/// are dropped, as JupyterHub does), always with `identify`; no scope asks for
-/// `identify` only.
+/// The scopes granted for a request (see [`ServiceConfig::grant_scopes`]).
 pub fn grant_scopes(client: &ServiceConfig, requested: Option<&str>) -> Vec<String> {
-    let mut granted = vec!["identify".to_owned()];
-    for scope in requested.unwrap_or("").split(' ') {
-        if scope.is_empty() || granted.iter().any(|s| s == scope) {
-            continue;
-        }
-        if client.allows_scope(scope) {
-            granted.push(scope.to_owned());
-        } else {
-            tracing::info!(client = %client.client_id, scope, "dropping a scope the client may not have");
-        }
-    }
-    granted
+    client.grant_scopes(requested)
 }
 
 /// The scopes of `granted` the user may hand to a service: hub scopes (those hubauth
