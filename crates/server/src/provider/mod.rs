@@ -2,46 +2,29 @@
 //! JupyterHub's `/hub/api/oauth2/` is, plus what JupyterHub lacks: discovery, a JWKS and
 //! signed ID tokens, so that any stock OIDC client can log users in through the hub.
 //!
-//! Access tokens are ordinary API tokens of the user carrying the granted scopes;
-//! refresh tokens rotate on every use; authorization codes live 60 s, are single-use, and
-//! are bound to the client, the redirect URI and the PKCE challenge. A code and every
-//! token descending from it form a family, revoked as a whole when a used code or refresh
-//! token comes back (see [`grants`]).
+//! The protocol is the `hubauth-provider` crate; this module holds what ties it to the
+//! hub: the services' configuration ([`config`]), the key files ([`keys`]), the storage
+//! over the hub's database ([`store`]), and the scopes a user may hand on.
+//!
+//! Access tokens are ordinary API tokens of the user carrying the granted scopes, with a
+//! note naming the client and the hub session, so that ending the session revokes them.
 
 pub mod config;
-pub mod grants;
 pub mod keys;
+pub mod store;
 
 pub use config::{ServiceConfig, parse_services};
-pub use hubauth_provider::{BASE_SCOPES, ClientSecret, check_redirect_uri};
+pub use hubauth_provider::{BASE_SCOPES, ClientSecret, ID_TOKEN_TTL, Provider, check_redirect_uri};
 pub use keys::{IdTokenAlg, KeyError, SigningKeys};
+pub use store::HubStore;
 
 use axum::http::HeaderMap;
+use hubauth_provider::Subject;
 use hubauth_store::{NewApiToken, UserRecord};
-use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
-use crate::secrets::{hash_token, random_token};
+use crate::secrets::hash_token;
 use crate::state::HubState;
-
-/// How long an ID token is valid, in seconds.
-pub const ID_TOKEN_TTL: i64 = 3600;
-
-/// The provider: the registered clients and the signing key.
-#[derive(Debug)]
-pub struct Provider {
-    /// The registered services.
-    pub services: Vec<ServiceConfig>,
-    /// The ID token signing keys (RS256 and ES256).
-    pub key: SigningKeys,
-}
-
-impl Provider {
-    /// The service with this client id.
-    pub fn client(&self, client_id: &str) -> Option<&ServiceConfig> {
-        hubauth_provider::find_client(&self.services, client_id)
-    }
-}
 
 /// The issuer: the hub's public origin and base URL without the trailing slash
 /// (`https://hub.example.org` or `https://example.org/auth`). Discovery is at
@@ -61,11 +44,6 @@ pub fn endpoint_base(state: &HubState, headers: &HeaderMap) -> String {
         state.public_origin(headers),
         state.hub_prefix()
     )
-}
-
-/// The scopes granted for a request (see [`ServiceConfig::grant_scopes`]).
-pub fn grant_scopes(client: &ServiceConfig, requested: Option<&str>) -> Vec<String> {
-    client.grant_scopes(requested)
 }
 
 /// The scopes of `granted` the user may hand to a service: hub scopes (those hubauth
@@ -98,15 +76,18 @@ pub async fn held_by_user(
         .collect())
 }
 
-/// An access token about to be issued: the value for the client, and the API token
-/// record the store keeps (its hash only).
-pub struct NewAccessToken {
-    /// The token itself (returned to the client once, never stored).
-    pub token: String,
-    /// What the store keeps.
-    pub record: NewApiToken,
-    /// Lifetime in seconds.
-    pub expires_in: i64,
+/// The API token record the store keeps for an access token the provider issues (the
+/// token's hash only).
+pub fn api_token_record(token: &hubauth_provider::NewAccessToken) -> NewApiToken {
+    NewApiToken {
+        hash: hash_token(&token.token),
+        prefix: token.token.chars().take(4).collect(),
+        user: token.user.clone(),
+        note: token_note(&token.client_id, &token.session),
+        scopes: token.scopes.clone(),
+        created: token.created,
+        expires: Some(token.expires),
+    }
 }
 
 /// The note of an access token: the client and a marker of the hub session it was
@@ -179,84 +160,13 @@ pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserReco
     Ok(state.store.get_user(name).await?)
 }
 
-/// A new access token for `user`: an API token with `scopes`, tied to the hub session
-/// `session_hash`. The caller stores it (with the grant exchange that issues it).
-pub fn new_access_token(
-    state: &HubState,
-    client: &ServiceConfig,
-    user: &str,
-    scopes: &[String],
-    session_hash: &str,
-    now: i64,
-) -> NewAccessToken {
-    let token = random_token();
-    let expires_in = state.config.oauth_token_expires_in;
-    let record = NewApiToken {
-        hash: hash_token(&token),
-        prefix: token.chars().take(4).collect(),
-        user: user.to_owned(),
-        note: token_note(&client.client_id, session_hash),
-        scopes: scopes.to_vec(),
-        created: now,
-        expires: Some(now.saturating_add(expires_in)),
-    };
-    NewAccessToken {
-        token,
-        record,
-        expires_in,
+/// A user as the provider describes them (ID token and userinfo claims).
+pub fn subject(user: &UserRecord) -> Subject {
+    Subject {
+        name: user.name.clone(),
+        groups: user.groups.clone(),
+        admin: user.admin,
     }
-}
-
-/// The identity claims of a user, shared by the ID token and the userinfo endpoint.
-pub fn user_claims(user: &UserRecord) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(user.name));
-    claims.insert("name".into(), json!(user.name));
-    claims.insert("preferred_username".into(), json!(user.name));
-    claims.insert("groups".into(), json!(user.groups));
-    claims.insert("admin".into(), json!(user.admin));
-    claims
-}
-
-/// What goes into an ID token besides the user's claims.
-pub struct IdTokenParams<'a> {
-    /// The issuer.
-    pub issuer: &'a str,
-    /// The client (audience).
-    pub client_id: &'a str,
-    /// The algorithm the client wants its ID tokens signed with.
-    pub alg: IdTokenAlg,
-    /// The nonce of the authorize request.
-    pub nonce: Option<&'a str>,
-    /// When the user last authenticated at the hub.
-    pub auth_time: i64,
-    /// The access token issued with it (for `at_hash`).
-    pub access_token: &'a str,
-    /// Now.
-    pub now: i64,
-}
-
-/// A signed ID token for `user`.
-pub fn id_token(
-    provider: &Provider,
-    user: &UserRecord,
-    params: IdTokenParams<'_>,
-) -> Result<String, AppError> {
-    let mut claims = user_claims(user);
-    claims.insert("iss".into(), json!(params.issuer));
-    claims.insert("aud".into(), json!(params.client_id));
-    claims.insert("azp".into(), json!(params.client_id));
-    claims.insert("iat".into(), json!(params.now));
-    claims.insert("exp".into(), json!(params.now.saturating_add(ID_TOKEN_TTL)));
-    claims.insert("auth_time".into(), json!(params.auth_time));
-    claims.insert("at_hash".into(), json!(keys::at_hash(params.access_token)));
-    if let Some(nonce) = params.nonce {
-        claims.insert("nonce".into(), json!(nonce));
-    }
-    provider
-        .key
-        .sign(params.alg, &Value::Object(claims))
-        .map_err(|err| AppError::Crypt(err.to_string()))
 }
 
 /// Builds the provider when services are registered: loads (or makes) the signing keys.
@@ -289,8 +199,9 @@ pub fn start(config: &crate::options::HubConfig) -> Result<Option<Provider>, Key
             "registered OAuth client"
         );
     }
-    Ok(Some(Provider {
-        services: config.services.clone(),
+    Ok(Some(Provider::new(
+        config.services.clone(),
         key,
-    }))
+        config.oauth_token_expires_in,
+    )))
 }
