@@ -215,7 +215,8 @@ async fn authorize_inner(
     };
     let client = target.client();
     let scopes = client.grant_scopes(authorization.scope.as_deref());
-    let scopes = provider::held_by_user(state, &current.user, scopes).await?;
+    let held = crate::api::auth::user_scopes(state, &current.user).await?;
+    let scopes = provider::held_by_user(&current.user.name, &held, scopes);
     let xsrf = crate::csrf::form_token(&state.secret, &current.session_hash);
     let decision = match decision {
         Some(decision) => {

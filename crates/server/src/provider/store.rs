@@ -84,7 +84,7 @@ impl GrantStore for HubStore<'_> {
                 hash: exchange.key,
                 kind: kind(exchange.kind),
                 now: exchange.now,
-                access_token: super::api_token_record(&exchange.access_token),
+                access_token: super::access_tokens::api_token_record(&exchange.access_token),
                 refresh: new_grant(exchange.refresh),
             })
             .await
@@ -113,7 +113,7 @@ impl AccessTokenStore for HubStore<'_> {
             .map_err(storage)?;
         Ok(record.map(|record| AccessTokenRecord {
             id: record.id,
-            client_id: super::token_client(&record.note).map(str::to_owned),
+            client_id: super::access_tokens::token_client(&record.note).map(str::to_owned),
             user: record.user,
             scopes: record.scopes,
             expires: record.expires,
@@ -156,10 +156,10 @@ impl Accounts for HubStore<'_> {
     }
 
     async fn active_user(&self, name: &str) -> Result<Option<Subject>, StorageError> {
-        Ok(super::active_user(self.0, name)
+        Ok(super::accounts::active_user(self.0, name)
             .await
             .map_err(storage)?
-            .map(|user| super::subject(&user)))
+            .map(|user| super::accounts::subject(&user)))
     }
 }
 
