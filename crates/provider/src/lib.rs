@@ -23,6 +23,8 @@ mod client;
 mod client_auth;
 mod discovery;
 mod error;
+#[cfg(test)]
+mod flow_tests;
 mod form;
 mod freshness;
 mod grants;
