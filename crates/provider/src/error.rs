@@ -49,6 +49,12 @@ const REDIRECT_URI_NOT_REGISTERED: &str =
 const REDIRECT_URI_REQUIRED: &str =
     "This application has several redirect URIs: the request must name one.";
 const TOKEN_OF_ANOTHER_CLIENT: &str = "the token was issued to another client";
+const ID_TOKEN_HINT_INVALID: &str = "The id_token_hint was not issued by this hub.";
+const ID_TOKEN_HINT_MISMATCH: &str = "client_id does not match the id_token_hint.";
+const POST_LOGOUT_REDIRECT_URI_NOT_REGISTERED: &str =
+    "The post_logout_redirect_uri is not registered for this application.";
+const POST_LOGOUT_REDIRECT_URI_WITHOUT_CLIENT: &str =
+    "A post_logout_redirect_uri needs an id_token_hint or client_id.";
 
 /// Why the provider refused or could not answer a request.
 ///
@@ -131,6 +137,25 @@ pub enum ProviderError {
     /// RFC 6750 §3.1.
     #[error("insufficient_scope: {0}")]
     InsufficientScope(&'static str),
+    /// A logout request's `id_token_hint` is not an ID token this provider signed for
+    /// its issuer. OpenID Connect RP-Initiated Logout 1.0 §2 and §4: shown to the user,
+    /// never redirected.
+    #[error("{ID_TOKEN_HINT_INVALID}")]
+    IdTokenHintInvalid,
+    /// A logout request's `client_id` is not the audience of its `id_token_hint`.
+    /// RP-Initiated Logout 1.0 §2 (the OP must verify they match): never redirected.
+    #[error("{ID_TOKEN_HINT_MISMATCH}")]
+    IdTokenHintMismatch,
+    /// A logout request's `post_logout_redirect_uri` is not one the client registered
+    /// (matched exactly). RP-Initiated Logout 1.0 §3: the provider must not redirect
+    /// there.
+    #[error("{POST_LOGOUT_REDIRECT_URI_NOT_REGISTERED}")]
+    PostLogoutRedirectUriNotRegistered,
+    /// A logout request has a `post_logout_redirect_uri` but names no client (no
+    /// `id_token_hint`, no `client_id`), so nothing says whose URI it should be.
+    /// RP-Initiated Logout 1.0 §3: never redirected.
+    #[error("{POST_LOGOUT_REDIRECT_URI_WITHOUT_CLIENT}")]
+    PostLogoutRedirectUriWithoutClient,
     /// An ID token could not be signed: `server_error` (RFC 6749 §4.1.2.1; a 500 at the
     /// token endpoint).
     #[error("signing an ID token failed: {0}")]
@@ -160,7 +185,11 @@ impl ProviderError {
             | ProviderError::RedirectUriNotRegistered
             | ProviderError::RedirectUriRequired
             | ProviderError::InvalidRequest(_)
-            | ProviderError::TokenOfAnotherClient => "invalid_request",
+            | ProviderError::TokenOfAnotherClient
+            | ProviderError::IdTokenHintInvalid
+            | ProviderError::IdTokenHintMismatch
+            | ProviderError::PostLogoutRedirectUriNotRegistered
+            | ProviderError::PostLogoutRedirectUriWithoutClient => "invalid_request",
             ProviderError::UnsupportedResponseType => "unsupported_response_type",
             ProviderError::AccessDenied => "access_denied",
             ProviderError::LoginRequired => "login_required",
@@ -186,6 +215,14 @@ impl ProviderError {
             ProviderError::RedirectUriNotRegistered => Cow::Borrowed(REDIRECT_URI_NOT_REGISTERED),
             ProviderError::RedirectUriRequired => Cow::Borrowed(REDIRECT_URI_REQUIRED),
             ProviderError::TokenOfAnotherClient => Cow::Borrowed(TOKEN_OF_ANOTHER_CLIENT),
+            ProviderError::IdTokenHintInvalid => Cow::Borrowed(ID_TOKEN_HINT_INVALID),
+            ProviderError::IdTokenHintMismatch => Cow::Borrowed(ID_TOKEN_HINT_MISMATCH),
+            ProviderError::PostLogoutRedirectUriNotRegistered => {
+                Cow::Borrowed(POST_LOGOUT_REDIRECT_URI_NOT_REGISTERED)
+            }
+            ProviderError::PostLogoutRedirectUriWithoutClient => {
+                Cow::Borrowed(POST_LOGOUT_REDIRECT_URI_WITHOUT_CLIENT)
+            }
             ProviderError::InvalidRequest(description) => description.clone(),
             ProviderError::UnsupportedResponseType => {
                 Cow::Borrowed("only the authorization code flow (response_type=code) is supported")
@@ -209,14 +246,19 @@ impl ProviderError {
         }
     }
 
-    /// Whether an authorization error may go back to the client's redirect URI: not when
-    /// the client or the redirect URI itself is in doubt (RFC 6749 §4.1.2.1).
+    /// Whether an error may go back to the client's redirect URI: not when the client or
+    /// the redirect URI itself is in doubt (RFC 6749 §4.1.2.1), nor for a logout request
+    /// (RP-Initiated Logout 1.0 §3).
     pub fn may_redirect(&self) -> bool {
         !matches!(
             self,
             ProviderError::UnknownClient
                 | ProviderError::RedirectUriNotRegistered
                 | ProviderError::RedirectUriRequired
+                | ProviderError::IdTokenHintInvalid
+                | ProviderError::IdTokenHintMismatch
+                | ProviderError::PostLogoutRedirectUriNotRegistered
+                | ProviderError::PostLogoutRedirectUriWithoutClient
         )
     }
 

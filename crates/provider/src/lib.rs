@@ -9,7 +9,7 @@
 //! - The token endpoint: [`Form::parse`], [`Provider::authenticate_client`],
 //!   [`Provider::token`]; revocation: [`Provider::revoke`]; userinfo:
 //!   [`Provider::userinfo`]; discovery: [`Provider::discovery`]; the JWKS:
-//!   [`SigningKeys::jwks`].
+//!   [`SigningKeys::jwks`]; RP-initiated logout: [`Provider::end_session`].
 //! - Storage: the caller implements [`GrantStore`], [`AccessTokenStore`] and
 //!   [`Accounts`].
 //! - Every refusal is a [`ProviderError`], whose variants name their RFC sections.
@@ -30,6 +30,7 @@ mod freshness;
 mod grants;
 mod id_token;
 mod keys;
+mod logout;
 mod pkce;
 mod provider;
 mod revocation;
@@ -54,6 +55,7 @@ pub use id_token::{ID_TOKEN_TTL, IdTokenParams, at_hash, id_token, id_token_clai
 pub use keys::{
     EcKey, ID_TOKEN_ALGS, IdTokenAlg, KeyError, RSA_BITS, RsaKey, SigningKeys, jwk_thumbprint,
 };
+pub use logout::{EndSession, EndSessionRequest};
 pub use pkce::{
     CHALLENGE_LEN, is_pkce_value, is_valid_s256_challenge, is_valid_verifier, pkce_s256,
     verifier_matches,

@@ -16,9 +16,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hubauth_core::LoginKind;
 use hubauth_provider::{
-    AuthorizationRequest, CodeIssue, ConsentStep, Form, LoginSession, ProviderError, SessionStep,
+    AuthorizationRequest, CodeIssue, ConsentStep, EndSessionRequest, Form, LoginSession,
+    ProviderError, SessionStep,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{app_error_page, encode_query, error_page, redirect};
@@ -472,13 +472,7 @@ pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 /// The query of an RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
-#[derive(Debug, Deserialize, Default)]
-pub struct EndSessionQuery {
-    id_token_hint: Option<String>,
-    client_id: Option<String>,
-    post_logout_redirect_uri: Option<String>,
-    state: Option<String>,
-}
+pub type EndSessionQuery = EndSessionRequest;
 
 /// `GET {base_url}hub/api/oauth2/logout`: a service ends the user's hub session (single
 /// logout), then the browser goes to the client's registered `post_logout_redirect_uri`,
@@ -545,57 +539,23 @@ async fn end_session_inner(
     request_uri: &str,
     submitted: Option<String>,
 ) -> Result<Response, AppError> {
-    let bad = |message: &str| Err(AppError::user(StatusCode::BAD_REQUEST, message));
-    let hint = match query.id_token_hint.as_deref() {
-        Some(token) => match provider
-            .keys()
-            .verify_own(token, &provider::issuer(state, headers))
-        {
-            Some(claims) => Some(claims),
-            None => return bad("The id_token_hint was not issued by this hub."),
-        },
-        None => None,
-    };
-    let hinted_client = hint
-        .as_ref()
-        .and_then(|claims| claims.get("aud"))
-        .and_then(Value::as_str);
-    let client_id = match (hinted_client, query.client_id.as_deref()) {
-        (Some(a), Some(b)) if a != b => {
-            return bad("client_id does not match the id_token_hint.");
-        }
-        (Some(id), _) | (None, Some(id)) => Some(id),
-        (None, None) => None,
-    };
-    let client = match client_id {
-        Some(id) => match provider.client(id) {
-            Some(client) => Some(client),
-            None => {
-                return bad(
-                    "Unknown OAuth client: this application is not registered with the hub.",
-                );
-            }
-        },
-        None => None,
-    };
-    let after = match (query.post_logout_redirect_uri.as_deref(), client) {
-        (None, _) => None,
-        (Some(uri), Some(client)) if client.post_logout_redirect_uris.iter().any(|u| u == uri) => {
-            Some(uri)
-        }
-        (Some(_), Some(_)) => {
-            return bad("The post_logout_redirect_uri is not registered for this application.");
-        }
-        (Some(_), None) => {
-            return bad("A post_logout_redirect_uri needs an id_token_hint or client_id.");
-        }
-    };
+    // Every refusal is an error page (see `app_error`), never a redirect.
+    let end = provider
+        .end_session(query, &provider::issuer(state, headers))
+        .map_err(app_error)?;
+    let client = end.client();
     let current = session::current_user(state, headers).await?;
     let mut cookies = Vec::new();
     if let Some(current) = current {
-        let proven = match &hint {
-            Some(claims) => hint_fits_session(state, claims, &current).await?,
-            None => false,
+        // Only an ID token hint issued in this very session (`sub` the user, `auth_time`
+        // the session's start) proves the service had the user sign in there.
+        let proven = match end.hint_subject() {
+            Some(sub) if sub == current.user.name => state
+                .store
+                .get_session(&current.session_hash)
+                .await?
+                .is_some_and(|session| end.hint_fits(sub, session.created)),
+            _ => false,
         };
         if !proven {
             let service = client.map(|client| client.name.as_str());
@@ -647,37 +607,8 @@ async fn end_session_inner(
             state.cookie_attrs(headers),
         ));
     }
-    let location = match after {
-        Some(uri) => {
-            let mut url = url::Url::parse(uri)
-                .map_err(|err| AppError::Signing(format!("registered URI: {err}")))?;
-            if let Some(value) = query.state.as_deref() {
-                url.query_pairs_mut().append_pair("state", value);
-            }
-            url.to_string()
-        }
-        None => format!("{}login", state.hub_prefix()),
-    };
+    let location = end
+        .location()
+        .unwrap_or_else(|| format!("{}login", state.hub_prefix()));
     Ok(redirect(&location, &cookies))
-}
-
-/// Whether a verified ID token hint was issued to the logged-in user in this very session
-/// (`sub` is the user, `auth_time` the session's start): then the service that sends it
-/// had the user sign in there, and may end the session without asking.
-async fn hint_fits_session(
-    state: &HubState,
-    claims: &serde_json::Map<String, Value>,
-    current: &session::SessionUser,
-) -> Result<bool, AppError> {
-    if claims.get("sub").and_then(Value::as_str) != Some(current.user.name.as_str()) {
-        return Ok(false);
-    }
-    let Some(auth_time) = claims.get("auth_time").and_then(Value::as_i64) else {
-        return Ok(false);
-    };
-    Ok(state
-        .store
-        .get_session(&current.session_hash)
-        .await?
-        .is_some_and(|session| session.created == auth_time))
 }
