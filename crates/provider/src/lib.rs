@@ -14,6 +14,20 @@
 //!   [`Accounts`].
 //! - Every refusal is a [`ProviderError`], whose variants name their RFC sections.
 //!
+//! # For other providers (the development provider, provider mocks)
+//!
+//! The keys and hashes need nothing of the above and are meant to be shared:
+//! - [`EcKey`]: a P-256 key for ES256. [`EcKey::generate`], [`EcKey::kid`] (the RFC 7638
+//!   thumbprint), [`EcKey::public_jwk`] (a JWKS is `{"keys": [jwk, ...]}` of these),
+//!   [`EcKey::sign_jwt`] for a compact JWS, and for tampering tests [`EcKey::with_kid`]
+//!   (a key claiming another's id), [`EcKey::sign`] and [`EcKey::verify`] on raw bytes
+//!   (`r || s`), [`EcKey::public_pem`] (the HS256-with-the-public-key attack).
+//!   [`EcKey::verify_jwt`] checks a token of its own for an issuer.
+//! - [`RsaKey`] likewise for RS256, and [`SigningKeys`] for a provider with one key of
+//!   each kind.
+//! - [`at_hash`] (OIDC Core 3.1.3.6), [`jwk_thumbprint`] (RFC 7638), [`pkce_s256`],
+//!   [`verifier_matches`], [`is_valid_verifier`], [`is_pkce_value`] (RFC 7636).
+//!
 //! Modules are private; everything public is re-exported here.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
