@@ -8,7 +8,9 @@
 //! - [`authenticator`]: the [`Authenticator`] trait every login method implements;
 //! - [`pipeline`]: `get_authenticated_user`, the fixed order in which the stages run;
 //! - [`hook`]: the `post_auth_hook` extension point;
-//! - [`dummy`]: the `DummyAuthenticator`.
+//! - [`dummy`]: the `DummyAuthenticator`;
+//! - [`scopes`]: JupyterHub's scopes: their grammar, expansion, filters and the checks
+//!   that keep anyone from handing out more than they hold.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod authenticator;
@@ -21,6 +23,7 @@ pub mod pipeline;
 pub mod redirect;
 pub mod roles;
 pub mod rules;
+pub mod scopes;
 pub mod secret;
 pub mod shared_password;
 

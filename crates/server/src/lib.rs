@@ -91,8 +91,14 @@ impl Hub {
             parts.config.login_rate_limit_per_username,
         );
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
-        let provider =
-            provider::start(&parts.config).map_err(|err| StartError::Other(err.to_string()))?;
+        let provider = provider::start(
+            &parts.config.services,
+            &parts.config.oidc_signing_key_file,
+            &parts.config.oidc_rsa_signing_key_file,
+            &parts.config.public_url,
+            parts.config.oauth_token_expires_in,
+        )
+        .map_err(|err| StartError::Other(err.to_string()))?;
         let sessions = session_cache::SessionCache::new(
             parts.config.session_cache_ttl,
             parts.config.session_cache_size,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use hubauth_core::{Authenticator, ManagedRole};
 use hubauth_store::{ADMIN_ROLE, RoleSpec, Store, USER_ROLE, UserRecord};
 
-use crate::api::scopes;
+use hubauth_core::scopes;
 
 /// Why a role specification cannot be used.
 #[derive(Debug, thiserror::Error)]

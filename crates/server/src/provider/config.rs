@@ -1,13 +1,13 @@
 //! Registered services (`[[Hub.services]]`): the OAuth clients the hub serves, as
 //! JupyterHub's `c.JupyterHub.services`.
 
-use std::fmt;
-use std::net::IpAddr;
-
 use hubauth_config::Env;
+use hubauth_provider::{ClientSecret, IdTokenAlg, check_redirect_uri, is_valid_scope};
 use serde_json::Value;
 
-use super::keys::IdTokenAlg;
+/// One registered service: an OAuth client of the hub (the protocol's
+/// [`hubauth_provider::Client`], under the name the hub's configuration gives it).
+pub use hubauth_provider::Client as ServiceConfig;
 
 /// Keys a `[[Hub.services]]` table may hold.
 const KNOWN_KEYS: &[&str] = &[
@@ -36,82 +36,6 @@ pub const IGNORED_JUPYTERHUB_KEYS: &[&str] = &[
     "info",
     "oauth_roles",
 ];
-
-/// Scopes every client may ask for: `identify` (JupyterHub's: who is the user) and the
-/// OpenID Connect ones.
-pub const BASE_SCOPES: &[&str] = &["identify", "openid", "profile", "email", "groups"];
-
-/// A client secret (the service's `api_token`). Prints as `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        ClientSecret(secret.into())
-    }
-
-    /// The secret itself.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
-
-    /// Compares in constant time (for equal lengths).
-    pub fn matches(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        let expected = self.0.as_bytes();
-        let presented = presented.as_bytes();
-        expected.len() == presented.len() && bool::from(expected.ct_eq(presented))
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
-}
-
-/// One registered service: an OAuth client of the hub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceConfig {
-    /// The service's name.
-    pub name: String,
-    /// Its OAuth client id (`oauth_client_id`, default `service-<name>`).
-    pub client_id: String,
-    /// Its client secret (`api_token`); `None` makes it a public client, which must use
-    /// PKCE.
-    pub client_secret: Option<ClientSecret>,
-    /// The exact redirect URIs it may use (`oauth_redirect_uri`, one or a list). Empty
-    /// when the service is not an OAuth client.
-    pub redirect_uris: Vec<String>,
-    /// Scopes it may ask for beyond [`BASE_SCOPES`] (`oauth_client_allowed_scopes`).
-    pub allowed_scopes: Vec<String>,
-    /// Where the hub may send the browser after an RP-initiated logout
-    /// (`oauth_post_logout_redirect_uri`, one or a list, matched exactly).
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Skip the consent page (`oauth_no_confirm`, as JupyterHub's).
-    pub no_confirm: bool,
-    /// How its ID tokens are signed (`oauth_id_token_signed_response_alg`, the OpenID
-    /// Connect registration's `id_token_signed_response_alg`; default RS256).
-    pub id_token_alg: IdTokenAlg,
-}
-
-impl ServiceConfig {
-    /// Whether the service is an OAuth client (it has a redirect URI).
-    pub fn is_oauth_client(&self) -> bool {
-        !self.redirect_uris.is_empty()
-    }
-
-    /// Whether the client authenticates with a secret.
-    pub fn is_confidential(&self) -> bool {
-        self.client_secret.is_some()
-    }
-
-    /// Whether the client may be granted `scope`.
-    pub fn allows_scope(&self, scope: &str) -> bool {
-        BASE_SCOPES.contains(&scope) || self.allowed_scopes.iter().any(|s| s == scope)
-    }
-}
 
 /// Parses and validates the `services` option (a list of tables). Errors name the
 /// service and key and never include a secret.
@@ -305,7 +229,7 @@ fn read_secret(
             "{what}: the client secret from {source} must not contain control characters"
         ));
     }
-    Ok(Some(ClientSecret(secret)))
+    Ok(Some(ClientSecret::new(secret)))
 }
 
 fn is_valid_name(name: &str) -> bool {
@@ -314,43 +238,6 @@ fn is_valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// A scope token as RFC 6749 §3.3 allows (printable ASCII without space, `"` or `\`).
-pub fn is_valid_scope(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope.len() <= 200
-        && scope
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-}
-
-/// A registered redirect URI must be an absolute https URL, or http on a loopback host,
-/// without a fragment or user info. Matching at the authorize endpoint is exact.
-pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|err| format!("{uri:?} is not a URL: {err}"))?;
-    if parsed.fragment().is_some() {
-        return Err(format!("{uri:?} must not have a #fragment"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("{uri:?} must not contain user info"));
-    }
-    match parsed.scheme() {
-        "https" if parsed.host_str().is_some() => Ok(()),
-        "http" if parsed.host().is_some_and(|host| is_loopback(&host)) => Ok(()),
-        "http" => Err(format!(
-            "{uri:?} must use https (plain http is allowed only on a loopback host)"
-        )),
-        _ => Err(format!("{uri:?} must be an https URL")),
-    }
-}
-
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
-        url::Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
-    }
 }
 
 #[cfg(test)]
