@@ -17,7 +17,7 @@ use axum::http::HeaderValue;
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::session::{self, SessionUser};
 use crate::session_cache::AppHeaders;
 use crate::state::HubState;
@@ -30,7 +30,7 @@ use crate::state::HubState;
 pub async fn headers_for(
     state: &HubState,
     current: SessionUser,
-) -> Result<Option<AppHeaders>, AppError> {
+) -> Result<Option<AppHeaders>, HubError> {
     let specs = &state.config.forward_auth.auth_state_headers;
     if specs.is_empty() {
         return Ok(Some(Vec::new().into()));

@@ -3,14 +3,14 @@
 use hubauth_store::AuthStateSwap;
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::state::HubState;
 
 /// The user's decrypted auth_state, or `None` when there is none, auth_state is disabled, or
 /// no configured key can decrypt it (logged with the user's name and treated as absent, so
 /// the user must log in again). When a key other than the first decrypted it, it is
 /// re-encrypted with the first key at once (unless it changed meanwhile).
-pub async fn load(state: &HubState, name: &str) -> Result<Option<Value>, AppError> {
+pub async fn load(state: &HubState, name: &str) -> Result<Option<Value>, HubError> {
     if !state.authenticator.rules().config().enable_auth_state {
         return Ok(None);
     }
@@ -29,7 +29,7 @@ pub async fn load(state: &HubState, name: &str) -> Result<Option<Value>, AppErro
         let rotated = state
             .crypt
             .encrypt_json(&decrypted.value, now)
-            .map_err(|err| AppError::Crypt(err.to_string()))?;
+            .map_err(|err| HubError::Crypt(err.to_string()))?;
         // Compare-and-swap: a login (here or on another replica) that stored fresh
         // auth_state since it was read is never overwritten with this older value.
         if let Some(user) = state.store.get_user(name).await? {

@@ -30,6 +30,7 @@ pub mod session;
 pub mod session_cache;
 pub mod startup;
 pub mod state;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use options::{HUB, HubConfig};
 pub use secrets::CookieSecret;
 pub use startup::{Reconciled, StartError};
 pub use state::{AppState, HubState};
+pub use web::{LoginAttempt, WebError};
 
 /// Largest request body the hub reads (login forms are tiny).
 const BODY_LIMIT: usize = 64 * 1024;
@@ -232,5 +234,10 @@ fn routes(state: &AppState) -> Router<AppState> {
             .route(&base, get(misc::to_home))
             .route(base.trim_end_matches('/'), get(misc::to_home));
     }
-    router.layer(DefaultBodyLimit::max(BODY_LIMIT))
+    router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::request::layer,
+        ))
 }

@@ -1,30 +1,27 @@
 //! Turning a successful authentication into a stored user (JupyterHub's `auth_to_user`).
 
 use axum::http::HeaderMap;
-use hubauth_core::AuthModel;
+use hubauth_core::{AuthModel, DenyReason};
 use hubauth_store::{AuthStateUpdate, LoginUpdate, UserRecord};
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::state::HubState;
 
 /// Completes a successful login: persists the model ([`persist_login`]), starts a hub
 /// session, marks the user as refreshed at `now` and runs the authenticator's
-/// `session_started`; the attempt is recorded as `ok`. Returns the session cookie.
+/// `session_started`; returns the session cookie.
 pub async fn complete_login(
     state: &HubState,
     headers: &HeaderMap,
     model: &AuthModel,
     now: i64,
-    attempt: &mut LoginAttempt,
-) -> Result<String, AppError> {
+) -> Result<String, HubError> {
     let user = persist_login(state, model).await?;
     let cookie = crate::session::start(state, headers, &user.name).await?;
     state.mark_refreshed(&user.name, now);
     if let Err(err) = state.authenticator.session_started(&user.name).await {
         tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
     }
-    attempt.user(&user.name);
-    attempt.outcome("ok", "");
     Ok(cookie)
 }
 
@@ -32,7 +29,7 @@ pub async fn complete_login(
 /// `add_user`, so a failing `add_user` leaves no half-created user), applies admin, groups
 /// (with `manage_groups`) and auth_state (encrypted, with `enable_auth_state`) in one
 /// transaction.
-pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRecord, AppError> {
+pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRecord, HubError> {
     let now = state.clock.now();
     let exists = state.store.get_user(&model.name).await?.is_some();
     if !exists {
@@ -40,13 +37,13 @@ pub async fn persist_login(state: &HubState, model: &AuthModel) -> Result<UserRe
             .authenticator
             .add_user(&model.name)
             .await
-            .map_err(AppError::Auth)?;
+            .map_err(HubError::Auth)?;
     }
     store(state, model, now, true).await
 }
 
 /// Persists a refreshed model for an existing user (never creates one).
-pub async fn persist_refresh(state: &HubState, model: &AuthModel) -> Result<UserRecord, AppError> {
+pub async fn persist_refresh(state: &HubState, model: &AuthModel) -> Result<UserRecord, HubError> {
     store(state, model, state.clock.now(), false).await
 }
 
@@ -55,7 +52,7 @@ async fn store(
     model: &AuthModel,
     now: i64,
     create_if_missing: bool,
-) -> Result<UserRecord, AppError> {
+) -> Result<UserRecord, HubError> {
     let outcome = state
         .store
         .apply_login(LoginUpdate {
@@ -97,7 +94,7 @@ fn auth_state_update(
     state: &HubState,
     model: &AuthModel,
     now: i64,
-) -> Result<AuthStateUpdate, AppError> {
+) -> Result<AuthStateUpdate, HubError> {
     if !state.authenticator.rules().config().enable_auth_state {
         // Disabling auth_state clears what an earlier configuration stored.
         return Ok(AuthStateUpdate::Clear);
@@ -107,86 +104,119 @@ fn auth_state_update(
             state
                 .crypt
                 .encrypt_json(value, u64::try_from(now).unwrap_or(0))
-                .map_err(|err| AppError::Crypt(err.to_string()))?,
+                .map_err(|err| HubError::Crypt(err.to_string()))?,
         ),
         None => AuthStateUpdate::Clear,
     })
 }
 
-/// What one login attempt came to: logged as exactly one line (fields `authenticator`,
-/// `user`, `outcome`, `reason`) and counted once in `hubauth_logins_total`.
-///
-/// Handlers fill it in as they decide; [`LoginAttempt::finish`] emits it. Only values that
-/// are safe to log go in: names (shortened by [`hubauth_core::pipeline::loggable`]),
-/// outcome words and reasons, never form fields, codes, tokens or cookies.
-#[derive(Debug)]
-pub struct LoginAttempt {
-    authenticator: &'static str,
-    user: String,
-    outcome: Option<&'static str>,
-    reason: String,
+/// What a login attempt came to. Its [`label`](LoginOutcome::label) is the `outcome` of the
+/// login log line and of `hubauth_logins_total`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The user logged in.
+    LoggedIn,
+    /// The login rules refused the user (wrong password, invalid name, blocked, not
+    /// allowed).
+    Denied(DenyReason),
+    /// The hub refused the attempt before the rules had their say (the form's token, a
+    /// rate limit, a login method this hub does not have), or the authenticator refused it
+    /// with a message for the user.
+    Refused(String),
+    /// The identity provider answered with an error, or could not be used.
+    ProviderError(String),
+    /// The OAuth state that came back does not belong to a login this browser started.
+    BadState(&'static str),
+    /// The hub failed.
+    Failed(String),
 }
 
-impl LoginAttempt {
+impl LoginOutcome {
+    /// The fixed word logged as `outcome` and used as the metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            LoginOutcome::LoggedIn => "ok",
+            LoginOutcome::Denied(reason) => reason.as_str(),
+            LoginOutcome::Refused(_) => "refused",
+            LoginOutcome::ProviderError(_) => "provider_error",
+            LoginOutcome::BadState(_) => "bad_state",
+            LoginOutcome::Failed(_) => "error",
+        }
+    }
+
+    /// Why, as logged (`reason`).
+    pub fn reason(&self) -> &str {
+        match self {
+            LoginOutcome::LoggedIn => "",
+            LoginOutcome::Denied(reason) => reason.as_str(),
+            LoginOutcome::Refused(reason)
+            | LoginOutcome::ProviderError(reason)
+            | LoginOutcome::Failed(reason) => reason,
+            LoginOutcome::BadState(reason) => reason,
+        }
+    }
+}
+
+/// One login attempt: logged as exactly one line (fields `authenticator`, `user`,
+/// `outcome`, `reason`) and counted once in `hubauth_logins_total`, by [`LoginRecord::log`].
+///
+/// Only values that are safe to log go in: names (shortened by
+/// [`hubauth_core::pipeline::loggable`]), outcome words and reasons, never form fields,
+/// codes, tokens or cookies.
+#[derive(Debug)]
+pub struct LoginRecord {
+    authenticator: &'static str,
+    user: String,
+    outcome: Option<LoginOutcome>,
+}
+
+impl LoginRecord {
     /// An attempt with the authenticator's class name and no outcome yet.
     pub fn new(authenticator: &'static str) -> Self {
-        LoginAttempt {
+        LoginRecord {
             authenticator,
             user: String::new(),
             outcome: None,
-            reason: String::new(),
         }
     }
 
     /// Sets the user name as it may be logged (untrusted input is shortened).
-    pub fn user(&mut self, name: &str) {
+    pub fn set_user(&mut self, name: &str) {
         self.user = hubauth_core::pipeline::loggable(name);
     }
 
-    /// Sets the outcome (a fixed word, the metric label) and the reason.
-    pub fn outcome(&mut self, outcome: &'static str, reason: impl Into<String>) {
+    /// Sets the outcome.
+    pub fn set_outcome(&mut self, outcome: LoginOutcome) {
         self.outcome = Some(outcome);
-        self.reason = reason.into();
     }
 
-    /// Logs and counts the attempt. A request that failed without an outcome gets one from
-    /// its error (`refused` for user errors, `error` otherwise); a successful response
-    /// without an outcome (the redirect to the provider) is not a finished login and emits
-    /// nothing.
-    pub fn finish<T>(mut self, result: &Result<T, AppError>) {
-        if self.outcome.is_none()
-            && let Err(err) = result
-        {
-            let (outcome, reason) = match err {
-                AppError::User { message, .. } => ("refused", message.clone()),
-                AppError::Unavailable(_) => ("error", "database unavailable".to_owned()),
-                AppError::Store(_) => ("error", "database error".to_owned()),
-                AppError::Auth(err) if err.is_user_facing() => ("error", err.to_string()),
-                AppError::Auth(_) => ("error", "authenticator error".to_owned()),
-                AppError::Render(_) => ("error", "page rendering error".to_owned()),
-                AppError::Crypt(_) => ("error", "auth_state encryption error".to_owned()),
-                AppError::Signing(_) => ("error", "OAuth provider error".to_owned()),
-            };
-            self.outcome(outcome, reason);
-        }
-        let Some(outcome) = self.outcome else {
+    /// The outcome, once known.
+    pub fn outcome(&self) -> Option<&LoginOutcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Logs and counts the attempt; one without an outcome is not a finished login and
+    /// emits nothing.
+    pub fn log(&self) {
+        let Some(outcome) = &self.outcome else {
             return;
         };
-        crate::metrics::login(self.authenticator, outcome);
-        if outcome == "ok" {
+        let label = outcome.label();
+        crate::metrics::login(self.authenticator, label);
+        if *outcome == LoginOutcome::LoggedIn {
             tracing::info!(
                 authenticator = self.authenticator,
                 user = %self.user,
-                outcome,
-                reason = %self.reason,
+                outcome = label,
+                reason = %outcome.reason(),
                 "User logged in"
             );
         } else {
             tracing::warn!(
                 authenticator = self.authenticator,
                 user = %self.user,
-                outcome,
-                reason = %self.reason,
+                outcome = label,
+                reason = %outcome.reason(),
                 "Failed login"
             );
         }

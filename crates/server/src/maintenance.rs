@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::session;
 use crate::state::{AppState, HubState};
 
@@ -31,7 +31,7 @@ pub struct Purged {
 }
 
 /// Removes what expired at or before `now`.
-pub async fn purge_expired(state: &HubState, now: i64) -> Result<Purged, AppError> {
+pub async fn purge_expired(state: &HubState, now: i64) -> Result<Purged, HubError> {
     let mut purged = Purged::default();
     for _ in 0..MAX_BATCHES {
         let expired = state.store.expired_sessions(now, SESSION_BATCH).await?;

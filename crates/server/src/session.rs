@@ -7,7 +7,7 @@ use hubauth_core::{AuthError, Outcome, RefreshOutcome, RequestContext, pipeline}
 use hubauth_store::{NewSession, UserRecord};
 
 use crate::cookies::{self, SESSION_COOKIE};
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::{hash_token, random_token};
 use crate::state::HubState;
 
@@ -24,7 +24,7 @@ pub struct SessionUser {
 pub async fn current_user(
     state: &HubState,
     headers: &HeaderMap,
-) -> Result<Option<SessionUser>, AppError> {
+) -> Result<Option<SessionUser>, HubError> {
     let Some(token) = cookies::get(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -69,7 +69,7 @@ pub async fn refresh_now(
     state: &HubState,
     current: SessionUser,
     now: i64,
-) -> Result<Option<SessionUser>, AppError> {
+) -> Result<Option<SessionUser>, HubError> {
     refresh(state, current.user, current.session_hash, now).await
 }
 
@@ -82,7 +82,7 @@ async fn refresh(
     user: Arc<UserRecord>,
     session_hash: String,
     now: i64,
-) -> Result<Option<SessionUser>, AppError> {
+) -> Result<Option<SessionUser>, HubError> {
     let name = user.name.clone();
     let auth_state = crate::auth_state::load(state, &name).await?;
     let ctx = RequestContext::at(now);
@@ -157,7 +157,7 @@ pub async fn end_expired(
     state: &HubState,
     user: &str,
     session_hash: &str,
-) -> Result<bool, AppError> {
+) -> Result<bool, HubError> {
     let ended = end_user_access(state, user, Some(session_hash), false).await?;
     crate::metrics::sessions_ended("expired", ended);
     Ok(ended > 0)
@@ -170,7 +170,7 @@ async fn end_user_access(
     name: &str,
     session_hash: Option<&str>,
     revoke: bool,
-) -> Result<u64, AppError> {
+) -> Result<u64, HubError> {
     let ended = match session_hash {
         Some(hash) => u64::from(state.store.delete_session(hash).await?),
         None => state.store.delete_user_sessions(name).await?,
@@ -188,7 +188,7 @@ async fn end_user_access(
 }
 
 /// Starts a session for a user; returns the `Set-Cookie` value.
-pub async fn start(state: &HubState, headers: &HeaderMap, user: &str) -> Result<String, AppError> {
+pub async fn start(state: &HubState, headers: &HeaderMap, user: &str) -> Result<String, HubError> {
     let token = random_token();
     let now = state.clock.now();
     let lifetime = state.config.session_lifetime;

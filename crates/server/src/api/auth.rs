@@ -24,7 +24,7 @@ use super::ApiError;
 use super::scopes::Scopes;
 use crate::cookies::{self, SESSION_COOKIE};
 use crate::csrf;
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::hash_token;
 use crate::state::{AppState, HubState};
 
@@ -76,7 +76,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The scopes a user holds through their roles (unknown role names grant nothing).
-pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, AppError> {
+pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, HubError> {
     let roles = state.store.get_roles(&user.roles).await?;
     let mut raw = Vec::new();
     for role in &roles {
@@ -87,7 +87,7 @@ pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, 
 
 /// Resolves an API token value: `None` when it is unknown, expired, or its owner is
 /// gone. Records the token's (and its owner's) activity at most once a minute.
-pub async fn resolve_token(state: &HubState, token: &str) -> Result<Option<TokenOwner>, AppError> {
+pub async fn resolve_token(state: &HubState, token: &str) -> Result<Option<TokenOwner>, HubError> {
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Ok(None);
     }

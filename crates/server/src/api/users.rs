@@ -163,7 +163,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
     let user = find_user(state, name).await?;
     if let Err(err) = state.authenticator.delete_user(&user.name).await {
         tracing::error!(user = %user.name, error = %err, "authenticator could not delete the user");
-        return Err(ApiError::from(crate::error::AppError::Auth(err)));
+        return Err(ApiError::from(crate::error::HubError::Auth(err)));
     }
     // `delete_user` below removes the sessions too, in its one transaction; ending them
     // first counts them for the metric and the `session_ended` hook (should the
@@ -835,7 +835,7 @@ pub async fn patch(
         let token = state
             .crypt
             .encrypt_json(value, now)
-            .map_err(|err| ApiError::from(crate::error::AppError::Crypt(err.to_string())))?;
+            .map_err(|err| ApiError::from(crate::error::HubError::Crypt(err.to_string())))?;
         state.store.set_auth_state(&user.name, Some(token)).await?;
         tracing::info!(user = %user.name, by = %caller.user.name, "set auth_state through the API");
     }

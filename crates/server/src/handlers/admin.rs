@@ -5,17 +5,17 @@
 
 use axum::extract::{Form, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use hubauth_store::{UserQuery, UserSort};
 use serde::{Deserialize, Serialize};
 
-use super::{app_error_page, encode_query, error_page, html, redirect};
+use super::{encode_query, html, redirect};
 use crate::api::users;
 use crate::csrf;
-use crate::error::AppError;
 use crate::pages::PageUser;
 use crate::session::{self, SessionUser};
 use crate::state::{AppState, HubState};
+use crate::web::WebError;
 
 /// Users per page.
 const PAGE_SIZE: u64 = 25;
@@ -101,15 +101,12 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> Response {
-    let admin = match require_admin(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = require_admin(&state, &headers, &uri).await?;
     let notice = notice(params.done.as_deref(), params.user.as_deref());
     render(&state, &admin, &params, StatusCode::OK, notice, "")
         .await
-        .unwrap_or_else(|err| app_error_page(&state, err))
+        .map_err(IntoResponse::into_response)
 }
 
 /// `POST {base_url}hub/admin/users`: add a user.
@@ -118,14 +115,11 @@ pub async fn add(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let admin = match checked_post(&state, &headers, &uri, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form).await?;
     let make_admin = form.admin == "on" || form.admin == "true";
     match users::create_user(&state, &form.name, make_admin).await {
-        Ok(created) => back(&state, &form, "added", &created.name),
+        Ok(created) => Ok(back(&state, &form, "added", &created.name)),
         Err(err) => failed(&state, &admin, &form, err).await,
     }
 }
@@ -137,11 +131,8 @@ pub async fn set_admin(
     headers: HeaderMap,
     Path(name): Path<String>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let admin = match checked_post(&state, &headers, &uri, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form).await?;
     let make_admin = form.admin == "true";
     if !make_admin && name == admin.user.name {
         let err = crate::api::ApiError::bad_request(
@@ -152,7 +143,7 @@ pub async fn set_admin(
     match users::set_admin(&state, &name, make_admin).await {
         Ok(user) => {
             let done = if make_admin { "admin" } else { "unadmin" };
-            back(&state, &form, done, &user.name)
+            Ok(back(&state, &form, done, &user.name))
         }
         Err(err) => failed(&state, &admin, &form, err).await,
     }
@@ -165,17 +156,14 @@ pub async fn delete(
     headers: HeaderMap,
     Path(name): Path<String>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let admin = match checked_post(&state, &headers, &uri, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form).await?;
     if name == admin.user.name {
         let err = crate::api::ApiError::bad_request("Cannot delete yourself!");
         return failed(&state, &admin, &form, err).await;
     }
     match users::delete_user(&state, &name).await {
-        Ok(()) => back(&state, &form, "deleted", &name),
+        Ok(()) => Ok(back(&state, &form, "deleted", &name)),
         Err(err) => failed(&state, &admin, &form, err).await,
     }
 }
@@ -186,10 +174,9 @@ async fn require_admin(
     headers: &HeaderMap,
     uri: &axum::http::Uri,
 ) -> Result<SessionUser, Response> {
-    let current = match session::current_user(state, headers).await {
-        Ok(current) => current,
-        Err(err) => return Err(app_error_page(state, err)),
-    };
+    let current = session::current_user(state, headers)
+        .await
+        .map_err(|err| WebError::from(err).into_response())?;
     let Some(current) = current else {
         let here = if uri.path().ends_with("/admin") {
             uri.path_and_query()
@@ -204,11 +191,7 @@ async fn require_admin(
         ));
     };
     if !current.user.admin {
-        return Err(forbidden(
-            state,
-            &current,
-            "The admin page is for admins only.",
-        ));
+        return Err(forbidden(&current, "The admin page is for admins only."));
     }
     Ok(current)
 }
@@ -225,7 +208,6 @@ async fn checked_post(
     // site cannot make a one-click admin form acceptable.
     if !csrf::check_session_token(&state.secret, &admin.session_hash, &form._xsrf) {
         return Err(forbidden(
-            state,
             &admin,
             "The form's security token did not match. Reload the admin page and try again.",
         ));
@@ -234,10 +216,8 @@ async fn checked_post(
 }
 
 /// The 403 page for `current` with `message`.
-fn forbidden(state: &HubState, current: &SessionUser, message: &str) -> Response {
-    let user = page_user(current);
-    error_page(state, StatusCode::FORBIDDEN, message, Some(&user))
-        .unwrap_or_else(|err| app_error_page(state, err))
+fn forbidden(current: &SessionUser, message: &str) -> Response {
+    WebError::refused_to(page_user(current), StatusCode::FORBIDDEN, message).into_response()
 }
 
 fn page_user(current: &SessionUser) -> PageUser {
@@ -272,7 +252,7 @@ async fn failed(
     admin: &SessionUser,
     form: &ActionForm,
     err: crate::api::ApiError,
-) -> Response {
+) -> Result<Response, Response> {
     let params = ListParams {
         q: form.q.clone(),
         page: form.page,
@@ -285,7 +265,7 @@ async fn failed(
     }
     render(state, admin, &params, status, String::new(), &err.message)
         .await
-        .unwrap_or_else(|err| app_error_page(state, err))
+        .map_err(IntoResponse::into_response)
 }
 
 fn notice(done: Option<&str>, user: Option<&str>) -> String {
@@ -308,7 +288,7 @@ async fn render(
     status: StatusCode,
     notice: String,
     error: &str,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let q = params.q.trim().to_owned();
     let requested = params.page.unwrap_or(1).max(1);
     let query = |page: u64| UserQuery {

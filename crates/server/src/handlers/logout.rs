@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::{app_error_page, html, redirect};
+use super::{html, redirect};
 use crate::cookies::{self, SESSION_COOKIE};
 use crate::csrf;
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::hash_token;
 use crate::session::SessionUser;
 use crate::state::{AppState, HubState};
+use crate::web::WebError;
 
 #[derive(Serialize)]
 struct LogoutContext {
@@ -47,7 +48,7 @@ pub(crate) fn confirm_page(
     action: &str,
     service: Option<&str>,
     error: &str,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let body = state.pages.render(
         "logout_confirm.html",
         ConfirmContext {
@@ -98,7 +99,7 @@ impl From<&SessionUser> for LoggedIn {
 async fn stored_session(
     state: &HubState,
     headers: &HeaderMap,
-) -> Result<Option<LoggedIn>, AppError> {
+) -> Result<Option<LoggedIn>, HubError> {
     let Some(token) = cookies::get(headers, SESSION_COOKIE)
         .filter(|token| !token.is_empty() && token.len() <= 128)
     else {
@@ -117,64 +118,60 @@ async fn stored_session(
 
 /// `GET {base_url}hub/logout`: the confirmation page for a logged-in user; without a
 /// session, straight on to where a logout goes.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let result = async {
-        match stored_session(&state, &headers).await? {
-            Some(current) => confirm_page(
-                &state,
-                &current,
-                StatusCode::OK,
-                &format!("{}logout", state.hub_prefix()),
-                None,
-                "",
-            ),
-            None => logout_inner(&state, &headers, None).await,
-        }
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    match stored_session(&state, &headers).await? {
+        Some(current) => confirm_page(
+            &state,
+            &current,
+            StatusCode::OK,
+            &format!("{}logout", state.hub_prefix()),
+            None,
+            "",
+        ),
+        None => log_out(&state, &headers, None).await,
     }
-    .await;
-    result.unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// `POST {base_url}hub/logout`: logs out when the form token fits the session; a post
 /// without it (a cross-site form) gets the confirmation page again with 403.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
-        match stored_session(&state, &headers).await? {
-            Some(current)
-                if csrf::check_session_token(
-                    &state.secret,
-                    &current.session_hash,
-                    &form_xsrf(&body),
-                ) =>
-            {
-                logout_inner(&state, &headers, Some(&current)).await
-            }
-            Some(current) => {
-                tracing::warn!(user = %current.user, "refused a logout post without this session's form token");
-                confirm_page(
-                    &state,
-                    &current,
-                    StatusCode::FORBIDDEN,
-                    &format!("{}logout", state.hub_prefix()),
-                    None,
-                    REFUSED_POST,
-                )
-            }
-            None => logout_inner(&state, &headers, None).await,
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    match stored_session(&state, &headers).await? {
+        Some(current)
+            if csrf::check_session_token(
+                &state.secret,
+                &current.session_hash,
+                &form_xsrf(&body),
+            ) =>
+        {
+            log_out(&state, &headers, Some(&current)).await
         }
+        Some(current) => {
+            tracing::warn!(user = %current.user, "refused a logout post without this session's form token");
+            confirm_page(
+                &state,
+                &current,
+                StatusCode::FORBIDDEN,
+                &format!("{}logout", state.hub_prefix()),
+                None,
+                REFUSED_POST,
+            )
+        }
+        None => log_out(&state, &headers, None).await,
     }
-    .await;
-    result.unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// Ends `current`'s session (its row is deleted, so the old cookie is refused from now
 /// on), clears the cookie, then goes to `logout_redirect_url`, the signed-out page (with
 /// `auto_login`) or the login page.
-async fn logout_inner(
+async fn log_out(
     state: &HubState,
     headers: &HeaderMap,
     current: Option<&LoggedIn>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let config = state.authenticator.rules().config();
     let mut provider_logout = None;
     let mut logout_warning: Option<String> = None;
@@ -201,7 +198,7 @@ async fn logout_inner(
             let token = state
                 .crypt
                 .encrypt_json(replacement, now)
-                .map_err(|err| AppError::Crypt(err.to_string()))?;
+                .map_err(|err| WebError::crypt(err.to_string()))?;
             state.store.set_auth_state(name, Some(token)).await?;
         }
         if let Some(warning) = effects.warning {

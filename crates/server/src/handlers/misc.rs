@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{PeerIp, redirect};
 use crate::api::ApiError;
 use crate::state::{AppState, HubState};
+use crate::web::WebError;
 
 /// `{base_url}` and `{base_url}hub/`: to the home page.
 pub async fn to_home(State(state): State<AppState>) -> Response {
@@ -40,7 +41,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
                 })),
             )
                 .into_response();
-            crate::error::add_retry_after(&mut response);
+            crate::web::error::add_retry_after(&mut response);
             response
         }
     }
@@ -136,14 +137,6 @@ pub async fn api_root() -> Response {
 }
 
 /// Anything else under the hub: a 404 page.
-pub async fn not_found(State(state): State<AppState>) -> Response {
-    match super::error_page(
-        &state,
-        StatusCode::NOT_FOUND,
-        "There is no page at this address.",
-        None,
-    ) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+pub async fn not_found() -> WebError {
+    WebError::refused(StatusCode::NOT_FOUND, "There is no page at this address.")
 }

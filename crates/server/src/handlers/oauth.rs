@@ -14,12 +14,12 @@ use hubauth_store::{NewLoginState, PendingLoginLimits, PendingLoginOutcome, Pend
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ClientIp, error_page, redirect, see_other};
+use super::{ClientIp, redirect, see_other};
 use crate::cookies;
-use crate::error::AppError;
-use crate::login::{self, LoginAttempt};
+use crate::login::{self, LoginOutcome};
 use crate::secrets::{hash_token, random_token};
 use crate::state::{AppState, HubState};
+use crate::web::{LoginAttempt, WebError};
 
 /// Cookie binding pending logins to this browser.
 pub const BROWSER_COOKIE: &str = "hubauth-oauth-state";
@@ -54,9 +54,9 @@ pub struct LoginQuery {
 }
 
 /// The authenticator's identity-provider login, or 404 for a hub that has none.
-fn redirect_login(state: &HubState) -> Result<&dyn RedirectLogin, AppError> {
+fn redirect_login(state: &HubState) -> Result<&dyn RedirectLogin, WebError> {
     state.authenticator.redirect_login().ok_or_else(|| {
-        AppError::user(
+        WebError::refused(
             StatusCode::NOT_FOUND,
             "This hub does not log in through an identity provider.",
         )
@@ -78,35 +78,25 @@ fn callback_url(state: &HubState, headers: &HeaderMap) -> String {
     )
 }
 
-/// `GET /hub/oauth_login`: starts a login at the provider.
+/// `GET /hub/oauth_login`: starts a login at the provider. Only a failure ends the
+/// attempt here; the redirect to the provider logs nothing yet.
 pub async fn login_start(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    attempt: LoginAttempt,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
-) -> Response {
-    let mut attempt = LoginAttempt::new(state.authenticator.class_name());
-    let result = login_start_inner(&state, ip, &headers, query.next.as_deref(), &mut attempt).await;
-    // Only a failure ends the attempt here; a redirect to the provider logs nothing yet.
-    super::login::finish_attempt(&state, attempt, result)
-}
-
-async fn login_start_inner(
-    state: &HubState,
-    ip: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    next: Option<&str>,
-    attempt: &mut LoginAttempt,
-) -> Result<Response, AppError> {
-    let redirect_login = redirect_login(state)?;
+) -> Result<Response, WebError> {
+    let next = query.next.as_deref();
+    let redirect_login = redirect_login(&state)?;
     let now = state.clock.now();
     let ctx = RequestContext { now, remote_ip: ip };
     // Only a binding this hub minted is kept (so two tabs can log in at once); a value the
     // client chose, e.g. planted from a sibling site to fix the binding, is replaced.
-    let browser = browser_binding(state, headers)
+    let browser = browser_binding(&state, &headers)
         .unwrap_or_else(|| cookies::mint_signed(&state.secret, BROWSER_PURPOSE));
     let mut set_cookies = Vec::new();
-    let mut attrs = state.cookie_attrs(headers);
+    let mut attrs = state.cookie_attrs(&headers);
     let prefix = state.hub_prefix();
     attrs.path = &prefix;
     // (Re)set so the binding lives as long as the newest attempt.
@@ -117,13 +107,13 @@ async fn login_start_inner(
         attrs,
     ));
     let state_id = random_token();
-    let redirect_uri = callback_url(state, headers);
+    let redirect_uri = callback_url(&state, &headers);
     let start = redirect_login
         .begin(&ctx, &state_id, &redirect_uri)
         .await
         .map_err(|err| {
-            attempt.outcome("provider_error", err.to_string());
-            AppError::Auth(err)
+            attempt.outcome(LoginOutcome::ProviderError(err.to_string()));
+            WebError::from(err)
         })?;
     let record = PendingLogin {
         browser: hash_token(&browser),
@@ -138,7 +128,7 @@ async fn login_start_inner(
             .unwrap_or_default(),
         next: record.next.clone().unwrap_or_default(),
     };
-    let data = serde_json::to_string(&record).map_err(|err| AppError::Crypt(err.to_string()))?;
+    let data = serde_json::to_string(&record).map_err(|err| WebError::crypt(err.to_string()))?;
     let limits = PendingLoginLimits {
         per_browser: PENDING_PER_BROWSER,
         per_client: state.config.pending_logins_per_address,
@@ -160,19 +150,23 @@ async fn login_start_inner(
     match stored {
         PendingLoginOutcome::Stored => {}
         PendingLoginOutcome::ClientLimit => {
-            attempt.outcome("refused", "too many pending logins from this address");
-            return Err(AppError::user(
+            attempt.outcome(LoginOutcome::Refused(
+                "too many pending logins from this address".to_owned(),
+            ));
+            return Err(WebError::refused(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many logins were started from your address and not finished. Please finish one, or wait a few minutes.",
             ));
         }
         PendingLoginOutcome::Full => {
-            attempt.outcome("refused", "the pending login table is full");
+            attempt.outcome(LoginOutcome::Refused(
+                "the pending login table is full".to_owned(),
+            ));
             tracing::warn!(
                 limit = state.config.pending_logins_max,
                 "pending_logins_max reached: login starts are refused until pending logins expire"
             );
-            return Err(AppError::user(
+            return Err(WebError::refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many logins are in progress right now. Please try again in a few minutes.",
             ));
@@ -185,30 +179,19 @@ async fn login_start_inner(
     Ok(redirect(&start.authorize_url, &set_cookies))
 }
 
+fn bad_request(message: &str) -> WebError {
+    WebError::refused(StatusCode::BAD_REQUEST, message)
+}
+
 /// `GET /hub/oauth_callback`: the provider sends the browser back here.
 pub async fn callback(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    attempt: LoginAttempt,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    let mut attempt = LoginAttempt::new(state.authenticator.class_name());
-    let result = callback_inner(&state, ip, &headers, &query, &mut attempt).await;
-    super::login::finish_attempt(&state, attempt, result)
-}
-
-fn bad_request(message: &str) -> AppError {
-    AppError::user(StatusCode::BAD_REQUEST, message)
-}
-
-async fn callback_inner(
-    state: &HubState,
-    ip: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    query: &BTreeMap<String, String>,
-    attempt: &mut LoginAttempt,
-) -> Result<Response, AppError> {
-    let redirect_login = redirect_login(state)?;
+) -> Result<Response, WebError> {
+    let redirect_login = redirect_login(&state)?;
     let now = state.clock.now();
     let ctx = RequestContext { now, remote_ip: ip };
     let url_state = query.get("state");
@@ -222,51 +205,50 @@ async fn callback_inner(
             .get("error_description")
             .filter(|d| !d.is_empty())
             .unwrap_or(error);
-        attempt.outcome(
-            "provider_error",
-            format!(
-                "the provider answered with error {}",
-                hubauth_core::pipeline::loggable(error)
-            ),
-        );
+        attempt.outcome(LoginOutcome::ProviderError(format!(
+            "the provider answered with error {}",
+            hubauth_core::pipeline::loggable(error)
+        )));
         return Err(bad_request(&format!("OAuth error: {description}")));
     }
     if query.get("code").is_none_or(|code| code.is_empty()) {
-        attempt.outcome("provider_error", "callback without a code");
+        attempt.outcome(LoginOutcome::ProviderError(
+            "callback without a code".to_owned(),
+        ));
         return Err(bad_request("OAuth callback made without a code"));
     }
     let Some(url_state) = url_state else {
-        attempt.outcome("bad_state", "state missing from the URL");
+        attempt.outcome(LoginOutcome::BadState("state missing from the URL"));
         return Err(bad_request("Missing argument state"));
     };
-    let Some(browser) = browser_binding(state, headers) else {
-        attempt.outcome("bad_state", "state cookie missing");
+    let Some(browser) = browser_binding(&state, &headers) else {
+        attempt.outcome(LoginOutcome::BadState("state cookie missing"));
         return Err(bad_request("OAuth state missing from cookies"));
     };
     if url_state.is_empty() {
-        attempt.outcome("bad_state", "state missing from the URL");
+        attempt.outcome(LoginOutcome::BadState("state missing from the URL"));
         return Err(bad_request("OAuth state missing from URL"));
     }
     let Some(record) = record else {
-        attempt.outcome("bad_state", "state unknown or already used");
+        attempt.outcome(LoginOutcome::BadState("state unknown or already used"));
         return Err(bad_request("OAuth state mismatch"));
     };
     let pending: PendingLogin = serde_json::from_str(&record.data).map_err(|_| {
-        attempt.outcome("bad_state", "stored state unreadable");
+        attempt.outcome(LoginOutcome::BadState("stored state unreadable"));
         bad_request("OAuth state mismatch")
     })?;
     if pending.browser != hash_token(&browser) {
-        attempt.outcome("bad_state", "state belongs to another browser");
+        attempt.outcome(LoginOutcome::BadState("state belongs to another browser"));
         return Err(bad_request("OAuth state mismatch"));
     }
     if !record.is_valid_at(now) {
-        attempt.outcome("bad_state", "state expired");
+        attempt.outcome(LoginOutcome::BadState("state expired"));
         return Err(bad_request(
             "OAuth state expired: the login took too long. Please log in again.",
         ));
     }
     let model = match redirect_login
-        .complete(&ctx, &pending.redirect_uri, query, &pending.pending)
+        .complete(&ctx, &pending.redirect_uri, &query, &pending.pending)
         .await
     {
         Ok(model) => {
@@ -274,8 +256,8 @@ async fn callback_inner(
             model
         }
         Err(err) => {
-            attempt.outcome("provider_error", err.to_string());
-            return Err(AppError::Auth(err));
+            attempt.outcome(LoginOutcome::ProviderError(err.to_string()));
+            return Err(err.into());
         }
     };
     let outcome = hubauth_core::authorize(
@@ -284,23 +266,22 @@ async fn callback_inner(
         &ctx,
         model,
     )
-    .await
-    .map_err(AppError::Auth)?;
+    .await?;
     match outcome {
         Outcome::Success(model) => {
-            let cookie = login::complete_login(state, headers, &model, now, attempt).await?;
+            let cookie = login::complete_login(&state, &headers, &model, now).await?;
+            attempt.user(&model.name);
+            attempt.outcome(LoginOutcome::LoggedIn);
             let next = pending.next.unwrap_or_else(|| state.default_next());
             Ok(see_other(&next, &[cookie]))
         }
         Outcome::Denied { name, reason } => {
             attempt.user(name.as_deref().unwrap_or(""));
-            attempt.outcome(reason.as_str(), reason.as_str());
-            error_page(
-                state,
+            attempt.outcome(LoginOutcome::Denied(reason));
+            Err(WebError::refused(
                 StatusCode::FORBIDDEN,
                 &state.authenticator.rules().config().custom_403_message,
-                None,
-            )
+            ))
         }
     }
 }

@@ -17,13 +17,13 @@ use hubauth_store::{OAuthExchange, OAuthExchangeOutcome, OAuthGrantState, UserRe
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{app_error_page, encode_query, error_page, redirect};
-use crate::error::AppError;
+use super::{encode_query, redirect};
 use crate::provider::grants::{self, CodeGrant, Kind, RefreshGrant};
 use crate::provider::{self, IdTokenParams, Provider, ServiceConfig};
 use crate::secrets::{hash_token, random_token};
 use crate::session;
 use crate::state::{AppState, HubState};
+use crate::web::WebError;
 
 /// The query of an authorization request.
 #[derive(Debug, Deserialize, Default)]
@@ -47,16 +47,12 @@ fn provider_of(state: &HubState) -> Option<&Provider> {
     state.provider.as_ref()
 }
 
-fn not_found(state: &HubState) -> Response {
-    match error_page(
-        state,
+fn not_found(_state: &HubState) -> Response {
+    WebError::refused(
         StatusCode::NOT_FOUND,
         "This hub has no registered services, so it is not an OAuth provider.",
-        None,
-    ) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    )
+    .into_response()
 }
 
 /// `GET {base_url}hub/api/oauth2/authorize`.
@@ -80,10 +76,9 @@ pub async fn authorize(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match authorize_inner(&state, provider, &headers, &query, &request_uri, None).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    authorize_request(&state, provider, &headers, &query, &request_uri, None)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The user's answer on the consent page.
@@ -127,7 +122,7 @@ pub async fn authorize_post(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match authorize_inner(
+    authorize_request(
         &state,
         provider,
         &headers,
@@ -136,10 +131,7 @@ pub async fn authorize_post(
         Some(decision),
     )
     .await
-    {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 #[derive(serde::Serialize)]
@@ -164,11 +156,8 @@ fn describe_scope(scope: &str) -> String {
     }
 }
 
-fn page(state: &HubState, status: StatusCode, message: &str) -> Response {
-    match error_page(state, status, message, None) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+fn page(_state: &HubState, status: StatusCode, message: &str) -> Response {
+    WebError::refused(status, message).into_response()
 }
 
 /// Where authorization errors go once client and redirect URI are trusted.
@@ -203,21 +192,21 @@ impl ClientRedirect<'_> {
     }
 }
 
-async fn authorize_inner(
+async fn authorize_request(
     state: &HubState,
     provider: &Provider,
     headers: &HeaderMap,
     query: &AuthorizeQuery,
     request_uri: &str,
     decision: Option<Decision>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let Some(client) = query
         .client_id
         .as_deref()
         .and_then(|id| provider.client(id))
     else {
         tracing::info!("authorization request for an unknown client refused");
-        return Err(AppError::user(
+        return Err(WebError::refused(
             StatusCode::BAD_REQUEST,
             "Unknown OAuth client: this application is not registered with the hub.",
         ));
@@ -226,7 +215,7 @@ async fn authorize_inner(
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => (uri.to_owned(), true),
         Some(_) => {
             tracing::info!(client = %client.client_id, "authorization request with an unregistered redirect_uri refused");
-            return Err(AppError::user(
+            return Err(WebError::refused(
                 StatusCode::BAD_REQUEST,
                 "The redirect_uri is not registered for this application.",
             ));
@@ -234,7 +223,7 @@ async fn authorize_inner(
         None => match client.redirect_uris.as_slice() {
             [only] => (only.clone(), false),
             _ => {
-                return Err(AppError::user(
+                return Err(WebError::refused(
                     StatusCode::BAD_REQUEST,
                     "This application has several redirect URIs: the request must name one.",
                 ));
@@ -365,7 +354,7 @@ async fn authorize_inner(
     match decision {
         Some(decision) => {
             if !crate::csrf::check(&state.secret, &current.session_hash, &decision.xsrf) {
-                return Err(AppError::user(
+                return Err(WebError::refused(
                     StatusCode::FORBIDDEN,
                     "This authorization form expired or was not sent by this hub. Please try again.",
                 ));
@@ -582,10 +571,10 @@ fn is_pkce_value(value: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-fn grant_error(err: grants::GrantError) -> AppError {
+fn grant_error(err: grants::GrantError) -> WebError {
     match err {
-        grants::GrantError::Store(err) => AppError::from(err),
-        grants::GrantError::Malformed(message) => AppError::Signing(message),
+        grants::GrantError::Store(err) => WebError::from(err),
+        grants::GrantError::Malformed(message) => WebError::Signing(message),
     }
 }
 
@@ -827,7 +816,7 @@ async fn revoke_token(
     state: &HubState,
     client: &ServiceConfig,
     form: &std::collections::BTreeMap<String, String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let Some(token) = form
         .get("token")
         .filter(|token| !token.is_empty() && token.len() <= 256)
@@ -866,7 +855,7 @@ async fn revoke_refresh_token(
     state: &HubState,
     client: &ServiceConfig,
     token: &str,
-) -> Result<Revocation, AppError> {
+) -> Result<Revocation, WebError> {
     let found: Option<grants::Found<RefreshGrant>> =
         grants::find(state.store.as_ref(), Kind::Refresh, token)
             .await
@@ -892,7 +881,7 @@ async fn revoke_access_token(
     state: &HubState,
     client: &ServiceConfig,
     token: &str,
-) -> Result<Revocation, AppError> {
+) -> Result<Revocation, WebError> {
     let Some(record) = state.store.find_api_token(&hash_token(token)).await? else {
         return Ok(Revocation::NotFound);
     };
@@ -914,7 +903,7 @@ async fn grant(
     client: &ServiceConfig,
     headers: &HeaderMap,
     form: &std::collections::BTreeMap<String, String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => redeem_code(state, provider, client, headers, form).await,
         Some("refresh_token") => refresh(state, provider, client, headers, form).await,
@@ -947,7 +936,7 @@ async fn active_grant<T: serde::de::DeserializeOwned>(
     value: &str,
     now: i64,
     user_of: impl Fn(&T) -> &str,
-) -> Result<Option<grants::Found<T>>, AppError> {
+) -> Result<Option<grants::Found<T>>, WebError> {
     let found: Option<grants::Found<T>> = grants::find(state.store.as_ref(), kind, value)
         .await
         .map_err(grant_error)?;
@@ -975,7 +964,7 @@ async fn redeem_code(
     client: &ServiceConfig,
     headers: &HeaderMap,
     form: &std::collections::BTreeMap<String, String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let Some(code) = form
         .get("code")
         .filter(|code| !code.is_empty() && code.len() <= 256)
@@ -1058,7 +1047,7 @@ async fn redeem_code(
 }
 
 /// Whether the hub session a grant descends from is still valid.
-async fn session_alive(state: &HubState, session: &str, now: i64) -> Result<bool, AppError> {
+async fn session_alive(state: &HubState, session: &str, now: i64) -> Result<bool, WebError> {
     Ok(state
         .store
         .get_session(session)
@@ -1075,7 +1064,7 @@ async fn refresh(
     client: &ServiceConfig,
     headers: &HeaderMap,
     form: &std::collections::BTreeMap<String, String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let Some(presented) = form
         .get("refresh_token")
         .filter(|token| !token.is_empty() && token.len() <= 256)
@@ -1172,7 +1161,7 @@ async fn exchange(
     kind: Kind,
     presented: &str,
     now: i64,
-) -> Result<Option<NewTokens>, AppError> {
+) -> Result<Option<NewTokens>, WebError> {
     let access = provider::new_access_token(
         state,
         granted.client,
@@ -1229,7 +1218,7 @@ fn token_response(
     tokens: &NewTokens,
     nonce: Option<&str>,
     now: i64,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let id_token = if granted.scopes.iter().any(|s| s == "openid") {
         Some(provider::id_token(
             provider,
@@ -1309,7 +1298,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     if provider_of(&state).is_none() {
         return not_found(&state);
     }
-    match userinfo_inner(&state, &headers).await {
+    match userinfo_claims(&state, &headers).await {
         Ok(response) => response,
         Err(err) => {
             let (status, message) = err.status_and_message();
@@ -1321,7 +1310,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     }
 }
 
-async fn userinfo_inner(state: &HubState, headers: &HeaderMap) -> Result<Response, AppError> {
+async fn userinfo_claims(state: &HubState, headers: &HeaderMap) -> Result<Response, WebError> {
     let Some(token) = bearer(headers) else {
         return Ok(bearer_error(
             "invalid_request",
@@ -1464,21 +1453,20 @@ async fn end_session_request(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match end_session_inner(state, provider, headers, &query, &request_uri, submitted).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(state, err),
-    }
+    end_session_checked(state, provider, headers, &query, &request_uri, submitted)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn end_session_inner(
+async fn end_session_checked(
     state: &HubState,
     provider: &Provider,
     headers: &HeaderMap,
     query: &EndSessionQuery,
     request_uri: &str,
     submitted: Option<String>,
-) -> Result<Response, AppError> {
-    let bad = |message: &str| Err(AppError::user(StatusCode::BAD_REQUEST, message));
+) -> Result<Response, WebError> {
+    let bad = |message: &str| Err(WebError::refused(StatusCode::BAD_REQUEST, message));
     let hint = match query.id_token_hint.as_deref() {
         Some(token) => match provider
             .key
@@ -1583,7 +1571,7 @@ async fn end_session_inner(
     let location = match after {
         Some(uri) => {
             let mut url = url::Url::parse(uri)
-                .map_err(|err| AppError::Signing(format!("registered URI: {err}")))?;
+                .map_err(|err| WebError::Signing(format!("registered URI: {err}")))?;
             if let Some(value) = query.state.as_deref() {
                 url.query_pairs_mut().append_pair("state", value);
             }
@@ -1601,7 +1589,7 @@ async fn hint_fits_session(
     state: &HubState,
     claims: &serde_json::Map<String, Value>,
     current: &session::SessionUser,
-) -> Result<bool, AppError> {
+) -> Result<bool, WebError> {
     if claims.get("sub").and_then(Value::as_str) != Some(current.user.name.as_str()) {
         return Ok(false);
     }

@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use hubauth_store::{NewApiToken, UserRecord};
 use serde_json::{Map, Value, json};
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::{hash_token, random_token};
 use crate::state::HubState;
 
@@ -92,7 +92,7 @@ pub async fn held_by_user(
     state: &HubState,
     user: &UserRecord,
     granted: Vec<String>,
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<String>, HubError> {
     use crate::api::scopes::{self, Scopes};
     let held = crate::api::auth::user_scopes(state, user).await?;
     Ok(granted
@@ -155,7 +155,7 @@ pub async fn revoke_session_tokens(
     state: &HubState,
     user: &str,
     session_hash: Option<&str>,
-) -> Result<u64, AppError> {
+) -> Result<u64, HubError> {
     if state.provider.is_none() {
         return Ok(0);
     }
@@ -186,7 +186,7 @@ pub async fn revoke_session_tokens(
 
 /// The user a grant or token acts for, when they may still use the hub: they exist and
 /// are not blocked.
-pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserRecord>, AppError> {
+pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserRecord>, HubError> {
     if !state.authenticator.rules().check_blocked_users(name) {
         return Ok(None);
     }
@@ -255,7 +255,7 @@ pub fn id_token(
     provider: &Provider,
     user: &UserRecord,
     params: IdTokenParams<'_>,
-) -> Result<String, AppError> {
+) -> Result<String, HubError> {
     let mut claims = user_claims(user);
     claims.insert("iss".into(), json!(params.issuer));
     claims.insert("aud".into(), json!(params.client_id));
@@ -270,7 +270,7 @@ pub fn id_token(
     provider
         .key
         .sign(params.alg, &Value::Object(claims))
-        .map_err(|err| AppError::Crypt(err.to_string()))
+        .map_err(|err| HubError::Crypt(err.to_string()))
 }
 
 /// Builds the provider when services are registered: loads (or makes) the signing keys.
