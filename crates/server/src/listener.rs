@@ -75,7 +75,9 @@ pub(crate) async fn serve(
                     // The router's request layer, without the router.
                     let hub = state.as_ref();
                     let respond = move |request: Request<Incoming>| async move {
-                        forward_auth::answer(hub, request.headers(), request.uri().query()).await
+                        let crate::web::Now(now) = crate::web::Now::of(request.extensions(), hub);
+                        forward_auth::answer(hub, request.headers(), request.uri().query(), now)
+                            .await
                     };
                     let response =
                         crate::web::request::handle(&state, peer_trusted, request, respond).await;

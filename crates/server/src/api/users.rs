@@ -176,7 +176,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
         }
     }
     state.store.delete_user(&user.name).await?;
-    state.forget_refresh(&user.name);
+    state.sessions().forget_refreshed(&user.name);
     state.sessions_changed(&user.name);
     tracing::info!(user = %user.name, "deleted user");
     Ok(())

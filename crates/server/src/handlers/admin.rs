@@ -13,9 +13,10 @@ use super::{encode_query, html, redirect};
 use crate::api::users;
 use crate::csrf;
 use crate::pages::PageUser;
-use crate::session::{self, SessionUser};
+use crate::services::SessionUser;
 use crate::state::{AppState, HubState};
-use crate::web::WebError;
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 /// Users per page.
 const PAGE_SIZE: u64 = 25;
@@ -98,13 +99,14 @@ struct AdminContext {
 /// `GET {base_url}hub/admin`.
 pub async fn page(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Result<Response, Response> {
-    let admin = require_admin(&state, &headers, &uri).await?;
+    let admin = require_admin(&state, &headers, &uri, now).await?;
     let notice = notice(params.done.as_deref(), params.user.as_deref());
-    render(&state, &admin, &params, StatusCode::OK, notice, "")
+    render(&state, &admin, &params, StatusCode::OK, notice, "", now)
         .await
         .map_err(IntoResponse::into_response)
 }
@@ -112,59 +114,62 @@ pub async fn page(
 /// `POST {base_url}hub/admin/users`: add a user.
 pub async fn add(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, Response> {
-    let admin = checked_post(&state, &headers, &uri, &form).await?;
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
     let make_admin = form.admin == "on" || form.admin == "true";
     match users::create_user(&state, &form.name, make_admin).await {
         Ok(created) => Ok(back(&state, &form, "added", &created.name)),
-        Err(err) => failed(&state, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err, now).await,
     }
 }
 
 /// `POST {base_url}hub/admin/users/{name}/admin`: set or clear the admin flag.
 pub async fn set_admin(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Path(name): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, Response> {
-    let admin = checked_post(&state, &headers, &uri, &form).await?;
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
     let make_admin = form.admin == "true";
     if !make_admin && name == admin.user.name {
         let err = crate::api::ApiError::bad_request(
             "You cannot remove your own admin flag here; ask another admin.",
         );
-        return failed(&state, &admin, &form, err).await;
+        return failed(&state, &admin, &form, err, now).await;
     }
     match users::set_admin(&state, &name, make_admin).await {
         Ok(user) => {
             let done = if make_admin { "admin" } else { "unadmin" };
             Ok(back(&state, &form, done, &user.name))
         }
-        Err(err) => failed(&state, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err, now).await,
     }
 }
 
 /// `POST {base_url}hub/admin/users/{name}/delete`: delete a user.
 pub async fn delete(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Path(name): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, Response> {
-    let admin = checked_post(&state, &headers, &uri, &form).await?;
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
     if name == admin.user.name {
         let err = crate::api::ApiError::bad_request("Cannot delete yourself!");
-        return failed(&state, &admin, &form, err).await;
+        return failed(&state, &admin, &form, err, now).await;
     }
     match users::delete_user(&state, &name).await {
         Ok(()) => Ok(back(&state, &form, "deleted", &name)),
-        Err(err) => failed(&state, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err, now).await,
     }
 }
 
@@ -173,8 +178,9 @@ async fn require_admin(
     state: &HubState,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
+    now: i64,
 ) -> Result<SessionUser, Response> {
-    let current = session::current_user(state, headers)
+    let current = resume_session(state, headers, now)
         .await
         .map_err(|err| WebError::from(err).into_response())?;
     let Some(current) = current else {
@@ -202,8 +208,9 @@ async fn checked_post(
     headers: &HeaderMap,
     uri: &axum::http::Uri,
     form: &ActionForm,
+    now: i64,
 ) -> Result<SessionUser, Response> {
-    let admin = require_admin(state, headers, uri).await?;
+    let admin = require_admin(state, headers, uri, now).await?;
     // Bound to the session, not to the `_xsrf` cookie: a cookie planted from a sibling
     // site cannot make a one-click admin form acceptable.
     if !csrf::check_session_token(&state.secret, &admin.session_hash, &form._xsrf) {
@@ -252,6 +259,7 @@ async fn failed(
     admin: &SessionUser,
     form: &ActionForm,
     err: crate::api::ApiError,
+    now: i64,
 ) -> Result<Response, Response> {
     let params = ListParams {
         q: form.q.clone(),
@@ -263,7 +271,7 @@ async fn failed(
     if status.is_server_error() {
         tracing::error!(error = %err.message, "admin page operation failed");
     }
-    render(state, admin, &params, status, String::new(), &err.message)
+    render(state, admin, &params, status, String::new(), &err.message, now)
         .await
         .map_err(IntoResponse::into_response)
 }
@@ -288,6 +296,7 @@ async fn render(
     status: StatusCode,
     notice: String,
     error: &str,
+    now: i64,
 ) -> Result<Response, WebError> {
     let q = params.q.trim().to_owned();
     let requested = params.page.unwrap_or(1).max(1);
@@ -306,7 +315,6 @@ async fn render(
         result = state.store.list_users_page(query(page)).await?;
     }
     let groups = state.store.list_groups().await?;
-    let now = state.clock.now();
     let rows: Vec<Row> = result
         .users
         .into_iter()
@@ -362,7 +370,7 @@ async fn render(
                 name: group.name,
             })
             .collect(),
-        manage_groups: state.authenticator.rules().config().manage_groups,
+        manage_groups: state.accounts().groups_managed(),
         notice,
         error: error.to_owned(),
     };

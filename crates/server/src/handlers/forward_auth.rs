@@ -22,24 +22,30 @@ use crate::api::ApiError;
 use crate::forward_auth::{host_matches, is_allowed};
 use crate::pages::PageUser;
 use crate::request_target::{BadTarget, ForwardedTarget, HostName};
-use crate::session;
 use crate::state::{AppState, HubState};
-use crate::web::WebError;
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 /// The forward-auth check, as a route (for [`crate::app`]; the hub's own listener calls
 /// [`answer`] directly).
 pub async fn check(
     State(state): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer(&state, &headers, query.as_deref()).await
+    answer(&state, &headers, query.as_deref(), now).await
 }
 
-/// Answers a forward-auth check from the request's headers and query.
-pub async fn answer(state: &HubState, headers: &HeaderMap, query: Option<&str>) -> Response {
+/// Answers a forward-auth check from the request's headers and query at `now`.
+pub async fn answer(
+    state: &HubState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    now: i64,
+) -> Response {
     let redirect_mode = query.is_some_and(asks_for_redirect);
-    let mut response = match decide(state, headers, redirect_mode).await {
+    let mut response = match decide(state, headers, redirect_mode, now).await {
         Ok(response) => response,
         // A client that asked for JSON gets every answer as JSON, failures included.
         Err(err) if wants_json(headers) => ApiError::from(err).into_response(),
@@ -64,8 +70,9 @@ async fn decide(
     state: &HubState,
     headers: &HeaderMap,
     redirect_mode: bool,
+    now: i64,
 ) -> Result<Response, WebError> {
-    let Some(current) = session::current_user(state, headers).await? else {
+    let Some(current) = resume_session(state, headers, now).await? else {
         if wants_json(headers) {
             return Ok(login_required_json());
         }
@@ -100,7 +107,7 @@ async fn decide(
     }
     let mut response = StatusCode::OK.into_response();
     insert_identity(state, user, response.headers_mut())?;
-    let Some(token_headers) = crate::app_tokens::headers_for(state, current).await? else {
+    let Some(token_headers) = crate::app_tokens::headers_for(state, current, now).await? else {
         // The refresh before handing tokens on ended the session.
         if redirect_mode && !wants_json(headers) {
             return Ok(redirect(&login_url(state, headers), &[]));

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{encode_query, html, redirect};
 use crate::pages::PageUser;
-use crate::session;
 use crate::state::AppState;
-use crate::web::WebError;
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 #[derive(Serialize)]
 struct HomeContext {
@@ -21,10 +21,11 @@ struct HomeContext {
 /// The home page; visitors without a session are sent to the login page.
 pub async fn home(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let Some(current) = session::current_user(&state, &headers).await? else {
+    let Some(current) = resume_session(&state, &headers, now).await? else {
         // Back to exactly this page (with its query) after login.
         let here = uri
             .path_and_query()

@@ -4,17 +4,17 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hubauth_core::{AuthError, DenyReason, LoginData, LoginKind, Outcome, RequestContext};
+use hubauth_core::{DenyReason, LoginData, LoginKind, RequestContext};
 use serde::{Deserialize, Serialize};
 
 use super::{ClientIp, encode_query, html, redirect};
 use crate::cookies;
 use crate::csrf::{self, XSRF_COOKIE};
 use crate::limiter::Limited;
-use crate::login::{self, LoginOutcome};
-use crate::session;
+use crate::services::{FormLogin, LoginOutcome};
 use crate::state::{AppState, HubState};
-use crate::web::{LoginAttempt, WebError};
+use crate::web::session::resume_session;
+use crate::web::{LoginAttempt, Now, WebError};
 
 /// The `next` query parameter.
 #[derive(Debug, Deserialize, Default)]
@@ -109,12 +109,13 @@ fn render_login(
 /// `GET /hub/login`: the login page, or a redirect when already logged in or `auto_login`.
 pub async fn get(
     State(state): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, WebError> {
     let force = query.prompt.as_deref() == Some("login");
     let next = query.next.as_deref();
-    if !force && session::current_user(&state, &headers).await?.is_some() {
+    if !force && resume_session(&state, &headers, now).await?.is_some() {
         return Ok(redirect(&next_or_default(&state, next), &[]));
     }
     if let LoginKind::Redirect { login_path, .. } = state.authenticator.kind()
@@ -135,6 +136,7 @@ pub async fn get(
 /// `POST /hub/login`: checks the form, runs the rule pipeline, starts a session.
 pub async fn post(
     State(state): State<AppState>,
+    Now(now): Now,
     ClientIp(ip): ClientIp,
     attempt: LoginAttempt,
     headers: HeaderMap,
@@ -148,7 +150,6 @@ pub async fn post(
             "This hub does not log in with a username and password form.",
         ));
     }
-    let now = state.clock.now();
     let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let submitted_xsrf = fields
         .iter()
@@ -172,11 +173,15 @@ pub async fn post(
             &typed_name,
         );
     }
-    // The slot is taken before the password is checked, so concurrent guesses cannot
-    // all pass the limit; a successful login gives it back.
-    let reservation = match state.limiter.try_reserve(ip, &typed_name, now) {
-        Ok(reservation) => reservation,
-        Err(limited) => {
+    let ctx = RequestContext { now, remote_ip: ip };
+    match state.logins().with_form(&ctx, &data).await? {
+        FormLogin::LoggedIn(session) => {
+            attempt.user(&session.user);
+            attempt.outcome(LoginOutcome::LoggedIn);
+            let cookie = session_cookie(&state, &headers, &session.token);
+            Ok(redirect(&next_or_default(&state, next), &[cookie]))
+        }
+        FormLogin::Limited(limited) => {
             attempt.outcome(LoginOutcome::Refused(
                 match limited {
                     Limited::Address => "too many failed logins from this address",
@@ -184,33 +189,16 @@ pub async fn post(
                 }
                 .to_owned(),
             ));
-            return render_login(
+            render_login(
                 &state,
                 &headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 next,
                 "Too many failed logins. Please wait a minute and try again.",
                 &typed_name,
-            );
+            )
         }
-    };
-    let ctx = RequestContext { now, remote_ip: ip };
-    let outcome = hubauth_core::get_authenticated_user(
-        state.authenticator.as_ref(),
-        state.hook.as_deref(),
-        &ctx,
-        &data,
-    )
-    .await;
-    match outcome {
-        Ok(Outcome::Success(model)) => {
-            state.limiter.refund(reservation);
-            let cookie = login::complete_login(&state, &headers, &model, now).await?;
-            attempt.user(&model.name);
-            attempt.outcome(LoginOutcome::LoggedIn);
-            Ok(redirect(&next_or_default(&state, next), &[cookie]))
-        }
-        Ok(Outcome::Denied { name, reason }) => {
+        FormLogin::Denied { name, reason } => {
             attempt.user(name.as_deref().unwrap_or(&typed_name));
             attempt.outcome(LoginOutcome::Denied(reason));
             match reason {
@@ -228,15 +216,20 @@ pub async fn post(
                 )),
             }
         }
-        Err(AuthError::Http { status, message }) => {
+        FormLogin::Refused { status, message } => {
             attempt.outcome(LoginOutcome::Refused(message.clone()));
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             render_login(&state, &headers, status, next, &message, &typed_name)
         }
-        Err(err) => {
-            // The hub failed, not the guess: the slot is not the client's to lose.
-            state.limiter.refund(reservation);
-            Err(err.into())
-        }
     }
+}
+
+/// The `Set-Cookie` value of a new session.
+pub(super) fn session_cookie(state: &HubState, headers: &HeaderMap, token: &str) -> String {
+    cookies::set(
+        cookies::SESSION_COOKIE,
+        token,
+        Some(state.config.session_lifetime),
+        state.cookie_attrs(headers),
+    )
 }

@@ -21,9 +21,10 @@ use super::{encode_query, redirect};
 use crate::provider::grants::{self, CodeGrant, Kind, RefreshGrant};
 use crate::provider::{self, IdTokenParams, Provider, ServiceConfig};
 use crate::secrets::{hash_token, random_token};
-use crate::session;
+use crate::services::{EndReason, SessionUser, StoredSession};
 use crate::state::{AppState, HubState};
 use crate::web::WebError;
+use crate::web::session::resume_session;
 
 /// The query of an authorization request.
 #[derive(Debug, Deserialize, Default)]
@@ -308,7 +309,7 @@ async fn authorize_request(
             Freshness::Since(now.saturating_sub(age))
         }),
     };
-    let current = match session::current_user(state, headers).await? {
+    let current = match resume_session(state, headers, now).await? {
         Some(current) => state
             .store
             .get_session(&current.session_hash)
@@ -1511,7 +1512,7 @@ async fn end_session_checked(
             return bad("A post_logout_redirect_uri needs an id_token_hint or client_id.");
         }
     };
-    let current = session::current_user(state, headers).await?;
+    let current = resume_session(state, headers, state.clock.now()).await?;
     let mut cookies = Vec::new();
     if let Some(current) = current {
         let proven = match &hint {
@@ -1520,7 +1521,7 @@ async fn end_session_checked(
         };
         if !proven {
             let service = client.map(|client| client.name.as_str());
-            let confirming = super::logout::LoggedIn::from(&current);
+            let confirming = StoredSession::from(&current);
             match submitted {
                 None => {
                     return super::logout::confirm_page(
@@ -1553,15 +1554,10 @@ async fn end_session_checked(
             }
         }
         let name = current.user.name.clone();
-        if state.store.delete_session(&current.session_hash).await? {
-            crate::metrics::sessions_ended("logout", 1);
-        }
-        state.sessions.invalidate_session(&current.session_hash);
-        state.forget_refresh(&name);
-        provider::revoke_session_tokens(state, &name, Some(&current.session_hash)).await?;
-        if let Err(err) = state.authenticator.session_ended(&name).await {
-            tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
-        }
+        state
+            .sessions()
+            .end(&name, Some(&current.session_hash), EndReason::Logout)
+            .await?;
         tracing::info!(user = %name, client = client.map_or("", |c| c.client_id.as_str()), "User logged out by a service (RP-initiated logout)");
         cookies.push(crate::cookies::clear(
             crate::cookies::SESSION_COOKIE,
@@ -1588,7 +1584,7 @@ async fn end_session_checked(
 async fn hint_fits_session(
     state: &HubState,
     claims: &serde_json::Map<String, Value>,
-    current: &session::SessionUser,
+    current: &SessionUser,
 ) -> Result<bool, WebError> {
     if claims.get("sub").and_then(Value::as_str) != Some(current.user.name.as_str()) {
         return Ok(false);

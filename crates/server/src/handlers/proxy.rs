@@ -32,9 +32,9 @@ use crate::forward_auth::is_allowed;
 use crate::pages::PageUser;
 use crate::proxy::{requested_upgrade, strip_cookie, strip_hop_by_hop, strip_identity_headers};
 use crate::request_target::{BadTarget, HostName, TargetPath};
-use crate::session;
 use crate::state::AppState;
-use crate::web::WebError;
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 /// How long connecting to an upstream may take before the request gets a 502.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,6 +83,7 @@ enum ProxyError {
 /// The proxy handler (the router's fallback when the proxy is on).
 pub async fn proxy(
     State(state): State<AppState>,
+    Now(now): Now,
     PeerIp(client_ip): PeerIp,
     mut request: Request,
 ) -> Result<Response, WebError> {
@@ -108,7 +109,7 @@ pub async fn proxy(
     };
     let authority = route.authority.clone();
     let headers = request.headers();
-    let Some(current) = session::current_user(&state, headers).await? else {
+    let Some(current) = resume_session(&state, headers, now).await? else {
         let browser = matches!(*request.method(), Method::GET | Method::HEAD)
             && requested_upgrade(headers).is_none()
             && !wants_json(headers);
@@ -143,7 +144,7 @@ pub async fn proxy(
             "You are logged in but not allowed to use this application.",
         ));
     }
-    let token_headers = crate::app_tokens::headers_for(&state, current).await?;
+    let token_headers = crate::app_tokens::headers_for(&state, current, now).await?;
     let Some(token_headers) = token_headers else {
         // The refresh before handing tokens on ended the session.
         let login = format!("{}login", state.hub_prefix());

@@ -152,7 +152,7 @@ fn session_marker(session_hash: &str) -> &str {
 /// session of the user (`None`), as JupyterHub does at logout. Refresh tokens from those
 /// sessions are refused at their next use. Returns how many tokens were revoked.
 pub async fn revoke_session_tokens(
-    state: &HubState,
+    state: &crate::services::Services,
     user: &str,
     session_hash: Option<&str>,
 ) -> Result<u64, HubError> {

@@ -15,7 +15,7 @@ use hubauth_store::StoreError;
 use serde::Serialize;
 
 use crate::error::HubError;
-use crate::login::LoginOutcome;
+use crate::services::LoginOutcome;
 use crate::pages::{PageUser, RenderError};
 use crate::state::HubState;
 

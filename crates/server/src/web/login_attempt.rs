@@ -1,7 +1,7 @@
 //! The login attempt of a request (`POST /hub/login`, `/hub/oauth_login`,
 //! `/hub/oauth_callback`): its handler says who tried and what came of it as it decides,
 //! and the request layer logs it once when the response is ready
-//! ([`crate::login::LoginRecord::log`]), inside the request's span. An attempt that ends in
+//! ([`crate::services::LoginRecord::log`]), inside the request's span. An attempt that ends in
 //! a [`super::WebError`] without an outcome gets one from the error.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use crate::login::{LoginOutcome, LoginRecord};
+use crate::services::{LoginOutcome, LoginRecord};
 use crate::state::AppState;
 
 /// Where a request's login attempt is kept until its response is ready (set up by the

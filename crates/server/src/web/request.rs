@@ -9,19 +9,48 @@
 //! the proxy's id is kept, so one id follows the request through both logs. A client's own
 //! `X-Request-Id` is ignored, so it cannot choose what the hub's log says.
 //!
-//! On the way out, the layer renders pending error pages ([`super::error::render`]) and
+//! The layer reads the clock once per request ([`Now`]). On the way out, it renders pending error pages ([`super::error::render`]) and
 //! logs the request's login attempt, if it had one ([`super::login_attempt`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use crate::services::Services;
 use crate::state::{AppState, HubState};
+
+/// The time of a request: the hub's clock, read once when the request arrives and passed
+/// down to every decision the request makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now(pub i64);
+
+impl Now {
+    /// The time the request layer read for the request with these extensions; without the
+    /// layer (a handler served on its own), the clock's time now.
+    pub(crate) fn of(extensions: &Extensions, hub: &Services) -> Now {
+        extensions
+            .get::<Now>()
+            .copied()
+            .unwrap_or_else(|| Now(hub.clock.now()))
+    }
+}
+
+impl FromRequestParts<AppState> for Now {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Now::of(&parts.extensions, state))
+    }
+}
 
 /// The request id header, read from trusted proxies and set on every response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -62,6 +91,7 @@ where
     );
     let attempt = super::login_attempt::Slot::default();
     request.extensions_mut().insert(attempt.clone());
+    request.extensions_mut().insert(Now(state.clock.now()));
     async move {
         let response = respond(request).await;
         attempt.log(&response);
