@@ -374,7 +374,7 @@ async fn logout_on_this_hub_denies_at_once_despite_the_session_cache() {
         assert_eq!(response.status(), 200);
     }
     assert!(
-        !hub.hub.state().sessions.is_empty(),
+        !hub.hub.state().session_cache.is_empty(),
         "the session is cached"
     );
     let out = logout_at(&ann, &hub.hub_url).await;
@@ -443,7 +443,7 @@ async fn session_cache_ttl_zero_reads_the_database_every_time() {
     let ann = logged_in(&hub, "ann", &[]).await;
     let response = ann.get(check_url(&hub)).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(hub.hub.state().sessions.is_empty());
+    assert!(hub.hub.state().session_cache.is_empty());
     hub.store().delete_user_sessions("ann").await.unwrap();
     let response = ann.get(check_url(&hub)).send().await.unwrap();
     assert_eq!(response.status(), 401);

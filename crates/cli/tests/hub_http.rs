@@ -701,6 +701,62 @@ async fn spoofed_forwarded_headers_from_an_untrusted_peer_are_ignored() {
 }
 
 #[tokio::test]
+async fn every_response_carries_a_request_id_a_client_cannot_choose() {
+    let id_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no X-Request-Id on {}", response.url()))
+    };
+    let is_hub_id = |id: &str| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    // A client the hub does not trust as a proxy: its id is replaced.
+    let hub = start_hub("trusted_proxies = []", RIGHT, &[]).await;
+    let c = client();
+    let mut seen = std::collections::BTreeSet::new();
+    for path in ["login", "no-such-page", "forward-auth", "api/user"] {
+        let response = c
+            .get(format!("{}{path}", hub.hub_url))
+            .header("x-request-id", "chosen-by-the-client")
+            .send()
+            .await
+            .unwrap();
+        let id = id_of(&response);
+        assert!(is_hub_id(&id), "{path}: {id}");
+        assert!(seen.insert(id), "ids differ per request");
+    }
+    let response = login(&c, &hub, "ada", "wrong", None).await;
+    assert_eq!(response.status(), 403);
+    assert!(is_hub_id(&id_of(&response)));
+    hub.stop().await;
+
+    // A trusted proxy's id (the default trusts a proxy on the same machine) is kept, so
+    // one id is in both logs, on the forward-auth path too; a malformed one is replaced.
+    let hub = start_hub("", RIGHT, &[]).await;
+    for path in ["login", "no-such-page", "forward-auth"] {
+        let response = c
+            .get(format!("{}{path}", hub.hub_url))
+            .header("x-request-id", "4f0c2a9e-1b7d-4c3e-9a55-0d2b6f1e8c71")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            id_of(&response),
+            "4f0c2a9e-1b7d-4c3e-9a55-0d2b6f1e8c71",
+            "{path}"
+        );
+    }
+    let response = c
+        .get(format!("{}login", hub.hub_url))
+        .header("x-request-id", "two words")
+        .send()
+        .await
+        .unwrap();
+    assert!(is_hub_id(&id_of(&response)));
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn guesses_at_one_name_from_many_addresses_hit_the_per_username_limit() {
     let hub = start_hub(
         "login_rate_limit = 100\nlogin_rate_limit_per_username = 3",

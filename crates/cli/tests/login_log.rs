@@ -263,4 +263,34 @@ async fn login_log_has_one_line_per_login_and_no_secrets() {
         "{lines:?}"
     );
     assert_eq!(lines[3].3, "state cookie missing");
+
+    // Every line written while a request is handled names it: method, path (never the
+    // query, which holds codes and state) and the id the response carried.
+    let spans: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"].get("outcome").is_some())
+        .map(|line| line["span"].clone())
+        .collect();
+    let paths: Vec<&str> = spans
+        .iter()
+        .map(|span| span["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/hub/login",
+            "/hub/login",
+            "/hub/oauth_callback",
+            "/hub/oauth_callback"
+        ],
+        "{spans:?}"
+    );
+    for span in &spans {
+        assert_eq!(span["name"], "request", "{span}");
+        let id = span["request_id"].as_str().unwrap();
+        assert_eq!(id.len(), 16, "{span}");
+    }
+    assert_eq!(spans[0]["method"], "POST");
+    assert_eq!(spans[2]["method"], "GET");
 }

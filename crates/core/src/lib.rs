@@ -34,7 +34,7 @@ pub use hook::{PostAuthHook, hook_fn};
 pub use model::{AuthModel, LoginData};
 pub use options::{AuthenticatorConfig, GroupRules};
 pub use pipeline::{DenyReason, Outcome, authorize, get_authenticated_user};
-pub use redirect::{RedirectLogin, RedirectStart};
+pub use redirect::{PendingRedirect, RedirectLogin, RedirectStart};
 pub use roles::ManagedRole;
 pub use rules::Rules;
 pub use secret::Secret;

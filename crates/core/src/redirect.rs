@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::authenticator::RequestContext;
@@ -19,9 +20,20 @@ use crate::model::AuthModel;
 pub struct RedirectStart {
     /// The full authorization URL, including the state parameter.
     pub authorize_url: String,
-    /// Data to keep until the callback (PKCE verifier, nonce...), handed back unchanged.
-    /// It never leaves the hub.
-    pub pending: Value,
+    /// What to keep until the callback, handed back unchanged. It never leaves the hub.
+    pub pending: PendingRedirect,
+}
+
+/// What a login at an identity provider keeps from `begin` to `complete` (stored by the
+/// hub with the login's state, as JSON with these field names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRedirect {
+    /// The PKCE code verifier, when PKCE is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<String>,
+    /// The OpenID Connect nonce the ID token must carry, when one is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// A login method whose users log in at another site and come back with a callback.
@@ -36,15 +48,17 @@ pub trait RedirectLogin: Send + Sync {
         redirect_uri: &str,
     ) -> Result<RedirectStart, AuthError>;
 
-    /// Turns the callback's query parameters into an auth model (before the hub's rules).
-    /// The hub has already checked `state`; the provider's `error` parameter and a missing
-    /// `code` are handled here.
+    /// Turns the callback into an auth model (before the hub's rules): redeems `code`.
+    /// The hub has checked `state` and refused an `error` answer and a missing code;
+    /// `query` holds every parameter of the callback (`iss`...). `redirect_uri` is the
+    /// one `begin` was given.
     async fn complete(
         &self,
         ctx: &RequestContext,
         redirect_uri: &str,
+        code: &str,
         query: &BTreeMap<String, String>,
-        pending: &Value,
+        pending: &PendingRedirect,
     ) -> Result<AuthModel, AuthError>;
 
     /// The callback URL configured for this authenticator (`oauth_callback_url`), if any;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hubauth_core::{
-    AuthError, AuthModel, Authenticator, LoginData, LoginKind, LogoutEffects, RedirectLogin,
-    RedirectStart, RefreshOutcome, RequestContext, Rules,
+    AuthError, AuthModel, Authenticator, LoginData, LoginKind, LogoutEffects, PendingRedirect,
+    RedirectLogin, RedirectStart, RefreshOutcome, RequestContext, Rules,
 };
 use serde_json::Value;
 
@@ -113,15 +113,12 @@ impl<P: Provider> OAuthenticator<P> {
                     AuthError::Hook(format!("modify_auth_state_hook: {err}"))
                 })?;
         }
-        // The admin_users check sees the name as the hub will store it.
+        // admin_users is applied here, before the group rules (a provider's, then
+        // admin_groups), which may only make admins of users it leaves open; it sees the
+        // name as the hub will store it. [`Authenticator::is_admin`] has nothing left to do.
         let normalized = core.rules.normalize_username(&name);
         let mut model = AuthModel::named(name);
-        model.admin = core
-            .rules
-            .config()
-            .admin_users
-            .contains(&normalized)
-            .then_some(true);
+        model.admin = core.rules.is_admin(&normalized);
         model.auth_state = Some(auth_state);
         let mut model = self.provider.update_auth_model(core, model).await?;
         if core.config.base.manage_groups {
@@ -175,6 +172,12 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
             return Ok(true);
         }
         self.provider.check_allowed(&self.core, name, model).await
+    }
+
+    /// `None`: the admin flag was decided when the model was built (`admin_users`, then
+    /// the group rules); a model that leaves it open stays open.
+    async fn is_admin(&self, _model: &AuthModel) -> Result<Option<bool>, AuthError> {
+        Ok(None)
     }
 
     fn redirect_login(&self) -> Option<&dyn RedirectLogin> {
@@ -286,18 +289,12 @@ impl<P: Provider> RedirectLogin for OAuthenticator<P> {
         state: &str,
         redirect_uri: &str,
     ) -> Result<RedirectStart, AuthError> {
-        let (authorize_url, mut pending) = self
+        let (authorize_url, pending) = self
             .core
             .authorize_url(state, redirect_uri, |params| {
                 self.provider.authorize_params(&self.core, params)
             })
             .await?;
-        if let Value::Object(map) = &mut pending {
-            map.insert(
-                "redirect_uri".into(),
-                Value::String(redirect_uri.to_owned()),
-            );
-        }
         Ok(RedirectStart {
             authorize_url,
             pending,
@@ -308,39 +305,19 @@ impl<P: Provider> RedirectLogin for OAuthenticator<P> {
         &self,
         ctx: &RequestContext,
         redirect_uri: &str,
+        code: &str,
         query: &BTreeMap<String, String>,
-        pending: &Value,
+        pending: &PendingRedirect,
     ) -> Result<AuthModel, AuthError> {
-        if let Some(error) = query.get("error") {
-            let description = query
-                .get("error_description")
-                .filter(|d| !d.is_empty())
-                .unwrap_or(error);
-            return Err(AuthError::Http {
-                status: 400,
-                message: format!("OAuth error: {description}"),
-            });
-        }
-        let code = query
-            .get("code")
-            .filter(|code| !code.is_empty())
-            .ok_or_else(|| AuthError::Http {
-                status: 400,
-                message: "OAuth callback made without a code".into(),
-            })?;
         self.core
             .check_response_issuer(query.get("iss").map(String::as_str))
             .await?;
-        // The redirect_uri of the token request is the one of the authorize request.
-        let redirect_uri = pending
-            .get("redirect_uri")
-            .and_then(Value::as_str)
-            .unwrap_or(redirect_uri);
+        // The token request repeats the redirect_uri of the authorize request.
         let mut params = self.core.code_params(code, redirect_uri, pending)?;
         self.provider.token_request_params(&self.core, &mut params);
         let token = self.provider.token_info(&self.core, params).await?;
-        let nonce = pending.get("nonce").and_then(Value::as_str);
-        self.token_to_model(&token, nonce, ctx.now).await
+        self.token_to_model(&token, pending.nonce.as_deref(), ctx.now)
+            .await
     }
 
     fn configured_callback_url(&self) -> Option<String> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use hubauth_core::{AuthError, AuthModel, Rules};
+use hubauth_core::{AuthError, AuthModel, PendingRedirect, Rules};
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 use tokio::sync::RwLock;
@@ -148,7 +148,7 @@ impl OAuthCore {
         state: &str,
         redirect_uri: &str,
         extra: impl FnOnce(&mut Vec<(String, String)>),
-    ) -> Result<(String, Value), AuthError> {
+    ) -> Result<(String, PendingRedirect), AuthError> {
         let resolved = self.endpoints().await?;
         let endpoints = &resolved.endpoints;
         let config = &self.config;
@@ -161,19 +161,19 @@ impl OAuthCore {
             set_param(&mut params, key, param_value(value));
         }
         set_param(&mut params, "state", state.to_owned());
-        let mut pending = Map::new();
+        let mut pending = PendingRedirect::default();
         if config.enable_pkce {
             let verifier = random_b64(32);
             let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .encode(sha2::Sha256::digest(verifier.as_bytes()));
             set_param(&mut params, "code_challenge", challenge);
             set_param(&mut params, "code_challenge_method", "S256".to_owned());
-            pending.insert("code_verifier".into(), Value::String(verifier));
+            pending.code_verifier = Some(verifier);
         }
         if config.wants_id_token() {
             let nonce = random_b64(24);
             set_param(&mut params, "nonce", nonce.clone());
-            pending.insert("nonce".into(), Value::String(nonce));
+            pending.nonce = Some(nonce);
         }
         if !config.scope.is_empty() {
             set_param(&mut params, "scope", config.scope.join(" "));
@@ -182,7 +182,7 @@ impl OAuthCore {
         let mut url = url::Url::parse(&endpoints.authorize_url)
             .map_err(|err| AuthError::Internal(format!("authorize_url is not a URL: {err}")))?;
         url.query_pairs_mut().extend_pairs(params.iter());
-        Ok((url.to_string(), Value::Object(pending)))
+        Ok((url.to_string(), pending))
     }
 
     /// Checks the `iss` parameter of an authorization response (RFC 9207, a defence
@@ -215,7 +215,7 @@ impl OAuthCore {
         &self,
         code: &str,
         redirect_uri: &str,
-        pending: &Value,
+        pending: &PendingRedirect,
     ) -> Result<Vec<(String, String)>, AuthError> {
         let mut params: Vec<(String, String)> = vec![
             ("code".into(), code.to_owned()),
@@ -224,8 +224,8 @@ impl OAuthCore {
         ];
         if self.config.enable_pkce {
             let verifier = pending
-                .get("code_verifier")
-                .and_then(Value::as_str)
+                .code_verifier
+                .as_deref()
                 .ok_or_else(|| AuthError::Http {
                     status: 400,
                     message: "Missing code_verifier".into(),

@@ -17,20 +17,20 @@ use axum::http::HeaderValue;
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::error::AppError;
-use crate::session::{self, SessionUser};
+use crate::error::HubError;
+use crate::services::{Services, SessionUser};
 use crate::session_cache::AppHeaders;
-use crate::state::HubState;
 
-/// The token headers for this session's user. `Ok(None)` when the refresh that
+/// The token headers for this session's user at `now`. `Ok(None)` when the refresh that
 /// `refresh_pre_spawn` asked for ended the session (the user must log in again).
 ///
 /// They are kept with the session in the session cache, so that the auth_state is read
 /// and decrypted once per `session_cache_ttl` rather than on every request.
 pub async fn headers_for(
-    state: &HubState,
+    state: &Services,
     current: SessionUser,
-) -> Result<Option<AppHeaders>, AppError> {
+    now: i64,
+) -> Result<Option<AppHeaders>, HubError> {
     let specs = &state.config.forward_auth.auth_state_headers;
     if specs.is_empty() {
         return Ok(Some(Vec::new().into()));
@@ -38,17 +38,16 @@ pub async fn headers_for(
     let config = state.authenticator.rules().config();
     let name = current.user.name.clone();
     let session_hash = current.session_hash.clone();
-    let now = state.clock.now();
     if config.refresh_pre_spawn && config.auth_refresh_age == 0 {
         // A refresh before every hand-on: nothing to reuse.
-        if session::refresh_now(state, current, now).await?.is_none() {
+        if state.sessions().refresh(current, now).await?.is_none() {
             return Ok(None);
         }
-    } else if let Some(cached) = state.sessions.app_headers(&session_hash, now) {
+    } else if let Some(cached) = state.session_cache.app_headers(&session_hash, now) {
         return Ok(Some(cached));
     }
-    let generation = state.sessions.generation();
-    let auth_state = crate::auth_state::load(state, &name).await?;
+    let generation = state.session_cache.generation();
+    let auth_state = state.accounts().auth_state(&name, now).await?;
     let mut document = match &auth_state {
         Some(Value::Object(fields)) => fields.clone(),
         _ => serde_json::Map::new(),
@@ -77,7 +76,7 @@ pub async fn headers_for(
     }
     let out: AppHeaders = out.into();
     state
-        .sessions
+        .session_cache
         .set_app_headers(&session_hash, out.clone(), generation);
     Ok(Some(out))
 }

@@ -15,7 +15,6 @@ pub mod forwarded;
 pub mod handlers;
 pub mod limiter;
 mod listener;
-pub mod login;
 pub mod maintenance;
 pub mod managed_roles;
 pub mod metrics;
@@ -26,10 +25,11 @@ pub mod provider;
 pub mod proxy;
 pub mod request_target;
 pub mod secrets;
-pub mod session;
+pub mod services;
 pub mod session_cache;
 pub mod startup;
 pub mod state;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +45,7 @@ pub use options::{HUB, HubConfig};
 pub use secrets::CookieSecret;
 pub use startup::{Reconciled, StartError};
 pub use state::{AppState, HubState};
+pub use web::{LoginAttempt, WebError};
 
 /// Largest request body the hub reads (login forms are tiny).
 const BODY_LIMIT: usize = 64 * 1024;
@@ -86,10 +87,6 @@ impl Hub {
             startup::reconcile(parts.authenticator.as_ref(), parts.store.as_ref(), now).await?;
         let pages = pages::Pages::from_config(&parts.config)
             .map_err(|err| StartError::Other(err.to_string()))?;
-        let limiter = limiter::LoginLimiter::new(
-            parts.config.login_rate_limit,
-            parts.config.login_rate_limit_per_username,
-        );
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
         let provider = provider::start(
             &parts.config.services,
@@ -99,24 +96,20 @@ impl Hub {
             parts.config.oauth_token_expires_in,
         )
         .map_err(|err| StartError::Other(err.to_string()))?;
-        let sessions = session_cache::SessionCache::new(
-            parts.config.session_cache_ttl,
-            parts.config.session_cache_size,
-        );
-        let state = Arc::new(HubState {
+        let services = Arc::new(services::Services::new(services::ServiceParts {
             config: parts.config,
             authenticator: parts.authenticator,
             hook: parts.hook,
             store: parts.store,
             crypt: parts.crypt,
-            secret: parts.secret,
             clock: parts.clock,
-            pages,
-            limiter,
-            refreshed: std::sync::Mutex::new(std::collections::HashMap::new()),
             metrics,
             provider,
-            sessions,
+        }));
+        let state = Arc::new(HubState {
+            services,
+            secret: parts.secret,
+            pages,
             upstream: handlers::proxy::UpstreamClient::new(),
         });
         Ok(Hub { state, reconciled })
@@ -150,7 +143,7 @@ impl Hub {
         let interval = self.state.config.purge_expired_interval;
         let cleanup = (interval > 0).then(|| {
             tokio::spawn(maintenance::run(
-                self.state.clone(),
+                self.state.services.clone(),
                 std::time::Duration::from_secs(interval),
             ))
         });
@@ -238,5 +231,10 @@ fn routes(state: &AppState) -> Router<AppState> {
             .route(&base, get(misc::to_home))
             .route(base.trim_end_matches('/'), get(misc::to_home));
     }
-    router.layer(DefaultBodyLimit::max(BODY_LIMIT))
+    router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::request::layer,
+        ))
 }

@@ -72,10 +72,16 @@ pub(crate) async fn serve(
             let is_check = is_forward_auth(&request, &forward_auth_path);
             async move {
                 if is_check {
-                    let (parts, _body) = request.into_parts();
-                    return Ok::<Response, Infallible>(
-                        forward_auth::answer(&state, &parts.headers, parts.uri.query()).await,
-                    );
+                    // The router's request layer, without the router.
+                    let hub = state.as_ref();
+                    let respond = move |request: Request<Incoming>| async move {
+                        let crate::web::Now(now) = crate::web::Now::of(request.extensions(), hub);
+                        forward_auth::answer(hub, request.headers(), request.uri().query(), now)
+                            .await
+                    };
+                    let response =
+                        crate::web::request::handle(&state, peer_trusted, request, respond).await;
+                    return Ok::<Response, Infallible>(response);
                 }
                 request.extensions_mut().insert(ConnectInfo(peer));
                 router.oneshot(request).await

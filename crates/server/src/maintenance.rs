@@ -6,11 +6,11 @@
 //! only grow. Every replica runs it; deleting what another replica already deleted is a
 //! no-op.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::AppError;
-use crate::session;
-use crate::state::{AppState, HubState};
+use crate::error::HubError;
+use crate::services::{EndReason, Services};
 
 /// Expired sessions read per query.
 const SESSION_BATCH: u32 = 500;
@@ -31,13 +31,21 @@ pub struct Purged {
 }
 
 /// Removes what expired at or before `now`.
-pub async fn purge_expired(state: &HubState, now: i64) -> Result<Purged, AppError> {
+pub async fn purge_expired(state: &Services, now: i64) -> Result<Purged, HubError> {
     let mut purged = Purged::default();
     for _ in 0..MAX_BATCHES {
         let expired = state.store.expired_sessions(now, SESSION_BATCH).await?;
         let full_batch = expired.len() >= SESSION_BATCH as usize;
         for expired_session in expired {
-            if session::end_expired(state, &expired_session.user, &expired_session.id_hash).await? {
+            let ended = state
+                .sessions()
+                .end(
+                    &expired_session.user,
+                    Some(&expired_session.id_hash),
+                    EndReason::Expired,
+                )
+                .await?;
+            if ended > 0 {
                 purged.sessions += 1;
             }
         }
@@ -54,7 +62,7 @@ pub async fn purge_expired(state: &HubState, now: i64) -> Result<Purged, AppErro
 /// Runs the clean-up every `interval` until the task is dropped. The first one comes one
 /// interval after start (start-up itself removes expired sessions). A failure (database
 /// unavailable) is logged and retried at the next tick.
-pub async fn run(state: AppState, interval: Duration) {
+pub async fn run(state: Arc<Services>, interval: Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

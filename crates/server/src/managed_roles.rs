@@ -171,17 +171,11 @@ pub async fn sync_login_roles(
     store: &dyn Store,
     user: &UserRecord,
     roles: &[serde_json::Value],
-) -> Result<UserRecord, crate::error::AppError> {
-    use axum::http::StatusCode;
-    let invalid = |message: String| {
-        crate::error::AppError::user(
-            StatusCode::CONFLICT,
-            format!("Invalid role specification from the authenticator: {message}"),
-        )
-    };
-    let parsed = ManagedRole::list_from_json(roles).map_err(invalid)?;
+) -> Result<UserRecord, crate::error::HubError> {
+    use crate::error::HubError;
+    let parsed = ManagedRole::list_from_json(roles).map_err(HubError::InvalidRoles)?;
     for role in &parsed {
-        check_scopes(role).map_err(|err| invalid(err.0))?;
+        check_scopes(role).map_err(|err| HubError::InvalidRoles(err.0))?;
     }
     for role in &parsed {
         store.upsert_role(spec(role)).await?;

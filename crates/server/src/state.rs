@@ -3,55 +3,38 @@
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use hubauth_core::{Authenticator, PostAuthHook};
-use hubauth_store::{CryptKeeper, Store};
 
-use crate::clock::Clock;
 use crate::cookies::CookieAttrs;
 use crate::handlers::first_header_value;
-use crate::limiter::LoginLimiter;
-use crate::options::HubConfig;
 use crate::pages::Pages;
 use crate::secrets::CookieSecret;
+use crate::services::Services;
 
-/// Everything a handler may need.
+/// Everything a handler may need: the services ([`Services`], which it derefs to) and
+/// what only the web layer uses.
 pub struct HubState {
-    /// The `[Hub]` settings.
-    pub config: HubConfig,
-    /// The login method.
-    pub authenticator: Arc<dyn Authenticator>,
-    /// The `post_auth_hook`, if any.
-    pub hook: Option<Arc<dyn PostAuthHook>>,
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// auth_state encryption.
-    pub crypt: CryptKeeper,
+    /// The hub's services.
+    pub services: Arc<Services>,
     /// The cookie secret.
     pub secret: CookieSecret,
-    /// The time source.
-    pub clock: Arc<dyn Clock>,
     /// The page renderer.
     pub pages: Pages,
-    /// Failed-login counter per client address.
-    pub limiter: LoginLimiter,
-    /// When each user's auth info was last refreshed (in memory, as upstream: after a
-    /// restart the first request refreshes).
-    pub refreshed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
-    /// This hub's metrics registry (`{base_url}hub/metrics`).
-    pub metrics: crate::metrics::Metrics,
-    /// The OAuth 2.0 / OpenID Connect provider, when services are registered.
-    pub provider: Option<crate::provider::Provider>,
-    /// Validated sessions kept in memory for `session_cache_ttl` seconds.
-    pub sessions: crate::session_cache::SessionCache,
     /// The HTTP client of the built-in reverse proxy.
     pub upstream: crate::handlers::proxy::UpstreamClient,
+}
+
+impl std::ops::Deref for HubState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl std::fmt::Debug for HubState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HubState")
-            .field("config", &self.config)
-            .field("authenticator", &self.authenticator.class_name())
+            .field("services", &self.services)
             .finish_non_exhaustive()
     }
 }
@@ -60,14 +43,6 @@ impl std::fmt::Debug for HubState {
 pub type AppState = Arc<HubState>;
 
 impl HubState {
-    /// Call after changing anything a session check depends on for `user` (their
-    /// sessions, deletion, admin flag, groups, blocked status): this process forgets the
-    /// user's cached sessions at once, so the next request sees the change. Other hub
-    /// processes sharing the database see it within `session_cache_ttl` seconds.
-    pub fn sessions_changed(&self, user: &str) {
-        self.sessions.invalidate_user(user);
-    }
-
     /// Every header name that carries identity or tokens to apps (configured identity
     /// headers and `auth_state_headers`): a client's own copies are removed before the
     /// proxy adds the real ones.
@@ -83,38 +58,6 @@ impl HubState {
                 .map(|(name, _)| name.clone()),
         );
         names
-    }
-
-    /// Records that a user's auth info is fresh as of `now`.
-    pub fn mark_refreshed(&self, name: &str, now: i64) {
-        let mut map = match self.refreshed.lock() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.insert(name.to_owned(), now);
-    }
-
-    /// Whether a user's auth info is older than `auth_refresh_age` (0 disables).
-    pub fn needs_refresh(&self, name: &str, now: i64) -> bool {
-        let age = self.authenticator.rules().config().auth_refresh_age;
-        if age == 0 {
-            return false;
-        }
-        let map = match self.refreshed.lock() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.get(name)
-            .is_none_or(|last| now.saturating_sub(*last) >= i64::try_from(age).unwrap_or(i64::MAX))
-    }
-
-    /// Forgets a user's refresh time (logout, deletion).
-    pub fn forget_refresh(&self, name: &str) {
-        let mut map = match self.refreshed.lock() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.remove(name);
     }
 
     /// `{base_url}hub/`.

@@ -24,9 +24,11 @@ use super::ApiError;
 use super::scopes::Scopes;
 use crate::cookies::{self, SESSION_COOKIE};
 use crate::csrf;
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::hash_token;
 use crate::state::{AppState, HubState};
+use crate::web::Now;
+use crate::web::session::resume_session;
 
 /// Longest token value looked up (longer values are refused without a database query).
 const MAX_TOKEN_LEN: usize = 512;
@@ -76,7 +78,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The scopes a user holds through their roles (unknown role names grant nothing).
-pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, AppError> {
+pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, HubError> {
     let roles = state.store.get_roles(&user.roles).await?;
     let mut raw = Vec::new();
     for role in &roles {
@@ -85,16 +87,19 @@ pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, 
     Ok(Scopes::expand(&raw, Some(&user.name)))
 }
 
-/// Resolves an API token value: `None` when it is unknown, expired, or its owner is
-/// gone. Records the token's (and its owner's) activity at most once a minute.
-pub async fn resolve_token(state: &HubState, token: &str) -> Result<Option<TokenOwner>, AppError> {
+/// Resolves an API token value at `now`: `None` when it is unknown, expired, or its owner
+/// is gone. Records the token's (and its owner's) activity at most once a minute.
+pub async fn resolve_token(
+    state: &HubState,
+    token: &str,
+    now: i64,
+) -> Result<Option<TokenOwner>, HubError> {
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Ok(None);
     }
     let Some(record) = state.store.find_api_token(&hash_token(token)).await? else {
         return Ok(None);
     };
-    let now = state.clock.now();
     if !record.is_valid_at(now) {
         return Ok(None);
     }
@@ -170,16 +175,17 @@ fn is_json_or_unspecified(headers: &HeaderMap) -> bool {
     }
 }
 
-/// Authenticates an API request: `Ok(None)` when it carries no valid credential; an
-/// error when a cookie-authenticated request fails the XSRF check.
+/// Authenticates an API request at `now`: `Ok(None)` when it carries no valid credential;
+/// an error when a cookie-authenticated request fails the XSRF check.
 pub async fn authenticate(
     state: &HubState,
     method: &Method,
     headers: &HeaderMap,
     query: Option<&str>,
+    now: i64,
 ) -> Result<Option<Caller>, ApiError> {
     if let Some(token) = bearer_token(headers)
-        && let Some(owner) = resolve_token(state, token).await?
+        && let Some(owner) = resolve_token(state, token, now).await?
     {
         return Ok(Some(Caller {
             user: owner.user,
@@ -192,7 +198,7 @@ pub async fn authenticate(
     if cookies::get(headers, SESSION_COOKIE).is_none() {
         return Ok(None);
     }
-    let Some(session) = crate::session::current_user(state, headers).await? else {
+    let Some(session) = resume_session(state, headers, now).await? else {
         return Ok(None);
     };
     if *method == Method::POST && !is_json_or_unspecified(headers) {
@@ -230,7 +236,8 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.method, &parts.headers, parts.uri.query())
+        let Now(now) = Now::of(&parts.extensions, state);
+        authenticate(state, &parts.method, &parts.headers, parts.uri.query(), now)
             .await?
             .ok_or_else(|| ApiError::forbidden("Missing or invalid credentials."))
     }

@@ -27,8 +27,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use serde_json::{Value, json};
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::state::AppState;
+use crate::web::WebError;
 
 pub use auth::Caller;
 
@@ -151,8 +152,8 @@ impl ApiError {
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
+impl From<WebError> for ApiError {
+    fn from(err: WebError) -> Self {
         let (status, message) = err.status_and_message();
         if status.is_server_error() {
             tracing::error!(error = %err, "API request failed");
@@ -161,9 +162,15 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> Self {
+        ApiError::from(WebError::from(err))
+    }
+}
+
 impl From<hubauth_store::StoreError> for ApiError {
     fn from(err: hubauth_store::StoreError) -> Self {
-        ApiError::from(AppError::from(err))
+        ApiError::from(HubError::from(err))
     }
 }
 
@@ -171,7 +178,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"status": self.status.as_u16(), "message": self.message});
         let mut response = (self.status, Json(body)).into_response();
-        crate::error::add_retry_after(&mut response);
+        crate::web::error::add_retry_after(&mut response);
         response
     }
 }

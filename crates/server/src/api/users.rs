@@ -163,7 +163,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
     let user = find_user(state, name).await?;
     if let Err(err) = state.authenticator.delete_user(&user.name).await {
         tracing::error!(user = %user.name, error = %err, "authenticator could not delete the user");
-        return Err(ApiError::from(crate::error::AppError::Auth(err)));
+        return Err(ApiError::from(crate::error::HubError::Auth(err)));
     }
     // `delete_user` below removes the sessions too, in its one transaction; ending them
     // first counts them for the metric and the `session_ended` hook (should the
@@ -176,7 +176,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
         }
     }
     state.store.delete_user(&user.name).await?;
-    state.forget_refresh(&user.name);
+    state.sessions().forget_refreshed(&user.name);
     state.sessions_changed(&user.name);
     tracing::info!(user = %user.name, "deleted user");
     Ok(())
@@ -835,7 +835,7 @@ pub async fn patch(
         let token = state
             .crypt
             .encrypt_json(value, now)
-            .map_err(|err| ApiError::from(crate::error::AppError::Crypt(err.to_string())))?;
+            .map_err(|err| ApiError::from(crate::error::HubError::Crypt(err.to_string())))?;
         state.store.set_auth_state(&user.name, Some(token)).await?;
         tracing::info!(user = %user.name, by = %caller.user.name, "set auth_state through the API");
     }

@@ -5,17 +5,18 @@
 
 use axum::extract::{Form, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use hubauth_store::{UserQuery, UserSort};
 use serde::{Deserialize, Serialize};
 
-use super::{app_error_page, encode_query, error_page, html, redirect};
+use super::{encode_query, html, redirect};
 use crate::api::users;
 use crate::csrf;
-use crate::error::AppError;
 use crate::pages::PageUser;
-use crate::session::{self, SessionUser};
+use crate::services::SessionUser;
 use crate::state::{AppState, HubState};
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 /// Users per page.
 const PAGE_SIZE: u64 = 25;
@@ -98,85 +99,77 @@ struct AdminContext {
 /// `GET {base_url}hub/admin`.
 pub async fn page(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
-) -> Response {
-    let admin = match require_admin(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = require_admin(&state, &headers, &uri, now).await?;
     let notice = notice(params.done.as_deref(), params.user.as_deref());
-    render(&state, &admin, &params, StatusCode::OK, notice, "")
+    render(&state, &admin, &params, StatusCode::OK, notice, "", now)
         .await
-        .unwrap_or_else(|err| app_error_page(&state, err))
+        .map_err(IntoResponse::into_response)
 }
 
 /// `POST {base_url}hub/admin/users`: add a user.
 pub async fn add(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let admin = match checked_post(&state, &headers, &uri, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
     let make_admin = form.admin == "on" || form.admin == "true";
     match users::create_user(&state, &form.name, make_admin).await {
-        Ok(created) => back(&state, &form, "added", &created.name),
-        Err(err) => failed(&state, &admin, &form, err).await,
+        Ok(created) => Ok(back(&state, &form, "added", &created.name)),
+        Err(err) => failed(&state, &admin, &form, err, now).await,
     }
 }
 
 /// `POST {base_url}hub/admin/users/{name}/admin`: set or clear the admin flag.
 pub async fn set_admin(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Path(name): Path<String>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let admin = match checked_post(&state, &headers, &uri, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
     let make_admin = form.admin == "true";
     if !make_admin && name == admin.user.name {
         let err = crate::api::ApiError::bad_request(
             "You cannot remove your own admin flag here; ask another admin.",
         );
-        return failed(&state, &admin, &form, err).await;
+        return failed(&state, &admin, &form, err, now).await;
     }
     match users::set_admin(&state, &name, make_admin).await {
         Ok(user) => {
             let done = if make_admin { "admin" } else { "unadmin" };
-            back(&state, &form, done, &user.name)
+            Ok(back(&state, &form, done, &user.name))
         }
-        Err(err) => failed(&state, &admin, &form, err).await,
+        Err(err) => failed(&state, &admin, &form, err, now).await,
     }
 }
 
 /// `POST {base_url}hub/admin/users/{name}/delete`: delete a user.
 pub async fn delete(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Path(name): Path<String>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    let admin = match checked_post(&state, &headers, &uri, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
     if name == admin.user.name {
         let err = crate::api::ApiError::bad_request("Cannot delete yourself!");
-        return failed(&state, &admin, &form, err).await;
+        return failed(&state, &admin, &form, err, now).await;
     }
     match users::delete_user(&state, &name).await {
-        Ok(()) => back(&state, &form, "deleted", &name),
-        Err(err) => failed(&state, &admin, &form, err).await,
+        Ok(()) => Ok(back(&state, &form, "deleted", &name)),
+        Err(err) => failed(&state, &admin, &form, err, now).await,
     }
 }
 
@@ -185,11 +178,11 @@ async fn require_admin(
     state: &HubState,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
+    now: i64,
 ) -> Result<SessionUser, Response> {
-    let current = match session::current_user(state, headers).await {
-        Ok(current) => current,
-        Err(err) => return Err(app_error_page(state, err)),
-    };
+    let current = resume_session(state, headers, now)
+        .await
+        .map_err(|err| WebError::from(err).into_response())?;
     let Some(current) = current else {
         let here = if uri.path().ends_with("/admin") {
             uri.path_and_query()
@@ -204,11 +197,7 @@ async fn require_admin(
         ));
     };
     if !current.user.admin {
-        return Err(forbidden(
-            state,
-            &current,
-            "The admin page is for admins only.",
-        ));
+        return Err(forbidden(&current, "The admin page is for admins only."));
     }
     Ok(current)
 }
@@ -219,13 +208,13 @@ async fn checked_post(
     headers: &HeaderMap,
     uri: &axum::http::Uri,
     form: &ActionForm,
+    now: i64,
 ) -> Result<SessionUser, Response> {
-    let admin = require_admin(state, headers, uri).await?;
+    let admin = require_admin(state, headers, uri, now).await?;
     // Bound to the session, not to the `_xsrf` cookie: a cookie planted from a sibling
     // site cannot make a one-click admin form acceptable.
     if !csrf::check_session_token(&state.secret, &admin.session_hash, &form._xsrf) {
         return Err(forbidden(
-            state,
             &admin,
             "The form's security token did not match. Reload the admin page and try again.",
         ));
@@ -234,10 +223,8 @@ async fn checked_post(
 }
 
 /// The 403 page for `current` with `message`.
-fn forbidden(state: &HubState, current: &SessionUser, message: &str) -> Response {
-    let user = page_user(current);
-    error_page(state, StatusCode::FORBIDDEN, message, Some(&user))
-        .unwrap_or_else(|err| app_error_page(state, err))
+fn forbidden(current: &SessionUser, message: &str) -> Response {
+    WebError::refused_to(page_user(current), StatusCode::FORBIDDEN, message).into_response()
 }
 
 fn page_user(current: &SessionUser) -> PageUser {
@@ -272,7 +259,8 @@ async fn failed(
     admin: &SessionUser,
     form: &ActionForm,
     err: crate::api::ApiError,
-) -> Response {
+    now: i64,
+) -> Result<Response, Response> {
     let params = ListParams {
         q: form.q.clone(),
         page: form.page,
@@ -283,9 +271,17 @@ async fn failed(
     if status.is_server_error() {
         tracing::error!(error = %err.message, "admin page operation failed");
     }
-    render(state, admin, &params, status, String::new(), &err.message)
-        .await
-        .unwrap_or_else(|err| app_error_page(state, err))
+    render(
+        state,
+        admin,
+        &params,
+        status,
+        String::new(),
+        &err.message,
+        now,
+    )
+    .await
+    .map_err(IntoResponse::into_response)
 }
 
 fn notice(done: Option<&str>, user: Option<&str>) -> String {
@@ -308,7 +304,8 @@ async fn render(
     status: StatusCode,
     notice: String,
     error: &str,
-) -> Result<Response, AppError> {
+    now: i64,
+) -> Result<Response, WebError> {
     let q = params.q.trim().to_owned();
     let requested = params.page.unwrap_or(1).max(1);
     let query = |page: u64| UserQuery {
@@ -326,7 +323,6 @@ async fn render(
         result = state.store.list_users_page(query(page)).await?;
     }
     let groups = state.store.list_groups().await?;
-    let now = state.clock.now();
     let rows: Vec<Row> = result
         .users
         .into_iter()
@@ -382,7 +378,7 @@ async fn render(
                 name: group.name,
             })
             .collect(),
-        manage_groups: state.authenticator.rules().config().manage_groups,
+        manage_groups: state.accounts().groups_managed(),
         notice,
         error: error.to_owned(),
     };

@@ -17,39 +17,39 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{app_error_page, encode_query, error_page, redirect};
-use crate::error::AppError;
+use super::{encode_query, redirect};
+use crate::api::ApiError;
 use crate::forward_auth::{host_matches, is_allowed};
 use crate::pages::PageUser;
 use crate::request_target::{BadTarget, ForwardedTarget, HostName};
-use crate::session;
 use crate::state::{AppState, HubState};
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 /// The forward-auth check, as a route (for [`crate::app`]; the hub's own listener calls
 /// [`answer`] directly).
 pub async fn check(
     State(state): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer(&state, &headers, query.as_deref()).await
+    answer(&state, &headers, query.as_deref(), now).await
 }
 
-/// Answers a forward-auth check from the request's headers and query.
-pub async fn answer(state: &HubState, headers: &HeaderMap, query: Option<&str>) -> Response {
+/// Answers a forward-auth check from the request's headers and query at `now`.
+pub async fn answer(
+    state: &HubState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    now: i64,
+) -> Response {
     let redirect_mode = query.is_some_and(asks_for_redirect);
-    let mut response = match check_inner(state, headers, redirect_mode).await {
+    let mut response = match decide(state, headers, redirect_mode, now).await {
         Ok(response) => response,
-        Err(err) if wants_json(headers) => {
-            let (status, message) = err.status_and_message();
-            if status.is_server_error() {
-                tracing::error!(error = %err, "forward-auth check failed");
-            }
-            let mut response = json_error(status, &message);
-            crate::error::add_retry_after(&mut response);
-            response
-        }
-        Err(err) => app_error_page(state, err),
+        // A client that asked for JSON gets every answer as JSON, failures included.
+        Err(err) if wants_json(headers) => ApiError::from(err).into_response(),
+        Err(err) => err.into_response(),
     };
     state.metrics.forward_auth(response.status());
     response
@@ -65,14 +65,16 @@ fn asks_for_redirect(query: &str) -> bool {
         .any(|(key, value)| key == "redirect" && matches!(&*value, "true" | "1" | "yes"))
 }
 
-async fn check_inner(
+/// The answer for a request with a session allowed to the target, or why not.
+async fn decide(
     state: &HubState,
     headers: &HeaderMap,
     redirect_mode: bool,
-) -> Result<Response, AppError> {
-    let Some(current) = session::current_user(state, headers).await? else {
+    now: i64,
+) -> Result<Response, WebError> {
+    let Some(current) = resume_session(state, headers, now).await? else {
         if wants_json(headers) {
-            return Ok(json_error(StatusCode::UNAUTHORIZED, "login required"));
+            return Ok(login_required_json());
         }
         if redirect_mode {
             return Ok(redirect(&login_url(state, headers), &[]));
@@ -88,7 +90,7 @@ async fn check_inner(
             Ok(target) => target,
             Err(err) => {
                 tracing::info!(user = %user.name, reason = %err, "forward-auth: request refused, its target cannot be read exactly");
-                return refused(state, headers, user, &err);
+                return refused(headers, user, &err);
             }
         };
         if !is_allowed(
@@ -100,12 +102,12 @@ async fn check_inner(
             &user.groups,
         ) {
             tracing::info!(user = %user.name, host = ?target.host.as_ref().map(ToString::to_string), "forward-auth: user not allowed by forward_auth_rules");
-            return forbidden(state, headers, user, FORBIDDEN_MESSAGE);
+            return forbidden(headers, user, FORBIDDEN_MESSAGE);
         }
     }
     let mut response = StatusCode::OK.into_response();
     insert_identity(state, user, response.headers_mut())?;
-    let Some(token_headers) = crate::app_tokens::headers_for(state, current).await? else {
+    let Some(token_headers) = crate::app_tokens::headers_for(state, current, now).await? else {
         // The refresh before handing tokens on ended the session.
         if redirect_mode && !wants_json(headers) {
             return Ok(redirect(&login_url(state, headers), &[]));
@@ -124,36 +126,43 @@ const FORBIDDEN_MESSAGE: &str = "You are logged in but not allowed to use this a
 /// The answer for a request whose host or URI cannot be read exactly: 403 with the
 /// reason, since nginx's `auth_request` passes only 401 and 403 on to the client.
 fn refused(
-    state: &HubState,
     headers: &HeaderMap,
     user: &hubauth_store::UserRecord,
     err: &BadTarget,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let message = format!("This request cannot be checked: {err}.");
-    forbidden(state, headers, user, &message)
+    forbidden(headers, user, &message)
 }
 
 /// The answer for a logged-in user whom `forward_auth_rules` keep out.
 fn forbidden(
-    state: &HubState,
     headers: &HeaderMap,
     user: &hubauth_store::UserRecord,
     message: &str,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     if wants_json(headers) {
-        return Ok(json_error(StatusCode::FORBIDDEN, message));
+        return Ok(ApiError::forbidden(message).into_response());
     }
     let page_user = PageUser {
         name: user.name.clone(),
         admin: user.admin,
         groups: user.groups.clone(),
     };
-    error_page(state, StatusCode::FORBIDDEN, message, Some(&page_user))
+    Err(WebError::refused_to(
+        page_user,
+        StatusCode::FORBIDDEN,
+        message,
+    ))
+}
+
+/// The JSON answer for a request without a session.
+fn login_required_json() -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "login required").into_response()
 }
 
 fn json_or_plain_401(headers: &HeaderMap) -> Response {
     if wants_json(headers) {
-        json_error(StatusCode::UNAUTHORIZED, "login required")
+        login_required_json()
     } else {
         StatusCode::UNAUTHORIZED.into_response()
     }
@@ -164,10 +173,10 @@ pub fn insert_identity(
     state: &HubState,
     user: &hubauth_store::UserRecord,
     out: &mut HeaderMap,
-) -> Result<(), AppError> {
+) -> Result<(), WebError> {
     let config = &state.config.forward_auth;
     let name = HeaderValue::from_str(&user.name).map_err(|_| {
-        AppError::user(
+        WebError::refused(
             StatusCode::FORBIDDEN,
             "This user name cannot be passed on in an HTTP header.",
         )
@@ -258,12 +267,4 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .any(|value| value.to_ascii_lowercase().contains("application/json"))
-}
-
-fn json_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({ "status": status.as_u16(), "message": message })),
-    )
-        .into_response()
 }

@@ -5,11 +5,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::{app_error_page, encode_query, html, redirect};
-use crate::error::AppError;
+use super::{encode_query, html, redirect};
 use crate::pages::PageUser;
-use crate::session;
-use crate::state::{AppState, HubState};
+use crate::state::AppState;
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 #[derive(Serialize)]
 struct HomeContext {
@@ -21,21 +21,11 @@ struct HomeContext {
 /// The home page; visitors without a session are sent to the login page.
 pub async fn home(
     State(state): State<AppState>,
+    Now(now): Now,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Response {
-    match home_inner(&state, &headers, &uri).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
-}
-
-async fn home_inner(
-    state: &HubState,
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-) -> Result<Response, AppError> {
-    let Some(current) = session::current_user(state, headers).await? else {
+) -> Result<Response, WebError> {
+    let Some(current) = resume_session(&state, &headers, now).await? else {
         // Back to exactly this page (with its query) after login.
         let here = uri
             .path_and_query()

@@ -4,17 +4,17 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hubauth_core::{AuthError, DenyReason, LoginData, LoginKind, Outcome, RequestContext};
+use hubauth_core::{DenyReason, LoginData, LoginKind, RequestContext};
 use serde::{Deserialize, Serialize};
 
-use super::{ClientIp, app_error_page, encode_query, error_page, html, redirect};
+use super::{ClientIp, encode_query, html, redirect};
 use crate::cookies;
 use crate::csrf::{self, XSRF_COOKIE};
-use crate::error::AppError;
 use crate::limiter::Limited;
-use crate::login::{self, LoginAttempt};
-use crate::session;
+use crate::services::{FormLogin, LoginOutcome};
 use crate::state::{AppState, HubState};
+use crate::web::session::resume_session;
+use crate::web::{LoginAttempt, Now, WebError};
 
 /// The `next` query parameter.
 #[derive(Debug, Deserialize, Default)]
@@ -71,7 +71,7 @@ fn render_login(
     next: Option<&str>,
     login_error: &str,
     username: &str,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let (xsrf_value, set_cookies) = xsrf_cookie(state, headers);
     let next = next.and_then(|next| state.validate_next(next));
     let next_query = next
@@ -109,24 +109,14 @@ fn render_login(
 /// `GET /hub/login`: the login page, or a redirect when already logged in or `auto_login`.
 pub async fn get(
     State(state): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     let force = query.prompt.as_deref() == Some("login");
-    match get_inner(&state, &headers, query.next.as_deref(), force).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
-}
-
-async fn get_inner(
-    state: &HubState,
-    headers: &HeaderMap,
-    next: Option<&str>,
-    force: bool,
-) -> Result<Response, AppError> {
-    if !force && session::current_user(state, headers).await?.is_some() {
-        return Ok(redirect(&next_or_default(state, next), &[]));
+    let next = query.next.as_deref();
+    if !force && resume_session(&state, &headers, now).await?.is_some() {
+        return Ok(redirect(&next_or_default(&state, next), &[]));
     }
     if let LoginKind::Redirect { login_path, .. } = state.authenticator.kind()
         && state.authenticator.rules().config().auto_login
@@ -140,142 +130,106 @@ async fn get_inner(
             &[],
         ));
     }
-    render_login(state, headers, StatusCode::OK, next, "", "")
+    render_login(&state, &headers, StatusCode::OK, next, "", "")
 }
 
 /// `POST /hub/login`: checks the form, runs the rule pipeline, starts a session.
 pub async fn post(
     State(state): State<AppState>,
+    Now(now): Now,
     ClientIp(ip): ClientIp,
+    attempt: LoginAttempt,
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
     body: Bytes,
-) -> Response {
-    let mut attempt = LoginAttempt::new(state.authenticator.class_name());
-    let result = post_inner(
-        &state,
-        ip,
-        &headers,
-        query.next.as_deref(),
-        &body,
-        &mut attempt,
-    )
-    .await;
-    finish_attempt(&state, attempt, result)
-}
-
-/// Emits the login attempt (see [`LoginAttempt::finish`]) and answers with the response,
-/// or the error page.
-pub(super) fn finish_attempt(
-    state: &HubState,
-    attempt: LoginAttempt,
-    result: Result<Response, AppError>,
-) -> Response {
-    attempt.finish(&result);
-    result.unwrap_or_else(|err| app_error_page(state, err))
-}
-
-async fn post_inner(
-    state: &HubState,
-    ip: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    next: Option<&str>,
-    body: &[u8],
-    attempt: &mut LoginAttempt,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
+    let next = query.next.as_deref();
     if !matches!(state.authenticator.kind(), LoginKind::Form { .. }) {
-        return Err(AppError::user(
+        return Err(WebError::refused(
             StatusCode::BAD_REQUEST,
             "This hub does not log in with a username and password form.",
         ));
     }
-    let now = state.clock.now();
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let submitted_xsrf = fields
         .iter()
         .find(|(key, _)| key == "_xsrf")
         .map(|(_, value)| value.as_str())
         .unwrap_or("");
-    let cookie_xsrf = csrf::cookie_value(&state.secret, headers).unwrap_or_default();
+    let cookie_xsrf = csrf::cookie_value(&state.secret, &headers).unwrap_or_default();
     let data = LoginData::from_form(fields.iter().cloned());
     let typed_name = data.username().to_owned();
     attempt.user(&typed_name);
     if !csrf::check(&state.secret, &cookie_xsrf, submitted_xsrf) {
-        attempt.outcome("refused", "the form's XSRF token does not match");
+        attempt.outcome(LoginOutcome::Refused(
+            "the form's XSRF token does not match".to_owned(),
+        ));
         return render_login(
-            state,
-            headers,
+            &state,
+            &headers,
             StatusCode::FORBIDDEN,
             next,
             "Your login form expired or was not sent by this site. Please try again.",
             &typed_name,
         );
     }
-    // The slot is taken before the password is checked, so concurrent guesses cannot
-    // all pass the limit; a successful login gives it back.
-    let reservation = match state.limiter.try_reserve(ip, &typed_name, now) {
-        Ok(reservation) => reservation,
-        Err(limited) => {
-            attempt.outcome(
-                "refused",
+    let ctx = RequestContext { now, remote_ip: ip };
+    match state.logins().with_form(&ctx, &data).await? {
+        FormLogin::LoggedIn(session) => {
+            attempt.user(&session.user);
+            attempt.outcome(LoginOutcome::LoggedIn);
+            let cookie = session_cookie(&state, &headers, &session.token);
+            Ok(redirect(&next_or_default(&state, next), &[cookie]))
+        }
+        FormLogin::Limited(limited) => {
+            attempt.outcome(LoginOutcome::Refused(
                 match limited {
                     Limited::Address => "too many failed logins from this address",
                     Limited::User => "too many failed logins for this user name",
-                },
-            );
-            return render_login(
-                state,
-                headers,
+                }
+                .to_owned(),
+            ));
+            render_login(
+                &state,
+                &headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 next,
                 "Too many failed logins. Please wait a minute and try again.",
                 &typed_name,
-            );
+            )
         }
-    };
-    let ctx = RequestContext { now, remote_ip: ip };
-    let outcome = hubauth_core::get_authenticated_user(
-        state.authenticator.as_ref(),
-        state.hook.as_deref(),
-        &ctx,
-        &data,
-    )
-    .await;
-    match outcome {
-        Ok(Outcome::Success(model)) => {
-            state.limiter.refund(reservation);
-            let cookie = login::complete_login(state, headers, &model, now, attempt).await?;
-            Ok(redirect(&next_or_default(state, next), &[cookie]))
-        }
-        Ok(Outcome::Denied { name, reason }) => {
+        FormLogin::Denied { name, reason } => {
             attempt.user(name.as_deref().unwrap_or(&typed_name));
-            attempt.outcome(reason.as_str(), reason.as_str());
+            attempt.outcome(LoginOutcome::Denied(reason));
             match reason {
                 DenyReason::AuthenticationFailed | DenyReason::InvalidUsername => render_login(
-                    state,
-                    headers,
+                    &state,
+                    &headers,
                     StatusCode::FORBIDDEN,
                     next,
                     "Invalid username or password",
                     &typed_name,
                 ),
-                DenyReason::Blocked | DenyReason::NotAllowed => error_page(
-                    state,
+                DenyReason::Blocked | DenyReason::NotAllowed => Err(WebError::refused(
                     StatusCode::FORBIDDEN,
                     &state.authenticator.rules().config().custom_403_message,
-                    None,
-                ),
+                )),
             }
         }
-        Err(AuthError::Http { status, message }) => {
-            attempt.outcome("refused", message.clone());
+        FormLogin::Refused { status, message } => {
+            attempt.outcome(LoginOutcome::Refused(message.clone()));
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-            render_login(state, headers, status, next, &message, &typed_name)
-        }
-        Err(err) => {
-            // The hub failed, not the guess: the slot is not the client's to lose.
-            state.limiter.refund(reservation);
-            Err(AppError::Auth(err))
+            render_login(&state, &headers, status, next, &message, &typed_name)
         }
     }
+}
+
+/// The `Set-Cookie` value of a new session.
+pub(super) fn session_cookie(state: &HubState, headers: &HeaderMap, token: &str) -> String {
+    cookies::set(
+        cookies::SESSION_COOKIE,
+        token,
+        Some(state.config.session_lifetime),
+        state.cookie_attrs(headers),
+    )
 }

@@ -12,13 +12,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::{app_error_page, html, redirect};
+use super::{html, redirect};
 use crate::cookies::{self, SESSION_COOKIE};
 use crate::csrf;
-use crate::error::AppError;
-use crate::secrets::hash_token;
-use crate::session::SessionUser;
+use crate::services::{LoggedOut, StoredSession};
 use crate::state::{AppState, HubState};
+use crate::web::session::stored_session;
+use crate::web::{Now, WebError};
 
 #[derive(Serialize)]
 struct LogoutContext {
@@ -42,12 +42,12 @@ struct ConfirmContext<'a> {
 /// token. `service` names the application that asked; `error` explains a refused post.
 pub(crate) fn confirm_page(
     state: &HubState,
-    current: &LoggedIn,
+    current: &StoredSession,
     status: StatusCode,
     action: &str,
     service: Option<&str>,
     error: &str,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let body = state.pages.render(
         "logout_confirm.html",
         ConfirmContext {
@@ -74,141 +74,74 @@ pub(crate) fn form_xsrf(body: &[u8]) -> String {
 pub(crate) const REFUSED_POST: &str =
     "This sign-out request was not sent by the hub's own page. Confirm to sign out.";
 
-/// The session a logout is about: the user and the hash of the session id.
-#[derive(Debug, Clone)]
-pub(crate) struct LoggedIn {
-    /// The session's user.
-    pub user: String,
-    /// The hash of the session id.
-    pub session_hash: String,
-}
-
-impl From<&SessionUser> for LoggedIn {
-    fn from(current: &SessionUser) -> Self {
-        LoggedIn {
-            user: current.user.name.clone(),
-            session_hash: current.session_hash.clone(),
-        }
-    }
-}
-
-/// The stored session named by the request's cookie, expired or not (a logout ends it
-/// either way). Unlike [`crate::session::current_user`] this never refreshes the user's
-/// auth info: signing out must not call the identity provider first.
-async fn stored_session(
-    state: &HubState,
-    headers: &HeaderMap,
-) -> Result<Option<LoggedIn>, AppError> {
-    let Some(token) = cookies::get(headers, SESSION_COOKIE)
-        .filter(|token| !token.is_empty() && token.len() <= 128)
-    else {
-        return Ok(None);
-    };
-    let hash = hash_token(&token);
-    Ok(state
-        .store
-        .get_session(&hash)
-        .await?
-        .map(|session| LoggedIn {
-            user: session.user,
-            session_hash: hash,
-        }))
-}
-
 /// `GET {base_url}hub/logout`: the confirmation page for a logged-in user; without a
 /// session, straight on to where a logout goes.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let result = async {
-        match stored_session(&state, &headers).await? {
-            Some(current) => confirm_page(
-                &state,
-                &current,
-                StatusCode::OK,
-                &format!("{}logout", state.hub_prefix()),
-                None,
-                "",
-            ),
-            None => logout_inner(&state, &headers, None).await,
-        }
+pub async fn get(
+    State(state): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    match stored_session(&state, &headers).await? {
+        Some(current) => confirm_page(
+            &state,
+            &current,
+            StatusCode::OK,
+            &format!("{}logout", state.hub_prefix()),
+            None,
+            "",
+        ),
+        None => log_out(&state, &headers, None, now).await,
     }
-    .await;
-    result.unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// `POST {base_url}hub/logout`: logs out when the form token fits the session; a post
 /// without it (a cross-site form) gets the confirmation page again with 403.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
-        match stored_session(&state, &headers).await? {
-            Some(current)
-                if csrf::check_session_token(
-                    &state.secret,
-                    &current.session_hash,
-                    &form_xsrf(&body),
-                ) =>
-            {
-                logout_inner(&state, &headers, Some(&current)).await
-            }
-            Some(current) => {
-                tracing::warn!(user = %current.user, "refused a logout post without this session's form token");
-                confirm_page(
-                    &state,
-                    &current,
-                    StatusCode::FORBIDDEN,
-                    &format!("{}logout", state.hub_prefix()),
-                    None,
-                    REFUSED_POST,
-                )
-            }
-            None => logout_inner(&state, &headers, None).await,
+pub async fn post(
+    State(state): State<AppState>,
+    Now(now): Now,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    match stored_session(&state, &headers).await? {
+        Some(current)
+            if csrf::check_session_token(
+                &state.secret,
+                &current.session_hash,
+                &form_xsrf(&body),
+            ) =>
+        {
+            log_out(&state, &headers, Some(&current), now).await
         }
+        Some(current) => {
+            tracing::warn!(user = %current.user, "refused a logout post without this session's form token");
+            confirm_page(
+                &state,
+                &current,
+                StatusCode::FORBIDDEN,
+                &format!("{}logout", state.hub_prefix()),
+                None,
+                REFUSED_POST,
+            )
+        }
+        None => log_out(&state, &headers, None, now).await,
     }
-    .await;
-    result.unwrap_or_else(|err| app_error_page(&state, err))
 }
 
 /// Ends `current`'s session (its row is deleted, so the old cookie is refused from now
 /// on), clears the cookie, then goes to `logout_redirect_url`, the signed-out page (with
 /// `auto_login`) or the login page.
-async fn logout_inner(
+async fn log_out(
     state: &HubState,
     headers: &HeaderMap,
-    current: Option<&LoggedIn>,
-) -> Result<Response, AppError> {
+    current: Option<&StoredSession>,
+    now: i64,
+) -> Result<Response, WebError> {
     let config = state.authenticator.rules().config();
-    let mut provider_logout = None;
-    let mut logout_warning: Option<String> = None;
-    if let Some(current) = current {
-        let hash = &current.session_hash;
-        let name = &current.user;
-        if state.store.delete_session(hash).await? {
-            crate::metrics::sessions_ended("logout", 1);
-        }
-        state.sessions.invalidate_session(hash);
-        tracing::info!(user = %name, "User logged out");
-        state.forget_refresh(name);
-        crate::provider::revoke_session_tokens(state, name, Some(hash)).await?;
-        if let Err(err) = state.authenticator.session_ended(name).await {
-            tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
-        }
-        let auth_state = crate::auth_state::load(state, name).await?;
-        let effects = state
-            .authenticator
-            .on_logout(name, auth_state.as_ref())
-            .await;
-        if let Some(replacement) = &effects.auth_state {
-            let now = u64::try_from(state.clock.now()).unwrap_or(0);
-            let token = state
-                .crypt
-                .encrypt_json(replacement, now)
-                .map_err(|err| AppError::Crypt(err.to_string()))?;
-            state.store.set_auth_state(name, Some(token)).await?;
-        }
-        if let Some(warning) = effects.warning {
-            tracing::warn!(user = %name, warning = %warning, "logout completed with a warning");
-            logout_warning = Some(warning);
-        }
-        if let Some(redirect_login) = state.authenticator.redirect_login() {
+    let LoggedOut {
+        warning: logout_warning,
+        provider_logout,
+    } = match current {
+        Some(current) => {
             let after = if config.logout_redirect_url.is_empty() {
                 format!(
                     "{}{}login",
@@ -218,10 +151,10 @@ async fn logout_inner(
             } else {
                 config.logout_redirect_url.clone()
             };
-            let current = effects.auth_state.as_ref().or(auth_state.as_ref());
-            provider_logout = redirect_login.logout_redirect(current, &after).await;
+            state.sessions().log_out(current, &after, now).await?
         }
-    }
+        None => LoggedOut::default(),
+    };
     let clear = vec![cookies::clear(SESSION_COOKIE, state.cookie_attrs(headers))];
     let go = |location: &str| redirect(location, &clear);
     if logout_warning.is_some() {

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{PeerIp, redirect};
 use crate::api::ApiError;
 use crate::state::{AppState, HubState};
+use crate::web::{Now, WebError};
 
 /// `{base_url}` and `{base_url}hub/`: to the home page.
 pub async fn to_home(State(state): State<AppState>) -> Response {
@@ -40,7 +41,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
                 })),
             )
                 .into_response();
-            crate::error::add_retry_after(&mut response);
+            crate::web::error::add_retry_after(&mut response);
             response
         }
     }
@@ -50,18 +51,19 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// request that may read them ([`may_read_metrics`]); others get a JSON 403.
 pub async fn metrics(
     State(state): State<AppState>,
+    Now(now): Now,
     PeerIp(peer): PeerIp,
     method: Method,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(err) = may_read_metrics(&state, peer, &method, &headers, uri.query()).await {
+    if let Err(err) = may_read_metrics(&state, peer, &method, &headers, uri.query(), now).await {
         return err.into_response();
     }
     // The gauge is read from the database at scrape time, so it is exact and shared by
     // replicas. When the database does not answer, the gauge keeps its last value: the
     // readiness check is what reports (and counts) an unavailable database.
-    match state.store.count_active_sessions(state.clock.now()).await {
+    match state.store.count_active_sessions(now).await {
         Ok(count) => state
             .metrics
             .record(|| crate::metrics::active_sessions(count)),
@@ -91,6 +93,7 @@ async fn may_read_metrics(
     method: &Method,
     headers: &HeaderMap,
     query: Option<&str>,
+    now: i64,
 ) -> Result<(), ApiError> {
     if !state.config.authenticate_prometheus {
         return Ok(());
@@ -98,7 +101,8 @@ async fn may_read_metrics(
     if peer.is_some_and(|peer| state.config.metrics_network_allows(peer)) {
         return Ok(());
     }
-    let Some(caller) = crate::api::auth::authenticate(state, method, headers, query).await? else {
+    let Some(caller) = crate::api::auth::authenticate(state, method, headers, query, now).await?
+    else {
         return Err(ApiError::forbidden(
             "Missing or invalid credentials: the metrics need a token with the read:metrics scope.",
         ));
@@ -136,14 +140,6 @@ pub async fn api_root() -> Response {
 }
 
 /// Anything else under the hub: a 404 page.
-pub async fn not_found(State(state): State<AppState>) -> Response {
-    match super::error_page(
-        &state,
-        StatusCode::NOT_FOUND,
-        "There is no page at this address.",
-        None,
-    ) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+pub async fn not_found() -> WebError {
+    WebError::refused(StatusCode::NOT_FOUND, "There is no page at this address.")
 }

@@ -16,11 +16,6 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Serialize;
-
-use crate::error::AppError;
-use crate::pages::PageUser;
-use crate::state::HubState;
 
 /// The TCP peer's address when the server was started with connect info (absent in
 /// in-process tests): the client, or the proxy in front of the hub.
@@ -172,52 +167,6 @@ pub async fn hub_response_headers(mut response: Response) -> Response {
         );
     }
     response
-}
-
-#[derive(Serialize)]
-struct ErrorContext<'a> {
-    hub_prefix: String,
-    user: Option<&'a PageUser>,
-    status_code: u16,
-    status_message: &'a str,
-    message: &'a str,
-    show_login_link: bool,
-}
-
-/// Renders the error page (used for 403 and the like).
-pub fn error_page(
-    state: &HubState,
-    status: StatusCode,
-    message: &str,
-    user: Option<&PageUser>,
-) -> Result<Response, AppError> {
-    let body = state.pages.render(
-        "error.html",
-        ErrorContext {
-            hub_prefix: state.hub_prefix(),
-            user,
-            status_code: status.as_u16(),
-            status_message: status.canonical_reason().unwrap_or("Error"),
-            message,
-            show_login_link: user.is_none(),
-        },
-    )?;
-    Ok(html(status, body, &[]))
-}
-
-/// Renders an [`AppError`] as the hub's error page (falls back to a bare page).
-pub fn app_error_page(state: &HubState, err: AppError) -> Response {
-    let (status, message) = err.status_and_message();
-    if status.is_server_error() {
-        tracing::error!(error = %err, "request failed");
-    }
-    match error_page(state, status, &message, None) {
-        Ok(mut response) => {
-            crate::error::add_retry_after(&mut response);
-            response
-        }
-        Err(_) => err.into_response(),
-    }
 }
 
 /// The first of a header's comma-separated values, trimmed; `None` when the header is

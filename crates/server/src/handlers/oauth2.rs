@@ -21,12 +21,28 @@ use hubauth_provider::{
 };
 use serde_json::{Value, json};
 
-use super::{app_error_page, encode_query, error_page, redirect};
-use crate::error::AppError;
-use crate::provider::store::app_error;
+use super::{encode_query, redirect};
 use crate::provider::{self, HubStore, Provider};
-use crate::session;
+use crate::services::{EndReason, StoredSession};
 use crate::state::{AppState, HubState};
+use crate::web::WebError;
+use crate::web::session::resume_session;
+
+/// The web error behind a provider error: the storage's own (a database that is down
+/// stays a 503), a 500 for the provider's failures, a 400 page for a refusal.
+fn app_error(err: ProviderError) -> WebError {
+    match err {
+        ProviderError::Storage(err) => {
+            match err.into_inner().downcast::<crate::error::HubError>() {
+                Ok(err) => WebError::from(*err),
+                Err(other) => WebError::Signing(other.to_string()),
+            }
+        }
+        ProviderError::Signing(err) => WebError::crypt(err.to_string()),
+        ProviderError::MalformedGrant(message) => WebError::Signing(message),
+        refused => WebError::refused(StatusCode::BAD_REQUEST, refused.description().into_owned()),
+    }
+}
 
 /// The query of an authorization request.
 pub type AuthorizeQuery = AuthorizationRequest;
@@ -35,16 +51,12 @@ fn provider_of(state: &HubState) -> Option<&Provider> {
     state.provider.as_ref()
 }
 
-fn not_found(state: &HubState) -> Response {
-    match error_page(
-        state,
+fn not_found(_state: &HubState) -> Response {
+    WebError::refused(
         StatusCode::NOT_FOUND,
         "This hub has no registered services, so it is not an OAuth provider.",
-        None,
-    ) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    )
+    .into_response()
 }
 
 /// `GET {base_url}hub/api/oauth2/authorize`.
@@ -68,10 +80,9 @@ pub async fn authorize(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match authorize_inner(&state, provider, &headers, &query, &request_uri, None).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    authorize_request(&state, provider, &headers, &query, &request_uri, None)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The user's answer on the consent page.
@@ -115,7 +126,7 @@ pub async fn authorize_post(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match authorize_inner(
+    authorize_request(
         &state,
         provider,
         &headers,
@@ -124,10 +135,7 @@ pub async fn authorize_post(
         Some(decision),
     )
     .await
-    {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 #[derive(serde::Serialize)]
@@ -152,26 +160,23 @@ fn describe_scope(scope: &str) -> String {
     }
 }
 
-fn page(state: &HubState, status: StatusCode, message: &str) -> Response {
-    match error_page(state, status, message, None) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+fn page(_state: &HubState, status: StatusCode, message: &str) -> Response {
+    WebError::refused(status, message).into_response()
 }
 
-async fn authorize_inner(
+async fn authorize_request(
     state: &HubState,
     provider: &Provider,
     headers: &HeaderMap,
     query: &AuthorizeQuery,
     request_uri: &str,
     decision: Option<Decision>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     // Unknown client or redirect URI: an error page (see `app_error`), never a redirect.
     let target = provider.authorization_target(query).map_err(app_error)?;
     let issuer = provider::issuer(state, headers);
     // From here on, refusals go back to the client.
-    let back = |err: ProviderError| -> Result<Response, AppError> {
+    let back = |err: ProviderError| -> Result<Response, WebError> {
         if err.is_internal() {
             return Err(app_error(err));
         }
@@ -182,7 +187,7 @@ async fn authorize_inner(
         Err(err) => return back(err),
     };
     let now = state.clock.now();
-    let current = match session::current_user(state, headers).await? {
+    let current = match resume_session(state, headers, now).await? {
         Some(current) => state
             .store
             .get_session(&current.session_hash)
@@ -221,7 +226,7 @@ async fn authorize_inner(
     let decision = match decision {
         Some(decision) => {
             if !crate::csrf::check(&state.secret, &current.session_hash, &decision.xsrf) {
-                return Err(AppError::user(
+                return Err(WebError::refused(
                     StatusCode::FORBIDDEN,
                     "This authorization form expired or was not sent by this hub. Please try again.",
                 ));
@@ -315,7 +320,7 @@ fn no_store(response: &mut Response) {
 
 /// The answer to a failure of the provider itself (the database, signing): the hub's own
 /// status and safe message as `server_error`; `log` is called when it is the hub's fault.
-fn server_error(err: ProviderError, log: impl FnOnce(&AppError)) -> Response {
+fn server_error(err: ProviderError, log: impl FnOnce(&WebError)) -> Response {
     let err = app_error(err);
     let (status, message) = err.status_and_message();
     if status.is_server_error() {
@@ -525,26 +530,25 @@ async fn end_session_request(
         .path_and_query()
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_default();
-    match end_session_inner(state, provider, headers, &query, &request_uri, submitted).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(state, err),
-    }
+    end_session_checked(state, provider, headers, &query, &request_uri, submitted)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn end_session_inner(
+async fn end_session_checked(
     state: &HubState,
     provider: &Provider,
     headers: &HeaderMap,
     query: &EndSessionQuery,
     request_uri: &str,
     submitted: Option<String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     // Every refusal is an error page (see `app_error`), never a redirect.
     let end = provider
         .end_session(query, &provider::issuer(state, headers))
         .map_err(app_error)?;
     let client = end.client();
-    let current = session::current_user(state, headers).await?;
+    let current = resume_session(state, headers, state.clock.now()).await?;
     let mut cookies = Vec::new();
     if let Some(current) = current {
         // Only an ID token hint issued in this very session (`sub` the user, `auth_time`
@@ -559,7 +563,7 @@ async fn end_session_inner(
         };
         if !proven {
             let service = client.map(|client| client.name.as_str());
-            let confirming = super::logout::LoggedIn::from(&current);
+            let confirming = StoredSession::from(&current);
             match submitted {
                 None => {
                     return super::logout::confirm_page(
@@ -592,15 +596,10 @@ async fn end_session_inner(
             }
         }
         let name = current.user.name.clone();
-        if state.store.delete_session(&current.session_hash).await? {
-            crate::metrics::sessions_ended("logout", 1);
-        }
-        state.sessions.invalidate_session(&current.session_hash);
-        state.forget_refresh(&name);
-        provider::revoke_session_tokens(state, &name, Some(&current.session_hash)).await?;
-        if let Err(err) = state.authenticator.session_ended(&name).await {
-            tracing::warn!(user = %name, error = %err, "authenticator could not end its session");
-        }
+        state
+            .sessions()
+            .end(&name, Some(&current.session_hash), EndReason::Logout)
+            .await?;
         tracing::info!(user = %name, client = client.map_or("", |c| c.client_id.as_str()), "User logged out by a service (RP-initiated logout)");
         cookies.push(crate::cookies::clear(
             crate::cookies::SESSION_COOKIE,

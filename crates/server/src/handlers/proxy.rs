@@ -25,15 +25,16 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::{PeerIp, app_error_page, encode_query, error_page, redirect};
+use super::{PeerIp, encode_query, redirect};
+use crate::api::ApiError;
 use crate::cookies::SESSION_COOKIE;
-use crate::error::AppError;
 use crate::forward_auth::is_allowed;
 use crate::pages::PageUser;
 use crate::proxy::{requested_upgrade, strip_cookie, strip_hop_by_hop, strip_identity_headers};
 use crate::request_target::{BadTarget, HostName, TargetPath};
-use crate::session;
-use crate::state::{AppState, HubState};
+use crate::state::AppState;
+use crate::web::session::resume_session;
+use crate::web::{Now, WebError};
 
 /// How long connecting to an upstream may take before the request gets a 502.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,27 +83,17 @@ enum ProxyError {
 /// The proxy handler (the router's fallback when the proxy is on).
 pub async fn proxy(
     State(state): State<AppState>,
+    Now(now): Now,
     PeerIp(client_ip): PeerIp,
-    request: Request,
-) -> Response {
-    match proxy_inner(&state, client_ip, request).await {
-        Ok(response) => response,
-        Err(err) => app_error_page(&state, err),
-    }
-}
-
-async fn proxy_inner(
-    state: &HubState,
-    client_ip: Option<IpAddr>,
     mut request: Request,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let (host, path) = match request_host(&request)
         .and_then(|host| Ok((host, TargetPath::parse(request.uri().path())?)))
     {
         Ok(target) => target,
         Err(err) => {
             tracing::info!(reason = %err, "proxy: request refused, its host or path cannot be read exactly");
-            return Ok(bad_request(state, request.headers(), &err));
+            return bad_request(request.headers(), &err);
         }
     };
     let path_and_query = request
@@ -111,16 +102,14 @@ async fn proxy_inner(
         .map(|pq| pq.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
     let Some(route) = state.config.proxy.route_for(host.as_ref(), &path) else {
-        return error_page(
-            state,
+        return Err(WebError::refused(
             StatusCode::NOT_FOUND,
             "There is nothing at this address.",
-            None,
-        );
+        ));
     };
     let authority = route.authority.clone();
     let headers = request.headers();
-    let Some(current) = session::current_user(state, headers).await? else {
+    let Some(current) = resume_session(&state, headers, now).await? else {
         let browser = matches!(*request.method(), Method::GET | Method::HEAD)
             && requested_upgrade(headers).is_none()
             && !wants_json(headers);
@@ -149,14 +138,13 @@ async fn proxy_inner(
             admin: user.admin,
             groups: user.groups.clone(),
         };
-        return error_page(
-            state,
+        return Err(WebError::refused_to(
+            page_user,
             StatusCode::FORBIDDEN,
             "You are logged in but not allowed to use this application.",
-            Some(&page_user),
-        );
+        ));
     }
-    let token_headers = crate::app_tokens::headers_for(state, current).await?;
+    let token_headers = crate::app_tokens::headers_for(&state, current, now).await?;
     let Some(token_headers) = token_headers else {
         // The refresh before handing tokens on ended the session.
         let login = format!("{}login", state.hub_prefix());
@@ -174,7 +162,7 @@ async fn proxy_inner(
     strip_cookie(out, SESSION_COOKIE);
     let host = host.map(|host| host.to_string());
     add_forwarded(out, client_ip, host.as_deref(), is_https, trust);
-    crate::handlers::forward_auth::insert_identity(state, &user, out)?;
+    crate::handlers::forward_auth::insert_identity(&state, &user, out)?;
     for (name, value) in token_headers.iter() {
         out.insert(name.clone(), value.clone());
     }
@@ -185,7 +173,7 @@ async fn proxy_inner(
         .build()
         .map_err(|err| {
             tracing::error!(error = %err, "proxy: could not build the upstream URI");
-            AppError::user(StatusCode::BAD_REQUEST, "This address cannot be passed on.")
+            WebError::refused(StatusCode::BAD_REQUEST, "This address cannot be passed on.")
         })?;
 
     let result = match client_upgrade {
@@ -218,12 +206,11 @@ async fn proxy_inner(
                 admin: user.admin,
                 groups: user.groups.clone(),
             };
-            error_page(
-                state,
+            Err(WebError::refused_to(
+                page_user,
                 StatusCode::BAD_GATEWAY,
                 "The application behind this hub is not reachable right now. Try again in a moment.",
-                Some(&page_user),
-            )
+            ))
         }
     }
 }
@@ -299,17 +286,12 @@ fn request_host(request: &Request) -> Result<Option<HostName>, BadTarget> {
 }
 
 /// 400 for a request whose host or path cannot be read exactly; JSON when asked.
-fn bad_request(state: &HubState, headers: &axum::http::HeaderMap, err: &BadTarget) -> Response {
+fn bad_request(headers: &axum::http::HeaderMap, err: &BadTarget) -> Result<Response, WebError> {
     let message = format!("This request cannot be passed on: {err}.");
     if wants_json(headers) {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "status": 400, "message": message })),
-        )
-            .into_response();
+        return Ok(ApiError::bad_request(message).into_response());
     }
-    error_page(state, StatusCode::BAD_REQUEST, &message, None)
-        .unwrap_or_else(|err| app_error_page(state, err))
+    Err(WebError::refused(StatusCode::BAD_REQUEST, message))
 }
 
 /// Adds `X-Forwarded-For`, `-Proto` and `-Host`. From a `trusted_proxies` peer (the hub
@@ -369,11 +351,7 @@ fn wants_json(headers: &axum::http::HeaderMap) -> bool {
 
 fn unauthorized(headers: &axum::http::HeaderMap) -> Response {
     if wants_json(headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(serde_json::json!({ "status": 401, "message": "login required" })),
-        )
-            .into_response();
+        return ApiError::new(StatusCode::UNAUTHORIZED, "login required").into_response();
     }
     (StatusCode::UNAUTHORIZED, "login required\n").into_response()
 }

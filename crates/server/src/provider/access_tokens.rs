@@ -4,9 +4,8 @@
 
 use hubauth_store::NewApiToken;
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::hash_token;
-use crate::state::HubState;
 
 /// The API token record the store keeps for an access token the provider issues (the
 /// token's hash only).
@@ -51,10 +50,10 @@ fn session_marker(session_hash: &str) -> &str {
 /// session of the user (`None`), as JupyterHub does at logout. Refresh tokens from those
 /// sessions are refused at their next use. Returns how many tokens were revoked.
 pub async fn revoke_session_tokens(
-    state: &HubState,
+    state: &crate::services::Services,
     user: &str,
     session_hash: Option<&str>,
-) -> Result<u64, AppError> {
+) -> Result<u64, HubError> {
     if state.provider.is_none() {
         return Ok(0);
     }

@@ -3,12 +3,12 @@
 use hubauth_provider::Subject;
 use hubauth_store::UserRecord;
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::state::HubState;
 
 /// The user a grant or token acts for, when they may still use the hub: they exist and
 /// are not blocked.
-pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserRecord>, AppError> {
+pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserRecord>, HubError> {
     if !state.authenticator.rules().check_blocked_users(name) {
         return Ok(None);
     }

@@ -12,7 +12,7 @@ use hubauth_store::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantState,
 };
 
-use crate::error::AppError;
+use crate::error::HubError;
 use crate::secrets::hash_token;
 use crate::state::HubState;
 
@@ -20,7 +20,7 @@ use crate::state::HubState;
 #[derive(Debug, Clone, Copy)]
 pub struct HubStore<'a>(pub &'a HubState);
 
-fn storage(err: impl Into<AppError>) -> StorageError {
+fn storage(err: impl Into<HubError>) -> StorageError {
     StorageError::new(err.into())
 }
 
@@ -160,23 +160,5 @@ impl Accounts for HubStore<'_> {
             .await
             .map_err(storage)?
             .map(|user| super::accounts::subject(&user)))
-    }
-}
-
-/// The hub's error behind a provider error: the storage's own (a database that is down
-/// stays a 503), or a 500 for the provider's failures.
-pub fn app_error(err: hubauth_provider::ProviderError) -> AppError {
-    use hubauth_provider::ProviderError;
-    match err {
-        ProviderError::Storage(err) => match err.into_inner().downcast::<AppError>() {
-            Ok(err) => *err,
-            Err(other) => AppError::Signing(other.to_string()),
-        },
-        ProviderError::Signing(err) => AppError::Crypt(err.to_string()),
-        ProviderError::MalformedGrant(message) => AppError::Signing(message),
-        refused => AppError::user(
-            axum::http::StatusCode::BAD_REQUEST,
-            refused.description().into_owned(),
-        ),
     }
 }

@@ -1,0 +1,156 @@
+//! Users as logins and refreshes store them (JupyterHub's `auth_to_user`), and their
+//! encrypted auth_state.
+
+use hubauth_core::AuthModel;
+use hubauth_store::{AuthStateSwap, AuthStateUpdate, LoginUpdate, UserRecord};
+use serde_json::Value;
+
+use super::Services;
+use crate::error::HubError;
+
+/// The accounts service (see the module documentation).
+#[derive(Debug, Clone, Copy)]
+pub struct Accounts<'a> {
+    hub: &'a Services,
+}
+
+impl<'a> Accounts<'a> {
+    pub(super) fn new(hub: &'a Services) -> Self {
+        Accounts { hub }
+    }
+
+    /// Whether group memberships come from the authenticator (`manage_groups`): logins
+    /// then set them, and the REST API and the admin page may not change them.
+    pub fn groups_managed(&self) -> bool {
+        self.hub.authenticator.rules().config().manage_groups
+    }
+
+    /// Stores a successful login's model at `now`: creates the user (after the
+    /// authenticator's `add_user`, so a failing `add_user` leaves no half-created user),
+    /// applies admin, groups (with `manage_groups`), auth_state (encrypted, with
+    /// `enable_auth_state`) in one transaction, and roles (with `manage_roles`).
+    pub async fn store_login(&self, model: &AuthModel, now: i64) -> Result<UserRecord, HubError> {
+        let exists = self.hub.store.get_user(&model.name).await?.is_some();
+        if !exists {
+            self.hub.authenticator.add_user(&model.name).await?;
+        }
+        self.store(model, now, true).await
+    }
+
+    /// Stores a refreshed model for an existing user at `now` (never creates one).
+    pub async fn store_refresh(&self, model: &AuthModel, now: i64) -> Result<UserRecord, HubError> {
+        self.store(model, now, false).await
+    }
+
+    async fn store(
+        &self,
+        model: &AuthModel,
+        now: i64,
+        create_if_missing: bool,
+    ) -> Result<UserRecord, HubError> {
+        let hub = self.hub;
+        let outcome = hub
+            .store
+            .apply_login(LoginUpdate {
+                name: model.name.clone(),
+                admin: model.admin,
+                groups: if self.groups_managed() {
+                    model.groups.clone()
+                } else {
+                    None
+                },
+                auth_state: self.auth_state_update(model, now)?,
+                now,
+                create_if_missing,
+            })
+            .await?;
+        // Admin flag and groups may have changed: cached sessions must not keep the old ones.
+        hub.sessions_changed(&outcome.user.name);
+        if hub.authenticator.rules().config().manage_roles
+            && let Some(roles) = &model.roles
+        {
+            let user = crate::managed_roles::sync_login_roles(
+                hub.authenticator.as_ref(),
+                hub.store.as_ref(),
+                &outcome.user,
+                roles,
+            )
+            .await?;
+            hub.sessions_changed(&user.name);
+            return Ok(user);
+        }
+        Ok(outcome.user)
+    }
+
+    fn auth_state_update(&self, model: &AuthModel, now: i64) -> Result<AuthStateUpdate, HubError> {
+        if !self.hub.authenticator.rules().config().enable_auth_state {
+            // Disabling auth_state clears what an earlier configuration stored.
+            return Ok(AuthStateUpdate::Clear);
+        }
+        Ok(match &model.auth_state {
+            Some(value) => AuthStateUpdate::Set(self.encrypt(value, now)?),
+            None => AuthStateUpdate::Clear,
+        })
+    }
+
+    /// A value encrypted for the store at `now`.
+    pub fn encrypt(&self, value: &Value, now: i64) -> Result<Vec<u8>, HubError> {
+        self.hub
+            .crypt
+            .encrypt_json(value, u64::try_from(now).unwrap_or(0))
+            .map_err(|err| HubError::Crypt(err.to_string()))
+    }
+
+    /// Replaces a user's auth_state with `value`, encrypted at `now`.
+    pub async fn replace_auth_state(
+        &self,
+        name: &str,
+        value: &Value,
+        now: i64,
+    ) -> Result<(), HubError> {
+        let token = self.encrypt(value, now)?;
+        self.hub.store.set_auth_state(name, Some(token)).await?;
+        Ok(())
+    }
+
+    /// The user's decrypted auth_state, or `None` when there is none, auth_state is
+    /// disabled, or no configured key can decrypt it (logged with the user's name and
+    /// treated as absent, so the user must log in again). When a key other than the first
+    /// decrypted it, it is re-encrypted with the first key at `now` (unless it changed
+    /// meanwhile).
+    pub async fn auth_state(&self, name: &str, now: i64) -> Result<Option<Value>, HubError> {
+        let hub = self.hub;
+        if !hub.authenticator.rules().config().enable_auth_state {
+            return Ok(None);
+        }
+        let Some(token) = hub.store.get_auth_state(name).await? else {
+            return Ok(None);
+        };
+        let decrypted = match hub.crypt.decrypt_json(&token) {
+            Ok(decrypted) => decrypted,
+            Err(err) => {
+                tracing::warn!(user = %name, error = %err, "Failed to retrieve encrypted auth_state; treating it as absent");
+                return Ok(None);
+            }
+        };
+        if decrypted.rotated_key {
+            let rotated = self.encrypt(&decrypted.value, now)?;
+            // Compare-and-swap: a login (here or on another replica) that stored fresh
+            // auth_state since it was read is never overwritten with this older value.
+            if let Some(user) = hub.store.get_user(name).await? {
+                let applied = hub
+                    .store
+                    .replace_auth_states(&[AuthStateSwap {
+                        user_id: user.id,
+                        expected: token,
+                        replacement: Some(rotated),
+                    }])
+                    .await?;
+                if applied.first() == Some(&true) {
+                    tracing::info!(user = %name, "re-encrypted auth_state with the current key");
+                }
+            }
+        }
+        Ok(Some(decrypted.value))
+    }
+}
