@@ -41,3 +41,10 @@ pub use provider::{
 pub fn classes() -> [&'static hubauth_config::ClassDef; 2] {
     [&AZURE_AD_OAUTHENTICATOR, &LOCAL_AZURE_AD_OAUTHENTICATOR]
 }
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_azuread;
+
+#[cfg(test)]
+mod tests;

@@ -48,3 +48,10 @@ pub use load::{Config, closest};
 pub use registry::{Registry, RegistryError};
 pub use render::{generate_config, reference_markdown};
 pub use view::{ClassView, FromOption, Origin};
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_config;
+
+#[cfg(test)]
+mod tests;

@@ -39,3 +39,10 @@ pub use roles::ManagedRole;
 pub use rules::Rules;
 pub use secret::Secret;
 pub use shared_password::SharedPasswordAuthenticator;
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_core;
+
+#[cfg(test)]
+mod tests;

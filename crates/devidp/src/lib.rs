@@ -55,3 +55,10 @@ pub use control::{
 };
 pub use error::DevIdpError;
 pub use server::RunningIdp;
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_devidp;
+
+#[cfg(test)]
+mod tests;

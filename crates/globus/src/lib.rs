@@ -48,3 +48,10 @@ pub fn local_globus_from_view(view: &ClassView<'_>) -> Result<Arc<dyn Authentica
         globus_from_view,
     )?))
 }
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_globus;
+
+#[cfg(test)]
+mod tests;

@@ -46,3 +46,10 @@ pub use username::check_system_username;
 pub mod __private {
     pub use hubauth_config::ClassDef;
 }
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_local;
+
+#[cfg(test)]
+mod tests;

@@ -34,3 +34,10 @@ pub use token::TokenResponse;
 pub fn classes() -> [&'static hubauth_config::ClassDef; 2] {
     [&OAUTHENTICATOR, &GENERIC_OAUTHENTICATOR]
 }
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_oauth;
+
+#[cfg(test)]
+mod tests;

@@ -238,3 +238,10 @@ fn routes(state: &AppState) -> Router<AppState> {
             web::request::layer,
         ))
 }
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_server;
+
+#[cfg(test)]
+mod tests;

@@ -66,3 +66,10 @@ pub async fn open(db_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let store = SqliteStore::builder_from_url(db_url)?.open().await?;
     Ok(Arc::new(store))
 }
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_store;
+
+#[cfg(test)]
+mod tests;

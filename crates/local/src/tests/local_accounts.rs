@@ -8,7 +8,7 @@
 //! also when it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use super::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

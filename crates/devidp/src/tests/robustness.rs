@@ -2,7 +2,7 @@
 //! 5xx or a panic. Driven through the router without a socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use super::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
