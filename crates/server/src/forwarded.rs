@@ -101,10 +101,31 @@ pub fn bucket(ip: IpAddr) -> IpAddr {
 
 /// Parses `trusted_proxies`: CIDR networks or single addresses.
 pub fn parse_trusted(entries: &[String]) -> Result<Vec<IpNet>, String> {
-    entries
-        .iter()
-        .map(|entry| crate::options::parse_network(entry))
-        .collect()
+    entries.iter().map(|entry| parse_network(entry)).collect()
+}
+
+/// Parses one entry of `metrics_allowed_networks`: a CIDR network without host bits
+/// (`10.1.0.0/16`) or one IP address. Anything else is refused, not guessed at: a
+/// misread entry would open the metrics to the wrong clients.
+pub fn parse_network(entry: &str) -> Result<ipnet::IpNet, String> {
+    let network = if entry.contains('/') {
+        entry.parse::<ipnet::IpNet>().ok()
+    } else {
+        entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    };
+    match network {
+        Some(network) if network == network.trunc() => Ok(network),
+        Some(network) => Err(format!(
+            "{entry:?} has host bits set; write the network as {}",
+            network.trunc()
+        )),
+        None => Err(format!(
+            "{entry:?} is not a CIDR network (such as 10.0.0.0/8) or an IP address"
+        )),
+    }
 }
 
 #[cfg(test)]

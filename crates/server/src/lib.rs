@@ -13,6 +13,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod forwarded;
 pub mod handlers;
+pub mod headers;
 pub mod limiter;
 mod listener;
 pub mod maintenance;
@@ -110,7 +111,7 @@ impl Hub {
             services,
             secret: parts.secret,
             pages,
-            upstream: handlers::proxy::UpstreamClient::new(),
+            upstream: proxy::UpstreamClient::new(),
         });
         Ok(Hub { state, reconciled })
     }
@@ -165,7 +166,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            metrics::layer,
+            web::request::metrics_scope,
         ))
         .with_state(state)
 }
@@ -191,8 +192,8 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/health", get(misc::health))
         .route("/health/ready", get(misc::ready))
         .route("/metrics", get(misc::metrics))
-        .route("/api", get(misc::api_root))
-        .route("/api/", get(misc::api_root))
+        .route("/api", get(api::api_root))
+        .route("/api/", get(api::api_root))
         .route(
             "/api/oauth2/authorize",
             get(oauth2::authorize).post(oauth2::authorize_post),

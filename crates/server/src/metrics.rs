@@ -12,15 +12,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
-
-use crate::state::AppState;
 
 /// Logins by `authenticator` and `outcome`.
 pub const LOGINS: &str = "hubauth_logins_total";
@@ -170,11 +165,6 @@ impl<F: Future> Future for Scoped<F> {
         let future = this.future.as_mut();
         metrics::with_local_recorder(this.recorder.as_ref(), || future.poll(cx))
     }
-}
-
-/// Middleware: runs the request with the hub's recorder.
-pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    state.metrics.scope(next.run(request)).await
 }
 
 /// Counts a login attempt's outcome.

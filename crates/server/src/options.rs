@@ -265,7 +265,7 @@ pub struct HubConfig {
     /// The built-in reverse proxy (`upstream`, `upstream_routes`).
     pub proxy: crate::proxy::ProxyConfig,
     /// See `services`.
-    pub services: Vec<crate::provider::ServiceConfig>,
+    pub services: Vec<crate::provider::config::ServiceConfig>,
     /// See `oidc_signing_key_file` (resolved).
     pub oidc_signing_key_file: PathBuf,
     /// See `oidc_rsa_signing_key_file` (resolved).
@@ -384,7 +384,7 @@ impl HubConfig {
         let forward_auth = forward_auth_from_view(view)?;
         let proxy = proxy_from_view(view)?;
         let raw_services: Vec<serde_json::Value> = view.get("services")?;
-        let services = crate::provider::parse_services(&raw_services, view.env())
+        let services = crate::provider::config::parse_services(&raw_services, view.env())
             .map_err(|message| view.invalid("services", message))?;
         let key_file: String = view.get("oidc_signing_key_file")?;
         let oidc_signing_key_file = if key_file.is_empty() {
@@ -427,7 +427,7 @@ impl HubConfig {
         let networks: Vec<String> = view.get("metrics_allowed_networks")?;
         let metrics_allowed_networks = networks
             .iter()
-            .map(|entry| parse_network(entry))
+            .map(|entry| crate::forwarded::parse_network(entry))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|message| view.invalid("metrics_allowed_networks", message))?;
         let size: i64 = view.get("session_cache_size")?;
@@ -619,30 +619,6 @@ fn trusted_proxies_from_view(view: &ClassView<'_>) -> Result<Vec<ipnet::IpNet>, 
         .map_err(|message| view.invalid("trusted_proxies", message))
 }
 
-/// Parses one entry of `metrics_allowed_networks`: a CIDR network without host bits
-/// (`10.1.0.0/16`) or one IP address. Anything else is refused, not guessed at: a
-/// misread entry would open the metrics to the wrong clients.
-pub fn parse_network(entry: &str) -> Result<ipnet::IpNet, String> {
-    let network = if entry.contains('/') {
-        entry.parse::<ipnet::IpNet>().ok()
-    } else {
-        entry
-            .parse::<std::net::IpAddr>()
-            .ok()
-            .map(ipnet::IpNet::from)
-    };
-    match network {
-        Some(network) if network == network.trunc() => Ok(network),
-        Some(network) => Err(format!(
-            "{entry:?} has host bits set; write the network as {}",
-            network.trunc()
-        )),
-        None => Err(format!(
-            "{entry:?} is not a CIDR network (such as 10.0.0.0/8) or an IP address"
-        )),
-    }
-}
-
 /// Parses JupyterHub's `bind_url` (`http://:8000`, `http://127.0.0.1:8000/prefix/`).
 /// Returns the socket address, whether it is https, and the path if it is not `/`.
 pub fn parse_bind_url(bind_url: &str) -> Result<(SocketAddr, bool, Option<String>), String> {
@@ -705,6 +681,7 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forwarded::parse_network;
 
     #[test]
     fn bind_url_forms() {

@@ -5,7 +5,13 @@
 //! upstream when the session is valid (and `forward_auth_rules` allow it): HTTP/1.1 with
 //! streamed bodies, and protocol upgrades (websockets) spliced through.
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value as Json;
 
 use crate::forward_auth::{RequestScope, most_specific, table_string};
@@ -195,6 +201,35 @@ pub fn strip_cookie(headers: &mut HeaderMap, name: &str) {
         if let Ok(value) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
             headers.append(header::COOKIE, value);
         }
+    }
+}
+
+/// How long connecting to an upstream may take before the request gets a 502.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pooled HTTP/1.1 client the proxy sends requests with.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    pub(crate) client: Client<HttpConnector, Body>,
+}
+
+impl Default for UpstreamClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UpstreamClient {
+    /// A client with keep-alive connections and a connect timeout.
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        UpstreamClient { client }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 
 use crate::cookies::CookieAttrs;
-use crate::handlers::first_header_value;
+use crate::headers::first_header_value;
 use crate::pages::Pages;
 use crate::secrets::CookieSecret;
 use crate::services::Services;
@@ -20,7 +20,7 @@ pub struct HubState {
     /// The page renderer.
     pub pages: Pages,
     /// The HTTP client of the built-in reverse proxy.
-    pub upstream: crate::handlers::proxy::UpstreamClient,
+    pub upstream: crate::proxy::UpstreamClient,
 }
 
 impl std::ops::Deref for HubState {

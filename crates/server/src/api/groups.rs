@@ -18,7 +18,6 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{Caller, missing_scope};
 use super::scopes::Scopes;
-use super::users::check_groups_not_managed;
 use super::{ApiError, Page, PageArgs, json_response, no_content, string_list};
 use crate::state::{AppState, HubState};
 
@@ -389,4 +388,16 @@ async fn change_users(
     let users = users_field(&body, &[])?;
     let group = change_members(state, name, &users, change).await?;
     Ok(json_response(StatusCode::OK, model(caller, &group)))
+}
+
+/// 400 `Group management via API is disabled` while `Authenticator.manage_groups` is
+/// on (group membership then comes from the identity provider at every login).
+pub fn check_groups_not_managed(state: &HubState) -> Result<(), ApiError> {
+    if state.authenticator.rules().config().manage_groups {
+        Err(ApiError::bad_request(
+            "Group management via API is disabled",
+        ))
+    } else {
+        Ok(())
+    }
 }

@@ -64,7 +64,7 @@ pub const ROUTES: &[&str] = &[
 /// The handlers of one path of [`ROUTES`].
 fn handlers(path: &str) -> MethodRouter<AppState> {
     match path {
-        "/" => get(crate::handlers::misc::api_root),
+        "/" => get(api_root),
         "/user" => get(users::whoami),
         "/users" => get(users::list).post(users::create_many),
         "/users/{name}" => get(users::get_one)
@@ -437,6 +437,24 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
         u32::try_from(m).unwrap_or(1),
         u32::try_from(d).unwrap_or(1),
     )
+}
+
+/// A user by name (normalized first), or 404.
+pub async fn find_user(
+    state: &crate::state::HubState,
+    name: &str,
+) -> Result<hubauth_store::UserRecord, ApiError> {
+    let normalized = state.authenticator.normalize_username(name);
+    state
+        .store
+        .get_user(&normalized)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No such user: {normalized}")))
+}
+
+/// `{base_url}hub/api`: the API root with the version, as JupyterHub answers it.
+pub async fn api_root() -> Response {
+    Json(json!({"version": env!("CARGO_PKG_VERSION")})).into_response()
 }
 
 #[cfg(test)]

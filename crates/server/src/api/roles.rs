@@ -174,7 +174,7 @@ pub async fn create(
     let mut holders = Vec::with_capacity(users.len());
     for user in &users {
         holders.push(
-            super::users::find_user(&state, user)
+            super::find_user(&state, user)
                 .await
                 .map_err(|_| ApiError::bad_request(format!("No such user: {user}")))?,
         );

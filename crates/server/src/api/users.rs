@@ -21,8 +21,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::auth::{Caller, missing_scope};
+use super::groups::check_groups_not_managed;
 use super::scopes::Scopes;
-use super::{ApiError, Page, PageArgs, json_response, no_content, string_list};
+use super::{ApiError, Page, PageArgs, find_user, json_response, no_content, string_list};
 use crate::state::{AppState, HubState};
 
 // ---------------------------------------------------------------------------
@@ -38,16 +39,6 @@ pub fn checked_name(state: &HubState, name: &str) -> Result<String, ApiError> {
         )));
     }
     Ok(normalized)
-}
-
-/// A user by name (normalized first), or 404.
-pub async fn find_user(state: &HubState, name: &str) -> Result<UserRecord, ApiError> {
-    let normalized = state.authenticator.normalize_username(name);
-    state
-        .store
-        .get_user(&normalized)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("No such user: {normalized}")))
 }
 
 /// Creates one user (JupyterHub's `POST /users/{name}`): the name is normalized and
@@ -326,18 +317,6 @@ fn roles_field(body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiErro
 /// One page of users, for lists and admin pages.
 pub async fn list_users(state: &HubState, query: UserQuery) -> Result<UserPage, ApiError> {
     Ok(state.store.list_users_page(query).await?)
-}
-
-/// 400 `Group management via API is disabled` while `Authenticator.manage_groups` is
-/// on (group membership then comes from the identity provider at every login).
-pub fn check_groups_not_managed(state: &HubState) -> Result<(), ApiError> {
-    if state.authenticator.rules().config().manage_groups {
-        Err(ApiError::bad_request(
-            "Group management via API is disabled",
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------

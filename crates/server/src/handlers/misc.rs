@@ -134,11 +134,6 @@ pub async fn logo(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `{base_url}hub/api`: the API root with the version, as JupyterHub answers it.
-pub async fn api_root() -> Response {
-    Json(json!({"version": env!("CARGO_PKG_VERSION")})).into_response()
-}
-
 /// Anything else under the hub: a 404 page.
 pub async fn not_found() -> WebError {
     WebError::refused(StatusCode::NOT_FOUND, "There is no page at this address.")

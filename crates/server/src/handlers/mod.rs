@@ -14,8 +14,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+
+pub use crate::headers::{first_header_value, page_headers};
 
 /// The TCP peer's address when the server was started with connect info (absent in
 /// in-process tests): the client, or the proxy in front of the hub.
@@ -109,40 +111,6 @@ pub fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
     response
 }
 
-/// The headers of every page the hub renders itself: it may not be framed by any site
-/// (`X-Frame-Options: DENY` and `frame-ancestors 'none'`, added to a policy already set),
-/// and the browser sends no `Referer` from it (login and callback URLs carry `next`,
-/// `state` and codes).
-pub fn page_headers(headers: &mut HeaderMap) {
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    let policy = headers
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|policy| !policy.is_empty())
-        .map(str::to_owned);
-    let policy = match policy {
-        None => "frame-ancestors 'none'".to_owned(),
-        Some(policy)
-            if policy.split(';').any(|part| {
-                part.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("frame-ancestors")
-            }) =>
-        {
-            policy
-        }
-        Some(policy) => format!("{}; frame-ancestors 'none'", policy.trim_end_matches(';')),
-    };
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    }
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
-
 /// The response layer of the hub's own routes (`{base_url}hub/...`; the apps behind the
 /// built-in proxy decide their own headers): every HTML answer gets [`page_headers`],
 /// whichever handler made it, and every answer (redirects from the login and the OAuth
@@ -167,17 +135,6 @@ pub async fn hub_response_headers(mut response: Response) -> Response {
         );
     }
     response
-}
-
-/// The first of a header's comma-separated values, trimmed; `None` when the header is
-/// absent, not text, or that value is empty (`X-Forwarded-Host: a, b` gives `a`).
-pub fn first_header_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// Percent-encodes a value for a query string.

@@ -44,6 +44,26 @@ fn app_error(err: ProviderError) -> WebError {
     }
 }
 
+/// The issuer: the hub's public origin and base URL without the trailing slash
+/// (`https://hub.example.org` or `https://example.org/auth`). Discovery is at
+/// `{issuer}/.well-known/openid-configuration`.
+pub fn issuer(state: &HubState, headers: &HeaderMap) -> String {
+    format!(
+        "{}{}",
+        state.public_origin(headers),
+        state.config.base_url.trim_end_matches('/')
+    )
+}
+
+/// `{origin}{base_url}hub/api/oauth2/` for absolute endpoint URLs.
+pub fn endpoint_base(state: &HubState, headers: &HeaderMap) -> String {
+    format!(
+        "{}{}api/oauth2/",
+        state.public_origin(headers),
+        state.hub_prefix()
+    )
+}
+
 /// The query of an authorization request.
 pub type AuthorizeQuery = AuthorizationRequest;
 
@@ -174,7 +194,7 @@ async fn authorize_request(
 ) -> Result<Response, WebError> {
     // Unknown client or redirect URI: an error page (see `app_error`), never a redirect.
     let target = provider.authorization_target(query).map_err(app_error)?;
-    let issuer = provider::issuer(state, headers);
+    let issuer = issuer(state, headers);
     // From here on, refusals go back to the client.
     let back = |err: ProviderError| -> Result<Response, WebError> {
         if err.is_internal() {
@@ -397,7 +417,7 @@ async fn client_request(
         let store = HubStore(state);
         let mut response = match endpoint {
             ClientEndpoint::Token => {
-                let issuer = provider::issuer(state, headers);
+                let issuer = issuer(state, headers);
                 let now = state.clock.now();
                 let tokens = provider.token(&store, client, &form, &issuer, now).await?;
                 (StatusCode::OK, Json(tokens)).into_response()
@@ -471,8 +491,8 @@ pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Res
     let Some(provider) = provider_of(&state) else {
         return not_found(&state);
     };
-    let issuer = provider::issuer(&state, &headers);
-    let base = provider::endpoint_base(&state, &headers);
+    let issuer = issuer(&state, &headers);
+    let base = endpoint_base(&state, &headers);
     Json(provider.discovery(&issuer, &base)).into_response()
 }
 
@@ -545,7 +565,7 @@ async fn end_session_checked(
 ) -> Result<Response, WebError> {
     // Every refusal is an error page (see `app_error`), never a redirect.
     let end = provider
-        .end_session(query, &provider::issuer(state, headers))
+        .end_session(query, &issuer(state, headers))
         .map_err(app_error)?;
     let client = end.client();
     let current = resume_session(state, headers, state.clock.now()).await?;

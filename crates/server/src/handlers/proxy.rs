@@ -14,16 +14,13 @@
 //! - upstream unreachable → 502 page.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 use super::{PeerIp, encode_query, redirect};
 use crate::api::ApiError;
@@ -35,35 +32,6 @@ use crate::request_target::{BadTarget, HostName, TargetPath};
 use crate::state::AppState;
 use crate::web::session::resume_session;
 use crate::web::{Now, WebError};
-
-/// How long connecting to an upstream may take before the request gets a 502.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The pooled HTTP/1.1 client the proxy sends requests with.
-#[derive(Debug, Clone)]
-pub struct UpstreamClient {
-    client: Client<HttpConnector, Body>,
-}
-
-impl Default for UpstreamClient {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl UpstreamClient {
-    /// A client with keep-alive connections and a connect timeout.
-    pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        UpstreamClient { client }
-    }
-}
 
 /// Why a request could not be passed on.
 #[derive(Debug, thiserror::Error)]
@@ -223,10 +191,13 @@ async fn forward_upgrade(
     path_and_query: String,
     client_upgrade: hyper::upgrade::OnUpgrade,
 ) -> Result<Response, ProxyError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
-        .await
-        .map_err(|_| ProxyError::Timeout)?
-        .map_err(ProxyError::Connect)?;
+    let stream = tokio::time::timeout(
+        crate::proxy::CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect(authority),
+    )
+    .await
+    .map_err(|_| ProxyError::Timeout)?
+    .map_err(ProxyError::Connect)?;
     let _ = stream.set_nodelay(true);
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream)).await?;

@@ -4,11 +4,11 @@ use hubauth_provider::Subject;
 use hubauth_store::UserRecord;
 
 use crate::error::HubError;
-use crate::state::HubState;
+use crate::services::Services;
 
 /// The user a grant or token acts for, when they may still use the hub: they exist and
 /// are not blocked.
-pub async fn active_user(state: &HubState, name: &str) -> Result<Option<UserRecord>, HubError> {
+pub async fn active_user(state: &Services, name: &str) -> Result<Option<UserRecord>, HubError> {
     if !state.authenticator.rules().check_blocked_users(name) {
         return Ok(None);
     }

@@ -25,30 +25,7 @@ pub use store::HubStore;
 
 use std::path::Path;
 
-use axum::http::HeaderMap;
 use hubauth_core::scopes::{self, Scopes};
-
-use crate::state::HubState;
-
-/// The issuer: the hub's public origin and base URL without the trailing slash
-/// (`https://hub.example.org` or `https://example.org/auth`). Discovery is at
-/// `{issuer}/.well-known/openid-configuration`.
-pub fn issuer(state: &HubState, headers: &HeaderMap) -> String {
-    format!(
-        "{}{}",
-        state.public_origin(headers),
-        state.config.base_url.trim_end_matches('/')
-    )
-}
-
-/// `{origin}{base_url}hub/api/oauth2/` for absolute endpoint URLs.
-pub fn endpoint_base(state: &HubState, headers: &HeaderMap) -> String {
-    format!(
-        "{}{}api/oauth2/",
-        state.public_origin(headers),
-        state.hub_prefix()
-    )
-}
 
 /// The scopes of `granted` the user `user` (who holds `held`) may hand to a service: hub
 /// scopes (those hubauth knows, with their filters resolved for the user) only when the

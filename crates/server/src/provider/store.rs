@@ -14,11 +14,11 @@ use hubauth_store::{
 
 use crate::error::HubError;
 use crate::secrets::hash_token;
-use crate::state::HubState;
+use crate::services::Services;
 
 /// The hub's state seen as the provider's storage.
 #[derive(Debug, Clone, Copy)]
-pub struct HubStore<'a>(pub &'a HubState);
+pub struct HubStore<'a>(pub &'a Services);
 
 fn storage(err: impl Into<HubError>) -> StorageError {
     StorageError::new(err.into())

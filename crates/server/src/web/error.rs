@@ -162,7 +162,7 @@ impl IntoResponse for WebError {
         );
         let mut response = (status, Html(body)).into_response();
         add_retry_after(&mut response);
-        crate::handlers::page_headers(response.headers_mut());
+        crate::headers::page_headers(response.headers_mut());
         response.extensions_mut().insert(ErrorPage {
             message,
             user,

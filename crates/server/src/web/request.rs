@@ -128,6 +128,15 @@ fn is_well_formed(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// Middleware: runs the request with the hub's metrics recorder.
+pub async fn metrics_scope(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    state.metrics.scope(next.run(request)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

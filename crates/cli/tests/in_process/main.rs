@@ -1,0 +1,13 @@
+//! The hub's tests that need nothing beyond the workspace: hubs in-process on loopback
+//! with real SQLite files, the development identity provider and the mocks, and the
+//! `hubauth` binary's commands.
+
+mod config_cli;
+mod demo;
+mod docs_examples;
+mod hub_http;
+mod login_fuzz;
+mod login_log;
+mod oauth_flow;
+mod operations;
+mod web_hardening;
