@@ -13,17 +13,17 @@ if command -v dpkg >/dev/null 2>&1; then
   # Nothing from libpam is needed to build: PAMAuthenticator loads libpam.so.0 at run time.
   # Its tests load the run-time library (part of every Debian system; listed to be sure).
   need_pkg libpam0g
-  # readelf, for the check that the binary does not link libpam (crates/cli/tests/shipping.rs).
+  # readelf, for the check that the binary does not link libpam (crates/cli/tests/external/shipping.rs).
   command -v readelf >/dev/null 2>&1 || need_pkg binutils
-  # Headless Chromium for the page screenshots test (crates/cli/tests/browser_pages.rs).
+  # Headless Chromium for the page screenshots test (crates/cli/tests/external/browser_pages.rs).
   need_pkg chromium
   # PostgreSQL: a throwaway server for the store contract tests (see below).
   need_pkg postgresql
   # nginx fronts a tiny app in the forward-auth end-to-end test (auth_request).
   need_pkg nginx
-  # Caddy fronts the same app with forward_auth (crates/cli/tests/caddy.rs).
+  # Caddy fronts the same app with forward_auth (crates/cli/tests/external/caddy.rs).
   need_pkg caddy
-  # OpenLDAP's server and tools for LDAPAuthenticator's tests (crates/cli/tests/ldap.rs);
+  # OpenLDAP's server and tools for LDAPAuthenticator's tests (crates/cli/tests/external/ldap.rs);
   # each test runs its own slapd, so the package's own server stays unconfigured.
   need_pkg slapd
   need_pkg ldap-utils
@@ -74,7 +74,7 @@ if [ ! -f "$br_stamp" ] || [ "$(cat "$br_stamp")" != "$br_lock_sum" ]; then
 fi
 
 # Real JupyterHub for the end-to-end test of the hub as OAuth provider
-# (crates/cli/tests/e2e_jupyterhub.rs): jupyterhub and oauthenticator from PyPI in a venv,
+# (crates/cli/tests/external/e2e_jupyterhub.rs): jupyterhub and oauthenticator from PyPI in a venv,
 # pinned by e2e/jupyterhub/requirements.txt, and configurable-http-proxy from npm, pinned
 # by e2e/jupyterhub/package-lock.json. Each is reinstalled when its pin file changes.
 jh_dir=e2e/jupyterhub
@@ -116,7 +116,7 @@ else
 fi
 
 # A throwaway PostgreSQL server for the store contract tests on PostgreSQL
-# (crates/store/tests/store.rs): its own data dir, loopback only, trust auth, stopped and
+# (crates/store/src/tests/store.rs): its own data dir, loopback only, trust auth, stopped and
 # removed at exit. A HUBAUTH_TEST_POSTGRES_URL already exported that answers is used as is.
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 if [ -n "${HUBAUTH_TEST_POSTGRES_URL:-}" ] && "$pg_bin/pg_isready" -q -d "$HUBAUTH_TEST_POSTGRES_URL"; then

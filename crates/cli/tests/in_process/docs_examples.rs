@@ -14,10 +14,11 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-/// The documents whose examples are checked: the README and every page of the guide.
+/// The documents whose examples and links are checked: the README, ARCHITECTURE.md and
+/// every page of the guide.
 fn documents() -> Vec<PathBuf> {
     let root = repo_root();
-    let mut docs = vec![root.join("README.md")];
+    let mut docs = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
     let guide = root.join("docs/guide");
     let mut pages: Vec<PathBuf> = std::fs::read_dir(&guide)
         .unwrap_or_else(|err| panic!("{}: {err}", guide.display()))

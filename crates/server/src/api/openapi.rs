@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of the REST API, served at `{base_url}hub/api/openapi.json`.
 //!
 //! The document is `openapi.json` next to this file, written by hand; a test in
-//! `crates/cli/tests/rest_api.rs` checks that every documented operation exists and
+//! `crates/cli/tests/external/rest_api.rs` checks that every documented operation exists and
 //! answers with a documented status, and that every API route is documented.
 
 use axum::extract::State;
