@@ -1,8 +1,11 @@
 //! The options of `AzureAdOAuthenticator` and `LocalAzureAdOAuthenticator`.
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, OptionDef,
-    OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    OptionDef,
+    OptionType::{Bool, ClaimOrScript, List, Str},
 };
 
 /// The `[AzureAdOAuthenticator]` table.

@@ -139,13 +139,13 @@ impl AzureAd {
             now,
         };
         let claims = tenant.keys.verify(id_token, &expect).await?;
-        self.check_issuer(&tenant.issuer, &claims)?;
+        Self::check_issuer(&tenant.issuer, &claims)?;
         Ok(claims)
     }
 
     /// The issuer must be the tenant's; for a multi-tenant authority, the template with the
     /// token's own `tid`.
-    fn check_issuer(&self, template: &str, claims: &Value) -> Result<(), AzureError> {
+    fn check_issuer(template: &str, claims: &Value) -> Result<(), AzureError> {
         let iss = claims
             .get("iss")
             .and_then(Value::as_str)

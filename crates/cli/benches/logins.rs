@@ -5,6 +5,8 @@
 //! `cargo bench -p hubauth --bench logins` (env: `BENCH_LOGINS`, default 2000;
 //! `BENCH_CONCURRENCY`, default 16). Prints logins/s and latency percentiles.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// A benchmark measures real time.
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

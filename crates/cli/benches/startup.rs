@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p hubauth --bench startup` (env: `BENCH_USERS`, `BENCH_RUNS`, default 3).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// A benchmark measures real time.
+#![allow(clippy::disallowed_methods)]
 
 use std::time::Instant;
 

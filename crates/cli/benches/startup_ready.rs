@@ -9,6 +9,8 @@
 //! median, the same for an empty database as the baseline, and a first start that creates
 //! `BENCH_ALLOWED` users listed in `allowed_users`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// A benchmark measures real time.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};

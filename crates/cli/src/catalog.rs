@@ -16,6 +16,15 @@ pub struct Entry {
     pub build: fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>,
 }
 
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("class", &self.class)
+            .field("aliases", &self.aliases)
+            .finish_non_exhaustive()
+    }
+}
+
 fn dummy(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(DummyAuthenticator::from_view(view)?))
 }

@@ -39,6 +39,17 @@ pub struct Built {
     pub warnings: Vec<String>,
 }
 
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built")
+            .field("hub", &self.hub)
+            .field("authenticator", &self.authenticator.class_name())
+            .field("hook", &self.hook.is_some())
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Reads a config file (or none) with the given environment.
 pub fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
     match path {

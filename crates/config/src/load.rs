@@ -38,7 +38,7 @@ impl Config {
     /// default.
     pub fn empty() -> Config {
         Config {
-            source: NO_FILE.to_string(),
+            source: NO_FILE.to_owned(),
             tables: BTreeMap::new(),
             warnings: Vec::new(),
         }
@@ -74,7 +74,7 @@ impl Config {
         for (name, value) in doc {
             let toml::Value::Table(table) = value else {
                 errors.push(ConfigError::NotATable {
-                    file: source.to_string(),
+                    file: source.to_owned(),
                     key: name,
                 });
                 continue;
@@ -82,7 +82,7 @@ impl Config {
             let Some(class) = registry.class(&name) else {
                 let suggestion = closest(&name, registry.classes().iter().map(|c| c.name));
                 errors.push(ConfigError::UnknownTable {
-                    file: source.to_string(),
+                    file: source.to_owned(),
                     table: name,
                     suggestion,
                 });
@@ -95,7 +95,7 @@ impl Config {
             return Err(error);
         }
         Ok(Config {
-            source: source.to_string(),
+            source: source.to_owned(),
             tables,
             warnings,
         })
@@ -127,9 +127,9 @@ impl Config {
     /// read through a [`ClassView`].
     pub fn set(&mut self, table: &str, key: &str, value: toml::Value) {
         self.tables
-            .entry(table.to_string())
+            .entry(table.to_owned())
             .or_default()
-            .insert(key.to_string(), value);
+            .insert(key.to_owned(), value);
     }
 
     /// Removes `table.key`, returning the value it had.
@@ -154,7 +154,7 @@ fn syntax_error(err: &toml::de::Error, text: &str, source: &str) -> ConfigError 
     let offset = err.span().map(|span| span.start).unwrap_or(0);
     let (line, column) = line_column(text, offset);
     ConfigError::Syntax {
-        file: source.to_string(),
+        file: source.to_owned(),
         line,
         column,
         message: err
@@ -211,7 +211,7 @@ fn check_table(
         if let Some((def, alias)) = alias {
             if !alias.same_type {
                 errors.push(ConfigError::RemovedAlias {
-                    file: file.to_string(),
+                    file: file.to_owned(),
                     table: class.name,
                     old: alias.name,
                     new: def.name,
@@ -239,7 +239,7 @@ fn check_table(
             None
         };
         errors.push(ConfigError::UnknownKey {
-            file: file.to_string(),
+            file: file.to_owned(),
             table: class.name,
             key,
             suggestion,
@@ -250,7 +250,7 @@ fn check_table(
         match out.get(def.name) {
             Some(existing) if *existing != value => {
                 errors.push(ConfigError::ConflictingAlias {
-                    file: file.to_string(),
+                    file: file.to_owned(),
                     table: class.name,
                     old: alias.name,
                     new: def.name,
@@ -266,7 +266,7 @@ fn check_table(
                     new = def.name,
                 ));
                 if existing.is_none() {
-                    out.insert(def.name.to_string(), value);
+                    out.insert(def.name.to_owned(), value);
                 }
             }
         }
@@ -282,9 +282,9 @@ fn wrong_type(
     found: String,
 ) -> ConfigError {
     ConfigError::WrongType {
-        file: file.to_string(),
+        file: file.to_owned(),
         table,
-        key: key.to_string(),
+        key: key.to_owned(),
         expected: def.ty.describe(),
         found,
     }
@@ -312,11 +312,8 @@ pub(crate) fn check_value(ty: OptionType, value: &toml::Value, secret: bool) -> 
     let is_str: fn(&V) -> bool = |v| v.is_str();
     match (ty, value) {
         (OptionType::Bool, V::Boolean(_))
-        | (OptionType::Int, V::Integer(_))
-        | (OptionType::Float, V::Integer(_))
-        | (OptionType::Str, V::String(_))
-        | (OptionType::StrOrList, V::String(_))
-        | (OptionType::ClaimOrScript, V::String(_))
+        | (OptionType::Int | OptionType::Float, V::Integer(_))
+        | (OptionType::Str | OptionType::StrOrList | OptionType::ClaimOrScript, V::String(_))
         | (OptionType::Dict, V::Table(_)) => Ok(()),
         (OptionType::ClaimOrScript, V::Table(table)) => match (table.len(), table.get("script")) {
             (1, Some(V::String(_))) => Ok(()),
@@ -355,13 +352,13 @@ pub(crate) fn describe(value: &toml::Value, secret: bool) -> String {
         V::Table(_) => "a table",
     };
     if secret {
-        return kind.to_string();
+        return kind.to_owned();
     }
     match value {
         V::String(s) => format!("{kind} {}", quote_short(s)),
         V::Datetime(d) => format!("{kind} ({d})"),
         V::Integer(_) | V::Float(_) | V::Boolean(_) => format!("{kind} ({value})"),
-        V::Array(_) | V::Table(_) => kind.to_string(),
+        V::Array(_) | V::Table(_) => kind.to_owned(),
     }
 }
 
@@ -372,7 +369,7 @@ pub(crate) fn quote_short(s: &str) -> String {
         let head: String = s.chars().take(MAX).collect();
         format!("{}...", toml::Value::String(head))
     } else {
-        toml::Value::String(s.to_string()).to_string()
+        toml::Value::String(s.to_owned()).to_string()
     }
 }
 

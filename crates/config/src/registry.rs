@@ -74,14 +74,14 @@ impl Registry {
         let mut index = BTreeMap::new();
         for (i, class) in classes.iter().enumerate() {
             if index.insert(class.name, i).is_some() {
-                return Err(RegistryError::DuplicateClass(class.name.to_string()));
+                return Err(RegistryError::DuplicateClass(class.name.to_owned()));
             }
             let mut seen = BTreeSet::new();
             for option in class.options {
                 if !seen.insert(option.name) {
                     return Err(RegistryError::DuplicateOption {
-                        class: class.name.to_string(),
-                        option: option.name.to_string(),
+                        class: class.name.to_owned(),
+                        option: option.name.to_owned(),
                     });
                 }
             }
@@ -90,8 +90,8 @@ impl Registry {
             for base in class.bases {
                 if !index.contains_key(base) {
                     return Err(RegistryError::UnknownBase {
-                        class: class.name.to_string(),
-                        base: (*base).to_string(),
+                        class: class.name.to_owned(),
+                        base: (*base).to_owned(),
                     });
                 }
             }
@@ -225,9 +225,7 @@ fn linearize(
     match state[i] {
         Visit::Done => return Ok(()),
         Visit::InProgress => {
-            return Err(RegistryError::CyclicInheritance(
-                classes[i].name.to_string(),
-            ));
+            return Err(RegistryError::CyclicInheritance(classes[i].name.to_owned()));
         }
         Visit::New => {}
     }
@@ -236,8 +234,8 @@ fn linearize(
     for base in classes[i].bases {
         let Some(&b) = index.get(base) else {
             return Err(RegistryError::UnknownBase {
-                class: classes[i].name.to_string(),
-                base: (*base).to_string(),
+                class: classes[i].name.to_owned(),
+                base: (*base).to_owned(),
             });
         };
         linearize(b, classes, index, state, mros)?;
@@ -258,7 +256,7 @@ fn linearize(
         });
         let Some(next) = candidate else {
             return Err(RegistryError::InconsistentMro {
-                class: classes[i].name.to_string(),
+                class: classes[i].name.to_owned(),
                 bases: classes[i].bases.join(", "),
             });
         };

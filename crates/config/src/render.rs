@@ -120,7 +120,7 @@ fn render_option(out: &mut String, def: &OptionDef) {
     }
     if def.secret {
         let text = if def.env.is_empty() {
-            "Secret: never logged or shown in error messages; keep this file private.".to_string()
+            "Secret: never logged or shown in error messages; keep this file private.".to_owned()
         } else {
             format!(
                 "Secret: never logged or shown in error messages; prefer setting {} over writing it here.",
@@ -187,9 +187,9 @@ fn toml_key(name: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
-        name.to_string()
+        name.to_owned()
     } else {
-        toml::Value::String(name.to_string()).to_string()
+        toml::Value::String(name.to_owned()).to_string()
     }
 }
 

@@ -88,7 +88,7 @@ impl FromOption for f64 {
 impl FromOption for String {
     const EXPECTED: &'static str = "a string";
     fn from_value(value: &Json) -> Option<Self> {
-        value.as_str().map(str::to_string)
+        value.as_str().map(str::to_owned)
     }
 }
 
@@ -99,7 +99,7 @@ impl FromOption for Vec<String> {
             Json::String(s) => Some(vec![s.clone()]),
             Json::Array(items) => items
                 .iter()
-                .map(|item| item.as_str().map(str::to_string))
+                .map(|item| item.as_str().map(str::to_owned))
                 .collect(),
             _ => None,
         }
@@ -119,7 +119,7 @@ impl FromOption for BTreeMap<String, String> {
         value
             .as_object()?
             .iter()
-            .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
             .collect()
     }
 }
@@ -202,7 +202,7 @@ impl<'a> ClassView<'a> {
             registry,
             env,
             class: registry.class(class_name),
-            class_name: class_name.to_string(),
+            class_name: class_name.to_owned(),
         }
     }
 
@@ -238,7 +238,7 @@ impl<'a> ClassView<'a> {
             .map(|(_, def)| def)
             .ok_or_else(|| ConfigError::UnknownOption {
                 class: self.class_name.to_string(),
-                key: name.to_string(),
+                key: name.to_owned(),
             })
     }
 
@@ -291,18 +291,18 @@ impl<'a> ClassView<'a> {
     fn location_of(&self, def: &OptionDef, found: &Found<'_>) -> Location {
         match found {
             Found::File { table, .. } => Location::File {
-                file: self.config.source().to_string(),
-                table: (*table).to_string(),
-                key: def.name.to_string(),
+                file: self.config.source().to_owned(),
+                table: (*table).to_owned(),
+                key: def.name.to_owned(),
             },
             Found::Env { var, .. } => Location::Env {
-                var: (*var).to_string(),
+                var: (*var).to_owned(),
                 class: self.class_name.to_string(),
-                key: def.name.to_string(),
+                key: def.name.to_owned(),
             },
             Found::Default => Location::Default {
                 class: self.class_name.to_string(),
-                key: def.name.to_string(),
+                key: def.name.to_owned(),
             },
         }
     }
@@ -334,9 +334,9 @@ impl<'a> ClassView<'a> {
             Found::File { table, value } => match check_value(def.ty, value, def.secret) {
                 Ok(()) => Ok(Some(normalize(def.ty, toml_to_json(value)))),
                 Err(found) => Err(ConfigError::WrongType {
-                    file: self.config.source().to_string(),
+                    file: self.config.source().to_owned(),
                     table,
-                    key: def.name.to_string(),
+                    key: def.name.to_owned(),
                     expected: def.ty.describe(),
                     found,
                 }),
@@ -416,8 +416,8 @@ impl Registry {
                         literal_to_json(def, literal).err().map(|message| {
                             ConfigError::InvalidValue {
                                 at: Location::Default {
-                                    class: class.name.to_string(),
-                                    key: def.name.to_string(),
+                                    class: class.name.to_owned(),
+                                    key: def.name.to_owned(),
                                 },
                                 message,
                             }
@@ -538,13 +538,13 @@ fn env_to_json(ty: OptionType, raw: &str, secret: bool) -> Result<Json, String> 
             .and_then(serde_json::Number::from_f64)
             .map(Json::Number)
             .ok_or_else(|| format!("expected a finite number{shown}")),
-        OptionType::Str | OptionType::ClaimOrScript => Ok(Json::String(raw.to_string())),
+        OptionType::Str | OptionType::ClaimOrScript => Ok(Json::String(raw.to_owned())),
         OptionType::List | OptionType::Set | OptionType::StrOrList => {
             let items = raw
                 .split(';')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
-                .map(|item| Json::String(item.to_string()))
+                .map(|item| Json::String(item.to_owned()))
                 .collect();
             Ok(normalize(ty, Json::Array(items)))
         }

@@ -27,6 +27,12 @@ pub trait PostAuthHook: Send + Sync {
 /// A hook made from an async closure taking the model.
 pub struct FnHook<F>(F);
 
+impl<F> std::fmt::Debug for FnHook<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnHook").finish_non_exhaustive()
+    }
+}
+
 /// Wraps an async closure as a [`PostAuthHook`].
 ///
 /// ```

@@ -3,8 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
-    OptionDef, OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    Deprecated, OptionDef,
+    OptionType::{Bool, DictList, Int, Map, Set, Str},
 };
 
 const DEPRECATED_WHITELIST: &[Deprecated] = &[Deprecated {

@@ -2,8 +2,11 @@
 
 use async_trait::async_trait;
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, OptionDef,
-    OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    OptionDef,
+    OptionType::{Bool, Str},
 };
 
 use crate::authenticator::{Authenticator, LoginKind, RequestContext};

@@ -16,14 +16,14 @@ pub(crate) struct Key {
 
 impl Key {
     /// A fresh random key.
-    pub fn generate() -> Key {
+    pub(crate) fn generate() -> Key {
         let signing = SigningKey::random(&mut OsRng);
         let kid = thumbprint(signing.verifying_key());
         Key { kid, signing }
     }
 
     /// A fresh random key that claims another key's id (for bad-signature tests).
-    pub fn impostor(kid: &str) -> Key {
+    pub(crate) fn impostor(kid: &str) -> Key {
         Key {
             kid: kid.to_owned(),
             signing: SigningKey::random(&mut OsRng),
@@ -31,7 +31,7 @@ impl Key {
     }
 
     /// The public key as a JWK.
-    pub fn public_jwk(&self) -> Value {
+    pub(crate) fn public_jwk(&self) -> Value {
         let (x, y) = coordinates(self.signing.verifying_key());
         json!({
             "kty": "EC",
@@ -45,19 +45,19 @@ impl Key {
     }
 
     /// An ES256 signature (r || s, 64 bytes) over `message`.
-    pub fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
         let signature: Signature = self.signing.try_sign(message).ok()?;
         Some(signature.to_bytes().to_vec())
     }
 
     /// Whether `signature` (r || s) is this key's ES256 signature over `message`.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         Signature::from_slice(signature)
             .is_ok_and(|sig| self.signing.verifying_key().verify(message, &sig).is_ok())
     }
 
     /// The public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) document.
-    pub fn public_pem(&self) -> Option<String> {
+    pub(crate) fn public_pem(&self) -> Option<String> {
         use p256::pkcs8::EncodePublicKey;
         self.signing
             .verifying_key()
@@ -89,24 +89,24 @@ pub(crate) struct KeySet {
 
 impl KeySet {
     /// One fresh key.
-    pub fn generate() -> KeySet {
+    pub(crate) fn generate() -> KeySet {
         KeySet {
             keys: vec![Key::generate()],
         }
     }
 
     /// The key that signs new tokens.
-    pub fn active(&self) -> Option<&Key> {
+    pub(crate) fn active(&self) -> Option<&Key> {
         self.keys.last()
     }
 
     /// The key with this id.
-    pub fn find(&self, kid: &str) -> Option<&Key> {
+    pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
     /// Adds a new key, which signs from now on; the old ones stay published.
-    pub fn rotate(&mut self) -> String {
+    pub(crate) fn rotate(&mut self) -> String {
         let key = Key::generate();
         let kid = key.kid.clone();
         self.keys.push(key);
@@ -114,7 +114,7 @@ impl KeySet {
     }
 
     /// Stops publishing a key that no longer signs. The active key cannot be retired.
-    pub fn retire(&mut self, kid: &str) -> bool {
+    pub(crate) fn retire(&mut self, kid: &str) -> bool {
         let active = self.active().map(|k| k.kid.clone());
         if active.as_deref() == Some(kid) {
             return false;
@@ -125,12 +125,12 @@ impl KeySet {
     }
 
     /// The ids of the published keys, oldest first.
-    pub fn kids(&self) -> Vec<String> {
+    pub(crate) fn kids(&self) -> Vec<String> {
         self.keys.iter().map(|k| k.kid.clone()).collect()
     }
 
     /// The JWKS document.
-    pub fn jwks(&self) -> Value {
+    pub(crate) fn jwks(&self) -> Value {
         json!({ "keys": self.keys.iter().map(Key::public_jwk).collect::<Vec<_>>() })
     }
 }

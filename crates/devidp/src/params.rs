@@ -15,7 +15,7 @@ pub(crate) struct Repeated(pub String);
 
 impl Params {
     /// Parses a query string or form body; never fails (bad escapes stay literal).
-    pub fn parse(input: &[u8]) -> Self {
+    pub(crate) fn parse(input: &[u8]) -> Self {
         Params {
             pairs: form_urlencoded::parse(input)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -24,18 +24,18 @@ impl Params {
     }
 
     /// Parameters from pairs already decoded.
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         Params { pairs }
     }
 
     /// Every pair, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
 
     /// The value of `name`; `Ok(None)` when absent or empty, `Err` when sent twice with a
     /// value.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
         let mut found = None;
         for (key, value) in &self.pairs {
             if key == name && !value.is_empty() {
@@ -49,7 +49,7 @@ impl Params {
     }
 
     /// The first parameter (other than those in `except`) that has a value twice.
-    pub fn first_repeated(&self, except: &[&str]) -> Option<&str> {
+    pub(crate) fn first_repeated(&self, except: &[&str]) -> Option<&str> {
         self.pairs.iter().enumerate().find_map(|(i, (key, value))| {
             let repeated = !value.is_empty()
                 && !except.contains(&key.as_str())

@@ -124,7 +124,12 @@ pub(crate) struct Inner {
 }
 
 impl Shared {
-    pub fn new(issuer: String, prefix: String, cookie_name: String, config: DevIdpBuilder) -> Self {
+    pub(crate) fn new(
+        issuer: String,
+        prefix: String,
+        cookie_name: String,
+        config: DevIdpBuilder,
+    ) -> Self {
         let inner = Inner {
             clients: config
                 .clients
@@ -169,32 +174,32 @@ impl Shared {
     }
 
     /// The state, even if a previous holder panicked (it never leaves it half-changed).
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.clock.now()
     }
 
     /// An absolute URL for a path relative to the issuer.
-    pub fn endpoint_url(&self, endpoint: Endpoint) -> String {
+    pub(crate) fn endpoint_url(&self, endpoint: Endpoint) -> String {
         format!("{}{}", self.issuer, endpoint.path())
     }
 }
 
 impl Inner {
     /// A new token family id (everything issued from one authorization code).
-    pub fn new_family(&mut self) -> u64 {
+    pub(crate) fn new_family(&mut self) -> u64 {
         let family = self.next_family;
         self.next_family = self.next_family.wrapping_add(1);
         family
     }
 
     /// An enabled user by username.
-    pub fn active_user(&self, username: &str) -> Option<&DevUser> {
+    pub(crate) fn active_user(&self, username: &str) -> Option<&DevUser> {
         self.users
             .get(username)
             .filter(|record| !record.disabled)
@@ -202,14 +207,14 @@ impl Inner {
     }
 
     /// Revokes every access and refresh token of a family (code replay, refresh replay).
-    pub fn revoke_family(&mut self, family: u64) {
+    pub(crate) fn revoke_family(&mut self, family: u64) {
         self.access.retain(|_, grant| grant.family != family);
         self.refresh.retain(|_, grant| grant.family != family);
     }
 
     /// Drops expired entries every so many issued codes or tokens (so that a benchmark
     /// with many logins does not scan everything every time).
-    pub fn maybe_purge(&mut self, now: i64, lifetimes: &Lifetimes) {
+    pub(crate) fn maybe_purge(&mut self, now: i64, lifetimes: &Lifetimes) {
         self.issued_since_purge = self.issued_since_purge.saturating_add(1);
         if self.issued_since_purge >= PURGE_EVERY {
             self.issued_since_purge = 0;
@@ -219,7 +224,7 @@ impl Inner {
 
     /// Drops expired codes, tokens and sessions. Used codes and refresh tokens are kept
     /// until they expire, so that a replay is recognized as one.
-    pub fn purge(&mut self, now: i64, lifetimes: &Lifetimes) {
+    pub(crate) fn purge(&mut self, now: i64, lifetimes: &Lifetimes) {
         self.codes
             .retain(|_, code| code.issued_at.saturating_add(lifetimes.code * 10) > now);
         self.access.retain(|_, grant| grant.expires_at > now);
@@ -227,7 +232,7 @@ impl Inner {
         self.sessions.retain(|_, session| session.expires_at > now);
     }
 
-    pub fn record(&mut self, request: RecordedRequest) {
+    pub(crate) fn record(&mut self, request: RecordedRequest) {
         if self.requests.len() >= REQUEST_LOG_LIMIT {
             self.requests.pop_front();
         }

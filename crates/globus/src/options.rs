@@ -3,8 +3,11 @@
 use std::collections::BTreeSet;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, OptionDef,
-    OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    OptionDef,
+    OptionType::{Bool, ClaimOrScript, List, Set, Str},
 };
 
 /// The Auth resource server (the top-level token of a Globus token response).

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, OptionDef,
-    OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    OptionDef,
+    OptionType::{Bool, Dict, Float, Int, List, Str, StrOrList},
 };
 use regex::Regex;
 use serde_json::Value;
@@ -19,7 +22,7 @@ pub const DEFAULT_GROUP_SEARCH_FILTER: &str =
     "(|(member={userdn})(uniqueMember={userdn})(memberUid={uid}))";
 
 /// The group filter of `nested_groups`: Active Directory's LDAP_MATCHING_RULE_IN_CHAIN.
-pub const NESTED_GROUP_SEARCH_FILTER: &str = "(member:1.2.840.113556.1.4.1941:={userdn})";
+pub(crate) const NESTED_GROUP_SEARCH_FILTER: &str = "(member:1.2.840.113556.1.4.1941:={userdn})";
 
 /// The `[LDAPAuthenticator]` table.
 pub static LDAP_AUTHENTICATOR: ClassDef = ClassDef {

@@ -32,7 +32,7 @@ pub enum TlsError {
 
 /// The rustls client configuration `settings` describe: the configured CAs or else the
 /// system's, an optional client certificate, and TLS 1.2 or 1.3 with ring.
-pub fn client_config(settings: &TlsSettings) -> Result<ClientConfig, TlsError> {
+pub(crate) fn client_config(settings: &TlsSettings) -> Result<ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -259,6 +259,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_methods)] // measures that the command was stopped in time
     async fn slow_command_is_stopped() {
         let argv = strings(&["sleep", "30"]);
         let started = std::time::Instant::now();

@@ -4,8 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
-    OptionDef, OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    Deprecated, OptionDef,
+    OptionType::{Bool, Int, IntMap, Set, Str, StrOrList},
 };
 
 use crate::command::{DEFAULT_ADD_USER_TIMEOUT, default_add_user_cmd};

@@ -3,8 +3,11 @@
 use std::collections::BTreeSet;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
-    OptionDef, OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Computed,
+    DefaultValue::Literal,
+    Deprecated, OptionDef,
+    OptionType::{Bool, ClaimOrScript, Dict, List, Set, Str},
 };
 use hubauth_core::{AuthenticatorConfig, GroupRules, Secret};
 use serde_json::{Map, Value};

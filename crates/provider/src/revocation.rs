@@ -39,7 +39,7 @@ impl Provider {
                 revoke_access_token(store, client, token).await?
             };
             match outcome {
-                Revocation::NotFound => continue,
+                Revocation::NotFound => {}
                 Revocation::Revoked => break,
                 Revocation::OtherClient => return Err(ProviderError::TokenOfAnotherClient),
             }

@@ -69,6 +69,16 @@ pub struct HubParts {
     pub clock: Arc<dyn Clock>,
 }
 
+impl std::fmt::Debug for HubParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubParts")
+            .field("config", &self.config)
+            .field("authenticator", &self.authenticator.class_name())
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A hub that passed its start-up checks and reconciliation, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Hub {

@@ -63,6 +63,8 @@ pub async fn purge_expired(state: &Services, now: i64) -> Result<Purged, HubErro
 /// interval after start (start-up itself removes expired sessions). A failure (database
 /// unavailable) is logged and retried at the next tick.
 pub async fn run(state: Arc<Services>, interval: Duration) {
+    #[allow(clippy::disallowed_methods)]
+    // when the next clean-up runs; the purge gets its time from the clock
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

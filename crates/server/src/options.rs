@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use crate::forward_auth::{DefaultAccess, ForwardAuthConfig, ForwardAuthRule, parse_header_name};
 use crate::request_target::HostName;
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError, DefaultValue::Literal, OptionDef, OptionType::*,
+    ClassDef, ClassView, ConfigError,
+    DefaultValue::Literal,
+    OptionDef,
+    OptionType::{Bool, DictList, Float, Int, List, Map, Str},
 };
 
 /// The `[Hub]` table.

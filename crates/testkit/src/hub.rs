@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A hub serving on 127.0.0.1 with its own data directory.
+#[derive(Debug)]
 pub struct TestHub {
     /// `http://127.0.0.1:PORT`
     pub origin: String,
@@ -119,6 +120,16 @@ pub struct HubOptions<'a> {
     pub env: &'a [(&'a str, &'a str)],
     /// A clock to use instead of the system clock.
     pub clock: Option<Arc<dyn hubauth_server::Clock>>,
+}
+
+impl std::fmt::Debug for HubOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubOptions")
+            .field("dir", &self.dir)
+            .field("hub_extra", &self.hub_extra)
+            .field("rest", &self.rest)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Starts a hub with all options.

@@ -32,6 +32,7 @@ pub fn with_database(url: &str, database: &str) -> String {
 }
 
 /// A database created for one test and dropped (with its connections) when dropped.
+#[derive(Debug)]
 pub struct TestDatabase {
     /// URL of the new database.
     pub url: String,
@@ -41,6 +42,8 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// Creates a uniquely named database on the server.
+    // The time makes the name unique across runs.
+    #[allow(clippy::disallowed_methods)]
     pub async fn create(server: &str, label: &str) -> TestDatabase {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// A `hubauth serve` process; killed (SIGKILL) when dropped.
+#[derive(Debug)]
 pub struct HubProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`

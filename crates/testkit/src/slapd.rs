@@ -20,6 +20,7 @@ pub const SEARCH_PW: &str = "search-pw";
 pub const SPECIAL_UID: &str = "#sp,e+c\"i\\a<l>;n=a*m(e)";
 
 /// A running slapd, killed on drop.
+#[derive(Debug)]
 pub struct Slapd {
     child: Option<Child>,
     binary: PathBuf,

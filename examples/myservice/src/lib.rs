@@ -23,6 +23,7 @@ pub static MY_SERVICE: ClassDef = ClassDef {
 };
 
 /// The provider: only the steps that differ from the generic OAuth flow.
+#[derive(Debug)]
 pub struct MyService {
     teams_url: String,
     allowed_teams: Vec<String>,

@@ -32,7 +32,7 @@ impl std::fmt::Debug for MockKeys {
 static KEYS: OnceLock<Result<Arc<MockKeys>, String>> = OnceLock::new();
 
 /// The process's keys, generated once (RSA generation takes a moment).
-pub async fn shared_keys() -> Result<Arc<MockKeys>, MockError> {
+pub(super) async fn shared_keys() -> Result<Arc<MockKeys>, MockError> {
     let made = tokio::task::spawn_blocking(|| KEYS.get_or_init(generate).clone())
         .await
         .map_err(|err| MockError::Keys(err.to_string()))?;
@@ -98,7 +98,7 @@ impl MockKeys {
 }
 
 /// A random URL-safe token of `len` random bytes.
-pub fn random_token(len: usize) -> String {
+pub(super) fn random_token(len: usize) -> String {
     use rand::RngCore;
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -106,7 +106,7 @@ pub fn random_token(len: usize) -> String {
 }
 
 /// A stable GUID-shaped id derived from `seed`.
-pub fn guid_from(seed: &str) -> String {
+pub(super) fn guid_from(seed: &str) -> String {
     let hex: String = sha2::Sha256::digest(seed.as_bytes())
         .iter()
         .take(16)
@@ -123,6 +123,6 @@ pub fn guid_from(seed: &str) -> String {
 }
 
 /// base64url(SHA-256(text)) without padding, for PKCE and pairwise subjects.
-pub fn s256(text: &str) -> String {
+pub(super) fn s256(text: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(text.as_bytes()))
 }

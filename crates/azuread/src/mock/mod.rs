@@ -405,7 +405,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn user(&self, key: &str) -> Option<&MockUser> {
+    pub(crate) fn user(&self, key: &str) -> Option<&MockUser> {
         self.users
             .iter()
             .find(|u| u.oid == key || u.preferred_username.eq_ignore_ascii_case(key))
@@ -417,7 +417,9 @@ impl State {
             .find(|u| u.oid == key || u.preferred_username.eq_ignore_ascii_case(key))
     }
 
-    pub fn now(&self) -> i64 {
+    // The mock service's own clock (with the offset tests set to play a skewed service).
+    #[allow(clippy::disallowed_methods)]
+    pub(crate) fn now(&self) -> i64 {
         let real = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -435,7 +437,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-updated in a way
         // that matters for a mock: keep serving.
         self.state

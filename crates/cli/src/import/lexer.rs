@@ -9,7 +9,7 @@ use super::ImportError;
 
 /// One token with the line it starts on (1-based).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+pub(super) struct Token {
     /// What it is.
     pub kind: Tok,
     /// The line it starts on.
@@ -18,7 +18,7 @@ pub struct Token {
 
 /// The kinds of token.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
+pub(super) enum Tok {
     /// An identifier or keyword.
     Name(String),
     /// A number literal as written.
@@ -33,7 +33,7 @@ pub enum Tok {
 
 /// A decoded string literal.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StrLit {
+pub(super) struct StrLit {
     /// The decoded text (for f-strings: the raw text between the quotes).
     pub value: String,
     /// An f-string.
@@ -44,7 +44,7 @@ pub struct StrLit {
 
 /// One logical line: its indentation and tokens (the final `Newline` left out).
 #[derive(Debug, Clone)]
-pub struct LogicalLine {
+pub(super) struct LogicalLine {
     /// Columns of indentation of its first token.
     pub indent: usize,
     /// Its tokens.
@@ -62,7 +62,7 @@ const TWO_CHAR_OPS: &[&str] = &[
 ];
 
 /// Splits Python source into logical lines of tokens.
-pub fn logical_lines(source: &str) -> Result<Vec<LogicalLine>, ImportError> {
+pub(super) fn logical_lines(source: &str) -> Result<Vec<LogicalLine>, ImportError> {
     let chars: Vec<char> = source.replace("\r\n", "\n").chars().collect();
     let mut lexer = Lexer {
         chars: &chars,

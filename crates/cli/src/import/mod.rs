@@ -310,7 +310,7 @@ impl Importer<'_> {
         } else {
             format!("line {}", header.first_line)
         };
-        if keyword == "def" || (keyword == "async" && self.is_def(header)) {
+        if keyword == "def" || (keyword == "async" && Self::is_def(header)) {
             let name = header.tokens.iter().find_map(|t| match &t.kind {
                 Tok::Name(n) if n != "def" && n != "async" => Some(n.clone()),
                 _ => None,
@@ -377,7 +377,7 @@ impl Importer<'_> {
         );
     }
 
-    fn is_def(&self, header: &LogicalLine) -> bool {
+    fn is_def(header: &LogicalLine) -> bool {
         matches!(header.tokens.get(1).map(|t| &t.kind), Some(Tok::Name(n)) if n == "def")
     }
 
@@ -906,7 +906,7 @@ impl Importer<'_> {
         Target::Skip(Level::NotConverted, format!("{class}.{option}: {hint}"))
     }
 
-    fn not_literal_message(&self, def: Option<&OptionDef>, why: &NotLiteral) -> String {
+    fn not_literal_message(def: Option<&OptionDef>, why: &NotLiteral) -> String {
         match why {
             NotLiteral::Env { var, default } => {
                 let reads_it = def.is_some_and(|def| def.env.contains(&var.as_str()));
@@ -963,7 +963,7 @@ impl Importer<'_> {
         let message = match value.map(pick) {
             Ok(Ok(found)) => return Some(found),
             Ok(Err(other)) => format!("{wanted}, not {}", describe_value(&other)),
-            Err(why) => self.not_literal_message(None, &why),
+            Err(why) => Self::not_literal_message(None, &why),
         };
         self.note_line(line, Level::NotConverted, message);
         None
@@ -1004,7 +1004,7 @@ impl Importer<'_> {
                 match value {
                     Ok(value) => self.push_entry(table, def, value, line),
                     Err(why) => {
-                        let message = self.not_literal_message(Some(def), &why);
+                        let message = Self::not_literal_message(Some(def), &why);
                         let code = if def.secret {
                             Some(format!("c.{class}.{option} = ..."))
                         } else {
@@ -1077,7 +1077,7 @@ impl Importer<'_> {
         let value = match value {
             Ok(value) => value,
             Err(why) => {
-                let message = self.not_literal_message(Some(def), &why);
+                let message = Self::not_literal_message(Some(def), &why);
                 let code = if def.secret { None } else { self.code(line) };
                 self.note_code(line, Level::NotConverted, code, message);
                 return;
@@ -1276,7 +1276,7 @@ fn describe_value(value: &Value) -> String {
         Value::Str(s) => format!("the string {}", toml::Value::String(s.clone())),
         Value::Int(i) => format!("the integer {i}"),
         Value::Float(f) => format!("the number {f}"),
-        Value::Bool(b) => (if *b { "True" } else { "False" }).to_string(),
+        Value::Bool(b) => (if *b { "True" } else { "False" }).to_owned(),
         Value::None => "None".to_owned(),
         Value::List(_) => "a list".to_owned(),
         Value::Tuple(_) => "a tuple".to_owned(),

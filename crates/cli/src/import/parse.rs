@@ -8,7 +8,7 @@ use super::lexer::{StrLit, Tok, Token};
 
 /// An expression.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+pub(super) enum Expr {
     /// A string literal (adjacent literals already joined).
     Str(String),
     /// An f-string with placeholders, as written.
@@ -60,10 +60,10 @@ pub enum Expr {
 
 /// Why a statement could not be read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParseFailure(pub String);
+pub(super) struct ParseFailure(pub String);
 
 /// A parser over one statement's tokens.
-pub struct Parser<'a> {
+pub(super) struct Parser<'a> {
     tokens: &'a [Token],
     pos: usize,
 }
@@ -75,12 +75,12 @@ type CallArgs = (Vec<Expr>, Vec<(String, Expr)>);
 
 impl<'a> Parser<'a> {
     /// A parser for `tokens`.
-    pub fn new(tokens: &'a [Token]) -> Self {
+    pub(super) fn new(tokens: &'a [Token]) -> Self {
         Parser { tokens, pos: 0 }
     }
 
     /// Whether every token was consumed.
-    pub fn at_end(&self) -> bool {
+    pub(super) fn at_end(&self) -> bool {
         self.pos >= self.tokens.len()
     }
 
@@ -93,7 +93,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether the next token is operator `op`.
-    pub fn is_op(&self, op: &str) -> bool {
+    pub(super) fn is_op(&self, op: &str) -> bool {
         matches!(self.peek(), Some(Tok::Op(o)) if o == op)
     }
 
@@ -102,7 +102,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Consumes operator `op` if it is next.
-    pub fn eat_op(&mut self, op: &str) -> bool {
+    pub(super) fn eat_op(&mut self, op: &str) -> bool {
         if self.is_op(op) {
             self.pos += 1;
             true
@@ -164,7 +164,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses a full expression, a bare tuple (`a, b`) included.
-    pub fn expression_list(&mut self) -> Parsed<Expr> {
+    pub(super) fn expression_list(&mut self) -> Parsed<Expr> {
         let first = self.expression()?;
         if !self.is_op(",") {
             return Ok(first);
@@ -180,7 +180,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses one expression (no bare tuple).
-    pub fn expression(&mut self) -> Parsed<Expr> {
+    pub(super) fn expression(&mut self) -> Parsed<Expr> {
         if self.eat_name("lambda") {
             // The parameters (which may hold commas), then the body up to a comma.
             let mut depth = 0usize;

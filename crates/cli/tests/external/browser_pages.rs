@@ -260,8 +260,7 @@ async fn custom_templates_override_built_in_pages() {
         &[],
     )
     .await
-    .err()
-    .expect("a broken template refuses the start");
+    .expect_err("a broken template refuses the start");
     assert!(err.to_string().contains("home.html"), "{err}");
 }
 

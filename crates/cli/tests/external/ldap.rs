@@ -94,8 +94,7 @@ async fn client_certificate_is_presented_and_a_mismatched_key_stops_the_start() 
         &[],
     )
     .await
-    .err()
-    .expect("a key that does not match the certificate is refused");
+    .expect_err("a key that does not match the certificate is refused");
     assert!(err.to_string().contains("tls_kwargs"), "{err}");
 }
 
@@ -186,8 +185,7 @@ async fn empty_and_blank_passwords_never_reach_a_bind() {
         &[],
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(
         err.to_string().contains("lookup_dn_search_password"),
         "{err}"

@@ -4,6 +4,9 @@
 //! the built binary's shipping checks (PAM loaded at run time, the release files).
 //! `./scripts/test.sh` installs them; a test whose program is missing says so and skips.
 
+// Tests measure real elapsed time, make real timestamps and wait for real processes.
+#![allow(clippy::disallowed_methods)]
+
 mod browser_pages;
 mod caddy;
 mod crash_safety;

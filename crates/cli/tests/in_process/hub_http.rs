@@ -364,8 +364,7 @@ async fn auth_state_without_key_refuses_to_start() {
         &[],
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(err.to_string().contains("JUPYTERHUB_CRYPT_KEY"), "{err}");
 }
 
@@ -782,7 +781,7 @@ async fn guesses_at_one_name_from_many_addresses_hit_the_per_username_limit() {
 async fn bad_trusted_proxies_fail_at_start_naming_the_key() {
     let dir = tempfile::TempDir::new().unwrap();
     let result = start_hub_in(dir, "trusted_proxies = [\"10.0.0.1/8\"]", RIGHT, &[]).await;
-    let err = format!("{:#}", result.err().expect("the hub refused to start"));
+    let err = format!("{:#}", result.expect_err("the hub refused to start"));
     assert!(
         err.contains("trusted_proxies") && err.contains("10.0.0.0/8"),
         "{err}"

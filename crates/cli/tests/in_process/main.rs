@@ -2,6 +2,9 @@
 //! with real SQLite files, the development identity provider and the mocks, and the
 //! `hubauth` binary's commands.
 
+// Tests measure real elapsed time, make real timestamps and wait for real processes.
+#![allow(clippy::disallowed_methods)]
+
 mod config_cli;
 mod demo;
 mod docs_examples;

@@ -210,7 +210,7 @@ async fn anonymous_scrape_of_metrics_is_refused() {
             &[],
         )
         .await;
-        let err = failed.err().expect("refused").to_string();
+        let err = failed.expect_err("refused").to_string();
         assert!(err.contains("metrics_allowed_networks"), "{err}");
     }
 }

@@ -205,6 +205,8 @@ struct Case {
     raw_path: String,
     raw_query: Option<String>,
     raw_body: Option<Vec<u8>>,
+    // Not sent, sent without a value, or sent with one.
+    #[allow(clippy::option_option)]
     content_type: Option<Option<&'static str>>,
     auth: Auth,
     cookie: u8,

@@ -217,7 +217,7 @@ pub async fn create(
     };
     let note = match body.get("note") {
         Some(Value::String(note)) if !note.is_empty() => note.clone(),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
+        None | Some(Value::Null | Value::String(_)) => {
             if caller.user.name == owner.name {
                 "Requested via api".to_owned()
             } else {

@@ -492,8 +492,8 @@ pub async fn list(
         }
     };
     let nobody_active = match args.state.as_deref() {
-        None | Some("") | Some("inactive") => false,
-        Some("active") | Some("ready") => true,
+        None | Some("" | "inactive") => false,
+        Some("active" | "ready") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "Unrecognized state filter: '{other}'"

@@ -216,10 +216,10 @@ pub(crate) fn render(state: &HubState, mut response: Response) -> Response {
 }
 
 /// Seconds a client is told to wait (`Retry-After`) when the database is unavailable.
-pub const RETRY_AFTER_SECONDS: u32 = 5;
+pub(crate) const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// Adds `Retry-After` to a 503 answer, so clients and proxies retry instead of giving up.
-pub fn add_retry_after(response: &mut Response) {
+pub(crate) fn add_retry_after(response: &mut Response) {
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()
@@ -228,7 +228,7 @@ pub fn add_retry_after(response: &mut Response) {
 }
 
 /// Escapes text for HTML.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -8,4 +8,4 @@ pub(crate) mod session;
 
 pub use error::WebError;
 pub use login_attempt::LoginAttempt;
-pub use request::Now;
+pub(crate) use request::Now;

@@ -53,7 +53,7 @@ impl FromRequestParts<AppState> for Now {
 }
 
 /// The request id header, read from trusted proxies and set on every response.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest request id taken from a trusted proxy.
 const MAX_ID_LEN: usize = 128;
@@ -129,7 +129,7 @@ fn is_well_formed(id: &str) -> bool {
 }
 
 /// Middleware: runs the request with the hub's metrics recorder.
-pub async fn metrics_scope(
+pub(crate) async fn metrics_scope(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,

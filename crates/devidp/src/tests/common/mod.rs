@@ -12,14 +12,14 @@ use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub const REDIRECT: &str = "http://127.0.0.1:9/hub/oauth_callback";
-pub const LOGOUT_REDIRECT: &str = "http://127.0.0.1:9/hub/logged-out";
-pub const CLIENT: &str = "hub";
+pub(super) const REDIRECT: &str = "http://127.0.0.1:9/hub/oauth_callback";
+pub(super) const LOGOUT_REDIRECT: &str = "http://127.0.0.1:9/hub/logged-out";
+pub(super) const CLIENT: &str = "hub";
 /// A secret with characters that RFC 6749 2.3.1 form-encoding changes.
-pub const SECRET: &str = "s3cr3t:+/ &%=";
-pub const PUBLIC_CLIENT: &str = "spa";
+pub(super) const SECRET: &str = "s3cr3t:+/ &%=";
+pub(super) const PUBLIC_CLIENT: &str = "spa";
 
-pub fn alice() -> DevUser {
+pub(super) fn alice() -> DevUser {
     DevUser::new("alice", "alice-pw")
         .claim("name", "Alice Liddell")
         .claim("preferred_username", "alice")
@@ -29,12 +29,12 @@ pub fn alice() -> DevUser {
         .claim("org", json!({"unit": {"name": "research"}, "level": 3}))
 }
 
-pub fn bob() -> DevUser {
+pub(super) fn bob() -> DevUser {
     DevUser::new("bob", "bob-pw").claim("groups", json!(["students"]))
 }
 
 /// A builder with a confidential client `hub`, a public PKCE client `spa`, alice and bob.
-pub fn builder() -> DevIdpBuilder {
+pub(super) fn builder() -> DevIdpBuilder {
     DevIdp::builder()
         .client(
             Client::confidential(CLIENT, SECRET, REDIRECT)
@@ -45,12 +45,12 @@ pub fn builder() -> DevIdpBuilder {
         .user(bob())
 }
 
-pub async fn start() -> RunningIdp {
+pub(super) async fn start() -> RunningIdp {
     builder().start().await.unwrap()
 }
 
 /// A browser-like client: cookie store, no automatic redirects.
-pub fn browser() -> reqwest::Client {
+pub(super) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -58,12 +58,12 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-pub struct Pkce {
+pub(super) struct Pkce {
     pub verifier: String,
     pub challenge: String,
 }
 
-pub fn pkce() -> Pkce {
+pub(super) fn pkce() -> Pkce {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let verifier = URL_SAFE_NO_PAD.encode(bytes);
@@ -75,7 +75,7 @@ pub fn pkce() -> Pkce {
 }
 
 /// Authorization request parameters for `client_id`, with state, nonce and PKCE S256.
-pub fn auth_params(client_id: &str, pkce: &Pkce) -> Vec<(String, String)> {
+pub(super) fn auth_params(client_id: &str, pkce: &Pkce) -> Vec<(String, String)> {
     vec![
         ("response_type".into(), "code".into()),
         ("client_id".into(), client_id.into()),
@@ -88,13 +88,13 @@ pub fn auth_params(client_id: &str, pkce: &Pkce) -> Vec<(String, String)> {
     ]
 }
 
-pub fn authorize_url(idp: &RunningIdp, params: &[(String, String)]) -> String {
+pub(super) fn authorize_url(idp: &RunningIdp, params: &[(String, String)]) -> String {
     let mut url = url::Url::parse(&idp.url("/authorize")).unwrap();
     url.query_pairs_mut().extend_pairs(params);
     url.into()
 }
 
-pub fn set(params: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+pub(super) fn set(params: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
     params.retain(|(k, _)| k != name);
     if let Some(value) = value {
         params.push((name.into(), value.into()));
@@ -102,7 +102,7 @@ pub fn set(params: &mut Vec<(String, String)>, name: &str, value: Option<&str>) 
 }
 
 /// The query parameters of a redirect's Location.
-pub fn location(resp: &reqwest::Response) -> (String, HashMap<String, String>) {
+pub(super) fn location(resp: &reqwest::Response) -> (String, HashMap<String, String>) {
     assert!(
         resp.status().is_redirection(),
         "expected a redirect, got {}",
@@ -125,7 +125,7 @@ fn unescape(text: &str) -> String {
 }
 
 /// The hidden inputs and the form action of the login page.
-pub fn parse_form(html: &str) -> (String, Vec<(String, String)>) {
+pub(super) fn parse_form(html: &str) -> (String, Vec<(String, String)>) {
     let action = html
         .split("<form method=\"post\" action=\"")
         .nth(1)
@@ -143,7 +143,7 @@ pub fn parse_form(html: &str) -> (String, Vec<(String, String)>) {
 
 /// Opens the authorize URL, expects the login form, submits it. Returns the response to
 /// the form POST.
-pub async fn submit_login(
+pub(super) async fn submit_login(
     http: &reqwest::Client,
     idp: &RunningIdp,
     url: &str,
@@ -164,7 +164,7 @@ pub async fn submit_login(
 }
 
 /// Logs in through the form and returns the code (checking state and iss).
-pub async fn login_code(
+pub(super) async fn login_code(
     http: &reqwest::Client,
     idp: &RunningIdp,
     params: &[(String, String)],
@@ -183,7 +183,7 @@ pub async fn login_code(
 }
 
 /// HTTP Basic credentials, form-encoded first as RFC 6749 2.3.1 says.
-pub fn basic(id: &str, secret: &str) -> String {
+pub(super) fn basic(id: &str, secret: &str) -> String {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
         "Basic {}",
@@ -191,7 +191,7 @@ pub fn basic(id: &str, secret: &str) -> String {
     )
 }
 
-pub async fn token_request(
+pub(super) async fn token_request(
     idp: &RunningIdp,
     auth: Option<&str>,
     form: &[(&str, &str)],
@@ -205,7 +205,7 @@ pub async fn token_request(
 }
 
 /// Exchanges a code with Basic authentication for the confidential client.
-pub async fn exchange(idp: &RunningIdp, code: &str, verifier: &str) -> reqwest::Response {
+pub(super) async fn exchange(idp: &RunningIdp, code: &str, verifier: &str) -> reqwest::Response {
     token_request(
         idp,
         Some(&basic(CLIENT, SECRET)),
@@ -219,7 +219,7 @@ pub async fn exchange(idp: &RunningIdp, code: &str, verifier: &str) -> reqwest::
     .await
 }
 
-pub async fn ok_json(resp: reqwest::Response) -> Value {
+pub(super) async fn ok_json(resp: reqwest::Response) -> Value {
     let status = resp.status();
     let text = resp.text().await.unwrap();
     assert_eq!(status, 200, "body: {text}");
@@ -227,7 +227,7 @@ pub async fn ok_json(resp: reqwest::Response) -> Value {
 }
 
 /// Asserts an RFC 6749 5.2 error response and returns its `error`.
-pub async fn oauth_error(resp: reqwest::Response, status: u16) -> String {
+pub(super) async fn oauth_error(resp: reqwest::Response, status: u16) -> String {
     assert_eq!(resp.status(), status);
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let body: Value = resp.json().await.unwrap();
@@ -236,7 +236,7 @@ pub async fn oauth_error(resp: reqwest::Response, status: u16) -> String {
 }
 
 /// A full login for the confidential client via the form; returns the token response.
-pub async fn full_login(idp: &RunningIdp) -> Value {
+pub(super) async fn full_login(idp: &RunningIdp) -> Value {
     let http = browser();
     let pkce = pkce();
     let params = auth_params(CLIENT, &pkce);
@@ -244,7 +244,7 @@ pub async fn full_login(idp: &RunningIdp) -> Value {
     ok_json(exchange(idp, &code, &pkce.verifier).await).await
 }
 
-pub async fn jwks(idp: &RunningIdp) -> JwkSet {
+pub(super) async fn jwks(idp: &RunningIdp) -> JwkSet {
     reqwest::get(idp.url("/jwks"))
         .await
         .unwrap()
@@ -255,7 +255,7 @@ pub async fn jwks(idp: &RunningIdp) -> JwkSet {
 
 /// Verifies an ID token the way a relying party must (signature from the JWKS, iss, aud,
 /// exp) and checks the nonce.
-pub async fn verify_id_token(
+pub(super) async fn verify_id_token(
     idp: &RunningIdp,
     token: &str,
     client_id: &str,
@@ -283,18 +283,18 @@ pub async fn verify_id_token(
 }
 
 /// The `at_hash` of an access token for an ES256 ID token (OIDC Core 3.1.3.6).
-pub fn at_hash_of(access_token: &str) -> String {
+pub(super) fn at_hash_of(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token.as_bytes())[..16])
 }
 
 /// The unverified payload of a JWT.
-pub fn payload(token: &str) -> Value {
+pub(super) fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 /// The unverified header of a JWT.
-pub fn header(token: &str) -> Value {
+pub(super) fn header(token: &str) -> Value {
     let part = token.split('.').next().unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }

@@ -19,14 +19,14 @@ use tokio::task::JoinHandle;
 
 /// Every name the tests create starts with this, so leftovers of a killed run are easy to
 /// find (`scripts/teardown-pam-tests.sh` removes them).
-pub const PREFIX: &str = "hbt_";
+pub(super) const PREFIX: &str = "hbt_";
 
 /// Where test PAM service files go: `/etc/pam.d/hubauth-test-*`.
-pub const SERVICE_PREFIX: &str = "hubauth-test-";
+pub(super) const SERVICE_PREFIX: &str = "hubauth-test-";
 
 /// Whether the root-only tests should run. `HUBAUTH_SKIP_PAM=1` skips them; otherwise
 /// not being root is an error that says what to do.
-pub fn root_or_skip(test: &str) -> bool {
+pub(super) fn root_or_skip(test: &str) -> bool {
     if std::env::var("HUBAUTH_SKIP_PAM").is_ok_and(|value| value == "1") {
         eprintln!("{test}: skipped (HUBAUTH_SKIP_PAM=1)");
         return false;
@@ -127,18 +127,18 @@ fn must(program: &str, args: &[&str], stdin: Option<&str>) {
 }
 
 /// `getent passwd NAME`, split into fields.
-pub fn getent_passwd(name: &str) -> Option<Vec<String>> {
+pub(super) fn getent_passwd(name: &str) -> Option<Vec<String>> {
     let (ok, output) = run("getent", &["passwd", name], None);
     ok.then(|| output.trim().split(':').map(str::to_owned).collect())
 }
 
 /// Whether a group exists.
-pub fn group_exists(name: &str) -> bool {
+pub(super) fn group_exists(name: &str) -> bool {
     run("getent", &["group", name], None).0
 }
 
 /// A uid that no account uses, from `start` upward.
-pub fn free_uid(start: u32) -> u32 {
+pub(super) fn free_uid(start: u32) -> u32 {
     (start..start + 10_000)
         .find(|uid| !run("getent", &["passwd", &uid.to_string()], None).0)
         .expect("a free uid")
@@ -147,7 +147,7 @@ pub fn free_uid(start: u32) -> u32 {
 /// Throwaway system state: users, groups and files, all removed on drop (also when the
 /// test fails).
 #[derive(Default)]
-pub struct System {
+pub(super) struct System {
     users: Vec<String>,
     groups: Vec<String>,
     files: Vec<PathBuf>,
@@ -155,12 +155,12 @@ pub struct System {
 
 impl System {
     /// Nothing created yet.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         System::default()
     }
 
     /// Creates UNIX group `name` (replacing a leftover of an earlier run).
-    pub fn group(&mut self, name: &str) -> &mut Self {
+    pub(super) fn group(&mut self, name: &str) -> &mut Self {
         assert!(name.starts_with(PREFIX));
         let _lock = system_lock();
         let _ = run("groupdel", &[name], None);
@@ -170,12 +170,12 @@ impl System {
     }
 
     /// Creates user `name` with `password`, member of `groups` (no home directory).
-    pub fn user(&mut self, name: &str, password: &str, groups: &[&str]) -> &mut Self {
+    pub(super) fn user(&mut self, name: &str, password: &str, groups: &[&str]) -> &mut Self {
         self.user_with(name, password, groups, &[])
     }
 
     /// Creates a user with extra `useradd` arguments.
-    pub fn user_with(
+    pub(super) fn user_with(
         &mut self,
         name: &str,
         password: &str,
@@ -199,14 +199,14 @@ impl System {
     }
 
     /// Expires the account (`chage -E 0`).
-    pub fn expire(&mut self, name: &str) -> &mut Self {
+    pub(super) fn expire(&mut self, name: &str) -> &mut Self {
         let _lock = system_lock();
         must("chage", &["-E", "0", name], None);
         self
     }
 
     /// Registers a user that the code under test creates, so it is removed on drop.
-    pub fn track_user(&mut self, name: &str) -> &mut Self {
+    pub(super) fn track_user(&mut self, name: &str) -> &mut Self {
         let _lock = system_lock();
         remove_user(name);
         self.users.push(name.to_owned());
@@ -214,7 +214,7 @@ impl System {
     }
 
     /// Writes `/etc/pam.d/hubauth-test-SUFFIX` and returns the service name.
-    pub fn service(&mut self, suffix: &str, rules: &str) -> String {
+    pub(super) fn service(&mut self, suffix: &str, rules: &str) -> String {
         let service = format!("{SERVICE_PREFIX}{suffix}");
         let path = Path::new("/etc/pam.d").join(&service);
         std::fs::write(
@@ -227,7 +227,7 @@ impl System {
     }
 
     /// Writes an executable script (for pam_exec or add_user_cmd) and removes it on drop.
-    pub fn script(&mut self, path: &Path, body: &str) -> PathBuf {
+    pub(super) fn script(&mut self, path: &Path, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -263,13 +263,13 @@ impl Drop for System {
 
 /// The standard test stack: pam_unix with a short, fixed failure delay (pam_faildelay)
 /// instead of pam_unix's own 2 s one, so failures take the same time whatever failed.
-pub const UNIX_STACK: &str = "auth     optional  pam_faildelay.so delay=300000\n\
+pub(super) const UNIX_STACK: &str = "auth     optional  pam_faildelay.so delay=300000\n\
 auth     required  pam_unix.so nodelay\n\
 account  required  pam_unix.so\n\
 session  required  pam_unix.so\n";
 
 /// The registry of the classes these tests configure.
-pub fn registry(extra: &[&'static ClassDef]) -> Registry {
+pub(super) fn registry(extra: &[&'static ClassDef]) -> Registry {
     let mut classes: Vec<&'static ClassDef> = hubauth_core::options::classes().to_vec();
     classes.extend(hubauth_local::classes());
     classes.extend(extra.iter().copied());
@@ -277,7 +277,7 @@ pub fn registry(extra: &[&'static ClassDef]) -> Registry {
 }
 
 /// Parses config text and builds class `class` with `build`.
-pub fn build<T>(
+pub(super) fn build<T>(
     registry: &Registry,
     class: &str,
     text: &str,
@@ -287,7 +287,7 @@ pub fn build<T>(
 }
 
 /// [`build`] with extra environment variables (besides `PATH`).
-pub fn build_with_env<T>(
+pub(super) fn build_with_env<T>(
     registry: &Registry,
     class: &str,
     text: &str,
@@ -306,7 +306,7 @@ pub fn build_with_env<T>(
 }
 
 /// A hub serving on 127.0.0.1 with its own SQLite file.
-pub struct TestHub {
+pub(super) struct TestHub {
     /// `http://127.0.0.1:PORT/hub/`
     pub hub_url: String,
     /// The database.
@@ -318,12 +318,12 @@ pub struct TestHub {
 
 impl TestHub {
     /// Starts a hub with `authenticator` (no login rate limit).
-    pub async fn start(authenticator: Arc<dyn Authenticator>) -> TestHub {
+    pub(super) async fn start(authenticator: Arc<dyn Authenticator>) -> TestHub {
         Self::start_with(authenticator, |_| {}).await
     }
 
     /// Starts a hub with `authenticator` and `[Hub]` settings changed by `tweak`.
-    pub async fn start_with(
+    pub(super) async fn start_with(
         authenticator: Arc<dyn Authenticator>,
         tweak: impl FnOnce(&mut HubConfig),
     ) -> TestHub {
@@ -371,7 +371,7 @@ impl TestHub {
     }
 
     /// Stops serving and closes the database.
-    pub async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -383,7 +383,7 @@ impl TestHub {
 }
 
 /// A client that keeps cookies and does not follow redirects.
-pub fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -393,7 +393,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// The `_xsrf` value of a login page.
-pub fn scrape_xsrf(html: &str) -> String {
+pub(super) fn scrape_xsrf(html: &str) -> String {
     let marker = "name=\"_xsrf\" value=\"";
     let start = html.find(marker).expect("login page has an _xsrf field") + marker.len();
     let end = html[start..].find('"').unwrap() + start;
@@ -402,7 +402,7 @@ pub fn scrape_xsrf(html: &str) -> String {
 
 /// What a login attempt answered.
 #[derive(Debug)]
-pub struct Answer {
+pub(super) struct Answer {
     /// HTTP status.
     pub status: u16,
     /// Location header, if any.
@@ -412,7 +412,7 @@ pub struct Answer {
 }
 
 /// Loads the login page, then posts the form (with `otp` when given).
-pub async fn login(
+pub(super) async fn login(
     client: &reqwest::Client,
     hub: &TestHub,
     username: &str,
@@ -456,7 +456,7 @@ pub async fn login(
 
 /// The home page of the client's current user: (name, admin flag), or None when not
 /// logged in.
-pub async fn whoami(client: &reqwest::Client, hub: &TestHub) -> Option<(String, bool)> {
+pub(super) async fn whoami(client: &reqwest::Client, hub: &TestHub) -> Option<(String, bool)> {
     let response = client
         .get(format!("{}home", hub.hub_url))
         .send()
@@ -477,7 +477,7 @@ pub async fn whoami(client: &reqwest::Client, hub: &TestHub) -> Option<(String, 
 }
 
 /// Logs the client out as a browser does: the "Sign out?" page, then its form.
-pub async fn logout(client: &reqwest::Client, hub: &TestHub) {
+pub(super) async fn logout(client: &reqwest::Client, hub: &TestHub) {
     let url = format!("{}logout", hub.hub_url);
     let page = client.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200, "the confirmation page");
@@ -492,7 +492,7 @@ pub async fn logout(client: &reqwest::Client, hub: &TestHub) {
 }
 
 /// Everything logged by this test binary (tracing, at debug level and above).
-pub fn logs() -> String {
+pub(super) fn logs() -> String {
     let buffer = log_buffer();
     let bytes = buffer.lock().unwrap_or_else(|p| p.into_inner());
     String::from_utf8_lossy(&bytes).into_owned()
@@ -513,7 +513,7 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
 }
 
 /// Starts capturing logs (call at the start of every test).
-pub fn capture_logs() {
+pub(super) fn capture_logs() {
     let _ = log_buffer();
 }
 
@@ -534,7 +534,7 @@ impl Write for LogWriter {
 }
 
 /// The median of some durations.
-pub fn median(mut samples: Vec<Duration>) -> Duration {
+pub(super) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
