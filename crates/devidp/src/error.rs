@@ -14,6 +14,9 @@ pub enum DevIdpError {
     /// a bad path prefix...); the message names the offending item.
     #[error("invalid dev provider configuration: {0}")]
     Config(String),
+    /// A signing key could not be made.
+    #[error("the dev provider could not make a signing key: {0}")]
+    Keys(String),
     /// A control call or `auto_approve` named a user the provider does not have.
     #[error("no such user: {0:?}")]
     UnknownUser(String),

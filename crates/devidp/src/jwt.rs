@@ -8,7 +8,11 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use crate::control::Tamper;
-use crate::keys::{Key, KeySet};
+use hubauth_provider::EcKey;
+
+pub(crate) use hubauth_provider::at_hash;
+
+use crate::keys::{KeySet, impostor};
 
 /// The issuer a `WrongIssuer` token claims.
 pub(crate) const WRONG_ISSUER: &str = "https://wrong-issuer.invalid";
@@ -64,17 +68,17 @@ pub(crate) fn sign_id_token(
     }
     let payload = Value::Object(claims);
     match tamper {
-        Some(Tamper::BadSignature) => sign_es256(&Key::impostor(&active.kid), &payload),
+        Some(Tamper::BadSignature) => sign_es256(&impostor(active.kid()).ok()?, &payload),
         Some(Tamper::UnknownKid) => {
-            let stranger = Key::impostor(&format!("unknown-{}", crate::state::random_token()));
+            let stranger = impostor(&format!("unknown-{}", crate::state::random_token())).ok()?;
             sign_es256(&stranger, &payload)
         }
         Some(Tamper::AlgNone) => {
-            let header = json!({"alg": "none", "typ": "JWT", "kid": active.kid});
+            let header = json!({"alg": "none", "typ": "JWT", "kid": active.kid()});
             Some(format!("{}.", signing_input(&header, &payload)))
         }
         Some(Tamper::HmacWithPublicKey) => {
-            let header = json!({"alg": "HS256", "typ": "JWT", "kid": active.kid});
+            let header = json!({"alg": "HS256", "typ": "JWT", "kid": active.kid()});
             let input = signing_input(&header, &payload);
             let pem = active.public_pem()?;
             let mut mac = Hmac::<Sha256>::new_from_slice(pem.as_bytes()).ok()?;
@@ -94,11 +98,8 @@ fn signing_input(header: &Value, payload: &Value) -> String {
     )
 }
 
-fn sign_es256(key: &Key, payload: &Value) -> Option<String> {
-    let header = json!({"alg": "ES256", "typ": "JWT", "kid": key.kid});
-    let input = signing_input(&header, payload);
-    let signature = key.sign(input.as_bytes())?;
-    Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+fn sign_es256(key: &EcKey, payload: &Value) -> Option<String> {
+    key.sign_jwt(payload).ok()
 }
 
 /// The claims of a JWT this provider signed with one of its published keys (ES256 only);
@@ -124,13 +125,6 @@ pub(crate) fn verify_own(keys: &KeySet, token: &str) -> Option<Map<String, Value
     }
 }
 
-/// `at_hash`: the left half of SHA-256 of the access token, base64url (OIDC Core 3.1.3.6).
-pub(crate) fn at_hash(access_token: &str) -> String {
-    use sha2::Digest;
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,7 +138,7 @@ mod tests {
 
     #[test]
     fn own_tokens_verify_and_tampered_ones_do_not() {
-        let keys = KeySet::generate();
+        let keys = KeySet::generate().unwrap();
         let good = sign_id_token(&keys, claims(), None, 1000).unwrap();
         assert_eq!(verify_own(&keys, &good).unwrap()["sub"], "alice");
         for tamper in [

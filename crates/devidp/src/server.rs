@@ -167,7 +167,7 @@ impl RunningIdp {
             .map_err(|source| DevIdpError::Bind { addr: bind, source })?;
         let issuer = format!("http://{addr}{prefix}");
         let cookie_name = format!("devidp_session_{}", addr.port());
-        let shared = Arc::new(Shared::new(issuer, prefix, cookie_name, config));
+        let shared = Arc::new(Shared::new(issuer, prefix, cookie_name, config)?);
         let router = app(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
@@ -390,8 +390,12 @@ impl RunningIdp {
 
     /// Adds a new signing key with a new `kid`; it signs from now on, and the JWKS
     /// publishes it next to the old ones. Returns the new `kid`.
-    pub fn rotate_signing_key(&self) -> String {
-        self.shared.lock().keys.rotate()
+    pub fn rotate_signing_key(&self) -> Result<String, DevIdpError> {
+        self.shared
+            .lock()
+            .keys
+            .rotate()
+            .map_err(|err| DevIdpError::Keys(err.to_string()))
     }
 
     /// Stops publishing an old key. The key that currently signs cannot be retired.

@@ -129,7 +129,7 @@ impl Shared {
         prefix: String,
         cookie_name: String,
         config: DevIdpBuilder,
-    ) -> Self {
+    ) -> Result<Self, crate::DevIdpError> {
         let inner = Inner {
             clients: config
                 .clients
@@ -149,7 +149,7 @@ impl Shared {
                     )
                 })
                 .collect(),
-            keys: KeySet::generate(),
+            keys: KeySet::generate().map_err(|err| crate::DevIdpError::Keys(err.to_string()))?,
             codes: HashMap::new(),
             access: HashMap::new(),
             refresh: HashMap::new(),
@@ -163,14 +163,14 @@ impl Shared {
             next_family: 1,
             issued_since_purge: 0,
         };
-        Shared {
+        Ok(Shared {
             issuer,
             prefix,
             cookie_name,
             clock: config.clock,
             lifetimes: config.lifetimes,
             inner: Mutex::new(inner),
-        }
+        })
     }
 
     /// The state, even if a previous holder panicked (it never leaves it half-changed).

@@ -1216,7 +1216,7 @@ async fn rotated_keys_are_published_and_used() {
     let idp = start().await;
     let old = idp.signing_kids()[0].clone();
     let before = full_login(&idp).await;
-    let new = idp.rotate_signing_key();
+    let new = idp.rotate_signing_key().unwrap();
     assert_ne!(old, new);
     assert_eq!(jwks(&idp).await.keys.len(), 2);
     let after = full_login(&idp).await;
