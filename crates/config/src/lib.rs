@@ -2,7 +2,8 @@
 //!
 //! See [`def`] for how options are declared, [`Registry`] for the set of classes
 //! in a build, [`Config::load`] for reading a file and [`ClassView`] for reading
-//! the resolved value of an option for one class.
+//! the resolved value of an option for one class; [`options!`] declares a class's table
+//! and its typed struct from one list.
 //!
 //! ```
 //! use hubauth_config::{ClassDef, Config, DefaultValue, MapEnv, OptionDef, OptionType, Registry};
@@ -39,6 +40,7 @@ pub mod error;
 pub mod load;
 pub mod registry;
 pub mod render;
+pub mod typed;
 pub mod view;
 
 pub use def::{ClassDef, DefaultValue, Deprecated, OptionDef, OptionType};
