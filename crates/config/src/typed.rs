@@ -32,9 +32,10 @@
 //! let options = ExampleOptions::load(&config.view(&registry, "Example", &env)).unwrap();
 //! assert_eq!(options.retries, 5);
 //! assert_eq!(options.name, None);
+//! assert_eq!(ExampleOptions::defaults().unwrap().retries, 3);
 //! ```
 
-use crate::{ClassView, ConfigError, FromOption};
+use crate::{ClassDef, ClassView, Config, ConfigError, FromOption, MapEnv, Registry};
 
 /// How a field of an [`options!`](crate::options) struct is read: a value of the option's
 /// type (its default when unset), or `Option<T>` for an option whose default is computed
@@ -54,6 +55,22 @@ impl<T: FromOption> LoadOption for Option<T> {
     fn load(view: &ClassView<'_>, name: &str) -> Result<Self, ConfigError> {
         view.get_opt(name)
     }
+}
+
+/// Loads a struct from the defaults of `class`'s own options alone: no file, no
+/// environment, no base classes. What an [`options!`](crate::options) struct's
+/// `defaults()` calls.
+pub fn load_defaults<T>(
+    class: &'static ClassDef,
+    load: fn(&ClassView<'_>) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let registry = Registry::new([class]).map_err(|err| ConfigError::ClassUnavailable {
+        class: class.name,
+        message: err.to_string(),
+    })?;
+    let config = Config::parse("", "the defaults", &registry)?;
+    let env = MapEnv::new();
+    load(&ClassView::new(&config, &registry, class.name, &env))
 }
 
 /// Declares a class's option table (a `static` [`ClassDef`](crate::ClassDef)) and a struct
@@ -85,14 +102,7 @@ macro_rules! options {
             name: $name,
             bases: &[$($base),*],
             help: $help,
-            options: &[$(
-                $crate::OptionDef::new(
-                    stringify!($field),
-                    $crate::OptionType::$kind,
-                    $default,
-                    $field_help,
-                )$(.$builder($($arg),*))*
-            ),*],
+            options: $options::OPTIONS,
         };
 
         $(#[$struct_meta])*
@@ -105,6 +115,28 @@ macro_rules! options {
         }
 
         impl $options {
+            /// The table's options, in declaration order.
+            $struct_vis const OPTIONS: &'static [$crate::OptionDef] = &[$(
+                $crate::OptionDef::new(
+                    stringify!($field),
+                    $crate::OptionType::$kind,
+                    $default,
+                    $field_help,
+                )$(.$builder($($arg),*))*
+            ),*];
+
+            /// Every option at its default (no file, no environment); computed defaults
+            /// are `None`.
+            $struct_vis fn defaults() -> ::std::result::Result<Self, $crate::ConfigError> {
+                static ALONE: $crate::ClassDef = $crate::ClassDef {
+                    name: $name,
+                    bases: &[],
+                    help: "",
+                    options: $options::OPTIONS,
+                };
+                $crate::typed::load_defaults(&ALONE, Self::load)
+            }
+
             /// Reads every option of the table from `view`: the file, then the environment
             /// variables, then the default.
             $struct_vis fn load(view: &$crate::ClassView<'_>) -> ::std::result::Result<Self, $crate::ConfigError> {

@@ -33,12 +33,15 @@ impl DummyAuthenticator {
     /// Reads `[DummyAuthenticator]` (and inherited `[Authenticator]`) options.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
         let mut config = AuthenticatorConfig::from_view(view)?;
+        let options = crate::options::DummyAuthenticatorOptions::load(view)?;
         // Upstream: allow_all defaults to true unless allowed_users is set.
-        if view.get_opt::<bool>("allow_all")?.is_none() {
+        if options.allow_all.is_none() {
             config.allow_all = config.allowed_users.is_empty();
         }
-        let password: String = view.get("password")?;
-        Ok(DummyAuthenticator::new(config, Secret::new(password)))
+        Ok(DummyAuthenticator::new(
+            config,
+            Secret::new(options.password),
+        ))
     }
 }
 

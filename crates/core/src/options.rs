@@ -3,11 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    Deprecated, OptionDef,
-    OptionType::{Bool, DictList, Int, Map, Set, Str},
+    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
 };
 
 const DEPRECATED_WHITELIST: &[Deprecated] = &[Deprecated {
@@ -30,188 +26,167 @@ pub const MAX_USERNAME_MAX_LENGTH: usize = 4096;
 /// The default text of the 403 page.
 pub const DEFAULT_403_MESSAGE: &str = "Sorry, you are not currently authorized to use this hub. Please contact the hub administrator.";
 
-/// The `[Authenticator]` table: options every login method has.
-pub static AUTHENTICATOR: ClassDef = ClassDef {
-    name: "Authenticator",
-    bases: &[],
-    help: "Base class of every login method: who may log in, who is an admin, how user names are normalized, and what is kept about a user.",
-    options: &[
-        OptionDef::new(
-            "admin_users",
+hubauth_config::options! {
+    /// The `[Authenticator]` table: options every login method has.
+    pub static AUTHENTICATOR = class "Authenticator" {
+        bases: [],
+        help: "Base class of every login method: who may log in, who is an admin, how user names are normalized, and what is kept about a user.",
+    };
+    /// `[Authenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct AuthenticatorOptions {
+        admin_users: BTreeSet<String> = (
             Set,
             Literal("[]"),
             "Set of users that have admin rights on this hub.\n\nAdmins can manage users, groups and tokens through the API and the admin page. Treat admin access like root access. Admins are always allowed to log in. Removing a name from this set does not revoke admin rights already granted (the stored flag is left unchanged).",
         ),
-        OptionDef::new(
-            "allowed_users",
+        allowed_users: BTreeSet<String> = (
             Set,
             Literal("[]"),
             "Set of usernames that are allowed to log in.\n\nUse this to restrict which users can log in, in addition to whatever the authenticator itself checks. If empty, nobody is allowed by this rule (see allow_all). Names are normalized before they are compared.",
         )
-        .deprecated(DEPRECATED_WHITELIST),
-        OptionDef::new(
-            "blocked_users",
+            .deprecated(DEPRECATED_WHITELIST),
+        blocked_users: BTreeSet<String> = (
             Set,
             Literal("[]"),
             "Set of usernames that are not allowed to log in.\n\nChecked before every allow rule, so a blocked user cannot log in even if allowed otherwise. At start-up, stored users in this set lose their admin flag, roles and group memberships. Names are normalized before they are compared.",
         )
-        .deprecated(DEPRECATED_BLACKLIST),
-        OptionDef::new(
-            "allow_all",
+            .deprecated(DEPRECATED_BLACKLIST),
+        allow_all: bool = (
             Bool,
             Literal("false"),
             "Allow every user who authenticates successfully to log in.\n\nWhen false, a user must be allowed by another rule (allowed_users, admin_users, allow_existing_users, or an authenticator's own rules). blocked_users still applies.",
         ),
-        OptionDef::new(
-            "allow_existing_users",
+        allow_existing_users: Option<bool> = (
             Bool,
             Computed("true if allowed_users is not empty, else false"),
             "Allow users that already exist in the hub's database to log in.\n\nUsers are added to the database by logging in, by an admin through the API or admin page, or by configuration (admin_users, allowed_users). When true, every such user stays allowed until deleted, even after their name is removed from allowed_users.",
         ),
-        OptionDef::new(
-            "any_allow_config",
+        any_allow_config: Option<bool> = (
             Bool,
             Computed("true if any allow option (allow_all, allowed_users, admin_users, allowed_groups, ...) is set"),
             "Whether some rule allows users to log in.\n\nWhen false at start-up, the hub warns that nobody may be able to log in. Set it to true to silence the warning when allow rules live in a post_auth_hook or elsewhere.",
         ),
-        OptionDef::new(
-            "username_pattern",
+        username_pattern: String = (
             Str,
             Literal("\"\""),
             "Regular expression every valid username must match, after normalization.\n\nThe whole name must match (unlike upstream, where a prefix match sufficed). Empty means any name.",
         ),
-        OptionDef::new(
-            "username_map",
+        username_map: BTreeMap<String, String> = (
             Map,
             Literal("{}"),
             "Map of authenticated usernames to hub usernames, applied after lowercasing.\n\nPrimarily used to map OAuth user names to local users. Keys are compared case-insensitively; the map is applied once.",
         ),
-        OptionDef::new(
-            "username_max_length",
+        username_max_length: i64 = (
             Int,
             Literal("255"),
             "The longest valid username, in bytes (UTF-8), after normalization.\n\nLonger names are refused like names containing `/`. Names travel to apps in identity headers, so the limit must stay below what proxies accept in one header: values from 1 to 4096 are accepted.",
         ),
-        OptionDef::new(
-            "delete_invalid_users",
+        delete_invalid_users: bool = (
             Bool,
             Literal("false"),
             "Delete stored users that the authenticator no longer accepts at start-up.\n\nAt start-up every stored user is added to the authenticator again (add_user); when that fails (for example the system user no longer exists) the user is deleted if this is true, or kept with a warning if false.",
         ),
-        OptionDef::new(
-            "post_auth_hook",
+        post_auth_hook: String = (
             Str,
             Literal("\"\""),
             "A script run after a user has passed every check, just before the login succeeds.\n\nWritten in Rhai (a small sandboxed language with limits on time, operations and sizes). The script sees `authentication` (the auth model: name, admin, auth_state, user_info, groups, roles) and `authenticator` (the class name) and must evaluate to the auth model, changed or not. Returning () or a non-map fails the login. Empty means no hook.",
         ),
-        OptionDef::new(
-            "enable_auth_state",
+        enable_auth_state: bool = (
             Bool,
             Literal("false"),
             "Persist auth_state (tokens, provider user info) encrypted in the hub's database.\n\nRequires JUPYTERHUB_CRYPT_KEY to hold one or more 32-byte keys (hex or base64, separated by ';'); the first encrypts, all decrypt. The hub refuses to start when this is true and no key is set. When false, stored auth_state is cleared at the user's next login.",
         ),
-        OptionDef::new(
-            "auth_refresh_age",
+        auth_refresh_age: i64 = (
             Int,
             Literal("300"),
             "The maximum age in seconds of a user's authentication info before it is refreshed.\n\nRefreshing may re-validate tokens with the identity provider and re-check the allow rules. 0 disables age-based refresh.",
         ),
-        OptionDef::new(
-            "refresh_pre_spawn",
+        refresh_pre_spawn: bool = (
             Bool,
             Literal("false"),
             "Force a refresh of the user's auth info before handing tokens to a protected app.\n\nIf the refresh fails, the user must log in again.",
         ),
-        OptionDef::new(
-            "refresh_pre_stop",
+        refresh_pre_stop: bool = (
             Bool,
             Literal("false"),
             "Force a refresh of the user's auth info before stopping a user's app session.",
         ),
-        OptionDef::new(
-            "manage_groups",
+        manage_groups: bool = (
             Bool,
             Literal("false"),
             "Let the authenticator manage group membership.\n\nEach login or refresh sets the user's groups to exactly those the authenticator reports. The hub refuses to start if the chosen authenticator cannot report groups.",
         ),
-        OptionDef::new(
-            "manage_roles",
+        manage_roles: bool = (
             Bool,
             Literal("false"),
             "Let the authenticator manage roles.\n\nEach login or refresh sets the user's roles to those the authenticator reports.",
         ),
-        OptionDef::new(
-            "reset_managed_roles_on_startup",
+        reset_managed_roles_on_startup: bool = (
             Bool,
             Literal("false"),
             "At start-up, remove roles and role assignments previously added by the authenticator that it no longer reports.",
         ),
-        OptionDef::new(
-            "load_managed_roles",
+        load_managed_roles: Vec<serde_json::Value> = (
             DictList,
             Literal("[]"),
             "Roles the authenticator manages, created (or updated) at start-up when manage_roles is on: a list of tables with `name`, `description`, `scopes` and optionally `users`.\n\nUpstream this is the method Authenticator.load_managed_roles(); a Rust authenticator may override it. A role that lists `users` is given to them at start-up (with reset_managed_roles_on_startup: to exactly them). With reset_managed_roles_on_startup, managed roles not listed here are deleted, so an empty list is refused then. The default roles `user` and `admin` cannot be managed.",
         ),
-        OptionDef::new(
-            "auto_login",
+        auto_login: bool = (
             Bool,
             Literal("false"),
             "Begin the login process at once instead of showing a \"Sign in with...\" page.\n\nOnly has an effect for authenticators whose login happens elsewhere (OAuth); form-based authenticators always show the form.",
         ),
-        OptionDef::new(
-            "auto_login_oauth2_authorize",
+        auto_login_oauth2_authorize: bool = (
             Bool,
             Literal("false"),
             "Send users who are not logged in straight to the authenticator's login when an app asks the hub to authorize them (the hub's OAuth2 provider endpoint).",
         ),
-        OptionDef::new(
-            "request_otp",
+        request_otp: bool = (
             Bool,
             Literal("false"),
             "Add a one-time-password field to the login form.\n\nIts value reaches the authenticator as `otp` (PAM answers its second prompt with it).",
         ),
-        OptionDef::new(
-            "otp_prompt",
+        otp_prompt: String = (
             Str,
             Literal("\"OTP:\""),
             "The label of the one-time-password field when request_otp is true.",
         ),
-        OptionDef::new(
-            "logout_redirect_url",
+        logout_redirect_url: String = (
             Str,
             Literal("\"\""),
             "Where to send users after they log out. Empty means the hub's login page (or, with auto_login, a \"signed out\" page).",
         ),
-        OptionDef::new(
-            "custom_403_message",
+        custom_403_message: String = (
             Str,
             Literal("\"Sorry, you are not currently authorized to use this hub. Please contact the hub administrator.\""),
             "The message shown to a user who authenticated but is not allowed to use the hub.",
         ),
-    ],
-};
+    }
+}
 
-/// The `[DummyAuthenticator]` table.
-pub static DUMMY_AUTHENTICATOR: ClassDef = ClassDef {
-    name: "DummyAuthenticator",
-    bases: &["Authenticator"],
-    help: "Authenticator for testing: any username logs in, with any password or, if `password` is set, with that password. Never use it in production.",
-    options: &[
-        OptionDef::new(
-            "password",
+hubauth_config::options! {
+    /// The `[DummyAuthenticator]` table.
+    pub static DUMMY_AUTHENTICATOR = class "DummyAuthenticator" {
+        bases: ["Authenticator"],
+        help: "Authenticator for testing: any username logs in, with any password or, if `password` is set, with that password. Never use it in production.",
+    };
+    /// `[DummyAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct DummyAuthenticatorOptions {
+        password: String = (
             Str,
             Literal("\"\""),
             "A password every user must give to log in. Empty means any password works.\n\nDeprecated in JupyterHub 5.3 in favour of SharedPasswordAuthenticator; still honoured here, with a warning.",
         )
-        .secret(),
-        OptionDef::new(
-            "allow_all",
+            .secret(),
+        allow_all: Option<bool> = (
             Bool,
             Computed("true unless allowed_users is set"),
             "Allow every user who authenticates to log in. For DummyAuthenticator this is true unless allowed_users is set.",
         ),
-    ],
-};
+    }
+}
 
 /// Group rules shared by authenticators that report groups (OAuth providers): group names
 /// that allow login or grant admin when `manage_groups` is on.
@@ -282,35 +257,22 @@ pub struct AuthenticatorConfig {
 }
 
 impl Default for AuthenticatorConfig {
+    /// Every option at its default, as a configuration with no `[Authenticator]` table
+    /// gives it.
     fn default() -> Self {
-        AuthenticatorConfig {
-            admin_users: BTreeSet::new(),
-            allowed_users: BTreeSet::new(),
-            blocked_users: BTreeSet::new(),
-            allow_all: false,
-            allow_existing_users: false,
-            any_allow_config: None,
-            username_pattern: String::new(),
-            username_map: BTreeMap::new(),
-            username_max_length: DEFAULT_USERNAME_MAX_LENGTH,
-            delete_invalid_users: false,
-            post_auth_hook: String::new(),
-            enable_auth_state: false,
-            auth_refresh_age: 300,
-            refresh_pre_spawn: false,
-            refresh_pre_stop: false,
-            manage_groups: false,
-            manage_roles: false,
-            reset_managed_roles_on_startup: false,
-            load_managed_roles: Vec::new(),
-            auto_login: false,
-            auto_login_oauth2_authorize: false,
-            request_otp: false,
-            otp_prompt: "OTP:".to_owned(),
-            logout_redirect_url: String::new(),
-            custom_403_message: DEFAULT_403_MESSAGE.to_owned(),
-            group_rules: GroupRules::default(),
-        }
+        // The literal defaults are valid (Registry::check_defaults and this crate's tests
+        // read them), and the defaults pass validation.
+        #[allow(clippy::expect_used)]
+        let options = AuthenticatorOptions::defaults().expect("the [Authenticator] defaults load");
+        #[allow(clippy::expect_used)]
+        AuthenticatorConfig::validate(options, |name, message| ConfigError::InvalidValue {
+            at: hubauth_config::Location::Default {
+                class: "Authenticator".to_owned(),
+                key: name.to_owned(),
+            },
+            message: message.to_string(),
+        })
+        .expect("the [Authenticator] defaults are valid")
     }
 }
 
@@ -321,79 +283,84 @@ impl AuthenticatorConfig {
     /// set); classes with another default (OAuth: false) adjust it after this call when the
     /// option is not set explicitly.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
-        let allowed_users: BTreeSet<String> = view.get("allowed_users")?;
-        let allow_existing_users = match view.get_opt::<bool>("allow_existing_users")? {
-            Some(value) => value,
-            None => !allowed_users.is_empty(),
-        };
-        let username_pattern: String = view.get("username_pattern")?;
-        if !username_pattern.is_empty()
-            && let Err(err) = regex::Regex::new(&username_pattern)
+        let options = AuthenticatorOptions::load(view)?;
+        AuthenticatorConfig::validate(options, |name, message| view.invalid(name, message))
+    }
+
+    /// Validates the options as read: ranges, the regular expression, options that need
+    /// each other. `invalid` makes the error for an option.
+    fn validate(
+        options: AuthenticatorOptions,
+        invalid: impl Fn(&str, &dyn std::fmt::Display) -> ConfigError,
+    ) -> Result<Self, ConfigError> {
+        let allow_existing_users = options
+            .allow_existing_users
+            .unwrap_or(!options.allowed_users.is_empty());
+        if !options.username_pattern.is_empty()
+            && let Err(err) = regex::Regex::new(&options.username_pattern)
         {
-            return Err(view.invalid(
+            return Err(invalid(
                 "username_pattern",
-                format!("not a valid regular expression: {err}"),
+                &format!("not a valid regular expression: {err}"),
             ));
         }
-        let username_map: BTreeMap<String, String> = view.get("username_map")?;
-        let username_map = username_map
+        let username_map = options
+            .username_map
             .into_iter()
             .map(|(key, value)| (key.to_lowercase(), value))
             .collect();
-        let username_max_length: i64 = view.get("username_max_length")?;
-        let username_max_length = usize::try_from(username_max_length)
+        let username_max_length = usize::try_from(options.username_max_length)
             .ok()
             .filter(|max| (1..=MAX_USERNAME_MAX_LENGTH).contains(max))
             .ok_or_else(|| {
-                view.invalid(
+                invalid(
                     "username_max_length",
-                    format!(
+                    &format!(
                         "must be between 1 and {MAX_USERNAME_MAX_LENGTH} bytes (usernames travel in HTTP headers)"
                     ),
                 )
             })?;
-        let managed_roles: Vec<serde_json::Value> = view.get("load_managed_roles")?;
-        let load_managed_roles = crate::roles::ManagedRole::list_from_json(&managed_roles)
-            .map_err(|err| view.invalid("load_managed_roles", err))?;
-        if !load_managed_roles.is_empty() && !view.get::<bool>("manage_roles")? {
-            return Err(view.invalid(
+        let load_managed_roles =
+            crate::roles::ManagedRole::list_from_json(&options.load_managed_roles)
+                .map_err(|err| invalid("load_managed_roles", &err))?;
+        if !load_managed_roles.is_empty() && !options.manage_roles {
+            return Err(invalid(
                 "load_managed_roles",
-                "load_managed_roles requires manage_roles to also be set",
+                &"load_managed_roles requires manage_roles to also be set",
             ));
         }
-        let auth_refresh_age: i64 = view.get("auth_refresh_age")?;
-        let auth_refresh_age = u64::try_from(auth_refresh_age).map_err(|_| {
-            view.invalid(
+        let auth_refresh_age = u64::try_from(options.auth_refresh_age).map_err(|_| {
+            invalid(
                 "auth_refresh_age",
-                "must be 0 or a positive number of seconds",
+                &"must be 0 or a positive number of seconds",
             )
         })?;
         Ok(AuthenticatorConfig {
-            admin_users: view.get("admin_users")?,
-            allowed_users,
-            blocked_users: view.get("blocked_users")?,
-            allow_all: view.get("allow_all")?,
+            admin_users: options.admin_users,
+            allowed_users: options.allowed_users,
+            blocked_users: options.blocked_users,
+            allow_all: options.allow_all,
             allow_existing_users,
-            any_allow_config: view.get_opt("any_allow_config")?,
-            username_pattern,
+            any_allow_config: options.any_allow_config,
+            username_pattern: options.username_pattern,
             username_map,
             username_max_length,
-            delete_invalid_users: view.get("delete_invalid_users")?,
-            post_auth_hook: view.get("post_auth_hook")?,
-            enable_auth_state: view.get("enable_auth_state")?,
+            delete_invalid_users: options.delete_invalid_users,
+            post_auth_hook: options.post_auth_hook,
+            enable_auth_state: options.enable_auth_state,
             auth_refresh_age,
-            refresh_pre_spawn: view.get("refresh_pre_spawn")?,
-            refresh_pre_stop: view.get("refresh_pre_stop")?,
-            manage_groups: view.get("manage_groups")?,
-            manage_roles: view.get("manage_roles")?,
-            reset_managed_roles_on_startup: view.get("reset_managed_roles_on_startup")?,
+            refresh_pre_spawn: options.refresh_pre_spawn,
+            refresh_pre_stop: options.refresh_pre_stop,
+            manage_groups: options.manage_groups,
+            manage_roles: options.manage_roles,
+            reset_managed_roles_on_startup: options.reset_managed_roles_on_startup,
             load_managed_roles,
-            auto_login: view.get("auto_login")?,
-            auto_login_oauth2_authorize: view.get("auto_login_oauth2_authorize")?,
-            request_otp: view.get("request_otp")?,
-            otp_prompt: view.get("otp_prompt")?,
-            logout_redirect_url: view.get("logout_redirect_url")?,
-            custom_403_message: view.get("custom_403_message")?,
+            auto_login: options.auto_login,
+            auto_login_oauth2_authorize: options.auto_login_oauth2_authorize,
+            request_otp: options.request_otp,
+            otp_prompt: options.otp_prompt,
+            logout_redirect_url: options.logout_redirect_url,
+            custom_403_message: options.custom_403_message,
             group_rules: GroupRules::default(),
         })
     }
@@ -417,4 +384,23 @@ pub fn classes() -> [&'static ClassDef; 3] {
         &DUMMY_AUTHENTICATOR,
         &crate::shared_password::SHARED_PASSWORD_AUTHENTICATOR,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_is_the_tables_defaults() {
+        let config = AuthenticatorConfig::default();
+        assert_eq!(config.username_max_length, DEFAULT_USERNAME_MAX_LENGTH);
+        assert_eq!(config.custom_403_message, DEFAULT_403_MESSAGE);
+        assert_eq!(config.auth_refresh_age, 300);
+        assert_eq!(config.otp_prompt, "OTP:");
+        assert!(!config.allow_existing_users);
+        assert_eq!(config.any_allow_config, None);
+        let dummy = DummyAuthenticatorOptions::defaults().unwrap();
+        assert_eq!(dummy.allow_all, None);
+        assert_eq!(dummy.password, "");
+    }
 }

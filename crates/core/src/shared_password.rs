@@ -1,13 +1,7 @@
 //! `SharedPasswordAuthenticator`: one password for users, another for admins.
 
 use async_trait::async_trait;
-use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    OptionDef,
-    OptionType::{Bool, Str},
-};
+use hubauth_config::{ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal};
 
 use crate::authenticator::{Authenticator, LoginKind, RequestContext};
 use crate::error::AuthError;
@@ -16,34 +10,34 @@ use crate::options::AuthenticatorConfig;
 use crate::rules::Rules;
 use crate::secret::Secret;
 
-/// The `[SharedPasswordAuthenticator]` table.
-pub static SHARED_PASSWORD_AUTHENTICATOR: ClassDef = ClassDef {
-    name: "SharedPasswordAuthenticator",
-    bases: &["Authenticator"],
-    help: "Authenticator where everyone shares one password (user_password) and admins share another (admin_password). Meant for short-lived events such as workshops.",
-    options: &[
-        OptionDef::new(
-            "user_password",
+hubauth_config::options! {
+    /// The `[SharedPasswordAuthenticator]` table.
+    pub static SHARED_PASSWORD_AUTHENTICATOR = class "SharedPasswordAuthenticator" {
+        bases: ["Authenticator"],
+        help: "Authenticator where everyone shares one password (user_password) and admins share another (admin_password). Meant for short-lived events such as workshops.",
+    };
+    /// `[SharedPasswordAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct SharedPasswordAuthenticatorOptions {
+        user_password: String = (
             Str,
             Literal("\"\""),
             "The password every user not in admin_users gives to log in. At least 8 characters. Empty means only admins can log in.",
         )
-        .secret(),
-        OptionDef::new(
-            "admin_password",
+            .secret(),
+        admin_password: String = (
             Str,
             Literal("\"\""),
             "The password users in admin_users give to log in as admins. At least 32 characters, and different from user_password. Empty means users in admin_users cannot log in.",
         )
-        .secret(),
-        OptionDef::new(
-            "allow_all",
+            .secret(),
+        allow_all: Option<bool> = (
             Bool,
             Computed("true unless allowed_users is set"),
             "Allow every user who knows the password to log in. For SharedPasswordAuthenticator this is true unless allowed_users is set.",
         ),
-    ],
-};
+    }
+}
 
 /// One password for users, another for admins.
 #[derive(Debug)]
@@ -56,12 +50,13 @@ pub struct SharedPasswordAuthenticator {
 impl SharedPasswordAuthenticator {
     /// Reads and validates `[SharedPasswordAuthenticator]` options.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
+        let options = SharedPasswordAuthenticatorOptions::load(view)?;
         let mut config = AuthenticatorConfig::from_view(view)?;
-        if view.get_opt::<bool>("allow_all")?.is_none() {
+        if options.allow_all.is_none() {
             config.allow_all = config.allowed_users.is_empty();
         }
-        let user_password: String = view.get("user_password")?;
-        let admin_password: String = view.get("admin_password")?;
+        let user_password: String = options.user_password;
+        let admin_password: String = options.admin_password;
         if !user_password.is_empty() && user_password.chars().count() < 8 {
             return Err(view.invalid("user_password", "must be at least 8 characters"));
         }
