@@ -3,11 +3,7 @@
 use std::collections::BTreeSet;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    Deprecated, OptionDef,
-    OptionType::{Bool, ClaimOrScript, Dict, List, Set, Str},
+    ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
 };
 use hubauth_core::{AuthenticatorConfig, GroupRules, Secret};
 use serde_json::{Map, Value};
@@ -15,58 +11,189 @@ use serde_json::{Map, Value};
 use crate::claims::ClaimRule;
 use crate::http::HttpSettings;
 
-/// The `[OAuthenticator]` table: options every OAuth 2.0 / OpenID Connect login has.
-pub static OAUTHENTICATOR: ClassDef = ClassDef {
-    name: "OAuthenticator",
-    bases: &["Authenticator"],
-    help: "Base class of the OAuth 2.0 / OpenID Connect logins: where the provider is, which client this hub is, what to ask for, and how the provider's answer becomes a user, groups and auth_state.",
-    options: &[
-        OptionDef::new("login_service", Str, Literal("\"OAuth 2.0\""), "The name of the identity provider, shown on the login button as \"Sign in with ...\"."),
-        OptionDef::new("client_id", Str, Literal("\"\""), "The OAuth client id this hub was registered with at the provider.")
+hubauth_config::options! {
+    /// The `[OAuthenticator]` table: options every OAuth 2.0 / OpenID Connect login has.
+    pub static OAUTHENTICATOR = class "OAuthenticator" {
+        bases: ["Authenticator"],
+        help: "Base class of the OAuth 2.0 / OpenID Connect logins: where the provider is, which client this hub is, what to ask for, and how the provider's answer becomes a user, groups and auth_state.",
+    };
+    /// `[OAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct OAuthenticatorOptions {
+        login_service: String = (
+            Str,
+            Literal("\"OAuth 2.0\""),
+            "The name of the identity provider, shown on the login button as \"Sign in with ...\".",
+        ),
+        client_id: String = (
+            Str,
+            Literal("\"\""),
+            "The OAuth client id this hub was registered with at the provider.",
+        )
             .env(&["OAUTH_CLIENT_ID"]),
-        OptionDef::new("client_secret", Str, Literal("\"\""), "The OAuth client secret this hub was registered with at the provider.")
+        client_secret: String = (
+            Str,
+            Literal("\"\""),
+            "The OAuth client secret this hub was registered with at the provider.",
+        )
             .env(&["OAUTH_CLIENT_SECRET"])
             .secret(),
-        OptionDef::new("oauth_callback_url", Str, Literal("\"\""), "The callback URL registered at the provider (https://hub.example.org/hub/oauth_callback). Empty means it is worked out from the request.")
+        oauth_callback_url: String = (
+            Str,
+            Literal("\"\""),
+            "The callback URL registered at the provider (https://hub.example.org/hub/oauth_callback). Empty means it is worked out from the request.",
+        )
             .env(&["OAUTH_CALLBACK_URL"]),
-        OptionDef::new("oidc_issuer", Str, Literal("\"\""), "The OpenID Connect issuer URL (https://idp.example.org/realms/main). When set, authorize_url, token_url, userdata_url, the signing keys and the logout endpoint are read from its /.well-known/openid-configuration unless set explicitly, and ID tokens must come from this issuer.\n\nWrite it exactly as the provider's discovery document spells `issuer`, trailing slash included or not (Auth0's ends in /, Keycloak's does not): the document's issuer, the ID tokens' `iss` and the authorization response's `iss` must all be this exact string, or the login is refused (OpenID Connect Discovery 4.3, Core 3.1.3.7). A hubauth addition: upstream has no discovery."),
-        OptionDef::new("jwks_url", Str, Literal("\"\""), "URL of the provider's signing keys (JWKS), to verify ID tokens. Filled by oidc_issuer discovery when empty."),
-        OptionDef::new("authorize_url", Str, Literal("\"\""), "The provider's authorization endpoint, where users are sent to log in.")
+        oidc_issuer: String = (
+            Str,
+            Literal("\"\""),
+            "The OpenID Connect issuer URL (https://idp.example.org/realms/main). When set, authorize_url, token_url, userdata_url, the signing keys and the logout endpoint are read from its /.well-known/openid-configuration unless set explicitly, and ID tokens must come from this issuer.\n\nWrite it exactly as the provider's discovery document spells `issuer`, trailing slash included or not (Auth0's ends in /, Keycloak's does not): the document's issuer, the ID tokens' `iss` and the authorization response's `iss` must all be this exact string, or the login is refused (OpenID Connect Discovery 4.3, Core 3.1.3.7). A hubauth addition: upstream has no discovery.",
+        ),
+        jwks_url: String = (
+            Str,
+            Literal("\"\""),
+            "URL of the provider's signing keys (JWKS), to verify ID tokens. Filled by oidc_issuer discovery when empty.",
+        ),
+        authorize_url: String = (
+            Str,
+            Literal("\"\""),
+            "The provider's authorization endpoint, where users are sent to log in.",
+        )
             .env(&["OAUTH2_AUTHORIZE_URL"]),
-        OptionDef::new("token_url", Str, Literal("\"\""), "The provider's token endpoint, where the hub exchanges the code for tokens.")
+        token_url: String = (
+            Str,
+            Literal("\"\""),
+            "The provider's token endpoint, where the hub exchanges the code for tokens.",
+        )
             .env(&["OAUTH2_TOKEN_URL"]),
-        OptionDef::new("userdata_url", Str, Literal("\"\""), "The provider's user info endpoint. Cannot be combined with userdata_from_id_token.")
+        userdata_url: String = (
+            Str,
+            Literal("\"\""),
+            "The provider's user info endpoint. Cannot be combined with userdata_from_id_token.",
+        )
             .env(&["OAUTH2_USERDATA_URL"]),
-        OptionDef::new("userdata_from_id_token", Bool, Literal("false"), "Take the user info from the ID token in the token response instead of calling userdata_url.\n\nhubauth verifies the ID token's signature with the provider's keys (oidc_issuer or jwks_url must be set), its issuer, audience, expiry and nonce."),
-        OptionDef::new("trusted_audiences", Set, Literal("[]"), "Audiences an ID token may name besides this hub's client_id. An ID token whose `aud` lists any other audience is refused (OpenID Connect Core 3.1.3.7): a token also issued to another party could have been replayed by it. With several audiences, the token's `azp` must be this hub's client_id. A hubauth addition."),
-        OptionDef::new("allow_unverified_email", Bool, Literal("false"), "Accept a username taken from an email the provider did not mark as verified.\n\nWhen username_claim is `email` (or a path or namespaced claim ending in `email`, such as `user.email`, or a script that reads `email`), the user info must carry `email_verified: true` (the JSON value true; the string \"true\" is not accepted), or the verified ID token must say so for the same address; otherwise the login is refused with 403 \"Login with unverified email ... is not allowed\". Anyone who can register an unverified address at the provider could otherwise log in as the hub user of that address. Set this to true only for a provider that verifies every address but does not say so (it then only logs a warning). Upstream has this option on Auth0OAuthenticator only; hubauth applies the rule to every OAuth class. Azure AD's `xms_edov: true` counts as verified; Globus sends no email_verified."),
-        OptionDef::new("userdata_params", Dict, Literal("{}"), "Extra query parameters sent with the user info request."),
-        OptionDef::new("userdata_token_method", Str, Literal("\"header\""), "How the access token is sent to userdata_url: \"header\" (Authorization: Bearer) or \"url\" (also as access_token in the query).")
+        userdata_from_id_token: bool = (
+            Bool,
+            Literal("false"),
+            "Take the user info from the ID token in the token response instead of calling userdata_url.\n\nhubauth verifies the ID token's signature with the provider's keys (oidc_issuer or jwks_url must be set), its issuer, audience, expiry and nonce.",
+        ),
+        trusted_audiences: BTreeSet<String> = (
+            Set,
+            Literal("[]"),
+            "Audiences an ID token may name besides this hub's client_id. An ID token whose `aud` lists any other audience is refused (OpenID Connect Core 3.1.3.7): a token also issued to another party could have been replayed by it. With several audiences, the token's `azp` must be this hub's client_id. A hubauth addition.",
+        ),
+        allow_unverified_email: bool = (
+            Bool,
+            Literal("false"),
+            "Accept a username taken from an email the provider did not mark as verified.\n\nWhen username_claim is `email` (or a path or namespaced claim ending in `email`, such as `user.email`, or a script that reads `email`), the user info must carry `email_verified: true` (the JSON value true; the string \"true\" is not accepted), or the verified ID token must say so for the same address; otherwise the login is refused with 403 \"Login with unverified email ... is not allowed\". Anyone who can register an unverified address at the provider could otherwise log in as the hub user of that address. Set this to true only for a provider that verifies every address but does not say so (it then only logs a warning). Upstream has this option on Auth0OAuthenticator only; hubauth applies the rule to every OAuth class. Azure AD's `xms_edov: true` counts as verified; Globus sends no email_verified.",
+        ),
+        userdata_params: serde_json::Map<String, serde_json::Value> = (
+            Dict,
+            Literal("{}"),
+            "Extra query parameters sent with the user info request.",
+        ),
+        userdata_token_method: String = (
+            Str,
+            Literal("\"header\""),
+            "How the access token is sent to userdata_url: \"header\" (Authorization: Bearer) or \"url\" (also as access_token in the query).",
+        )
             .env(&["OAUTH2_USERDATA_REQUEST_TYPE"]),
-        OptionDef::new("username_claim", ClaimOrScript, Literal("\"username\""), "The user info claim that holds the username: a claim name, a dotted path into nested claims (\"ocs.data.id\"), or a script { script = \"...\" } that sees `user_info` and returns the name.")
+        username_claim: serde_json::Value = (
+            ClaimOrScript,
+            Literal("\"username\""),
+            "The user info claim that holds the username: a claim name, a dotted path into nested claims (\"ocs.data.id\"), or a script { script = \"...\" } that sees `user_info` and returns the name.",
+        )
             .env(&["OAUTH2_USERNAME_KEY"]),
-        OptionDef::new("scope", List, Literal("[]"), "The scopes to request from the provider. Empty sends no scope parameter."),
-        OptionDef::new("allowed_scopes", List, Literal("[]"), "Allow users who were granted all of these scopes. Must be a subset of scope."),
-        OptionDef::new("extra_authorize_params", Dict, Literal("{}"), "Extra query parameters added to the authorization request."),
-        OptionDef::new("token_params", Dict, Literal("{}"), "Extra parameters added to the token request; they override the standard ones."),
-        OptionDef::new("basic_auth", Bool, Literal("false"), "Send the client id and secret to the token endpoint with HTTP Basic authentication instead of in the request body.")
+        scope: Vec<String> = (
+            List,
+            Literal("[]"),
+            "The scopes to request from the provider. Empty sends no scope parameter.",
+        ),
+        allowed_scopes: Vec<String> = (
+            List,
+            Literal("[]"),
+            "Allow users who were granted all of these scopes. Must be a subset of scope.",
+        ),
+        extra_authorize_params: serde_json::Map<String, serde_json::Value> = (
+            Dict,
+            Literal("{}"),
+            "Extra query parameters added to the authorization request.",
+        ),
+        token_params: serde_json::Map<String, serde_json::Value> = (
+            Dict,
+            Literal("{}"),
+            "Extra parameters added to the token request; they override the standard ones.",
+        ),
+        basic_auth: bool = (
+            Bool,
+            Literal("false"),
+            "Send the client id and secret to the token endpoint with HTTP Basic authentication instead of in the request body.",
+        )
             .env(&["OAUTH2_BASIC_AUTH"]),
-        OptionDef::new("enable_pkce", Bool, Literal("true"), "Use PKCE (S256) in the authorization code flow. Turn off only for providers that reject it."),
-        OptionDef::new("allowed_groups", Set, Literal("[]"), "Allow members of these groups (as reported by auth_state_groups_key) to log in. Requires manage_groups."),
-        OptionDef::new("admin_groups", Set, Literal("[]"), "Members of these groups are admins; when set, users outside them who are not in admin_users lose admin. Requires manage_groups."),
-        OptionDef::new("auth_state_groups_key", ClaimOrScript, Literal("\"\""), "Where the user's groups are in auth_state: a dotted path (\"oauth_user.groups\") or a script { script = \"...\" } that sees `auth_state` and returns a list. Requires manage_groups."),
-        OptionDef::new("modify_auth_state_hook", Str, Literal("\"\""), "A script run on the auth_state before groups are read from it: it sees `auth_state` and `authenticator` and returns the auth_state."),
-        OptionDef::new("refresh_user_hook", Str, Literal("\"\""), "A script run when a user's auth info is refreshed: it sees `user` (the name) and `auth_state` and returns true (up to date), false (log in again) or () to refresh as usual."),
-        OptionDef::new("allow_existing_users", Bool, Literal("false"), "Allow users that already exist in the hub's database to log in. OAuthenticator's default is false."),
-        OptionDef::new("refresh_pre_spawn", Bool, Computed("the value of enable_auth_state"), "Refresh the user's tokens before handing them to a protected app."),
-        OptionDef::new("logout_redirect_url", Str, Literal("\"\""), "Where to send users after they log out, e.g. the provider's logout page.")
+        enable_pkce: bool = (
+            Bool,
+            Literal("true"),
+            "Use PKCE (S256) in the authorization code flow. Turn off only for providers that reject it.",
+        ),
+        allowed_groups: BTreeSet<String> = (
+            Set,
+            Literal("[]"),
+            "Allow members of these groups (as reported by auth_state_groups_key) to log in. Requires manage_groups.",
+        ),
+        admin_groups: BTreeSet<String> = (
+            Set,
+            Literal("[]"),
+            "Members of these groups are admins; when set, users outside them who are not in admin_users lose admin. Requires manage_groups.",
+        ),
+        auth_state_groups_key: serde_json::Value = (
+            ClaimOrScript,
+            Literal("\"\""),
+            "Where the user's groups are in auth_state: a dotted path (\"oauth_user.groups\") or a script { script = \"...\" } that sees `auth_state` and returns a list. Requires manage_groups.",
+        ),
+        modify_auth_state_hook: String = (
+            Str,
+            Literal("\"\""),
+            "A script run on the auth_state before groups are read from it: it sees `auth_state` and `authenticator` and returns the auth_state.",
+        ),
+        refresh_user_hook: String = (
+            Str,
+            Literal("\"\""),
+            "A script run when a user's auth info is refreshed: it sees `user` (the name) and `auth_state` and returns true (up to date), false (log in again) or () to refresh as usual.",
+        ),
+        allow_existing_users: bool = (
+            Bool,
+            Literal("false"),
+            "Allow users that already exist in the hub's database to log in. OAuthenticator's default is false.",
+        ),
+        refresh_pre_spawn: Option<bool> = (
+            Bool,
+            Computed("the value of enable_auth_state"),
+            "Refresh the user's tokens before handing them to a protected app.",
+        ),
+        logout_redirect_url: String = (
+            Str,
+            Literal("\"\""),
+            "Where to send users after they log out, e.g. the provider's logout page.",
+        )
             .env(&["OAUTH_LOGOUT_REDIRECT_URL"]),
-        OptionDef::new("oidc_logout", Bool, Literal("false"), "End the provider's session too at logout (OpenID Connect RP-initiated logout: the end_session_endpoint with id_token_hint). A hubauth addition."),
-        OptionDef::new("validate_server_cert", Bool, Literal("true"), "Verify the provider's TLS certificates. Turning this off removes the protection of everything the provider sends.")
+        oidc_logout: bool = (
+            Bool,
+            Literal("false"),
+            "End the provider's session too at logout (OpenID Connect RP-initiated logout: the end_session_endpoint with id_token_hint). A hubauth addition.",
+        ),
+        validate_server_cert: bool = (
+            Bool,
+            Literal("true"),
+            "Verify the provider's TLS certificates. Turning this off removes the protection of everything the provider sends.",
+        )
             .env(&["OAUTH_TLS_VERIFY"]),
-        OptionDef::new("http_request_kwargs", Dict, Literal("{}"), "Settings for every request to the provider: proxy_host, proxy_port, proxy_username, proxy_password, ca_certs (a PEM file), connect_timeout and request_timeout (seconds), validate_cert."),
-    ],
-};
+        http_request_kwargs: serde_json::Map<String, serde_json::Value> = (
+            Dict,
+            Literal("{}"),
+            "Settings for every request to the provider: proxy_host, proxy_port, proxy_username, proxy_password, ca_certs (a PEM file), connect_timeout and request_timeout (seconds), validate_cert.",
+        ),
+    }
+}
 
 const GENERIC_ALIASES_USERNAME: &[Deprecated] = &[Deprecated {
     name: "username_key",
@@ -84,26 +211,53 @@ const GENERIC_ALIASES_TLS: &[Deprecated] = &[Deprecated {
     same_type: true,
 }];
 
-/// The `[GenericOAuthenticator]` table.
-pub static GENERIC_OAUTHENTICATOR: ClassDef = ClassDef {
-    name: "GenericOAuthenticator",
-    bases: &["OAuthenticator"],
-    help: "Login with any OAuth 2.0 or OpenID Connect provider (Keycloak, Auth0, Okta, Authentik, Dex, Nextcloud, ...), configured by its URLs and claims.",
-    options: &[
-        OptionDef::new("login_service", Str, Literal("\"OAuth 2.0\""), "The name of the identity provider, shown on the login button as \"Sign in with ...\".")
+hubauth_config::options! {
+    /// The `[GenericOAuthenticator]` table.
+    pub static GENERIC_OAUTHENTICATOR = class "GenericOAuthenticator" {
+        bases: ["OAuthenticator"],
+        help: "Login with any OAuth 2.0 or OpenID Connect provider (Keycloak, Auth0, Okta, Authentik, Dex, Nextcloud, ...), configured by its URLs and claims.",
+    };
+    /// `[GenericOAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct GenericOAuthenticatorOptions {
+        login_service: String = (
+            Str,
+            Literal("\"OAuth 2.0\""),
+            "The name of the identity provider, shown on the login button as \"Sign in with ...\".",
+        )
             .env(&["LOGIN_SERVICE"]),
-        OptionDef::new("username_claim", ClaimOrScript, Literal("\"username\""), "The user info claim that holds the username: a claim name, a dotted path into nested claims (\"ocs.data.id\"), or a script { script = \"...\" } that sees `user_info` and returns the name.")
+        username_claim: serde_json::Value = (
+            ClaimOrScript,
+            Literal("\"username\""),
+            "The user info claim that holds the username: a claim name, a dotted path into nested claims (\"ocs.data.id\"), or a script { script = \"...\" } that sees `user_info` and returns the name.",
+        )
             .env(&["OAUTH2_USERNAME_KEY"])
             .deprecated(GENERIC_ALIASES_USERNAME),
-        OptionDef::new("token_params", Dict, Literal("{}"), "Extra parameters added to the token request; they override the standard ones.")
+        token_params: serde_json::Map<String, serde_json::Value> = (
+            Dict,
+            Literal("{}"),
+            "Extra parameters added to the token request; they override the standard ones.",
+        )
             .deprecated(GENERIC_ALIASES_TOKEN_PARAMS),
-        OptionDef::new("validate_server_cert", Bool, Literal("true"), "Verify the provider's TLS certificates.")
+        validate_server_cert: bool = (
+            Bool,
+            Literal("true"),
+            "Verify the provider's TLS certificates.",
+        )
             .env(&["OAUTH_TLS_VERIFY"])
             .deprecated(GENERIC_ALIASES_TLS),
-        OptionDef::new("auth_state_groups_key", ClaimOrScript, Literal("\"oauth_user.groups\""), "Where the user's groups are in auth_state: a dotted path or a script { script = \"...\" }. Generic's default reads the `groups` claim of the user info. Requires manage_groups to be used."),
-        OptionDef::new("claim_groups_key", ClaimOrScript, Computed("the environment variable OAUTH2_GROUPS_KEY, else \"groups\""), "Deprecated since OAuthenticator 17.0: the user info claim holding groups. Setting it sets auth_state_groups_key to \"oauth_user.<claim>\"."),
-    ],
-};
+        auth_state_groups_key: serde_json::Value = (
+            ClaimOrScript,
+            Literal("\"oauth_user.groups\""),
+            "Where the user's groups are in auth_state: a dotted path or a script { script = \"...\" }. Generic's default reads the `groups` claim of the user info. Requires manage_groups to be used.",
+        ),
+        claim_groups_key: Option<serde_json::Value> = (
+            ClaimOrScript,
+            Computed("the environment variable OAUTH2_GROUPS_KEY, else \"groups\""),
+            "Deprecated since OAuthenticator 17.0: the user info claim holding groups. Setting it sets auth_state_groups_key to \"oauth_user.<claim>\".",
+        ),
+    }
+}
 
 /// How user info is fetched after the token exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,11 +341,12 @@ impl OAuthConfig {
     /// checks are done by [`OAuthConfig::check_endpoints`] once the provider has filled in
     /// its defaults.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
+        let options = OAuthenticatorOptions::load(view)?;
         let mut base = AuthenticatorConfig::from_view(view)?;
         let class = view.class_name();
-        let allowed_groups: BTreeSet<String> = view.get("allowed_groups")?;
-        let admin_groups: BTreeSet<String> = view.get("admin_groups")?;
-        let mut groups_key: Value = view.get("auth_state_groups_key")?;
+        let allowed_groups: BTreeSet<String> = options.allowed_groups;
+        let admin_groups: BTreeSet<String> = options.admin_groups;
+        let mut groups_key: Value = options.auth_state_groups_key;
         // Generic's deprecated claim_groups_key rewrites auth_state_groups_key.
         if view.option("claim_groups_key").is_ok() && view.is_set("claim_groups_key") {
             let claim: Value = view.get("claim_groups_key")?;
@@ -251,12 +406,12 @@ impl OAuthConfig {
             allowed_groups,
             admin_groups,
         };
-        if view.get_opt::<bool>("refresh_pre_spawn")?.is_none() {
+        if options.refresh_pre_spawn.is_none() {
             base.refresh_pre_spawn = base.enable_auth_state;
         }
 
-        let scope: Vec<String> = view.get("scope")?;
-        let allowed_scopes: Vec<String> = view.get("allowed_scopes")?;
+        let scope: Vec<String> = options.scope;
+        let allowed_scopes: Vec<String> = options.allowed_scopes;
         // A provider whose `scope` default is computed (Globus) fills `scope` in later and
         // checks allowed_scopes against it itself.
         let scope_known = view.get_opt::<Vec<String>>("scope")?.is_some();
@@ -269,15 +424,15 @@ impl OAuthConfig {
                 format!("Allowed scopes must be a subset of requested scopes. {scope:?} is requested but {missing:?} is allowed"),
             ));
         }
-        let userdata_url: String = view.get("userdata_url")?;
-        let userdata_from_id_token: bool = view.get("userdata_from_id_token")?;
+        let userdata_url: String = options.userdata_url;
+        let userdata_from_id_token: bool = options.userdata_from_id_token;
         if !userdata_url.is_empty() && userdata_from_id_token {
             return Err(view.invalid(
                 "userdata_url",
                 "Cannot specify both authenticator.userdata_url and authenticator.userdata_from_id_token.",
             ));
         }
-        let method: String = view.get("userdata_token_method")?;
+        let method: String = options.userdata_token_method;
         let userdata_token_method = match method.as_str() {
             "header" => TokenMethod::Header,
             "url" => TokenMethod::Url,
@@ -288,7 +443,7 @@ impl OAuthConfig {
                 ));
             }
         };
-        let username_claim: Value = view.get("username_claim")?;
+        let username_claim: Value = options.username_claim;
         let username_claim = ClaimRule::from_value(&username_claim, &["user_info"])
             .map_err(|err| view.invalid("username_claim", err))?;
         let compile = |option: &str| -> Result<Option<hubauth_script::Script>, ConfigError> {
@@ -302,11 +457,11 @@ impl OAuthConfig {
         };
         let modify_auth_state_hook = compile("modify_auth_state_hook")?;
         let refresh_user_hook = compile("refresh_user_hook")?;
-        let kwargs: Map<String, Value> = view.get("http_request_kwargs")?;
-        let validate_server_cert: bool = view.get("validate_server_cert")?;
+        let kwargs: Map<String, Value> = options.http_request_kwargs;
+        let validate_server_cert: bool = options.validate_server_cert;
         let http = HttpSettings::from_kwargs(validate_server_cert, &kwargs)
             .map_err(|err| view.invalid("http_request_kwargs", err))?;
-        let client_secret: String = view.get("client_secret")?;
+        let client_secret: String = options.client_secret;
         let urls = [
             "oauth_callback_url",
             "oidc_issuer",
@@ -321,38 +476,38 @@ impl OAuthConfig {
                 check_url(&value).map_err(|err| view.invalid(option, err))?;
             }
         }
-        let trusted_audiences: Vec<String> = view.get("trusted_audiences")?;
+        let trusted_audiences: Vec<String> = options.trusted_audiences.into_iter().collect();
         if trusted_audiences.iter().any(|aud| aud.trim().is_empty()) {
             return Err(view.invalid("trusted_audiences", "holds an empty audience"));
         }
         Ok(OAuthConfig {
             base,
-            login_service: view.get("login_service")?,
-            client_id: view.get("client_id")?,
+            login_service: options.login_service,
+            client_id: options.client_id,
             client_secret: Secret::new(client_secret),
-            oauth_callback_url: view.get("oauth_callback_url")?,
+            oauth_callback_url: options.oauth_callback_url,
             // Kept exactly as written: it is compared with the provider's issuer as a string.
-            oidc_issuer: view.get("oidc_issuer")?,
-            jwks_url: view.get("jwks_url")?,
-            authorize_url: view.get("authorize_url")?,
-            token_url: view.get("token_url")?,
+            oidc_issuer: options.oidc_issuer,
+            jwks_url: options.jwks_url,
+            authorize_url: options.authorize_url,
+            token_url: options.token_url,
             userdata_url,
             userdata_from_id_token,
-            userdata_params: view.get("userdata_params")?,
+            userdata_params: options.userdata_params,
             trusted_audiences,
-            allow_unverified_email: view.get("allow_unverified_email")?,
+            allow_unverified_email: options.allow_unverified_email,
             userdata_token_method,
             username_claim,
             scope,
             allowed_scopes,
-            extra_authorize_params: view.get("extra_authorize_params")?,
-            token_params: view.get("token_params")?,
-            basic_auth: view.get("basic_auth")?,
-            enable_pkce: view.get("enable_pkce")?,
+            extra_authorize_params: options.extra_authorize_params,
+            token_params: options.token_params,
+            basic_auth: options.basic_auth,
+            enable_pkce: options.enable_pkce,
             auth_state_groups_key,
             modify_auth_state_hook,
             refresh_user_hook,
-            oidc_logout: view.get("oidc_logout")?,
+            oidc_logout: options.oidc_logout,
             http,
         })
     }
