@@ -1,35 +1,82 @@
 //! The options of `AzureAdOAuthenticator` and `LocalAzureAdOAuthenticator`.
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    OptionDef,
-    OptionType::{Bool, ClaimOrScript, List, Str},
+    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal,
 };
 
-/// The `[AzureAdOAuthenticator]` table.
-pub static AZURE_AD_OAUTHENTICATOR: ClassDef = ClassDef {
-    name: "AzureAdOAuthenticator",
-    bases: &["OAuthenticator"],
-    help: "Login with Microsoft Entra ID (Azure AD). The user is the ID token of the token response, verified against the tenant's signing keys (found through the tenant's OpenID Connect discovery document), issuer, audience, expiry and nonce.",
-    options: &[
-        OptionDef::new("login_service", Str, Literal("\"Azure AD\""), "The name of the identity provider, shown on the login button as \"Sign in with ...\".")
+hubauth_config::options! {
+    /// The `[AzureAdOAuthenticator]` table.
+    pub static AZURE_AD_OAUTHENTICATOR = class "AzureAdOAuthenticator" {
+        bases: ["OAuthenticator"],
+        help: "Login with Microsoft Entra ID (Azure AD). The user is the ID token of the token response, verified against the tenant's signing keys (found through the tenant's OpenID Connect discovery document), issuer, audience, expiry and nonce.",
+    };
+    /// `[AzureAdOAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct AzureAdOAuthenticatorOptions {
+        login_service: String = (
+            Str,
+            Literal("\"Azure AD\""),
+            "The name of the identity provider, shown on the login button as \"Sign in with ...\".",
+        )
             .env(&["LOGIN_SERVICE"]),
-        OptionDef::new("tenant_id", Str, Literal("\"\""), "An Azure tenant ID for which an OAuth application is registered via client_id and client_secret (a directory GUID or a verified domain such as contoso.onmicrosoft.com).\n\nThis is used to set the default values of authorize_url and token_url, and to find the tenant's signing keys. Empty, \"common\", \"organizations\" or \"consumers\" make the hub multi-tenant: an ID token is then accepted from any tenant whose issuer matches the discovery document's issuer template with the token's own `tid`; restrict who may log in with the allow options.")
+        tenant_id: String = (
+            Str,
+            Literal("\"\""),
+            "An Azure tenant ID for which an OAuth application is registered via client_id and client_secret (a directory GUID or a verified domain such as contoso.onmicrosoft.com).\n\nThis is used to set the default values of authorize_url and token_url, and to find the tenant's signing keys. Empty, \"common\", \"organizations\" or \"consumers\" make the hub multi-tenant: an ID token is then accepted from any tenant whose issuer matches the discovery document's issuer template with the token's own `tid`; restrict who may log in with the allow options.",
+        )
             .env(&["AAD_TENANT_ID"]),
-        OptionDef::new("graph_url", Str, Literal("\"https://login.microsoftonline.com\""), "The login authority (despite the name, not Microsoft Graph): https://login.microsoftonline.com, or a national cloud's such as https://login.microsoftonline.us or https://login.chinacloudapi.cn. authorize_url, token_url and the discovery document are derived from it."),
-        OptionDef::new("use_v2_endpoints", Bool, Literal("false"), "Use the Microsoft identity platform (v2.0) endpoints: {graph_url}/{tenant_id}/oauth2/v2.0/authorize and .../v2.0/token, and the v2.0 discovery document. The default, false, keeps upstream's v1 endpoints ({graph_url}/{tenant_id}/oauth2/authorize), so existing app registrations keep working. A hubauth addition."),
-        OptionDef::new("authorize_url", Str, Computed("{graph_url}/{tenant_id}/oauth2/authorize, or {graph_url}/oauth2/authorize without tenant_id (v2.0: {graph_url}/{tenant_id or common}/oauth2/v2.0/authorize)"), "The authorization endpoint. Derived from graph_url and tenant_id unless set."),
-        OptionDef::new("token_url", Str, Computed("{graph_url}/{tenant_id}/oauth2/token, or {graph_url}/oauth2/token without tenant_id (v2.0: {graph_url}/{tenant_id or common}/oauth2/v2.0/token)"), "The token endpoint. Derived from graph_url and tenant_id unless set."),
-        OptionDef::new("scope", List, Literal("[]"), "The OAuth scopes to request. hubauth always requests \"openid\" too (added when missing), because the user is read from the ID token and the ID token is bound to the login by its nonce. Add \"offline_access\" on the v2.0 endpoints for refresh tokens, and a Graph permission (\"https://graph.microsoft.com/GroupMember.Read.All\") for graph_groups_fallback."),
-        OptionDef::new("username_claim", ClaimOrScript, Literal("\"name\""), "The ID token claim that holds the username: a claim name, a dotted path, or a script { script = \"...\" } that sees `user_info`.\n\nThe default, \"name\", is the display name as upstream: it is neither unique nor stable (two people can share it, and users may be able to change it), so hubauth warns at start; prefer \"oid\" (the stable object id) or \"preferred_username\"."),
-        OptionDef::new("auth_state_groups_key", ClaimOrScript, Literal("\"user.groups\""), "Where the user's groups are in auth_state: a dotted path or a script { script = \"...\" }. The default reads the ID token's `groups` claim (\"user.<user_groups_claim>\" when the deprecated user_groups_claim is set) (group object ids unless the app registration emits names). Requires manage_groups to be used."),
-        OptionDef::new("user_groups_claim", Str, Literal("\"\""), "Deprecated since OAuthenticator 17: the ID token claim holding groups. Setting it sets auth_state_groups_key's default to \"user.<claim>\"."),
-        OptionDef::new("graph_groups_fallback", Bool, Literal("true"), "When the ID token has no `groups` claim because the user is in too many groups (the \"group overage\" claims `_claim_names`/`_claim_sources`, or `hasgroups`), read the groups from Microsoft Graph (POST {graph_api_url}/v1.0/me/getMemberObjects) with the access token, instead of treating the user as in no group. Only with manage_groups. A Graph failure refuses the login (502, or 403 when Graph refuses the token) rather than dropping the groups. A hubauth addition."),
-        OptionDef::new("graph_api_url", Str, Literal("\"https://graph.microsoft.com\""), "Microsoft Graph, for graph_groups_fallback (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn). A hubauth addition."),
-    ],
-};
+        graph_url: String = (
+            Str,
+            Literal("\"https://login.microsoftonline.com\""),
+            "The login authority (despite the name, not Microsoft Graph): https://login.microsoftonline.com, or a national cloud's such as https://login.microsoftonline.us or https://login.chinacloudapi.cn. authorize_url, token_url and the discovery document are derived from it.",
+        ),
+        use_v2_endpoints: bool = (
+            Bool,
+            Literal("false"),
+            "Use the Microsoft identity platform (v2.0) endpoints: {graph_url}/{tenant_id}/oauth2/v2.0/authorize and .../v2.0/token, and the v2.0 discovery document. The default, false, keeps upstream's v1 endpoints ({graph_url}/{tenant_id}/oauth2/authorize), so existing app registrations keep working. A hubauth addition.",
+        ),
+        authorize_url: Option<String> = (
+            Str,
+            Computed("{graph_url}/{tenant_id}/oauth2/authorize, or {graph_url}/oauth2/authorize without tenant_id (v2.0: {graph_url}/{tenant_id or common}/oauth2/v2.0/authorize)"),
+            "The authorization endpoint. Derived from graph_url and tenant_id unless set.",
+        ),
+        token_url: Option<String> = (
+            Str,
+            Computed("{graph_url}/{tenant_id}/oauth2/token, or {graph_url}/oauth2/token without tenant_id (v2.0: {graph_url}/{tenant_id or common}/oauth2/v2.0/token)"),
+            "The token endpoint. Derived from graph_url and tenant_id unless set.",
+        ),
+        scope: Vec<String> = (
+            List,
+            Literal("[]"),
+            "The OAuth scopes to request. hubauth always requests \"openid\" too (added when missing), because the user is read from the ID token and the ID token is bound to the login by its nonce. Add \"offline_access\" on the v2.0 endpoints for refresh tokens, and a Graph permission (\"https://graph.microsoft.com/GroupMember.Read.All\") for graph_groups_fallback.",
+        ),
+        username_claim: serde_json::Value = (
+            ClaimOrScript,
+            Literal("\"name\""),
+            "The ID token claim that holds the username: a claim name, a dotted path, or a script { script = \"...\" } that sees `user_info`.\n\nThe default, \"name\", is the display name as upstream: it is neither unique nor stable (two people can share it, and users may be able to change it), so hubauth warns at start; prefer \"oid\" (the stable object id) or \"preferred_username\".",
+        ),
+        auth_state_groups_key: serde_json::Value = (
+            ClaimOrScript,
+            Literal("\"user.groups\""),
+            "Where the user's groups are in auth_state: a dotted path or a script { script = \"...\" }. The default reads the ID token's `groups` claim (\"user.<user_groups_claim>\" when the deprecated user_groups_claim is set) (group object ids unless the app registration emits names). Requires manage_groups to be used.",
+        ),
+        user_groups_claim: String = (
+            Str,
+            Literal("\"\""),
+            "Deprecated since OAuthenticator 17: the ID token claim holding groups. Setting it sets auth_state_groups_key's default to \"user.<claim>\".",
+        ),
+        graph_groups_fallback: bool = (
+            Bool,
+            Literal("true"),
+            "When the ID token has no `groups` claim because the user is in too many groups (the \"group overage\" claims `_claim_names`/`_claim_sources`, or `hasgroups`), read the groups from Microsoft Graph (POST {graph_api_url}/v1.0/me/getMemberObjects) with the access token, instead of treating the user as in no group. Only with manage_groups. A Graph failure refuses the login (502, or 403 when Graph refuses the token) rather than dropping the groups. A hubauth addition.",
+        ),
+        graph_api_url: String = (
+            Str,
+            Literal("\"https://graph.microsoft.com\""),
+            "Microsoft Graph, for graph_groups_fallback (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn). A hubauth addition.",
+        ),
+    }
+}
 
 /// `LocalAzureAdOAuthenticator`: AzureAdOAuthenticator whose users are local UNIX users.
 pub static LOCAL_AZURE_AD_OAUTHENTICATOR: ClassDef =
@@ -70,8 +117,9 @@ pub struct AzureConfig {
 impl AzureConfig {
     /// Reads the Azure options of a class view.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
-        let graph_url: String = view.get("graph_url")?;
-        let graph_api_url: String = view.get("graph_api_url")?;
+        let options = AzureAdOAuthenticatorOptions::load(view)?;
+        let graph_url: String = options.graph_url;
+        let graph_api_url: String = options.graph_api_url;
         for (option, value) in [("graph_url", &graph_url), ("graph_api_url", &graph_api_url)] {
             let parsed = url::Url::parse(value)
                 .map_err(|err| view.invalid(option, format!("not a URL ({err})")))?;
@@ -79,7 +127,7 @@ impl AzureConfig {
                 return Err(view.invalid(option, "must be an http or https URL"));
             }
         }
-        let tenant_id: String = view.get("tenant_id")?;
+        let tenant_id: String = options.tenant_id;
         let tenant_id = tenant_id.trim().to_owned();
         if tenant_id.contains(['/', '?', '#']) {
             return Err(view.invalid(
@@ -91,9 +139,9 @@ impl AzureConfig {
             class_name: view.class_name().to_owned(),
             tenant_id,
             graph_url: graph_url.trim_end_matches('/').to_owned(),
-            use_v2_endpoints: view.get("use_v2_endpoints")?,
-            user_groups_claim: view.get("user_groups_claim")?,
-            graph_groups_fallback: view.get("graph_groups_fallback")?,
+            use_v2_endpoints: options.use_v2_endpoints,
+            user_groups_claim: options.user_groups_claim,
+            graph_groups_fallback: options.graph_groups_fallback,
             graph_api_url: graph_api_url.trim_end_matches('/').to_owned(),
         })
     }

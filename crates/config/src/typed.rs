@@ -62,7 +62,7 @@ impl<T: FromOption> LoadOption for Option<T> {
 /// `defaults()` calls.
 pub fn load_defaults<T>(
     class: &'static ClassDef,
-    load: fn(&ClassView<'_>) -> Result<T, ConfigError>,
+    load: impl FnOnce(&ClassView<'_>) -> Result<T, ConfigError>,
 ) -> Result<T, ConfigError> {
     let registry = Registry::new([class]).map_err(|err| ConfigError::ClassUnavailable {
         class: class.name,
@@ -128,13 +128,22 @@ macro_rules! options {
             /// Every option at its default (no file, no environment); computed defaults
             /// are `None`.
             $struct_vis fn defaults() -> ::std::result::Result<Self, $crate::ConfigError> {
+                Self::with_defaults(Self::load)
+            }
+
+            /// Runs `read` (a class's `from_view`) on a view of this table alone with
+            /// every option at its default: what a configuration without the table
+            /// gives, for the class's `Default`.
+            $struct_vis fn with_defaults<T>(
+                read: impl FnOnce(&$crate::ClassView<'_>) -> ::std::result::Result<T, $crate::ConfigError>,
+            ) -> ::std::result::Result<T, $crate::ConfigError> {
                 static ALONE: $crate::ClassDef = $crate::ClassDef {
                     name: $name,
                     bases: &[],
                     help: "",
                     options: $options::OPTIONS,
                 };
-                $crate::typed::load_defaults(&ALONE, Self::load)
+                $crate::typed::load_defaults(&ALONE, read)
             }
 
             /// Reads every option of the table from `view`: the file, then the environment

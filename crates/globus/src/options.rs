@@ -3,11 +3,7 @@
 use std::collections::BTreeSet;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    OptionDef,
-    OptionType::{Bool, ClaimOrScript, List, Set, Str},
+    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal,
 };
 
 /// The Auth resource server (the top-level token of a Globus token response).
@@ -22,36 +18,103 @@ pub const TRANSFER_SCOPE: &str = "urn:globus:auth:scope:transfer.api.globus.org:
 pub const GROUPS_SCOPE: &str =
     "urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships";
 
-/// The `[GlobusOAuthenticator]` table.
-pub static GLOBUS_OAUTHENTICATOR: ClassDef = ClassDef {
-    name: "GlobusOAuthenticator",
-    bases: &["OAuthenticator"],
-    help: "Login with Globus (globus.org): Globus Auth for the identity, the Groups API for group rules, and the Globus tokens (Transfer, ...) kept in auth_state for the user's apps.",
-    options: &[
-        OptionDef::new("login_service", Str, Literal("\"Globus\""), "The name shown on the login button as \"Sign in with ...\".")
+hubauth_config::options! {
+    /// The `[GlobusOAuthenticator]` table.
+    pub static GLOBUS_OAUTHENTICATOR = class "GlobusOAuthenticator" {
+        bases: ["OAuthenticator"],
+        help: "Login with Globus (globus.org): Globus Auth for the identity, the Groups API for group rules, and the Globus tokens (Transfer, ...) kept in auth_state for the user's apps.",
+    };
+    /// `[GlobusOAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct GlobusOAuthenticatorOptions {
+        login_service: String = (
+            Str,
+            Literal("\"Globus\""),
+            "The name shown on the login button as \"Sign in with ...\".",
+        )
             .env(&["LOGIN_SERVICE"]),
-        OptionDef::new("authorize_url", Str, Literal("\"https://auth.globus.org/v2/oauth2/authorize\""), "Globus Auth's authorization endpoint.")
+        authorize_url: String = (
+            Str,
+            Literal("\"https://auth.globus.org/v2/oauth2/authorize\""),
+            "Globus Auth's authorization endpoint.",
+        )
             .env(&["OAUTH2_AUTHORIZE_URL"]),
-        OptionDef::new("token_url", Str, Literal("\"https://auth.globus.org/v2/oauth2/token\""), "Globus Auth's token endpoint.")
+        token_url: String = (
+            Str,
+            Literal("\"https://auth.globus.org/v2/oauth2/token\""),
+            "Globus Auth's token endpoint.",
+        )
             .env(&["OAUTH2_TOKEN_URL"]),
-        OptionDef::new("userdata_url", Str, Literal("\"https://auth.globus.org/v2/oauth2/userinfo\""), "Globus Auth's user info endpoint.")
+        userdata_url: String = (
+            Str,
+            Literal("\"https://auth.globus.org/v2/oauth2/userinfo\""),
+            "Globus Auth's user info endpoint.",
+        )
             .env(&["OAUTH2_USERDATA_URL"]),
-        OptionDef::new("revocation_url", Str, Literal("\"https://auth.globus.org/v2/oauth2/token/revoke\""), "Globus Auth's token revocation endpoint, used by revoke_tokens_on_logout."),
-        OptionDef::new("globus_groups_url", Str, Literal("\"https://groups.api.globus.org/v2/groups/my_groups\""), "The Globus Groups API endpoint listing the user's groups, used by allowed_globus_groups, admin_globus_groups and manage_groups."),
-        OptionDef::new("scope", List, Computed("openid, profile and the Transfer scope; plus the Groups scope when allowed_globus_groups, admin_globus_groups or manage_groups is set; plus email when username_from_email is set"), "The scopes to request from Globus Auth. Group options need urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships."),
-        OptionDef::new("username_claim", ClaimOrScript, Computed("\"email\" when username_from_email is set, else \"preferred_username\""), "The user info claim holding the username; the part before the first @ is the username (foo@globusid.org -> foo)."),
-        OptionDef::new("identity_provider", Str, Literal("\"\""), "Only accept users whose username claim ends in @ this identity provider's domain (\"globusid.org\", \"uchicago.edu\"). Enforced as a block rule: no allow rule bypasses it.")
+        revocation_url: String = (
+            Str,
+            Literal("\"https://auth.globus.org/v2/oauth2/token/revoke\""),
+            "Globus Auth's token revocation endpoint, used by revoke_tokens_on_logout.",
+        ),
+        globus_groups_url: String = (
+            Str,
+            Literal("\"https://groups.api.globus.org/v2/groups/my_groups\""),
+            "The Globus Groups API endpoint listing the user's groups, used by allowed_globus_groups, admin_globus_groups and manage_groups.",
+        ),
+        scope: Option<Vec<String>> = (
+            List,
+            Computed("openid, profile and the Transfer scope; plus the Groups scope when allowed_globus_groups, admin_globus_groups or manage_groups is set; plus email when username_from_email is set"),
+            "The scopes to request from Globus Auth. Group options need urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships.",
+        ),
+        username_claim: Option<serde_json::Value> = (
+            ClaimOrScript,
+            Computed("\"email\" when username_from_email is set, else \"preferred_username\""),
+            "The user info claim holding the username; the part before the first @ is the username (foo@globusid.org -> foo).",
+        ),
+        identity_provider: String = (
+            Str,
+            Literal("\"\""),
+            "Only accept users whose username claim ends in @ this identity provider's domain (\"globusid.org\", \"uchicago.edu\"). Enforced as a block rule: no allow rule bypasses it.",
+        )
             .env(&["IDENTITY_PROVIDER"]),
-        OptionDef::new("username_from_email", Bool, Literal("false"), "Take the username (and the identity_provider domain) from the email claim instead of preferred_username; adds the email scope."),
-        OptionDef::new("exclude_tokens", List, Literal("[\"auth.globus.org\", \"groups.api.globus.org\"]"), "Resource servers whose tokens are not kept: they are removed from auth_state entirely (tokens and token_response), so they never reach the user's apps."),
-        OptionDef::new("globus_local_endpoint", Str, Literal("\"\""), "If this hub is also a Globus endpoint, its endpoint id; handed to the user's apps (upstream's GLOBUS_LOCAL_ENDPOINT).")
+        username_from_email: bool = (
+            Bool,
+            Literal("false"),
+            "Take the username (and the identity_provider domain) from the email claim instead of preferred_username; adds the email scope.",
+        ),
+        exclude_tokens: Vec<String> = (
+            List,
+            Literal("[\"auth.globus.org\", \"groups.api.globus.org\"]"),
+            "Resource servers whose tokens are not kept: they are removed from auth_state entirely (tokens and token_response), so they never reach the user's apps.",
+        ),
+        globus_local_endpoint: String = (
+            Str,
+            Literal("\"\""),
+            "If this hub is also a Globus endpoint, its endpoint id; handed to the user's apps (upstream's GLOBUS_LOCAL_ENDPOINT).",
+        )
             .env(&["GLOBUS_LOCAL_ENDPOINT"]),
-        OptionDef::new("revoke_tokens_on_logout", Bool, Literal("false"), "Revoke the user's Globus tokens (every access and refresh token in auth_state's tokens) at logout, then forget them. Apps holding copies must be restarted to get working tokens. Needs enable_auth_state."),
-        OptionDef::new("allowed_globus_groups", Set, Literal("[]"), "Allow members of these Globus groups (group UUIDs), read from the Groups API."),
-        OptionDef::new("admin_globus_groups", Set, Literal("[]"), "Members of these Globus groups (UUIDs) are admins; when set, users outside them who are not in admin_users lose admin."),
-        OptionDef::new("allow_refresh_tokens", Bool, Computed("unset"), "Deprecated (the globus_sdk-based GlobusOAuthenticator before OAuthenticator 15): ask Globus for refresh tokens. Replaced by extra_authorize_params = { access_type = \"offline\" }; true still adds that parameter, with a warning."),
-    ],
-};
+        revoke_tokens_on_logout: bool = (
+            Bool,
+            Literal("false"),
+            "Revoke the user's Globus tokens (every access and refresh token in auth_state's tokens) at logout, then forget them. Apps holding copies must be restarted to get working tokens. Needs enable_auth_state.",
+        ),
+        allowed_globus_groups: BTreeSet<String> = (
+            Set,
+            Literal("[]"),
+            "Allow members of these Globus groups (group UUIDs), read from the Groups API.",
+        ),
+        admin_globus_groups: BTreeSet<String> = (
+            Set,
+            Literal("[]"),
+            "Members of these Globus groups (UUIDs) are admins; when set, users outside them who are not in admin_users lose admin.",
+        ),
+        allow_refresh_tokens: Option<bool> = (
+            Bool,
+            Computed("unset"),
+            "Deprecated (the globus_sdk-based GlobusOAuthenticator before OAuthenticator 15): ask Globus for refresh tokens. Replaced by extra_authorize_params = { access_type = \"offline\" }; true still adds that parameter, with a warning.",
+        ),
+    }
+}
 
 /// `LocalGlobusOAuthenticator`: GlobusOAuthenticator whose users are local UNIX users.
 pub static LOCAL_GLOBUS_OAUTHENTICATOR: ClassDef =
@@ -103,10 +166,11 @@ pub fn default_scope(groups: bool, username_from_email: bool) -> Vec<String> {
 impl GlobusConfig {
     /// Reads and validates the Globus options; `manage_groups` is the base option's value.
     pub fn from_view(view: &ClassView<'_>, manage_groups: bool) -> Result<Self, ConfigError> {
-        let allowed_globus_groups: BTreeSet<String> = view.get("allowed_globus_groups")?;
-        let admin_globus_groups: BTreeSet<String> = view.get("admin_globus_groups")?;
-        let revocation_url: String = view.get("revocation_url")?;
-        let globus_groups_url: String = view.get("globus_groups_url")?;
+        let options = GlobusOAuthenticatorOptions::load(view)?;
+        let allowed_globus_groups: BTreeSet<String> = options.allowed_globus_groups;
+        let admin_globus_groups: BTreeSet<String> = options.admin_globus_groups;
+        let revocation_url: String = options.revocation_url;
+        let globus_groups_url: String = options.globus_groups_url;
         for (option, value) in [
             ("revocation_url", &revocation_url),
             ("globus_groups_url", &globus_groups_url),
@@ -118,14 +182,11 @@ impl GlobusConfig {
         Ok(GlobusConfig {
             revocation_url,
             globus_groups_url,
-            identity_provider: view.get("identity_provider")?,
-            username_from_email: view.get("username_from_email")?,
-            exclude_tokens: view
-                .get::<Vec<String>>("exclude_tokens")?
-                .into_iter()
-                .collect(),
-            globus_local_endpoint: view.get("globus_local_endpoint")?,
-            revoke_tokens_on_logout: view.get("revoke_tokens_on_logout")?,
+            identity_provider: options.identity_provider,
+            username_from_email: options.username_from_email,
+            exclude_tokens: options.exclude_tokens.into_iter().collect(),
+            globus_local_endpoint: options.globus_local_endpoint,
+            revoke_tokens_on_logout: options.revoke_tokens_on_logout,
             allowed_globus_groups,
             admin_globus_groups,
             fetch_groups,

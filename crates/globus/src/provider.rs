@@ -117,6 +117,7 @@ impl Globus {
 
 /// Builds a `GlobusOAuthenticator` from its class view.
 pub fn globus_from_view(view: &ClassView<'_>) -> Result<GlobusOAuthenticator, ConfigError> {
+    let options = crate::options::GlobusOAuthenticatorOptions::load(view)?;
     let class = view.class_name().to_owned();
     let mut oauth = OAuthConfig::from_view(view)?;
     let globus = GlobusConfig::from_view(view, oauth.base.manage_groups)?;
@@ -124,7 +125,7 @@ pub fn globus_from_view(view: &ClassView<'_>) -> Result<GlobusOAuthenticator, Co
     if oauth.base.any_allow_config.is_none() && !globus.allowed_globus_groups.is_empty() {
         oauth.base.any_allow_config = Some(true);
     }
-    match view.get_opt::<Vec<String>>("scope")? {
+    match options.scope {
         Some(scope) => {
             // F23: a group rule without the Groups scope would fail at every login.
             if globus.fetch_groups && !scope.iter().any(|s| s == GROUPS_SCOPE) {
@@ -157,14 +158,14 @@ pub fn globus_from_view(view: &ClassView<'_>) -> Result<GlobusOAuthenticator, Co
             ),
         ));
     }
-    if view.get_opt::<Value>("username_claim")?.is_none() {
+    if options.username_claim.is_none() {
         oauth.username_claim = ClaimRule::path(if globus.username_from_email {
             "email"
         } else {
             "preferred_username"
         });
     }
-    if let Some(allow) = view.get_opt::<bool>("allow_refresh_tokens")? {
+    if let Some(allow) = options.allow_refresh_tokens {
         tracing::warn!(
             "{class}.allow_refresh_tokens is deprecated since OAuthenticator 15.0, use {class}.extra_authorize_params = {{ access_type = \"offline\" }} instead"
         );

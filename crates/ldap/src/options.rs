@@ -4,13 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    OptionDef,
-    OptionType::{Bool, Dict, Float, Int, List, Str, StrOrList},
-};
+use hubauth_config::{ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal};
 use regex::Regex;
 use serde_json::Value;
 
@@ -24,177 +18,153 @@ pub const DEFAULT_GROUP_SEARCH_FILTER: &str =
 /// The group filter of `nested_groups`: Active Directory's LDAP_MATCHING_RULE_IN_CHAIN.
 pub(crate) const NESTED_GROUP_SEARCH_FILTER: &str = "(member:1.2.840.113556.1.4.1941:={userdn})";
 
-/// The `[LDAPAuthenticator]` table.
-pub static LDAP_AUTHENTICATOR: ClassDef = ClassDef {
-    name: "LDAPAuthenticator",
-    bases: &["Authenticator"],
-    help: "Login with a username and password checked by an LDAP directory (OpenLDAP, Active Directory, FreeIPA, ...), as jupyterhub-ldapauthenticator 2.x does: a bind as the user, found from bind_dn_template or looked up with lookup_dn, then optional search_filter and allowed_groups checks.",
-    options: &[
-        OptionDef::new(
-            "server_address",
+hubauth_config::options! {
+    /// The `[LDAPAuthenticator]` table.
+    pub static LDAP_AUTHENTICATOR = class "LDAPAuthenticator" {
+        bases: ["Authenticator"],
+        help: "Login with a username and password checked by an LDAP directory (OpenLDAP, Active Directory, FreeIPA, ...), as jupyterhub-ldapauthenticator 2.x does: a bind as the user, found from bind_dn_template or looked up with lookup_dn, then optional search_filter and allowed_groups checks.",
+    };
+    /// `[LDAPAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct LdapAuthenticatorOptions {
+        server_address: String = (
             Str,
             Literal("\"\""),
             "Address of the LDAP server: a host name or an IP address. Required.",
         ),
-        OptionDef::new(
-            "server_port",
+        server_port: Option<i64> = (
             Int,
             Computed("636 when tls_strategy is \"on_connect\", else 389"),
             "Port of the LDAP server.",
         ),
-        OptionDef::new(
-            "tls_strategy",
+        tls_strategy: String = (
             Str,
             Literal("\"before_bind\""),
             "How the connection is encrypted: \"before_bind\" (StartTLS before any credentials are sent), \"on_connect\" (LDAPS: TLS from the first byte, usually port 636) or \"insecure\" (no TLS: passwords cross the network in clear text; for tests only).",
         ),
-        OptionDef::new(
-            "use_ssl",
+        use_ssl: Option<bool> = (
             Bool,
             Computed("unset"),
             "Deprecated since ldapauthenticator 2.0: true means tls_strategy = \"on_connect\"; false has no effect. Both log a warning.",
         ),
-        OptionDef::new(
-            "tls_kwargs",
+        tls_kwargs: serde_json::Map<String, serde_json::Value> = (
             Dict,
             Literal("{}"),
             "Settings of the encrypted connection, named as the keyword arguments of Python ldap3's Tls object: ca_certs_file (PEM file of the CA certificates to trust instead of the system's), ca_certs_data (the same as PEM text), local_certificate_file and local_private_key_file (a client certificate and its key, PEM), validate (\"CERT_REQUIRED\", the default, or \"CERT_NONE\", which accepts any server certificate and logs a warning). Other keys are refused.",
         ),
-        OptionDef::new(
-            "bind_dn_template",
+        bind_dn_template: Vec<String> = (
             StrOrList,
             Literal("[]"),
             "Templates of the user's DN; {username} is replaced by the login name, escaped as a DN value (RFC 4514). Several templates are tried in order until one binds. Example: \"uid={username},ou=people,dc=example,dc=org\". Either this or lookup_dn is required; with lookup_dn and no template, the looked-up DN is used.",
         ),
-        OptionDef::new(
-            "allowed_groups",
+        allowed_groups: Vec<String> = (
             List,
             Literal("[]"),
             "DNs of LDAP groups whose members may log in. Membership is read with group_search_filter at each group's entry. Empty: no group check (other allow rules decide). With search_filter, both must pass.",
         ),
-        OptionDef::new(
-            "group_search_filter",
+        group_search_filter: String = (
             Str,
             Literal("\"(|(member={userdn})(uniqueMember={userdn})(memberUid={uid}))\""),
             "The filter that matches a group entry the user is a member of; {userdn} is the user's DN and {uid} the resolved username, both escaped as filter values (RFC 4515). For nested Active Directory groups use (member:1.2.840.113556.1.4.1941:={userdn}).",
         ),
-        OptionDef::new(
-            "nested_groups",
+        nested_groups: bool = (
             Bool,
             Literal("false"),
             "Active Directory: count membership through nested groups, with AD's LDAP_MATCHING_RULE_IN_CHAIN: the group filter becomes (member:1.2.840.113556.1.4.1941:={userdn}). Cannot be combined with a group_search_filter of your own. A hubauth addition.",
         ),
-        OptionDef::new(
-            "group_attributes",
+        group_attributes: Vec<String> = (
             List,
             Literal("[\"member\", \"uniqueMember\", \"memberUid\"]"),
             "Attributes requested with the group search.",
         ),
-        OptionDef::new(
-            "valid_username_regex",
+        valid_username_regex: String = (
             Str,
             Literal("\"^[a-z][.a-z0-9_-]*$\""),
             "Login names that do not match this regular expression (matched from the start, as Python's re.match) are refused before the directory is asked. Every value is escaped anyway; this is a second line of defence.",
         ),
-        OptionDef::new(
-            "lookup_dn",
+        lookup_dn: bool = (
             Bool,
             Literal("false"),
             "Find the user's DN by searching the directory (user_search_base, user_attribute, lookup_dn_search_filter) instead of from bind_dn_template. Needed when the DN does not contain the login name, as in most Active Directory trees.",
         ),
-        OptionDef::new(
-            "user_search_base",
+        user_search_base: String = (
             Str,
             Literal("\"\""),
             "Where users are searched for, with lookup_dn or search_filter: \"ou=people,dc=example,dc=org\".",
         ),
-        OptionDef::new(
-            "user_attribute",
+        user_attribute: String = (
             Str,
             Literal("\"\""),
             "The attribute that holds the login name, with lookup_dn or search_filter: \"uid\" (OpenLDAP), \"sAMAccountName\" (Active Directory).",
         ),
-        OptionDef::new(
-            "lookup_dn_search_filter",
+        lookup_dn_search_filter: String = (
             Str,
             Literal("\"({login_attr}={login})\""),
             "The filter that finds the user with lookup_dn; {login_attr} is user_attribute and {login} the login name, escaped as a filter value.",
         ),
-        OptionDef::new(
-            "lookup_dn_search_user",
+        lookup_dn_search_user: String = (
             Str,
             Literal("\"\""),
             "The service account (a DN, or an Active Directory user principal name) that searches with lookup_dn. Empty together with lookup_dn_search_password: anonymous searches.",
         ),
-        OptionDef::new(
-            "lookup_dn_search_password",
+        lookup_dn_search_password: String = (
             Str,
             Literal("\"\""),
             "The service account's password.",
         )
-        .secret(),
-        OptionDef::new(
-            "lookup_dn_user_dn_attribute",
+            .secret(),
+        lookup_dn_user_dn_attribute: String = (
             Str,
             Literal("\"\""),
             "With lookup_dn: the attribute of the found entry whose value replaces {username} in bind_dn_template, and becomes the hub username with use_lookup_dn_username: \"uid\", or \"sAMAccountName\" for Active Directory.",
         ),
-        OptionDef::new(
-            "escape_userdn",
+        escape_userdn: bool = (
             Bool,
             Literal("false"),
             "Removed in ldapauthenticator 2.0: values are always escaped. Setting it has no effect and logs a warning.",
         ),
-        OptionDef::new(
-            "search_filter",
+        search_filter: String = (
             Str,
             Literal("\"\""),
             "A filter the user must match, searched under user_search_base as the user after their bind; {userattr} is user_attribute and {username} the resolved username, escaped. Exactly one entry must match, or the login is refused. It restricts only: some allow rule must still admit the user.",
         ),
-        OptionDef::new(
-            "attributes",
+        attributes: Vec<String> = (
             List,
             Literal("[]"),
             "Attributes requested with search_filter.",
         ),
-        OptionDef::new(
-            "auth_state_attributes",
+        auth_state_attributes: Vec<String> = (
             List,
             Literal("[]"),
             "Attributes of the user's entry kept in auth_state under user_attributes (needs enable_auth_state to be stored).",
         ),
-        OptionDef::new(
-            "use_lookup_dn_username",
+        use_lookup_dn_username: bool = (
             Bool,
             Literal("false"),
             "With lookup_dn: the hub username is the value of lookup_dn_user_dn_attribute rather than the name typed at login. Make sure those values are unique once lower-cased.",
         ),
-        OptionDef::new(
-            "connect_timeout",
+        connect_timeout: f64 = (
             Float,
             Literal("5.0"),
             "Seconds to wait for a connection to the directory (and its TLS handshake). A hubauth addition: a directory that does not answer gives the login page a clear error within this time.",
         ),
-        OptionDef::new(
-            "operation_timeout",
+        operation_timeout: f64 = (
             Float,
             Literal("10.0"),
             "Seconds to wait for each bind or search. A hubauth addition.",
         ),
-        OptionDef::new(
-            "failure_delay",
+        failure_delay: f64 = (
             Float,
             Literal("1.0"),
             "Seconds a failed login takes at least, counted from the start of the attempt, so that an unknown user, a wrong password and a user outside the groups cannot be told apart by time. A hubauth addition; 0 turns it off.",
         ),
-        OptionDef::new(
-            "lookup_pool_size",
+        lookup_pool_size: i64 = (
             Int,
             Literal("2"),
             "Connections bound as lookup_dn_search_user kept open for searches (lookup_dn and refresh). A hubauth addition.",
         ),
-    ],
-};
+    }
+}
 
 /// How the connection to the directory is encrypted (upstream's `TlsStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,15 +258,16 @@ impl LdapConfig {
     /// Reads and validates the options. Configurations that could never log anybody in
     /// (upstream fails at every login instead) are refused here, naming the option.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
+        let options = LdapAuthenticatorOptions::load(view)?;
         let mut warnings = Vec::new();
-        let server_address: String = view.get("server_address")?;
+        let server_address: String = options.server_address;
         if server_address.trim().is_empty() {
             return Err(view.invalid(
                 "server_address",
                 "must be set to the LDAP server's host name or address",
             ));
         }
-        let strategy_text: String = view.get("tls_strategy")?;
+        let strategy_text: String = options.tls_strategy;
         let mut tls_strategy = TlsStrategy::parse(&strategy_text).ok_or_else(|| {
             view.invalid(
                 "tls_strategy",
@@ -305,7 +276,7 @@ impl LdapConfig {
                 ),
             )
         })?;
-        match view.get_opt::<bool>("use_ssl")? {
+        match options.use_ssl {
             Some(true) => {
                 tls_strategy = TlsStrategy::OnConnect;
                 warnings.push("LDAPAuthenticator.use_ssl is deprecated in 2.0 in favor of LDAPAuthenticator.tls_strategy: instead of use_ssl = true, set tls_strategy = \"on_connect\".".to_owned());
@@ -319,7 +290,7 @@ impl LdapConfig {
         if tls_strategy == TlsStrategy::Insecure {
             warnings.push("LDAPAuthenticator.tls_strategy is \"insecure\": passwords are sent to the directory unencrypted.".to_owned());
         }
-        let server_port = match view.get_opt::<i64>("server_port")? {
+        let server_port = match options.server_port {
             Some(port) => u16::try_from(port)
                 .ok()
                 .filter(|port| *port != 0)
@@ -329,7 +300,7 @@ impl LdapConfig {
         };
         let tls = tls_settings(view, &mut warnings)?;
 
-        let raw_templates: Vec<String> = view.get("bind_dn_template")?;
+        let raw_templates: Vec<String> = options.bind_dn_template;
         if raw_templates.iter().any(|t| t.trim().is_empty()) {
             warnings.push("Ignoring blank 'bind_dn_template' entry!".to_owned());
         }
@@ -338,7 +309,7 @@ impl LdapConfig {
             .filter(|t| !t.trim().is_empty())
             .map(|t| template(view, "bind_dn_template", t, &["username"]))
             .collect::<Result<Vec<_>, _>>()?;
-        let lookup_dn: bool = view.get("lookup_dn")?;
+        let lookup_dn: bool = options.lookup_dn;
         if !lookup_dn && bind_dn_templates.is_empty() {
             return Err(view.invalid(
                 "bind_dn_template",
@@ -346,9 +317,9 @@ impl LdapConfig {
             ));
         }
 
-        let allowed_groups: Vec<String> = view.get("allowed_groups")?;
-        let mut group_filter_text: String = view.get("group_search_filter")?;
-        if view.get::<bool>("nested_groups")? {
+        let allowed_groups: Vec<String> = options.allowed_groups;
+        let mut group_filter_text: String = options.group_search_filter;
+        if options.nested_groups {
             if view.is_set("group_search_filter") {
                 return Err(view.invalid(
                     "nested_groups",
@@ -357,7 +328,7 @@ impl LdapConfig {
             }
             group_filter_text = NESTED_GROUP_SEARCH_FILTER.to_owned();
         }
-        let group_attributes: Vec<String> = view.get("group_attributes")?;
+        let group_attributes: Vec<String> = options.group_attributes;
         if !allowed_groups.is_empty()
             && (group_filter_text.is_empty() || group_attributes.is_empty())
         {
@@ -373,7 +344,7 @@ impl LdapConfig {
             &["userdn", "uid"],
         )?;
 
-        let regex_text: String = view.get("valid_username_regex")?;
+        let regex_text: String = options.valid_username_regex;
         let valid_username = Regex::new(&format!("^(?:{regex_text})")).map_err(|err| {
             view.invalid(
                 "valid_username_regex",
@@ -381,10 +352,10 @@ impl LdapConfig {
             )
         })?;
 
-        let user_search_base: String = view.get("user_search_base")?;
-        let user_attribute: String = view.get("user_attribute")?;
-        let lookup_dn_user_dn_attribute: String = view.get("lookup_dn_user_dn_attribute")?;
-        let lookup_text: String = view.get("lookup_dn_search_filter")?;
+        let user_search_base: String = options.user_search_base;
+        let user_attribute: String = options.user_attribute;
+        let lookup_dn_user_dn_attribute: String = options.lookup_dn_user_dn_attribute;
+        let lookup_text: String = options.lookup_dn_search_filter;
         let lookup_dn_search_filter = template(
             view,
             "lookup_dn_search_filter",
@@ -402,8 +373,8 @@ impl LdapConfig {
                 }
             }
         }
-        let search_user: String = view.get("lookup_dn_search_user")?;
-        let search_password: String = view.get("lookup_dn_search_password")?;
+        let search_user: String = options.lookup_dn_search_user;
+        let search_password: String = options.lookup_dn_search_password;
         let service_account = match (search_user.is_empty(), search_password.is_empty()) {
             (true, true) => None,
             (false, false) => Some((search_user, search_password)),
@@ -422,7 +393,7 @@ impl LdapConfig {
                 ));
             }
         };
-        let search_text: String = view.get("search_filter")?;
+        let search_text: String = options.search_filter;
         let search_filter = if search_text.is_empty() {
             None
         } else {
@@ -444,7 +415,7 @@ impl LdapConfig {
             }
             Ok(Duration::from_secs_f64(value))
         };
-        let lookup_pool_size: i64 = view.get("lookup_pool_size")?;
+        let lookup_pool_size: i64 = options.lookup_pool_size;
         let lookup_pool_size = usize::try_from(lookup_pool_size)
             .ok()
             .filter(|size| (1..=64).contains(size))
@@ -466,9 +437,9 @@ impl LdapConfig {
             service_account,
             lookup_dn_user_dn_attribute,
             search_filter,
-            attributes: view.get("attributes")?,
-            auth_state_attributes: view.get("auth_state_attributes")?,
-            use_lookup_dn_username: view.get("use_lookup_dn_username")?,
+            attributes: options.attributes,
+            auth_state_attributes: options.auth_state_attributes,
+            use_lookup_dn_username: options.use_lookup_dn_username,
             connect_timeout: seconds("connect_timeout", 0.001)?,
             operation_timeout: seconds("operation_timeout", 0.001)?,
             failure_delay: seconds("failure_delay", 0.0)?,
@@ -505,7 +476,8 @@ fn tls_settings(
     view: &ClassView<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<TlsSettings, ConfigError> {
-    let kwargs: serde_json::Map<String, Value> = view.get("tls_kwargs")?;
+    let options = LdapAuthenticatorOptions::load(view)?;
+    let kwargs: serde_json::Map<String, Value> = options.tls_kwargs;
     let mut settings = TlsSettings {
         verify: true,
         ..TlsSettings::default()

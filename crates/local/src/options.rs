@@ -4,11 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Computed,
-    DefaultValue::Literal,
-    Deprecated, OptionDef,
-    OptionType::{Bool, Int, IntMap, Set, Str, StrOrList},
+    ClassDef, ClassView, ConfigError, DefaultValue::Computed, DefaultValue::Literal, Deprecated,
 };
 
 use crate::command::{DEFAULT_ADD_USER_TIMEOUT, default_add_user_cmd};
@@ -19,91 +15,86 @@ const DEPRECATED_GROUP_WHITELIST: &[Deprecated] = &[Deprecated {
     same_type: true,
 }];
 
-/// The `[LocalAuthenticator]` table: options of every authenticator whose users are local
-/// UNIX users (PAMAuthenticator and the `Local*` variants of other authenticators).
-pub static LOCAL_AUTHENTICATOR: ClassDef = ClassDef {
-    name: "LocalAuthenticator",
-    bases: &["Authenticator"],
-    help: "Base class for authenticators that work with local UNIX users: it checks that every hub user exists on the system (and can create them) and can allow the members of UNIX groups. Not selectable by itself: PAMAuthenticator and the Local* variants of the other authenticators (LocalGenericOAuthenticator, ...) inherit these options.",
-    options: &[
-        OptionDef::new(
-            "create_system_users",
+hubauth_config::options! {
+    /// The `[LocalAuthenticator]` table: options of every authenticator whose users are local
+    /// UNIX users (PAMAuthenticator and the `Local*` variants of other authenticators).
+    pub static LOCAL_AUTHENTICATOR = class "LocalAuthenticator" {
+        bases: ["Authenticator"],
+        help: "Base class for authenticators that work with local UNIX users: it checks that every hub user exists on the system (and can create them) and can allow the members of UNIX groups. Not selectable by itself: PAMAuthenticator and the Local* variants of the other authenticators (LocalGenericOAuthenticator, ...) inherit these options.",
+    };
+    /// `[LocalAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct LocalAuthenticatorOptions {
+        create_system_users: bool = (
             Bool,
             Literal("false"),
             "If true, create a local system user for every hub user that does not exist on the system yet.\n\nThe user is created with add_user_cmd when they are added to the hub (first login, start-up, admin action). Supports Linux and BSD variants only, and needs the hub to run as root. If false, a hub user without a system account cannot be added.",
         ),
-        OptionDef::new(
-            "add_user_cmd",
+        add_user_cmd: Option<Vec<String>> = (
             StrOrList,
             Computed("[\"adduser\", \"-q\", \"--gecos\", \"\\\"\\\"\", \"--disabled-password\"] on Linux; [\"pw\", \"useradd\", \"-m\", \"-n\"] when a `pw` program is on PATH (BSD)"),
             "The command that creates a system user, as a list of strings (a single string is one program name, not split).\n\nIn every element the text USERNAME is replaced by the user's name; `--uid N` is appended when the user is in uids; the name is appended as the final argument. The command runs without a shell. Names that a program could read as an option or a path (a leading '-', '/', '..', whitespace, control characters, anything outside A-Z a-z 0-9 . _ -) are refused before any command runs. To set a custom home directory: [\"adduser\", \"-q\", \"--gecos\", \"\\\"\\\"\", \"--home\", \"/customhome/USERNAME\", \"--disabled-password\"].",
         ),
-        OptionDef::new(
-            "uids",
+        uids: BTreeMap<String, i64> = (
             IntMap,
             Literal("{}"),
             "Table of user name to uid, used when creating system users.\n\nHelps make users created from the hub's database get the same uid each time they are created, in temporary deployments or containers.",
         ),
-        OptionDef::new(
-            "allowed_groups",
+        allowed_groups: BTreeSet<String> = (
             Set,
             Literal("[]"),
             "Allow every member of these UNIX groups to log in.\n\nMembership counts the user's primary group and supplementary groups. Combined with the other allow rules (allowed_users, ...) by OR. A group that does not exist is logged as an error and skipped.",
         )
-        .deprecated(DEPRECATED_GROUP_WHITELIST),
-    ],
-};
+            .deprecated(DEPRECATED_GROUP_WHITELIST),
+    }
+}
 
-/// The `[PAMAuthenticator]` table.
-pub static PAM_AUTHENTICATOR: ClassDef = ClassDef {
-    name: "PAMAuthenticator",
-    bases: &["LocalAuthenticator"],
-    help: "Authenticate local UNIX users with PAM (the default authenticator of JupyterHub).",
-    options: &[
-        OptionDef::new(
-            "service",
+hubauth_config::options! {
+    /// The `[PAMAuthenticator]` table.
+    pub static PAM_AUTHENTICATOR = class "PAMAuthenticator" {
+        bases: ["LocalAuthenticator"],
+        help: "Authenticate local UNIX users with PAM (the default authenticator of JupyterHub).",
+    };
+    /// `[PAMAuthenticator]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct PamAuthenticatorOptions {
+        service: String = (
             Str,
             Literal("\"login\""),
             "The name of the PAM service to use for authentication: the file /etc/pam.d/SERVICE.\n\nIf the file does not exist, PAM uses the rules of /etc/pam.d/other; the hub warns about it at start-up.",
         ),
-        OptionDef::new(
-            "encoding",
+        encoding: String = (
             Str,
             Literal("\"utf8\""),
             "The text encoding to use when communicating with PAM: utf8, latin1 or ascii.",
         ),
-        OptionDef::new(
-            "check_account",
+        check_account: bool = (
             Bool,
             Literal("true"),
             "Whether to check the user's account status via PAM during authentication.\n\nThe PAM account stack performs non-authentication based account management: expired accounts and passwords, access restrictions of the host. Disabling this can be dangerous, as authenticated but unauthorized users may be granted access.",
         ),
-        OptionDef::new(
-            "open_sessions",
+        open_sessions: bool = (
             Bool,
             Literal("false"),
             "Whether to open a PAM session when a user logs in, and close it when they log out or their session ends.\n\nThis may trigger things like mounting shared filesystems or loading credentials, depending on the system's configuration, but it does not always work. If opening or closing a session fails, a warning is logged and sessions are turned off until the hub restarts.",
         ),
-        OptionDef::new(
-            "admin_groups",
+        admin_groups: BTreeSet<String> = (
             Set,
             Literal("[]"),
             "Authoritative list of UNIX groups whose members are admins.\n\nUsers not in these groups lose admin status at login unless they are in admin_users. Allow and block rules still apply.",
         ),
-        OptionDef::new(
-            "pam_normalize_username",
+        pam_normalize_username: bool = (
             Bool,
             Literal("false"),
             "Round-trip the user name via the system's user database to make sure it is unique.\n\nPAM can accept several names for one account (for example DOMAIN\\username). With this on, the name is turned into a uid and back into that account's name; then username_map applies. Names are not lowercased.",
         ),
-        OptionDef::new(
-            "executor_threads",
+        executor_threads: i64 = (
             Int,
             Literal("4"),
             "The most PAM calls (and group lookups) that run at the same time.\n\nPAM calls block; they run on background threads so that a slow PAM stack cannot stall the hub. Further logins wait for a free slot.",
         ),
-    ],
-};
+    }
+}
 
 /// Every class this crate defines, in generate-config order.
 pub fn classes() -> [&'static ClassDef; 2] {
@@ -170,8 +161,9 @@ impl LocalConfig {
     /// Reads and validates the `LocalAuthenticator` options as seen by one class.
     /// The default `add_user_cmd` looks for `pw` on the `PATH` of the view's environment.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
-        let create_system_users: bool = view.get("create_system_users")?;
-        let add_user_cmd = match view.get_opt::<Vec<String>>("add_user_cmd")? {
+        let options = LocalAuthenticatorOptions::load(view)?;
+        let create_system_users: bool = options.create_system_users;
+        let add_user_cmd = match options.add_user_cmd {
             Some(command) => command,
             None => match default_add_user_cmd(view.env().var("PATH").as_deref()) {
                 Ok(command) => command,
@@ -187,7 +179,7 @@ impl LocalConfig {
                 "must name a program when create_system_users is true",
             ));
         }
-        let raw_uids: BTreeMap<String, i64> = view.get("uids")?;
+        let raw_uids: BTreeMap<String, i64> = options.uids;
         let mut uids = BTreeMap::new();
         for (name, uid) in raw_uids {
             let uid = u32::try_from(uid).map_err(|_| {
@@ -202,7 +194,7 @@ impl LocalConfig {
             create_system_users,
             add_user_cmd,
             uids,
-            allowed_groups: view.get("allowed_groups")?,
+            allowed_groups: options.allowed_groups,
             add_user_timeout: DEFAULT_ADD_USER_TIMEOUT,
         })
     }
@@ -282,34 +274,32 @@ pub struct PamConfig {
 }
 
 impl Default for PamConfig {
+    /// The `[PAMAuthenticator]` settings of a configuration without that table.
     fn default() -> Self {
-        PamConfig {
-            service: "login".to_owned(),
-            encoding: Encoding::Utf8,
-            check_account: true,
-            open_sessions: false,
-            admin_groups: BTreeSet::new(),
-            pam_normalize_username: false,
-            executor_threads: 4,
-        }
+        // The literal defaults are valid and pass validation (Registry::check_defaults and
+        // the tests read them).
+        #[allow(clippy::expect_used)]
+        PamAuthenticatorOptions::with_defaults(PamConfig::from_view)
+            .expect("the [PAMAuthenticator] defaults are valid")
     }
 }
 
 impl PamConfig {
     /// Reads and validates the `PAMAuthenticator` options.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
-        let service: String = view.get("service")?;
+        let options = PamAuthenticatorOptions::load(view)?;
+        let service: String = options.service;
         if let Err(message) = check_service_name(&service) {
             return Err(view.invalid("service", message));
         }
-        let encoding_name: String = view.get("encoding")?;
+        let encoding_name: String = options.encoding;
         let encoding = Encoding::parse(&encoding_name).ok_or_else(|| {
             view.invalid(
                 "encoding",
                 format!("unsupported encoding {encoding_name:?}; hubauth supports utf8, latin1 and ascii"),
             )
         })?;
-        let threads: i64 = view.get("executor_threads")?;
+        let threads: i64 = options.executor_threads;
         let executor_threads = usize::try_from(threads)
             .ok()
             .filter(|threads| (1..=1024).contains(threads))
@@ -317,10 +307,10 @@ impl PamConfig {
         Ok(PamConfig {
             service,
             encoding,
-            check_account: view.get("check_account")?,
-            open_sessions: view.get("open_sessions")?,
-            admin_groups: view.get("admin_groups")?,
-            pam_normalize_username: view.get("pam_normalize_username")?,
+            check_account: options.check_account,
+            open_sessions: options.open_sessions,
+            admin_groups: options.admin_groups,
+            pam_normalize_username: options.pam_normalize_username,
             executor_threads,
         })
     }

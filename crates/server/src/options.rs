@@ -1,236 +1,200 @@
 //! The `[Hub]` table: the server's own settings, under JupyterHub's names.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::forward_auth::{DefaultAccess, ForwardAuthConfig, ForwardAuthRule, parse_header_name};
 use crate::request_target::HostName;
-use hubauth_config::{
-    ClassDef, ClassView, ConfigError,
-    DefaultValue::Literal,
-    OptionDef,
-    OptionType::{Bool, DictList, Float, Int, List, Map, Str},
-};
+use hubauth_config::{ClassView, ConfigError, DefaultValue::Literal};
 
-/// The `[Hub]` table.
-pub static HUB: ClassDef = ClassDef {
-    name: "Hub",
-    bases: &[],
-    help: "The hub server itself: where it listens, its URL prefix, its database and its cookies. Names follow JupyterHub's `c.JupyterHub.*` settings.",
-    options: &[
-        OptionDef::new(
-            "authenticator_class",
+hubauth_config::options! {
+    /// The `[Hub]` table.
+    pub static HUB = class "Hub" {
+        bases: [],
+        help: "The hub server itself: where it listens, its URL prefix, its database and its cookies. Names follow JupyterHub's `c.JupyterHub.*` settings.",
+    };
+    /// `[Hub]` as the file, the environment and the defaults give it, before
+    /// validation.
+    pub struct HubOptions {
+        authenticator_class: String = (
             Str,
             Literal("\"pam\""),
             "The login method: a short name (dummy, shared-password, pam, generic-oauth, azuread, globus, local-generic-oauth, ...) or a class name (DummyAuthenticator, GenericOAuthenticator, ...).\n\nThe class's table (and its base classes' tables) hold its options.",
         ),
-        OptionDef::new(
-            "bind_url",
+        bind_url: String = (
             Str,
             Literal("\"http://:8000\""),
             "The URL the hub listens on. An empty host means all interfaces. The path, if any, sets base_url.",
         ),
-        OptionDef::new(
-            "base_url",
+        base_url: String = (
             Str,
             Literal("\"/\""),
             "The URL prefix under which everything is served; the hub's pages are under {base_url}hub/.",
         ),
-        OptionDef::new(
-            "public_url",
+        public_url: String = (
             Str,
             Literal("\"\""),
             "The public URL of the hub as users reach it (https://hub.example.org/), when it sits behind a proxy. Decides the Secure cookie flag and absolute redirect URLs. Empty means it is worked out from bind_url and the request.",
         ),
-        OptionDef::new(
-            "db_url",
+        db_url: String = (
             Str,
             Literal("\"sqlite:///hubauth.sqlite\""),
             "The database URL. sqlite:///relative/path.sqlite or sqlite:////absolute/path.sqlite for an SQLite file (the default needs nothing installed).",
         )
-        .env(&["HUBAUTH_DB_URL"]),
-        OptionDef::new(
-            "cookie_secret_file",
+            .env(&["HUBAUTH_DB_URL"]),
+        cookie_secret_file: String = (
             Str,
             Literal("\"hubauth_cookie_secret\""),
             "File holding the secret that signs the hub's cookies, hex-encoded. Created with mode 600 if missing; refused if readable by group or others. The environment variable JPY_COOKIE_SECRET (hex) takes precedence.",
         ),
-        OptionDef::new(
-            "cookie_max_age_days",
+        cookie_max_age_days: f64 = (
             Float,
             Literal("14"),
             "How long a login session lasts, in days.",
         ),
-        OptionDef::new(
-            "default_url",
+        default_url: String = (
             Str,
             Literal("\"\""),
             "Where users land after login when no `next` URL was given. Empty means {base_url}hub/home.",
         ),
-        OptionDef::new(
-            "trusted_proxies",
+        trusted_proxies: Vec<String> = (
             List,
             Literal("[\"127.0.0.1/32\", \"::1/128\"]"),
             "The reverse proxies (CIDR networks or single addresses) whose forwarding headers the hub believes: X-Forwarded-For (the client address for login_rate_limit), X-Forwarded-Proto (https, for the Secure cookie flag), X-Forwarded-Host (the public origin), X-Forwarded-Uri and the rest. From any other TCP peer these headers are removed before anything reads them, and the built-in proxy replaces them instead of passing them on. The default trusts a proxy on the same machine only; list your load balancer's or ingress's addresses when it runs elsewhere. An empty list trusts no one.",
         ),
-        OptionDef::new(
-            "trust_forwarded_headers",
+        trust_forwarded_headers: bool = (
             Bool,
             Literal("true"),
             "Deprecated: use trusted_proxies. When set, true trusts forwarding headers from every peer (as trusted_proxies = [\"0.0.0.0/0\", \"::/0\"]) and false from none; trusted_proxies wins when both are set.",
         ),
-        OptionDef::new(
-            "login_rate_limit",
+        login_rate_limit: i64 = (
             Int,
             Literal("10"),
             "Maximum failed logins per client address per minute (IPv6 clients by /64) before the login form answers 429. Each attempt takes its place before the password is checked, and a successful login gives it back. Behind a proxy the address comes from X-Forwarded-For of a trusted_proxies peer. 0 turns the limit off.",
         ),
-        OptionDef::new(
-            "login_rate_limit_per_username",
+        login_rate_limit_per_username: i64 = (
             Int,
             Literal("20"),
             "Maximum failed logins per user name per minute, from all addresses together, before the login form answers 429 for that name. It stops a guesser who rotates addresses; the price is that anyone can keep one name locked out for a minute at a time, which is why the default is higher than login_rate_limit. 0 turns it off.",
         ),
-        OptionDef::new(
-            "pending_logins_per_address",
+        pending_logins_per_address: i64 = (
             Int,
             Literal("100"),
             "Maximum pending redirect logins (started at {base_url}hub/oauth_login, not yet back at the callback; each lives 10 minutes) per client address (IPv6 by /64); beyond it a new login start answers 429. Each browser also keeps at most 10 (its oldest is dropped). 0 turns the per-address limit off.",
         ),
-        OptionDef::new(
-            "pending_logins_max",
+        pending_logins_max: i64 = (
             Int,
             Literal("10000"),
             "Maximum pending redirect logins in all (the login_states table); beyond it a new login start answers 503 until some expire or complete, so a flood from many addresses cannot grow the database without bound. 0 turns it off.",
         ),
-        OptionDef::new(
-            "forward_auth_user_header",
+        forward_auth_user_header: String = (
             Str,
             Literal("\"X-Auth-Request-User\""),
             "Response header of {base_url}hub/forward-auth that carries the user name (oauth2-proxy's name by default, so existing proxy configs carry over).",
         ),
-        OptionDef::new(
-            "forward_auth_groups_header",
+        forward_auth_groups_header: String = (
             Str,
             Literal("\"X-Auth-Request-Groups\""),
             "Response header of {base_url}hub/forward-auth that carries the user's groups, comma-separated. Empty turns it off.",
         ),
-        OptionDef::new(
-            "forward_auth_admin_header",
+        forward_auth_admin_header: String = (
             Str,
             Literal("\"X-Auth-Request-Admin\""),
             "Response header of {base_url}hub/forward-auth that carries the admin flag (true or false). Empty turns it off.",
         ),
-        OptionDef::new(
-            "forward_auth_allowed_hosts",
+        forward_auth_allowed_hosts: Vec<String> = (
             List,
             Literal("[]"),
             "Hosts of protected apps (app.example or app.example:8443) that a forward-auth login may return to. When public_url is set, ?redirect=true sends users to the login page with the original URL as next only when its host is the hub's own or listed here; otherwise without next. The login page accepts next URLs on these hosts.",
         ),
-        OptionDef::new(
-            "forward_auth_rules",
+        forward_auth_rules: Vec<serde_json::Value> = (
             DictList,
             Literal("[]"),
             "Who may reach each protected app through {base_url}hub/forward-auth and the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", allowed_users = [...], allowed_groups = [...] }, matched against X-Forwarded-Host (else Host) and X-Forwarded-Uri (or X-Original-URI). The most specific matching rule decides (a rule with a host beats one without, then the longest path_prefix); a logged-in user it does not allow gets 403. A request no rule matches gets forward_auth_default. Hosts are compared lower-case without a trailing dot; a path is checked in every way an app may read it (percent-decoded or not, %2F as / or not, \\ as /, ;parameters dropped, decoded twice, any letter case) and passes only if every reading is allowed. A host or address that cannot be read exactly (a port that is not a number, X-Forwarded-Uri missing or not a path, %00, different values in repeated headers) is refused (403 from forward-auth, 400 from the built-in proxy), and when a rule names a host a request without one is refused. A path_prefix must be written decoded and resolved (no %-escapes, ;, //, . or .. segments).",
         ),
-        OptionDef::new(
-            "forward_auth_default",
+        forward_auth_default: String = (
             Str,
             Literal("\"allow\""),
             "What a logged-in user gets for a request that no forward_auth_rules rule matches, in forward-auth answers and the built-in proxy: \"allow\" (the default: rules only narrow, and being logged in already means passing the login method's allowed_users / allowed_groups) or \"deny\" (only what a rule allows is reachable; with no rules at all nobody gets through). Choose \"deny\" when a host-scoped rule must hold even if the proxy forwards requests for other hosts to the app.",
         ),
-        OptionDef::new(
-            "services",
+        services: Vec<serde_json::Value> = (
             DictList,
             Literal("[]"),
             "Services that log users in through the hub (the hub as OAuth 2.0 / OpenID Connect provider), as JupyterHub's c.JupyterHub.services: a list of tables ([[Hub.services]]) with name; oauth_client_id (default service-<name>); the client secret from exactly one of api_token, api_token_env (an environment variable's name) or api_token_file (a file's path), or none for a public client, which must use PKCE; oauth_redirect_uri (one exact absolute URL or a list: https, or http on a loopback host; matched exactly); oauth_client_allowed_scopes (scopes the client may ask for beyond identify, openid, profile, email and groups); oauth_post_logout_redirect_uri (one exact URL or a list: where the browser may go after the service ends the hub session through the end_session_endpoint); oauth_no_confirm (true skips the consent page users see before a service gets their identity, as JupyterHub's); oauth_id_token_signed_response_alg (\"RS256\", the default, or \"ES256\": how the service's ID tokens are signed, as OpenID Connect registration's id_token_signed_response_alg). A service without oauth_redirect_uri is not an OAuth client. JupyterHub's keys about running a service (url, command, environment, user, cwd, admin, display, info, oauth_roles) are accepted and not used, so a c.JupyterHub.services list carries over.\n\nEndpoints: {base_url}hub/api/oauth2/authorize, token, userinfo, jwks and logout (RP-initiated logout), and discovery at {base_url}.well-known/openid-configuration (issuer: the public origin plus base_url without the trailing slash).",
         ),
-        OptionDef::new(
-            "oidc_signing_key_file",
+        oidc_signing_key_file: String = (
             Str,
             Literal("\"\""),
             "File holding the private key (P-256, PKCS#8 PEM) that signs ES256 ID tokens for services. Created with mode 600 at first start when services are registered; refused if readable by group or others. Empty means hubauth_oidc_key.pem in the directory of cookie_secret_file.",
         ),
-        OptionDef::new(
-            "oidc_rsa_signing_key_file",
+        oidc_rsa_signing_key_file: String = (
             Str,
             Literal("\"\""),
             "File holding the private key (RSA, at least 2048 bits, PKCS#8 PEM) that signs RS256 ID tokens for services (RS256 is what OpenID Connect requires every provider to offer, and the default; a service chooses with oauth_id_token_signed_response_alg). Created (2048 bits) with mode 600 at first start when services are registered; refused if readable by group or others, or shorter than 2048 bits. Empty means hubauth_oidc_rsa_key.pem in the directory of cookie_secret_file. Both public keys are published in the JWKS.",
         ),
-        OptionDef::new(
-            "oauth_token_expires_in",
+        oauth_token_expires_in: i64 = (
             Int,
             Literal("0"),
             "Lifetime in seconds of the access tokens issued to services. 0 means the login session's lifetime (cookie_max_age_days), as JupyterHub. Refresh tokens live twice as long, rotate on every use, and end with the hub session they were issued in (logout at the hub revokes the session's access tokens too, as JupyterHub).",
         ),
-        OptionDef::new(
-            "upstream",
+        upstream: String = (
             Str,
             Literal("\"\""),
             "The built-in reverse proxy: the app (http://host:port, usually on loopback) that every request outside {base_url}hub/ goes to when the visitor has a valid session, so hubauth alone can front one app. Visitors without a session are sent to the login page and back. HTTP/1.1 and websockets pass through, bodies are streamed, identity headers (forward_auth_*_header, auth_state_headers) are added after the client's own copies are removed, forward_auth_rules apply, and the hub's session cookie is not passed on. Empty (the default) turns the proxy off, unless upstream_routes is set.",
         ),
-        OptionDef::new(
-            "upstream_routes",
+        upstream_routes: Vec<serde_json::Value> = (
             DictList,
             Literal("[]"),
             "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404. Hosts are compared lower-case without a trailing dot; a Host that is not a host name with a numeric port gets 400, never the catch-all route.",
         ),
-        OptionDef::new(
-            "auth_state_headers",
+        auth_state_headers: BTreeMap<String, String> = (
             Map,
             Literal("{}"),
             "Items of the user's auth_state handed to protected apps as request headers (the analog of upstream's pre_spawn_start putting tokens in the spawner's environment), both in forward-auth answers and by the built-in proxy: a table of header name = dotted path into auth_state, e.g. { \"X-Auth-Request-Access-Token\" = \"access_token\" }. The login method may offer extra names (Globus: globus_data, globus_local_endpoint). A string goes as it is; any other JSON value (object, list, number) as base64url (no padding) of its JSON text; a missing item sends no header. Needs enable_auth_state. Off by default: tokens reach apps only when listed here. With refresh_pre_spawn the auth info is refreshed before tokens are handed on when older than auth_refresh_age (with auth_refresh_age = 0, before every request that hands them on).",
         ),
-        OptionDef::new(
-            "session_cache_ttl",
+        session_cache_ttl: i64 = (
             Int,
             Literal("5"),
             "Seconds a validated session is kept in memory, so that session checks (forward-auth, the built-in proxy, every page) do not query the database on each request. 0 turns the cache off.\n\nThis is the revocation bound across replicas: a logout, user deletion, admin or group change made through this process takes effect here at once, but one made through another hub process sharing the database (or directly in the database) takes effect here at most this many seconds later. The same holds for the tokens `auth_state_headers` hands to apps: they are kept with the cached session, so new tokens stored by another process (its login or refresh) reach apps through this one within this many seconds.",
         ),
-        OptionDef::new(
-            "purge_expired_interval",
+        purge_expired_interval: i64 = (
             Int,
             Literal("600"),
             "Seconds between clean-ups of expired data: expired sessions end as a logout would (the login method closes what it opened, such as a PAM session, and tokens issued to services in that session are revoked), and expired pending logins, API tokens and the codes and refresh tokens of expired OAuth token families are deleted, so the database does not grow with dead rows. Expired sessions are also removed at start-up and refused whenever they are presented. With several replicas each one cleans up; that is safe. 0 turns the periodic clean-up off.",
         ),
-        OptionDef::new(
-            "session_cache_size",
+        session_cache_size: i64 = (
             Int,
             Literal("100000"),
             "Most sessions kept in the session cache (see session_cache_ttl); when full, expired entries go first, then arbitrary ones. 0 turns the cache off.",
         ),
-        OptionDef::new(
-            "authenticate_prometheus",
+        authenticate_prometheus: bool = (
             Bool,
             Literal("true"),
             "Whether {base_url}hub/metrics requires authentication, as JupyterHub's authenticate_prometheus: a request must carry an API token (Authorization: token or Bearer) or a session of a user holding the read:metrics scope (the admin role has it), or come from a network in metrics_allowed_networks; others get 403. false serves the metrics to anyone who can reach the hub.",
         ),
-        OptionDef::new(
-            "metrics_allowed_networks",
+        metrics_allowed_networks: Vec<String> = (
             List,
             Literal("[]"),
             "Networks (CIDR such as 127.0.0.0/8 or 10.1.2.0/24, or single IP addresses) from which {base_url}hub/metrics answers without a token, for a Prometheus that scrapes the hub directly. The address checked is the TCP peer of the connection, never X-Forwarded-For: behind a reverse proxy every request seems to come from the proxy, so do not list the proxy's address (give Prometheus a token instead). An entry that is not an exact network or address, or a network written with host bits set, stops the hub at start. Empty (the default): a token is always needed while authenticate_prometheus is on.",
         ),
-        OptionDef::new(
-            "announcement",
+        announcement: String = (
             Str,
             Literal("\"\""),
             "A notice shown at the top of every page (login, home, logout, errors, admin), like JupyterHub's template_vars announcement. Plain text: it is escaped, never read as HTML. Empty shows none.",
         ),
-        OptionDef::new(
-            "logo_file",
+        logo_file: String = (
             Str,
             Literal("\"\""),
             "An image file (PNG, SVG, JPEG, GIF or WebP, at most 1 MB) shown in the header of every page instead of the name hubauth, as JupyterHub's logo_file; read once at start and served at {base_url}hub/logo. Empty shows the name.",
         ),
-        OptionDef::new(
-            "template_paths",
+        template_paths: Vec<String> = (
             List,
             Literal("[]"),
             "Directories searched for page templates before the built-in ones, as JupyterHub's template_paths: a file there named like a built-in template (page.html, login.html, home.html, logout.html, logout_confirm.html, error.html, admin.html) replaces it. Templates are Jinja (minijinja) with autoescaping; {% extends \"page.html\" %} and the blocks title and main work as in the built-in ones. Every template is compiled at start, so a mistake stops the hub with the file named.",
         ),
-    ],
-};
+    }
+}
 
 /// The validated `[Hub]` settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,56 +258,32 @@ pub struct HubConfig {
 }
 
 impl Default for HubConfig {
+    /// The `[Hub]` settings of a configuration without a `[Hub]` table.
     fn default() -> Self {
-        HubConfig {
-            authenticator_class: "pam".to_owned(),
-            bind_addr: SocketAddr::from(([0, 0, 0, 0], 8000)),
-            bind_https: false,
-            base_url: "/".to_owned(),
-            public_url: String::new(),
-            db_url: "sqlite:///hubauth.sqlite".to_owned(),
-            cookie_secret_file: PathBuf::from("hubauth_cookie_secret"),
-            session_lifetime: 14 * 24 * 3600,
-            default_url: String::new(),
-            trusted_proxies: vec![
-                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
-                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
-            ],
-            login_rate_limit: 10,
-            login_rate_limit_per_username: 20,
-            pending_logins_per_address: 100,
-            pending_logins_max: 10_000,
-            forward_auth: ForwardAuthConfig::default(),
-            proxy: crate::proxy::ProxyConfig::default(),
-            services: Vec::new(),
-            oidc_signing_key_file: PathBuf::from("hubauth_oidc_key.pem"),
-            oidc_rsa_signing_key_file: PathBuf::from("hubauth_oidc_rsa_key.pem"),
-            oauth_token_expires_in: 14 * 24 * 3600,
-            session_cache_ttl: 5,
-            session_cache_size: 100_000,
-            purge_expired_interval: 600,
-            announcement: String::new(),
-            logo_file: PathBuf::new(),
-            template_paths: Vec::new(),
-            authenticate_prometheus: true,
-            metrics_allowed_networks: Vec::new(),
-        }
+        // The literal defaults are valid and pass validation (Registry::check_defaults and
+        // the tests read them).
+        #[allow(clippy::expect_used)]
+        HubOptions::with_defaults(HubConfig::from_view).expect("the [Hub] defaults are valid")
     }
 }
 
 impl HubConfig {
     /// Reads and validates the `[Hub]` table.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
-        let bind_url: String = view.get("bind_url")?;
+        let options = HubOptions::load(view)?;
+        let trusted_proxies = trusted_proxies_from_view(view, options.clone())?;
+        let forward_auth = forward_auth_from_view(view, options.clone())?;
+        let proxy = proxy_from_view(view, options.clone())?;
+        let bind_url: String = options.bind_url;
         let (bind_addr, bind_https, bind_path) =
             parse_bind_url(&bind_url).map_err(|message| view.invalid("bind_url", message))?;
         let base_url = if view.is_set("base_url") || bind_path.is_none() {
-            let raw: String = view.get("base_url")?;
+            let raw: String = options.base_url;
             normalize_base_url(&raw).map_err(|message| view.invalid("base_url", message))?
         } else {
             bind_path.unwrap_or_else(|| "/".to_owned())
         };
-        let public_url: String = view.get("public_url")?;
+        let public_url: String = options.public_url;
         if !public_url.is_empty() {
             let parsed = url::Url::parse(&public_url)
                 .map_err(|err| view.invalid("public_url", format!("not a URL: {err}")))?;
@@ -351,58 +291,55 @@ impl HubConfig {
                 return Err(view.invalid("public_url", "must be an http or https URL"));
             }
         }
-        let days: f64 = view.get("cookie_max_age_days")?;
+        let days: f64 = options.cookie_max_age_days;
         if !(days > 0.0 && days <= 3650.0) {
             return Err(view.invalid(
                 "cookie_max_age_days",
                 "must be more than 0 and at most 3650",
             ));
         }
-        let default_url: String = view.get("default_url")?;
+        let default_url: String = options.default_url;
         if !default_url.is_empty() && !default_url.starts_with('/') {
             return Err(view.invalid("default_url", "must be a path starting with /"));
         }
-        let rate: i64 = view.get("login_rate_limit")?;
+        let rate: i64 = options.login_rate_limit;
         let login_rate_limit = u32::try_from(rate)
             .map_err(|_| view.invalid("login_rate_limit", "must be 0 or a positive number"))?;
-        let rate: i64 = view.get("login_rate_limit_per_username")?;
+        let rate: i64 = options.login_rate_limit_per_username;
         let login_rate_limit_per_username = u32::try_from(rate).map_err(|_| {
             view.invalid(
                 "login_rate_limit_per_username",
                 "must be 0 or a positive number",
             )
         })?;
-        let trusted_proxies = trusted_proxies_from_view(view)?;
         let count = |name: &str| -> Result<u32, ConfigError> {
             let value: i64 = view.get(name)?;
             u32::try_from(value).map_err(|_| view.invalid(name, "must be 0 or a positive number"))
         };
         let pending_logins_per_address = count("pending_logins_per_address")?;
         let pending_logins_max = count("pending_logins_max")?;
-        let db_url: String = view.get("db_url")?;
+        let db_url: String = options.db_url;
         if db_url.trim().is_empty() {
             return Err(view.invalid("db_url", "must not be empty"));
         }
-        let cookie_secret_file: String = view.get("cookie_secret_file")?;
-        let forward_auth = forward_auth_from_view(view)?;
-        let proxy = proxy_from_view(view)?;
-        let raw_services: Vec<serde_json::Value> = view.get("services")?;
+        let cookie_secret_file: String = options.cookie_secret_file;
+        let raw_services: Vec<serde_json::Value> = options.services;
         let services = crate::provider::config::parse_services(&raw_services, view.env())
             .map_err(|message| view.invalid("services", message))?;
-        let key_file: String = view.get("oidc_signing_key_file")?;
+        let key_file: String = options.oidc_signing_key_file;
         let oidc_signing_key_file = if key_file.is_empty() {
             PathBuf::from(&cookie_secret_file).with_file_name("hubauth_oidc_key.pem")
         } else {
             PathBuf::from(key_file)
         };
-        let rsa_key_file: String = view.get("oidc_rsa_signing_key_file")?;
+        let rsa_key_file: String = options.oidc_rsa_signing_key_file;
         let oidc_rsa_signing_key_file = if rsa_key_file.is_empty() {
             PathBuf::from(&cookie_secret_file).with_file_name("hubauth_oidc_rsa_key.pem")
         } else {
             PathBuf::from(rsa_key_file)
         };
         let session_lifetime = (days * 86400.0).round() as i64;
-        let expires_in: i64 = view.get("oauth_token_expires_in")?;
+        let expires_in: i64 = options.oauth_token_expires_in;
         let oauth_token_expires_in = match expires_in {
             0 => session_lifetime,
             1.. => expires_in,
@@ -413,31 +350,31 @@ impl HubConfig {
                 ));
             }
         };
-        let ttl: i64 = view.get("session_cache_ttl")?;
+        let ttl: i64 = options.session_cache_ttl;
         let session_cache_ttl = u64::try_from(ttl).map_err(|_| {
             view.invalid(
                 "session_cache_ttl",
                 "must be 0 or a positive number of seconds",
             )
         })?;
-        let interval: i64 = view.get("purge_expired_interval")?;
+        let interval: i64 = options.purge_expired_interval;
         let purge_expired_interval = u64::try_from(interval).map_err(|_| {
             view.invalid(
                 "purge_expired_interval",
                 "must be 0 (off) or a positive number of seconds",
             )
         })?;
-        let networks: Vec<String> = view.get("metrics_allowed_networks")?;
+        let networks: Vec<String> = options.metrics_allowed_networks;
         let metrics_allowed_networks = networks
             .iter()
             .map(|entry| crate::forwarded::parse_network(entry))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|message| view.invalid("metrics_allowed_networks", message))?;
-        let size: i64 = view.get("session_cache_size")?;
+        let size: i64 = options.session_cache_size;
         let session_cache_size = usize::try_from(size)
             .map_err(|_| view.invalid("session_cache_size", "must be 0 or a positive number"))?;
         Ok(HubConfig {
-            authenticator_class: view.get("authenticator_class")?,
+            authenticator_class: options.authenticator_class,
             bind_addr,
             bind_https,
             base_url,
@@ -460,14 +397,14 @@ impl HubConfig {
             session_cache_ttl,
             session_cache_size,
             purge_expired_interval,
-            announcement: view.get("announcement")?,
-            logo_file: PathBuf::from(view.get::<String>("logo_file")?),
-            template_paths: view
-                .get::<Vec<String>>("template_paths")?
+            announcement: options.announcement,
+            logo_file: PathBuf::from(options.logo_file),
+            template_paths: options
+                .template_paths
                 .into_iter()
                 .map(PathBuf::from)
                 .collect(),
-            authenticate_prometheus: view.get("authenticate_prometheus")?,
+            authenticate_prometheus: options.authenticate_prometheus,
             metrics_allowed_networks,
         })
     }
@@ -494,17 +431,20 @@ impl HubConfig {
 }
 
 /// Reads and validates `upstream` and `upstream_routes`.
-fn proxy_from_view(view: &ClassView<'_>) -> Result<crate::proxy::ProxyConfig, ConfigError> {
+fn proxy_from_view(
+    view: &ClassView<'_>,
+    options: HubOptions,
+) -> Result<crate::proxy::ProxyConfig, ConfigError> {
     use crate::forward_auth::RequestScope;
     use crate::proxy::{ProxyRoute, parse_upstream};
-    let raw_routes: Vec<serde_json::Value> = view.get("upstream_routes")?;
+    let raw_routes: Vec<serde_json::Value> = options.upstream_routes;
     let mut routes = raw_routes
         .iter()
         .enumerate()
         .map(|(index, value)| ProxyRoute::from_json(index, value))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|message| view.invalid("upstream_routes", message))?;
-    let upstream: String = view.get("upstream")?;
+    let upstream: String = options.upstream;
     if !upstream.is_empty() {
         let authority =
             parse_upstream(&upstream).map_err(|message| view.invalid("upstream", message))?;
@@ -517,7 +457,10 @@ fn proxy_from_view(view: &ClassView<'_>) -> Result<crate::proxy::ProxyConfig, Co
 }
 
 /// Reads and validates the `forward_auth_*` options.
-fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, ConfigError> {
+fn forward_auth_from_view(
+    view: &ClassView<'_>,
+    options: HubOptions,
+) -> Result<ForwardAuthConfig, ConfigError> {
     let header = |key: &str| -> Result<Option<axum::http::HeaderName>, ConfigError> {
         let value: String = view.get(key)?;
         parse_header_name(&value).map_err(|message| view.invalid(key, message))
@@ -530,7 +473,7 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
     })?;
     let groups_header = header("forward_auth_groups_header")?;
     let admin_header = header("forward_auth_admin_header")?;
-    let hosts: Vec<String> = view.get("forward_auth_allowed_hosts")?;
+    let hosts: Vec<String> = options.forward_auth_allowed_hosts;
     let mut allowed_hosts = Vec::with_capacity(hosts.len());
     for host in hosts {
         let parsed = HostName::parse(&host).map_err(|err| {
@@ -541,11 +484,10 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
         })?;
         allowed_hosts.push(parsed.to_string());
     }
-    let default_value: String = view.get("forward_auth_default")?;
+    let default_value: String = options.forward_auth_default;
     let default = DefaultAccess::parse(&default_value)
         .map_err(|message| view.invalid("forward_auth_default", message))?;
-    let raw_token_headers: std::collections::BTreeMap<String, String> =
-        view.get("auth_state_headers")?;
+    let raw_token_headers: BTreeMap<String, String> = options.auth_state_headers;
     let mut auth_state_headers = Vec::with_capacity(raw_token_headers.len());
     for (name, path) in raw_token_headers {
         let header = parse_header_name(&name)
@@ -570,7 +512,7 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
         }
         auth_state_headers.push((header, path));
     }
-    let raw_rules: Vec<serde_json::Value> = view.get("forward_auth_rules")?;
+    let raw_rules: Vec<serde_json::Value> = options.forward_auth_rules;
     let rules = raw_rules
         .iter()
         .enumerate()
@@ -590,10 +532,13 @@ fn forward_auth_from_view(view: &ClassView<'_>) -> Result<ForwardAuthConfig, Con
 
 /// Reads `trusted_proxies`, or the deprecated `trust_forwarded_headers` when only that
 /// one is set.
-fn trusted_proxies_from_view(view: &ClassView<'_>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+fn trusted_proxies_from_view(
+    view: &ClassView<'_>,
+    options: HubOptions,
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     let old_set = view.is_set("trust_forwarded_headers");
     if old_set && !view.is_set("trusted_proxies") {
-        let trust: bool = view.get("trust_forwarded_headers")?;
+        let trust: bool = options.trust_forwarded_headers;
         tracing::warn!(
             "[Hub] trust_forwarded_headers is deprecated: use trusted_proxies (the addresses of your proxies); {} means trusted_proxies = {}",
             trust,
@@ -617,7 +562,7 @@ fn trusted_proxies_from_view(view: &ClassView<'_>) -> Result<Vec<ipnet::IpNet>, 
             "[Hub] trust_forwarded_headers is deprecated and ignored: trusted_proxies is set"
         );
     }
-    let entries: Vec<String> = view.get("trusted_proxies")?;
+    let entries: Vec<String> = options.trusted_proxies;
     crate::forwarded::parse_trusted(&entries)
         .map_err(|message| view.invalid("trusted_proxies", message))
 }
@@ -684,6 +629,27 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_settings_are_the_tables_defaults() {
+        let config = HubConfig::default();
+        assert_eq!(config.authenticator_class, "pam");
+        assert_eq!(config.bind_addr, SocketAddr::from(([0, 0, 0, 0], 8000)));
+        assert!(!config.bind_https);
+        assert_eq!(config.base_url, "/");
+        assert_eq!(config.db_url, "sqlite:///hubauth.sqlite");
+        assert_eq!(config.session_lifetime, 14 * 24 * 3600);
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ]
+        );
+        assert_eq!(config.login_rate_limit, 10);
+        assert_eq!(config.session_cache_ttl, 5);
+        assert!(config.authenticate_prometheus);
+    }
     use crate::forwarded::parse_network;
 
     #[test]
