@@ -11,7 +11,7 @@
 #
 # The static build has every authenticator except PAMAuthenticator: PAMAuthenticator loads
 # libpam at run time, which a static binary cannot do, so the `pam` feature is off
-# (--no-default-features), and
+# (--no-default-features; which also leaves out the demo's providers and mocks), and
 # `authenticator_class = "pam"` (also the default when it is not set) is refused at
 # check-config/serve with "this build of hubauth has no PAM support". TLS is rustls with
 # the webpki root certificates compiled in, so the binary needs no files from the system.

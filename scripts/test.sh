@@ -104,6 +104,8 @@ cargo fmt --all -- --check
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The release build's features (scripts/build-static.sh): no PAM, no demo providers.
+cargo clippy -p hubauth --no-default-features --lib --bins --locked -- -D warnings
 
 # Real PAM for crates/local's tests: throwaway users, groups and service files that the
 # tests create and remove themselves (they need root); this checks the PAM modules are there.

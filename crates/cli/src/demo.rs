@@ -6,9 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::future::Future;
+use std::pin::Pin;
+
 use anyhow::{Context, Result};
 use hubauth_config::{Config, MapEnv};
+#[cfg(feature = "demo-providers")]
 use hubauth_devidp::{Client, DevIdp, DevUser, RunningIdp};
+#[cfg(feature = "demo-providers")]
 use serde_json::json;
 
 /// Which login the demo shows.
@@ -66,6 +71,7 @@ pub fn dummy_config(dir: &Path, port: u16, app: Option<DemoApp>) -> String {
     )
 }
 
+#[cfg(feature = "demo-providers")]
 /// The demo's configuration with GenericOAuthenticator against the development provider.
 pub fn oidc_config(
     dir: &Path,
@@ -97,6 +103,7 @@ oidc_logout = true
     )
 }
 
+#[cfg(feature = "demo-providers")]
 /// Starts the development provider for a hub on `port`.
 pub async fn start_idp(port: u16, client_secret: &str) -> Result<RunningIdp> {
     let hub = format!("http://127.0.0.1:{port}");
@@ -127,6 +134,94 @@ pub async fn start_idp(port: u16, client_secret: &str) -> Result<RunningIdp> {
         .context("starting the development identity provider")
 }
 
+/// Stops what the demo started beside the hub for its provider.
+type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+#[cfg(feature = "demo-providers")]
+async fn stop_idp(idp: RunningIdp) {
+    idp.shutdown().await;
+}
+
+/// The demo's configuration for `provider`, with the provider (or its mock) started.
+#[cfg(feature = "demo-providers")]
+async fn provider_config(
+    provider: DemoProvider,
+    dir: &Path,
+    port: u16,
+    env: &mut MapEnv,
+    app: impl Fn(bool) -> Option<DemoApp>,
+) -> Result<(String, Option<Stop>)> {
+    match provider {
+        DemoProvider::Dummy => Ok((dummy_config(dir, port, app(false)), None)),
+        DemoProvider::Azuread => {
+            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
+            let (mock, table) = hubauth_azuread::mock::start_demo_mock(&callback)
+                .await
+                .map_err(|err| anyhow::anyhow!("starting the Azure AD mock: {err}"))?;
+            env.set(
+                "JUPYTERHUB_CRYPT_KEY",
+                hubauth_store::CryptKeeper::generate_key(),
+            );
+            let text = format!(
+                "# hubauth demo configuration (written by `hubauth demo --provider azuread`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo tenant's staff group may use this hub.\"\n\n{table}",
+                hub_table(dir, port, "azuread", app(true))
+            );
+            Ok((
+                text,
+                Some(Box::pin(async move { mock.shutdown().await }) as Stop),
+            ))
+        }
+        DemoProvider::Globus => {
+            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
+            let (mock, table) = hubauth_globus::mock::start_demo_mock(&callback)
+                .await
+                .context("starting the Globus mock")?;
+            env.set(
+                "JUPYTERHUB_CRYPT_KEY",
+                hubauth_store::CryptKeeper::generate_key(),
+            );
+            let text = format!(
+                "# hubauth demo configuration (written by `hubauth demo --provider globus`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo's staff Globus group from globusid.org may use this hub.\"\n\n{table}",
+                hub_table(dir, port, "globus", app(true))
+            );
+            Ok((
+                text,
+                Some(Box::pin(async move { mock.shutdown().await }) as Stop),
+            ))
+        }
+        DemoProvider::Oidc => {
+            let secret = hubauth_store::CryptKeeper::generate_key();
+            let idp = start_idp(port, &secret).await?;
+            env.set(
+                "JUPYTERHUB_CRYPT_KEY",
+                hubauth_store::CryptKeeper::generate_key(),
+            );
+            let text = oidc_config(dir, port, idp.issuer(), &secret, app(true));
+            Ok((text, Some(Box::pin(stop_idp(idp)) as Stop)))
+        }
+    }
+}
+
+/// The demo's configuration: only the form login, in a build without the providers.
+#[cfg(not(feature = "demo-providers"))]
+async fn provider_config(
+    provider: DemoProvider,
+    dir: &Path,
+    port: u16,
+    _env: &mut MapEnv,
+    app: impl Fn(bool) -> Option<DemoApp>,
+) -> Result<(String, Option<Stop>)> {
+    let name = match provider {
+        DemoProvider::Dummy => return Ok((dummy_config(dir, port, app(false)), None)),
+        DemoProvider::Oidc => "oidc",
+        DemoProvider::Globus => "globus",
+        DemoProvider::Azuread => "azuread",
+    };
+    anyhow::bail!(
+        "this hubauth was built without the demo providers (the `demo-providers` feature), so `--provider {name}` is not available; `hubauth demo --provider dummy` is"
+    )
+}
+
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -> Result<()> {
     let (dir, _temp) = match data_dir {
@@ -152,8 +247,6 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
     };
     // The demo ignores the caller's environment so it behaves the same everywhere.
     let mut env = MapEnv::new();
-    let mut globus = None;
-    let mut azure = None;
     let demo_app = crate::demo_app::start().await?;
     let app = |access_token| {
         Some(DemoApp {
@@ -161,53 +254,7 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
             access_token,
         })
     };
-    let (text, idp) = match provider {
-        DemoProvider::Dummy => (dummy_config(&dir, port, app(false)), None),
-        DemoProvider::Azuread => {
-            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
-            let (mock, table) = hubauth_azuread::mock::start_demo_mock(&callback)
-                .await
-                .map_err(|err| anyhow::anyhow!("starting the Azure AD mock: {err}"))?;
-            azure = Some(mock);
-            env.set(
-                "JUPYTERHUB_CRYPT_KEY",
-                hubauth_store::CryptKeeper::generate_key(),
-            );
-            let text = format!(
-                "# hubauth demo configuration (written by `hubauth demo --provider azuread`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo tenant's staff group may use this hub.\"\n\n{table}",
-                hub_table(&dir, port, "azuread", app(true))
-            );
-            (text, None)
-        }
-        DemoProvider::Globus => {
-            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
-            let (mock, table) = hubauth_globus::mock::start_demo_mock(&callback)
-                .await
-                .context("starting the Globus mock")?;
-            globus = Some(mock);
-            env.set(
-                "JUPYTERHUB_CRYPT_KEY",
-                hubauth_store::CryptKeeper::generate_key(),
-            );
-            let text = format!(
-                "# hubauth demo configuration (written by `hubauth demo --provider globus`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo's staff Globus group from globusid.org may use this hub.\"\n\n{table}",
-                hub_table(&dir, port, "globus", app(true))
-            );
-            (text, None)
-        }
-        DemoProvider::Oidc => {
-            let secret = hubauth_store::CryptKeeper::generate_key();
-            let idp = start_idp(port, &secret).await?;
-            env.set(
-                "JUPYTERHUB_CRYPT_KEY",
-                hubauth_store::CryptKeeper::generate_key(),
-            );
-            (
-                oidc_config(&dir, port, idp.issuer(), &secret, app(true)),
-                Some(idp),
-            )
-        }
-    };
+    let (text, stop) = provider_config(provider, &dir, port, &mut env, app).await?;
     let config_path = dir.join("hubauth.toml");
     std::fs::write(&config_path, &text)
         .with_context(|| format!("writing {}", config_path.display()))?;
@@ -233,14 +280,8 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     })
     .await;
-    if let Some(idp) = idp {
-        idp.shutdown().await;
-    }
-    if let Some(mock) = globus {
-        mock.shutdown().await;
-    }
-    if let Some(mock) = azure {
-        mock.shutdown().await;
+    if let Some(stop) = stop {
+        stop.await;
     }
     demo_app.shutdown();
     result

@@ -7,13 +7,36 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hubauth_config::ProcessEnv;
 
-/// `hubauth --version`: the release and the git revision it was built from.
+#[cfg(feature = "demo-providers")]
+macro_rules! demo_providers {
+    () => {
+        ", with the demo providers"
+    };
+}
+
+#[cfg(not(feature = "demo-providers"))]
+macro_rules! demo_providers {
+    () => {
+        ""
+    };
+}
+
+/// `hubauth --version`: the release, the git revision it was built from, and whether the
+/// demo's providers (the development OpenID provider and the Azure AD and Globus mocks)
+/// are linked in.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (git ",
     env!("HUBAUTH_GIT_REVISION"),
-    ")"
+    ")",
+    demo_providers!()
 );
+
+/// What `hubauth demo` shows when no `--provider` is given.
+#[cfg(feature = "demo-providers")]
+const DEFAULT_DEMO_PROVIDER: &str = "oidc";
+#[cfg(not(feature = "demo-providers"))]
+const DEFAULT_DEMO_PROVIDER: &str = "dummy";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,7 +84,7 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Which login to show.
-        #[arg(long, value_enum, default_value = "oidc")]
+        #[arg(long, value_enum, default_value = DEFAULT_DEMO_PROVIDER)]
         provider: hubauth_cli::demo::DemoProvider,
     },
     /// Print a complete, commented configuration file with every option and its default.

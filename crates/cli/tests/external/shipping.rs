@@ -20,11 +20,12 @@ fn version_names_the_release_and_the_git_revision() {
     let text = String::from_utf8(output.stdout).unwrap();
     let expected_start = format!("hubauth {} (git ", env!("CARGO_PKG_VERSION"));
     assert!(text.starts_with(&expected_start), "{text}");
+    // The test build has the default features, the demo providers among them.
     let revision = text
         .trim()
         .strip_prefix(&expected_start)
-        .and_then(|rest| rest.strip_suffix(')'))
-        .unwrap();
+        .and_then(|rest| rest.strip_suffix("), with the demo providers"))
+        .unwrap_or_else(|| panic!("{text}"));
     // The revision is what git says for this checkout when git can say it, else "unknown".
     let git = Command::new("git")
         .args(["rev-parse", "--short=10", "HEAD"])
@@ -49,6 +50,48 @@ fn version_names_the_release_and_the_git_revision() {
 }
 
 /// A dummy hub with logs in the given format; one login, and its stderr.
+/// The packages and features a build without the default features links (`cargo tree`).
+fn linked_without_default_features() -> String {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "hubauth",
+            "--no-default-features",
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p} [{f}]",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The release build (`--no-default-features`, as scripts/build-static.sh makes it) links
+/// neither the development provider nor the Azure AD and Globus mocks.
+#[test]
+fn a_build_without_the_demo_providers_links_no_mock() {
+    let tree = linked_without_default_features();
+    assert!(tree.contains("hubauth-server "), "{tree}");
+    assert!(!tree.contains("hubauth-devidp "), "{tree}");
+    for line in tree
+        .lines()
+        .filter(|line| line.starts_with("hubauth-azuread ") || line.starts_with("hubauth-globus "))
+    {
+        assert!(!line.contains("mock"), "{line}");
+    }
+}
+
 async fn hub_log(format_env: &[(&str, &str)]) -> String {
     let dir = tempfile::TempDir::new().unwrap();
     let db = format!("sqlite:///{}", dir.path().join("hub.sqlite").display());
