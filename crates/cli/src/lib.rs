@@ -148,8 +148,14 @@ pub async fn serve(hub: Hub, announce: impl FnOnce(&str)) -> Result<()> {
     } else {
         local.ip().to_string()
     };
+    // With ssl_cert the hub itself speaks TLS on this port.
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let url = format!(
-        "http://{shown_host}:{}{}hub/login",
+        "{scheme}://{shown_host}:{}{}hub/login",
         local.port(),
         config.base_url
     );

@@ -30,6 +30,7 @@ pub mod services;
 pub mod session_cache;
 pub mod startup;
 pub mod state;
+pub mod tls;
 mod web;
 
 use std::future::Future;
@@ -84,12 +85,21 @@ impl std::fmt::Debug for HubParts {
 pub struct Hub {
     state: AppState,
     reconciled: Reconciled,
+    /// The certificate when the hub serves TLS itself.
+    tls: Option<Arc<tls::ReloadingCert>>,
 }
 
 impl Hub {
     /// Checks the configuration, reconciles the database and logs start-up warnings.
     pub async fn start(parts: HubParts) -> Result<Hub, StartError> {
         startup::check(parts.authenticator.as_ref(), &parts.crypt)?;
+        let tls = match &parts.config.tls {
+            Some(files) => Some(Arc::new(
+                tls::ReloadingCert::load(files.clone())
+                    .map_err(|err| StartError::Other(err.to_string()))?,
+            )),
+            None => None,
+        };
         for warning in parts.authenticator.startup_warnings() {
             tracing::warn!("{warning}");
         }
@@ -123,7 +133,11 @@ impl Hub {
             pages,
             upstream: proxy::UpstreamClient::new(),
         });
-        Ok(Hub { state, reconciled })
+        Ok(Hub {
+            state,
+            reconciled,
+            tls,
+        })
     }
 
     /// What start-up reconciliation did.
@@ -158,9 +172,16 @@ impl Hub {
                 std::time::Duration::from_secs(interval),
             ))
         });
-        let served = listener::serve(self.state, router, listener, shutdown).await;
-        if let Some(cleanup) = cleanup {
-            cleanup.abort();
+        let (acceptor, watcher) = match self.tls {
+            Some(cert) => {
+                let acceptor = tls::acceptor(cert.clone()).map_err(std::io::Error::other)?;
+                (Some(acceptor), Some(tokio::spawn(cert.watch())))
+            }
+            None => (None, None),
+        };
+        let served = listener::serve(self.state, router, listener, acceptor, shutdown).await;
+        for task in [cleanup, watcher].into_iter().flatten() {
+            task.abort();
         }
         served
     }

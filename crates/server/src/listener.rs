@@ -7,6 +7,10 @@
 //! connection (no router dispatch, no boxed middleware future per request), and the
 //! metrics recorder is set once per connection instead of once per request. Every other
 //! request goes to the router, with the client's address as axum's `ConnectInfo`.
+//!
+//! With `ssl_cert` each connection first completes a TLS handshake (within
+//! [`crate::tls::HANDSHAKE_TIMEOUT`], in the connection's own task), then is served the
+//! same way.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,6 +38,7 @@ pub(crate) async fn serve(
     state: AppState,
     router: Router,
     listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let forward_auth_path: std::sync::Arc<str> =
@@ -87,24 +92,30 @@ pub(crate) async fn serve(
                 router.oneshot(request).await
             }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        let mut closing = closing_rx.clone();
+        let builder = builder.clone();
+        let closing = closing_rx.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(state.metrics.scope(async move {
-            let mut connection = std::pin::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = closing.changed() => {
-                    // Finish the request in flight, then close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            match acceptor {
+                None => serve_connection(&builder, stream, service, closing, peer).await,
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        crate::tls::HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    );
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(&builder, stream, service, closing, peer).await;
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(peer = %peer, error = %err, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %peer, "TLS handshake timed out");
+                        }
+                    }
                 }
-            };
-            if let Err(err) = result {
-                tracing::debug!(peer = %peer, error = %err, "connection ended with an error");
             }
-            drop(closing);
         }));
     }
     drop(listener);
@@ -113,6 +124,38 @@ pub(crate) async fn serve(
     // Every connection task holds a receiver: `closed` completes when the last one ends.
     closing_tx.closed().await;
     Ok(())
+}
+
+/// Serves one connection (plain TCP or TLS) until it closes, or until shutdown once its
+/// request in flight is answered.
+async fn serve_connection<I, S>(
+    builder: &http1::Builder,
+    io: I,
+    service: S,
+    mut closing: tokio::sync::watch::Receiver<()>,
+    peer: std::net::SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = axum::body::Body> + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = closing.changed() => {
+            // Finish the request in flight, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(peer = %peer, error = %err, "connection ended with an error");
+    }
+    drop(closing);
 }
 
 /// Whether a request is a forward-auth check (`GET` or `HEAD` on its exact path); other

@@ -27,6 +27,16 @@ hubauth_config::options! {
             Literal("\"http://:8000\""),
             "The URL the hub listens on. An empty host means all interfaces. The path, if any, sets base_url.",
         ),
+        ssl_cert: String = (
+            Str,
+            Literal("\"\""),
+            "Path of the TLS certificate (PEM; the chain, leaf first) when the hub serves https itself, without a proxy in front. Set together with ssl_key.\n\nThe files are read again without a restart when they change (checked every 2 seconds) or when the process gets SIGHUP, so certificate renewals take effect on their own; a renewal that cannot be read is logged and the previous certificate stays. With TLS, cookies are Secure and the hub's own URLs are https. Empty means plain HTTP (or TLS at a proxy in front: see public_url).",
+        ),
+        ssl_key: String = (
+            Str,
+            Literal("\"\""),
+            "Path of the TLS private key (PEM: PKCS#8, PKCS#1 or SEC1) matching ssl_cert. A key that is not the certificate's stops the start-up with both file names.",
+        ),
         base_url: String = (
             Str,
             Literal("\"/\""),
@@ -203,8 +213,11 @@ pub struct HubConfig {
     pub authenticator_class: String,
     /// The socket address to listen on, from `bind_url`.
     pub bind_addr: SocketAddr,
-    /// Whether `bind_url` is https (the hub itself does not terminate TLS; this only marks cookies Secure).
+    /// Whether the hub is reached over https at its bind address: `bind_url` is https, or
+    /// the hub serves TLS itself (`ssl_cert`). Marks cookies Secure.
     pub bind_https: bool,
+    /// `ssl_cert` and `ssl_key`: TLS served by the hub itself.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// The URL prefix, always starting and ending with `/`.
     pub base_url: String,
     /// See `public_url` (empty = none).
@@ -277,6 +290,16 @@ impl HubConfig {
         let bind_url: String = options.bind_url;
         let (bind_addr, bind_https, bind_path) =
             parse_bind_url(&bind_url).map_err(|message| view.invalid("bind_url", message))?;
+        let tls = match (options.ssl_cert.trim(), options.ssl_key.trim()) {
+            ("", "") => None,
+            ("", _) => return Err(view.invalid("ssl_cert", "must be set with ssl_key")),
+            (_, "") => return Err(view.invalid("ssl_key", "must be set with ssl_cert")),
+            (cert, key) => Some(crate::tls::TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+        };
+        let bind_https = bind_https || tls.is_some();
         let base_url = if view.is_set("base_url") || bind_path.is_none() {
             let raw: String = options.base_url;
             normalize_base_url(&raw).map_err(|message| view.invalid("base_url", message))?
@@ -377,6 +400,7 @@ impl HubConfig {
             authenticator_class: options.authenticator_class,
             bind_addr,
             bind_https,
+            tls,
             base_url,
             public_url,
             db_url,

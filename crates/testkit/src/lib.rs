@@ -10,6 +10,8 @@
 //!   one scenario on SQLite and on PostgreSQL.
 //! - [`raw_http`]: requests written byte for byte, as no HTTP library would send them.
 //! - [`slapd`]: a throwaway OpenLDAP server with a test CA.
+//! - [`tls`]: certificates for a hub serving TLS itself, and a client that shows which
+//!   certificate it got.
 //!
 //! A helper that cannot do its job panics with what went wrong: in a test that is the
 //! failure message.
@@ -21,3 +23,4 @@ pub mod pg;
 pub mod process;
 pub mod raw_http;
 pub mod slapd;
+pub mod tls;

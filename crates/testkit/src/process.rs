@@ -98,6 +98,15 @@ impl HubProcess {
         self.child.id()
     }
 
+    /// Sends SIGHUP (what a certificate renewal hook sends).
+    pub fn signal_hangup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -HUP failed");
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -13,4 +13,5 @@ mod login_fuzz;
 mod login_log;
 mod oauth_flow;
 mod operations;
+mod tls;
 mod web_hardening;
