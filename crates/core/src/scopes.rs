@@ -180,6 +180,11 @@ pub static SCOPES: &[ScopeDef] = &[
         &[],
     ),
     def(
+        "access:apps",
+        "Reach the apps the hub protects (forward-auth and the built-in proxy) with this token, when [Hub] forward_auth_accept_tokens is on (hubauth's own scope).",
+        &[],
+    ),
+    def(
         "users:shares",
         "Read and revoke a user's access to shared servers.",
         &["read:users:shares"],
@@ -224,6 +229,7 @@ const SELF_SCOPES: &[&str] = &[
     "servers",
     "tokens",
     "access:servers",
+    "access:apps",
 ];
 
 /// The definition of a scope, if hubauth knows it.

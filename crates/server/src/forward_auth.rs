@@ -27,6 +27,9 @@ pub struct ForwardAuthConfig {
     pub default: DefaultAccess,
     /// auth_state items handed to apps (`auth_state_headers`): header name and dotted path.
     pub auth_state_headers: Vec<(HeaderName, String)>,
+    /// Whether API tokens with `access:apps` pass like sessions
+    /// (`forward_auth_accept_tokens`).
+    pub accept_tokens: bool,
 }
 
 impl Default for ForwardAuthConfig {
@@ -39,6 +42,7 @@ impl Default for ForwardAuthConfig {
             rules: Vec::new(),
             default: DefaultAccess::Allow,
             auth_state_headers: Vec::new(),
+            accept_tokens: false,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Header values every layer reads or writes the same way: the first of a comma-separated
-//! header's values, and the headers of every page the hub renders itself.
+//! header's values, the token of an `Authorization` header, and the headers of every page
+//! the hub renders itself.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
@@ -46,4 +47,18 @@ pub fn page_headers(headers: &mut HeaderMap) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+}
+
+/// The token value of an `Authorization: token X` or `Authorization: Bearer X` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    if (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+        && !token.is_empty()
+    {
+        Some(token)
+    } else {
+        None
+    }
 }

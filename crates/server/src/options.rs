@@ -128,6 +128,11 @@ hubauth_config::options! {
             Literal("\"allow\""),
             "What a logged-in user gets for a request that no forward_auth_rules rule matches, in forward-auth answers and the built-in proxy: \"allow\" (the default: rules only narrow, and being logged in already means passing the login method's allowed_users / allowed_groups) or \"deny\" (only what a rule allows is reachable; with no rules at all nobody gets through). Choose \"deny\" when a host-scoped rule must hold even if the proxy forwards requests for other hosts to the app.",
         ),
+        forward_auth_accept_tokens: bool = (
+            Bool,
+            Literal("false"),
+            "Let machine clients (scripts, services) through forward-auth and the built-in proxy with a token instead of a session cookie: the hub's own API tokens and the access tokens it issued to services, sent as `Authorization: token <token>` (as JupyterHub takes them) or `Authorization: Bearer <token>`. The token's owner must still be allowed (not blocked, not deleted) and the same forward_auth_rules apply to them; the token must carry the scope access:apps (part of every user's own scopes, so a token created with the owner's full permissions has it, and one made for narrower scopes must list it). With the built-in proxy the token is not passed on to the app. Answers are cached like sessions (session_cache_ttl): a revoked token stops working within that time. auth_state_headers are not sent for token requests.",
+        ),
         services: Vec<serde_json::Value> = (
             DictList,
             Literal("[]"),
@@ -551,6 +556,7 @@ fn forward_auth_from_view(
         rules,
         default,
         auth_state_headers,
+        accept_tokens: options.forward_auth_accept_tokens,
     })
 }
 

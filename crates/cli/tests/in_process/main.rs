@@ -8,6 +8,7 @@
 mod config_cli;
 mod demo;
 mod docs_examples;
+mod gateway_tokens;
 mod hub_http;
 mod login_fuzz;
 mod login_log;

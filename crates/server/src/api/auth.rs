@@ -63,19 +63,7 @@ pub struct TokenOwner {
     pub unrestricted: bool,
 }
 
-/// The token value of an `Authorization: token X` or `Authorization: Bearer X` header.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    if (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
-        && !token.is_empty()
-    {
-        Some(token)
-    } else {
-        None
-    }
-}
+pub use crate::headers::bearer_token;
 
 /// The scopes a user holds through their roles (unknown role names grant nothing).
 pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, HubError> {

@@ -23,7 +23,7 @@ use crate::forward_auth::{host_matches, is_allowed};
 use crate::pages::PageUser;
 use crate::request_target::{BadTarget, ForwardedTarget, HostName};
 use crate::state::{AppState, HubState};
-use crate::web::session::resume_session;
+use crate::web::session::{gateway_token_user, resume_session};
 use crate::web::{Now, WebError};
 
 /// The forward-auth check, as a route (for [`crate::app`]; the hub's own listener calls
@@ -72,16 +72,23 @@ async fn decide(
     redirect_mode: bool,
     now: i64,
 ) -> Result<Response, WebError> {
-    let Some(current) = resume_session(state, headers, now).await? else {
-        if wants_json(headers) {
-            return Ok(login_required_json());
-        }
-        if redirect_mode {
-            return Ok(redirect(&login_url(state, headers), &[]));
-        }
-        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    let session = resume_session(state, headers, now).await?;
+    let user = match &session {
+        Some(current) => current.user.clone(),
+        None => match gateway_token_user(state, headers, now).await? {
+            Some(user) => user,
+            None => {
+                if wants_json(headers) {
+                    return Ok(login_required_json());
+                }
+                if redirect_mode {
+                    return Ok(redirect(&login_url(state, headers), &[]));
+                }
+                return Ok(StatusCode::UNAUTHORIZED.into_response());
+            }
+        },
     };
-    let user = &current.user;
+    let user = &user;
     let config = &state.config.forward_auth;
     // Without rules and with forward_auth_default = "allow" every logged-in user passes,
     // whatever the target (the hot path reads no more headers).
@@ -107,6 +114,10 @@ async fn decide(
     }
     let mut response = StatusCode::OK.into_response();
     insert_identity(state, user, response.headers_mut())?;
+    // A token request gets the identity only: auth_state headers follow a login session.
+    let Some(current) = session else {
+        return Ok(response);
+    };
     let Some(token_headers) = crate::app_tokens::headers_for(state, current, now).await? else {
         // The refresh before handing tokens on ended the session.
         if redirect_mode && !wants_json(headers) {

@@ -30,7 +30,7 @@ use crate::pages::PageUser;
 use crate::proxy::{requested_upgrade, strip_cookie, strip_hop_by_hop, strip_identity_headers};
 use crate::request_target::{BadTarget, HostName, TargetPath};
 use crate::state::AppState;
-use crate::web::session::resume_session;
+use crate::web::session::{gateway_token_user, resume_session};
 use crate::web::{Now, WebError};
 
 /// Why a request could not be passed on.
@@ -77,21 +77,29 @@ pub async fn proxy(
     };
     let authority = route.authority.clone();
     let headers = request.headers();
-    let Some(current) = resume_session(&state, headers, now).await? else {
-        let browser = matches!(*request.method(), Method::GET | Method::HEAD)
-            && requested_upgrade(headers).is_none()
-            && !wants_json(headers);
-        if browser {
-            let login = format!("{}login", state.hub_prefix());
-            let target = match state.validate_next(&path_and_query) {
-                Some(next) => format!("{login}?next={}", encode_query(&next)),
-                None => login,
-            };
-            return Ok(redirect(&target, &[]));
-        }
-        return Ok(unauthorized(headers));
+    let session = resume_session(&state, headers, now).await?;
+    let token_user = match &session {
+        Some(_) => None,
+        None => gateway_token_user(&state, headers, now).await?,
     };
-    let user = current.user.clone();
+    let user = match (&session, token_user) {
+        (Some(current), _) => current.user.clone(),
+        (None, Some(user)) => user,
+        (None, None) => {
+            let browser = matches!(*request.method(), Method::GET | Method::HEAD)
+                && requested_upgrade(headers).is_none()
+                && !wants_json(headers);
+            if browser {
+                let login = format!("{}login", state.hub_prefix());
+                let target = match state.validate_next(&path_and_query) {
+                    Some(next) => format!("{login}?next={}", encode_query(&next)),
+                    None => login,
+                };
+                return Ok(redirect(&target, &[]));
+            }
+            return Ok(unauthorized(headers));
+        }
+    };
     if !is_allowed(
         &state.config.forward_auth.rules,
         state.config.forward_auth.default,
@@ -112,7 +120,12 @@ pub async fn proxy(
             "You are logged in but not allowed to use this application.",
         ));
     }
-    let token_headers = crate::app_tokens::headers_for(&state, current, now).await?;
+    // A token request gets the identity only: auth_state headers follow a login session.
+    let by_token = session.is_none();
+    let token_headers = match session {
+        Some(current) => crate::app_tokens::headers_for(&state, current, now).await?,
+        None => Some(Default::default()),
+    };
     let Some(token_headers) = token_headers else {
         // The refresh before handing tokens on ended the session.
         let login = format!("{}login", state.hub_prefix());
@@ -128,6 +141,10 @@ pub async fn proxy(
     strip_hop_by_hop(out, upgrade.clone());
     strip_identity_headers(out, &state.identity_header_names());
     strip_cookie(out, SESSION_COOKIE);
+    if by_token {
+        // The hub token is the client's credential at the hub, not the app's to see.
+        out.remove(header::AUTHORIZATION);
+    }
     let host = host.map(|host| host.to_string());
     add_forwarded(out, client_ip, host.as_deref(), is_https, trust);
     crate::handlers::forward_auth::insert_identity(&state, &user, out)?;

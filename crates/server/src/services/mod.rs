@@ -11,6 +11,7 @@
 mod accounts;
 mod logins;
 mod sessions;
+mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +25,7 @@ pub use logins::{
     RedirectBegun, RedirectDone, STATE_TTL, StartedSession,
 };
 pub use sessions::{EndReason, LoggedOut, SessionCheck, SessionUser, Sessions, StoredSession};
+pub use tokens::{GATEWAY_SCOPE, Tokens};
 
 use crate::clock::Clock;
 use crate::limiter::LoginLimiter;
@@ -120,6 +122,11 @@ impl Services {
     /// Users as logins and refreshes store them.
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts::new(self)
+    }
+
+    /// API tokens at the gateway.
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens::new(self)
     }
 
     /// Call after changing anything a session check depends on for `user` (their

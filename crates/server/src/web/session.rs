@@ -51,3 +51,19 @@ pub(crate) async fn stored_session(
         None => Ok(None),
     }
 }
+
+/// The user an API token in the request lets through the gateway, when
+/// `forward_auth_accept_tokens` is on (see [`crate::services::Tokens::gateway_user`]).
+pub(crate) async fn gateway_token_user(
+    hub: &Services,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Option<std::sync::Arc<hubauth_store::UserRecord>>, HubError> {
+    if !hub.config.forward_auth.accept_tokens {
+        return Ok(None);
+    }
+    match crate::headers::bearer_token(headers) {
+        Some(token) => hub.tokens().gateway_user(token, now).await,
+        None => Ok(None),
+    }
+}
