@@ -168,6 +168,28 @@ try {
   check((await row().locator(".tag.admin").count()) === 1, "new user is admin");
   seen.steps.push("made admin");
 
+  // Groups: create one, add the new user, remove them, delete the group.
+  await page.getByLabel("Create a group").fill("reviewers");
+  await Promise.all([page.waitForURL(/done=group-added/), page.getByRole("button", { name: "Create group" }).click()]);
+  check((await page.locator("#notice").textContent()).includes("Created group reviewers"), "group notice");
+  await page.getByLabel("User to add to reviewers").fill(newUser);
+  await Promise.all([
+    page.waitForURL(/done=member-added/),
+    page.getByRole("button", { name: "Add the user to reviewers" }).click(),
+  ]);
+  check((await page.locator("table#groups").textContent()).includes(newUser), "member listed");
+  await shoot("admin-groups");
+  await Promise.all([
+    page.waitForURL(/done=member-removed/),
+    page.getByRole("button", { name: `Remove ${newUser} from reviewers` }).click(),
+  ]);
+  await Promise.all([
+    page.waitForURL(/done=group-deleted/),
+    page.getByRole("button", { name: "Delete group reviewers" }).click(),
+  ]);
+  check(!(await page.locator("table#groups").textContent()).includes("reviewers"), "group gone");
+  seen.steps.push("managed a group");
+
   await page.getByLabel("Search users").fill(newUser.slice(0, 3));
   await Promise.all([page.waitForURL(/q=/), page.getByRole("button", { name: "Search" }).click()]);
   const names = await page.locator("tbody tr[data-user]").evaluateAll((rows) => rows.map((r) => r.dataset.user));

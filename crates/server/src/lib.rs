@@ -216,6 +216,13 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/users", post(admin::add))
         .route("/admin/users/{name}/admin", post(admin::set_admin))
         .route("/admin/users/{name}/delete", post(admin::delete))
+        .route("/admin/groups", post(admin::add_group))
+        .route("/admin/groups/{name}/delete", post(admin::delete_group))
+        .route("/admin/groups/{name}/members", post(admin::add_member))
+        .route(
+            "/admin/groups/{name}/members/remove",
+            post(admin::remove_member),
+        )
         .route("/logo", get(misc::logo))
         .route("/oauth_login", get(oauth::login_start))
         .route("/oauth_callback", get(oauth::callback))

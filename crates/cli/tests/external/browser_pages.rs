@@ -1,7 +1,7 @@
 //! The hub's pages in a real browser: headless Chromium (Debian's `chromium`, driven by
 //! `playwright-core` from e2e/browser) renders login, login error, home, 403, 404, logout
 //! confirmation, logout and admin pages at desktop and phone widths, saves screenshots,
-//! and drives the admin page (add a user, make them admin, search, delete). Plus the admin page's rules over
+//! and drives the admin page (add a user, make them admin, manage a group, search, delete). Plus the admin page's rules over
 //! plain HTTP: admins only, XSRF-protected forms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -129,7 +129,7 @@ async fn admin_page_is_for_admins_and_its_forms_need_the_token() {
             "{name}: {page}"
         );
     }
-    assert!(page.contains("staff &middot; 2"), "{page}");
+    assert!(page.contains("data-label=\"Group\">staff</th>"), "{page}");
     assert!(page.contains("Maintenance on Friday"));
     // The announcement is text, never HTML.
     assert!(page.contains("&lt;b&gt;sign-ins&lt;&#x2f;b&gt;"), "{page}");

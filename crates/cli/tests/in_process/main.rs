@@ -5,6 +5,7 @@
 // Tests measure real elapsed time, make real timestamps and wait for real processes.
 #![allow(clippy::disallowed_methods)]
 
+mod admin_groups;
 mod config_cli;
 mod demo;
 mod docs_examples;

@@ -1,7 +1,8 @@
 //! `{base_url}hub/admin`: the admin page. Plain server-rendered HTML forms (no
 //! JavaScript), each POST protected by the XSRF token, redirecting back (POST, redirect,
-//! GET) with a notice. The operations are the REST API's ([`crate::api::users`]), so the
-//! page and the API behave the same.
+//! GET) with a notice. The operations are the REST API's ([`crate::api::users`],
+//! [`crate::api::groups`]), so the page and the API behave the same; group changes are
+//! refused while `manage_groups` makes the login method the groups' owner.
 
 use axum::extract::{Form, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,6 +11,7 @@ use hubauth_store::{UserQuery, UserSort};
 use serde::{Deserialize, Serialize};
 
 use super::{encode_query, html, redirect};
+use crate::api::groups::{self, MemberChange};
 use crate::api::users;
 use crate::csrf;
 use crate::pages::PageUser;
@@ -36,6 +38,9 @@ pub struct ListParams {
     /// Whom it was done to.
     #[serde(default)]
     user: Option<String>,
+    /// The group it was done to (group operations).
+    #[serde(default)]
+    group: Option<String>,
 }
 
 /// A form post: the XSRF token, and where to return to.
@@ -49,6 +54,9 @@ pub struct ActionForm {
     /// `on` when the admin box is checked (add), `true`/`false` (toggle).
     #[serde(default)]
     admin: String,
+    /// The user to add to or remove from a group.
+    #[serde(default)]
+    member: String,
     /// The search to return to.
     #[serde(default)]
     q: String,
@@ -71,7 +79,9 @@ struct Row {
 #[derive(Serialize)]
 struct GroupRow {
     name: String,
-    members: usize,
+    /// The name as one URL path segment.
+    path: String,
+    members: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -105,7 +115,11 @@ pub async fn page(
     Query(params): Query<ListParams>,
 ) -> Result<Response, Response> {
     let admin = require_admin(&state, &headers, &uri, now).await?;
-    let notice = notice(params.done.as_deref(), params.user.as_deref());
+    let notice = notice(
+        params.done.as_deref(),
+        params.user.as_deref(),
+        params.group.as_deref(),
+    );
     render(&state, &admin, &params, StatusCode::OK, notice, "", now)
         .await
         .map_err(IntoResponse::into_response)
@@ -253,6 +267,140 @@ fn back(state: &HubState, form: &ActionForm, done: &str, user: &str) -> Response
     response
 }
 
+/// 303 back to the list after a group operation.
+fn back_to_groups(
+    state: &HubState,
+    form: &ActionForm,
+    done: &str,
+    group: &str,
+    member: &str,
+) -> Response {
+    let mut url = format!(
+        "{}admin?done={done}&group={}",
+        state.hub_prefix(),
+        encode_query(group)
+    );
+    if !member.is_empty() {
+        url.push_str(&format!("&user={}", encode_query(member)));
+    }
+    if !form.q.is_empty() {
+        url.push_str(&format!("&q={}", encode_query(&form.q)));
+    }
+    if let Some(page) = form.page.filter(|p| *p > 1) {
+        url.push_str(&format!("&page={page}"));
+    }
+    let mut response = redirect(&url, &[]);
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+}
+
+/// The refusal of a group change while the login method owns the groups.
+fn groups_managed(state: &HubState) -> Option<crate::api::ApiError> {
+    state.accounts().groups_managed().then(|| {
+        crate::api::ApiError::bad_request(
+            "Groups are managed by the login method (manage_groups is on): each login sets a user's groups from the identity provider, so change them there.",
+        )
+    })
+}
+
+/// `POST {base_url}hub/admin/groups`: create a group.
+pub async fn add_group(
+    State(state): State<AppState>,
+    Now(now): Now,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
+    if let Some(err) = groups_managed(&state) {
+        return failed(&state, &admin, &form, err, now).await;
+    }
+    let name = form.name.trim();
+    match groups::create_group(&state, name, &[]).await {
+        Ok(group) => Ok(back_to_groups(
+            &state,
+            &form,
+            "group-added",
+            &group.name,
+            "",
+        )),
+        Err(err) => failed(&state, &admin, &form, err, now).await,
+    }
+}
+
+/// `POST {base_url}hub/admin/groups/{name}/delete`: delete a group.
+pub async fn delete_group(
+    State(state): State<AppState>,
+    Now(now): Now,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
+    if let Some(err) = groups_managed(&state) {
+        return failed(&state, &admin, &form, err, now).await;
+    }
+    match groups::delete_group(&state, &name).await {
+        Ok(()) => Ok(back_to_groups(&state, &form, "group-deleted", &name, "")),
+        Err(err) => failed(&state, &admin, &form, err, now).await,
+    }
+}
+
+/// `POST {base_url}hub/admin/groups/{name}/members`: add a user to a group.
+pub async fn add_member(
+    State(state): State<AppState>,
+    Now(now): Now,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, Response> {
+    change_member(state, now, uri, headers, name, form, MemberChange::Add).await
+}
+
+/// `POST {base_url}hub/admin/groups/{name}/members/remove`: remove a user from a group.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Now(now): Now,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, Response> {
+    change_member(state, now, uri, headers, name, form, MemberChange::Remove).await
+}
+
+async fn change_member(
+    state: AppState,
+    now: i64,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    group: String,
+    form: ActionForm,
+    change: MemberChange,
+) -> Result<Response, Response> {
+    let admin = checked_post(&state, &headers, &uri, &form, now).await?;
+    if let Some(err) = groups_managed(&state) {
+        return failed(&state, &admin, &form, err, now).await;
+    }
+    let member = state.authenticator.normalize_username(form.member.trim());
+    if member.is_empty() {
+        let err = crate::api::ApiError::bad_request("Name the user to add or remove.");
+        return failed(&state, &admin, &form, err, now).await;
+    }
+    match groups::change_members(&state, &group, std::slice::from_ref(&member), change).await {
+        Ok(_) => {
+            let done = match change {
+                MemberChange::Add => "member-added",
+                MemberChange::Remove => "member-removed",
+            };
+            Ok(back_to_groups(&state, &form, done, &group, &member))
+        }
+        Err(err) => failed(&state, &admin, &form, err, now).await,
+    }
+}
+
 /// The list again, with the operation's error and its status (400, 404, 409).
 async fn failed(
     state: &HubState,
@@ -266,6 +414,7 @@ async fn failed(
         page: form.page,
         done: None,
         user: None,
+        group: None,
     };
     let status = err.status;
     if status.is_server_error() {
@@ -284,7 +433,17 @@ async fn failed(
     .map_err(IntoResponse::into_response)
 }
 
-fn notice(done: Option<&str>, user: Option<&str>) -> String {
+fn notice(done: Option<&str>, user: Option<&str>, group: Option<&str>) -> String {
+    if let Some(group) = group.filter(|g| !g.is_empty()) {
+        let user = user.unwrap_or_default();
+        return match done {
+            Some("group-added") => format!("Created group {group}."),
+            Some("group-deleted") => format!("Deleted group {group}."),
+            Some("member-added") => format!("Added {user} to {group}."),
+            Some("member-removed") => format!("Removed {user} from {group}."),
+            _ => String::new(),
+        };
+    }
     let Some(user) = user.filter(|u| !u.is_empty()) else {
         return String::new();
     };
@@ -374,7 +533,8 @@ async fn render(
         groups: groups
             .into_iter()
             .map(|group| GroupRow {
-                members: group.users.len(),
+                path: path_segment(&group.name),
+                members: group.users,
                 name: group.name,
             })
             .collect(),
