@@ -386,6 +386,56 @@ oauth_no_confirm = true
     );
 }
 
+/// With `forward_auth_accept_tokens`, an access token the hub issued to a service passes
+/// the gateway when the service was allowed `access:apps` for the user and asked for it;
+/// one issued without it does not.
+#[tokio::test]
+async fn issued_access_tokens_with_access_apps_pass_the_gateway() {
+    const GW_SECRET: &str = "gateway-secret-0123456789abcdef";
+    const GW_CB: &str = "http://127.0.0.1:9/gw/callback";
+    let Provider { hub, .. } = provider_with(
+        "forward_auth_accept_tokens = true\n",
+        &format!(
+            r#"
+[[Hub.services]]
+name = "gw"
+api_token = "{GW_SECRET}"
+oauth_redirect_uri = "{GW_CB}"
+oauth_client_allowed_scopes = ["access:apps!user"]
+oauth_no_confirm = true
+"#
+        ),
+    )
+    .await;
+    let browser = browser(&hub, "ada").await;
+    let mut tokens = Vec::new();
+    for scope in ["openid access:apps!user", "openid"] {
+        let code = code_for(&hub, &browser, "service-gw", GW_CB, &[("scope", scope)]).await;
+        let (status, body) = token_request(
+            &hub,
+            Some(("service-gw", GW_SECRET)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", GW_CB),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+    }
+    let gateway = |token: String| {
+        reqwest::Client::new()
+            .get(format!("{}forward-auth", hub.hub_url))
+            .bearer_auth(token)
+            .send()
+    };
+    let allowed = gateway(tokens[0].clone()).await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["x-auth-request-user"], "ada");
+    assert_eq!(gateway(tokens[1].clone()).await.unwrap().status(), 401);
+}
+
 #[tokio::test]
 async fn login_first_then_back_to_authorize() {
     let Provider { hub, .. } = provider("").await;
