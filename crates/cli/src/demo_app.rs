@@ -6,6 +6,7 @@
 //! `[Hub] auth_state_headers` hands to apps, shortened so the page does not display them
 //! whole.
 
+use hubauth_server::escape_html;
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
@@ -71,7 +72,7 @@ fn render(method: &Method, uri: &Uri, headers: &HeaderMap) -> String {
         .split(',')
         .map(str::trim)
         .filter(|group| !group.is_empty())
-        .map(|group| format!("<li>{}</li>", escape(group)))
+        .map(|group| format!("<li>{}</li>", escape_html(group)))
         .collect();
     let group_list = if group_items.is_empty() {
         "<p class=\"none\">(in no group)</p>".to_owned()
@@ -96,8 +97,8 @@ fn render(method: &Method, uri: &Uri, headers: &HeaderMap) -> String {
             };
             rows.push_str(&format!(
                 "<tr><th>{}</th><td><code>{}</code></td></tr>",
-                escape(name),
-                escape(&shown)
+                escape_html(name),
+                escape_html(&shown)
             ));
         }
     }
@@ -132,10 +133,10 @@ hub let this request through because you have a session, and told the app who yo
 <p><a href="/hub/home">The hub's home page</a> · <a href="/hub/logout">Sign out</a></p>
 </body></html>
 "#,
-        user = escape(&user),
-        admin = escape(&admin),
-        method = escape(method.as_str()),
-        uri = escape(&uri.to_string()),
+        user = escape_html(&user),
+        admin = escape_html(&admin),
+        method = escape_html(method.as_str()),
+        uri = escape_html(&uri.to_string()),
     )
 }
 
@@ -147,22 +148,6 @@ fn shorten_secret(secret: &str) -> String {
     }
     let start: String = secret.chars().take(6).collect();
     format!("{start}… ({length} characters)")
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

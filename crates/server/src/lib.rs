@@ -47,6 +47,7 @@ pub use options::{HUB, HubConfig};
 pub use secrets::CookieSecret;
 pub use startup::{Reconciled, StartError};
 pub use state::{AppState, HubState};
+pub use web::error::escape_html;
 pub use web::{LoginAttempt, WebError};
 
 /// Largest request body the hub reads (login forms are tiny).

@@ -227,8 +227,8 @@ pub(crate) fn add_retry_after(response: &mut Response) {
     }
 }
 
-/// Escapes text for HTML.
-pub(crate) fn escape_html(text: &str) -> String {
+/// Escapes text for HTML element content and attribute values (`&`, `<`, `>`, `"`, `'`).
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
