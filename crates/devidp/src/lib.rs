@@ -39,6 +39,7 @@ mod clock;
 mod config;
 mod control;
 mod error;
+pub mod faults;
 mod handlers;
 mod jwt;
 mod keys;

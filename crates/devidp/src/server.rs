@@ -1,7 +1,6 @@
 //! Serving: the router, the request recorder and fault injector, and the handle tests
 //! steer the running provider with.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +85,7 @@ async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next
     let fault = {
         let mut inner = shared.lock();
         inner.record(record);
-        endpoint.and_then(|e| inner.faults.get_mut(&e).and_then(VecDeque::pop_front))
+        endpoint.and_then(|e| inner.faults.take(e))
     };
     match fault {
         None => {}
@@ -100,38 +99,11 @@ async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next
                 ?fault,
                 "answering with an injected fault (test control)"
             );
-            return fault_response(fault);
+            return crate::faults::response(fault);
         }
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
-}
-
-fn fault_response(fault: Fault) -> Response {
-    let json = HeaderValue::from_static("application/json");
-    match fault {
-        Fault::Status(code, body) => {
-            let status = StatusCode::from_u16(code)
-                .ok()
-                .filter(|s| (200..=599).contains(&s.as_u16()))
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let content_type = if serde_json::from_str::<Value>(&body).is_ok() {
-                json
-            } else {
-                HeaderValue::from_static("text/plain; charset=utf-8")
-            };
-            (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
-        }
-        Fault::Garbage => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, json)],
-            "<html><body><h1>Gateway says hello</h1>this is not JSON</body></html>",
-        )
-            .into_response(),
-        Fault::EmptyBody | Fault::Delay(_) => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, json)], "").into_response()
-        }
-    }
 }
 
 /// A provider serving in a Tokio task. Dropping it stops the server too (without
@@ -363,12 +335,7 @@ impl RunningIdp {
     /// Makes the next request to `endpoint` fail as `fault` says. Calls queue up: each
     /// request takes the oldest queued fault.
     pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared
-            .lock()
-            .faults
-            .entry(endpoint)
-            .or_default()
-            .push_back(fault);
+        self.shared.lock().faults.push(endpoint, fault);
     }
 
     /// Drops every queued fault.

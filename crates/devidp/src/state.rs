@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::config::{Client, DevIdpBuilder, DevUser, Lifetimes};
-use crate::control::{Endpoint, Fault, RecordedRequest, Tamper, UserinfoTamper};
+use crate::control::{Endpoint, RecordedRequest, Tamper, UserinfoTamper};
 use crate::keys::KeySet;
 
 /// Claims that the protocol owns; user claims with these names are left out of tokens
@@ -113,7 +113,7 @@ pub(crate) struct Inner {
     pub access: HashMap<String, AccessGrant>,
     pub refresh: HashMap<String, RefreshGrant>,
     pub sessions: HashMap<String, Session>,
-    pub faults: HashMap<Endpoint, VecDeque<Fault>>,
+    pub faults: crate::faults::Faults<Endpoint>,
     pub tampers: VecDeque<Tamper>,
     pub userinfo_tampers: VecDeque<UserinfoTamper>,
     pub requests: VecDeque<RecordedRequest>,
@@ -154,7 +154,7 @@ impl Shared {
             access: HashMap::new(),
             refresh: HashMap::new(),
             sessions: HashMap::new(),
-            faults: HashMap::new(),
+            faults: crate::faults::Faults::default(),
             tampers: VecDeque::new(),
             userinfo_tampers: VecDeque::new(),
             requests: VecDeque::new(),

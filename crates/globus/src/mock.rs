@@ -63,14 +63,10 @@ pub enum Endpoint {
     Groups,
 }
 
-/// A wrong answer an endpoint gives once ([`MockHandle::fail_next`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// Answer with this status and body.
-    Status(u16, String),
-    /// Answer 200 with a body that is not JSON.
-    Garbage,
-}
+/// A wrong answer an endpoint gives ([`MockHandle::fail_next`]): the shared fault
+/// injection of the development provider's framework (`Status`, `Garbage`, `EmptyBody`,
+/// `Delay`).
+pub use hubauth_devidp::faults::Fault;
 
 /// A Globus group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +248,7 @@ struct Inner {
     access: HashMap<String, Issued>,
     refresh: HashMap<String, Issued>,
     revoked: Vec<String>,
-    faults: HashMap<Endpoint, Fault>,
+    faults: hubauth_devidp::faults::Faults<Endpoint>,
     down: HashSet<Endpoint>,
     counts: HashMap<Endpoint, usize>,
     withheld: HashSet<String>,
@@ -271,30 +267,20 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts the request and answers with a fault when one is set.
-    fn fault(&self, endpoint: Endpoint) -> Option<Response> {
-        let mut inner = self.lock();
-        *inner.counts.entry(endpoint).or_default() += 1;
-        if inner.down.contains(&endpoint) {
-            return Some(
-                (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response(),
-            );
-        }
-        match inner.faults.remove(&endpoint)? {
-            Fault::Status(status, body) => {
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                Some((status, body).into_response())
+    /// Counts the request and answers with a fault when one is queued (after the wait of
+    /// a delay).
+    async fn fault(&self, endpoint: Endpoint) -> Option<Response> {
+        let next = {
+            let mut inner = self.lock();
+            *inner.counts.entry(endpoint).or_default() += 1;
+            if inner.down.contains(&endpoint) {
+                return Some(
+                    (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response(),
+                );
             }
-            Fault::Garbage => Some(
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    "{not json",
-                )
-                    .into_response(),
-            ),
-        }
+            inner.faults.take(endpoint)
+        };
+        hubauth_devidp::faults::apply(next).await
     }
 
     fn client(&self, id: &str) -> Option<&MockClient> {
@@ -412,7 +398,7 @@ impl MockHandle {
 
     /// Makes the next request to `endpoint` fail this way.
     pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().faults.insert(endpoint, fault);
+        self.shared.lock().faults.push(endpoint, fault);
     }
 
     /// Takes an endpoint down (503 to every request) or brings it back.
@@ -603,7 +589,7 @@ async fn authorize(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Authorize) {
+    if let Some(fault) = shared.fault(Endpoint::Authorize).await {
         return fault;
     }
     let auto = shared.lock().auto_approve.clone();
@@ -768,7 +754,7 @@ async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Token) {
+    if let Some(fault) = shared.fault(Endpoint::Token).await {
         return fault;
     }
     let Some(client) = shared.authenticate_client(&headers, &form, true) else {
@@ -899,7 +885,7 @@ fn token_user(inner: &Inner, headers: &HeaderMap, server: &str) -> Option<(MockU
 }
 
 async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::UserInfo) {
+    if let Some(fault) = shared.fault(Endpoint::UserInfo).await {
         return fault;
     }
     let inner = shared.lock();
@@ -955,7 +941,7 @@ async fn revoke(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Revoke) {
+    if let Some(fault) = shared.fault(Endpoint::Revoke).await {
         return fault;
     }
     if shared.authenticate_client(&headers, &form, false).is_none() {
@@ -985,7 +971,7 @@ async fn revoke(
 }
 
 async fn my_groups(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Groups) {
+    if let Some(fault) = shared.fault(Endpoint::Groups).await {
         return fault;
     }
     let inner = shared.lock();

@@ -17,7 +17,7 @@ use sha2::Digest as _;
 
 use super::keys::{guid_from, random_token, s256};
 use super::{
-    AccessGrant, CodeGrant, Fault, MockEndpoint, MockRequest, MockUser, OTHER_TENANT, Overage,
+    AccessGrant, CodeGrant, MockEndpoint, MockRequest, MockUser, OTHER_TENANT, Overage,
     RefreshGrant, Shared, Tamper,
 };
 
@@ -108,34 +108,8 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The next fault of `endpoint`, applied: `Some(response)` to answer with.
 async fn fault(shared: &Shared, endpoint: MockEndpoint) -> Option<Response> {
-    let next = shared
-        .lock()
-        .faults
-        .get_mut(&endpoint)
-        .and_then(|queue| queue.pop_front());
-    match next? {
-        Fault::Status(status, body) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let kind = if serde_json::from_str::<Value>(&body).is_ok() {
-                "application/json"
-            } else {
-                "text/plain"
-            };
-            Some((status, [(header::CONTENT_TYPE, kind)], body).into_response())
-        }
-        Fault::Garbage => Some(
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
-                "{\"not json",
-            )
-                .into_response(),
-        ),
-        Fault::Delay(wait) => {
-            tokio::time::sleep(wait).await;
-            None
-        }
-    }
+    let next = shared.lock().faults.take(endpoint);
+    hubauth_devidp::faults::apply(next).await
 }
 
 fn record(shared: &Shared, request: MockRequest) {

@@ -27,10 +27,9 @@
 mod handlers;
 mod keys;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -168,16 +167,9 @@ pub enum MockEndpoint {
     Graph,
 }
 
-/// A failure the next response of an endpoint has.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// This status and body (JSON when it parses as JSON).
-    Status(u16, String),
-    /// 200 with a body that is not JSON.
-    Garbage,
-    /// Wait this long (real time), then answer normally.
-    Delay(Duration),
-}
+/// A failure the next response of an endpoint has: the shared fault injection of the
+/// development provider's framework (`Status`, `Garbage`, `EmptyBody`, `Delay`).
+pub use hubauth_devidp::faults::Fault;
 
 /// A way to make the next ID token wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,7 +390,7 @@ pub(crate) struct State {
     pub codes: HashMap<String, CodeGrant>,
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     pub access_tokens: HashMap<String, AccessGrant>,
-    pub faults: HashMap<MockEndpoint, VecDeque<Fault>>,
+    pub faults: hubauth_devidp::faults::Faults<MockEndpoint>,
     pub tamper: Option<Tamper>,
     pub requests: Vec<MockRequest>,
     pub clock_offset: i64,
@@ -531,12 +523,7 @@ impl MockHandle {
 
     /// Makes the next response of `endpoint` fail.
     pub fn fail_next(&self, endpoint: MockEndpoint, fault: Fault) {
-        self.shared
-            .lock()
-            .faults
-            .entry(endpoint)
-            .or_default()
-            .push_back(fault);
+        self.shared.lock().faults.push(endpoint, fault);
     }
 
     /// Makes the next ID token wrong.
