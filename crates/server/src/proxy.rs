@@ -233,6 +233,40 @@ impl UpstreamClient {
     }
 }
 
+/// Removes the `Set-Cookie` headers of an upstream's response that would set one of the
+/// hub's own cookies (`names`) on the hub's origin: an app behind the proxy must not plant
+/// a session (fixation) or an XSRF cookie. The name is what a browser reads: the bytes
+/// before the first `=`, without surrounding spaces and tabs, compared exactly. Returns
+/// the names of the cookies dropped.
+pub fn strip_hub_set_cookies(headers: &mut HeaderMap, names: &[&str]) -> Vec<String> {
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    let mut dropped = Vec::new();
+    let mut kept = Vec::with_capacity(values.len());
+    for value in values {
+        let bytes = value.as_bytes();
+        let name = match bytes.iter().position(|byte| *byte == b'=') {
+            Some(at) => bytes[..at].trim_ascii(),
+            // No `=`: a browser sets a cookie with an empty name, never one of the hub's.
+            None => &[][..],
+        };
+        match names.iter().find(|hub| hub.as_bytes() == name) {
+            Some(hub) => dropped.push((*hub).to_owned()),
+            None => kept.push(value),
+        }
+    }
+    if !dropped.is_empty() {
+        headers.remove(header::SET_COOKIE);
+        for value in kept {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    dropped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +384,50 @@ mod tests {
         );
         strip_cookie(&mut headers, "hubauth-session");
         assert_eq!(headers["cookie"].as_bytes(), b"pref=caf\xe9; b=2");
+    }
+
+    #[test]
+    fn an_upstream_cannot_set_the_hubs_cookies() {
+        let names = ["hubauth-session", "_xsrf"];
+        let mut headers = HeaderMap::new();
+        for value in [
+            "hubauth-session=planted; Path=/; HttpOnly",
+            " hubauth-session =planted",
+            "\thubauth-session\t=x",
+            "_xsrf=abc",
+            "app=1; Path=/",
+            "Hubauth-Session=case-differs",
+            "__Host-hubauth-session=prefixed",
+            "hubauth-session",
+            "hubauth-session-other=1",
+        ] {
+            headers.append(header::SET_COOKIE, HeaderValue::from_str(value).unwrap());
+        }
+        headers.append(
+            header::SET_COOKIE,
+            HeaderValue::from_bytes(b"hubauth-session=\xff\xfe").unwrap(),
+        );
+        let dropped = strip_hub_set_cookies(&mut headers, &names);
+        assert_eq!(dropped.len(), 5, "{dropped:?}");
+        let left: Vec<&str> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            left,
+            [
+                "app=1; Path=/",
+                "Hubauth-Session=case-differs",
+                "__Host-hubauth-session=prefixed",
+                "hubauth-session",
+                "hubauth-session-other=1",
+            ]
+        );
+        // Nothing to drop leaves the headers as they were.
+        let mut plain = HeaderMap::new();
+        plain.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
+        assert!(strip_hub_set_cookies(&mut plain, &names).is_empty());
+        assert_eq!(plain.get_all(header::SET_COOKIE).iter().count(), 1);
     }
 }

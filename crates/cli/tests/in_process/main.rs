@@ -15,5 +15,6 @@ mod login_fuzz;
 mod login_log;
 mod oauth_flow;
 mod operations;
+mod proxy_cookies;
 mod tls;
 mod web_hardening;

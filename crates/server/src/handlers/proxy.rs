@@ -27,7 +27,10 @@ use crate::api::ApiError;
 use crate::cookies::SESSION_COOKIE;
 use crate::forward_auth::is_allowed;
 use crate::pages::PageUser;
-use crate::proxy::{requested_upgrade, strip_cookie, strip_hop_by_hop, strip_identity_headers};
+use crate::proxy::{
+    requested_upgrade, strip_cookie, strip_hop_by_hop, strip_hub_set_cookies,
+    strip_identity_headers,
+};
 use crate::request_target::{BadTarget, HostName, TargetPath};
 use crate::state::AppState;
 use crate::web::session::{gateway_token_user, resume_session};
@@ -181,6 +184,14 @@ pub async fn proxy(
         Ok(mut response) => {
             if response.status() != StatusCode::SWITCHING_PROTOCOLS {
                 strip_hop_by_hop(response.headers_mut(), None);
+            }
+            let hub_cookies = [
+                SESSION_COOKIE,
+                crate::csrf::XSRF_COOKIE,
+                super::oauth::BROWSER_COOKIE,
+            ];
+            for name in strip_hub_set_cookies(response.headers_mut(), &hub_cookies) {
+                tracing::warn!(upstream = %authority, cookie = %name, "proxy: dropped an upstream's Set-Cookie for the hub's own cookie");
             }
             Ok(response)
         }
