@@ -86,12 +86,18 @@ pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Buil
     };
     hubauth_server::startup::check(authenticator.as_ref(), &crypt)
         .map_err(|err| anyhow!("{}: {err}", config.source()))?;
+    let warnings = config
+        .warnings()
+        .iter()
+        .chain(&hub.warnings)
+        .cloned()
+        .collect();
     Ok(Built {
         hub,
         authenticator,
         hook,
         crypt,
-        warnings: config.warnings().to_vec(),
+        warnings,
     })
 }
 

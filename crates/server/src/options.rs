@@ -237,6 +237,9 @@ pub struct HubConfig {
     pub default_url: String,
     /// See `trusted_proxies` (and the deprecated `trust_forwarded_headers`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Warnings about deprecated `[Hub]` settings in use (shown by `check-config` and
+    /// logged at start).
+    pub warnings: Vec<String>,
     /// See `login_rate_limit`.
     pub login_rate_limit: u32,
     /// See `login_rate_limit_per_username`.
@@ -289,7 +292,7 @@ impl HubConfig {
     /// Reads and validates the `[Hub]` table.
     pub fn from_view(view: &ClassView<'_>) -> Result<Self, ConfigError> {
         let options = HubOptions::load(view)?;
-        let trusted_proxies = trusted_proxies_from_view(view, options.clone())?;
+        let (trusted_proxies, proxies_warning) = trusted_proxies_from_view(view, options.clone())?;
         let forward_auth = forward_auth_from_view(view, options.clone())?;
         let proxy = proxy_from_view(view, options.clone())?;
         let bind_url: String = options.bind_url;
@@ -413,6 +416,7 @@ impl HubConfig {
             session_lifetime,
             default_url,
             trusted_proxies,
+            warnings: proxies_warning.into_iter().collect(),
             login_rate_limit,
             login_rate_limit_per_username,
             pending_logins_per_address,
@@ -561,15 +565,15 @@ fn forward_auth_from_view(
 }
 
 /// Reads `trusted_proxies`, or the deprecated `trust_forwarded_headers` when only that
-/// one is set.
+/// one is set; with the deprecation warning when the old name is used.
 fn trusted_proxies_from_view(
     view: &ClassView<'_>,
     options: HubOptions,
-) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+) -> Result<(Vec<ipnet::IpNet>, Option<String>), ConfigError> {
     let old_set = view.is_set("trust_forwarded_headers");
     if old_set && !view.is_set("trusted_proxies") {
         let trust: bool = options.trust_forwarded_headers;
-        tracing::warn!(
+        let warning = format!(
             "[Hub] trust_forwarded_headers is deprecated: use trusted_proxies (the addresses of your proxies); {} means trusted_proxies = {}",
             trust,
             if trust {
@@ -578,23 +582,23 @@ fn trusted_proxies_from_view(
                 "[]"
             }
         );
-        return Ok(if trust {
+        let networks = if trust {
             vec![
                 ipnet::IpNet::from(ipnet::Ipv4Net::default()),
                 ipnet::IpNet::from(ipnet::Ipv6Net::default()),
             ]
         } else {
             Vec::new()
-        });
+        };
+        return Ok((networks, Some(warning)));
     }
-    if old_set {
-        tracing::warn!(
-            "[Hub] trust_forwarded_headers is deprecated and ignored: trusted_proxies is set"
-        );
-    }
+    let warning = old_set.then(|| {
+        "[Hub] trust_forwarded_headers is deprecated and ignored: trusted_proxies is set".to_owned()
+    });
     let entries: Vec<String> = options.trusted_proxies;
-    crate::forwarded::parse_trusted(&entries)
-        .map_err(|message| view.invalid("trusted_proxies", message))
+    let networks = crate::forwarded::parse_trusted(&entries)
+        .map_err(|message| view.invalid("trusted_proxies", message))?;
+    Ok((networks, warning))
 }
 
 /// Parses JupyterHub's `bind_url` (`http://:8000`, `http://127.0.0.1:8000/prefix/`).

@@ -312,6 +312,21 @@ fn check_config_reports_the_key() {
     let out = hubauth().arg("check-config").arg(&path).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("deprecated"));
+
+    // A deprecated [Hub] setting is reported by check-config too, not only logged at start.
+    std::fs::write(
+        &path,
+        "[Hub]\nauthenticator_class = \"dummy\"\ntrust_forwarded_headers = false\n",
+    )
+    .unwrap();
+    let out = hubauth().arg("check-config").arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("warning: [Hub] trust_forwarded_headers is deprecated: use trusted_proxies"),
+        "{stderr}"
+    );
 }
 
 #[test]
