@@ -30,8 +30,7 @@ use crate::state::{AppState, HubState};
 use crate::web::Now;
 use crate::web::session::resume_session;
 
-/// Longest token value looked up (longer values are refused without a database query).
-const MAX_TOKEN_LEN: usize = 512;
+use crate::services::MAX_API_TOKEN_LEN as MAX_TOKEN_LEN;
 
 /// How often (seconds) a token's and its user's `last_activity` are written, at most.
 const ACTIVITY_INTERVAL: i64 = 60;
@@ -65,14 +64,9 @@ pub struct TokenOwner {
 
 pub use crate::headers::bearer_token;
 
-/// The scopes a user holds through their roles (unknown role names grant nothing).
+/// The scopes a user holds through their roles (see [`crate::services::Accounts::scopes`]).
 pub async fn user_scopes(state: &HubState, user: &UserRecord) -> Result<Scopes, HubError> {
-    let roles = state.store.get_roles(&user.roles).await?;
-    let mut raw = Vec::new();
-    for role in &roles {
-        raw.extend(role.scopes.iter().map(String::as_str));
-    }
-    Ok(Scopes::expand(&raw, Some(&user.name)))
+    state.accounts().scopes(user).await
 }
 
 /// Resolves an API token value at `now`: `None` when it is unknown, expired, or its owner

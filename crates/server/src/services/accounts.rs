@@ -2,6 +2,7 @@
 //! encrypted auth_state.
 
 use hubauth_core::AuthModel;
+use hubauth_core::scopes::Scopes;
 use hubauth_store::{AuthStateSwap, AuthStateUpdate, LoginUpdate, UserRecord};
 use serde_json::Value;
 
@@ -152,5 +153,18 @@ impl<'a> Accounts<'a> {
             }
         }
         Ok(Some(decrypted.value))
+    }
+}
+
+impl Accounts<'_> {
+    /// The scopes `user` holds through their roles (unknown role names grant nothing),
+    /// with `self` resolved to the user.
+    pub async fn scopes(&self, user: &UserRecord) -> Result<Scopes, HubError> {
+        let roles = self.hub.store.get_roles(&user.roles).await?;
+        let raw: Vec<&str> = roles
+            .iter()
+            .flat_map(|role| role.scopes.iter().map(String::as_str))
+            .collect();
+        Ok(Scopes::expand(&raw, Some(&user.name)))
     }
 }

@@ -25,7 +25,7 @@ pub use logins::{
     RedirectBegun, RedirectDone, STATE_TTL, StartedSession,
 };
 pub use sessions::{EndReason, LoggedOut, SessionCheck, SessionUser, Sessions, StoredSession};
-pub use tokens::{GATEWAY_SCOPE, Tokens};
+pub use tokens::{GATEWAY_SCOPE, MAX_API_TOKEN_LEN, Tokens};
 
 use crate::clock::Clock;
 use crate::limiter::LoginLimiter;

@@ -13,8 +13,9 @@ use crate::secrets::hash_token;
 /// The scope a token needs at the gateway.
 pub const GATEWAY_SCOPE: &str = "access:apps";
 
-/// Longest token accepted (longer ones are not looked up).
-const MAX_TOKEN_LEN: usize = 256;
+/// Longest API token value looked up, at the REST API and at the gateway alike (longer
+/// values are refused without a database query).
+pub const MAX_API_TOKEN_LEN: usize = 512;
 
 /// The tokens service (see the module documentation).
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +42,7 @@ impl<'a> Tokens<'a> {
         token: &str,
         now: i64,
     ) -> Result<Option<Arc<UserRecord>>, HubError> {
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        if token.is_empty() || token.len() > MAX_API_TOKEN_LEN {
             return Ok(None);
         }
         let hub = self.hub;
@@ -63,12 +64,7 @@ impl<'a> Tokens<'a> {
         let Some(user) = hub.store.get_user(&record.user).await? else {
             return Ok(None);
         };
-        let roles = hub.store.get_roles(&user.roles).await?;
-        let raw: Vec<&str> = roles
-            .iter()
-            .flat_map(|role| role.scopes.iter().map(String::as_str))
-            .collect();
-        let owner = Scopes::expand(&raw, Some(&user.name));
+        let owner = hub.accounts().scopes(&user).await?;
         let scopes = Scopes::for_token(&record.scopes, &user.name, &owner);
         if !scopes.allows_user(GATEWAY_SCOPE, &user.name, &user.groups) {
             tracing::info!(user = %user.name, "a token without access:apps was refused at the gateway");
