@@ -53,7 +53,7 @@ impl Endpoint {
 }
 
 /// A failure the provider produces instead of its next normal response at an endpoint
-/// (see [`crate::RunningIdp::fail_next`]). A faulted request is recorded but otherwise
+/// (see [`crate::mock::MockServer::fail_next`]). A faulted request is recorded but otherwise
 /// not processed (a code sent with it stays unused), except for `Delay`, which answers
 /// normally after the wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,14 +203,17 @@ pub const REDACTED: &str = "[redacted]";
 /// One request the provider received, as recorded for tests. Secret values (client
 /// secrets, codes, verifiers, tokens, passwords) are replaced with `[redacted]`; an empty
 /// value stays empty, so presence can still be checked.
+///
+/// `E` names the endpoints: [`Endpoint`] for the development provider, a personality's
+/// own enum for a provider mock built on [`crate::mock`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
+pub struct RecordedRequest<E = Endpoint> {
     /// The HTTP method.
     pub method: String,
     /// The path, including any issuer path prefix.
     pub path: String,
     /// The endpoint the path names, if any.
-    pub endpoint: Option<Endpoint>,
+    pub endpoint: Option<E>,
     /// Query parameters in order (secrets redacted).
     pub query: Vec<(String, String)>,
     /// Form body parameters in order, for `application/x-www-form-urlencoded` bodies
@@ -220,11 +223,11 @@ pub struct RecordedRequest {
     pub authorization: Option<AuthorizationScheme>,
 }
 
-impl RecordedRequest {
+impl<E> RecordedRequest<E> {
     pub(crate) fn new(
         method: &str,
         path: &str,
-        endpoint: Option<Endpoint>,
+        endpoint: Option<E>,
         query: Option<&str>,
         form: Option<&[u8]>,
         authorization: Option<&[u8]>,

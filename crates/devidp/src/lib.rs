@@ -29,6 +29,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! It is built as a personality of [`mock`], the framework that the other provider
+//! mocks (Azure AD in `hubauth-azuread`, Globus in `hubauth-globus`) are built on too:
+//! serving, the request log, faults and outages, clients, codes and tokens are the
+//! framework's; this crate adds OpenID Connect's endpoints and checks.
+//!
 //! This provider keeps everything in memory and trusts its configuration completely. It
 //! is meant for loopback use: it refuses to bind another address unless
 //! [`DevIdpBuilder::allow_non_loopback`] is set.
@@ -43,6 +48,7 @@ pub mod faults;
 mod handlers;
 mod jwt;
 mod keys;
+pub mod mock;
 mod pages;
 mod params;
 mod server;

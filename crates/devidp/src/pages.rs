@@ -10,21 +10,7 @@ pub(crate) const FIELD_PASSWORD: &str = "devidp_password";
 /// The button pressed: `login` or `deny`.
 pub(crate) const FIELD_ACTION: &str = "devidp_action";
 
-/// Escapes text for HTML element content and double-quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use crate::mock::html::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
 main{max-width:24rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;\

@@ -1,38 +1,25 @@
-//! Serving: the router, the request recorder and fault injector, and the handle tests
-//! steer the running provider with.
+//! Serving: the development provider's routes, and the handle tests steer the running
+//! provider with. The mock framework ([`crate::mock`]) serves it, records requests and
+//! injects faults.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::ops::Deref;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::config::{DevIdpBuilder, DevUser};
-use crate::control::{Endpoint, Fault, RecordedRequest, Tamper, UserinfoTamper};
+use crate::control::{Endpoint, Tamper, UserinfoTamper};
 use crate::error::DevIdpError;
 use crate::handlers::{authorize, discovery, logout, token, userinfo};
+use crate::mock::{Mock, MockServer, MockServerOptions};
 use crate::pages;
-use crate::params::is_form;
-use crate::state::{Shared, UserRecord};
+use crate::state::{Oidc, OidcState, UserRecord};
 
-/// Largest request body read (forms here are small).
-const BODY_LIMIT: usize = 64 * 1024;
-
-/// How long [`RunningIdp::shutdown`] waits for open connections before it stops anyway.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Builds the provider's router: every endpoint under the path prefix, behind the
-/// recorder/fault layer.
-fn app(shared: Arc<Shared>) -> Router {
+/// The provider's routes: every endpoint under the path prefix.
+pub(crate) fn routes(prefix: &str) -> Router<Mock<Oidc>> {
     let routes = Router::new()
         .route(Endpoint::Discovery.path(), get(discovery::discovery))
         .route(Endpoint::Jwks.path(), get(discovery::jwks))
@@ -48,81 +35,35 @@ fn app(shared: Arc<Shared>) -> Router {
         .route(
             Endpoint::EndSession.path(),
             get(logout::end_session).post(logout::end_session),
-        )
-        .with_state(Arc::clone(&shared));
-    let app = if shared.prefix.is_empty() {
+        );
+    let routes = if prefix.is_empty() {
         routes
     } else {
-        Router::new().nest(&shared.prefix, routes)
+        Router::new().nest(prefix, routes)
     };
-    app.fallback(not_found)
-        .layer(middleware::from_fn_with_state(shared, observe))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    routes.fallback(not_found)
 }
 
 async fn not_found() -> Response {
     pages::error_page(StatusCode::NOT_FOUND, "Not found.")
 }
 
-/// Records every request (secrets redacted) and applies a queued fault, if any.
-async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    };
-    let endpoint = Endpoint::from_path(&shared.prefix, parts.uri.path());
-    let record = RecordedRequest::new(
-        parts.method.as_str(),
-        parts.uri.path(),
-        endpoint,
-        parts.uri.query(),
-        is_form(parts.headers.get(header::CONTENT_TYPE)).then_some(&bytes[..]),
-        parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    );
-    let fault = {
-        let mut inner = shared.lock();
-        inner.record(record);
-        endpoint.and_then(|e| inner.faults.take(e))
-    };
-    match fault {
-        None => {}
-        Some(Fault::Delay(delay)) => {
-            tracing::info!(?endpoint, ?delay, "delaying a response (test control)");
-            tokio::time::sleep(delay).await;
-        }
-        Some(fault) => {
-            tracing::info!(
-                ?endpoint,
-                ?fault,
-                "answering with an injected fault (test control)"
-            );
-            return crate::faults::response(fault);
-        }
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
-}
-
 /// A provider serving in a Tokio task. Dropping it stops the server too (without
 /// waiting); [`RunningIdp::shutdown`] stops it and waits.
 ///
-/// The control methods change the running provider at once; they are for tests.
+/// The control methods change the running provider at once; they are for tests. Those
+/// every provider mock shares (faults, the request log, the clock skew, the router) come
+/// from [`MockServer`] through `Deref`.
+#[derive(Debug)]
 pub struct RunningIdp {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    router: Router,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: MockServer<Oidc>,
 }
 
-impl std::fmt::Debug for RunningIdp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningIdp")
-            .field("issuer", &self.shared.issuer)
-            .finish_non_exhaustive()
+impl Deref for RunningIdp {
+    type Target = MockServer<Oidc>;
+
+    fn deref(&self) -> &MockServer<Oidc> {
+        &self.server
     }
 }
 
@@ -130,58 +71,45 @@ impl RunningIdp {
     pub(crate) async fn start(config: DevIdpBuilder) -> Result<Self, DevIdpError> {
         config.validate()?;
         let prefix = config.validated_prefix()?;
-        let bind = config.bind;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|source| DevIdpError::Bind { addr: bind, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| DevIdpError::Bind { addr: bind, source })?;
-        let issuer = format!("http://{addr}{prefix}");
-        let cookie_name = format!("devidp_session_{}", addr.port());
-        let shared = Arc::new(Shared::new(issuer, prefix, cookie_name, config)?);
-        let router = app(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        let task = tokio::spawn(async move {
-            if let Err(err) = server.await {
-                tracing::error!(%err, "the development identity provider stopped with an error");
-            }
-        });
-        tracing::info!(issuer = %shared.issuer, "development identity provider listening (not for production use)");
-        Ok(RunningIdp {
-            shared,
-            addr,
-            router,
-            stop: Some(stop),
-            task: Some(task),
+        let options = MockServerOptions {
+            bind: config.bind,
+            allow_non_loopback: config.allow_non_loopback,
+            clients: config.clients,
+            clock: config.clock,
+        };
+        let (users, auto_approve, lifetimes) =
+            (config.users, config.auto_approve, config.lifetimes);
+        let server = MockServer::start_with(options, |addr| {
+            let personality = Oidc {
+                issuer: format!("http://{addr}{prefix}"),
+                cookie_name: format!("devidp_session_{}", addr.port()),
+                prefix,
+                lifetimes,
+            };
+            Ok((personality, OidcState::new(users, auto_approve)?))
         })
+        .await?;
+        tracing::info!(issuer = %server.personality().issuer, "development identity provider listening (not for production use)");
+        Ok(RunningIdp { server })
     }
 
     /// The issuer identifier, such as `http://127.0.0.1:41234` (plus the path prefix).
     pub fn issuer(&self) -> &str {
-        &self.shared.issuer
-    }
-
-    /// The address the provider listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+        &self.server.personality().issuer
     }
 
     /// An absolute URL for a path relative to the issuer: `url("/token")`.
     pub fn url(&self, path: &str) -> String {
         if path.starts_with('/') || path.is_empty() {
-            format!("{}{path}", self.shared.issuer)
+            format!("{}{path}", self.issuer())
         } else {
-            format!("{}/{path}", self.shared.issuer)
+            format!("{}/{path}", self.issuer())
         }
     }
 
     /// The absolute URL of an endpoint.
     pub fn endpoint_url(&self, endpoint: Endpoint) -> String {
-        self.shared.endpoint_url(endpoint)
+        self.server.personality().endpoint_url(endpoint)
     }
 
     /// The discovery document's URL.
@@ -191,27 +119,12 @@ impl RunningIdp {
 
     /// The provider's name for its login session cookie (`devidp_session_PORT`).
     pub fn session_cookie_name(&self) -> &str {
-        &self.shared.cookie_name
-    }
-
-    /// The router, sharing this provider's state, for driving it without a socket
-    /// (`tower::ServiceExt::oneshot`). Requests need paths including the prefix.
-    pub fn router(&self) -> Router {
-        self.router.clone()
+        &self.server.personality().cookie_name
     }
 
     /// Stops serving and waits (up to five seconds) for open connections to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-                .await
-                .is_err()
-        {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 
     /// Replaces a user's claims; the next ID token and userinfo response show them.
@@ -223,7 +136,7 @@ impl RunningIdp {
         username: &str,
         claims: Map<String, Value>,
     ) -> Result<(), DevIdpError> {
-        let mut inner = self.shared.lock();
+        let mut inner = self.server.lock();
         let record = inner
             .users
             .get_mut(username)
@@ -241,7 +154,7 @@ impl RunningIdp {
     /// [`DevIdpError::Config`] when the user is invalid (empty name, non-string `sub`).
     pub fn add_user(&self, user: DevUser) -> Result<(), DevIdpError> {
         user.validate()?;
-        self.shared.lock().users.insert(
+        self.server.lock().users.insert(
             user.username.clone(),
             UserRecord {
                 user,
@@ -271,7 +184,7 @@ impl RunningIdp {
     }
 
     fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), DevIdpError> {
-        let mut inner = self.shared.lock();
+        let mut inner = self.server.lock();
         let record = inner
             .users
             .get_mut(username)
@@ -283,7 +196,7 @@ impl RunningIdp {
     /// Revokes every authorization code, access token and refresh token. Login sessions
     /// at the provider stay.
     pub fn revoke_all_tokens(&self) {
-        let mut inner = self.shared.lock();
+        let mut inner = self.server.lock();
         inner.codes.clear();
         inner.access.clear();
         inner.refresh.clear();
@@ -294,7 +207,7 @@ impl RunningIdp {
     /// # Errors
     /// [`DevIdpError::UnknownUser`] when there is no such user.
     pub fn set_auto_approve(&self, username: Option<String>) -> Result<(), DevIdpError> {
-        let mut inner = self.shared.lock();
+        let mut inner = self.server.lock();
         if let Some(name) = &username
             && !inner.users.contains_key(name)
         {
@@ -308,57 +221,25 @@ impl RunningIdp {
     /// scopes in `list` (the token response's `scope` then shows fewer than asked for);
     /// `None` (the default) grants every requested scope.
     pub fn restrict_scopes(&self, allowed: Option<Vec<String>>) {
-        self.shared.lock().scope_filter = allowed;
-    }
-
-    /// Every request received so far (oldest first, the last 10 000), secrets redacted.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.iter().cloned().collect()
-    }
-
-    /// The recorded requests to one endpoint.
-    pub fn requests_to(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
-        self.shared
-            .lock()
-            .requests
-            .iter()
-            .filter(|r| r.endpoint == Some(endpoint))
-            .cloned()
-            .collect()
-    }
-
-    /// Forgets the recorded requests.
-    pub fn clear_requests(&self) {
-        self.shared.lock().requests.clear();
-    }
-
-    /// Makes the next request to `endpoint` fail as `fault` says. Calls queue up: each
-    /// request takes the oldest queued fault.
-    pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().faults.push(endpoint, fault);
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        self.server.lock().scope_filter = allowed;
     }
 
     /// Makes the next issued ID token (from a code or a refresh) wrong as `tamper` says.
     /// Calls queue up: each ID token takes the oldest queued tamper.
     pub fn tamper_next_id_token(&self, tamper: Tamper) {
-        self.shared.lock().tampers.push_back(tamper);
+        self.server.lock().tampers.push_back(tamper);
     }
 
     /// Makes the next successful userinfo answer wrong as `tamper` says. Calls queue up:
     /// each answer takes the oldest queued tamper.
     pub fn tamper_next_userinfo(&self, tamper: UserinfoTamper) {
-        self.shared.lock().userinfo_tampers.push_back(tamper);
+        self.server.lock().userinfo_tampers.push_back(tamper);
     }
 
     /// Adds a new signing key with a new `kid`; it signs from now on, and the JWKS
     /// publishes it next to the old ones. Returns the new `kid`.
     pub fn rotate_signing_key(&self) -> Result<String, DevIdpError> {
-        self.shared
+        self.server
             .lock()
             .keys
             .rotate()
@@ -368,30 +249,22 @@ impl RunningIdp {
     /// Stops publishing an old key. The key that currently signs cannot be retired.
     /// Returns whether a key was removed.
     pub fn retire_signing_key(&self, kid: &str) -> bool {
-        self.shared.lock().keys.retire(kid)
+        self.server.lock().keys.retire(kid)
     }
 
     /// The `kid`s the JWKS publishes, oldest first; the last one signs.
     pub fn signing_kids(&self) -> Vec<String> {
-        self.shared.lock().keys.kids()
+        self.server.lock().keys.kids()
     }
 
     /// How many login sessions the provider holds (its cookie's server side).
     pub fn session_count(&self) -> usize {
-        let now = self.shared.now();
-        self.shared
+        let now = self.server.now();
+        self.server
             .lock()
             .sessions
             .values()
             .filter(|s| s.expires_at > now)
             .count()
-    }
-}
-
-impl Drop for RunningIdp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }

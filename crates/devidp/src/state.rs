@@ -1,19 +1,17 @@
-//! The provider's in-memory state: users, clients, codes, tokens, login sessions, keys,
-//! and the test controls. One mutex, never held across an `.await`.
+//! The provider's in-memory state: users, codes, tokens, login sessions, keys, and the
+//! test controls; the mock framework keeps it behind its one mutex, with the clients,
+//! the request log and the faults.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
-use rand::rngs::OsRng;
 use serde_json::{Map, Value};
 
-use crate::clock::Clock;
-use crate::config::{Client, DevIdpBuilder, DevUser, Lifetimes};
-use crate::control::{Endpoint, RecordedRequest, Tamper, UserinfoTamper};
+use axum::Router;
+
+use crate::config::{DevUser, Lifetimes};
+use crate::control::{Endpoint, Tamper, UserinfoTamper};
 use crate::keys::KeySet;
+use crate::mock::{Mock, Personality};
 
 /// Claims that the protocol owns; user claims with these names are left out of tokens
 /// and userinfo.
@@ -35,27 +33,51 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "sid",
 ];
 
-/// How many recorded requests are kept (the oldest are dropped first).
-const REQUEST_LOG_LIMIT: usize = 10_000;
-
 /// How many codes or token sets are issued between two purges of expired entries.
 const PURGE_EVERY: u32 = 128;
 
 /// A random opaque value: 32 bytes from the OS, base64url.
 pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::mock::random_token(32)
 }
 
-/// What never changes after start.
-pub(crate) struct Shared {
-    pub issuer: String,
-    pub prefix: String,
-    pub cookie_name: String,
-    pub clock: Arc<dyn Clock>,
-    pub lifetimes: Lifetimes,
-    inner: Mutex<Inner>,
+/// The development provider as a personality of the mock framework: what never
+/// changes after start.
+#[derive(Debug)]
+pub struct Oidc {
+    pub(crate) issuer: String,
+    pub(crate) prefix: String,
+    pub(crate) cookie_name: String,
+    pub(crate) lifetimes: Lifetimes,
+}
+
+/// What handlers get: the framework's provider, with the personality's fields and
+/// state reachable through it.
+pub(crate) type Shared = crate::mock::Provider<Oidc>;
+
+/// What handlers hold while they lock the provider: the framework's core (with the
+/// clients), which derefs to [`OidcState`].
+pub(crate) type Inner = crate::mock::Core<Oidc>;
+
+impl Personality for Oidc {
+    type Endpoint = Endpoint;
+    type State = OidcState;
+    const NAME: &'static str = "development OpenID provider";
+
+    fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        Endpoint::from_path(&self.prefix, path)
+    }
+
+    fn routes(&self) -> Router<Mock<Self>> {
+        crate::server::routes(&self.prefix)
+    }
+}
+
+impl Oidc {
+    /// An absolute URL for a path relative to the issuer.
+    pub(crate) fn endpoint_url(&self, endpoint: Endpoint) -> String {
+        format!("{}{}", self.issuer, endpoint.path())
+    }
 }
 
 /// A user and whether a test disabled them.
@@ -105,39 +127,38 @@ pub(crate) struct Session {
 }
 
 /// Everything that changes.
-pub(crate) struct Inner {
-    pub clients: HashMap<String, Client>,
-    pub users: HashMap<String, UserRecord>,
-    pub keys: KeySet,
-    pub codes: HashMap<String, CodeGrant>,
-    pub access: HashMap<String, AccessGrant>,
-    pub refresh: HashMap<String, RefreshGrant>,
-    pub sessions: HashMap<String, Session>,
-    pub faults: crate::faults::Faults<Endpoint>,
-    pub tampers: VecDeque<Tamper>,
-    pub userinfo_tampers: VecDeque<UserinfoTamper>,
-    pub requests: VecDeque<RecordedRequest>,
-    pub auto_approve: Option<String>,
-    pub scope_filter: Option<Vec<String>>,
+pub struct OidcState {
+    pub(crate) users: HashMap<String, UserRecord>,
+    pub(crate) keys: KeySet,
+    pub(crate) codes: HashMap<String, CodeGrant>,
+    pub(crate) access: HashMap<String, AccessGrant>,
+    pub(crate) refresh: HashMap<String, RefreshGrant>,
+    pub(crate) sessions: HashMap<String, Session>,
+    pub(crate) tampers: VecDeque<Tamper>,
+    pub(crate) userinfo_tampers: VecDeque<UserinfoTamper>,
+    pub(crate) auto_approve: Option<String>,
+    pub(crate) scope_filter: Option<Vec<String>>,
     next_family: u64,
     issued_since_purge: u32,
 }
 
-impl Shared {
+impl std::fmt::Debug for OidcState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcState")
+            .field("users", &self.users.len())
+            .field("auto_approve", &self.auto_approve)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcState {
+    /// The state a provider starts with.
     pub(crate) fn new(
-        issuer: String,
-        prefix: String,
-        cookie_name: String,
-        config: DevIdpBuilder,
+        users: Vec<DevUser>,
+        auto_approve: Option<String>,
     ) -> Result<Self, crate::DevIdpError> {
-        let inner = Inner {
-            clients: config
-                .clients
-                .into_iter()
-                .map(|c| (c.client_id.clone(), c))
-                .collect(),
-            users: config
-                .users
+        Ok(OidcState {
+            users: users
                 .into_iter()
                 .map(|user| {
                     (
@@ -154,43 +175,17 @@ impl Shared {
             access: HashMap::new(),
             refresh: HashMap::new(),
             sessions: HashMap::new(),
-            faults: crate::faults::Faults::default(),
             tampers: VecDeque::new(),
             userinfo_tampers: VecDeque::new(),
-            requests: VecDeque::new(),
-            auto_approve: config.auto_approve,
+            auto_approve,
             scope_filter: None,
             next_family: 1,
             issued_since_purge: 0,
-        };
-        Ok(Shared {
-            issuer,
-            prefix,
-            cookie_name,
-            clock: config.clock,
-            lifetimes: config.lifetimes,
-            inner: Mutex::new(inner),
         })
-    }
-
-    /// The state, even if a previous holder panicked (it never leaves it half-changed).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    /// An absolute URL for a path relative to the issuer.
-    pub(crate) fn endpoint_url(&self, endpoint: Endpoint) -> String {
-        format!("{}{}", self.issuer, endpoint.path())
     }
 }
 
-impl Inner {
+impl OidcState {
     /// A new token family id (everything issued from one authorization code).
     pub(crate) fn new_family(&mut self) -> u64 {
         let family = self.next_family;
@@ -230,13 +225,6 @@ impl Inner {
         self.access.retain(|_, grant| grant.expires_at > now);
         self.refresh.retain(|_, grant| grant.expires_at > now);
         self.sessions.retain(|_, session| session.expires_at > now);
-    }
-
-    pub(crate) fn record(&mut self, request: RecordedRequest) {
-        if self.requests.len() >= REQUEST_LOG_LIMIT {
-            self.requests.pop_front();
-        }
-        self.requests.push_back(request);
     }
 }
 

@@ -20,33 +20,51 @@
 //! - `GET /v2/groups/my_groups`: the groups of the groups token's user, each with `id`,
 //!   `name`, `description`, `group_type`, `enforce_session`, `my_memberships`.
 //!
-//! Tests steer it while it runs: one-shot faults ([`MockHandle::fail_next`]), an endpoint
-//! that is down ([`MockHandle::set_down`]), users' groups, disabled users and expired
-//! access tokens.
+//! It is a personality of the provider mock framework (`hubauth_devidp::mock`): the
+//! framework serves it, records and counts requests, injects faults and outages, and
+//! runs the authorization code grant's checks (clients, exact redirect URIs, single-use
+//! codes, PKCE); this module adds what is Globus's own: its paths, tokens split by
+//! resource server, scope-gated userinfo, revocation and the Groups API.
+//!
+//! Tests steer it while it runs: one-shot faults ([`MockServer::fail_next`]), an endpoint
+//! that is down ([`MockServer::set_down`]), request counts ([`MockServer::count`]), users'
+//! groups, disabled users and expired access tokens ([`MockHandle`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::Deref;
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
+use hubauth_devidp::DevIdpError;
+use hubauth_devidp::mock::{
+    AuthorizeRequest, Client, CodeError, CodeGrant, Grants, Methods, Mock, MockServer,
+    MockServerOptions, Personality, bearer_token, html, random_token, redeem_code,
+};
 use serde_json::{Value, json};
-use sha2::Digest;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 const AUTH_RS: &str = "auth.globus.org";
+const GROUPS_RS: &str = "groups.api.globus.org";
 const AUTH_SCOPES: [&str; 4] = [
     "openid",
     "profile",
     "email",
     "urn:globus:auth:scope:auth.globus.org:view_identity_set",
 ];
-const LIFETIME: i64 = 172_800;
+/// Globus access tokens live 48 hours.
+const ACCESS_TTL: i64 = 172_800;
+/// Globus refresh tokens do not expire by time; a year stands in for that.
+const REFRESH_TTL: i64 = 365 * 24 * 3600;
+/// How long an authorization code can be exchanged.
+const CODE_TTL: i64 = 600;
+
+const AUTHORIZE_PATH: &str = "/v2/oauth2/authorize";
+const TOKEN_PATH: &str = "/v2/oauth2/token";
+const USERINFO_PATH: &str = "/v2/oauth2/userinfo";
+const REVOKE_PATH: &str = "/v2/oauth2/token/revoke";
+const GROUPS_PATH: &str = "/v2/groups/my_groups";
 
 /// An endpoint of the mock, for faults and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,10 +81,9 @@ pub enum Endpoint {
     Groups,
 }
 
-/// A wrong answer an endpoint gives ([`MockHandle::fail_next`]): the shared fault
-/// injection of the development provider's framework (`Status`, `Garbage`, `EmptyBody`,
-/// `Delay`).
-pub use hubauth_devidp::faults::Fault;
+/// A wrong answer an endpoint gives ([`MockServer::fail_next`]): the framework's fault
+/// injection (`Status`, `Garbage`, `EmptyBody`, `Delay`).
+pub use hubauth_devidp::mock::Fault;
 
 /// A Globus group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,11 +128,11 @@ impl MockUser {
     pub fn new(local: &str, domain: &str) -> Self {
         let username = format!("{local}@{domain}");
         MockUser {
-            sub: pseudo_uuid(&username),
+            sub: hubauth_devidp::mock::guid_from(&username),
             preferred_username: username.clone(),
             email: username,
             name: local.to_owned(),
-            identity_provider: pseudo_uuid(domain),
+            identity_provider: hubauth_devidp::mock::guid_from(domain),
             identity_provider_display_name: if domain == "globusid.org" {
                 "Globus ID".to_owned()
             } else {
@@ -138,21 +155,10 @@ impl MockUser {
     }
 }
 
-/// A registered client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MockClient {
-    /// Client id.
-    pub id: String,
-    /// Client secret.
-    pub secret: String,
-    /// The one allowed redirect URI.
-    pub redirect_uri: String,
-}
-
 /// Configures a mock before it starts.
 #[derive(Debug, Default)]
 pub struct GlobusMock {
-    clients: Vec<MockClient>,
+    clients: Vec<Client>,
     users: Vec<MockUser>,
     auto_approve: Option<String>,
 }
@@ -163,13 +169,10 @@ impl GlobusMock {
         GlobusMock::default()
     }
 
-    /// Registers a confidential client.
+    /// Registers a confidential client with one redirect URI.
     pub fn client(mut self, id: &str, secret: &str, redirect_uri: &str) -> Self {
-        self.clients.push(MockClient {
-            id: id.to_owned(),
-            secret: secret.to_owned(),
-            redirect_uri: redirect_uri.to_owned(),
-        });
+        self.clients
+            .push(Client::confidential(id, secret, redirect_uri));
         self
     }
 
@@ -187,171 +190,129 @@ impl GlobusMock {
     }
 
     /// Starts serving on 127.0.0.1 on a free port.
-    pub async fn start(self) -> std::io::Result<MockHandle> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                users: self
-                    .users
-                    .into_iter()
-                    .map(|u| (u.preferred_username.clone(), u))
-                    .collect(),
-                auto_approve: self.auto_approve,
-                ..Inner::default()
-            }),
+    ///
+    /// # Errors
+    /// When the port cannot be bound or a client is invalid.
+    pub async fn start(self) -> Result<MockHandle, DevIdpError> {
+        let state = GlobusState {
+            users: self
+                .users
+                .into_iter()
+                .map(|u| (u.preferred_username.clone(), u))
+                .collect(),
+            auto_approve: self.auto_approve,
+            ..GlobusState::default()
+        };
+        let options = MockServerOptions {
             clients: self.clients,
-        });
-        let router = app(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(MockHandle {
-            shared,
-            addr,
-            stop: Some(tx),
-            task: Some(task),
-        })
+            ..MockServerOptions::default()
+        };
+        let server = MockServer::start(Globus, state, options).await?;
+        Ok(MockHandle { server })
     }
 }
 
-#[derive(Debug, Clone)]
-struct CodeGrant {
-    client_id: String,
-    redirect_uri: String,
-    user: String,
-    scopes: Vec<String>,
-    challenge: Option<String>,
-    offline: bool,
-}
+/// The Globus personality.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Globus;
 
+/// The extra a Globus code carries: whether `access_type=offline` asked for refresh
+/// tokens.
+#[derive(Debug, Clone, Copy)]
+struct Offline(bool);
+
+/// An issued access or refresh token.
 #[derive(Debug, Clone)]
 struct Issued {
     user: String,
     client_id: String,
     resource_server: String,
     scopes: Vec<String>,
-    active: bool,
 }
 
+/// What the Globus mock keeps.
 #[derive(Debug, Default)]
-struct Inner {
+pub struct GlobusState {
     users: BTreeMap<String, MockUser>,
     disabled: HashSet<String>,
     auto_approve: Option<String>,
-    codes: HashMap<String, CodeGrant>,
-    access: HashMap<String, Issued>,
-    refresh: HashMap<String, Issued>,
+    codes: Grants<CodeGrant<Offline>>,
+    access: Grants<Issued>,
+    refresh: Grants<Issued>,
     revoked: Vec<String>,
-    faults: hubauth_devidp::faults::Faults<Endpoint>,
-    down: HashSet<Endpoint>,
-    counts: HashMap<Endpoint, usize>,
     withheld: HashSet<String>,
 }
 
-#[derive(Debug)]
-struct Shared {
-    inner: Mutex<Inner>,
-    clients: Vec<MockClient>,
-}
+impl Personality for Globus {
+    type Endpoint = Endpoint;
+    type State = GlobusState;
+    const NAME: &'static str = "Globus";
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        match path {
+            AUTHORIZE_PATH => Some(Endpoint::Authorize),
+            TOKEN_PATH => Some(Endpoint::Token),
+            USERINFO_PATH => Some(Endpoint::UserInfo),
+            REVOKE_PATH => Some(Endpoint::Revoke),
+            GROUPS_PATH => Some(Endpoint::Groups),
+            _ => None,
+        }
     }
 
-    /// Counts the request and answers with a fault when one is queued (after the wait of
-    /// a delay).
-    async fn fault(&self, endpoint: Endpoint) -> Option<Response> {
-        let next = {
-            let mut inner = self.lock();
-            *inner.counts.entry(endpoint).or_default() += 1;
-            if inner.down.contains(&endpoint) {
-                return Some(
-                    (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response(),
-                );
-            }
-            inner.faults.take(endpoint)
-        };
-        hubauth_devidp::faults::apply(next).await
-    }
-
-    fn client(&self, id: &str) -> Option<&MockClient> {
-        self.clients.iter().find(|c| c.id == id)
-    }
-
-    /// The client authenticated by HTTP Basic or by body fields.
-    fn authenticate_client(
-        &self,
-        headers: &HeaderMap,
-        form: &HashMap<String, String>,
-        allow_body: bool,
-    ) -> Option<&MockClient> {
-        let (id, secret) = match basic_credentials(headers) {
-            Some(pair) => pair,
-            None if allow_body => (
-                form.get("client_id")?.clone(),
-                form.get("client_secret")?.clone(),
-            ),
-            None => return None,
-        };
-        self.client(&id).filter(|c| c.secret == secret)
+    fn routes(&self) -> Router<Mock<Self>> {
+        Router::new()
+            .route(AUTHORIZE_PATH, get(authorize).post(authorize_pick))
+            .route(TOKEN_PATH, post(token))
+            .route(USERINFO_PATH, get(userinfo).post(userinfo))
+            .route(REVOKE_PATH, post(revoke))
+            .route(GROUPS_PATH, get(my_groups))
     }
 }
 
-/// A running mock. Dropping it stops the server.
+/// A running mock: the framework's controls ([`MockServer`], through `Deref`) and
+/// Globus's own. Dropping it stops the server.
 #[derive(Debug)]
 pub struct MockHandle {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: MockServer<Globus>,
 }
 
-impl Drop for MockHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+impl Deref for MockHandle {
+    type Target = MockServer<Globus>;
+
+    fn deref(&self) -> &MockServer<Globus> {
+        &self.server
     }
 }
 
 impl MockHandle {
     /// `http://127.0.0.1:PORT`
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.origin().to_owned()
     }
 
     /// The authorize endpoint.
     pub fn authorize_url(&self) -> String {
-        format!("{}/v2/oauth2/authorize", self.base_url())
+        format!("{}{AUTHORIZE_PATH}", self.server.origin())
     }
 
     /// The token endpoint.
     pub fn token_url(&self) -> String {
-        format!("{}/v2/oauth2/token", self.base_url())
+        format!("{}{TOKEN_PATH}", self.server.origin())
     }
 
     /// The user info endpoint.
     pub fn userinfo_url(&self) -> String {
-        format!("{}/v2/oauth2/userinfo", self.base_url())
+        format!("{}{USERINFO_PATH}", self.server.origin())
     }
 
     /// The revocation endpoint.
     pub fn revocation_url(&self) -> String {
-        format!("{}/v2/oauth2/token/revoke", self.base_url())
+        format!("{}{REVOKE_PATH}", self.server.origin())
     }
 
     /// The Groups API `my_groups` endpoint.
     pub fn groups_url(&self) -> String {
-        format!("{}/v2/groups/my_groups", self.base_url())
+        format!("{}{GROUPS_PATH}", self.server.origin())
     }
 
     /// The five endpoint options of `[GlobusOAuthenticator]` pointing at this mock, as
@@ -369,101 +330,72 @@ impl MockHandle {
 
     /// Every token revoked so far, in order.
     pub fn revoked(&self) -> Vec<String> {
-        self.shared.lock().revoked.clone()
+        self.server.lock().state.revoked.clone()
     }
 
-    /// Every token issued so far and not revoked (access and refresh tokens).
+    /// Every token issued so far that is still live (access and refresh tokens).
     pub fn live_tokens(&self) -> Vec<String> {
-        let inner = self.shared.lock();
-        inner
+        let now = self.server.now();
+        let core = self.server.lock();
+        let state = &core.state;
+        state
             .access
-            .iter()
-            .chain(inner.refresh.iter())
-            .filter(|(_, issued)| issued.active)
-            .map(|(token, _)| token.clone())
+            .live(now)
+            .chain(state.refresh.live(now))
+            .map(|(token, _)| token.to_owned())
             .collect()
     }
 
     /// Every token ever issued for a resource server (access and refresh).
     pub fn issued_for(&self, resource_server: &str) -> Vec<String> {
-        let inner = self.shared.lock();
-        inner
+        let core = self.server.lock();
+        let state = &core.state;
+        state
             .access
-            .iter()
-            .chain(inner.refresh.iter())
+            .all()
+            .chain(state.refresh.all())
             .filter(|(_, issued)| issued.resource_server == resource_server)
-            .map(|(token, _)| token.clone())
+            .map(|(token, _)| token.to_owned())
             .collect()
-    }
-
-    /// Makes the next request to `endpoint` fail this way.
-    pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().faults.push(endpoint, fault);
-    }
-
-    /// Takes an endpoint down (503 to every request) or brings it back.
-    pub fn set_down(&self, endpoint: Endpoint, down: bool) {
-        let mut inner = self.shared.lock();
-        if down {
-            inner.down.insert(endpoint);
-        } else {
-            inner.down.remove(&endpoint);
-        }
-    }
-
-    /// How many requests an endpoint received.
-    pub fn count(&self, endpoint: Endpoint) -> usize {
-        self.shared
-            .lock()
-            .counts
-            .get(&endpoint)
-            .copied()
-            .unwrap_or(0)
     }
 
     /// Replaces a user's groups.
     pub fn set_groups(&self, username: &str, groups: Vec<MockGroup>) {
-        if let Some(user) = self.shared.lock().users.get_mut(username) {
+        if let Some(user) = self.server.lock().state.users.get_mut(username) {
             user.groups = groups;
         }
     }
 
     /// Disables (or re-enables) a user: their tokens are refused and no new ones issued.
     pub fn set_disabled(&self, username: &str, disabled: bool) {
-        let mut inner = self.shared.lock();
+        let mut core = self.server.lock();
         if disabled {
-            inner.disabled.insert(username.to_owned());
+            core.state.disabled.insert(username.to_owned());
         } else {
-            inner.disabled.remove(username);
+            core.state.disabled.remove(username);
         }
     }
 
     /// Expires every access token issued so far (refresh tokens keep working).
     pub fn expire_access_tokens(&self) {
-        for issued in self.shared.lock().access.values_mut() {
-            issued.active = false;
-        }
+        let now = self.server.now();
+        self.server.lock().state.access.expire_all(now);
     }
 
     /// Leaves a scope out of every later grant, as when the user's consent does not
     /// cover it (no token for its resource server is issued).
     pub fn withhold_scope(&self, scope: &str) {
-        self.shared.lock().withheld.insert(scope.to_owned());
+        self.server.lock().state.withheld.insert(scope.to_owned());
     }
 
     /// Changes which user auto-approve logs in.
     pub fn set_auto_approve(&self, username: Option<&str>) {
-        self.shared.lock().auto_approve = username.map(str::to_owned);
+        self.server.lock().state.auto_approve = username.map(str::to_owned);
     }
 
     /// Stops the server and waits for it.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -477,8 +409,11 @@ pub const DEMO_ADMIN_GROUP: (&str, &str) = ("6f1b9c3e-0000-4000-8000-00000000000
 /// hub-admins), `bob@globusid.org` (no group: refused) and `mallory@example.edu` (staff,
 /// but another identity provider: refused). Returns the mock and the complete
 /// `[GlobusOAuthenticator]` table (header included) to append to the demo config.
-pub async fn start_demo_mock(hub_callback: &str) -> std::io::Result<(MockHandle, String)> {
-    let secret = random_token();
+///
+/// # Errors
+/// When the mock cannot start.
+pub async fn start_demo_mock(hub_callback: &str) -> Result<(MockHandle, String), DevIdpError> {
+    let secret = random_token(24);
     let staff = MockGroup::new(DEMO_STAFF_GROUP.0, DEMO_STAFF_GROUP.1);
     let admins = MockGroup::new(DEMO_ADMIN_GROUP.0, DEMO_ADMIN_GROUP.1);
     let mock = GlobusMock::builder()
@@ -502,62 +437,8 @@ pub async fn start_demo_mock(hub_callback: &str) -> std::io::Result<(MockHandle,
     Ok((mock, table))
 }
 
-fn app(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v2/oauth2/authorize", get(authorize).post(authorize_pick))
-        .route("/v2/oauth2/token", post(token))
-        .route("/v2/oauth2/userinfo", get(userinfo).post(userinfo))
-        .route("/v2/oauth2/token/revoke", post(revoke))
-        .route("/v2/groups/my_groups", get(my_groups))
-        .with_state(shared)
-}
-
-fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn pseudo_uuid(seed: &str) -> String {
-    let digest = sha2::Sha256::digest(seed.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    let unescape = |s: &str| -> String {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Some((unescape(id), unescape(secret)))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::to_owned)
-}
-
-fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+/// Globus's OAuth error body.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         axum::Json(json!({"error": error, "error_description": description})),
@@ -565,158 +446,92 @@ fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-fn page(status: StatusCode, body: String) -> Response {
-    (status, Html(body)).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn redirect_to(base: &str, params: &[(&str, &str)]) -> Response {
-    let mut url = match url::Url::parse(base) {
-        Ok(url) => url,
-        Err(_) => return page(StatusCode::BAD_REQUEST, "bad redirect_uri".into()),
-    };
-    url.query_pairs_mut().extend_pairs(params.iter());
-    (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
-}
-
 async fn authorize(
-    State(shared): State<Arc<Shared>>,
+    State(mock): State<Mock<Globus>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Authorize).await {
-        return fault;
-    }
-    let auto = shared.lock().auto_approve.clone();
+    let auto = mock.lock().state.auto_approve.clone();
     match auto {
-        Some(user) => approve(&shared, &query, &user),
-        None => picker(&shared, &query),
+        Some(user) => approve(&mock, &query, &user),
+        None => picker(&mock, &query),
     }
 }
 
 async fn authorize_pick(
-    State(shared): State<Arc<Shared>>,
+    State(mock): State<Mock<Globus>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let user = form.get("login_as").cloned().unwrap_or_default();
-    approve(&shared, &form, &user)
+    approve(&mock, &form, &user)
 }
 
-/// Checks client and redirect URI; `Err` is the page to show (never a redirect).
-#[allow(clippy::result_large_err)]
-fn check_request<'a>(
-    shared: &'a Shared,
-    query: &HashMap<String, String>,
-) -> Result<&'a MockClient, Response> {
-    let client_id = query
-        .get("client_id")
-        .map(String::as_str)
-        .unwrap_or_default();
-    let Some(client) = shared.client(client_id) else {
-        return Err(page(
-            StatusCode::BAD_REQUEST,
-            format!("Unknown client_id {}", escape(client_id)),
-        ));
-    };
-    if query.get("redirect_uri") != Some(&client.redirect_uri) {
-        return Err(page(
-            StatusCode::BAD_REQUEST,
-            "redirect_uri does not match the client's registered redirect URI".into(),
-        ));
-    }
-    Ok(client)
+/// The page for a request whose client or redirect URI cannot be trusted.
+fn refused(err: &hubauth_devidp::mock::AuthorizeError) -> Response {
+    html::page(
+        StatusCode::BAD_REQUEST,
+        "Globus (mock)",
+        &format!("<p>{}</p>", html::escape(&err.to_string())),
+    )
 }
 
-fn picker(shared: &Shared, query: &HashMap<String, String>) -> Response {
-    if let Err(page) = check_request(shared, query) {
-        return page;
+fn picker(mock: &Mock<Globus>, query: &HashMap<String, String>) -> Response {
+    let request = AuthorizeRequest::from_params(query);
+    let core = mock.lock();
+    if let Err(err) = request.target(&core.clients) {
+        return refused(&err);
     }
-    let hidden: String = query
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
-    let buttons: String = shared
-        .lock()
+    let buttons: String = core
+        .state
         .users
         .values()
         .map(|u| {
             format!(
                 "<button type=\"submit\" name=\"login_as\" value=\"{name}\">{name} ({idp})</button><br>",
-                name = escape(&u.preferred_username),
-                idp = escape(&u.identity_provider_display_name)
+                name = html::escape(&u.preferred_username),
+                idp = html::escape(&u.identity_provider_display_name)
             )
         })
         .collect();
-    page(
+    html::page(
         StatusCode::OK,
-        format!(
-            "<!doctype html><title>Globus (mock)</title><h1>Log in with Globus (mock)</h1><form method=\"post\" action=\"/v2/oauth2/authorize\">{hidden}{buttons}<button type=\"submit\" name=\"login_as\" value=\"\">Deny</button></form>"
+        "Log in with Globus (mock)",
+        &format!(
+            "<form method=\"post\" action=\"{AUTHORIZE_PATH}\">{hidden}{buttons}<button type=\"submit\" name=\"login_as\" value=\"\">Deny</button></form>",
+            hidden = html::hidden_fields(query.iter().filter(|(k, _)| *k != "login_as")),
         ),
     )
 }
 
-fn approve(shared: &Shared, query: &HashMap<String, String>, user: &str) -> Response {
-    let client = match check_request(shared, query) {
-        Ok(client) => client,
-        Err(page) => return page,
-    };
-    let state = query.get("state").map(String::as_str).unwrap_or_default();
-    if query.get("response_type").map(String::as_str) != Some("code") {
-        return redirect_to(
-            &client.redirect_uri,
-            &[("error", "unsupported_response_type"), ("state", state)],
+fn approve(mock: &Mock<Globus>, params: &HashMap<String, String>, user: &str) -> Response {
+    let request = AuthorizeRequest::from_params(params);
+    let state_param = request.state.clone().unwrap_or_default();
+    let now = mock.now();
+    let mut core = mock.lock();
+    let core = &mut *core;
+    // After the check, the request's redirect URI is exactly a registered one.
+    let redirect_uri = request.redirect_uri.as_str();
+    match request.check(&core.clients) {
+        Ok(_) => {}
+        Err(err) if err.redirects() => {
+            return html::redirect_with(
+                redirect_uri,
+                &[("error", err.code()), ("state", &state_param)],
+            );
+        }
+        Err(err) => return refused(&err),
+    }
+    let state = &mut core.state;
+    if !state.users.contains_key(user) || state.disabled.contains(user) {
+        return html::redirect_with(
+            redirect_uri,
+            &[("error", "access_denied"), ("state", &state_param)],
         );
     }
-    let mut inner = shared.lock();
-    if !inner.users.contains_key(user) || inner.disabled.contains(user) {
-        return redirect_to(
-            &client.redirect_uri,
-            &[("error", "access_denied"), ("state", state)],
-        );
-    }
-    if query
-        .get("code_challenge_method")
-        .is_some_and(|method| method != "S256")
-    {
-        return redirect_to(
-            &client.redirect_uri,
-            &[("error", "invalid_request"), ("state", state)],
-        );
-    }
-    let scopes: Vec<String> = query
-        .get("scope")
-        .map(|s| {
-            s.split_whitespace()
-                .filter(|scope| !inner.withheld.contains(*scope))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    let code = random_token();
-    inner.codes.insert(
-        code.clone(),
-        CodeGrant {
-            client_id: client.id.clone(),
-            redirect_uri: client.redirect_uri.clone(),
-            user: user.to_owned(),
-            scopes,
-            challenge: query.get("code_challenge").cloned(),
-            offline: query.get("access_type").map(String::as_str) == Some("offline"),
-        },
-    );
-    drop(inner);
-    redirect_to(&client.redirect_uri, &[("code", &code), ("state", state)])
+    let offline = params.get("access_type").map(String::as_str) == Some("offline");
+    let mut grant = request.grant(user, Offline(offline));
+    grant.scopes.retain(|scope| !state.withheld.contains(scope));
+    let code = state.codes.issue(grant, now + CODE_TTL);
+    html::redirect_with(redirect_uri, &[("code", &code), ("state", &state_param)])
 }
 
 /// The resource server a scope belongs to.
@@ -731,73 +546,56 @@ fn resource_server_of(scope: &str) -> String {
         .to_owned()
 }
 
-fn issue(inner: &mut Inner, base: &Issued, offline: bool) -> Value {
-    let access = random_token();
-    inner.access.insert(access.clone(), base.clone());
-    let refresh = offline.then(|| {
-        let token = random_token();
-        inner.refresh.insert(token.clone(), base.clone());
-        token
-    });
-    json!({
-        "access_token": access,
-        "expires_in": LIFETIME,
-        "resource_server": base.resource_server,
-        "scope": base.scopes.join(" "),
+/// Issues an access token (and a refresh token when offline) for one resource server,
+/// as one entry of Globus's token response.
+fn issue(state: &mut GlobusState, issued: Issued, offline: bool, now: i64) -> Value {
+    let refresh = offline.then(|| state.refresh.issue(issued.clone(), now + REFRESH_TTL));
+    let body = json!({
+        "expires_in": ACCESS_TTL,
+        "resource_server": issued.resource_server,
+        "scope": issued.scopes.join(" "),
         "token_type": "Bearer",
         "refresh_token": refresh,
-    })
+    });
+    let access = state.access.issue(issued, now + ACCESS_TTL);
+    let mut body = body;
+    if let Value::Object(map) = &mut body {
+        map.insert("access_token".into(), json!(access));
+    }
+    body
 }
 
 async fn token(
-    State(shared): State<Arc<Shared>>,
+    State(mock): State<Mock<Globus>>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Token).await {
-        return fault;
-    }
-    let Some(client) = shared.authenticate_client(&headers, &form, true) else {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
+    let now = mock.now();
+    let mut core = mock.lock();
+    let core = &mut *core;
+    let client_id = match core.clients.authenticate(&headers, &form, Methods::BOTH) {
+        Ok((client, _)) => client.client_id.clone(),
+        Err(err) => {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &err.to_string());
+        }
     };
-    let client_id = client.id.clone();
-    let mut inner = shared.lock();
-    match form.get("grant_type").map(String::as_str) {
+    let state = &mut core.state;
+    let field = |name: &str| form.get(name).map(String::as_str);
+    match field("grant_type") {
         Some("authorization_code") => {
-            let code = form.get("code").cloned().unwrap_or_default();
-            let Some(grant) = inner.codes.remove(&code) else {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "unknown or used code",
-                );
+            let grant = match redeem_code(
+                &mut state.codes,
+                field("code").unwrap_or_default(),
+                &client_id,
+                field("redirect_uri"),
+                field("code_verifier"),
+                now,
+            ) {
+                Ok(grant) => grant,
+                Err(err) => return code_refused(err),
             };
-            if grant.client_id != client_id || form.get("redirect_uri") != Some(&grant.redirect_uri)
-            {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "code was issued to another client or redirect_uri",
-                );
-            }
-            if let Some(challenge) = &grant.challenge {
-                let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode(sha2::Sha256::digest(verifier.as_bytes()));
-                if &computed != challenge {
-                    return json_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        "PKCE verification failed",
-                    );
-                }
-            }
-            if inner.disabled.contains(&grant.user) {
-                return json_error(
+            if state.disabled.contains(&grant.user) {
+                return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "identity disabled",
@@ -814,14 +612,13 @@ async fn token(
             let mut response = serde_json::Map::new();
             let mut others = Vec::new();
             for (server, scopes) in by_server {
-                let base = Issued {
+                let issued = Issued {
                     user: grant.user.clone(),
                     client_id: client_id.clone(),
                     resource_server: server.clone(),
                     scopes,
-                    active: true,
                 };
-                let token = issue(&mut inner, &base, grant.offline);
+                let token = issue(state, issued, grant.extra.0, now);
                 if server == AUTH_RS {
                     if let Value::Object(map) = token {
                         response.extend(map);
@@ -830,42 +627,43 @@ async fn token(
                     others.push(token);
                 }
             }
-            if let Some(state) = form.get("state") {
-                response.insert("state".into(), json!(state));
+            if let Some(state_param) = field("state") {
+                response.insert("state".into(), json!(state_param));
             }
             response.insert("other_tokens".into(), Value::Array(others));
             axum::Json(Value::Object(response)).into_response()
         }
         Some("refresh_token") => {
-            let presented = form.get("refresh_token").cloned().unwrap_or_default();
-            let Some(base) = inner.refresh.get(&presented).cloned() else {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "unknown refresh token",
-                );
-            };
-            if !base.active || base.client_id != client_id || inner.disabled.contains(&base.user) {
-                return json_error(
+            let presented = field("refresh_token").unwrap_or_default().to_owned();
+            let live = state
+                .refresh
+                .get(&presented, now)
+                .filter(|issued| {
+                    issued.client_id == client_id && !state.disabled.contains(&issued.user)
+                })
+                .cloned();
+            let Some(issued) = live else {
+                return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "refresh token is not active",
                 );
-            }
-            let access = random_token();
-            inner.access.insert(access.clone(), base.clone());
+            };
+            // Globus answers a refresh with the refreshed token alone and keeps the
+            // refresh token (no rotation).
+            let access = state.access.issue(issued.clone(), now + ACCESS_TTL);
             axum::Json(json!({
                 "access_token": access,
-                "expires_in": LIFETIME,
-                "resource_server": base.resource_server,
-                "scope": base.scopes.join(" "),
+                "expires_in": ACCESS_TTL,
+                "resource_server": issued.resource_server,
+                "scope": issued.scopes.join(" "),
                 "token_type": "Bearer",
                 "refresh_token": presented,
                 "other_tokens": [],
             }))
             .into_response()
         }
-        _ => json_error(
+        _ => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "grant_type must be authorization_code or refresh_token",
@@ -873,37 +671,44 @@ async fn token(
     }
 }
 
-/// The active, not disabled access token of `headers` for a resource server.
-fn token_user(inner: &Inner, headers: &HeaderMap, server: &str) -> Option<(MockUser, Vec<String>)> {
-    let token = bearer(headers)?;
-    let issued = inner.access.get(&token)?;
-    if !issued.active || issued.resource_server != server || inner.disabled.contains(&issued.user) {
+fn code_refused(err: CodeError) -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &err.to_string())
+}
+
+/// The user and scopes of a live access token for a resource server, if the user is
+/// not disabled.
+fn token_user(
+    state: &GlobusState,
+    headers: &HeaderMap,
+    server: &str,
+    now: i64,
+) -> Option<(MockUser, Vec<String>)> {
+    let issued = state.access.get(bearer_token(headers)?, now)?;
+    if issued.resource_server != server || state.disabled.contains(&issued.user) {
         return None;
     }
-    let user = inner.users.get(&issued.user)?.clone();
+    let user = state.users.get(&issued.user)?.clone();
     Some((user, issued.scopes.clone()))
 }
 
-async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::UserInfo).await {
-        return fault;
-    }
-    let inner = shared.lock();
-    let Some((user, scopes)) = token_user(&inner, &headers, AUTH_RS) else {
-        return json_error(
+async fn userinfo(State(mock): State<Mock<Globus>>, headers: HeaderMap) -> Response {
+    let now = mock.now();
+    let core = mock.lock();
+    let Some((user, scopes)) = token_user(&core.state, &headers, AUTH_RS, now) else {
+        return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
             "the access token is not active",
         );
     };
-    if !scopes.iter().any(|s| s == "openid") {
-        return json_error(
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    if !has("openid") {
+        return oauth_error(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             "openid scope required",
         );
     }
-    let has = |scope: &str| scopes.iter().any(|s| s == scope);
     let mut info = serde_json::Map::new();
     info.insert("sub".into(), json!(user.sub));
     if has("profile") {
@@ -937,45 +742,34 @@ async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
 }
 
 async fn revoke(
-    State(shared): State<Arc<Shared>>,
+    State(mock): State<Mock<Globus>>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Revoke).await {
-        return fault;
+    let now = mock.now();
+    let mut core = mock.lock();
+    let core = &mut *core;
+    if let Err(err) = core.clients.authenticate(&headers, &form, Methods::BASIC) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &err.to_string());
     }
-    if shared.authenticate_client(&headers, &form, false).is_none() {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "HTTP Basic client authentication required",
-        );
-    }
-    let Some(token) = form.get("token").cloned() else {
-        return json_error(
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()).cloned() else {
+        return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "token is required",
         );
     };
-    let mut guard = shared.lock();
-    let inner = &mut *guard;
-    for issued in [inner.access.get_mut(&token), inner.refresh.get_mut(&token)]
-        .into_iter()
-        .flatten()
-    {
-        issued.active = false;
-    }
-    inner.revoked.push(token);
+    let state = &mut core.state;
+    state.access.revoke(&token, now);
+    state.refresh.revoke(&token, now);
+    state.revoked.push(token);
     axum::Json(json!({"active": false})).into_response()
 }
 
-async fn my_groups(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(fault) = shared.fault(Endpoint::Groups).await {
-        return fault;
-    }
-    let inner = shared.lock();
-    let Some((user, _)) = token_user(&inner, &headers, "groups.api.globus.org") else {
+async fn my_groups(State(mock): State<Mock<Globus>>, headers: HeaderMap) -> Response {
+    let now = mock.now();
+    let core = mock.lock();
+    let Some((user, _)) = token_user(&core.state, &headers, GROUPS_RS, now) else {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"code": "AUTHENTICATION_ERROR", "detail": "Invalid or missing groups token"})),

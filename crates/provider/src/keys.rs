@@ -362,6 +362,15 @@ impl RsaKey {
         &self.jose.kid
     }
 
+    /// The same key claiming another key id: what a provider mock uses to sign tokens
+    /// whose signature does not match the key their `kid` names.
+    pub fn with_kid(self, kid: &str) -> RsaKey {
+        RsaKey {
+            key: self.key,
+            jose: self.jose.with_kid(kid),
+        }
+    }
+
     /// The public JWK (`kty`, `n`, `e`, `kid`, `alg` = `RS256`, `use` = `sig`).
     pub fn public_jwk(&self) -> &Value {
         &self.jose.jwk

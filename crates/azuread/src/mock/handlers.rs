@@ -4,27 +4,35 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
+use hubauth_devidp::mock::{
+    AuthorizeError, AuthorizeRequest, ClientAuthError, CodeError, Methods, Mock, bearer_token,
+    guid_from, html, random_token, redeem_code, s256, unsigned_jwt,
+};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use super::keys::{guid_from, random_token, s256};
 use super::{
-    AccessGrant, CodeGrant, MockEndpoint, MockRequest, MockUser, OTHER_TENANT, Overage,
-    RefreshGrant, Shared, Tamper,
+    AccessGrant, AzureAd, CodeExtra, MockEndpoint, MockUser, OTHER_TENANT, Overage, RefreshGrant,
+    Tamper,
 };
 
-type Mock = AxState<Arc<Shared>>;
+type Shared = hubauth_devidp::mock::Provider<AzureAd>;
+type MockState = AxState<Mock<AzureAd>>;
 type Params = Query<HashMap<String, String>>;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// How long an authorization code can be redeemed (Azure: ten minutes).
+const CODE_TTL: i64 = 600;
+/// How long a refresh token lasts without use (Azure: 90 days).
+const REFRESH_TTL: i64 = 90 * 24 * 3600;
+
+pub(crate) fn routes() -> Router<Mock<AzureAd>> {
     Router::new()
         .route("/oauth2/authorize", get(authorize_v1_common))
         .route("/oauth2/token", post(token_v1_common))
@@ -44,7 +52,27 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route("/v1.0/me/getMemberObjects", post(get_member_objects))
         .route("/v1.0/me/memberOf", get(member_of))
-        .with_state(shared)
+}
+
+/// Which endpoint a path names, by the same shapes as the routes.
+pub(crate) fn endpoint_of(path: &str) -> Option<MockEndpoint> {
+    if path.starts_with("/v1.0/me/") {
+        return Some(MockEndpoint::Graph);
+    }
+    // Everything else is `/{tenant}/rest` or the tenant-less v1 `/oauth2/...`.
+    let rest = match path.strip_prefix("/oauth2/") {
+        Some(tail) => return endpoint_of(&format!("/common/oauth2/{tail}")),
+        None => path.strip_prefix('/')?.split_once('/')?.1,
+    };
+    match rest {
+        "oauth2/authorize" | "oauth2/v2.0/authorize" => Some(MockEndpoint::Authorize),
+        "oauth2/token" | "oauth2/v2.0/token" => Some(MockEndpoint::Token),
+        ".well-known/openid-configuration" | "v2.0/.well-known/openid-configuration" => {
+            Some(MockEndpoint::Discovery)
+        }
+        "discovery/keys" | "discovery/v2.0/keys" => Some(MockEndpoint::Keys),
+        _ => None,
+    }
 }
 
 /// A tenant segment resolved: a specific tenant's id, or a multi-tenant authority.
@@ -60,8 +88,8 @@ fn resolve_tenant(shared: &Shared, segment: &str) -> Result<TenantRef, Response>
     {
         return Ok(TenantRef::Any);
     }
-    let state = shared.lock();
-    state
+    let core = shared.lock();
+    core.state
         .tenants
         .iter()
         .find(|t| {
@@ -106,144 +134,57 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The next fault of `endpoint`, applied: `Some(response)` to answer with.
-async fn fault(shared: &Shared, endpoint: MockEndpoint) -> Option<Response> {
-    let next = shared.lock().faults.take(endpoint);
-    hubauth_devidp::faults::apply(next).await
-}
-
-fn record(shared: &Shared, request: MockRequest) {
-    shared.lock().requests.push(request);
-}
-
-/// The start of every tenant endpoint: records `request`, applies the next fault queued
-/// for its endpoint and resolves the tenant `segment`. `Err` is the answer to give instead.
-async fn tenant_request(
-    shared: &Shared,
-    request: MockRequest,
-    segment: &str,
-) -> Result<TenantRef, Response> {
-    let endpoint = request.endpoint;
-    record(shared, request);
-    if let Some(response) = fault(shared, endpoint).await {
-        return Err(response);
-    }
-    resolve_tenant(shared, segment)
-}
-
-/// The start of every Graph endpoint: records the request for `path`, applies the next
-/// Graph fault and finds the user behind the bearer token. `Err` is the answer to give
-/// instead.
-async fn graph_request(
-    shared: &Shared,
-    method: &str,
-    path: &str,
-    headers: &HeaderMap,
-) -> Result<MockUser, Response> {
-    let mut request = simple_request(MockEndpoint::Graph, method, path.to_owned());
-    request.bearer = headers.contains_key(header::AUTHORIZATION);
-    record(shared, request);
-    if let Some(response) = fault(shared, MockEndpoint::Graph).await {
-        return Err(response);
-    }
-    graph_user(shared, headers)
-}
-
-fn simple_request(endpoint: MockEndpoint, method: &str, path: String) -> MockRequest {
-    MockRequest {
-        endpoint,
-        method: method.to_owned(),
-        path,
-        grant_type: None,
-        client_auth: "none".to_owned(),
-        code_verifier: false,
-        bearer: false,
-    }
-}
-
 // ---------------------------------------------------------------- authorize
 
-async fn authorize_v1_common(mock: Mock, query: Params) -> Response {
-    authorize(&mock.0, "common", false, query.0).await
+async fn authorize_v1_common(mock: MockState, query: Params) -> Response {
+    authorize(&mock.0, "common", false, query.0)
 }
 
-async fn authorize_v1(mock: Mock, Path(tenant): Path<String>, query: Params) -> Response {
-    authorize(&mock.0, &tenant, false, query.0).await
+async fn authorize_v1(mock: MockState, Path(tenant): Path<String>, query: Params) -> Response {
+    authorize(&mock.0, &tenant, false, query.0)
 }
 
-async fn authorize_v2(mock: Mock, Path(tenant): Path<String>, query: Params) -> Response {
-    authorize(&mock.0, &tenant, true, query.0).await
+async fn authorize_v2(mock: MockState, Path(tenant): Path<String>, query: Params) -> Response {
+    authorize(&mock.0, &tenant, true, query.0)
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
-    );
-    (status, Html(html)).into_response()
+    html::page(status, title, body)
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#x27;")
-}
-
-fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(params.iter());
-            (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
-        }
-        Err(_) => page(StatusCode::BAD_REQUEST, "Bad redirect_uri", ""),
-    }
-}
-
-async fn authorize(
-    shared: &Shared,
-    segment: &str,
-    v2: bool,
-    query: HashMap<String, String>,
-) -> Response {
-    let path = if v2 {
-        format!("/{segment}/oauth2/v2.0/authorize")
-    } else {
-        format!("/{segment}/oauth2/authorize")
-    };
-    let request = simple_request(MockEndpoint::Authorize, "GET", path);
-    let tenant = match tenant_request(shared, request, segment).await {
+fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, String>) -> Response {
+    let tenant = match resolve_tenant(shared, segment) {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
-    let get = |key: &str| query.get(key).map(String::as_str).unwrap_or("");
-    let client_id = get("client_id");
-    let redirect_uri = get("redirect_uri");
-    let state = get("state").to_owned();
-    {
-        let guard = shared.lock();
-        let Some(client) = guard.clients.iter().find(|c| c.client_id == client_id) else {
+    let request = AuthorizeRequest::from_params(&query);
+    let target = request.check(&shared.lock().clients).map(|_| ());
+    match target {
+        Err(AuthorizeError::UnknownClient(client_id)) => {
             return page(
                 StatusCode::BAD_REQUEST,
                 "Sign in",
                 &format!(
                     "<p>AADSTS700016: Application with identifier '{}' was not found in the directory.</p>",
-                    escape(client_id)
+                    html::escape(&client_id)
                 ),
             );
-        };
-        if !client.redirect_uris.iter().any(|uri| uri == redirect_uri) {
+        }
+        Err(AuthorizeError::RedirectUriMismatch) => {
             return page(
                 StatusCode::BAD_REQUEST,
                 "Sign in",
                 "<p>AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.</p>",
             );
         }
+        _ => {}
     }
+    // From here on the redirect URI is exactly a registered one.
+    let redirect_uri = request.redirect_uri.as_str();
+    let state = request.state.clone().unwrap_or_default();
     let fail = |error: &str, code: u32, text: &str| {
         let description = format!("AADSTS{code}: {text}");
-        redirect_with(
+        html::redirect_with(
             redirect_uri,
             &[
                 ("error", error),
@@ -252,72 +193,68 @@ async fn authorize(
             ],
         )
     };
-    if get("response_type") != "code" {
-        return fail(
-            "unsupported_response_type",
-            700054,
-            "response_type 'code' is expected by this mock.",
-        );
+    match target {
+        Err(AuthorizeError::UnsupportedResponseType) => {
+            return fail(
+                "unsupported_response_type",
+                700054,
+                "response_type 'code' is expected by this mock.",
+            );
+        }
+        Err(AuthorizeError::UnsupportedChallengeMethod) => {
+            return fail("invalid_request", 501491, "Invalid code_challenge_method.");
+        }
+        Err(AuthorizeError::PkceRequired) => {
+            return fail(
+                "invalid_request",
+                9002325,
+                "Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
+            );
+        }
+        _ => {}
     }
-    if v2 && get("scope").is_empty() {
+    if v2 && request.scopes.is_empty() {
         return fail(
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'scope'.",
         );
     }
-    let challenge = query.get("code_challenge").cloned();
-    if challenge.is_some() && get("code_challenge_method") != "S256" {
-        return fail("invalid_request", 501491, "Invalid code_challenge_method.");
-    }
     let chosen = query
         .get("mock_account")
         .cloned()
-        .or_else(|| shared.lock().auto_approve.clone());
+        .or_else(|| shared.lock().state.auto_approve.clone());
     let Some(chosen) = chosen else {
         return account_picker(shared, &tenant, &query);
     };
-    let (oid, now) = {
-        let guard = shared.lock();
-        let Some(user) = guard.user(&chosen) else {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Sign in",
-                "<p>AADSTS50034: The user account does not exist.</p>",
-            );
-        };
-        if let TenantRef::One(tid) = &tenant
-            && &user.tenant != tid
-        {
-            drop(guard);
-            return fail(
-                "access_denied",
-                50020,
-                "User account from identity provider does not exist in tenant and cannot access the application.",
-            );
-        }
-        if !user.enabled {
-            drop(guard);
-            return fail("access_denied", 50057, "The user account is disabled.");
-        }
-        (user.oid.clone(), guard.now())
+    let now = shared.now();
+    let mut core = shared.lock();
+    let Some(user) = core.state.user(&chosen) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            "<p>AADSTS50034: The user account does not exist.</p>",
+        );
     };
-    let code = random_token(48);
-    shared.lock().codes.insert(
-        code.clone(),
-        CodeGrant {
-            client_id: client_id.to_owned(),
-            redirect_uri: redirect_uri.to_owned(),
-            oid,
-            nonce: query.get("nonce").cloned(),
-            challenge,
-            scope: get("scope").to_owned(),
-            v2,
-            expires: now + 600,
-        },
-    );
+    if let TenantRef::One(tid) = &tenant
+        && &user.tenant != tid
+    {
+        drop(core);
+        return fail(
+            "access_denied",
+            50020,
+            "User account from identity provider does not exist in tenant and cannot access the application.",
+        );
+    }
+    if !user.enabled {
+        drop(core);
+        return fail("access_denied", 50057, "The user account is disabled.");
+    }
+    let grant = request.grant(user.oid.clone(), CodeExtra { v2 });
+    let code = core.state.codes.issue(grant, now + CODE_TTL);
+    drop(core);
     let session_state = guid_from(&code);
-    redirect_with(
+    html::redirect_with(
         redirect_uri,
         &[
             ("code", &code),
@@ -333,8 +270,8 @@ fn account_picker(
     query: &HashMap<String, String>,
 ) -> Response {
     let users: Vec<MockUser> = {
-        let guard = shared.lock();
-        guard
+        let core = shared.lock();
+        core.state
             .users
             .iter()
             .filter(|u| match tenant {
@@ -355,9 +292,9 @@ fn account_picker(
             .finish();
         items.push_str(&format!(
             "<li><a href=\"?{}\">{} ({})</a>{}</li>",
-            escape(&link),
-            escape(&user.name),
-            escape(&user.preferred_username),
+            html::escape(&link),
+            html::escape(&user.name),
+            html::escape(&user.preferred_username),
             if user.enabled { "" } else { " [disabled]" }
         ));
     }
@@ -371,159 +308,133 @@ fn account_picker(
 // ---------------------------------------------------------------- token
 
 async fn token_v1_common(
-    mock: Mock,
+    mock: MockState,
     headers: HeaderMap,
     form: axum::Form<HashMap<String, String>>,
 ) -> Response {
-    token(&mock.0, "common", false, &headers, form.0).await
+    token(&mock.0, "common", false, &headers, &form.0)
 }
 
 async fn token_v1(
-    mock: Mock,
+    mock: MockState,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     form: axum::Form<HashMap<String, String>>,
 ) -> Response {
-    token(&mock.0, &tenant, false, &headers, form.0).await
+    token(&mock.0, &tenant, false, &headers, &form.0)
 }
 
 async fn token_v2(
-    mock: Mock,
+    mock: MockState,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     form: axum::Form<HashMap<String, String>>,
 ) -> Response {
-    token(&mock.0, &tenant, true, &headers, form.0).await
+    token(&mock.0, &tenant, true, &headers, &form.0)
 }
 
-/// Client credentials from HTTP Basic (form-urlencoded inside, RFC 6749 2.3.1) or the body.
-fn client_credentials(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> (Option<(String, String)>, &'static str) {
-    if let Some(basic) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-    {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(basic.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok());
-        let pair = decoded.and_then(|text| {
-            let (id, secret) = text.split_once(':')?;
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Some((decode(id), decode(secret)))
-        });
-        return (pair, "basic");
-    }
-    match (form.get("client_id"), form.get("client_secret")) {
-        (Some(id), Some(secret)) => (Some((id.clone(), secret.clone())), "post"),
-        _ => (None, "none"),
-    }
-}
-
-async fn token(
-    shared: &Shared,
-    segment: &str,
-    v2: bool,
-    headers: &HeaderMap,
-    form: HashMap<String, String>,
-) -> Response {
-    let (credentials, auth) = client_credentials(headers, &form);
-    let path = if v2 {
-        format!("/{segment}/oauth2/v2.0/token")
-    } else {
-        format!("/{segment}/oauth2/token")
-    };
-    let request = MockRequest {
-        endpoint: MockEndpoint::Token,
-        method: "POST".into(),
-        path,
-        grant_type: form.get("grant_type").cloned(),
-        client_auth: auth.to_owned(),
-        code_verifier: form.contains_key("code_verifier"),
-        bearer: false,
-    };
-    let tenant = match tenant_request(shared, request, segment).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
-    let Some((client_id, secret)) = credentials else {
-        return aad_error(
+/// Azure's answer to a failed client authentication.
+fn client_refused(err: ClientAuthError) -> Response {
+    match err {
+        ClientAuthError::Missing => aad_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        );
-    };
-    let known = shared
-        .lock()
-        .clients
-        .iter()
-        .any(|c| c.client_id == client_id && c.secret == secret);
-    if !known {
-        return aad_error(
+        ),
+        ClientAuthError::UnknownClient => aad_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            "Application was not found in the directory.",
+        ),
+        _ => aad_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
-        );
+        ),
     }
+}
+
+/// Azure's answer to a code that cannot be redeemed.
+fn code_refused(err: CodeError) -> Response {
+    match err {
+        CodeError::OtherClient => invalid_grant(
+            70002,
+            "The code was issued to another application or endpoint.",
+        ),
+        CodeError::RedirectUriMismatch => invalid_grant(
+            50148,
+            "The redirect_uri does not match the one of the authorization request.",
+        ),
+        CodeError::PkceFailed => invalid_grant(
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        ),
+        _ => invalid_grant(
+            70000,
+            "The provided authorization code or refresh token has expired or was already redeemed.",
+        ),
+    }
+}
+
+fn token(
+    shared: &Shared,
+    segment: &str,
+    v2: bool,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Response {
+    let tenant = match resolve_tenant(shared, segment) {
+        Ok(tenant) => tenant,
+        Err(response) => return response,
+    };
+    let now = shared.now();
+    let authenticated = shared
+        .lock()
+        .clients
+        .authenticate(headers, form, Methods::BOTH)
+        .map(|(client, _)| client.client_id.clone());
+    let client_id = match authenticated {
+        Ok(client_id) => client_id,
+        Err(err) => return client_refused(err),
+    };
     let get = |key: &str| form.get(key).map(String::as_str).unwrap_or("");
     match get("grant_type") {
         "authorization_code" => {
-            let grant = shared.lock().codes.remove(get("code"));
-            let Some(grant) = grant else {
-                return invalid_grant(
-                    70000,
-                    "The provided authorization code or refresh token has expired or was already redeemed.",
-                );
+            let redeemed = redeem_code(
+                &mut shared.lock().state.codes,
+                get("code"),
+                &client_id,
+                form.get("redirect_uri").map(String::as_str),
+                form.get("code_verifier").map(String::as_str),
+                now,
+            );
+            let grant = match redeemed {
+                Ok(grant) => grant,
+                Err(err) => return code_refused(err),
             };
-            let now = shared.lock().now();
-            if grant.expires < now {
-                return invalid_grant(
-                    70008,
-                    "The provided authorization code or refresh token has expired due to inactivity.",
-                );
-            }
-            if grant.client_id != client_id || grant.v2 != v2 {
-                return invalid_grant(
-                    70002,
-                    "The code was issued to another application or endpoint.",
-                );
-            }
-            if grant.redirect_uri != get("redirect_uri") {
-                return invalid_grant(
-                    50148,
-                    "The redirect_uri does not match the one of the authorization request.",
-                );
-            }
-            if let Some(challenge) = &grant.challenge
-                && s256(get("code_verifier")) != *challenge
-            {
-                return invalid_grant(
-                    501481,
-                    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-                );
+            if grant.extra.v2 != v2 {
+                return code_refused(CodeError::OtherClient);
             }
             issue(
                 shared,
                 &tenant,
                 v2,
                 &client_id,
-                &grant.oid,
+                &grant.user,
                 grant.nonce.as_deref(),
-                &grant.scope,
+                &grant.scopes.join(" "),
             )
         }
         "refresh_token" => {
-            let grant = shared.lock().refresh_tokens.remove(get("refresh_token"));
+            // Azure rotates refresh tokens: the one presented is used up.
+            let grant = shared
+                .lock()
+                .state
+                .refresh_tokens
+                .take(get("refresh_token"), now);
             let Some(grant) = grant else {
                 return invalid_grant(9002313, "Invalid request. Request is malformed or invalid.");
             };
@@ -565,10 +476,11 @@ fn issue(
     nonce: Option<&str>,
     scope: &str,
 ) -> Response {
-    let settings = shared.settings;
-    let mut guard = shared.lock();
-    let now = guard.now();
-    let Some(user) = guard.user(oid).cloned() else {
+    let settings = shared.personality().settings;
+    let now = shared.now();
+    let mut core = shared.lock();
+    let state = &mut core.state;
+    let Some(user) = state.user(oid).cloned() else {
         return invalid_grant(50034, "The user account does not exist in this directory.");
     };
     if !user.enabled {
@@ -580,29 +492,25 @@ fn issue(
         return invalid_grant(50020, "User account does not exist in tenant.");
     }
     let scopes: Vec<&str> = scope.split_whitespace().collect();
-    let access_token = random_token(48);
-    guard.access_tokens.insert(
-        access_token.clone(),
+    let access_token = state.access_tokens.issue(
         AccessGrant {
             oid: user.oid.clone(),
-            expires: now + settings.access_token_ttl,
         },
+        now + settings.access_token_ttl,
     );
     let refresh_token = (!v2 || scopes.contains(&"offline_access")).then(|| {
-        let token = random_token(64);
-        guard.refresh_tokens.insert(
-            token.clone(),
+        state.refresh_tokens.issue(
             RefreshGrant {
                 client_id: client_id.to_owned(),
                 oid: user.oid.clone(),
                 scope: scope.to_owned(),
                 v2,
             },
-        );
-        token
+            now + REFRESH_TTL,
+        )
     });
-    let tamper = guard.tamper.take();
-    drop(guard);
+    let tamper = state.tamper.take();
+    drop(core);
     let id_token = if !v2 || scopes.contains(&"openid") {
         match id_token(shared, &user, v2, client_id, nonce, now, tamper) {
             Ok(token) => Some(token),
@@ -658,7 +566,7 @@ fn issue(
 
 fn issuer_for(shared: &Shared, tid: &str, v2: bool) -> String {
     if v2 {
-        format!("{}/{tid}/v2.0", shared.origin)
+        format!("{}/{tid}/v2.0", shared.origin())
     } else {
         format!("https://sts.windows.net/{tid}/")
     }
@@ -672,7 +580,7 @@ fn id_token(
     nonce: Option<&str>,
     now: i64,
     tamper: Option<Tamper>,
-) -> Result<String, String> {
+) -> Result<String, hubauth_devidp::DevIdpError> {
     let tid = if tamper == Some(Tamper::OtherTenant) {
         OTHER_TENANT
     } else {
@@ -681,7 +589,7 @@ fn id_token(
     let (iat, exp) = if tamper == Some(Tamper::Expired) {
         (now - 7200, now - 3600)
     } else {
-        (now, now + shared.settings.id_token_ttl)
+        (now, now + shared.personality().settings.id_token_ttl)
     };
     let aud = if tamper == Some(Tamper::WrongAudience) {
         "00000000-0000-0000-0000-0000000000aa"
@@ -711,7 +619,9 @@ fn id_token(
         "uti": random_token(16),
     });
     let Value::Object(map) = &mut claims else {
-        return Err("claims are not an object".to_owned());
+        return Err(hubauth_devidp::DevIdpError::Keys(
+            "claims are not an object".to_owned(),
+        ));
     };
     if !v2 {
         map.insert("unique_name".into(), json!(user.upn));
@@ -733,7 +643,7 @@ fn id_token(
         }
         Some(Tamper::WrongAtHash) => {
             // RS256: the left half of SHA-256, of an access token that is not the one issued.
-            let digest = sha2::Sha256::digest(random_token(48).as_bytes());
+            let digest = sha2::Sha256::digest(random_token(32).as_bytes());
             let half = digest.get(..16).unwrap_or_default();
             map.insert(
                 "at_hash".into(),
@@ -752,7 +662,7 @@ fn id_token(
         (None, _) => {}
     }
     let overage = match user.overage {
-        Overage::Auto if user.groups.len() > shared.settings.group_limit => {
+        Overage::Auto if user.groups.len() > shared.personality().settings.group_limit => {
             Some(Overage::ClaimSources)
         }
         Overage::Auto => None,
@@ -773,36 +683,31 @@ fn id_token(
             );
         }
     }
+    let keys = &shared.personality().keys;
     match tamper {
-        Some(Tamper::AlgNone) => Ok(shared.keys.unsigned(&claims)),
-        Some(Tamper::BadSignature) => shared.keys.sign(&claims, true),
-        _ => shared.keys.sign(&claims, false),
+        Some(Tamper::AlgNone) => Ok(unsigned_jwt(&claims)),
+        Some(Tamper::BadSignature) => keys.forge(&claims),
+        _ => keys.sign(&claims),
     }
 }
 
 // ---------------------------------------------------------------- discovery and keys
 
-async fn discovery_v1(mock: Mock, Path(segment): Path<String>) -> Response {
-    discovery(&mock.0, &segment, false).await
+async fn discovery_v1(mock: MockState, Path(segment): Path<String>) -> Response {
+    discovery(&mock.0, &segment, false)
 }
 
-async fn discovery_v2(mock: Mock, Path(segment): Path<String>) -> Response {
-    discovery(&mock.0, &segment, true).await
+async fn discovery_v2(mock: MockState, Path(segment): Path<String>) -> Response {
+    discovery(&mock.0, &segment, true)
 }
 
-async fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
-    let path = if v2 {
-        format!("/{segment}/v2.0/.well-known/openid-configuration")
-    } else {
-        format!("/{segment}/.well-known/openid-configuration")
-    };
-    let request = simple_request(MockEndpoint::Discovery, "GET", path);
-    let tid = match tenant_request(shared, request, segment).await {
+fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
+    let tid = match resolve_tenant(shared, segment) {
         Ok(TenantRef::One(tid)) => tid,
         Ok(TenantRef::Any) => "{tenantid}".to_owned(),
         Err(response) => return response,
     };
-    let o = &shared.origin;
+    let o = shared.origin();
     let doc = if v2 {
         json!({
             "token_endpoint": format!("{o}/{segment}/oauth2/v2.0/token"),
@@ -854,49 +759,43 @@ async fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
     axum::Json(doc).into_response()
 }
 
-async fn jwks(mock: Mock, Path(segment): Path<String>) -> Response {
+async fn jwks(mock: MockState, Path(segment): Path<String>) -> Response {
     let shared = &mock.0;
-    let path = format!("/{segment}/discovery/keys");
-    let request = simple_request(MockEndpoint::Keys, "GET", path);
-    if let Err(response) = tenant_request(shared, request, &segment).await {
+    if let Err(response) = resolve_tenant(shared, &segment) {
         return response;
     }
-    axum::Json(json!({"keys": [shared.keys.jwk.clone()]})).into_response()
+    axum::Json(json!({"keys": [shared.personality().keys.jwk().clone()]})).into_response()
 }
 
 // ---------------------------------------------------------------- Microsoft Graph
 
 /// The user behind a bearer access token, or Graph's 401.
 fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<MockUser, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    if token.is_empty() {
+    let Some(token) = bearer_token(headers) else {
         return Err(graph_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Access token is empty.",
         ));
-    }
-    let guard = shared.lock();
-    let Some(grant) = guard.access_tokens.get(token) else {
-        return Err(graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "IDX14100: JWT is not well formed.",
-        ));
     };
-    if grant.expires < guard.now() {
+    let now = shared.now();
+    let core = shared.lock();
+    let state = &core.state;
+    if state.access_tokens.is_expired(token, now) {
         return Err(graph_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Lifetime validation failed, the token is expired.",
         ));
     }
-    match guard.user(&grant.oid) {
+    let Some(grant) = state.access_tokens.get(token, now) else {
+        return Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "IDX14100: JWT is not well formed.",
+        ));
+    };
+    match state.user(&grant.oid) {
         Some(user) if user.enabled => Ok(user.clone()),
         _ => Err(graph_error(
             StatusCode::UNAUTHORIZED,
@@ -906,9 +805,9 @@ fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<MockUser, Response
     }
 }
 
-async fn get_member_objects(mock: Mock, headers: HeaderMap, body: String) -> Response {
+async fn get_member_objects(mock: MockState, headers: HeaderMap, body: String) -> Response {
     let shared = &mock.0;
-    let user = match graph_request(shared, "POST", "/v1.0/me/getMemberObjects", &headers).await {
+    let user = match graph_user(shared, &headers) {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -926,22 +825,22 @@ async fn get_member_objects(mock: Mock, headers: HeaderMap, body: String) -> Res
         );
     }
     axum::Json(json!({
-        "@odata.context": format!("{}/v1.0/$metadata#Collection(Edm.String)", shared.origin),
+        "@odata.context": format!("{}/v1.0/$metadata#Collection(Edm.String)", shared.origin()),
         "value": user.groups,
     }))
     .into_response()
 }
 
-async fn member_of(mock: Mock, headers: HeaderMap, query: Params) -> Response {
+async fn member_of(mock: MockState, headers: HeaderMap, query: Params) -> Response {
     let shared = &mock.0;
-    let user = match graph_request(shared, "GET", "/v1.0/me/memberOf", &headers).await {
+    let user = match graph_user(shared, &headers) {
         Ok(user) => user,
         Err(response) => return response,
     };
     let size = query
         .get("$top")
         .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(shared.settings.graph_page_size)
+        .unwrap_or(shared.personality().settings.graph_page_size)
         .clamp(1, 999);
     let skip = query
         .get("$skiptoken")
@@ -961,7 +860,7 @@ async fn member_of(mock: Mock, headers: HeaderMap, query: Params) -> Response {
         .map(|id| json!({"@odata.type": "#microsoft.graph.group", "id": id, "displayName": id, "securityEnabled": true}))
         .collect();
     let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects", shared.origin),
+        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects", shared.origin()),
         "value": items,
     });
     if skip + size < user.groups.len()
@@ -973,7 +872,7 @@ async fn member_of(mock: Mock, headers: HeaderMap, query: Params) -> Response {
             "@odata.nextLink".into(),
             json!(format!(
                 "{}/v1.0/me/memberOf?$top={size}&$skiptoken={token}",
-                shared.origin
+                shared.origin()
             )),
         );
     }

@@ -20,32 +20,27 @@
 //! them as opaque anyway), the JWKS has no `x5c` certificate chain, the sign-in page is an
 //! account picker without passwords, and the Graph endpoints are served by the same server.
 //!
+//! It is a personality of the provider mock framework (`hubauth_devidp::mock`): the
+//! framework serves it, records and counts requests, injects faults, keeps its skewable
+//! clock and runs the grant's shared checks (client authentication, exact redirect URIs,
+//! single-use codes, PKCE); this module adds Azure's paths per tenant and version, its
+//! token response shapes, claims, AADSTS errors and Microsoft Graph.
+//!
 //! Tests steer it while it runs: disable users, change groups, make the next response of an
-//! endpoint fail ([`Fault`]), make the next ID token wrong ([`Tamper`]), shift its clock,
-//! and read a log of requests (no secrets).
+//! endpoint fail ([`MockServer::fail_next`]), make the next ID token wrong ([`Tamper`]),
+//! shift its clock ([`MockServer::advance_clock`]), and read a log of requests
+//! ([`MockServer::requests_to`], secrets redacted).
 
 mod handlers;
-mod keys;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::Deref;
+use std::sync::Arc;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-pub use keys::MockKeys;
-
-/// Why the mock could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum MockError {
-    /// The listening socket could not be bound.
-    #[error("binding the mock Azure AD: {0}")]
-    Bind(#[from] std::io::Error),
-    /// The RSA signing key could not be generated.
-    #[error("generating the mock Azure AD's signing key: {0}")]
-    Keys(String),
-}
+use hubauth_devidp::DevIdpError;
+use hubauth_devidp::mock::{
+    Client, CodeGrant, Grants, MockServer, MockServerOptions, Personality, RsaSigner, guid_from,
+    random_token,
+};
 
 /// How a user's groups are left out of the ID token when they are too many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +84,7 @@ impl MockUser {
     pub fn new(tenant: &str, preferred_username: &str, name: &str) -> Self {
         MockUser {
             tenant: tenant.to_owned(),
-            oid: keys::guid_from(&format!("oid:{tenant}:{preferred_username}")),
+            oid: guid_from(&format!("oid:{tenant}:{preferred_username}")),
             name: name.to_owned(),
             preferred_username: preferred_username.to_owned(),
             upn: preferred_username.to_owned(),
@@ -132,17 +127,6 @@ impl MockUser {
     }
 }
 
-/// A registered application (client).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MockClient {
-    /// The application (client) id.
-    pub client_id: String,
-    /// The client secret.
-    pub secret: String,
-    /// The registered redirect URIs (matched exactly).
-    pub redirect_uris: Vec<String>,
-}
-
 /// A tenant: its id and verified domains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockTenant {
@@ -167,9 +151,9 @@ pub enum MockEndpoint {
     Graph,
 }
 
-/// A failure the next response of an endpoint has: the shared fault injection of the
-/// development provider's framework (`Status`, `Garbage`, `EmptyBody`, `Delay`).
-pub use hubauth_devidp::faults::Fault;
+/// A failure the next response of an endpoint has ([`MockServer::fail_next`]): the
+/// framework's fault injection (`Status`, `Garbage`, `EmptyBody`, `Delay`).
+pub use hubauth_devidp::mock::Fault;
 
 /// A way to make the next ID token wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,25 +179,6 @@ pub enum Tamper {
     WrongAtHash,
 }
 
-/// One request the mock received (no secrets, no tokens).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MockRequest {
-    /// Which endpoint.
-    pub endpoint: MockEndpoint,
-    /// The HTTP method.
-    pub method: String,
-    /// The path.
-    pub path: String,
-    /// The token request's `grant_type`.
-    pub grant_type: Option<String>,
-    /// How the client authenticated at the token endpoint: `basic`, `post` or `none`.
-    pub client_auth: String,
-    /// Whether a PKCE `code_verifier` was sent.
-    pub code_verifier: bool,
-    /// Whether a bearer token was sent (Graph).
-    pub bearer: bool,
-}
-
 /// The tenant id of the "other tenant" used by [`Tamper::OtherTenant`].
 pub const OTHER_TENANT: &str = "99999999-9999-4999-8999-999999999999";
 
@@ -222,7 +187,7 @@ pub const OTHER_TENANT: &str = "99999999-9999-4999-8999-999999999999";
 pub struct MockAzureAdBuilder {
     tenants: Vec<MockTenant>,
     users: Vec<MockUser>,
-    clients: Vec<MockClient>,
+    clients: Vec<Client>,
     auto_approve: Option<String>,
     graph_page_size: usize,
     group_limit: usize,
@@ -268,11 +233,8 @@ impl MockAzureAdBuilder {
 
     /// Registers an application.
     pub fn client(mut self, client_id: &str, secret: &str, redirect_uri: &str) -> Self {
-        self.clients.push(MockClient {
-            client_id: client_id.to_owned(),
-            secret: secret.to_owned(),
-            redirect_uris: vec![redirect_uri.to_owned()],
-        });
+        self.clients
+            .push(Client::confidential(client_id, secret, redirect_uri));
         self
     }
 
@@ -296,54 +258,53 @@ impl MockAzureAdBuilder {
     }
 
     /// Starts serving on a free loopback port.
-    pub async fn start(self) -> Result<MockHandle, MockError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        self.start_on(listener).await
-    }
-
-    /// Starts serving on `listener`.
-    pub async fn start_on(
-        self,
-        listener: tokio::net::TcpListener,
-    ) -> Result<MockHandle, MockError> {
-        let keys = keys::shared_keys().await?;
-        let addr = listener.local_addr()?;
-        let origin = format!("http://{addr}");
-        let shared = Arc::new(Shared {
-            origin: origin.clone(),
-            keys,
+    ///
+    /// # Errors
+    /// When the port cannot be bound, a client is invalid or the signing key cannot be
+    /// made.
+    pub async fn start(self) -> Result<MockHandle, DevIdpError> {
+        let personality = AzureAd {
+            keys: RsaSigner::shared().await?,
             settings: Settings {
                 graph_page_size: self.graph_page_size,
                 group_limit: self.group_limit,
                 access_token_ttl: self.access_token_ttl,
                 id_token_ttl: self.id_token_ttl,
             },
-            state: Mutex::new(State {
-                tenants: self.tenants,
-                users: self.users,
-                clients: self.clients,
-                auto_approve: self.auto_approve,
-                ..State::default()
-            }),
-        });
-        let router = handlers::router(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(err) = served {
-                tracing::warn!(error = %err, "mock Azure AD stopped");
-            }
-        });
-        Ok(MockHandle {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        };
+        let state = AzureState {
+            tenants: self.tenants,
+            users: self.users,
+            auto_approve: self.auto_approve,
+            ..AzureState::default()
+        };
+        let options = MockServerOptions {
+            clients: self.clients,
+            ..MockServerOptions::default()
+        };
+        let server = MockServer::start(personality, state, options).await?;
+        Ok(MockHandle { server })
+    }
+}
+
+/// The Azure AD personality: its signing key and settings.
+#[derive(Debug)]
+pub struct AzureAd {
+    keys: Arc<RsaSigner>,
+    settings: Settings,
+}
+
+impl Personality for AzureAd {
+    type Endpoint = MockEndpoint;
+    type State = AzureState;
+    const NAME: &'static str = "Azure AD";
+
+    fn endpoint(&self, path: &str) -> Option<MockEndpoint> {
+        handlers::endpoint_of(path)
+    }
+
+    fn routes(&self) -> axum::Router<hubauth_devidp::mock::Mock<Self>> {
+        handlers::routes()
     }
 }
 
@@ -355,16 +316,11 @@ pub(crate) struct Settings {
     pub id_token_ttl: i64,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct CodeGrant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub oid: String,
-    pub nonce: Option<String>,
-    pub challenge: Option<String>,
-    pub scope: String,
+/// What an Azure code carries besides the shared grant: which endpoint version issued
+/// it (a v1 code cannot be redeemed at v2.0 and the other way round).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodeExtra {
     pub v2: bool,
-    pub expires: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -378,25 +334,21 @@ pub(crate) struct RefreshGrant {
 #[derive(Debug, Clone)]
 pub(crate) struct AccessGrant {
     pub oid: String,
-    pub expires: i64,
 }
 
+/// What the Azure AD mock keeps.
 #[derive(Debug, Default)]
-pub(crate) struct State {
-    pub tenants: Vec<MockTenant>,
-    pub users: Vec<MockUser>,
-    pub clients: Vec<MockClient>,
-    pub auto_approve: Option<String>,
-    pub codes: HashMap<String, CodeGrant>,
-    pub refresh_tokens: HashMap<String, RefreshGrant>,
-    pub access_tokens: HashMap<String, AccessGrant>,
-    pub faults: hubauth_devidp::faults::Faults<MockEndpoint>,
-    pub tamper: Option<Tamper>,
-    pub requests: Vec<MockRequest>,
-    pub clock_offset: i64,
+pub struct AzureState {
+    pub(crate) tenants: Vec<MockTenant>,
+    pub(crate) users: Vec<MockUser>,
+    pub(crate) auto_approve: Option<String>,
+    pub(crate) codes: Grants<CodeGrant<CodeExtra>>,
+    pub(crate) refresh_tokens: Grants<RefreshGrant>,
+    pub(crate) access_tokens: Grants<AccessGrant>,
+    pub(crate) tamper: Option<Tamper>,
 }
 
-impl State {
+impl AzureState {
     pub(crate) fn user(&self, key: &str) -> Option<&MockUser> {
         self.users
             .iter()
@@ -408,81 +360,37 @@ impl State {
             .iter_mut()
             .find(|u| u.oid == key || u.preferred_username.eq_ignore_ascii_case(key))
     }
-
-    // The mock service's own clock (with the offset tests set to play a skewed service).
-    #[allow(clippy::disallowed_methods)]
-    pub(crate) fn now(&self) -> i64 {
-        let real = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        real + self.clock_offset
-    }
 }
 
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub origin: String,
-    pub keys: Arc<MockKeys>,
-    pub settings: Settings,
-    pub state: Mutex<State>,
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the state half-updated in a way
-        // that matters for a mock: keep serving.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A running mock. Dropping it leaves the server running until the runtime ends; call
-/// [`MockHandle::shutdown`] to stop it.
+/// A running mock: the framework's controls ([`MockServer`], through `Deref`) and Azure's
+/// own. Dropping it stops the server.
 #[derive(Debug)]
 pub struct MockHandle {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: MockServer<AzureAd>,
+}
+
+impl Deref for MockHandle {
+    type Target = MockServer<AzureAd>;
+
+    fn deref(&self) -> &MockServer<AzureAd> {
+        &self.server
+    }
 }
 
 impl MockHandle {
-    /// The address served.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://127.0.0.1:PORT`: the login authority (`graph_url`) and Graph
-    /// (`graph_api_url`) at once.
-    pub fn origin(&self) -> &str {
-        &self.shared.origin
-    }
-
     /// The v2.0 issuer of a tenant (`{origin}/{tid}/v2.0`).
     pub fn issuer_v2(&self, tid: &str) -> String {
-        format!("{}/{tid}/v2.0", self.shared.origin)
-    }
-
-    /// The current time of the mock (system time plus [`MockHandle::advance_clock`]).
-    pub fn now(&self) -> i64 {
-        self.shared.lock().now()
-    }
-
-    /// Moves the mock's clock forward.
-    pub fn advance_clock(&self, seconds: i64) {
-        self.shared.lock().clock_offset += seconds;
+        format!("{}/{tid}/v2.0", self.server.origin())
     }
 
     /// Signs this user in without the account picker (`None`: show the picker).
     pub fn set_auto_approve(&self, user: Option<&str>) {
-        self.shared.lock().auto_approve = user.map(str::to_owned);
+        self.server.lock().state.auto_approve = user.map(str::to_owned);
     }
 
     /// Adds a user.
     pub fn add_user(&self, user: MockUser) {
-        self.shared.lock().users.push(user);
+        self.server.lock().state.users.push(user);
     }
 
     /// Disables an account: sign-in, refresh and Graph refuse it. False if unknown.
@@ -496,7 +404,7 @@ impl MockHandle {
     }
 
     fn set_enabled(&self, user: &str, enabled: bool) -> bool {
-        match self.shared.lock().user_mut(user) {
+        match self.server.lock().state.user_mut(user) {
             Some(found) => {
                 found.enabled = enabled;
                 true
@@ -507,7 +415,7 @@ impl MockHandle {
 
     /// Replaces a user's groups. False if unknown.
     pub fn set_groups(&self, user: &str, groups: &[&str]) -> bool {
-        match self.shared.lock().user_mut(user) {
+        match self.server.lock().state.user_mut(user) {
             Some(found) => {
                 found.groups = groups.iter().map(|g| (*g).to_owned()).collect();
                 true
@@ -518,40 +426,17 @@ impl MockHandle {
 
     /// The user's object id.
     pub fn oid(&self, user: &str) -> Option<String> {
-        self.shared.lock().user(user).map(|u| u.oid.clone())
-    }
-
-    /// Makes the next response of `endpoint` fail.
-    pub fn fail_next(&self, endpoint: MockEndpoint, fault: Fault) {
-        self.shared.lock().faults.push(endpoint, fault);
+        self.server.lock().state.user(user).map(|u| u.oid.clone())
     }
 
     /// Makes the next ID token wrong.
     pub fn tamper_next_id_token(&self, tamper: Tamper) {
-        self.shared.lock().tamper = Some(tamper);
-    }
-
-    /// Every request received so far.
-    pub fn requests(&self) -> Vec<MockRequest> {
-        self.shared.lock().requests.clone()
-    }
-
-    /// The requests to one endpoint.
-    pub fn requests_to(&self, endpoint: MockEndpoint) -> Vec<MockRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.endpoint == endpoint)
-            .collect()
+        self.server.lock().state.tamper = Some(tamper);
     }
 
     /// Stops the server and waits for it.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -565,11 +450,11 @@ pub const DEMO_CLIENT_ID: &str = "5e0c3a4e-2f1b-4c41-9a44-1c2d3e4f5a6b";
 /// groups: her groups come from Graph) and `dan` (no group), and an application whose
 /// redirect URI is `hub_callback`. Returns the handle and the `[AzureAdOAuthenticator]`
 /// table (without `[Hub]`) that logs in against it, with groups managed from Azure.
-pub async fn start_demo_mock(hub_callback: &str) -> Result<(MockHandle, String), MockError> {
+pub async fn start_demo_mock(hub_callback: &str) -> Result<(MockHandle, String), DevIdpError> {
     let domain = "contoso.onmicrosoft.com";
     let staff = "0d1e7b1c-5aff-4f00-8000-000000000001";
     let admins = "0d1e7b1c-ad00-4f00-8000-000000000002";
-    let secret = keys::random_token(24);
+    let secret = random_token(24);
     let many: Vec<String> = (0..250).map(|i| format!("g-{i:04}")).collect();
     let mut grace_groups: Vec<&str> = many.iter().map(String::as_str).collect();
     grace_groups.push(staff);

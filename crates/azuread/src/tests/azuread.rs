@@ -10,6 +10,7 @@ use hubauth_azuread::mock::{
 };
 use hubauth_config::{Config, MapEnv, Registry};
 use hubauth_core::Authenticator;
+use hubauth_devidp::mock::{AuthorizationScheme, ClientAuth};
 use hubauth_oauth::Provider;
 use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
 use serde_json::{Value, json};
@@ -534,8 +535,8 @@ async fn v1_login_with_groups_admin_and_auth_state() {
     // v1 token endpoint of the tenant, PKCE, client secret in the body.
     let token = &p.mock.requests_to(MockEndpoint::Token)[0];
     assert_eq!(token.path, format!("/{TENANT}/oauth2/token"));
-    assert!(token.code_verifier);
-    assert_eq!(token.client_auth, "post");
+    assert!(token.has_code_verifier());
+    assert_eq!(token.client_auth(), ClientAuth::Body);
     let discovery = p.mock.requests_to(MockEndpoint::Discovery);
     assert_eq!(
         discovery[0].path,
@@ -568,7 +569,7 @@ async fn v2_endpoints_login_and_basic_auth() {
     );
     let token = &p.mock.requests_to(MockEndpoint::Token)[0];
     assert_eq!(token.path, format!("/{TENANT}/oauth2/v2.0/token"));
-    assert_eq!(token.client_auth, "basic");
+    assert_eq!(token.client_auth(), ClientAuth::Basic);
     let state = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
         .await
         .unwrap()
@@ -666,7 +667,7 @@ async fn group_overage_reads_groups_from_graph() {
     let graph = p.mock.requests_to(MockEndpoint::Graph);
     assert_eq!(graph.len(), 1);
     assert_eq!(graph[0].path, "/v1.0/me/getMemberObjects");
-    assert!(graph[0].bearer);
+    assert_eq!(graph[0].authorization, Some(AuthorizationScheme::Bearer));
     let state = hubauth_server::auth_state::load(p.hub.hub.state(), "grace")
         .await
         .unwrap()
@@ -923,7 +924,7 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
     assert_eq!((status, shown.as_deref()), (303, Some("ada")));
     assert_eq!(
         p.mock.requests_to(MockEndpoint::Token)[0].path,
-        "/common/oauth2/token"
+        "/oauth2/token"
     );
     p.hub.stop().await;
     p.mock.shutdown().await;
@@ -976,7 +977,7 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
         .mock
         .requests_to(MockEndpoint::Token)
         .iter()
-        .filter_map(|r| r.grant_type.clone())
+        .filter_map(|r| r.grant_type().map(str::to_owned))
         .collect();
     assert_eq!(grants, vec!["authorization_code", "refresh_token"]);
     let after = hubauth_server::auth_state::load(p.hub.hub.state(), "bob")

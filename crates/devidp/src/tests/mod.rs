@@ -5,5 +5,6 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+mod mock_framework;
 mod oidc_flow;
 mod robustness;

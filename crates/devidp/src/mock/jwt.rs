@@ -1,0 +1,86 @@
+//! RS256 signing for personalities that sign with RSA (as Azure AD does), and unsigned
+//! JWTs for those whose tokens are unsigned on some channel.
+
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hubauth_provider::RsaKey;
+use serde_json::{Value, json};
+
+use crate::error::DevIdpError;
+
+/// An RSA signing key and an attacker's key that claims the same `kid`.
+///
+/// RSA key generation takes seconds in a debug build, so one pair is made per process
+/// ([`RsaSigner::shared`]) and shared by every mock in it.
+#[derive(Debug)]
+pub struct RsaSigner {
+    key: RsaKey,
+    forger: RsaKey,
+}
+
+static SHARED: OnceLock<Result<Arc<RsaSigner>, String>> = OnceLock::new();
+
+impl RsaSigner {
+    /// The process's signer, made on first use (off the async runtime's threads).
+    ///
+    /// # Errors
+    /// [`DevIdpError::Keys`] when a key could not be generated.
+    pub async fn shared() -> Result<Arc<RsaSigner>, DevIdpError> {
+        let made = tokio::task::spawn_blocking(|| SHARED.get_or_init(Self::generate).clone())
+            .await
+            .map_err(|err| DevIdpError::Keys(err.to_string()))?;
+        made.map_err(DevIdpError::Keys)
+    }
+
+    fn generate() -> Result<Arc<RsaSigner>, String> {
+        let key = RsaKey::generate().map_err(|err| err.to_string())?;
+        let forger = RsaKey::generate()
+            .map_err(|err| err.to_string())?
+            .with_kid(key.kid());
+        Ok(Arc::new(RsaSigner { key, forger }))
+    }
+
+    /// The key id in token headers and the JWKS.
+    pub fn kid(&self) -> &str {
+        self.key.kid()
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> &Value {
+        self.key.public_jwk()
+    }
+
+    /// `claims` signed with RS256.
+    ///
+    /// # Errors
+    /// [`DevIdpError::Keys`] when signing fails.
+    pub fn sign(&self, claims: &Value) -> Result<String, DevIdpError> {
+        self.key
+            .sign_jwt(claims)
+            .map_err(|err| DevIdpError::Keys(err.to_string()))
+    }
+
+    /// `claims` signed by the attacker's key under the real key's `kid`: a token whose
+    /// signature does not verify.
+    ///
+    /// # Errors
+    /// [`DevIdpError::Keys`] when signing fails.
+    pub fn forge(&self, claims: &Value) -> Result<String, DevIdpError> {
+        self.forger
+            .sign_jwt(claims)
+            .map_err(|err| DevIdpError::Keys(err.to_string()))
+    }
+}
+
+/// `claims` as an unsigned JWT: header `{"typ":"JWT","alg":"none"}` and an empty
+/// signature (RFC 7519 6.1).
+pub fn unsigned_jwt(claims: &Value) -> String {
+    let header = json!({"typ": "JWT", "alg": "none"}).to_string();
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.as_bytes()),
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes())
+    )
+}
