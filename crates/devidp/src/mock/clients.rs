@@ -15,23 +15,45 @@ use crate::params::form_decode;
 /// Which client authentication methods an endpoint accepts (RFC 6749 2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Methods {
-    /// `client_secret_basic`: HTTP Basic with the form-encoded id and secret.
+    /// `client_secret_basic`: HTTP Basic.
     pub basic: bool,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     pub body: bool,
+    /// How the provider reads the Basic user name and password.
+    pub basic_encoding: BasicEncoding,
+}
+
+/// How a provider reads HTTP Basic client credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasicEncoding {
+    /// Form-decoded, as RFC 6749 2.3.1 says (`%3D` is `=`, `+` is a space).
+    FormEncoded,
+    /// Taken as they are, as many providers do (Globus): a client that form-encodes a
+    /// secret with `=`, `+` or `/` in it is refused.
+    Raw,
 }
 
 impl Methods {
-    /// Both methods (what most token endpoints accept).
+    /// Both methods, Basic form-decoded (what most token endpoints accept).
     pub const BOTH: Methods = Methods {
         basic: true,
         body: true,
+        basic_encoding: BasicEncoding::FormEncoded,
     };
-    /// HTTP Basic only.
+    /// HTTP Basic only, form-decoded.
     pub const BASIC: Methods = Methods {
         basic: true,
         body: false,
+        basic_encoding: BasicEncoding::FormEncoded,
     };
+
+    /// The same methods with Basic credentials read as `encoding` says.
+    pub const fn with_basic_encoding(self, encoding: BasicEncoding) -> Methods {
+        Methods {
+            basic_encoding: encoding,
+            ..self
+        }
+    }
 }
 
 /// Why a client was not authenticated; every one is `invalid_client` (RFC 6749 5.2).
@@ -104,7 +126,7 @@ impl Clients {
         accepted: Methods,
     ) -> Result<(&Client, ClientAuth), ClientAuthError> {
         let basic = match headers.get(header::AUTHORIZATION) {
-            Some(value) => basic_credentials(value.as_bytes())?,
+            Some(value) => basic_credentials(value.as_bytes(), accepted.basic_encoding)?,
             None => None,
         };
         let body_secret = form.get("client_secret").filter(|s| !s.is_empty());
@@ -134,7 +156,10 @@ impl Clients {
 }
 
 /// `Some((id, secret))` from `Basic base64(id:secret)`, `None` for another scheme.
-fn basic_credentials(header: &[u8]) -> Result<Option<(String, String)>, ClientAuthError> {
+fn basic_credentials(
+    header: &[u8],
+    encoding: BasicEncoding,
+) -> Result<Option<(String, String)>, ClientAuthError> {
     let text = std::str::from_utf8(header).map_err(|_| ClientAuthError::MalformedBasic)?;
     let Some((scheme, encoded)) = text.trim().split_once(' ') else {
         return Ok(None);
@@ -150,7 +175,11 @@ fn basic_credentials(header: &[u8]) -> Result<Option<(String, String)>, ClientAu
     let (id, secret) = decoded
         .split_once(':')
         .ok_or(ClientAuthError::MalformedBasic)?;
-    match (form_decode(id), form_decode(secret)) {
+    let decoded = match encoding {
+        BasicEncoding::FormEncoded => (form_decode(id), form_decode(secret)),
+        BasicEncoding::Raw => (Some(id.to_owned()), Some(secret.to_owned())),
+    };
+    match decoded {
         (Some(id), Some(secret)) if !id.is_empty() => Ok(Some((id, secret))),
         _ => Err(ClientAuthError::MalformedBasic),
     }

@@ -40,7 +40,7 @@ mod personality;
 mod server;
 
 pub use authorize::{AuthorizeError, AuthorizeRequest, CodeError, CodeGrant, redeem_code};
-pub use clients::{ClientAuthError, Clients, Methods};
+pub use clients::{BasicEncoding, ClientAuthError, Clients, Methods};
 pub use grants::Grants;
 pub use ids::{bearer_token, guid_from, random_token, s256};
 pub use jwt::{RsaSigner, unsigned_jwt};

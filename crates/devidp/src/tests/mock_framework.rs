@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use hubauth_devidp::mock::{
-    AuthorizationScheme, AuthorizeError, AuthorizeRequest, Client, ClientAuth, ClientAuthError,
-    Clients, CodeError, Fault, Grants, Methods, Mock, MockServer, MockServerOptions, Personality,
-    RsaSigner, guid_from, redeem_code, s256, unsigned_jwt,
+    AuthorizationScheme, AuthorizeError, AuthorizeRequest, BasicEncoding, Client, ClientAuth,
+    ClientAuthError, Clients, CodeError, Fault, Grants, Methods, Mock, MockServer,
+    MockServerOptions, Personality, RsaSigner, guid_from, redeem_code, s256, unsigned_jwt,
 };
 use hubauth_devidp::{DevIdpError, ManualClock, REDACTED};
 use serde_json::json;
@@ -269,6 +269,20 @@ fn client_authentication_follows_rfc_6749() {
             ClientAuthError::MalformedBasic,
         ),
     ];
+    // A provider that reads Basic credentials raw (Globus) refuses the form-encoded
+    // secret and takes the raw one.
+    let raw = Methods::BOTH.with_basic_encoding(BasicEncoding::Raw);
+    assert_eq!(
+        clients
+            .authenticate(&basic("app", "a+b"), &none, raw)
+            .unwrap_err(),
+        ClientAuthError::WrongSecret
+    );
+    assert!(
+        clients
+            .authenticate(&basic("app", "a b"), &none, raw)
+            .is_ok()
+    );
     for (headers, form, methods, expected) in cases {
         let err = clients.authenticate(&headers, &form, methods).unwrap_err();
         assert_eq!(err, expected, "{headers:?} {form:?}");
