@@ -29,9 +29,25 @@ pub enum AzureError {
         /// What was wrong.
         detail: String,
     },
+    /// An unsigned ID token (`alg: none`) that did not come from the token endpoint over
+    /// https with the server's certificate validated.
+    #[error(
+        "the ID token is not signed; an unsigned ID token is accepted only from the token endpoint over https with validate_server_cert on"
+    )]
+    UnsignedOverUntrustedChannel,
+    /// A refresh answered without an ID token, and nothing else can prove the user's
+    /// groups (Microsoft Graph is not used: graph_groups_fallback is off).
+    #[error(
+        "the refresh returned no ID token and graph_groups_fallback is off, so the user's groups cannot be checked; a new sign-in is needed"
+    )]
+    RefreshWithoutIdToken,
+    /// Microsoft Graph says the refreshed access token belongs to another user than the
+    /// one who signed in.
+    #[error("Microsoft Graph says the refreshed token belongs to another user")]
+    OtherUser,
     /// Microsoft Graph refused the access token (HTTP 401/403).
     #[error(
-        "Microsoft Graph refused to list your groups (HTTP {status}); the application needs a Graph permission such as GroupMember.Read.All"
+        "Microsoft Graph refused to list your groups (HTTP {status}); the access token must be for Microsoft Graph with the User.Read permission (see the guide's Azure AD section)"
     )]
     GraphRefused {
         /// Graph's HTTP status.

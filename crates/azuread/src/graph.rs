@@ -69,6 +69,24 @@ pub async fn member_groups(
     )))
 }
 
+/// The object id of the user an access token belongs to: `GET {graph_api_url}/v1.0/me`.
+pub async fn me_id(
+    client: &reqwest::Client,
+    graph_api_url: &str,
+    access_token: &str,
+) -> Result<String, AzureError> {
+    let request = client
+        .get(format!("{graph_api_url}/v1.0/me?$select=id"))
+        .bearer_auth(access_token)
+        .header("accept", "application/json");
+    let me = read_page(request).await?;
+    me.get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| AzureError::GraphUnavailable("the answer has no id".to_owned()))
+}
+
 async fn read_page(request: reqwest::RequestBuilder) -> Result<Value, AzureError> {
     let response = send("Microsoft Graph", request)
         .await

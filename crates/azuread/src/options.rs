@@ -48,7 +48,7 @@ hubauth_config::options! {
         scope: Vec<String> = (
             List,
             Literal("[]"),
-            "The OAuth scopes to request. hubauth always requests \"openid\" too (added when missing), because the user is read from the ID token and the ID token is bound to the login by its nonce. Add \"offline_access\" on the v2.0 endpoints for refresh tokens, and a Graph permission (\"https://graph.microsoft.com/GroupMember.Read.All\") for graph_groups_fallback.",
+            "The OAuth scopes to request. hubauth always requests \"openid\" too (added when missing), because the user is read from the ID token and the ID token is bound to the login by its nonce. Add \"offline_access\" on the v2.0 endpoints for refresh tokens, and \"profile\" for the name, preferred_username and oid claims (v2.0 ID tokens carry them only with it). On the v2.0 endpoints with graph_groups_fallback, \"{graph_api_url}/User.Read\" is added when no scope names a resource, so that the access token is Microsoft Graph's.",
         ),
         username_claim: serde_json::Value = (
             ClaimOrScript,
@@ -68,7 +68,7 @@ hubauth_config::options! {
         graph_groups_fallback: bool = (
             Bool,
             Literal("true"),
-            "When the ID token has no `groups` claim because the user is in too many groups (the \"group overage\" claims `_claim_names`/`_claim_sources`, or `hasgroups`), read the groups from Microsoft Graph (POST {graph_api_url}/v1.0/me/getMemberObjects) with the access token, instead of treating the user as in no group. Only with manage_groups. A Graph failure refuses the login (502, or 403 when Graph refuses the token) rather than dropping the groups. A hubauth addition.",
+            "When the ID token has no `groups` claim because the user is in too many groups (the \"group overage\" claims `_claim_names`/`_claim_sources`, or `hasgroups`), read the groups from Microsoft Graph (POST {graph_api_url}/v1.0/me/getMemberObjects) with the access token, instead of treating the user as in no group. Only with manage_groups. A Graph failure refuses the login (502, or 403 when Graph refuses the token) rather than dropping the groups. The access token must be Microsoft Graph's: on the v1 endpoints hubauth sends resource={graph_api_url} (unless extra_authorize_params or token_params set a resource), on v2.0 it adds the User.Read scope (the app registration's default permission, enough for getMemberObjects). Graph is also how a v1 refresh, which returns no ID token, re-checks the groups. A hubauth addition.",
         ),
         graph_api_url: String = (
             Str,

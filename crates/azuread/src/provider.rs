@@ -138,9 +138,90 @@ impl AzureAd {
             nonce,
             now,
         };
-        let claims = tenant.keys.verify(id_token, &expect).await?;
+        let claims = if hubauth_oauth::id_token::is_unsigned(id_token) {
+            // Microsoft documents unsigned ID tokens in token endpoint responses (v1, and
+            // v2.0 refreshes). OIDC Core 3.1.3.7 lets TLS server validation stand in for
+            // the signature there, and only there: every ID token hubauth reads comes from
+            // the token endpoint, so what is left to check is that channel.
+            if !Self::token_channel_is_validated_tls(core) {
+                return Err(AzureError::UnsignedOverUntrustedChannel);
+            }
+            hubauth_oauth::id_token::unsigned_claims(id_token, &expect)?
+        } else {
+            tenant.keys.verify(id_token, &expect).await?
+        };
         Self::check_issuer(&tenant.issuer, &claims)?;
         Ok(claims)
+    }
+
+    /// Whether token responses arrive over https with the server's certificate validated
+    /// (`validate_server_cert` on), the condition for trusting an unsigned ID token.
+    fn token_channel_is_validated_tls(core: &OAuthCore) -> bool {
+        let https =
+            url::Url::parse(&core.config.token_url).is_ok_and(|url| url.scheme() == "https");
+        https && core.config.http.validate_cert
+    }
+
+    /// The user's groups from Microsoft Graph, with the access token of `token`.
+    async fn graph_groups(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+    ) -> Result<Vec<String>, AuthError> {
+        let groups =
+            graph::member_groups(core.http(), &self.config.graph_api_url, &token.access_token)
+                .await
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "Microsoft Graph group lookup failed");
+                    AuthError::from(err)
+                })?;
+        tracing::info!(
+            count = groups.len(),
+            "the user's groups were read from Microsoft Graph"
+        );
+        Ok(groups)
+    }
+
+    /// A refresh that returned no ID token (Azure's v1 refresh never does): the stored,
+    /// verified claims stay the user's identity (the refresh grant succeeding shows that
+    /// the account is still enabled), and when groups decide anything they are read again
+    /// from Microsoft Graph with the new access token, after Graph confirms that the token
+    /// is the same user's. Without Graph, nothing can prove the groups: a new sign-in.
+    async fn refresh_without_id_token(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        previous: &Value,
+    ) -> Result<Value, AuthError> {
+        let mut user = previous
+            .get("user")
+            .filter(|user| user.is_object())
+            .cloned()
+            .ok_or(AzureError::RefreshWithoutIdToken)?;
+        let rules = &core.config.base;
+        let groups_matter = rules.manage_groups
+            || !rules.group_rules.allowed_groups.is_empty()
+            || !rules.group_rules.admin_groups.is_empty();
+        if !groups_matter {
+            return Ok(user);
+        }
+        if !self.config.graph_groups_fallback {
+            return Err(AzureError::RefreshWithoutIdToken.into());
+        }
+        let me = graph::me_id(core.http(), &self.config.graph_api_url, &token.access_token)
+            .await
+            .map_err(AuthError::from)?;
+        if user.get("oid").and_then(Value::as_str) != Some(me.as_str()) {
+            return Err(AzureError::OtherUser.into());
+        }
+        let groups = self.graph_groups(core, token).await?;
+        if let Value::Object(map) = &mut user {
+            map.remove("_claim_names");
+            map.remove("_claim_sources");
+            map.remove("hasgroups");
+            map.insert("groups".into(), serde_json::json!(groups));
+        }
+        Ok(user)
     }
 
     /// The issuer must be the tenant's; for a multi-tenant authority, the template with the
@@ -183,6 +264,22 @@ impl AzureAd {
     }
 }
 
+impl AzureAd {
+    /// On the v1 endpoints the access token is for the `resource` of the request; without
+    /// one it is for the retired Azure AD Graph, which Microsoft Graph refuses. With
+    /// `graph_groups_fallback`, ask for Microsoft Graph unless a `resource` is configured
+    /// (`extra_authorize_params`, `token_params`).
+    fn add_graph_resource(&self, params: &mut Vec<(String, String)>) {
+        let v1 = self.config.version() == EndpointVersion::V1;
+        if v1
+            && self.config.graph_groups_fallback
+            && !params.iter().any(|(key, _)| key == "resource")
+        {
+            params.push(("resource".to_owned(), self.config.graph_api_url.clone()));
+        }
+    }
+}
+
 /// The `ver` claim of a token, read without verification only to pick which discovery
 /// document (v1 or v2.0) its issuer and keys come from; the token is verified afterwards.
 fn token_version(token: &str) -> Option<EndpointVersion> {
@@ -215,7 +312,13 @@ impl Provider for AzureAd {
         nonce: Option<&str>,
         now: i64,
     ) -> Result<Option<Value>, AuthError> {
-        let id_token = token.id_token.as_deref().ok_or(AzureError::NoIdToken)?;
+        let Some(id_token) = token.id_token.as_deref() else {
+            // A login without an ID token has no user; a refresh may lack one (v1).
+            return match nonce {
+                Some(_) => Err(AzureError::NoIdToken.into()),
+                None => Ok(None),
+            };
+        };
         match self
             .verify(core, id_token, &token.access_token, nonce, now)
             .await
@@ -237,20 +340,7 @@ impl Provider for AzureAd {
         let mut user = id_claims.cloned().ok_or(AzureError::NoIdToken)?;
         if graph::has_group_overage(&user) && core.config.base.manage_groups {
             if self.config.graph_groups_fallback {
-                let groups = graph::member_groups(
-                    core.http(),
-                    &self.config.graph_api_url,
-                    &token.access_token,
-                )
-                .await
-                .map_err(|err| {
-                    tracing::warn!(error = %err, "group overage: Microsoft Graph lookup failed");
-                    AuthError::from(err)
-                })?;
-                tracing::info!(
-                    count = groups.len(),
-                    "group overage: the user's groups were read from Microsoft Graph"
-                );
+                let groups = self.graph_groups(core, token).await?;
                 if let Value::Object(map) = &mut user {
                     map.insert("groups".into(), serde_json::json!(groups));
                 }
@@ -261,6 +351,29 @@ impl Provider for AzureAd {
             }
         }
         Ok(user)
+    }
+
+    async fn refreshed_token_to_user(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        id_claims: Option<&Value>,
+        previous: &Value,
+    ) -> Result<Value, AuthError> {
+        match id_claims {
+            Some(_) => self.token_to_user(core, token, id_claims).await,
+            None => self.refresh_without_id_token(core, token, previous).await,
+        }
+    }
+
+    fn authorize_params(&self, core: &OAuthCore, params: &mut Vec<(String, String)>) {
+        let _ = core;
+        self.add_graph_resource(params);
+    }
+
+    fn token_request_params(&self, core: &OAuthCore, params: &mut Vec<(String, String)>) {
+        let _ = core;
+        self.add_graph_resource(params);
     }
 
     /// Azure AD never sends `email_verified`; its optional claim `xms_edov` ("email domain
@@ -314,6 +427,12 @@ pub fn azuread_from_view(view: &ClassView<'_>) -> Result<AzureAdOAuthenticator, 
     if !config.scope.iter().any(|scope| scope == "openid") {
         config.scope.insert(0, "openid".to_owned());
     }
+    if azure.use_v2_endpoints && azure.graph_groups_fallback {
+        graph_scope_for_v2(&azure, &mut config.scope, &mut warnings);
+    }
+    if let Some(warning) = username_claim_never_sent(&azure, &config) {
+        warnings.push(warning);
+    }
     if !config.userdata_url.is_empty() {
         warnings.push(format!(
             "{class}.userdata_url is not used: Azure AD users are read from the verified ID token"
@@ -321,11 +440,67 @@ pub fn azuread_from_view(view: &ClassView<'_>) -> Result<AzureAdOAuthenticator, 
     }
     if matches!(&config.username_claim, ClaimRule::Path(path) if path == "name") {
         warnings.push(format!(
-            "{class}.username_claim is \"name\", the user's display name, which is neither unique nor stable: two people can share a display name and it can change, so one person could log in as another's hub user. Set {class}.username_claim = \"oid\" (the user's stable object id) or \"preferred_username\"."
+            "{class}.username_claim is \"name\", the user's display name, which is neither unique nor stable: two people can share a display name and it can change, so one person could log in as another's hub user. Set {class}.username_claim = \"oid\" (the user's stable object id) (or \"upn\" on the v1 endpoints, \"preferred_username\" with the profile scope on v2.0)."
         ));
     }
     let core = OAuthCore::new(config).map_err(|err| view.invalid("http_request_kwargs", err))?;
     Ok(OAuthenticator::new(core, AzureAd::new(azure, warnings)))
+}
+
+/// The scopes of the OpenID Connect protocol itself; every other v2.0 scope names a
+/// resource's permission (a bare name such as `User.Read` is Microsoft Graph's).
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// On the v2.0 endpoints the access token is for the resource the scopes name. For Graph
+/// lookups it must be Microsoft Graph's with `User.Read` (enough for
+/// `getMemberObjects` and `/me`): added when no scope names a resource; a warning when one
+/// names another resource, whose token Graph refuses.
+fn graph_scope_for_v2(azure: &AzureConfig, scope: &mut Vec<String>, warnings: &mut Vec<String>) {
+    let class = &azure.class_name;
+    let graph = &azure.graph_api_url;
+    let resources: Vec<&String> = scope
+        .iter()
+        .filter(|s| !OIDC_SCOPES.contains(&s.as_str()))
+        .collect();
+    if resources.is_empty() {
+        scope.push(format!("{graph}/User.Read"));
+        return;
+    }
+    let is_graph = |s: &str| !s.contains("://") || s.starts_with(&format!("{graph}/"));
+    if let Some(other) = resources.iter().find(|s| !is_graph(s)) {
+        warnings.push(format!(
+            "{class}.scope names a scope of another resource than Microsoft Graph ({other:?}), so the access token is for that resource and Microsoft Graph refuses it: users in more groups than fit in the ID token (group overage) will be refused, and refreshes that must re-check groups will need a new sign-in. Request only Microsoft Graph permissions besides the OpenID scopes, or set {class}.graph_groups_fallback = false."
+        ));
+    }
+}
+
+/// A warning when `username_claim` names a claim that the configured endpoints never put
+/// in the ID token: every login would then fail. v1 tokens have no
+/// `preferred_username`; v2.0 tokens have `name`, `preferred_username` and `oid` only
+/// with the `profile` scope, and `email` only with `email`.
+fn username_claim_never_sent(azure: &AzureConfig, config: &OAuthConfig) -> Option<String> {
+    let ClaimRule::Path(path) = &config.username_claim else {
+        return None;
+    };
+    let claim = path.split('.').next().unwrap_or_default();
+    let class = &azure.class_name;
+    let has = |scope: &str| config.scope.iter().any(|s| s == scope);
+    match azure.version() {
+        EndpointVersion::V1 if claim == "preferred_username" => Some(format!(
+            "{class}.username_claim is \"preferred_username\", which v1 ID tokens do not have (it exists only in v2.0 tokens), so every login would fail. On the v1 endpoints use \"upn\" or \"oid\" (the stable object id), or set {class}.use_v2_endpoints = true."
+        )),
+        EndpointVersion::V2
+            if ["name", "preferred_username", "oid"].contains(&claim) && !has("profile") =>
+        {
+            Some(format!(
+                "{class}.username_claim is {claim:?}, which v2.0 ID tokens carry only with the \"profile\" scope, and {class}.scope does not request it, so every login would fail. Add \"profile\" to {class}.scope."
+            ))
+        }
+        EndpointVersion::V2 if claim == "email" && !has("email") => Some(format!(
+            "{class}.username_claim is \"email\", which v2.0 ID tokens carry only with the \"email\" scope, and {class}.scope does not request it, so every login would fail. Add \"email\" to {class}.scope."
+        )),
+        _ => None,
+    }
 }
 
 /// Builds a `LocalAzureAdOAuthenticator` from its class view.

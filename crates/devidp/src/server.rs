@@ -76,6 +76,7 @@ impl RunningIdp {
             allow_non_loopback: config.allow_non_loopback,
             clients: config.clients,
             clock: config.clock,
+            tls: None,
         };
         let (users, auto_approve, lifetimes) =
             (config.users, config.auto_approve, config.lifetimes);

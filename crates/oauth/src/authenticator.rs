@@ -78,21 +78,32 @@ impl<P: Provider> OAuthenticator<P> {
 
     /// Tokens to user info to auth model (upstream's `_token_to_auth_model`), with the ID
     /// token verified when there is one and keys to check it with.
+    /// The hub's model of the user behind `token`: at login (`previous` is `None`) or at
+    /// a refresh (`previous` is the stored auth_state).
     async fn token_to_model(
         &self,
         token: &TokenResponse,
         nonce: Option<&str>,
         now: i64,
+        previous: Option<&Value>,
     ) -> Result<AuthModel, AuthError> {
         let core = &self.core;
         let id_claims = self
             .provider
             .id_token_claims(core, token, nonce, now)
             .await?;
-        let user_info = self
-            .provider
-            .token_to_user(core, token, id_claims.as_ref())
-            .await?;
+        let user_info = match previous {
+            None => {
+                self.provider
+                    .token_to_user(core, token, id_claims.as_ref())
+                    .await?
+            }
+            Some(previous) => {
+                self.provider
+                    .refreshed_token_to_user(core, token, id_claims.as_ref(), previous)
+                    .await?
+            }
+        };
         self.check_user_info(&user_info, id_claims.as_ref()).await?;
         let name = self.provider.user_info_to_username(core, &user_info)?;
         let mut auth_state = self
@@ -244,7 +255,10 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
             .filter(|_| self.provider.refresh_reuses_stored_tokens())
             .and_then(|raw| TokenResponse::from_json(raw).ok())
         {
-            match self.token_to_model(&stored, None, ctx.now).await {
+            match self
+                .token_to_model(&stored, None, ctx.now, Some(state))
+                .await
+            {
                 Ok(model) => return Ok(RefreshOutcome::Updated(Box::new(model))),
                 Err(AuthError::Http { .. }) => {
                     tracing::info!(user = %name, "stored access token no longer accepted; trying the refresh token");
@@ -270,7 +284,10 @@ impl<P: Provider> Authenticator for OAuthenticator<P> {
                 return Ok(RefreshOutcome::Expired);
             }
         };
-        match self.token_to_model(&token, None, ctx.now).await {
+        match self
+            .token_to_model(&token, None, ctx.now, Some(state))
+            .await
+        {
             Ok(model) => Ok(RefreshOutcome::Updated(Box::new(model))),
             Err(err @ AuthError::Upstream { .. }) => Err(err),
             Err(err) => {
@@ -316,7 +333,7 @@ impl<P: Provider> RedirectLogin for OAuthenticator<P> {
         let mut params = self.core.code_params(code, redirect_uri, pending)?;
         self.provider.token_request_params(&self.core, &mut params);
         let token = self.provider.token_info(&self.core, params).await?;
-        self.token_to_model(&token, pending.nonce.as_deref(), ctx.now)
+        self.token_to_model(&token, pending.nonce.as_deref(), ctx.now, None)
             .await
     }
 

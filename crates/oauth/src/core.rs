@@ -12,7 +12,7 @@ use crate::claims::{as_groups, as_name};
 use crate::discovery::discover;
 use crate::http::{send, upstream};
 use crate::id_token::{Expectations, IdTokenError, KeySet};
-use crate::options::{OAuthConfig, TokenMethod, param_value};
+use crate::options::{BasicCredentials, OAuthConfig, TokenMethod, param_value};
 use crate::token::TokenResponse;
 
 /// The endpoints in use, from configuration and (when `oidc_issuer` is set) discovery.
@@ -272,12 +272,7 @@ impl OAuthCore {
             .header("accept", "application/json")
             .form(&params);
         if config.basic_auth {
-            // RFC 6749 2.3.1: form-urlencode id and secret before base64 (upstream did not).
-            let id = form_encode(&config.client_id);
-            let secret = form_encode(config.client_secret.expose());
-            let credentials =
-                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-            request = request.header("authorization", format!("Basic {credentials}"));
+            request = request.header("authorization", self.basic_authorization());
         }
         let response = send(TOKEN_STEP, request).await?;
         let Some(json) = response.json else {
@@ -308,6 +303,27 @@ impl OAuthCore {
             return Err(upstream(TOKEN_STEP, format!("HTTP {}", response.status)));
         }
         TokenResponse::from_json(json).map_err(|err| upstream(TOKEN_STEP, err))
+    }
+
+    /// The `Authorization` header value that authenticates this client with HTTP Basic:
+    /// id and secret form-urlencoded first as RFC 6749 2.3.1 says (upstream did not), or
+    /// raw when the provider reads them raw ([`BasicCredentials::Raw`]).
+    pub fn basic_authorization(&self) -> String {
+        let config = &self.config;
+        let credentials = match config.basic_credentials {
+            BasicCredentials::FormEncoded => format!(
+                "{}:{}",
+                form_encode(&config.client_id),
+                form_encode(config.client_secret.expose())
+            ),
+            BasicCredentials::Raw => {
+                format!("{}:{}", config.client_id, config.client_secret.expose())
+            }
+        };
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
     }
 
     /// Verifies an ID token against the provider's keys; `nonce` is required for a

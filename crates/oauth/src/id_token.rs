@@ -266,6 +266,50 @@ fn pick_key<'a>(
     }
 }
 
+/// Whether a JWT's header says `alg: none` (an unsigned token).
+pub fn is_unsigned(token: &str) -> bool {
+    matches!(read_header(token), Err(IdTokenError::Unsigned))
+}
+
+/// The claims of an unsigned ID token (`alg: none`, empty signature), checked against
+/// `expect` like a signed one (issuer, audience, expiry, nonce, and `at_hash` with
+/// SHA-256 when present).
+///
+/// An unsigned token proves nothing by itself. OpenID Connect Core 3.1.3.7 item 6 lets
+/// a client use "the TLS server validation" in place of the signature only for an ID
+/// token it received directly from the token endpoint; the caller must have checked
+/// that this one did, over https with the server's certificate validated.
+pub fn unsigned_claims(token: &str, expect: &Expectations<'_>) -> Result<Value, IdTokenError> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(IdTokenError::Malformed(
+            "not three dot-separated parts".to_owned(),
+        ));
+    };
+    if !is_unsigned(token) || !signature.is_empty() {
+        return Err(IdTokenError::Malformed(
+            "not an unsigned token (alg none with an empty signature)".to_owned(),
+        ));
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| IdTokenError::Malformed("the payload is not base64url".to_owned()))?;
+    let claims: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| IdTokenError::Malformed("the payload is not JSON".to_owned()))?;
+    if !claims.is_object() {
+        return Err(IdTokenError::Malformed(
+            "the payload is not a JSON object".to_owned(),
+        ));
+    }
+    check_claims(&claims, expect)?;
+    if let Some(access_token) = expect.access_token {
+        check_at_hash(&claims, Algorithm::RS256, access_token)?;
+    }
+    Ok(claims)
+}
+
 /// Verifies a token with one key and checks its claims against `expect`.
 pub fn verify_with_key(
     token: &str,
@@ -432,6 +476,58 @@ mod tests {
 
     fn claims() -> Value {
         json!({"iss": "https://idp.example", "aud": "hub", "exp": 1000, "iat": 900, "nonce": "n-1", "sub": "s"})
+    }
+
+    fn jwt(header: &Value, claims: &Value, signature: &str) -> String {
+        let b64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+        };
+        format!("{}.{}.{signature}", b64(header), b64(claims))
+    }
+
+    #[test]
+    fn unsigned_tokens_are_read_only_as_such_and_their_claims_checked() {
+        let none = json!({"alg": "none", "typ": "JWT"});
+        let token = jwt(&none, &claims(), "");
+        assert!(is_unsigned(&token));
+        assert_eq!(unsigned_claims(&token, &expect(950)), Ok(claims()));
+        assert_eq!(
+            unsigned_claims(&token, &expect(2000)),
+            Err(IdTokenError::Expired)
+        );
+        let mut wrong = claims();
+        wrong["nonce"] = json!("other");
+        assert_eq!(
+            unsigned_claims(&jwt(&none, &wrong, ""), &expect(950)),
+            Err(IdTokenError::NonceMismatch)
+        );
+        // "none" with something in the signature part, or a signed header: not unsigned.
+        for token in [
+            jwt(&none, &claims(), "c2ln"),
+            jwt(&json!({"alg": "RS256"}), &claims(), ""),
+            jwt(&none, &json!("a string"), ""),
+            "a.b".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    unsigned_claims(&token, &expect(950)),
+                    Err(IdTokenError::Malformed(_))
+                ),
+                "{token}"
+            );
+        }
+        // at_hash is checked when present (SHA-256).
+        let mut hashed = claims();
+        hashed["at_hash"] = json!(access_token_hash(Algorithm::RS256, "at-1"));
+        let token = jwt(&none, &hashed, "");
+        let mut with_token = expect(950);
+        with_token.access_token = Some("at-1");
+        assert!(unsigned_claims(&token, &with_token).is_ok());
+        with_token.access_token = Some("at-2");
+        assert_eq!(
+            unsigned_claims(&token, &with_token),
+            Err(IdTokenError::AccessTokenHashMismatch)
+        );
     }
 
     #[test]

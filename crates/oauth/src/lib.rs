@@ -26,7 +26,7 @@ pub use authenticator::OAuthenticator;
 pub use claims::ClaimRule;
 pub use core::{Endpoints, OAuthCore};
 pub use generic::{Generic, GenericOAuthenticator, generic_from_view};
-pub use options::{GENERIC_OAUTHENTICATOR, OAUTHENTICATOR, OAuthConfig};
+pub use options::{BasicCredentials, GENERIC_OAUTHENTICATOR, OAUTHENTICATOR, OAuthConfig};
 pub use provider::Provider;
 pub use token::TokenResponse;
 

@@ -268,6 +268,18 @@ pub enum TokenMethod {
     Url,
 }
 
+/// How the client id and secret are written into an HTTP Basic `Authorization` header
+/// (`basic_auth`). Not an option: a provider sets it for the service it talks to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BasicCredentials {
+    /// Each form-urlencoded before base64, as RFC 6749 section 2.3.1 says (the default).
+    #[default]
+    FormEncoded,
+    /// Base64 of `id:secret` as they are, for a service that compares them raw (Globus,
+    /// whose secrets are base64 with `=`, `+` and `/`).
+    Raw,
+}
+
 /// The validated OAuth options.
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
@@ -313,6 +325,8 @@ pub struct OAuthConfig {
     pub token_params: Map<String, Value>,
     /// See `basic_auth`.
     pub basic_auth: bool,
+    /// How Basic credentials are encoded when `basic_auth` is on (set by a provider).
+    pub basic_credentials: BasicCredentials,
     /// See `enable_pkce`.
     pub enable_pkce: bool,
     /// See `auth_state_groups_key` (`None` when empty).
@@ -503,6 +517,7 @@ impl OAuthConfig {
             extra_authorize_params: options.extra_authorize_params,
             token_params: options.token_params,
             basic_auth: options.basic_auth,
+            basic_credentials: BasicCredentials::default(),
             enable_pkce: options.enable_pkce,
             auth_state_groups_key,
             modify_auth_state_hook,

@@ -83,6 +83,21 @@ pub trait Provider: Send + Sync + 'static {
         core.default_token_to_user(token, id_claims).await
     }
 
+    /// Turns the tokens of a refresh into user info. `previous` is the auth_state stored
+    /// at the last login or refresh, for a provider whose refresh response says less
+    /// than its login did (Azure AD's v1 refresh has no ID token). Default:
+    /// [`Provider::token_to_user`].
+    async fn refreshed_token_to_user(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        id_claims: Option<&Value>,
+        previous: &Value,
+    ) -> Result<Value, AuthError> {
+        let _ = previous;
+        self.token_to_user(core, token, id_claims).await
+    }
+
     /// Whether the provider itself vouches, in a way it documents, that the user's email
     /// is verified although `email_verified` is not `true` (Azure AD's `xms_edov`). Only
     /// consulted when the username comes from an email claim. Default: no.

@@ -52,11 +52,12 @@ pub(crate) fn routes() -> Router<Mock<AzureAd>> {
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route("/v1.0/me/getMemberObjects", post(get_member_objects))
         .route("/v1.0/me/memberOf", get(member_of))
+        .route("/v1.0/me", get(me))
 }
 
 /// Which endpoint a path names, by the same shapes as the routes.
 pub(crate) fn endpoint_of(path: &str) -> Option<MockEndpoint> {
-    if path.starts_with("/v1.0/me/") {
+    if path == "/v1.0/me" || path.starts_with("/v1.0/me/") {
         return Some(MockEndpoint::Graph);
     }
     // Everything else is `/{tenant}/rest` or the tenant-less v1 `/oauth2/...`.
@@ -250,7 +251,8 @@ fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, St
         drop(core);
         return fail("access_denied", 50057, "The user account is disabled.");
     }
-    let grant = request.grant(user.oid.clone(), CodeExtra { v2 });
+    let resource = query.get("resource").filter(|r| !r.is_empty()).cloned();
+    let grant = request.grant(user.oid.clone(), CodeExtra { v2, resource });
     let code = core.state.codes.issue(grant, now + CODE_TTL);
     drop(core);
     let session_state = guid_from(&code);
@@ -418,14 +420,24 @@ fn token(
             if grant.extra.v2 != v2 {
                 return code_refused(CodeError::OtherClient);
             }
+            // v1: the token request's resource, else the authorization request's.
+            let resource = form
+                .get("resource")
+                .filter(|r| !r.is_empty())
+                .cloned()
+                .or(grant.extra.resource);
             issue(
                 shared,
-                &tenant,
-                v2,
-                &client_id,
-                &grant.user,
-                grant.nonce.as_deref(),
-                &grant.scopes.join(" "),
+                Issue {
+                    tenant: &tenant,
+                    v2,
+                    client_id: &client_id,
+                    oid: &grant.user,
+                    nonce: grant.nonce.as_deref(),
+                    scope: &grant.scopes.join(" "),
+                    resource: resource.as_deref(),
+                    refreshing: false,
+                },
             )
         }
         "refresh_token" => {
@@ -448,7 +460,25 @@ fn token(
                 Some(scope) if !scope.is_empty() => scope.clone(),
                 _ => grant.scope.clone(),
             };
-            issue(shared, &tenant, v2, &client_id, &grant.oid, None, &scope)
+            // A v1 refresh token is for any resource; without one named, the original's.
+            let resource = form
+                .get("resource")
+                .filter(|r| !r.is_empty())
+                .cloned()
+                .or(grant.resource);
+            issue(
+                shared,
+                Issue {
+                    tenant: &tenant,
+                    v2,
+                    client_id: &client_id,
+                    oid: &grant.oid,
+                    nonce: None,
+                    scope: &scope,
+                    resource: resource.as_deref(),
+                    refreshing: true,
+                },
+            )
         }
         "" => aad_error(
             StatusCode::BAD_REQUEST,
@@ -465,17 +495,113 @@ fn token(
     }
 }
 
-/// Issues tokens for `oid`: the access token, a refresh token (v1 always; v2.0 with
-/// `offline_access`) and the ID token (v1 always; v2.0 with `openid`).
-fn issue(
-    shared: &Shared,
-    tenant: &TenantRef,
+/// What a token response is issued for.
+struct Issue<'a> {
+    tenant: &'a TenantRef,
     v2: bool,
-    client_id: &str,
-    oid: &str,
-    nonce: Option<&str>,
-    scope: &str,
-) -> Response {
+    client_id: &'a str,
+    oid: &'a str,
+    nonce: Option<&'a str>,
+    scope: &'a str,
+    /// v1: the `resource` the access token is for.
+    resource: Option<&'a str>,
+    /// A refresh token grant (else an authorization code).
+    refreshing: bool,
+}
+
+/// Microsoft Graph's application id, one of the names of its resource.
+const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The retired Azure AD Graph's application id: what a v1 access token is for when the
+/// request names no resource.
+const AAD_GRAPH_APP_ID: &str = "00000002-0000-0000-c000-000000000000";
+/// The scopes of the OpenID Connect protocol itself (not a resource's permissions).
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// Whether a resource name is Microsoft Graph: its app id, `https://graph.microsoft.com`,
+/// or this mock's origin (which serves Graph's endpoints).
+fn is_graph(shared: &Shared, resource: &str) -> bool {
+    let resource = resource.trim_end_matches('/');
+    resource == GRAPH_APP_ID
+        || resource == "https://graph.microsoft.com"
+        || resource == shared.origin()
+}
+
+/// The audience of an access token and the Graph permissions it carries.
+///
+/// v1 (learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow, v1 "resource"
+/// parameter): the token is for the request's `resource`, Azure AD Graph without one, with
+/// the app registration's static permissions. v2.0 (…/scopes-oidc, "The .default scope"
+/// and "Requesting individual user consent"): the token is for the resource the first
+/// non-OpenID scope names (a bare permission such as `User.Read` is Microsoft Graph's),
+/// carrying the permissions requested for it; with only OpenID scopes it is Graph's with
+/// none besides them.
+fn access_audience(
+    shared: &Shared,
+    state: &super::AzureState,
+    v2: bool,
+    resource: Option<&str>,
+    scopes: &[&str],
+) -> (String, Vec<String>) {
+    if !v2 {
+        let resource = resource.unwrap_or(AAD_GRAPH_APP_ID);
+        if is_graph(shared, resource) {
+            return (GRAPH_APP_ID.to_owned(), state.graph_permissions.clone());
+        }
+        return (resource.to_owned(), Vec::new());
+    }
+    let split = |scope: &str| -> (String, String) {
+        match scope.rsplit_once('/') {
+            Some((resource, permission)) if scope.contains("://") => {
+                (resource.to_owned(), permission.to_owned())
+            }
+            _ => (GRAPH_APP_ID.to_owned(), scope.to_owned()),
+        }
+    };
+    let requested: Vec<(String, String)> = scopes
+        .iter()
+        .filter(|s| !OIDC_SCOPES.contains(*s))
+        .map(|s| split(s))
+        .collect();
+    let Some((first, _)) = requested.first() else {
+        return (GRAPH_APP_ID.to_owned(), Vec::new());
+    };
+    let audience = if is_graph(shared, first) {
+        GRAPH_APP_ID.to_owned()
+    } else {
+        first.clone()
+    };
+    let for_audience = |resource: &String| {
+        if audience == GRAPH_APP_ID {
+            is_graph(shared, resource)
+        } else {
+            *resource == audience
+        }
+    };
+    let permissions = requested
+        .iter()
+        .filter(|(resource, _)| for_audience(resource))
+        .map(|(_, permission)| permission.clone())
+        .collect();
+    (audience, permissions)
+}
+
+/// Issues tokens for `oid`: the access token, a refresh token (v1 always; v2.0 with
+/// `offline_access`) and the ID token as Microsoft documents each response
+/// (learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow and the v1.0
+/// "Authorize access to web applications using OAuth 2.0 and Azure AD" page): the v1
+/// code redemption returns an unsigned ID token and its refresh none; the v2.0 code
+/// redemption a signed one (with `openid`) and its refresh an unsigned one.
+fn issue(shared: &Shared, issue: Issue<'_>) -> Response {
+    let Issue {
+        tenant,
+        v2,
+        client_id,
+        oid,
+        nonce,
+        scope,
+        resource,
+        refreshing,
+    } = issue;
     let settings = shared.personality().settings;
     let now = shared.now();
     let mut core = shared.lock();
@@ -492,9 +618,12 @@ fn issue(
         return invalid_grant(50020, "User account does not exist in tenant.");
     }
     let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let (audience, permissions) = access_audience(shared, state, v2, resource, &scopes);
     let access_token = state.access_tokens.issue(
         AccessGrant {
             oid: user.oid.clone(),
+            audience: audience.clone(),
+            permissions,
         },
         now + settings.access_token_ttl,
     );
@@ -505,27 +634,46 @@ fn issue(
                 oid: user.oid.clone(),
                 scope: scope.to_owned(),
                 v2,
+                resource: resource.map(str::to_owned),
             },
             now + REFRESH_TTL,
         )
     });
     let tamper = state.tamper.take();
     drop(core);
-    let id_token = if !v2 || scopes.contains(&"openid") {
-        match id_token(shared, &user, v2, client_id, nonce, now, tamper) {
-            Ok(token) => Some(token),
-            Err(err) => {
-                tracing::warn!(error = %err, "mock Azure AD could not sign an ID token");
-                return aad_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    90033,
-                    "A transient error has occurred.",
-                );
+    let signing = match (v2, refreshing) {
+        (false, false) => Some(Signing::Unsigned),
+        (false, true) => None,
+        (true, false) => Some(Signing::Signed),
+        (true, true) => Some(Signing::Unsigned),
+    };
+    let signing = signing.filter(|_| !v2 || scopes.contains(&"openid"));
+    let id_token = match signing {
+        Some(signing) => {
+            let claims = IdTokenRequest {
+                user: &user,
+                v2,
+                client_id,
+                nonce,
+                scopes: &scopes,
+                now,
+                tamper,
+                signing,
+            };
+            match id_token(shared, claims) {
+                Ok(token) => Some(token),
+                Err(err) => {
+                    tracing::warn!(error = %err, "mock Azure AD could not sign an ID token");
+                    return aad_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        90033,
+                        "A transient error has occurred.",
+                    );
+                }
             }
         }
-    } else {
-        None
+        None => None,
     };
     let ttl = settings.access_token_ttl;
     let mut body = if v2 {
@@ -544,7 +692,7 @@ fn issue(
             "ext_expires_in": ttl.to_string(),
             "expires_on": (now + ttl).to_string(),
             "not_before": now.to_string(),
-            "resource": "00000002-0000-0000-c000-000000000000",
+            "resource": resource.unwrap_or(AAD_GRAPH_APP_ID),
             "access_token": access_token,
         })
     };
@@ -572,15 +720,46 @@ fn issuer_for(shared: &Shared, tid: &str, v2: bool) -> String {
     }
 }
 
-fn id_token(
-    shared: &Shared,
-    user: &MockUser,
+/// How an ID token is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    /// RS256 with the mock's key.
+    Signed,
+    /// `alg: none`, as the documented responses that carry an unsigned token.
+    Unsigned,
+}
+
+/// What an ID token is made for.
+struct IdTokenRequest<'a> {
+    user: &'a MockUser,
     v2: bool,
-    client_id: &str,
-    nonce: Option<&str>,
+    client_id: &'a str,
+    nonce: Option<&'a str>,
+    scopes: &'a [&'a str],
     now: i64,
     tamper: Option<Tamper>,
+    signing: Signing,
+}
+
+/// An ID token with the claims of its version and scopes
+/// (learn.microsoft.com/entra/identity-platform/id-token-claims-reference): v1 tokens
+/// carry `upn`, `unique_name`, `name`, `oid` and no `preferred_username`; v2.0 tokens
+/// carry `name`, `preferred_username` and `oid` only with the `profile` scope, and the
+/// `email` optional claim only with the `email` scope.
+fn id_token(
+    shared: &Shared,
+    request: IdTokenRequest<'_>,
 ) -> Result<String, hubauth_devidp::DevIdpError> {
+    let IdTokenRequest {
+        user,
+        v2,
+        client_id,
+        nonce,
+        scopes,
+        now,
+        tamper,
+        signing,
+    } = request;
     let tid = if tamper == Some(Tamper::OtherTenant) {
         OTHER_TENANT
     } else {
@@ -623,11 +802,21 @@ fn id_token(
             "claims are not an object".to_owned(),
         ));
     };
-    if !v2 {
+    if v2 {
+        map.remove("upn");
+        if !scopes.contains(&"profile") {
+            for claim in ["name", "preferred_username", "oid"] {
+                map.remove(claim);
+            }
+        }
+    } else {
+        map.remove("preferred_username");
         map.insert("unique_name".into(), json!(user.upn));
         map.insert("amr".into(), json!(["pwd"]));
     }
-    if let Some(email) = &user.email {
+    if let Some(email) = &user.email
+        && (!v2 || scopes.contains(&"email"))
+    {
         map.insert("email".into(), json!(email));
     }
     if let Some(verified) = user.email_domain_verified {
@@ -684,9 +873,9 @@ fn id_token(
         }
     }
     let keys = &shared.personality().keys;
-    match tamper {
-        Some(Tamper::AlgNone) => Ok(unsigned_jwt(&claims)),
-        Some(Tamper::BadSignature) => keys.forge(&claims),
+    match (tamper, signing) {
+        (Some(Tamper::BadSignature), _) => keys.forge(&claims),
+        (Some(Tamper::AlgNone), _) | (_, Signing::Unsigned) => Ok(unsigned_jwt(&claims)),
         _ => keys.sign(&claims),
     }
 }
@@ -795,6 +984,34 @@ fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<MockUser, Response
             "IDX14100: JWT is not well formed.",
         ));
     };
+    // Graph takes only tokens issued for it, and answers 403 to a token without a
+    // permission that covers the call (learn.microsoft.com/graph/resolve-auth-errors;
+    // getMemberObjects and /me need User.Read at least).
+    if grant.audience != GRAPH_APP_ID {
+        return Err(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+        ));
+    }
+    const READS_SELF: [&str; 5] = [
+        "User.Read",
+        "User.ReadBasic.All",
+        "User.Read.All",
+        "GroupMember.Read.All",
+        "Directory.Read.All",
+    ];
+    if !grant
+        .permissions
+        .iter()
+        .any(|p| READS_SELF.iter().any(|r| r.eq_ignore_ascii_case(p)))
+    {
+        return Err(graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ));
+    }
     match state.user(&grant.oid) {
         Some(user) if user.enabled => Ok(user.clone()),
         _ => Err(graph_error(
@@ -803,6 +1020,21 @@ fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<MockUser, Response
             "User account is disabled.",
         )),
     }
+}
+
+async fn me(mock: MockState, headers: HeaderMap) -> Response {
+    let user = match graph_user(&mock.0, &headers) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    axum::Json(json!({
+        "@odata.context": format!("{}/v1.0/$metadata#users/$entity", mock.0.origin()),
+        "id": user.oid,
+        "displayName": user.name,
+        "userPrincipalName": user.upn,
+        "mail": user.email,
+    }))
+    .into_response()
 }
 
 async fn get_member_objects(mock: MockState, headers: HeaderMap, body: String) -> Response {

@@ -38,8 +38,8 @@ use std::sync::Arc;
 
 use hubauth_devidp::DevIdpError;
 use hubauth_devidp::mock::{
-    Client, CodeGrant, Grants, MockServer, MockServerOptions, Personality, RsaSigner, guid_from,
-    random_token,
+    Client, CodeGrant, Grants, MockServer, MockServerOptions, MockTls, Personality, RsaSigner,
+    guid_from, random_token,
 };
 
 /// How a user's groups are left out of the ID token when they are too many.
@@ -189,6 +189,8 @@ pub struct MockAzureAdBuilder {
     users: Vec<MockUser>,
     clients: Vec<Client>,
     auto_approve: Option<String>,
+    graph_permissions: Vec<String>,
+    tls: Option<MockTls>,
     graph_page_size: usize,
     group_limit: usize,
     access_token_ttl: i64,
@@ -207,6 +209,8 @@ impl MockAzureAd {
             users: Vec::new(),
             clients: Vec::new(),
             auto_approve: None,
+            graph_permissions: vec!["User.Read".to_owned()],
+            tls: None,
             graph_page_size: 100,
             group_limit: 200,
             access_token_ttl: 3599,
@@ -245,6 +249,27 @@ impl MockAzureAdBuilder {
         self
     }
 
+    /// The Microsoft Graph delegated permissions of the app registration, which v1 access
+    /// tokens for Graph carry (default `User.Read`, what a new registration has).
+    pub fn graph_permissions(mut self, permissions: &[&str]) -> Self {
+        self.graph_permissions = permissions.iter().map(|p| (*p).to_owned()).collect();
+        self
+    }
+
+    /// Serves HTTPS with this certificate, as Azure AD does: the v1 token endpoint's
+    /// unsigned ID tokens can be trusted only over validated TLS.
+    pub fn tls(mut self, tls: MockTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Serves plain HTTP (the default, undoing [`MockAzureAdBuilder::tls`]): what a
+    /// client that must not trust unsigned ID tokens sees.
+    pub fn plain_http(mut self) -> Self {
+        self.tls = None;
+        self
+    }
+
     /// Items per page of `/v1.0/me/memberOf` (default 100).
     pub fn graph_page_size(mut self, size: usize) -> Self {
         self.graph_page_size = size.max(1);
@@ -276,10 +301,12 @@ impl MockAzureAdBuilder {
             tenants: self.tenants,
             users: self.users,
             auto_approve: self.auto_approve,
+            graph_permissions: self.graph_permissions,
             ..AzureState::default()
         };
         let options = MockServerOptions {
             clients: self.clients,
+            tls: self.tls,
             ..MockServerOptions::default()
         };
         let server = MockServer::start(personality, state, options).await?;
@@ -318,9 +345,11 @@ pub(crate) struct Settings {
 
 /// What an Azure code carries besides the shared grant: which endpoint version issued
 /// it (a v1 code cannot be redeemed at v2.0 and the other way round).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct CodeExtra {
     pub v2: bool,
+    /// v1: the authorization request's `resource`.
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -329,11 +358,17 @@ pub(crate) struct RefreshGrant {
     pub oid: String,
     pub scope: String,
     pub v2: bool,
+    /// v1: the resource of the token it was issued with.
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct AccessGrant {
     pub oid: String,
+    /// The resource the token is for (`aud`).
+    pub audience: String,
+    /// The delegated permissions it carries (`scp`), for Microsoft Graph.
+    pub permissions: Vec<String>,
 }
 
 /// What the Azure AD mock keeps.
@@ -346,6 +381,8 @@ pub struct AzureState {
     pub(crate) refresh_tokens: Grants<RefreshGrant>,
     pub(crate) access_tokens: Grants<AccessGrant>,
     pub(crate) tamper: Option<Tamper>,
+    /// The Microsoft Graph permissions of the app registration (v1 tokens carry them).
+    pub(crate) graph_permissions: Vec<String>,
 }
 
 impl AzureState {
@@ -445,7 +482,7 @@ pub const DEMO_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 /// The demo application's id.
 pub const DEMO_CLIENT_ID: &str = "5e0c3a4e-2f1b-4c41-9a44-1c2d3e4f5a6b";
 
-/// Starts a mock for `hubauth demo --provider azuread`: one tenant (contoso) with an admin
+/// Starts a mock for `hubauth demo --provider azuread` (v2.0 endpoints): one tenant (contoso) with an admin
 /// group, a staff group, users `adele` (admin), `alex` (staff), `grace` (staff, in 250
 /// groups: her groups come from Graph) and `dan` (no group), and an application whose
 /// redirect URI is `hub_callback`. Returns the handle and the `[AzureAdOAuthenticator]`
@@ -480,7 +517,10 @@ pub async fn start_demo_mock(hub_callback: &str) -> Result<(MockHandle, String),
     let origin = mock.origin().to_owned();
     let toml = format!(
         "[AzureAdOAuthenticator]\n\
-         # The mock Azure AD at {origin} (a national-cloud style graph_url).\n\
+         # The mock Azure AD at {origin} (a national-cloud style graph_url), on the v2.0\n\
+         # endpoints: their ID tokens are signed, so plain http on loopback can carry them\n\
+         # (v1's are unsigned and trusted only over validated https).\n\
+         use_v2_endpoints = true\n\
          tenant_id = \"{DEMO_TENANT}\"\n\
          graph_url = \"{origin}\"\n\
          graph_api_url = \"{origin}\"\n\

@@ -21,6 +21,36 @@ const TENANT_B: &str = "33333333-3333-4333-8333-333333333333";
 const CLIENT: &str = "22222222-2222-4222-8222-222222222222";
 const SECRET: &str = "app-secret~1";
 
+/// The certificate every mock of this test binary serves HTTPS with (Azure AD is only
+/// reachable over https, and its v1 token endpoint's unsigned ID tokens are trusted only
+/// over validated TLS): `(certificate PEM, key PEM, a file holding the certificate)`.
+fn tls_identity() -> &'static (String, String, std::path::PathBuf) {
+    static IDENTITY: std::sync::OnceLock<(String, String, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    IDENTITY.get_or_init(|| {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert = certified.cert.pem();
+        let dir = std::env::temp_dir().join(format!("hubauth-azure-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mock-ca.pem");
+        std::fs::write(&file, &cert).unwrap();
+        (cert, certified.key_pair.serialize_pem(), file)
+    })
+}
+
+fn mock_tls() -> hubauth_devidp::mock::MockTls {
+    let (cert, key, _) = tls_identity();
+    hubauth_devidp::mock::MockTls::from_pem(cert, key).unwrap()
+}
+
+/// The `http_request_kwargs` line that makes the hub trust the mock's certificate.
+fn trust_mock() -> String {
+    format!(
+        "http_request_kwargs = {{ ca_certs = \"{}\" }}\n",
+        tls_identity().2.display()
+    )
+}
+
 fn registry() -> Registry {
     let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
     defs.extend(hubauth_core::options::classes());
@@ -109,6 +139,7 @@ async fn pair_with(
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let callback = format!("{origin}/hub/oauth_callback");
     let mut builder = MockAzureAd::builder()
+        .tls(mock_tls())
         .tenant(TENANT, &["contoso.example"])
         .tenant(TENANT_B, &["fabrikam.example"])
         .client(CLIENT, SECRET, &callback)
@@ -125,7 +156,16 @@ async fn pair_with(
         table.push_str(&format!("tenant_id = \"{TENANT}\"\n"));
     }
     if !extra.contains("username_claim") {
-        table.push_str("username_claim = \"preferred_username\"\n");
+        // The sign-in name: `upn` in v1 tokens, `preferred_username` (with the profile
+        // scope) in v2.0 ones.
+        if extra.contains("use_v2_endpoints = true") {
+            table.push_str("username_claim = \"preferred_username\"\n");
+        } else {
+            table.push_str("username_claim = \"upn\"\n");
+        }
+    }
+    if !extra.contains("http_request_kwargs") {
+        table.push_str(&trust_mock());
     }
     table.push_str(extra);
     let (hub, clock) = start_hub(listener, &table, env).await;
@@ -197,7 +237,9 @@ async fn start_hub(
 }
 
 fn client() -> reqwest::Client {
+    let trusted = reqwest::Certificate::from_pem(tls_identity().0.as_bytes()).unwrap();
     reqwest::Client::builder()
+        .add_root_certificate(trusted)
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -640,13 +682,25 @@ async fn username_claim_name_oid_and_preferred_username() {
     p.hub.stop().await;
     p.mock.shutdown().await;
 
+    // v1 ID tokens have no preferred_username (start-up warns): every login fails.
     let p = pair(
         "allow_all = true\nusername_claim = \"preferred_username\"\n",
         "bob",
     )
     .await;
+    assert_eq!(login_as(&p, "bob").await.0, 403);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // v2.0 ID tokens have it with the profile scope, and not without.
+    let v2 = "allow_all = true\nuse_v2_endpoints = true\nusername_claim = \"preferred_username\"\n";
+    let p = pair(&format!("{v2}scope = [\"openid\", \"profile\"]\n"), "bob").await;
     let (status, shown, _) = login_as(&p, "bob").await;
     assert_eq!((status, shown.as_deref()), (303, Some("bob")));
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+    let p = pair(v2, "bob").await;
+    assert_eq!(login_as(&p, "bob").await.0, 403);
     p.hub.stop().await;
     p.mock.shutdown().await;
 }
@@ -718,11 +772,12 @@ async fn group_overage_reads_groups_from_graph() {
 
 #[tokio::test]
 async fn forged_unsigned_and_wrong_id_tokens_are_refused() {
+    // v1: the token endpoint's ID tokens are unsigned and trusted over validated TLS,
+    // but their claims are checked all the same, and a signature that is there must hold.
     let p = pair("allow_all = true\n", "ada").await;
     assert_eq!(login_as(&p, "ada").await.0, 303, "a good token first");
     for tamper in [
         Tamper::BadSignature,
-        Tamper::AlgNone,
         Tamper::WrongAudience,
         Tamper::Expired,
         Tamper::WrongNonce,
@@ -750,7 +805,7 @@ async fn azure_issuer_with_trailing_slash_changed_is_refused() {
             format!("https://sts.windows.net/{TENANT}\""),
         ),
         (
-            "allow_all = true\nuse_v2_endpoints = true\n",
+            "allow_all = true\nuse_v2_endpoints = true\nscope = [\"openid\", \"profile\"]\n",
             format!("/{TENANT}/v2.0/\""),
         ),
     ] {
@@ -1141,7 +1196,7 @@ async fn graph_paging_with_next_link() {
         .unwrap()
         .unwrap();
     let token = state["access_token"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::new();
+    let http = client();
     let mut url = format!("{}/v1.0/me/memberOf?$top=2", p.mock.origin());
     let mut ids = Vec::new();
     let mut pages = 0;
@@ -1224,4 +1279,211 @@ async fn demo_mock_logs_in_with_graph_groups() {
     let _ = OTHER_TENANT;
     p.hub.stop().await;
     p.mock.shutdown().await;
+}
+
+// ------------------------------------------------- the service as documented (#21)
+
+/// The header of a JWT, decoded.
+fn jwt_header(token: &str) -> Value {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn unsigned_id_tokens_are_trusted_only_from_the_token_endpoint_over_validated_tls() {
+    // v1 over https, certificate validated: the documented unsigned ID token is used,
+    // its claims checked.
+    let p = pair("allow_all = true\nenable_auth_state = true\n", "ada").await;
+    assert_eq!(login_as(&p, "ada").await.0, 303);
+    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        jwt_header(state["id_token"].as_str().unwrap())["alg"],
+        "none"
+    );
+    p.mock.tamper_next_id_token(Tamper::WrongNonce);
+    assert_eq!(login_as(&p, "ada").await.0, 403, "claims still checked");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // https without certificate validation: TLS proves nothing, so neither does the token.
+    let p = pair("allow_all = true\nvalidate_server_cert = false\n", "ada").await;
+    p.mock.set_auto_approve(Some("ada"));
+    let (status, body) = oauth_login(&client(), &p.hub).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("not signed"), "{body}");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // Plain http: v1's unsigned tokens are refused, v2.0's signed ones accepted, and a
+    // v2.0 token stripped of its signature refused.
+    let p = pair_with("allow_all = true\n", &[], "ada", |b| b.plain_http()).await;
+    assert_eq!(login_as(&p, "ada").await.0, 403);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+    let v2 = "allow_all = true\nuse_v2_endpoints = true\nscope = [\"openid\", \"profile\"]\n";
+    let p = pair_with(v2, &[], "ada", |b| b.plain_http()).await;
+    assert_eq!(login_as(&p, "ada").await.0, 303);
+    p.mock.tamper_next_id_token(Tamper::AlgNone);
+    assert_eq!(login_as(&p, "ada").await.0, 403);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn v1_refresh_without_an_id_token_rechecks_groups_at_graph() {
+    let rules = "manage_groups = true\nallowed_groups = [\"staff\"]\nenable_auth_state = true\nauth_refresh_age = 10\n";
+    let p = pair(rules, "bob").await;
+    let (status, _, c) = login_as(&p, "bob").await;
+    assert_eq!(status, 303);
+    p.mock.clear_requests();
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 200);
+    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state["token_response"].get("id_token").is_none(),
+        "v1 refreshes carry no ID token"
+    );
+    let graph: Vec<String> = p
+        .mock
+        .requests_to(MockEndpoint::Graph)
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(graph, ["/v1.0/me", "/v1.0/me/getMemberObjects"]);
+    // The groups come from Graph: out of the allowed group, out of the hub.
+    p.mock.set_groups("bob", &["visitors"]);
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 302);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // Without Graph, nothing can prove the groups: a new sign-in.
+    let p = pair(&format!("{rules}graph_groups_fallback = false\n"), "bob").await;
+    let (_, _, c) = login_as(&p, "bob").await;
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 302);
+    assert!(p.mock.requests_to(MockEndpoint::Graph).is_empty());
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // When no group rule applies, the successful refresh grant is enough (the account
+    // is enabled): the session goes on without Graph.
+    let p = pair(
+        "allow_all = true\nenable_auth_state = true\nauth_refresh_age = 10\n",
+        "bob",
+    )
+    .await;
+    let (_, _, c) = login_as(&p, "bob").await;
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 200);
+    assert_eq!(p.mock.requests_to(MockEndpoint::Token).len(), 2);
+    assert!(p.mock.requests_to(MockEndpoint::Graph).is_empty());
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn graph_answers_only_a_graph_token_with_a_permission() {
+    let overage = "manage_groups = true\nallowed_groups = [\"staff\"]\n";
+    // v1 asks for Microsoft Graph's resource, so overage users get in.
+    let p = pair(overage, "grace").await;
+    assert_eq!(login_as(&p, "grace").await.0, 303);
+    let token = &p.mock.requests_to(MockEndpoint::Token)[0];
+    assert_eq!(token.form_value("resource"), Some(p.mock.origin()));
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // A token for another resource: Graph says 401, the login is refused.
+    let other =
+        format!("{overage}token_params = {{ resource = \"https://management.azure.com\" }}\n");
+    let p = pair(&other, "grace").await;
+    p.mock.set_auto_approve(Some("grace"));
+    let (status, body) = oauth_login(&client(), &p.hub).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("HTTP 401"), "{body}");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // An app registration without a Graph permission: Graph says 403.
+    let p = pair_with(overage, &[], "grace", |b| b.graph_permissions(&[])).await;
+    p.mock.set_auto_approve(Some("grace"));
+    let (status, body) = oauth_login(&client(), &p.hub).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("HTTP 403"), "{body}");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // v2.0 adds Graph's User.Read to the scopes...
+    let v2 = format!("{overage}use_v2_endpoints = true\nscope = [\"openid\", \"profile\"]\n");
+    let p = pair(&v2, "grace").await;
+    assert_eq!(login_as(&p, "grace").await.0, 303);
+    let authorize = &p.mock.requests_to(MockEndpoint::Authorize)[0];
+    let scope = authorize.query_value("scope").unwrap();
+    assert!(
+        scope.ends_with(&format!("{}/User.Read", p.mock.origin())),
+        "{scope}"
+    );
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // ... unless another resource's scope is asked for: its token is refused by Graph.
+    let v2 = format!(
+        "{overage}use_v2_endpoints = true\nscope = [\"openid\", \"profile\", \"api://reports/read\"]\n"
+    );
+    let p = pair(&v2, "grace").await;
+    assert_eq!(login_as(&p, "grace").await.0, 403);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
+#[test]
+fn startup_warns_of_claims_and_scopes_the_endpoints_never_send() {
+    let warnings = |table: &str| {
+        build(
+            "AzureAdOAuthenticator",
+            &format!("[AzureAdOAuthenticator]\nclient_id = \"c\"\nallow_all = true\n{table}"),
+            &[],
+        )
+        .unwrap()
+        .startup_warnings()
+        .join("\n")
+    };
+    let v1 = warnings("username_claim = \"preferred_username\"\n");
+    assert!(v1.contains("which v1 ID tokens do not have"), "{v1}");
+    assert!(warnings("username_claim = \"upn\"\n").is_empty());
+    let v2 = warnings("use_v2_endpoints = true\nusername_claim = \"oid\"\n");
+    assert!(v2.contains("only with the \"profile\" scope"), "{v2}");
+    assert!(
+        warnings("use_v2_endpoints = true\nusername_claim = \"oid\"\nscope = [\"profile\"]\n")
+            .is_empty()
+    );
+    let email =
+        warnings("use_v2_endpoints = true\nusername_claim = \"email\"\nscope = [\"profile\"]\n");
+    assert!(email.contains("only with the \"email\" scope"), "{email}");
+    let other = warnings(
+        "use_v2_endpoints = true\nusername_claim = \"oid\"\nscope = [\"profile\", \"api://reports/read\"]\n",
+    );
+    assert!(
+        other.contains("another resource than Microsoft Graph"),
+        "{other}"
+    );
+    // The v2.0 scope list gets Graph's User.Read (Graph lookups need it).
+    let a = azure(
+        "[AzureAdOAuthenticator]\nclient_id = \"c\"\nuse_v2_endpoints = true\nscope = [\"profile\"]\n",
+        &[],
+    );
+    assert_eq!(
+        a.core().config.scope,
+        ["openid", "profile", "https://graph.microsoft.com/User.Read"]
+    );
 }

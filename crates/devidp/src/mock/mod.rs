@@ -38,6 +38,7 @@ mod ids;
 mod jwt;
 mod personality;
 mod server;
+mod tls;
 
 pub use authorize::{AuthorizeError, AuthorizeRequest, CodeError, CodeGrant, redeem_code};
 pub use clients::{BasicEncoding, ClientAuthError, Clients, Methods};
@@ -46,6 +47,7 @@ pub use ids::{bearer_token, guid_from, random_token, s256};
 pub use jwt::{RsaSigner, unsigned_jwt};
 pub use personality::{Core, Mock, Personality, Provider};
 pub use server::{MockServer, MockServerOptions};
+pub use tls::MockTls;
 
 pub use crate::clock::Clock;
 pub use crate::config::Client;

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::clients::Clients;
 use super::personality::{Core, Mock, Personality, Provider};
+use super::tls::{MockTls, TlsListener};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Client;
 use crate::control::{Fault, RecordedRequest};
@@ -39,6 +40,8 @@ pub struct MockServerOptions {
     pub clients: Vec<Client>,
     /// The time source (default: the system clock).
     pub clock: Arc<dyn Clock>,
+    /// Serve HTTPS with this certificate (default: plain HTTP).
+    pub tls: Option<MockTls>,
 }
 
 impl Default for MockServerOptions {
@@ -48,6 +51,7 @@ impl Default for MockServerOptions {
             allow_non_loopback: false,
             clients: Vec::new(),
             clock: Arc::new(SystemClock),
+            tls: None,
         }
     }
 }
@@ -118,8 +122,13 @@ impl<P: Personality> MockServer<P> {
             .local_addr()
             .map_err(|source| DevIdpError::Bind { addr: bind, source })?;
         let (personality, state) = make(addr)?;
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let mock = Arc::new(Provider::new(
-            format!("http://{addr}"),
+            format!("{scheme}://{addr}"),
             options.clock,
             personality,
             clients,
@@ -135,14 +144,25 @@ impl<P: Personality> MockServer<P> {
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(&mock));
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+        let stopped = async move {
             let _ = stopped.await;
-        });
-        let task = tokio::spawn(async move {
-            if let Err(err) = server.await {
-                tracing::warn!(%err, mock = P::NAME, "a provider mock stopped with an error");
-            }
-        });
+        };
+        let served = router.clone();
+        let task = match options.tls {
+            None => tokio::spawn(async move {
+                let server = axum::serve(listener, served).with_graceful_shutdown(stopped);
+                if let Err(err) = server.await {
+                    tracing::warn!(%err, mock = P::NAME, "a provider mock stopped with an error");
+                }
+            }),
+            Some(tls) => tokio::spawn(async move {
+                let listener = TlsListener { tcp: listener, tls };
+                let server = axum::serve(listener, served).with_graceful_shutdown(stopped);
+                if let Err(err) = server.await {
+                    tracing::warn!(%err, mock = P::NAME, "a provider mock stopped with an error");
+                }
+            }),
+        };
         tracing::info!(mock = P::NAME, %addr, "provider mock listening (tests and demos only)");
         Ok(MockServer {
             mock,
@@ -164,7 +184,7 @@ impl<P: Personality> MockServer<P> {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS).
     pub fn origin(&self) -> &str {
         self.mock.origin()
     }
