@@ -212,7 +212,7 @@ async fn oauth_demo_app_receives_groups_and_a_shortened_access_token() {
 #[tokio::test]
 async fn provider_demos_start_their_mock_and_the_hub() {
     for (provider, button, authorize) in [
-        ("azuread", "Sign in with Azure AD", "/oauth2/authorize"),
+        ("azuread", "Sign in with Azure AD", "/oauth2/v2.0/authorize"),
         ("globus", "Sign in with Globus", "/v2/oauth2/authorize"),
     ] {
         let dir = tempfile::TempDir::new().unwrap();
