@@ -9,7 +9,7 @@ use hubauth_config::{ClassView, ConfigError};
 use hubauth_core::AuthError;
 use hubauth_local::Local;
 use hubauth_oauth::http::send;
-use hubauth_oauth::id_token::{Expectations, KeySet};
+use hubauth_oauth::id_token::{Expectations, IdTokenError, KeySet};
 use hubauth_oauth::{ClaimRule, OAuthConfig, OAuthCore, OAuthenticator, Provider, TokenResponse};
 use serde_json::Value;
 use tokio::sync::RwLock;
@@ -17,6 +17,9 @@ use tokio::sync::RwLock;
 use crate::error::AzureError;
 use crate::graph;
 use crate::options::{AzureConfig, EndpointVersion};
+
+/// The tenant of personal Microsoft accounts (`consumers`), as Microsoft documents it.
+const CONSUMERS_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// The placeholder Azure's multi-tenant discovery documents put in their issuer.
 const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -29,6 +32,10 @@ struct TenantKeys {
     issuer: String,
     /// The signing keys.
     keys: KeySet,
+    /// The keys published for this application (`jwks_uri` with `?appid=`): an app with
+    /// its own signing keys (claims mapping) has its ID tokens signed by a key that the
+    /// tenant's plain key set does not list.
+    app_keys: KeySet,
 }
 
 /// Azure AD's behaviour (upstream's `AzureAdOAuthenticator`), with the ID token verified.
@@ -109,9 +116,14 @@ impl AzureAd {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(unusable("jwks_uri is not an http(s) URL".to_owned()));
         }
+        let mut app_jwks = parsed.clone();
+        app_jwks
+            .query_pairs_mut()
+            .append_pair("appid", &core.config.client_id);
         let found = Arc::new(TenantKeys {
             issuer,
             keys: KeySet::new(jwks_url, core.http().clone()),
+            app_keys: KeySet::new(app_jwks.to_string(), core.http().clone()),
         });
         slot.insert(version, found.clone());
         Ok(found)
@@ -148,9 +160,25 @@ impl AzureAd {
             }
             hubauth_oauth::id_token::unsigned_claims(id_token, &expect)?
         } else {
-            tenant.keys.verify(id_token, &expect).await?
+            match tenant.keys.verify(id_token, &expect).await {
+                // Not one of the tenant's keys: maybe the app's own (Microsoft publishes
+                // those only at the keys URL with ?appid=).
+                Err(IdTokenError::UnknownKey(_)) => {
+                    tenant.app_keys.verify(id_token, &expect).await?
+                }
+                other => other?,
+            }
         };
         Self::check_issuer(&tenant.issuer, &claims)?;
+        if self.config.tenant_id.eq_ignore_ascii_case("organizations")
+            && claims.get("tid").and_then(Value::as_str) == Some(CONSUMERS_TENANT)
+        {
+            // `organizations` means work and school accounts: a personal account's token
+            // matches the issuer template but is not one of them.
+            return Err(AzureError::OtherTenant {
+                found: CONSUMERS_TENANT.to_owned(),
+            });
+        }
         Ok(claims)
     }
 

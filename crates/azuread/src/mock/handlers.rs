@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::{
-    AccessGrant, AzureAd, CodeExtra, MockEndpoint, MockUser, OTHER_TENANT, Overage, RefreshGrant,
-    Tamper,
+    AccessGrant, AzureAd, CONSUMERS_TENANT, CodeExtra, MockEndpoint, MockUser, OTHER_TENANT,
+    Overage, RefreshGrant, Tamper,
 };
 
 type Shared = hubauth_devidp::mock::Provider<AzureAd>;
@@ -79,15 +79,37 @@ pub(crate) fn endpoint_of(path: &str) -> Option<MockEndpoint> {
 /// A tenant segment resolved: a specific tenant's id, or a multi-tenant authority.
 enum TenantRef {
     One(String),
+    /// `common`: work, school and personal accounts.
     Any,
+    /// `organizations`: work and school accounts only.
+    Organizations,
 }
 
-fn resolve_tenant(shared: &Shared, segment: &str) -> Result<TenantRef, Response> {
-    if ["common", "organizations"]
-        .iter()
-        .any(|name| segment.eq_ignore_ascii_case(name))
-    {
+impl TenantRef {
+    /// Whether a user of `tenant` may sign in through this authority.
+    fn admits(&self, tenant: &str) -> bool {
+        match self {
+            TenantRef::One(tid) => tid == tenant,
+            TenantRef::Any => true,
+            TenantRef::Organizations => tenant != CONSUMERS_TENANT,
+        }
+    }
+}
+
+/// The tenant segment of a URL (learn.microsoft.com/entra/identity-platform/v2-protocols,
+/// "Endpoints"): a tenant id or verified domain, `common`, `organizations`, or, on the
+/// v2.0 endpoints only, `consumers` (personal Microsoft accounts, whose tenant is
+/// [`CONSUMERS_TENANT`]).
+fn resolve_tenant(shared: &Shared, segment: &str, v2: bool) -> Result<TenantRef, Response> {
+    let is = |name: &str| segment.eq_ignore_ascii_case(name);
+    if is("common") {
         return Ok(TenantRef::Any);
+    }
+    if is("organizations") {
+        return Ok(TenantRef::Organizations);
+    }
+    if is("consumers") && v2 {
+        return Ok(TenantRef::One(CONSUMERS_TENANT.to_owned()));
     }
     let core = shared.lock();
     core.state
@@ -154,7 +176,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, String>) -> Response {
-    let tenant = match resolve_tenant(shared, segment) {
+    let tenant = match resolve_tenant(shared, segment, v2) {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
@@ -237,9 +259,7 @@ fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, St
             "<p>AADSTS50034: The user account does not exist.</p>",
         );
     };
-    if let TenantRef::One(tid) = &tenant
-        && &user.tenant != tid
-    {
+    if !tenant.admits(&user.tenant) {
         drop(core);
         return fail(
             "access_denied",
@@ -276,10 +296,7 @@ fn account_picker(
         core.state
             .users
             .iter()
-            .filter(|u| match tenant {
-                TenantRef::One(tid) => &u.tenant == tid,
-                TenantRef::Any => true,
-            })
+            .filter(|u| tenant.admits(&u.tenant))
             .cloned()
             .collect()
     };
@@ -388,7 +405,7 @@ fn token(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Response {
-    let tenant = match resolve_tenant(shared, segment) {
+    let tenant = match resolve_tenant(shared, segment, v2) {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
@@ -612,9 +629,7 @@ fn issue(shared: &Shared, issue: Issue<'_>) -> Response {
     if !user.enabled {
         return invalid_grant(50057, "The user account is disabled.");
     }
-    if let TenantRef::One(tid) = tenant
-        && &user.tenant != tid
-    {
+    if !tenant.admits(&user.tenant) {
         return invalid_grant(50020, "User account does not exist in tenant.");
     }
     let scopes: Vec<&str> = scope.split_whitespace().collect();
@@ -873,35 +888,48 @@ fn id_token(
         }
     }
     let keys = &shared.personality().keys;
+    let own_key = shared.lock().state.custom_key_apps.contains(client_id);
     match (tamper, signing) {
         (Some(Tamper::BadSignature), _) => keys.forge(&claims),
         (Some(Tamper::AlgNone), _) | (_, Signing::Unsigned) => Ok(unsigned_jwt(&claims)),
+        _ if own_key => keys.sign_with_second(&claims),
         _ => keys.sign(&claims),
     }
 }
 
 // ---------------------------------------------------------------- discovery and keys
 
-async fn discovery_v1(mock: MockState, Path(segment): Path<String>) -> Response {
-    discovery(&mock.0, &segment, false)
+async fn discovery_v1(mock: MockState, Path(segment): Path<String>, query: Params) -> Response {
+    discovery(&mock.0, &segment, false, query.get("appid"))
 }
 
-async fn discovery_v2(mock: MockState, Path(segment): Path<String>) -> Response {
-    discovery(&mock.0, &segment, true)
+async fn discovery_v2(mock: MockState, Path(segment): Path<String>, query: Params) -> Response {
+    discovery(&mock.0, &segment, true, query.get("appid"))
 }
 
-fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
-    let tid = match resolve_tenant(shared, segment) {
+/// A discovery document. With `?appid=` (an app with its own signing keys, see
+/// learn.microsoft.com/entra/identity-platform/access-tokens "Validate the signature"),
+/// the `jwks_uri` carries the same `appid`.
+fn discovery(shared: &Shared, segment: &str, v2: bool, appid: Option<&String>) -> Response {
+    let tid = match resolve_tenant(shared, segment, v2) {
         Ok(TenantRef::One(tid)) => tid,
-        Ok(TenantRef::Any) => "{tenantid}".to_owned(),
+        Ok(TenantRef::Any | TenantRef::Organizations) => "{tenantid}".to_owned(),
         Err(response) => return response,
     };
     let o = shared.origin();
+    let app_query = appid
+        .map(|id| {
+            format!(
+                "?appid={}",
+                url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
     let doc = if v2 {
         json!({
             "token_endpoint": format!("{o}/{segment}/oauth2/v2.0/token"),
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "jwks_uri": format!("{o}/{segment}/discovery/v2.0/keys"),
+            "jwks_uri": format!("{o}/{segment}/discovery/v2.0/keys{app_query}"),
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -924,7 +952,7 @@ fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
         json!({
             "token_endpoint": format!("{o}/{segment}/oauth2/token"),
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "jwks_uri": format!("{o}/common/discovery/keys"),
+            "jwks_uri": format!("{o}/common/discovery/keys{app_query}"),
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -948,12 +976,21 @@ fn discovery(shared: &Shared, segment: &str, v2: bool) -> Response {
     axum::Json(doc).into_response()
 }
 
-async fn jwks(mock: MockState, Path(segment): Path<String>) -> Response {
+/// The signing keys; with `?appid=` of an app that has its own signing key, that key too.
+async fn jwks(mock: MockState, Path(segment): Path<String>, query: Params) -> Response {
     let shared = &mock.0;
-    if let Err(response) = resolve_tenant(shared, &segment) {
+    if let Err(response) = resolve_tenant(shared, &segment, true) {
         return response;
     }
-    axum::Json(json!({"keys": [shared.personality().keys.jwk().clone()]})).into_response()
+    let keys = &shared.personality().keys;
+    let mut published = vec![keys.jwk().clone()];
+    let own_key = query
+        .get("appid")
+        .is_some_and(|appid| shared.lock().state.custom_key_apps.contains(appid));
+    if own_key {
+        published.push(keys.second_jwk().clone());
+    }
+    axum::Json(json!({"keys": published})).into_response()
 }
 
 // ---------------------------------------------------------------- Microsoft Graph

@@ -179,6 +179,10 @@ pub enum Tamper {
     WrongAtHash,
 }
 
+/// The tenant of personal Microsoft accounts (what `consumers` stands for), as Microsoft
+/// documents it.
+pub const CONSUMERS_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
 /// The tenant id of the "other tenant" used by [`Tamper::OtherTenant`].
 pub const OTHER_TENANT: &str = "99999999-9999-4999-8999-999999999999";
 
@@ -190,6 +194,7 @@ pub struct MockAzureAdBuilder {
     clients: Vec<Client>,
     auto_approve: Option<String>,
     graph_permissions: Vec<String>,
+    custom_key_apps: std::collections::HashSet<String>,
     tls: Option<MockTls>,
     graph_page_size: usize,
     group_limit: usize,
@@ -210,6 +215,7 @@ impl MockAzureAd {
             clients: Vec::new(),
             auto_approve: None,
             graph_permissions: vec!["User.Read".to_owned()],
+            custom_key_apps: std::collections::HashSet::new(),
             tls: None,
             graph_page_size: 100,
             group_limit: 200,
@@ -263,6 +269,14 @@ impl MockAzureAdBuilder {
         self
     }
 
+    /// Signs this application's ID tokens with its own key, which the JWKS publishes only
+    /// when asked with `?appid=` (an app with custom signing keys, as claims mapping
+    /// makes it).
+    pub fn custom_signing_key(mut self, client_id: &str) -> Self {
+        self.custom_key_apps.insert(client_id.to_owned());
+        self
+    }
+
     /// Serves plain HTTP (the default, undoing [`MockAzureAdBuilder::tls`]): what a
     /// client that must not trust unsigned ID tokens sees.
     pub fn plain_http(mut self) -> Self {
@@ -302,6 +316,7 @@ impl MockAzureAdBuilder {
             users: self.users,
             auto_approve: self.auto_approve,
             graph_permissions: self.graph_permissions,
+            custom_key_apps: self.custom_key_apps,
             ..AzureState::default()
         };
         let options = MockServerOptions {
@@ -383,6 +398,9 @@ pub struct AzureState {
     pub(crate) tamper: Option<Tamper>,
     /// The Microsoft Graph permissions of the app registration (v1 tokens carry them).
     pub(crate) graph_permissions: Vec<String>,
+    /// Apps whose ID tokens are signed with their own key (claims mapping), published
+    /// only at the keys URL with `?appid=`.
+    pub(crate) custom_key_apps: std::collections::HashSet<String>,
 }
 
 impl AzureState {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use hubauth_azuread::mock::{
-    Fault, MockAzureAd, MockEndpoint, MockHandle, MockUser, OTHER_TENANT, Overage, Tamper,
-    start_demo_mock,
+    CONSUMERS_TENANT, Fault, MockAzureAd, MockEndpoint, MockHandle, MockUser, OTHER_TENANT,
+    Overage, Tamper, start_demo_mock,
 };
 use hubauth_config::{Config, MapEnv, Registry};
 use hubauth_core::Authenticator;
@@ -119,6 +119,7 @@ fn users() -> Vec<MockUser> {
             .groups(&["staff"])
             .overage(Overage::HasGroups),
         MockUser::new(TENANT_B, "zoe", "Zoe").groups(&["staff"]),
+        MockUser::new(CONSUMERS_TENANT, "pat", "Pat (personal account)"),
     ]
 }
 
@@ -167,7 +168,8 @@ async fn pair_with(
     if !extra.contains("http_request_kwargs") {
         table.push_str(&trust_mock());
     }
-    table.push_str(extra);
+    // `{origin}` in `extra` stands for the mock's origin, known only now.
+    table.push_str(&extra.replace("{origin}", mock.origin()));
     let (hub, clock) = start_hub(listener, &table, env).await;
     Pair { mock, hub, clock }
 }
@@ -1486,4 +1488,52 @@ fn startup_warns_of_claims_and_scopes_the_endpoints_never_send() {
         a.core().config.scope,
         ["openid", "profile", "https://graph.microsoft.com/User.Read"]
     );
+}
+
+#[tokio::test]
+async fn organizations_and_consumers_admit_the_accounts_microsoft_says() {
+    let v2 = "allow_all = true\nuse_v2_endpoints = true\nscope = [\"openid\", \"profile\"]\n";
+    // organizations: work and school accounts of any tenant, no personal account.
+    let p = pair(&format!("{v2}tenant_id = \"organizations\"\n"), "ada").await;
+    assert_eq!(login_as(&p, "ada").await.0, 303);
+    assert_eq!(login_as(&p, "zoe").await.0, 303);
+    assert_ne!(login_as(&p, "pat").await.0, 303);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // consumers: personal accounts only; their issuer is the consumers tenant's.
+    let p = pair(&format!("{v2}tenant_id = \"consumers\"\n"), "pat").await;
+    assert_eq!(login_as(&p, "pat").await.0, 303);
+    assert_ne!(login_as(&p, "ada").await.0, 303);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+
+    // A hub configured for organizations never takes a personal account's token, even
+    // from endpoints that issue one (here: common's).
+    let hub_config = format!(
+        "{v2}tenant_id = \"organizations\"\nauthorize_url = \"{{origin}}/common/oauth2/v2.0/authorize\"\ntoken_url = \"{{origin}}/common/oauth2/v2.0/token\"\n"
+    );
+    let p = pair(&hub_config, "pat").await;
+    p.mock.set_auto_approve(Some("pat"));
+    let (status, body) = oauth_login(&client(), &p.hub).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("another tenant"), "{body}");
+    p.hub.stop().await;
+    p.mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn apps_with_custom_signing_keys_are_verified_with_their_appid_keys() {
+    let v2 = "allow_all = true\nuse_v2_endpoints = true\nscope = [\"openid\", \"profile\"]\n";
+    let p = pair_with(v2, &[], "ada", |b| b.custom_signing_key(CLIENT)).await;
+    assert_eq!(login_as(&p, "ada").await.0, 303);
+    let keys = p.mock.requests_to(MockEndpoint::Keys);
+    assert!(
+        keys.iter().any(|r| r.query_value("appid") == Some(CLIENT)),
+        "{keys:?}"
+    );
+    p.mock.tamper_next_id_token(Tamper::BadSignature);
+    assert_eq!(login_as(&p, "ada").await.0, 403);
+    p.hub.stop().await;
+    p.mock.shutdown().await;
 }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::error::DevIdpError;
 
-/// An RSA signing key and an attacker's key that claims the same `kid`.
+/// An RSA signing key, an attacker's key that claims the same `kid`, and a second
+/// legitimate key with its own `kid` (an application's own signing key, a rotation).
 ///
 /// RSA key generation takes seconds in a debug build, so one pair is made per process
 /// ([`RsaSigner::shared`]) and shared by every mock in it.
@@ -18,6 +19,7 @@ use crate::error::DevIdpError;
 pub struct RsaSigner {
     key: RsaKey,
     forger: RsaKey,
+    second: RsaKey,
 }
 
 static SHARED: OnceLock<Result<Arc<RsaSigner>, String>> = OnceLock::new();
@@ -39,7 +41,12 @@ impl RsaSigner {
         let forger = RsaKey::generate()
             .map_err(|err| err.to_string())?
             .with_kid(key.kid());
-        Ok(Arc::new(RsaSigner { key, forger }))
+        let second = RsaKey::generate().map_err(|err| err.to_string())?;
+        Ok(Arc::new(RsaSigner {
+            key,
+            forger,
+            second,
+        }))
     }
 
     /// The key id in token headers and the JWKS.
@@ -58,6 +65,21 @@ impl RsaSigner {
     /// [`DevIdpError::Keys`] when signing fails.
     pub fn sign(&self, claims: &Value) -> Result<String, DevIdpError> {
         self.key
+            .sign_jwt(claims)
+            .map_err(|err| DevIdpError::Keys(err.to_string()))
+    }
+
+    /// The second key's id and public JWK.
+    pub fn second_jwk(&self) -> &Value {
+        self.second.public_jwk()
+    }
+
+    /// `claims` signed with RS256 by the second key (its own `kid`).
+    ///
+    /// # Errors
+    /// [`DevIdpError::Keys`] when signing fails.
+    pub fn sign_with_second(&self, claims: &Value) -> Result<String, DevIdpError> {
+        self.second
             .sign_jwt(claims)
             .map_err(|err| DevIdpError::Keys(err.to_string()))
     }
