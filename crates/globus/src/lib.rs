@@ -20,6 +20,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;
+pub mod identity;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod options;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use hubauth_config::{ClassDef, ClassView, ConfigError};
 use hubauth_core::Authenticator;
 
-pub use error::RevokeError;
+pub use error::{IdentityError, RevokeError};
 pub use options::{GLOBUS_OAUTHENTICATOR, GlobusConfig, LOCAL_GLOBUS_OAUTHENTICATOR};
 pub use provider::{Globus, GlobusOAuthenticator, globus_from_view};
 pub use tokens::{app_data, get_globus_tokens};

@@ -1,4 +1,11 @@
-//! Globus token responses: the Auth token at the top level, the others in `other_tokens`.
+//! Globus token responses: one token at the top level, the others in `other_tokens`.
+//!
+//! Each token names its `resource_server`. The top-level one is usually Globus Auth's
+//! (`auth.globus.org`), but not always: Globus's SDKs never assume so (globus-sdk-python's
+//! `OAuthTokenResponse.by_resource_server` keys the top-level token by its own
+//! `resource_server`, and the SDK's registered response for a code exchange has a Transfer
+//! token at the top level). So every token is found by its resource server
+//! ([`token_for`]), wherever it is in the response.
 
 use std::collections::BTreeSet;
 
@@ -16,8 +23,8 @@ const TOKEN_FIELDS: [&str; 6] = [
     "access_token",
 ];
 
-/// Fields of the top-level (Auth) token that are credentials.
-const AUTH_SECRETS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
+/// Fields of the top-level token that are credentials.
+const TOP_LEVEL_SECRETS: [&str; 2] = ["access_token", "refresh_token"];
 
 fn reduce(token: &Map<String, Value>) -> Value {
     let reduced: Map<String, Value> = TOKEN_FIELDS
@@ -69,24 +76,30 @@ pub fn tokens_by_resource_server(
         .collect()
 }
 
-/// The access token for one resource server, if the response has one.
-pub fn access_token_for(token_response: &Map<String, Value>, server: &str) -> Option<String> {
-    get_globus_tokens(token_response)
-        .into_iter()
-        .filter(|token| resource_server(token) == Some(server))
-        .find_map(|token| {
-            token
+/// The token for one resource server, reduced as [`get_globus_tokens`] does, wherever it
+/// is in the response (top level or `other_tokens`), if it has an access token. A token
+/// that names no resource server is nobody's.
+pub fn token_for(token_response: &Map<String, Value>, server: &str) -> Option<Value> {
+    get_globus_tokens(token_response).into_iter().find(|token| {
+        resource_server(token) == Some(server)
+            && token
                 .get("access_token")
                 .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-        })
+                .is_some_and(|t| !t.is_empty())
+    })
+}
+
+/// The access token for one resource server, if the response has one ([`token_for`]).
+pub fn access_token_for(token_response: &Map<String, Value>, server: &str) -> Option<String> {
+    token_for(token_response, server)
+        .and_then(|token| token.get("access_token")?.as_str().map(str::to_owned))
 }
 
 /// Removes the excluded resource servers' tokens from a token response: their entries in
-/// `other_tokens`, and the top-level token's credentials when its resource server (the
-/// Auth token's, `auth.globus.org` when unnamed) is excluded. Upstream kept them in
-/// `token_response` (hubauth's fix F6).
+/// `other_tokens`, the top-level token's credentials when its resource server
+/// (`auth.globus.org` when unnamed) is excluded, and the ID token (Globus Auth's, at the
+/// top level wherever the Auth token is) when `auth.globus.org` is excluded. Upstream
+/// kept them in `token_response` (hubauth's fix F6).
 pub fn strip_excluded(token_response: &mut Map<String, Value>, exclude: &BTreeSet<String>) {
     if let Some(Value::Array(others)) = token_response.get_mut("other_tokens") {
         others
@@ -98,9 +111,12 @@ pub fn strip_excluded(token_response: &mut Map<String, Value>, exclude: &BTreeSe
         .unwrap_or(AUTH_RESOURCE_SERVER)
         .to_owned();
     if exclude.contains(&top) {
-        for field in AUTH_SECRETS {
+        for field in TOP_LEVEL_SECRETS {
             token_response.remove(field);
         }
+    }
+    if exclude.contains(AUTH_RESOURCE_SERVER) {
+        token_response.remove("id_token");
     }
 }
 
@@ -179,6 +195,42 @@ mod tests {
             assert!(!text.contains(secret), "{secret} left in {text}");
         }
         assert!(text.contains("tr-at"));
+    }
+
+    /// The top-level token may be another resource server's, with the Auth token in
+    /// `other_tokens`: each is still found, and stripped, by its resource server.
+    #[test]
+    fn tokens_are_found_and_stripped_by_resource_server_wherever_they_are() {
+        let mut raw = json!({
+            "access_token": "tr-at", "refresh_token": "tr-rt", "id_token": "idt",
+            "resource_server": "transfer.api.globus.org", "token_type": "Bearer",
+            "other_tokens": [
+                {"access_token": "auth-at", "refresh_token": "auth-rt",
+                 "resource_server": "auth.globus.org", "token_type": "Bearer"}
+            ]
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        assert_eq!(
+            access_token_for(&raw, "auth.globus.org").unwrap(),
+            "auth-at"
+        );
+        assert_eq!(
+            access_token_for(&raw, "transfer.api.globus.org").unwrap(),
+            "tr-at"
+        );
+        assert_eq!(access_token_for(&raw, "groups.api.globus.org"), None);
+        let exclude: BTreeSet<String> = ["auth.globus.org".to_owned()].into();
+        strip_excluded(&mut raw, &exclude);
+        let text = Value::Object(raw.clone()).to_string();
+        for secret in ["auth-at", "auth-rt", "idt"] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+        assert_eq!(raw["access_token"], "tr-at", "Transfer is not excluded");
+        // A token that names no resource server is not taken for the Auth token.
+        let unnamed = json!({"access_token": "x"}).as_object().cloned().unwrap();
+        assert_eq!(access_token_for(&unnamed, "auth.globus.org"), None);
     }
 
     #[test]
