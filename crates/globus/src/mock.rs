@@ -1,34 +1,69 @@
 //! A mock of Globus Auth and the Globus Groups API, for tests and demos (loopback only).
 //!
-//! It follows Globus's public API documentation (docs.globus.org/api/auth and
-//! docs.globus.org/api/groups) for the parts a hub uses:
+//! It follows Globus's public documentation for the parts a hub uses: the Globus Auth API
+//! reference (<https://docs.globus.org/api/auth/reference/>: 2 "Client Authentication",
+//! 3.3 "Authorization Code Grant", 3.7 "Verifying identity (via OpenID Connect ID
+//! Token)", 3.8 "OIDC Userinfo Endpoint", 3.11 "Token Revocation"), the discovery
+//! document (<https://auth.globus.org/.well-known/openid-configuration>), the Groups API
+//! (docs.globus.org/api/groups), and where the documentation is terse, Globus's own SDK
+//! (globus-sdk-python, <https://github.com/globus/globus-sdk-python>: its
+//! `ConfidentialAppAuthClient`, `BasicAuthorizer` and `OAuthTokenResponse`, and the
+//! responses it registers for tests):
 //!
 //! - `GET /v2/oauth2/authorize`: the authorization code flow (with PKCE S256 when a
 //!   `code_challenge` is sent); `access_type=offline` asks for refresh tokens. Without
 //!   auto-approve a page lets the visitor pick a user.
-//! - `POST /v2/oauth2/token`: `authorization_code` and `refresh_token` grants, client
-//!   authentication by HTTP Basic or in the body. The Auth token (`auth.globus.org`) is at
-//!   the top level; tokens for other resource servers requested by scope (Transfer,
-//!   Groups, ...) are in `other_tokens`. A refresh grant answers with the refreshed token
-//!   only (and an empty `other_tokens`), as Globus does.
-//! - `GET /v2/oauth2/userinfo`: `sub`, and with `profile` `preferred_username` (like
-//!   `user@globusid.org`), `name`, `identity_provider`, `identity_provider_display_name`;
-//!   `email` with `email`; `identity_set` with
-//!   `urn:globus:auth:scope:auth.globus.org:view_identity_set`.
-//! - `POST /v2/oauth2/token/revoke`: HTTP Basic client authentication, form `token=...`;
-//!   every revoked token is recorded ([`MockHandle::revoked`]).
-//! - `GET /v2/groups/my_groups`: the groups of the groups token's user, each with `id`,
-//!   `name`, `description`, `group_type`, `enforce_session`, `my_memberships`.
+//! - `POST /v2/oauth2/token`: `authorization_code` and `refresh_token` grants. The client
+//!   authenticates with HTTP Basic only, its id and secret compared raw: the discovery
+//!   document lists `token_endpoint_auth_methods_supported: ["client_secret_basic"]`, and
+//!   Globus's SDK sends `base64(id:secret)` without form-encoding them (its
+//!   `BasicAuthorizer`). Globus secrets are base64 ([`globus_client_secret`]), so a
+//!   client that form-encodes them as RFC 6749 2.3.1 says sends `%3D` for `=` and is
+//!   refused with 401 `invalid_client`, as is a secret in the body.
+//!
+//!   One token per resource server: the Auth token (`auth.globus.org`, for `openid`,
+//!   `profile`, `email`, `view_identity_set`) at the top level, tokens for other resource
+//!   servers requested by scope (Transfer, Groups, ...) in `other_tokens`. With
+//!   [`GlobusMock::first_scope_on_top`] the top-level token is the resource server of the
+//!   first requested scope instead, so the Auth token may be in `other_tokens`: Globus's
+//!   SDKs never assume the top-level token is the Auth token (globus-sdk-python keys it
+//!   by its own `resource_server` in `OAuthTokenResponse.by_resource_server`, and the
+//!   code-exchange response it registers for tests has a Transfer token at the top
+//!   level; globus-sdk-javascript's `TokenResponse` is any token plus `other_tokens`).
+//!   With `openid` granted the response carries an `id_token` at the top level (Globus's
+//!   "only included if your client requests the openid scope"), signed RS256 with the
+//!   framework's [`RsaSigner`] (Globus itself advertises RS512), issued by the mock's
+//!   origin where Globus says `https://auth.globus.org`, with `at_hash` of the Auth token
+//!   and the identity claims the scopes allow. A refresh grant answers with the refreshed
+//!   token only (and an empty `other_tokens`), as Globus does.
+//! - `GET /v2/oauth2/userinfo` (with the Auth token only): `sub`, and with `profile`
+//!   `preferred_username` (like `user@globusid.org`), `name`, `identity_provider`,
+//!   `identity_provider_display_name`, `organization`; `email` with `email`;
+//!   `identity_set` with `urn:globus:auth:scope:auth.globus.org:view_identity_set`. The
+//!   identity set holds the user's linked identities ([`MockUser::linked`]), from other
+//!   identity providers, *before* the one the user info is about (the one whose `sub` is
+//!   the top-level `sub`): Globus promises no order, and a client that takes
+//!   `identity_set[0]` gets the wrong identity.
+//! - `POST /v2/oauth2/token/revoke`: HTTP Basic client authentication, raw, as at the
+//!   token endpoint (the SDK's `oauth2_revoke_token` goes through the same
+//!   `BasicAuthorizer`); form `token=...`; answers `{"active": false}`. Every revoked
+//!   token is recorded ([`MockHandle::revoked`]).
+//! - `GET /.well-known/openid-configuration` and `GET /jwk.json`: the discovery document
+//!   (with this mock's origin and RS256) and the key the ID tokens are signed with.
+//! - `GET /v2/groups/my_groups` (with the Groups token only): the groups of the user, each
+//!   with `id`, `name`, `description`, `group_type`, `enforce_session`, `my_memberships`.
 //!
 //! It is a personality of the provider mock framework (`hubauth_devidp::mock`): the
 //! framework serves it, records and counts requests, injects faults and outages, and
 //! runs the authorization code grant's checks (clients, exact redirect URIs, single-use
-//! codes, PKCE); this module adds what is Globus's own: its paths, tokens split by
-//! resource server, scope-gated userinfo, revocation and the Groups API.
+//! codes, PKCE); this module adds what is Globus's own: its paths, client authentication,
+//! tokens split by resource server, ID tokens, scope-gated userinfo and identity sets,
+//! revocation and the Groups API.
 //!
 //! Tests steer it while it runs: one-shot faults ([`MockServer::fail_next`]), an endpoint
 //! that is down ([`MockServer::set_down`]), request counts ([`MockServer::count`]), users'
-//! groups, disabled users and expired access tokens ([`MockHandle`]).
+//! groups, disabled users, expired access tokens and the token response's order
+//! ([`MockHandle`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
@@ -38,21 +73,23 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hubauth_devidp::DevIdpError;
 use hubauth_devidp::mock::{
-    AuthorizeRequest, Client, CodeError, CodeGrant, Grants, Methods, Mock, MockServer,
-    MockServerOptions, Personality, bearer_token, html, random_token, redeem_code,
+    AuthorizeRequest, BasicEncoding, Client, CodeError, CodeGrant, Grants, Methods, Mock,
+    MockServer, MockServerOptions, Personality, RsaSigner, bearer_token, html, random_token,
+    redeem_code, s256,
 };
 use serde_json::{Value, json};
 
+/// How clients authenticate at the token and revocation endpoints: HTTP Basic only
+/// (`client_secret_basic`, the one method the discovery document lists), the id and
+/// secret compared raw as Globus's SDK sends them.
+const CLIENT_AUTH: Methods = Methods::BASIC.with_basic_encoding(BasicEncoding::Raw);
 const AUTH_RS: &str = "auth.globus.org";
 const GROUPS_RS: &str = "groups.api.globus.org";
-const AUTH_SCOPES: [&str; 4] = [
-    "openid",
-    "profile",
-    "email",
-    "urn:globus:auth:scope:auth.globus.org:view_identity_set",
-];
+const AUTH_SCOPES: [&str; 4] = ["openid", "profile", "email", VIEW_IDENTITY_SET];
 /// Globus access tokens live 48 hours.
 const ACCESS_TTL: i64 = 172_800;
 /// Globus refresh tokens do not expire by time; a year stands in for that.
@@ -65,6 +102,9 @@ const TOKEN_PATH: &str = "/v2/oauth2/token";
 const USERINFO_PATH: &str = "/v2/oauth2/userinfo";
 const REVOKE_PATH: &str = "/v2/oauth2/token/revoke";
 const GROUPS_PATH: &str = "/v2/groups/my_groups";
+const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+const JWKS_PATH: &str = "/jwk.json";
+const VIEW_IDENTITY_SET: &str = "urn:globus:auth:scope:auth.globus.org:view_identity_set";
 
 /// An endpoint of the mock, for faults and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +119,10 @@ pub enum Endpoint {
     Revoke,
     /// `/v2/groups/my_groups`
     Groups,
+    /// `/.well-known/openid-configuration`
+    Discovery,
+    /// `/jwk.json`
+    Jwks,
 }
 
 /// A wrong answer an endpoint gives ([`MockServer::fail_next`]): the framework's fault
@@ -121,6 +165,9 @@ pub struct MockUser {
     pub identity_provider_display_name: String,
     /// The groups the identity is an active member of.
     pub groups: Vec<MockGroup>,
+    /// The other identities linked to this one's account, usually from other identity
+    /// providers ([`MockUser::linked`]); their own `groups` and `linked` are not used.
+    pub linked: Vec<MockUser>,
 }
 
 impl MockUser {
@@ -139,6 +186,7 @@ impl MockUser {
                 domain.to_owned()
             },
             groups: Vec::new(),
+            linked: Vec::new(),
         }
     }
 
@@ -153,6 +201,40 @@ impl MockUser {
         self.groups.push(group);
         self
     }
+
+    /// Links another identity to this one's account (Globus account linking). It appears
+    /// in `identity_set`, before this identity; this identity stays the one the user
+    /// logs in with and the user info speaks for.
+    pub fn linked(mut self, identity: MockUser) -> Self {
+        self.linked.push(identity);
+        self
+    }
+
+    /// This identity as an entry of `identity_set`.
+    fn identity_set_entry(&self) -> Value {
+        json!({
+            "sub": self.sub,
+            "username": self.preferred_username,
+            "name": self.name,
+            "email": self.email,
+            "identity_provider": self.identity_provider,
+            "identity_provider_display_name": self.identity_provider_display_name,
+            "organization": null,
+        })
+    }
+}
+
+/// A client secret shaped as Globus issues them: standard base64 with padding (44
+/// characters ending in `=`), here with at least one `+` and one `/` as well, so that
+/// every character a form-encoder would change is in it.
+pub fn globus_client_secret() -> String {
+    loop {
+        let bytes = URL_SAFE_NO_PAD.decode(random_token(32)).unwrap_or_default();
+        let secret = STANDARD.encode(bytes);
+        if secret.ends_with('=') && secret.contains('+') && secret.contains('/') {
+            return secret;
+        }
+    }
 }
 
 /// Configures a mock before it starts.
@@ -161,6 +243,7 @@ pub struct GlobusMock {
     clients: Vec<Client>,
     users: Vec<MockUser>,
     auto_approve: Option<String>,
+    first_scope_on_top: bool,
 }
 
 impl GlobusMock {
@@ -189,6 +272,15 @@ impl GlobusMock {
         self
     }
 
+    /// Puts the token of the first requested scope's resource server at the top level of
+    /// a code exchange's response, and the others (the Auth token too) in
+    /// `other_tokens`; by default the Auth token is at the top level when it is granted.
+    /// See the module documentation for where Globus allows this.
+    pub fn first_scope_on_top(mut self, on: bool) -> Self {
+        self.first_scope_on_top = on;
+        self
+    }
+
     /// Starts serving on 127.0.0.1 on a free port.
     ///
     /// # Errors
@@ -201,6 +293,7 @@ impl GlobusMock {
                 .map(|u| (u.preferred_username.clone(), u))
                 .collect(),
             auto_approve: self.auto_approve,
+            first_scope_on_top: self.first_scope_on_top,
             ..GlobusState::default()
         };
         let options = MockServerOptions {
@@ -241,6 +334,8 @@ pub struct GlobusState {
     refresh: Grants<Issued>,
     revoked: Vec<String>,
     withheld: HashSet<String>,
+    first_scope_on_top: bool,
+    forge_id_tokens: bool,
 }
 
 impl Personality for Globus {
@@ -255,6 +350,8 @@ impl Personality for Globus {
             USERINFO_PATH => Some(Endpoint::UserInfo),
             REVOKE_PATH => Some(Endpoint::Revoke),
             GROUPS_PATH => Some(Endpoint::Groups),
+            DISCOVERY_PATH => Some(Endpoint::Discovery),
+            JWKS_PATH => Some(Endpoint::Jwks),
             _ => None,
         }
     }
@@ -266,6 +363,8 @@ impl Personality for Globus {
             .route(USERINFO_PATH, get(userinfo).post(userinfo))
             .route(REVOKE_PATH, post(revoke))
             .route(GROUPS_PATH, get(my_groups))
+            .route(DISCOVERY_PATH, get(discovery))
+            .route(JWKS_PATH, get(jwks))
     }
 }
 
@@ -313,6 +412,17 @@ impl MockHandle {
     /// The Groups API `my_groups` endpoint.
     pub fn groups_url(&self) -> String {
         format!("{}{GROUPS_PATH}", self.server.origin())
+    }
+
+    /// The key set the ID tokens are signed with (Globus's `jwks_uri`).
+    pub fn jwks_url(&self) -> String {
+        format!("{}{JWKS_PATH}", self.server.origin())
+    }
+
+    /// The issuer of the ID tokens: this mock's origin (Globus's is
+    /// `https://auth.globus.org`).
+    pub fn issuer(&self) -> String {
+        self.server.origin().to_owned()
     }
 
     /// The five endpoint options of `[GlobusOAuthenticator]` pointing at this mock, as
@@ -388,6 +498,18 @@ impl MockHandle {
         self.server.lock().state.withheld.insert(scope.to_owned());
     }
 
+    /// Changes the order of later code exchanges' responses
+    /// ([`GlobusMock::first_scope_on_top`]).
+    pub fn set_first_scope_on_top(&self, on: bool) {
+        self.server.lock().state.first_scope_on_top = on;
+    }
+
+    /// Signs later ID tokens with an attacker's key under the real key's id, so that
+    /// their signature does not verify (a forged or tampered ID token).
+    pub fn forge_id_tokens(&self, on: bool) {
+        self.server.lock().state.forge_id_tokens = on;
+    }
+
     /// Changes which user auto-approve logs in.
     pub fn set_auto_approve(&self, username: Option<&str>) {
         self.server.lock().state.auto_approve = username.map(str::to_owned);
@@ -413,7 +535,7 @@ pub const DEMO_ADMIN_GROUP: (&str, &str) = ("6f1b9c3e-0000-4000-8000-00000000000
 /// # Errors
 /// When the mock cannot start.
 pub async fn start_demo_mock(hub_callback: &str) -> Result<(MockHandle, String), DevIdpError> {
-    let secret = random_token(24);
+    let secret = globus_client_secret();
     let staff = MockGroup::new(DEMO_STAFF_GROUP.0, DEMO_STAFF_GROUP.1);
     let admins = MockGroup::new(DEMO_ADMIN_GROUP.0, DEMO_ADMIN_GROUP.1);
     let mock = GlobusMock::builder()
@@ -571,9 +693,25 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let now = mock.now();
+    // A code exchange may sign an ID token; the key is made once per process, off the lock.
+    let signer = if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+        match RsaSigner::shared().await {
+            Ok(signer) => Some(signer),
+            Err(err) => {
+                return oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &err.to_string(),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let origin = mock.origin().to_owned();
     let mut core = mock.lock();
     let core = &mut *core;
-    let client_id = match core.clients.authenticate(&headers, &form, Methods::BOTH) {
+    let client_id = match core.clients.authenticate(&headers, &form, CLIENT_AUTH) {
         Ok((client, _)) => client.client_id.clone(),
         Err(err) => {
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &err.to_string());
@@ -601,17 +739,11 @@ async fn token(
                     "identity disabled",
                 );
             }
-            let mut by_server: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            by_server.entry(AUTH_RS.to_owned()).or_default();
-            for scope in &grant.scopes {
-                by_server
-                    .entry(resource_server_of(scope))
-                    .or_default()
-                    .push(scope.clone());
-            }
+            let order = token_order(&grant.scopes, state.first_scope_on_top);
             let mut response = serde_json::Map::new();
             let mut others = Vec::new();
-            for (server, scopes) in by_server {
+            let mut auth_access = None;
+            for (server, scopes) in order {
                 let issued = Issued {
                     user: grant.user.clone(),
                     client_id: client_id.clone(),
@@ -620,11 +752,47 @@ async fn token(
                 };
                 let token = issue(state, issued, grant.extra.0, now);
                 if server == AUTH_RS {
-                    if let Value::Object(map) = token {
-                        response.extend(map);
-                    }
+                    auth_access = token
+                        .get("access_token")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
+                match token {
+                    Value::Object(map) if response.is_empty() => response.extend(map),
+                    other => others.push(other),
+                }
+            }
+            let openid = grant.scopes.iter().any(|scope| scope == "openid");
+            if let (true, Some(access), Some(signer), Some(user)) =
+                (openid, auth_access, signer, state.users.get(&grant.user))
+            {
+                let mut claims = identity_claims(user, &grant.scopes);
+                claims.insert("iss".into(), json!(origin));
+                claims.insert("aud".into(), json!(client_id));
+                claims.insert("iat".into(), json!(now));
+                claims.insert("exp".into(), json!(now + ACCESS_TTL));
+                claims.insert("last_authentication".into(), json!(now));
+                claims.insert("at_hash".into(), json!(at_hash(&access)));
+                if let Some(nonce) = &grant.nonce {
+                    claims.insert("nonce".into(), json!(nonce));
+                }
+                let claims = Value::Object(claims);
+                let signed = if state.forge_id_tokens {
+                    signer.forge(&claims)
                 } else {
-                    others.push(token);
+                    signer.sign(&claims)
+                };
+                match signed {
+                    Ok(id_token) => {
+                        response.insert("id_token".into(), json!(id_token));
+                    }
+                    Err(err) => {
+                        return oauth_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "server_error",
+                            &err.to_string(),
+                        );
+                    }
                 }
             }
             if let Some(state_param) = field("state") {
@@ -671,6 +839,68 @@ async fn token(
     }
 }
 
+/// The resource servers a code exchange issues tokens for, each with its scopes, in the
+/// order of the response: the first at the top level, the others in `other_tokens`. The
+/// Auth token comes first unless `first_scope_on_top`, when the resource servers come in
+/// the order of their first requested scope. Without any scope, an Auth token alone.
+fn token_order(scopes: &[String], first_scope_on_top: bool) -> Vec<(String, Vec<String>)> {
+    let mut order: Vec<(String, Vec<String>)> = Vec::new();
+    for scope in scopes {
+        let server = resource_server_of(scope);
+        match order.iter_mut().find(|(known, _)| *known == server) {
+            Some((_, granted)) => granted.push(scope.clone()),
+            None => order.push((server, vec![scope.clone()])),
+        }
+    }
+    if order.is_empty() {
+        order.push((AUTH_RS.to_owned(), Vec::new()));
+    }
+    if !first_scope_on_top {
+        order.sort_by(|(a, _), (b, _)| (a != AUTH_RS, a).cmp(&(b != AUTH_RS, b)));
+    }
+    order
+}
+
+/// `at_hash` (OIDC Core 3.1.3.6): the left half of the access token's SHA-256, base64url.
+fn at_hash(access_token: &str) -> String {
+    let digest = URL_SAFE_NO_PAD
+        .decode(s256(access_token))
+        .unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+/// The claims about `user` that `scopes` allow, as the user info and the ID token carry
+/// them: the identity's own at the top level, and with `view_identity_set` every
+/// identity of the account, the linked ones first.
+fn identity_claims(user: &MockUser, scopes: &[String]) -> serde_json::Map<String, Value> {
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    let mut info = serde_json::Map::new();
+    info.insert("sub".into(), json!(user.sub));
+    if has("profile") {
+        info.insert("preferred_username".into(), json!(user.preferred_username));
+        info.insert("name".into(), json!(user.name));
+        info.insert("identity_provider".into(), json!(user.identity_provider));
+        info.insert(
+            "identity_provider_display_name".into(),
+            json!(user.identity_provider_display_name),
+        );
+        info.insert("organization".into(), Value::Null);
+    }
+    if has("email") {
+        info.insert("email".into(), json!(user.email));
+    }
+    if has(VIEW_IDENTITY_SET) {
+        let set: Vec<Value> = user
+            .linked
+            .iter()
+            .chain(std::iter::once(user))
+            .map(MockUser::identity_set_entry)
+            .collect();
+        info.insert("identity_set".into(), Value::Array(set));
+    }
+    info
+}
+
 fn code_refused(err: CodeError) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &err.to_string())
 }
@@ -701,43 +931,14 @@ async fn userinfo(State(mock): State<Mock<Globus>>, headers: HeaderMap) -> Respo
             "the access token is not active",
         );
     };
-    let has = |scope: &str| scopes.iter().any(|s| s == scope);
-    if !has("openid") {
+    if !scopes.iter().any(|scope| scope == "openid") {
         return oauth_error(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             "openid scope required",
         );
     }
-    let mut info = serde_json::Map::new();
-    info.insert("sub".into(), json!(user.sub));
-    if has("profile") {
-        info.insert("preferred_username".into(), json!(user.preferred_username));
-        info.insert("name".into(), json!(user.name));
-        info.insert("identity_provider".into(), json!(user.identity_provider));
-        info.insert(
-            "identity_provider_display_name".into(),
-            json!(user.identity_provider_display_name),
-        );
-        info.insert("organization".into(), Value::Null);
-    }
-    if has("email") {
-        info.insert("email".into(), json!(user.email));
-    }
-    if has("urn:globus:auth:scope:auth.globus.org:view_identity_set") {
-        info.insert(
-            "identity_set".into(),
-            json!([{
-                "sub": user.sub,
-                "username": user.preferred_username,
-                "name": user.name,
-                "email": user.email,
-                "identity_provider": user.identity_provider,
-                "identity_provider_display_name": user.identity_provider_display_name,
-                "status": "used",
-            }]),
-        );
-    }
+    let info = identity_claims(&user, &scopes);
     axum::Json(Value::Object(info)).into_response()
 }
 
@@ -749,7 +950,7 @@ async fn revoke(
     let now = mock.now();
     let mut core = mock.lock();
     let core = &mut *core;
-    if let Err(err) = core.clients.authenticate(&headers, &form, Methods::BASIC) {
+    if let Err(err) = core.clients.authenticate(&headers, &form, CLIENT_AUTH) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &err.to_string());
     }
     let Some(token) = form.get("token").filter(|t| !t.is_empty()).cloned() else {
@@ -801,4 +1002,42 @@ async fn my_groups(State(mock): State<Mock<Globus>>, headers: HeaderMap) -> Resp
         })
         .collect();
     axum::Json(Value::Array(groups)).into_response()
+}
+
+/// The discovery document, as Globus publishes it at
+/// `https://auth.globus.org/.well-known/openid-configuration`, with this mock's origin as
+/// the issuer and its endpoints, and RS256 (the framework's signer) where Globus lists
+/// RS512.
+async fn discovery(State(mock): State<Mock<Globus>>) -> Response {
+    let origin = mock.origin();
+    axum::Json(json!({
+        "issuer": origin,
+        "authorization_endpoint": format!("{origin}{AUTHORIZE_PATH}"),
+        "token_endpoint": format!("{origin}{TOKEN_PATH}"),
+        "userinfo_endpoint": format!("{origin}{USERINFO_PATH}"),
+        "revocation_endpoint": format!("{origin}{REVOKE_PATH}"),
+        "jwks_uri": format!("{origin}{JWKS_PATH}"),
+        "response_types_supported": ["code", "token", "token id_token", "id_token"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "email", "profile"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "claims_supported": [
+            "at_hash", "aud", "email", "exp", "name", "nonce", "preferred_username",
+            "iat", "iss", "sub"
+        ],
+        "subject_types_supported": ["public"],
+    }))
+    .into_response()
+}
+
+/// The key the ID tokens are signed with.
+async fn jwks() -> Response {
+    match RsaSigner::shared().await {
+        Ok(signer) => axum::Json(json!({"keys": [signer.jwk()]})).into_response(),
+        Err(err) => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &err.to_string(),
+        ),
+    }
 }

@@ -1,17 +1,21 @@
 //! `GlobusOAuthenticator`: the Globus provider plugged into the OAuth base.
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use hubauth_config::{ClassView, ConfigError};
 use hubauth_core::{AuthError, AuthModel, LogoutEffects, RefreshOutcome};
 use hubauth_oauth::core::auth_state_strings;
 use hubauth_oauth::http::{send, upstream};
-use hubauth_oauth::{ClaimRule, OAuthConfig, OAuthCore, OAuthenticator, Provider, TokenResponse};
+use hubauth_oauth::{
+    BasicCredentials, ClaimRule, OAuthConfig, OAuthCore, OAuthenticator, Provider, TokenResponse,
+};
 use serde_json::{Map, Value, json};
 
-use crate::error::RevokeError;
-use crate::options::{GROUPS_RESOURCE_SERVER, GROUPS_SCOPE, GlobusConfig, default_scope};
-use crate::tokens::{access_token_for, strip_excluded, tokens_by_resource_server};
+use crate::error::{IdentityError, RevokeError};
+use crate::identity::login_identity;
+use crate::options::{
+    AUTH_RESOURCE_SERVER, GROUPS_RESOURCE_SERVER, GROUPS_SCOPE, GlobusConfig, default_scope,
+};
+use crate::tokens::{access_token_for, strip_excluded, token_for, tokens_by_resource_server};
 
 const GROUPS_STEP: &str = "Globus Groups API request";
 const REVOKE_STEP: &str = "Globus token revocation";
@@ -86,19 +90,15 @@ impl Globus {
         }
     }
 
+    /// Revokes one token. The client authenticates as at the token endpoint: HTTP Basic
+    /// with the id and secret raw, as Globus reads them (`globus_from_view`); a
+    /// form-encoded secret (`=` as `%3D`) would be refused with 401.
     async fn revoke(&self, core: &OAuthCore, token: &str) -> Result<(), RevokeError> {
-        let id: String =
-            url::form_urlencoded::byte_serialize(core.config.client_id.as_bytes()).collect();
-        let secret: String =
-            url::form_urlencoded::byte_serialize(core.config.client_secret.expose().as_bytes())
-                .collect();
-        let credentials =
-            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
         let request = core
             .http()
             .post(&self.config.revocation_url)
             .header("accept", "application/json")
-            .header("authorization", format!("Basic {credentials}"))
+            .header("authorization", core.basic_authorization())
             .form(&[("token", token)]);
         let response = send(REVOKE_STEP, request)
             .await
@@ -113,6 +113,20 @@ impl Globus {
     fn groups_of(model: &AuthModel) -> Vec<String> {
         auth_state_strings(model, "globus_groups")
     }
+
+    /// The Globus Auth token of a token response as a [`TokenResponse`] of its own,
+    /// found by its resource server wherever it is (top level or `other_tokens`).
+    fn auth_token(token: &TokenResponse) -> Result<TokenResponse, AuthError> {
+        token_for(&token.raw, AUTH_RESOURCE_SERVER)
+            .and_then(|auth| TokenResponse::from_json(auth).ok())
+            .ok_or_else(|| refuse(IdentityError::NoAuthToken))
+    }
+}
+
+/// A login refused because its identity cannot be determined.
+fn refuse(err: IdentityError) -> AuthError {
+    tracing::warn!(error = %err, "Globus login refused");
+    AuthError::forbidden(format!("Login refused: {err}."))
 }
 
 /// Builds a `GlobusOAuthenticator` from its class view.
@@ -165,6 +179,19 @@ pub fn globus_from_view(view: &ClassView<'_>) -> Result<GlobusOAuthenticator, Co
             "preferred_username"
         });
     }
+    // Globus authenticates clients with HTTP Basic only: its discovery document
+    // (https://auth.globus.org/.well-known/openid-configuration) lists
+    // token_endpoint_auth_methods_supported = ["client_secret_basic"], and its SDK
+    // (globus-sdk-python's ConfidentialAppAuthClient, a BasicAuthorizer) sends
+    // base64("id:secret") with the secret raw, not form-encoded as RFC 6749 2.3.1 says. A
+    // Globus secret is base64 and ends in "=", which form-encoding would turn into "%3D".
+    if view.is_set("basic_auth") && !view.get::<bool>("basic_auth")? {
+        tracing::warn!(
+            "{class}.basic_auth = false is ignored: Globus accepts client credentials only in an HTTP Basic header, which {class} always sends"
+        );
+    }
+    oauth.basic_auth = true;
+    oauth.basic_credentials = BasicCredentials::Raw;
     if let Some(allow) = options.allow_refresh_tokens {
         tracing::warn!(
             "{class}.allow_refresh_tokens is deprecated since OAuthenticator 15.0, use {class}.extra_authorize_params = {{ access_type = \"offline\" }} instead"
@@ -218,6 +245,48 @@ impl Provider for Globus {
             "{class}.username_claim takes usernames from the email claim, which Globus does not mark as verified (it sends no email_verified), so every login will be refused with \"Login with unverified email ... is not allowed\". Set {class}.allow_unverified_email = true to accept the emails Globus reports, or turn off username_from_email to use the Globus identity's preferred_username.",
             class = self.class_name()
         )]
+    }
+
+    /// Verifies the ID token when there are keys to verify it with (`jwks_url`) or
+    /// `userdata_from_id_token` asks for it, as the base does, but checks its `at_hash`
+    /// against the Globus Auth token, which need not be the top-level one. Without keys
+    /// the ID token is not read at all: the identity comes from the user info endpoint.
+    async fn id_token_claims(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Result<Option<Value>, AuthError> {
+        let Some(id_token) = &token.id_token else {
+            return Ok(None);
+        };
+        if !core.config.userdata_from_id_token && !core.can_verify_id_tokens().await {
+            return Ok(None);
+        }
+        let auth = Self::auth_token(token)?;
+        core.verify_id_token(id_token, &auth.access_token, nonce, now)
+            .await
+            .map(Some)
+    }
+
+    /// The user info endpoint asked with the Globus Auth token (found by its resource
+    /// server: the top-level token may be another service's), or the verified ID token's
+    /// claims with `userdata_from_id_token`; then the identity it is for must be
+    /// determined ([`crate::identity::login_identity`]), or the login is refused.
+    async fn token_to_user(
+        &self,
+        core: &OAuthCore,
+        token: &TokenResponse,
+        id_claims: Option<&Value>,
+    ) -> Result<Value, AuthError> {
+        let user_info = if core.config.userdata_from_id_token {
+            core.default_token_to_user(token, id_claims).await?
+        } else {
+            core.fetch_user_info(&Self::auth_token(token)?).await?
+        };
+        login_identity(&user_info).map_err(refuse)?;
+        Ok(user_info)
     }
 
     fn user_info_to_username(
@@ -340,10 +409,8 @@ impl Provider for Globus {
         auth_state: &Value,
     ) -> Option<Result<RefreshOutcome, AuthError>> {
         let response = auth_state.get("token_response").and_then(Value::as_object);
-        let has_auth = response
-            .and_then(|r| r.get("access_token"))
-            .and_then(Value::as_str)
-            .is_some_and(|t| !t.is_empty());
+        let has_auth =
+            response.is_some_and(|r| access_token_for(r, AUTH_RESOURCE_SERVER).is_some());
         let has_groups =
             response.is_some_and(|r| access_token_for(r, GROUPS_RESOURCE_SERVER).is_some());
         if has_auth && (has_groups || !self.config.fetch_groups) {

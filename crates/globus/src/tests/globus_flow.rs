@@ -5,17 +5,19 @@ use std::sync::Arc;
 
 use hubauth_config::{Config, MapEnv, Registry};
 use hubauth_core::Authenticator;
-use hubauth_globus::mock::{Endpoint, GlobusMock, MockGroup, MockHandle, MockUser};
+use hubauth_globus::mock::{
+    Endpoint, GlobusMock, MockGroup, MockHandle, MockUser, globus_client_secret,
+};
 use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-const STAFF: &str = "11111111-0000-4000-8000-000000000001";
-const ADMINS: &str = "11111111-0000-4000-8000-000000000002";
-const GROUPS_SCOPE: &str =
+pub(super) const STAFF: &str = "11111111-0000-4000-8000-000000000001";
+pub(super) const ADMINS: &str = "11111111-0000-4000-8000-000000000002";
+pub(super) const GROUPS_SCOPE: &str =
     "urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships";
-const TRANSFER_SCOPE: &str = "urn:globus:auth:scope:transfer.api.globus.org:all";
+pub(super) const TRANSFER_SCOPE: &str = "urn:globus:auth:scope:transfer.api.globus.org:all";
 
 fn staff() -> MockGroup {
     MockGroup::new(STAFF, "staff")
@@ -33,19 +35,26 @@ fn users() -> Vec<MockUser> {
         MockUser::new("mallory", "example.edu").group(staff()),
         MockUser::new("dummy", "example.com").email("user1@allowed.example.com"),
         MockUser::new("wash", "legitshipping.com@serenity.com"),
+        // Linked identities (listed before the one logged in with, in identity_set).
+        MockUser::new("ada", "globusid.org").linked(MockUser::new("lovelace", "example.edu")),
+        MockUser::new("eve", "example.edu").linked(MockUser::new("eve", "globusid.org")),
     ]
 }
 
-struct Pair {
-    mock: MockHandle,
-    hub: Hub,
-    hub_url: String,
-    clock: Arc<ManualClock>,
+pub(super) struct Pair {
+    pub(super) mock: MockHandle,
+    pub(super) hub: Hub,
+    pub(super) hub_url: String,
+    pub(super) clock: Arc<ManualClock>,
+    /// The client secret, shaped as Globus issues them ([`globus_client_secret`]).
+    pub(super) secret: String,
+    /// The `[GlobusOAuthenticator]` table the hub was built from.
+    pub(super) table: String,
     _dir: TempDir,
     _stop: oneshot::Sender<()>,
 }
 
-fn registry() -> Registry {
+pub(super) fn registry() -> Registry {
     let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
     defs.extend(hubauth_core::options::classes());
     defs.extend(hubauth_local::classes());
@@ -98,11 +107,14 @@ async fn build(
     .await?)
 }
 
-async fn try_pair(class: &str, extra: &str) -> anyhow::Result<Pair> {
+/// A mock and a hub of `class` with its table plus `extra`, in which `@JWKS_URL@` stands
+/// for the mock's key set URL.
+pub(super) async fn try_pair(class: &str, extra: &str) -> anyhow::Result<Pair> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin = format!("http://{}", listener.local_addr()?);
+    let secret = globus_client_secret();
     let mut builder = GlobusMock::builder()
-        .client("hub", "hub-secret", &format!("{origin}/hub/oauth_callback"))
+        .client("hub", &secret, &format!("{origin}/hub/oauth_callback"))
         .auto_approve(Some("alice@globusid.org"));
     for user in users() {
         builder = builder.user(user);
@@ -110,8 +122,9 @@ async fn try_pair(class: &str, extra: &str) -> anyhow::Result<Pair> {
     let mock = builder.start().await?;
     let key = hubauth_store::CryptKeeper::generate_key();
     let table = format!(
-        "client_id = \"hub\"\nclient_secret = \"hub-secret\"\n{}enable_auth_state = true\n{extra}",
-        mock.toml_urls()
+        "client_id = \"hub\"\nclient_secret = \"{secret}\"\n{}enable_auth_state = true\n{}",
+        mock.toml_urls(),
+        extra.replace("@JWKS_URL@", &mock.jwks_url())
     );
     let dir = TempDir::new()?;
     let now = std::time::SystemTime::now()
@@ -140,16 +153,18 @@ async fn try_pair(class: &str, extra: &str) -> anyhow::Result<Pair> {
         hub,
         hub_url: format!("{origin}/hub/"),
         clock,
+        secret,
+        table,
         _dir: dir,
         _stop: tx,
     })
 }
 
-async fn pair(extra: &str) -> Pair {
+pub(super) async fn pair(extra: &str) -> Pair {
     try_pair("GlobusOAuthenticator", extra).await.unwrap()
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -166,7 +181,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 /// The authorize URL the hub sends the browser to.
-async fn authorize_url(c: &reqwest::Client, p: &Pair) -> url::Url {
+pub(super) async fn authorize_url(c: &reqwest::Client, p: &Pair) -> url::Url {
     let start = c
         .get(format!("{}oauth_login", p.hub_url))
         .send()
@@ -176,14 +191,14 @@ async fn authorize_url(c: &reqwest::Client, p: &Pair) -> url::Url {
     url::Url::parse(&location(&start)).unwrap()
 }
 
-fn query(url: &url::Url, key: &str) -> Option<String> {
+pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
 
 /// Logs `user` in through the mock; returns the hub's answer to the callback.
-async fn login_as(p: &Pair, user: &str) -> (reqwest::Client, u16, String) {
+pub(super) async fn login_as(p: &Pair, user: &str) -> (reqwest::Client, u16, String) {
     p.mock.set_auto_approve(Some(user));
     let c = client();
     let authorize = authorize_url(&c, p).await;
@@ -198,7 +213,7 @@ async fn login_as(p: &Pair, user: &str) -> (reqwest::Client, u16, String) {
 }
 
 /// Signs out as a browser does: the "Sign out?" page, then its form; the POST's answer.
-async fn logout(c: &reqwest::Client, p: &Pair) -> reqwest::Response {
+pub(super) async fn logout(c: &reqwest::Client, p: &Pair) -> reqwest::Response {
     let url = format!("{}logout", p.hub_url);
     let page = c.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200, "the confirmation page");
@@ -213,7 +228,7 @@ async fn logout(c: &reqwest::Client, p: &Pair) -> reqwest::Response {
         .unwrap()
 }
 
-async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
+pub(super) async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
     c.get(format!("{}home", p.hub_url))
         .send()
         .await
@@ -222,14 +237,14 @@ async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
         .as_u16()
 }
 
-async fn auth_state(p: &Pair, name: &str) -> Value {
+pub(super) async fn auth_state(p: &Pair, name: &str) -> Value {
     hubauth_server::auth_state::load(p.hub.state(), name)
         .await
         .unwrap()
         .expect("auth_state stored")
 }
 
-async fn stored_user(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
+pub(super) async fn stored_user(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
     p.hub.state().store.get_user(name).await.unwrap()
 }
 

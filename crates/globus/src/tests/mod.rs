@@ -5,3 +5,4 @@
 #![allow(clippy::disallowed_methods)]
 
 mod globus_flow;
+mod globus_service;
