@@ -29,6 +29,50 @@ pub enum DemoProvider {
     Azuread,
 }
 
+impl DemoProvider {
+    /// The name on the command line and the `authenticator_class` short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DemoProvider::Oidc => "oidc",
+            DemoProvider::Dummy => "dummy",
+            DemoProvider::Globus => "globus",
+            DemoProvider::Azuread => "azuread",
+        }
+    }
+
+    /// What the banner says about logging in.
+    fn how(self) -> &'static str {
+        match self {
+            DemoProvider::Dummy => {
+                "  Log in with any username and any password.\n  'admin' is an admin; 'mallory' is blocked (you will see the 403 page).\n"
+            }
+            DemoProvider::Oidc => {
+                "  \"Sign in with hubauth dev IdP\" takes you to the development identity provider.\n  Users (password = name): alice (staff), admin (staff, admins), mallory (not staff: 403).\n"
+            }
+            DemoProvider::Azuread => {
+                "  \"Sign in with Azure AD\" takes you to a local mock of Azure AD (tenant contoso): pick a user.\n  adele (admin), alex (staff), grace (250 groups: read from Microsoft Graph), dan (no group: 403).\n"
+            }
+            DemoProvider::Globus => {
+                "  \"Sign in with Globus\" takes you to a local mock of Globus Auth: pick a user.\n  alice (staff group), admin (staff, admins), bob (no group: 403), mallory (another identity provider: 403).\n"
+            }
+        }
+    }
+
+    /// The 403 page's message in the demo.
+    #[cfg(feature = "demo-providers")]
+    fn refusal(self) -> &'static str {
+        match self {
+            DemoProvider::Azuread => {
+                "Only members of the demo tenant's staff group may use this hub."
+            }
+            DemoProvider::Globus => {
+                "Only members of the demo's staff Globus group from globusid.org may use this hub."
+            }
+            DemoProvider::Oidc | DemoProvider::Dummy => "Only the demo's staff may use this hub.",
+        }
+    }
+}
+
 /// The demo's users at the development provider: (name, password, groups).
 pub const DEMO_USERS: &[(&str, &str, &[&str])] = &[
     ("alice", "alice", &["staff"]),
@@ -154,40 +198,28 @@ async fn provider_config(
     match provider {
         DemoProvider::Dummy => Ok((dummy_config(dir, port, app(false)), None)),
         DemoProvider::Azuread => {
-            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
-            let (mock, table) = hubauth_azuread::mock::start_demo_mock(&callback)
-                .await
-                .map_err(|err| anyhow::anyhow!("starting the Azure AD mock: {err}"))?;
-            env.set(
-                "JUPYTERHUB_CRYPT_KEY",
-                hubauth_store::CryptKeeper::generate_key(),
-            );
-            let text = format!(
-                "# hubauth demo configuration (written by `hubauth demo --provider azuread`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo tenant's staff group may use this hub.\"\n\n{table}",
-                hub_table(dir, port, "azuread", app(true))
-            );
-            Ok((
-                text,
-                Some(Box::pin(async move { mock.shutdown().await }) as Stop),
-            ))
+            let started = hubauth_azuread::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
         }
         DemoProvider::Globus => {
-            let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
-            let (mock, table) = hubauth_globus::mock::start_demo_mock(&callback)
-                .await
-                .context("starting the Globus mock")?;
-            env.set(
-                "JUPYTERHUB_CRYPT_KEY",
-                hubauth_store::CryptKeeper::generate_key(),
-            );
-            let text = format!(
-                "# hubauth demo configuration (written by `hubauth demo --provider globus`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"Only members of the demo's staff Globus group from globusid.org may use this hub.\"\n\n{table}",
-                hub_table(dir, port, "globus", app(true))
-            );
-            Ok((
-                text,
-                Some(Box::pin(async move { mock.shutdown().await }) as Stop),
-            ))
+            let started = hubauth_globus::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
         }
         DemoProvider::Oidc => {
             let secret = hubauth_store::CryptKeeper::generate_key();
@@ -202,6 +234,40 @@ async fn provider_config(
     }
 }
 
+/// The hub's callback URL on the demo's port.
+#[cfg(feature = "demo-providers")]
+fn mock_callback(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/hub/oauth_callback")
+}
+
+/// The demo of a provider through its mock: the mock (started, with the table that logs
+/// in against it) and the hub's configuration around that table. `stop` shuts the mock
+/// down when the demo ends.
+#[cfg(feature = "demo-providers")]
+fn mock_demo<M, E: std::fmt::Display>(
+    provider: DemoProvider,
+    started: std::result::Result<(M, String), E>,
+    stop: impl FnOnce(M) -> Stop,
+    dir: &Path,
+    port: u16,
+    env: &mut MapEnv,
+    app: impl Fn(bool) -> Option<DemoApp>,
+) -> Result<(String, Option<Stop>)> {
+    let name = provider.name();
+    let (mock, table) =
+        started.map_err(|err| anyhow::anyhow!("starting the {name} mock: {err}"))?;
+    env.set(
+        "JUPYTERHUB_CRYPT_KEY",
+        hubauth_store::CryptKeeper::generate_key(),
+    );
+    let text = format!(
+        "# hubauth demo configuration (written by `hubauth demo --provider {name}`)\n{}\n[Authenticator]\nenable_auth_state = true\ncustom_403_message = \"{}\"\n\n{table}",
+        hub_table(dir, port, name, app(true)),
+        provider.refusal()
+    );
+    Ok((text, Some(stop(mock))))
+}
+
 /// The demo's configuration: only the form login, in a build without the providers.
 #[cfg(not(feature = "demo-providers"))]
 async fn provider_config(
@@ -211,12 +277,10 @@ async fn provider_config(
     _env: &mut MapEnv,
     app: impl Fn(bool) -> Option<DemoApp>,
 ) -> Result<(String, Option<Stop>)> {
-    let name = match provider {
-        DemoProvider::Dummy => return Ok((dummy_config(dir, port, app(false)), None)),
-        DemoProvider::Oidc => "oidc",
-        DemoProvider::Globus => "globus",
-        DemoProvider::Azuread => "azuread",
-    };
+    if provider == DemoProvider::Dummy {
+        return Ok((dummy_config(dir, port, app(false)), None));
+    }
+    let name = provider.name();
     anyhow::bail!(
         "this hubauth was built without the demo providers (the `demo-providers` feature), so `--provider {name}` is not available; `hubauth demo --provider dummy` is"
     )
@@ -262,12 +326,7 @@ pub async fn run(port: u16, data_dir: Option<PathBuf>, provider: DemoProvider) -
     let built = crate::build(&config, &registry, &env)?;
     let hub = crate::start(built, &env).await?;
     let result = crate::serve(hub, |url| {
-        let how = match provider {
-            DemoProvider::Dummy => "  Log in with any username and any password.\n  'admin' is an admin; 'mallory' is blocked (you will see the 403 page).\n",
-            DemoProvider::Oidc => "  \"Sign in with hubauth dev IdP\" takes you to the development identity provider.\n  Users (password = name): alice (staff), admin (staff, admins), mallory (not staff: 403).\n",
-            DemoProvider::Azuread => "  \"Sign in with Azure AD\" takes you to a local mock of Azure AD (tenant contoso): pick a user.\n  adele (admin), alex (staff), grace (250 groups: read from Microsoft Graph), dan (no group: 403).\n",
-            DemoProvider::Globus => "  \"Sign in with Globus\" takes you to a local mock of Globus Auth: pick a user.\n  alice (staff group), admin (staff, admins), bob (no group: 403), mallory (another identity provider: 403).\n",
-        };
+        let how = provider.how();
         // The app is everything outside /hub/ on the hub's own address.
         let app_url = url.split("/hub/").next().map_or_else(String::new, |origin| format!("{origin}/"));
         let banner = format!(
