@@ -53,6 +53,8 @@ pub(crate) fn routes() -> Router<Mock<AzureAd>> {
         .route("/v1.0/me/getMemberObjects", post(get_member_objects))
         .route("/v1.0/me/memberOf", get(member_of))
         .route("/v1.0/me", get(me))
+        .route("/{tenant}/oauth2/logout", get(logout))
+        .route("/{tenant}/oauth2/v2.0/logout", get(logout))
 }
 
 /// Which endpoint a path names, by the same shapes as the routes.
@@ -72,6 +74,7 @@ pub(crate) fn endpoint_of(path: &str) -> Option<MockEndpoint> {
             Some(MockEndpoint::Discovery)
         }
         "discovery/keys" | "discovery/v2.0/keys" => Some(MockEndpoint::Keys),
+        "oauth2/logout" | "oauth2/v2.0/logout" => Some(MockEndpoint::Logout),
         _ => None,
     }
 }
@@ -991,6 +994,32 @@ async fn jwks(mock: MockState, Path(segment): Path<String>, query: Params) -> Re
         published.push(keys.second_jwk().clone());
     }
     axum::Json(json!({"keys": published})).into_response()
+}
+
+/// Sign-out (learn.microsoft.com/entra/identity-platform/v2-protocols-oidc, "Send a
+/// sign-out request"): the user's session at Azure ends, and the browser goes to
+/// `post_logout_redirect_uri` when it is a redirect URI registered for an application,
+/// else to a page saying that the user signed out.
+async fn logout(mock: MockState, Path(segment): Path<String>, query: Params) -> Response {
+    let shared = &mock.0;
+    if let Err(response) = resolve_tenant(shared, &segment, true) {
+        return response;
+    }
+    let registered = query.get("post_logout_redirect_uri").filter(|uri| {
+        shared
+            .lock()
+            .clients
+            .iter()
+            .any(|client| client.redirect_uris.contains(uri))
+    });
+    match registered {
+        Some(uri) => (StatusCode::FOUND, [(header::LOCATION, uri.clone())]).into_response(),
+        None => page(
+            StatusCode::OK,
+            "You signed out of your account",
+            "<p>It's a good idea to close all browser windows.</p>",
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- Microsoft Graph

@@ -149,6 +149,8 @@ pub enum MockEndpoint {
     Keys,
     /// Microsoft Graph.
     Graph,
+    /// v1 or v2.0 sign-out (`end_session_endpoint`).
+    Logout,
 }
 
 /// A failure the next response of an endpoint has ([`MockServer::fail_next`]): the
@@ -245,6 +247,15 @@ impl MockAzureAdBuilder {
     pub fn client(mut self, client_id: &str, secret: &str, redirect_uri: &str) -> Self {
         self.clients
             .push(Client::confidential(client_id, secret, redirect_uri));
+        self
+    }
+
+    /// Registers one more redirect URI for an application added with
+    /// [`MockAzureAdBuilder::client`] (also where sign-out may return to).
+    pub fn redirect_uri(mut self, client_id: &str, uri: &str) -> Self {
+        if let Some(client) = self.clients.iter_mut().find(|c| c.client_id == client_id) {
+            client.redirect_uris.push(uri.to_owned());
+        }
         self
     }
 

@@ -144,6 +144,7 @@ async fn pair_with(
         .tenant(TENANT, &["contoso.example"])
         .tenant(TENANT_B, &["fabrikam.example"])
         .client(CLIENT, SECRET, &callback)
+        .redirect_uri(CLIENT, &format!("{origin}/hub/login"))
         .auto_approve(Some(auto));
     for user in users() {
         builder = builder.user(user);
@@ -169,7 +170,12 @@ async fn pair_with(
         table.push_str(&trust_mock());
     }
     // `{origin}` in `extra` stands for the mock's origin, known only now.
-    table.push_str(&extra.replace("{origin}", mock.origin()));
+    // and `{hub}` for the hub's.
+    table.push_str(
+        &extra
+            .replace("{origin}", mock.origin())
+            .replace("{hub}", &origin),
+    );
     let (hub, clock) = start_hub(listener, &table, env).await;
     Pair { mock, hub, clock }
 }
@@ -1536,4 +1542,52 @@ async fn apps_with_custom_signing_keys_are_verified_with_their_appid_keys() {
     assert_eq!(login_as(&p, "ada").await.0, 403);
     p.hub.stop().await;
     p.mock.shutdown().await;
+}
+
+/// Signs out as a browser does: the "Sign out?" page, then its form; the POST's answer.
+async fn logout(c: &reqwest::Client, hub: &TestHub) -> reqwest::Response {
+    let url = format!("{}logout", hub.hub_url);
+    let page = c.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the confirmation page");
+    let html = page.text().await.unwrap();
+    let marker = "name=\"_xsrf\" value=\"";
+    let start = html.find(marker).expect("a form token") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    c.post(&url)
+        .form(&[("_xsrf", &html[start..end])])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn logout_ends_the_hub_session_and_signs_out_at_azure() {
+    // Back to a registered URI (the hub's login page), or Azure's own page otherwise.
+    for (return_to, registered) in [
+        ("{hub}/hub/login", true),
+        ("https://elsewhere.example/", false),
+    ] {
+        let extra = format!(
+            "allow_all = true\nlogout_redirect_url = \"{{origin}}/{TENANT}/oauth2/v2.0/logout?post_logout_redirect_uri={return_to}\"\n"
+        );
+        let p = pair(&extra, "ada").await;
+        let (status, shown, c) = login_as(&p, "ada").await;
+        assert_eq!((status, shown.as_deref()), (303, Some("ada")));
+        let out = logout(&c, &p.hub).await;
+        assert_eq!(out.status(), 302);
+        let to_azure = location(&out);
+        assert!(to_azure.contains("/oauth2/v2.0/logout"), "{to_azure}");
+        let at_azure = c.get(&to_azure).send().await.unwrap();
+        if registered {
+            assert_eq!(at_azure.status(), 302);
+            assert!(location(&at_azure).ends_with("/hub/login"));
+        } else {
+            assert_eq!(at_azure.status(), 200);
+            assert!(at_azure.text().await.unwrap().contains("signed out"));
+        }
+        assert_eq!(p.mock.requests_to(MockEndpoint::Logout).len(), 1);
+        assert_eq!(home(&c, &p.hub).await.0, 302, "the hub session is gone");
+        p.hub.stop().await;
+        p.mock.shutdown().await;
+    }
 }
