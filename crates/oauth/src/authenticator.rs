@@ -346,6 +346,13 @@ impl<P: Provider> RedirectLogin for OAuthenticator<P> {
         auth_state: Option<&Value>,
         after_logout: &str,
     ) -> Option<String> {
+        if let Some(url) = self
+            .provider
+            .logout_redirect(&self.core, auth_state, after_logout)
+            .await
+        {
+            return Some(url);
+        }
         if !self.core.config.oidc_logout {
             return None;
         }

@@ -48,6 +48,19 @@ pub struct Resolved {
     pub keys: Option<Arc<KeySet>>,
 }
 
+/// Endpoints a provider finds its own way at first use, after the configured ones and
+/// OpenID Connect discovery (OpenShift reads its OAuth server's RFC 8414 metadata). It
+/// fills in what is still empty; an error is not remembered, so the next use asks again.
+#[async_trait::async_trait]
+pub trait EndpointDiscovery: Send + Sync + std::fmt::Debug {
+    /// Completes `endpoints`, fetching with `client` (the provider's HTTP client).
+    async fn discover(
+        &self,
+        client: &reqwest::Client,
+        endpoints: &mut Endpoints,
+    ) -> Result<(), AuthError>;
+}
+
 /// The OAuth client: validated options, the HTTP client, endpoints and signing keys.
 pub struct OAuthCore {
     /// The options.
@@ -56,6 +69,7 @@ pub struct OAuthCore {
     pub rules: Rules,
     client: reqwest::Client,
     resolved: RwLock<Option<Arc<Resolved>>>,
+    discovery: Option<Arc<dyn EndpointDiscovery>>,
 }
 
 impl std::fmt::Debug for OAuthCore {
@@ -79,7 +93,15 @@ impl OAuthCore {
             rules,
             client,
             resolved: RwLock::new(None),
+            discovery: None,
         })
+    }
+
+    /// The same client, completing its endpoints at first use with `discovery` (none by
+    /// default).
+    pub fn with_endpoint_discovery(mut self, discovery: Arc<dyn EndpointDiscovery>) -> Self {
+        self.discovery = Some(discovery);
+        self
     }
 
     /// The HTTP client for provider requests (no redirects followed, timeouts set).
@@ -133,6 +155,9 @@ impl OAuthCore {
                 metadata.end_session_endpoint,
             );
             endpoints.iss_in_response = metadata.authorization_response_iss_parameter_supported;
+        }
+        if let Some(discovery) = &self.discovery {
+            discovery.discover(&self.client, &mut endpoints).await?;
         }
         let keys = (!endpoints.jwks_url.is_empty())
             .then(|| Arc::new(KeySet::new(endpoints.jwks_url.clone(), self.client.clone())));

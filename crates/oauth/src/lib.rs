@@ -24,7 +24,7 @@ pub mod token;
 
 pub use authenticator::OAuthenticator;
 pub use claims::ClaimRule;
-pub use core::{Endpoints, OAuthCore};
+pub use core::{EndpointDiscovery, Endpoints, OAuthCore};
 pub use generic::{Generic, GenericOAuthenticator, generic_from_view};
 pub use options::{BasicCredentials, GENERIC_OAUTHENTICATOR, OAUTHENTICATOR, OAuthConfig};
 pub use provider::Provider;

@@ -185,6 +185,20 @@ pub trait Provider: Send + Sync + 'static {
         hubauth_core::LogoutEffects::default()
     }
 
+    /// Where the browser goes after the hub's logout to end the provider's session too,
+    /// given the user's auth_state and the absolute URL to come back to (Auth0's
+    /// `/v2/logout?returnTo=`). Asked before `oidc_logout`'s end_session_endpoint; the
+    /// default `None` leaves that (or no provider logout) as it was.
+    async fn logout_redirect(
+        &self,
+        core: &OAuthCore,
+        auth_state: Option<&Value>,
+        after_logout: &str,
+    ) -> Option<String> {
+        let _ = (core, auth_state, after_logout);
+        None
+    }
+
     /// Values handed to protected apps besides auth_state (see
     /// [`hubauth_core::Authenticator::app_data`]). Default: none.
     fn app_data(
