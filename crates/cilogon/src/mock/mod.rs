@@ -1,0 +1,1 @@
+//! A mock of CILogon (work in progress).

@@ -1,0 +1,2 @@
+//! The crate's behaviour tests.
+#![allow(clippy::disallowed_methods)]
