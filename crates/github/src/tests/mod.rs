@@ -5,3 +5,5 @@
 #![allow(clippy::disallowed_methods)]
 
 mod github_flow;
+mod github_mock;
+mod github_options;
