@@ -181,6 +181,11 @@ impl Provider for GitHub {
                 "{class}.populate_teams_in_auth_state is set but {class}.scope does not request \"read:org\", so the teams will not be fetched. Add \"read:org\" to {class}.scope."
             ));
         }
+        if core.config.basic_auth {
+            warnings.push(format!(
+                "{class}.basic_auth is true: the client id and secret go to GitHub's token endpoint in an HTTP Basic header, but GitHub documents them as request parameters (\"Authorizing OAuth apps\"), and a token request GitHub cannot authenticate is answered with incorrect_client_credentials. Leave {class}.basic_auth unset."
+            ));
+        }
         if email_source(&core.config.username_claim).is_some()
             && !core.config.allow_unverified_email
             && !reads_emails(scope)

@@ -47,12 +47,22 @@ fn defaults_are_upstreams() {
     assert_eq!(config.userdata_url, "https://api.github.com/user");
     assert!(config.scope.is_empty(), "no scope by default");
     assert!(!config.basic_auth, "credentials as parameters");
-    let github = a.provider().config();
-    assert_eq!(github.github_url, "https://github.com");
-    assert_eq!(github.github_api, "https://api.github.com");
-    assert!(github.allowed_organizations.is_empty());
-    assert!(!github.populate_teams_in_auth_state);
+    let options = a.provider().config();
+    assert_eq!(options.github_url, "https://github.com");
+    assert_eq!(options.github_api, "https://api.github.com");
+    assert!(options.allowed_organizations.is_empty());
+    assert!(!options.populate_teams_in_auth_state);
     assert!(a.startup_warnings().iter().all(|w| !w.contains("read:org")));
+    assert_eq!(
+        a.startup_warnings().len(),
+        1,
+        "only the base's: no allow rule: {:?}",
+        a.startup_warnings()
+    );
+    // HTTP Basic is not how GitHub documents client authentication.
+    let a = github(&format!("{MINIMAL}basic_auth = true\n"), &[]);
+    let warnings = a.startup_warnings().join("\n");
+    assert!(warnings.contains("basic_auth"), "{warnings}");
 }
 
 #[test]
