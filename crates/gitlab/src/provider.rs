@@ -1,8 +1,8 @@
 //! `GitLabOAuthenticator`: the GitLab provider plugged into the OAuth base.
 
 use async_trait::async_trait;
-use hubauth_config::{ClassView, ConfigError};
-use hubauth_core::{AuthError, AuthModel};
+use hubauth_config::{ClassView, ConfigError, Origin};
+use hubauth_core::{AuthError, AuthModel, Secret};
 use hubauth_local::Local;
 use hubauth_oauth::http::{ProviderResponse, send};
 use hubauth_oauth::{OAuthConfig, OAuthCore, OAuthenticator, Provider};
@@ -198,6 +198,27 @@ pub fn gitlab_from_view(view: &ClassView<'_>) -> Result<GitLabOAuthenticator, Co
     // Upstream counts every truthy option whose name starts with "allow" as allow config.
     if oauth.base.any_allow_config.is_none() && gitlab.has_membership_rules() {
         oauth.base.any_allow_config = Some(true);
+    }
+    // Upstream reads GITLAB_CLIENT_ID (GITLAB_CLIENT_SECRET) and falls back to
+    // OAUTH_CLIENT_ID (OAUTH_CLIENT_SECRET) when it is unset *or empty*.
+    if matches!(
+        view.origin("client_id"),
+        Origin::Env {
+            var: "GITLAB_CLIENT_ID"
+        }
+    ) && oauth.client_id.is_empty()
+    {
+        oauth.client_id = view.env().var("OAUTH_CLIENT_ID").unwrap_or_default();
+    }
+    if matches!(
+        view.origin("client_secret"),
+        Origin::Env {
+            var: "GITLAB_CLIENT_SECRET"
+        }
+    ) && oauth.client_secret.expose().is_empty()
+    {
+        oauth.client_secret =
+            Secret::new(view.env().var("OAUTH_CLIENT_SECRET").unwrap_or_default());
     }
     oauth.authorize_url = gitlab.authorize_url.clone();
     oauth.token_url = gitlab.token_url.clone();

@@ -6,3 +6,5 @@
 
 mod common;
 mod gitlab_flow;
+mod gitlab_mock;
+mod gitlab_options;
