@@ -46,12 +46,16 @@ pub async fn direct_groups(
             None => {}
             Some(Value::Array(items)) => {
                 for item in items {
-                    // A group without an address cannot match a rule; it is skipped.
-                    if let Some(email) = item.get("email").and_then(Value::as_str)
-                        && !email.is_empty()
-                    {
-                        groups.insert(email.to_ascii_lowercase());
-                    }
+                    // Every group resource has its address; one without cannot be told
+                    // apart from a group a rule names, so the listing is not trusted.
+                    let email = item
+                        .get("email")
+                        .and_then(Value::as_str)
+                        .filter(|email| email.contains('@'))
+                        .ok_or_else(|| {
+                            DirectoryError::BadAnswer("a group has no email address".to_owned())
+                        })?;
+                    groups.insert(email.to_ascii_lowercase());
                 }
             }
             Some(_) => {

@@ -683,6 +683,7 @@ async fn the_directory_api_down_or_answering_garbage_refuses_the_login() {
             "{\"groups\": {\"email\": \"staff@example.com\"}}".into(),
         ),
         Fault::Status(200, "{\"groups\": [], \"nextPageToken\": 7}".into()),
+        Fault::Status(200, "{\"groups\": [{\"name\": \"staff\"}]}".into()),
     ] {
         p.mock.fail_next(Endpoint::Groups, fault.clone());
         let (_, status, _) = login_as(&p, "alice@example.com").await;
@@ -868,6 +869,13 @@ async fn refresh_uses_the_refresh_token_once_the_access_token_expired() {
         .filter(|r| r.form_value("grant_type") == Some("refresh_token"))
         .collect();
     assert_eq!(refreshes.len(), 1);
+    // A refresh answer without an ID token: the user info alone, tied to the account
+    // that signed in.
+    p.mock.omit_id_token(true);
+    p.mock.expire_access_tokens();
+    p.advance(3700);
+    assert_eq!(home(&c, &p).await, 200);
+    p.mock.omit_id_token(false);
     // Suspended at Google: the refresh token stops working, and so does the session.
     p.mock.set_suspended("alice@example.com", true);
     p.advance(3700);
@@ -917,8 +925,10 @@ async fn a_refresh_that_returns_another_account_ends_the_session() {
     .await;
     let (c, status, _) = login_as(&p, "alice@example.com").await;
     assert_eq!(status, 303);
-    // The stored tokens fail; the user info after the refresh claims another account.
+    // The stored tokens fail; the refresh answers without an ID token and the user info
+    // then speaks for another account.
     p.mock.expire_access_tokens();
+    p.mock.omit_id_token(true);
     p.mock
         .override_userinfo("alice@example.com", json!({"id": "1999"}));
     p.advance(3700);
