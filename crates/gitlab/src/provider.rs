@@ -273,6 +273,13 @@ impl Provider for GitLab {
                 "{class}.scope is empty, so GitLab grants its default scope, api: read and write access to everything the user can reach in GitLab, kept in auth_state. GitLab refuses the login (invalid_scope) unless the GitLab application has the api scope. Set {class}.scope = [\"read_user\"], with \"read_api\" when allowed_gitlab_groups or allowed_project_ids is used."
             ));
         }
+        if !core.config.allow_unverified_email
+            && hubauth_oauth::identity::email_source(&core.config.username_claim).is_some()
+        {
+            warnings.push(format!(
+                "{class}.username_claim takes usernames from an email, and GitLab's /user sends no email_verified, so every login will be refused with \"Login with unverified email ... is not allowed\". Keep the default username_claim (\"username\"), or set {class}.allow_unverified_email = true if this GitLab requires email confirmation."
+            ));
+        }
         if self.config.has_membership_rules() && !core.config.base.enable_auth_state {
             warnings.push(format!(
                 "{class}.allowed_gitlab_groups / allowed_project_ids are checked at login, and again at each refresh only with enable_auth_state (the token is kept there); without it a user removed from GitLab keeps their session until it ends."

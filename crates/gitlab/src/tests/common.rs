@@ -121,13 +121,28 @@ pub(super) async fn try_pair_with(
         )
         .auto_approve(Some("ada"));
     let mock = configure(cast(builder)).start().await?;
-    let dir = TempDir::new()?;
-    let text = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nlogin_rate_limit = 0\n\n[{class}]\nclient_id = \"{CLIENT}\"\nclient_secret = \"{SECRET}\"\ngitlab_url = \"{url}\"\nenable_auth_state = true\n{extra}",
-        db = dir.path().join("hub.sqlite").display(),
-        secret = dir.path().join("cookie_secret").display(),
+    let table = format!(
+        "[{class}]\nclient_id = \"{CLIENT}\"\nclient_secret = \"{SECRET}\"\ngitlab_url = \"{url}\"\nenable_auth_state = true\n{extra}",
         url = mock.gitlab_url(),
         extra = extra.replace("@JWKS_URL@", &mock.jwks_url()),
+    );
+    serve_hub(listener, mock, class, &table).await
+}
+
+/// A hub of `class` configured by `table` (its class table, header included), serving
+/// on `listener`, against `mock`.
+pub(super) async fn serve_hub(
+    listener: tokio::net::TcpListener,
+    mock: MockHandle,
+    class: &str,
+    table: &str,
+) -> anyhow::Result<Pair> {
+    let origin = format!("http://{}", listener.local_addr()?);
+    let dir = TempDir::new()?;
+    let text = format!(
+        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nlogin_rate_limit = 0\n\n{table}",
+        db = dir.path().join("hub.sqlite").display(),
+        secret = dir.path().join("cookie_secret").display(),
     );
     let key = hubauth_store::CryptKeeper::generate_key();
     let env = [("JUPYTERHUB_CRYPT_KEY", key.as_str())];

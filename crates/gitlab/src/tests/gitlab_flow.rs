@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::common::{
     ADA, BEN, CLEO, PROJECT, auth_state, client, home, is_admin, location, login_as, pair,
-    try_pair_with,
+    serve_hub, try_pair_with,
 };
 
 fn paths(p: &super::common::Pair, endpoint: Endpoint) -> Vec<String> {
@@ -466,19 +466,12 @@ async fn local_gitlab_logs_in_members_who_are_unix_users() {
 async fn the_demo_mock_table_logs_the_demo_users_in() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
     let (mock, table) =
         hubauth_gitlab::mock::start_demo_mock(&format!("{origin}/hub/oauth_callback"))
             .await
             .unwrap();
     assert!(table.starts_with("[GitLabOAuthenticator]\n"));
-    let built = super::common::build(
-        "GitLabOAuthenticator",
-        &format!("{table}enable_auth_state = true\n"),
-        &[],
-    );
-    assert!(built.is_ok(), "{:?}", built.err());
-    // The picker lists the demo users.
+    // The picker page lists the demo users (no auto-approve in the demo).
     let page = reqwest::get(format!(
         "{}/oauth/authorize?client_id=hubauth-demo&response_type=code&scope=read_user&redirect_uri={}",
         mock.gitlab_url(),
@@ -493,5 +486,25 @@ async fn the_demo_mock_table_logs_the_demo_users_in() {
     for user in ["alice", "admin", "bob", "carol", "mallory"] {
         assert!(page.contains(user), "{page}");
     }
-    mock.shutdown().await;
+    // The demo's table as `hubauth demo` appends it, with auth_state on.
+    let p = serve_hub(
+        listener,
+        mock,
+        "GitLabOAuthenticator",
+        &format!("[Authenticator]\nenable_auth_state = true\n\n{table}"),
+    )
+    .await
+    .unwrap();
+    for (user, status) in [
+        ("alice", 303),
+        ("admin", 303),
+        ("bob", 303),
+        ("carol", 403),
+        ("mallory", 403),
+    ] {
+        assert_eq!(login_as(&p, user).await.1, status, "{user}");
+    }
+    assert_eq!(is_admin(&p, "admin").await, Some(true));
+    assert_eq!(is_admin(&p, "alice").await, Some(false));
+    assert!(p.hub.state().authenticator.startup_warnings().is_empty());
 }

@@ -348,6 +348,17 @@ fn startup_warnings_name_what_would_go_wrong() {
         &[],
     );
     assert!(a.startup_warnings().join("\n").contains("No allow config"));
+    // A username from the email, which GitLab's /user does not mark as verified.
+    let a = gitlab("scope = [\"read_user\"]\nusername_claim = \"email\"\n");
+    assert!(a.startup_warnings().join("\n").contains("email_verified"));
+    let a = gitlab(
+        "scope = [\"read_user\"]\nusername_claim = \"email\"\nallow_unverified_email = true\n",
+    );
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
 }
 
 #[test]
