@@ -508,3 +508,23 @@ async fn the_demo_mock_table_logs_the_demo_users_in() {
     assert_eq!(is_admin(&p, "alice").await, Some(false));
     assert!(p.hub.state().authenticator.startup_warnings().is_empty());
 }
+
+#[tokio::test]
+async fn a_refresh_user_hooks_model_is_still_checked_against_gitlab() {
+    // The hook answers for the user instead of the OAuth refresh; the hub re-checks the
+    // rules on its model, and the GitLab rules ask GitLab with the stored token.
+    let p = pair(
+        "allowed_gitlab_groups = [\"physics/hpc\"]\nauth_refresh_age = 10\nrefresh_user_hook = \"#{ name: user }\"\n",
+    )
+    .await;
+    let (c, status, _) = login_as(&p, "ada").await;
+    assert_eq!(status, 303);
+    let checks = p.mock.count(Endpoint::GroupMembers);
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p).await, 200);
+    assert_eq!(p.mock.count(Endpoint::GroupMembers), checks + 1);
+    assert_eq!(p.mock.count(Endpoint::User), 1, "the hook replaced /user");
+    p.mock.set_group_member("physics/hpc", ADA, None);
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p).await, 302);
+}
