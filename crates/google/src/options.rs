@@ -11,8 +11,9 @@ use serde_json::Value;
 pub const DEFAULT_GOOGLE_API_URL: &str = "https://www.googleapis.com";
 /// Google's authorization endpoint, the default of `authorize_url`.
 pub const DEFAULT_AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
-/// The issuers Google's ID tokens name (Google's OpenID Connect documentation: "Always
-/// https://accounts.google.com or accounts.google.com").
+/// The issuers Google's ID tokens name: Google's OpenID Connect documentation
+/// (<https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload>)
+/// gives `iss` as one of these two spellings.
 pub const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
 /// The scope the service account asks for: reading groups in the Admin SDK Directory API
 /// (the scope `groups.list` documents; the one upstream's documentation delegates).

@@ -347,3 +347,38 @@ fn local_google_reads_the_same_table() {
     let local = hubauth_google::local_google_from_view(&view).unwrap();
     assert_eq!(local.class_name(), "LocalGoogleOAuthenticator");
 }
+
+/// The example of the guide's Google section (/work/notes/guide-google.md), kept here so
+/// that it cannot drift from the options.
+#[test]
+fn the_guides_example_builds() {
+    let registry = registry();
+    let text = r#"
+[Hub]
+authenticator_class = "google"
+
+[GoogleOAuthenticator]
+client_id = "1234567890-abcdefghijklmnop.apps.googleusercontent.com"
+client_secret = "GOCSPX-change-me"                  # or OAUTH_CLIENT_SECRET
+oauth_callback_url = "https://hub.example.org/hub/oauth_callback"
+hosted_domain = ["example.com"]                     # or HOSTED_DOMAIN="example.com"
+allowed_google_groups = { "example.com" = ["jupyterhub-users"] }
+admin_google_groups = { "example.com" = ["jupyterhub-admins"] }
+google_service_account_keys = { "example.com" = "/etc/hubauth/google-groups.json" }
+gsuite_administrator = { "example.com" = "groups-reader" }
+extra_authorize_params = { access_type = "offline", prompt = "consent" }
+enable_auth_state = true                            # needs JUPYTERHUB_CRYPT_KEY
+auth_refresh_age = 900
+"#;
+    let config = Config::parse(text, "guide.toml", &registry).unwrap();
+    let env = MapEnv::new();
+    let google =
+        hubauth_google::google_from_view(&config.view(&registry, "GoogleOAuthenticator", &env))
+            .unwrap();
+    let settings = google.provider().config();
+    assert_eq!(
+        settings.domains["example.com"].administrator,
+        "groups-reader@example.com"
+    );
+    assert!(settings.strip_domain);
+}
