@@ -63,6 +63,8 @@ pub(super) struct Pair {
     pub(super) hub_url: String,
     pub(super) clock: Arc<ManualClock>,
     pub(super) dir: TempDir,
+    /// The hub's client secret at Google.
+    pub(super) secret: String,
     _stop: oneshot::Sender<()>,
 }
 
@@ -203,6 +205,7 @@ pub(super) async fn try_pair_with(
         hub_url: format!("{origin}/hub/"),
         clock,
         dir,
+        secret,
         _stop: tx,
     })
 }
@@ -446,6 +449,34 @@ async fn allowed_and_admin_google_groups_decide_access_and_admin() {
     let (_, status, _) = login_as(&p, "bob@example.com").await;
     assert_eq!(status, 303);
     assert!(stored(&p, "bob").await.unwrap().admin);
+}
+
+#[tokio::test]
+async fn blocked_users_wins_over_every_google_rule() {
+    let p = pair(&format!(
+        "hosted_domain = [\"example.com\"]\nallowed_hosted_domains = [\"example.com\"]\nallowed_google_groups = {{ \"example.com\" = [\"staff\"] }}\nadmin_google_groups = {{ \"example.com\" = [\"hub-admins\"] }}\nblocked_users = [\"admin\"]\n{GROUPS}"
+    ))
+    .await;
+    let (c, status, _) = login_as(&p, "admin@example.com").await;
+    assert_eq!(status, 403);
+    assert_eq!(home(&c, &p).await, 302);
+    let (_, status, _) = login_as(&p, "alice@example.com").await;
+    assert_eq!(status, 303);
+}
+
+#[tokio::test]
+async fn allowed_scopes_compares_googles_long_scope_names() {
+    let long = "https://www.googleapis.com/auth/userinfo.email";
+    let p = pair(&format!(
+        "scope = [\"openid\", \"{long}\"]\nallowed_scopes = [\"{long}\"]\n"
+    ))
+    .await;
+    let (_, status, body) = login_as(&p, "alice@example.com").await;
+    assert_eq!(status, 303, "{body}");
+    // The short name is never what Google reports as granted.
+    let p = pair("allowed_scopes = [\"email\"]\n").await;
+    let (_, status, _) = login_as(&p, "alice@example.com").await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test]
@@ -938,6 +969,47 @@ async fn a_refresh_that_returns_another_account_ends_the_session() {
 // ---- the rest -------------------------------------------------------------------------
 
 #[tokio::test]
+async fn no_token_secret_key_or_assertion_reaches_the_log() {
+    let log = super::logs::capture();
+    let p = pair(&format!(
+        "allowed_google_groups = {{ \"example.com\" = [\"staff\"] }}\nextra_authorize_params = {{ access_type = \"offline\", prompt = \"consent\" }}\n{GROUPS}"
+    ))
+    .await;
+    let (c, status, _) = login_as(&p, "alice@example.com").await;
+    assert_eq!(status, 303);
+    // A refresh with the refresh token, a refused login, failures at Google.
+    p.mock.expire_access_tokens();
+    p.advance(3700);
+    assert_eq!(home(&c, &p).await, 200);
+    p.mock.revoke_delegation(SERVICE_ACCOUNT);
+    p.mock.expire_delegated_tokens();
+    p.advance(3700);
+    let (_, status, _) = login_as(&p, "admin@example.com").await;
+    assert_eq!(status, 502);
+    p.mock.forge_id_tokens(true);
+    let (_, status, _) = login_as(&p, "bob@example.com").await;
+    assert_eq!(status, 403);
+    let text = log.text();
+    assert!(text.contains("Google"), "the log was captured: {text}");
+    let tokens = p.mock.all_tokens();
+    assert!(tokens.len() >= 5, "user and delegated tokens were issued");
+    for token in &tokens {
+        assert!(!text.contains(token.as_str()), "a token is in the log");
+    }
+    assert!(!text.contains(&p.secret), "the client secret is in the log");
+    // JWTs (ID tokens, assertions) start with the base64 of '{"'.
+    assert!(!text.contains("eyJ"), "a JWT is in the log");
+    let key = p.mock.service_account_key(SERVICE_ACCOUNT).unwrap();
+    let key: Value = serde_json::from_str(&key).unwrap();
+    let pem = key["private_key"].as_str().unwrap();
+    let body_line = pem.lines().nth(2).unwrap();
+    assert!(
+        !text.contains(body_line),
+        "the service account key is in the log"
+    );
+}
+
+#[tokio::test]
 async fn manage_groups_takes_hub_groups_from_google_groups() {
     let p = pair(&format!(
         "manage_groups = true\nauth_state_groups_key = \"google_user.google_groups\"\nadmin_groups = [\"hub-admins\"]\nallow_all = true\n{GROUPS}"
@@ -1026,6 +1098,7 @@ async fn the_demo_mock_table_starts_a_working_hub() {
         hub_url: format!("{origin}/hub/"),
         clock,
         dir,
+        secret: String::new(),
         _stop: tx,
     };
     let (_, status, body) = login_as(&p, "alice@example.com").await;

@@ -8,3 +8,4 @@
 mod google_flow;
 mod google_mock;
 mod google_options;
+mod logs;
