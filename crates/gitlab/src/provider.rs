@@ -291,7 +291,8 @@ impl Provider for GitLab {
     /// The membership checks run here, where the OAuth base builds the model at login and
     /// at refresh, so that GitLab being unavailable during a refresh is an outage (the
     /// session stays and the refresh is retried) rather than a refusal. They run only for
-    /// a user no other allow rule admits (upstream asks GitLab only then), and their
+    /// a user no other allow rule admits and who is not blocked (upstream asks GitLab only
+    /// then), and their
     /// result travels to the allow stage in the model, unstored.
     async fn update_auth_model(
         &self,
@@ -302,7 +303,11 @@ impl Provider for GitLab {
             return Ok(model);
         }
         let name = core.rules.normalize_username(&model.name);
-        if core.oauth_allows(&name, &model) || core.rules.check_allowed(&name, Some(&model)) {
+        // Blocked users are refused before the allow stage: nothing to ask GitLab.
+        if !core.rules.check_blocked_users(&name)
+            || core.oauth_allows(&name, &model)
+            || core.rules.check_allowed(&name, Some(&model))
+        {
             return Ok(model);
         }
         let found = self

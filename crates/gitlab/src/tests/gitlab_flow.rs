@@ -118,6 +118,11 @@ async fn blocked_users_are_refused_even_as_group_members() {
     let p = pair("allowed_gitlab_groups = [\"physics/hpc\"]\nblocked_users = [\"ada\"]\n").await;
     let (_, status, _) = login_as(&p, "ada").await;
     assert_eq!(status, 403);
+    assert_eq!(
+        p.mock.count(Endpoint::GroupMembers),
+        0,
+        "GitLab is not asked"
+    );
     let (_, status, _) = login_as(&p, "ben").await;
     assert_eq!(status, 303);
 }
