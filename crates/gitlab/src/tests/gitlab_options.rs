@@ -437,3 +437,43 @@ fn the_local_variant_takes_local_and_gitlab_options() {
     );
     assert!(built.is_ok(), "{:?}", built.err());
 }
+
+/// The configuration the guide's GitLab section shows (`docs/guide/02-authenticators.md`),
+/// verbatim: it builds, and gives no start-up warning.
+const GUIDE_EXAMPLE: &str = r#"[Hub]
+authenticator_class = "gitlab"
+
+[GitLabOAuthenticator]
+client_id = "4c1f9b0e7d3a2b6c8e5f1a0d9c7b3e2f4a6d8c0b1e3f5a7c9d2b4e6f8a0c1d3e"  # or GITLAB_CLIENT_ID
+client_secret = "change-me"                       # or GITLAB_CLIENT_SECRET
+oauth_callback_url = "https://hub.example.org/hub/oauth_callback"
+gitlab_url = "https://gitlab.example.org"         # or GITLAB_URL; the default is https://gitlab.com
+scope = ["read_user", "read_api"]
+allowed_gitlab_groups = ["research", "teaching/ml-course"]   # full paths, subgroups too
+allowed_project_ids = ["4527"]                    # Developer or higher; ids as strings
+admin_users = ["ada"]
+enable_auth_state = true                          # refresh re-checks the rules; needs JUPYTERHUB_CRYPT_KEY
+auth_refresh_age = 900
+"#;
+
+#[test]
+fn the_guides_example_builds_without_warnings() {
+    let registry = registry();
+    let config = Config::parse(GUIDE_EXAMPLE, "guide", &registry).unwrap();
+    let env = MapEnv::from_iter([(
+        "JUPYTERHUB_CRYPT_KEY",
+        "0000000000000000000000000000000000000000000000000000000000000001",
+    )]);
+    let a = hubauth_gitlab::gitlab_from_view(&config.view(&registry, "GitLabOAuthenticator", &env))
+        .unwrap();
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
+    let gitlab = a.provider().config();
+    assert_eq!(gitlab.gitlab_api, "https://gitlab.example.org/api/v4");
+    assert!(gitlab.allowed_gitlab_groups.contains("teaching/ml-course"));
+    assert!(gitlab.allowed_project_ids.contains(&4527));
+    assert!(hubauth_server::HubConfig::from_view(&config.view(&registry, "Hub", &env)).is_ok());
+}
