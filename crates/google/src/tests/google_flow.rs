@@ -880,6 +880,36 @@ async fn refresh_rechecks_groups_and_ends_access_when_removed() {
 }
 
 #[tokio::test]
+async fn an_outage_at_refresh_keeps_the_session_and_asks_again_later() {
+    let p = pair(&format!(
+        "allowed_google_groups = {{ \"example.com\" = [\"staff\"] }}\n{GROUPS}"
+    ))
+    .await;
+    let (c, status, _) = login_as(&p, "alice@example.com").await;
+    assert_eq!(status, 303);
+    p.mock.set_down(Endpoint::Groups, true);
+    p.advance(301);
+    assert_eq!(home(&c, &p).await, 200, "kept during the outage");
+    p.mock.set_down(Endpoint::Groups, false);
+    let listings = p.mock.count(Endpoint::Groups);
+    p.advance(60);
+    assert_eq!(home(&c, &p).await, 200);
+    assert_eq!(
+        p.mock.count(Endpoint::Groups),
+        listings,
+        "not before auth_refresh_age"
+    );
+    p.advance(301);
+    assert_eq!(home(&c, &p).await, 200);
+    assert!(p.mock.count(Endpoint::Groups) > listings, "asked again");
+    // And once Google answers that alice left staff, the session ends.
+    p.mock
+        .set_members("staff@example.com", &["admin@example.com"]);
+    p.advance(301);
+    assert_eq!(home(&c, &p).await, 302);
+}
+
+#[tokio::test]
 async fn refresh_uses_the_refresh_token_once_the_access_token_expired() {
     let p = pair(
         "allow_all = true\nextra_authorize_params = { access_type = \"offline\", prompt = \"consent\" }\n",
