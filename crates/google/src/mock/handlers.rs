@@ -45,7 +45,10 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 /// The error body of Google's JSON APIs (the Directory API, the v1 user info):
-/// `{"error": {"code", "message", "errors": [{"message", "domain", "reason"}], "status"}}`.
+/// `{"error": {"code", "message", "errors": [{"message", "domain", "reason"}], "status"}}`,
+/// the HTTP status mapped to the `status` name as
+/// <https://cloud.google.com/apis/design/errors#http_mapping> lists it, with the older
+/// `errors` list the Admin SDK still sends (its `reason` is what clients read).
 fn api_error(status: StatusCode, message: &str, reason: &str) -> Response {
     let grpc = match status.as_u16() {
         400 => "INVALID_ARGUMENT",
