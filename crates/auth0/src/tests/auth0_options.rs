@@ -153,3 +153,26 @@ fn the_default_scope_gets_startup_warnings() {
             .any(|w| w.contains("Auth0OAuthenticator.scope"))
     );
 }
+
+/// The example of the guide's Auth0 section, as written there.
+pub(super) const GUIDE_EXAMPLE: &str = r#"auth0_domain = "example.us.auth0.com"               # or AUTH0_DOMAIN
+client_id = "k3XQ0bV8nWc4YpR7sT2uA9dF6gH1jL5m"     # or OAUTH_CLIENT_ID
+client_secret = "change-me"                         # or OAUTH_CLIENT_SECRET
+oauth_callback_url = "https://hub.example.org/hub/oauth_callback"
+scope = ["openid", "profile", "email"]
+manage_groups = true                                # roles an Action adds to the user info
+auth_state_groups_key = { script = "auth_state.auth0_user[\"https://hub.example.org/roles\"]" }
+allowed_groups = ["staff"]
+admin_groups = ["hub-admins"]
+"#;
+
+#[test]
+fn the_guides_example_builds_without_warnings() {
+    let (a, warnings) = authenticator("Auth0OAuthenticator", GUIDE_EXAMPLE, &[]).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
+}

@@ -157,3 +157,23 @@ fn display_names_in_allowed_teams_get_a_startup_warning() {
     assert_eq!(about.len(), 1, "{warnings:?}");
     assert!(about[0].contains("\"Data Science\""));
 }
+
+/// The example of the guide's Bitbucket section, as written there.
+pub(super) const GUIDE_EXAMPLE: &str = r#"client_id = "Qv7xKp3mNf2Lw9RtYh"                   # the consumer's Key, or BITBUCKET_CLIENT_ID
+client_secret = "change-me"                        # the consumer's Secret, or BITBUCKET_CLIENT_SECRET
+oauth_callback_url = "https://hub.example.org/hub/oauth_callback"
+allowed_teams = ["example-lab"]                     # workspace slugs: https://bitbucket.org/example-lab/
+admin_users = ["ada-lovelace"]                      # Bitbucket usernames
+enable_auth_state = true                            # keeps the Bitbucket tokens; needs JUPYTERHUB_CRYPT_KEY
+"#;
+
+#[test]
+fn the_guides_example_builds_without_warnings() {
+    let (a, warnings) = authenticator("BitbucketOAuthenticator", GUIDE_EXAMPLE, &[]).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
+}

@@ -161,3 +161,24 @@ fn invalid_values_are_startup_errors() {
         assert!(err.to_string().contains(option), "{table}: {err}");
     }
 }
+
+/// The example of the guide's OpenShift section, as written there.
+pub(super) const GUIDE_EXAMPLE: &str = r#"openshift_url = "https://api.ocp.example.com:6443"   # or OPENSHIFT_URL; inside the cluster the default works
+client_id = "jupyterhub"                             # the OAuthClient's name
+client_secret = "change-me"                          # its secret, or OAUTH_CLIENT_SECRET
+oauth_callback_url = "https://jupyterhub.apps.ocp.example.com/hub/oauth_callback"
+manage_groups = true                                 # OpenShift groups become hub groups
+allowed_groups = ["data-science"]
+admin_groups = ["jupyterhub-admins"]
+"#;
+
+#[test]
+fn the_guides_example_builds_without_warnings() {
+    let (a, warnings) = authenticator("OpenShiftOAuthenticator", GUIDE_EXAMPLE, &[]).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
+}
