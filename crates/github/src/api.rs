@@ -13,7 +13,7 @@
 //!   (<https://docs.github.com/rest/teams/members#get-team-membership-for-a-user>): 200
 //!   with `state` `active` or `pending` (an invitation not yet accepted), 404 without a
 //!   membership. Only `active` counts. (Upstream asks the undocumented
-//!   `/orgs/{org}/teams/{team}/members/{username}` instead.)
+//!   `/orgs/{org}/teams/{team}/members/{username}` instead, F17.)
 //! - List email addresses for the authenticated user, `GET /user/emails`
 //!   (<https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user>),
 //!   and list teams for the authenticated user, `GET /user/teams`

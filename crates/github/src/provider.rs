@@ -171,6 +171,7 @@ impl Provider for GitHub {
         let class = self.class_name();
         let scope = &core.config.scope;
         let mut warnings = self.config.warnings.clone();
+        // F17: without read:org GitHub hides private memberships and every team.
         if !self.config.allowed_organizations.is_empty() && !reads_org(scope) {
             warnings.push(format!(
                 "{class}.allowed_organizations is set but {class}.scope does not request \"read:org\": GitHub will only show public organization memberships and no team memberships, so members who keep their membership private, and every team entry, will be refused. Add \"read:org\" to {class}.scope."
@@ -186,6 +187,7 @@ impl Provider for GitHub {
                 "{class}.basic_auth is true: the client id and secret go to GitHub's token endpoint in an HTTP Basic header, but GitHub documents them as request parameters (\"Authorizing OAuth apps\"), and a token request GitHub cannot authenticate is answered with incorrect_client_credentials. Leave {class}.basic_auth unset."
             ));
         }
+        // F27: an email username needs GitHub's word that the address is verified.
         if email_source(&core.config.username_claim).is_some()
             && !core.config.allow_unverified_email
             && !reads_emails(scope)
@@ -197,7 +199,8 @@ impl Provider for GitHub {
         warnings
     }
 
-    /// `GET /user` with the access token, then the emails (see [`GitHub::add_emails`]).
+    /// `GET /user` with the access token, then the emails: the primary one from
+    /// `GET /user/emails` when the profile shows none, and whether GitHub verified it.
     /// The email is read here, before the username, so that `username_claim = "email"`
     /// works for users whose email is private too.
     async fn token_to_user(
@@ -249,7 +252,8 @@ impl Provider for GitHub {
     }
 
     /// `allowed_organizations`, asked of GitHub for the user's `login` (not the hub name,
-    /// which `username_claim` or `username_map` may have made another GitHub user's).
+    /// which `username_claim` or `username_map` may have made another GitHub user's;
+    /// upstream asks about the hub name, F17).
     /// The first entry the user is in allows; an entry GitHub could not answer refuses
     /// with the error when no other entry allows.
     async fn check_allowed(

@@ -398,3 +398,48 @@ async fn the_authorize_request_carries_the_scope_state_and_pkce() {
 async fn authorize_url_of(p: &super::github_flow::Pair) -> url::Url {
     super::github_flow::authorize_url(&client(), &p.hub_url).await
 }
+
+/// The examples of the guide's GitHubOAuthenticator section, as written there.
+const GUIDE_EXAMPLES: [&str; 2] = [
+    r#"[Hub]
+authenticator_class = "github"
+
+[GitHubOAuthenticator]
+client_id = "Ov23liAbCdEf0123456789"         # the app's Client ID, or GITHUB_CLIENT_ID
+client_secret = "change-me"                  # or GITHUB_CLIENT_SECRET (then OAUTH_CLIENT_SECRET)
+oauth_callback_url = "https://hub.example.org/hub/oauth_callback"
+scope = ["read:org", "user:email"]           # private memberships and teams; private emails
+allowed_organizations = ["jupyterhub", "my-org:hub-users"]
+admin_users = ["octocat"]
+enable_auth_state = true                     # needs JUPYTERHUB_CRYPT_KEY; refresh needs it
+"#,
+    r#"[GitHubOAuthenticator]
+github_url = "https://github.example.org"    # a GitHub Enterprise Server, or GITHUB_URL
+client_id = "Iv1.0123456789abcdef"
+client_secret = "change-me"
+scope = ["read:org"]
+allowed_organizations = ["research:hub-users"]
+populate_teams_in_auth_state = true
+manage_groups = true
+auth_state_groups_key = { script = "auth_state.teams.map(|t| t.organization.login + \":\" + t.slug)" }
+admin_groups = ["research:hub-admins"]
+enable_auth_state = true
+"#,
+];
+
+#[test]
+fn the_guides_examples_build() {
+    for example in GUIDE_EXAMPLES {
+        let a = try_github(example, &[]).unwrap_or_else(|err| panic!("{err}\n{example}"));
+        assert!(
+            a.startup_warnings().iter().all(|w| !w.contains("read:org")),
+            "{:?}",
+            a.startup_warnings()
+        );
+    }
+    let enterprise = github(GUIDE_EXAMPLES[1], &[]);
+    assert_eq!(
+        enterprise.core().config.userdata_url,
+        "https://github.example.org/api/v3/user"
+    );
+}
