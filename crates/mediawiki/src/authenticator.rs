@@ -428,8 +428,17 @@ impl RedirectLogin for MWOAuthenticator {
     ) -> Result<RedirectStart, AuthError> {
         let mut callback = url::Url::parse(redirect_uri)
             .map_err(|err| AuthError::Internal(format!("the callback URL is not a URL: {err}")))?;
+        // The hub reads `state` and `code` from the callback: the only ones it carries
+        // are this login's.
+        let kept: Vec<(String, String)> = callback
+            .query_pairs()
+            .into_owned()
+            .filter(|(key, _)| key != "state" && key != "code")
+            .collect();
         callback
             .query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
             .append_pair("state", state)
             .append_pair("code", CALLBACK_CODE);
         let request = self

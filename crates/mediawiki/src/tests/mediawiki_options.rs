@@ -9,6 +9,7 @@ use hubauth_core::{Authenticator, LoginKind};
 use hubauth_mediawiki::MWOAuthenticator;
 use hubauth_mediawiki::mock::{Fault, MediaWikiMock, MockConsumer, Page};
 use hubauth_mediawiki::wiki::Wiki;
+use hubauth_server::Clock as _;
 
 use super::hub::{authenticator, registry};
 
@@ -297,4 +298,85 @@ fn the_class_is_registered_with_upstreams_options() {
     // Built through the shared builder, as the CLI's catalog does.
     let (built, _) = authenticator(CREDENTIALS, &[]).unwrap();
     assert_eq!(built.class_name(), "MWOAuthenticator");
+}
+
+/// The example of the guide's MediaWiki section, as written there.
+pub(super) const GUIDE_EXAMPLE: &str = r#"client_id = "0123456789abcdef0123456789abcdef"   # the consumer token, or OAUTH_CLIENT_ID
+client_secret = "change-me"                        # the secret token, or OAUTH_CLIENT_SECRET
+oauth_callback_url = "https://hub.example.org/hub/oauth_callback"
+mw_index_url = "https://meta.wikimedia.org/w/index.php"   # the default, or MW_INDEX_URL
+allowed_users = ["Alice Smith"]                    # wiki user names, written as the wiki writes them
+admin_users = ["Ada Lovelace"]
+manage_groups = true
+auth_state_groups_key = "MEDIAWIKI_USER_IDENTITY.groups"
+allowed_groups = ["autoconfirmed"]                 # the identity's wiki groups
+admin_groups = ["sysop"]
+enable_auth_state = true                           # keeps the access token; needs JUPYTERHUB_CRYPT_KEY
+"#;
+
+#[test]
+fn the_guides_example_builds_without_warnings() {
+    let (a, warnings) = authenticator(GUIDE_EXAMPLE, &[]).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
+    assert!(a.rules().is_in_allowed_users("Alice_Smith"));
+    assert!(a.rules().config().admin_users.contains("Ada_Lovelace"));
+}
+
+#[tokio::test]
+async fn a_configured_callback_url_keeps_its_query_and_gets_this_logins_state() {
+    let p = super::hub::pair("allow_all = true\n").await;
+    let (mw, _) = concrete(
+        &format!(
+            "client_id = \"{}\"\nclient_secret = \"{}\"\n{}",
+            super::hub::KEY,
+            super::hub::SECRET,
+            p.mock.toml_urls()
+        ),
+        &[],
+    )
+    .unwrap();
+    let login = mw.redirect_login().unwrap();
+    let callback = format!("{}oauth_callback?tenant=a&state=old&code=old", p.hub_url);
+    let started = login
+        .begin(
+            &hubauth_core::RequestContext::at(p.clock.now()),
+            "new-state",
+            &callback,
+        )
+        .await
+        .unwrap();
+    let key = started.pending.nonce.clone().unwrap();
+    assert_eq!(
+        started.pending.code_verifier,
+        p.mock.request_token_secret(&key)
+    );
+    let recorded = p.mock.requests_to(hubauth_mediawiki::mock::Endpoint::Index);
+    assert_eq!(recorded.len(), 1);
+    // The wiki sends the browser back to the callback given at initiate.
+    let at_wiki = super::hub::client()
+        .get(&started.authorize_url)
+        .send()
+        .await
+        .unwrap();
+    let back = url::Url::parse(&super::hub::location(&at_wiki)).unwrap();
+    let pairs: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+    let values = |name: &str| -> Vec<&str> {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(values("tenant"), ["a"]);
+    assert_eq!(values("state"), ["new-state"]);
+    assert_eq!(
+        values("code"),
+        [hubauth_mediawiki::authenticator::CALLBACK_CODE]
+    );
+    assert_eq!(values("oauth_token"), [key.as_str()]);
 }
