@@ -73,6 +73,22 @@ fn ldap(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(hubauth_ldap::LdapAuthenticator::from_view(view)?))
 }
 
+fn github(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_github::github_from_view(view)?))
+}
+
+fn google(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_google::google_from_view(view)?))
+}
+
+fn gitlab(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_gitlab::gitlab_from_view(view)?))
+}
+
+fn local_gitlab(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_gitlab::local_gitlab_from_view(view)?))
+}
+
 fn globus(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(hubauth_globus::globus_from_view(view)?))
 }
@@ -158,6 +174,60 @@ pub const ENTRIES: &[Entry] = &[
         build: local_azuread,
     },
     Entry {
+        class: "GitHubOAuthenticator",
+        aliases: &[
+            "github",
+            "oauthenticator.github.GitHubOAuthenticator",
+            "oauthenticator.GitHubOAuthenticator",
+        ],
+        build: github,
+    },
+    Entry {
+        class: "LocalGitHubOAuthenticator",
+        aliases: &[
+            "local-github",
+            "oauthenticator.github.LocalGitHubOAuthenticator",
+            "oauthenticator.LocalGitHubOAuthenticator",
+        ],
+        build: hubauth_github::local_github_from_view,
+    },
+    Entry {
+        class: "GoogleOAuthenticator",
+        aliases: &[
+            "google",
+            "oauthenticator.google.GoogleOAuthenticator",
+            "oauthenticator.GoogleOAuthenticator",
+        ],
+        build: google,
+    },
+    Entry {
+        class: "LocalGoogleOAuthenticator",
+        aliases: &[
+            "local-google",
+            "oauthenticator.google.LocalGoogleOAuthenticator",
+            "oauthenticator.LocalGoogleOAuthenticator",
+        ],
+        build: hubauth_google::local_google_from_view,
+    },
+    Entry {
+        class: "GitLabOAuthenticator",
+        aliases: &["gitlab", "oauthenticator.gitlab.GitLabOAuthenticator"],
+        build: gitlab,
+    },
+    Entry {
+        class: "LocalGitLabOAuthenticator",
+        aliases: &[
+            "local-gitlab",
+            "oauthenticator.gitlab.LocalGitLabOAuthenticator",
+        ],
+        build: local_gitlab,
+    },
+    Entry {
+        class: "MWOAuthenticator",
+        aliases: &["mediawiki", "oauthenticator.mediawiki.MWOAuthenticator"],
+        build: hubauth_mediawiki::mediawiki_authenticator,
+    },
+    Entry {
         class: "LDAPAuthenticator",
         aliases: &[
             "ldap",
@@ -182,6 +252,10 @@ pub fn class_defs() -> Vec<&'static ClassDef> {
     defs.push(&LOCAL_GENERIC_OAUTHENTICATOR);
     defs.extend(hubauth_globus::classes());
     defs.extend(hubauth_azuread::classes());
+    defs.extend(hubauth_github::classes());
+    defs.extend(hubauth_google::classes());
+    defs.extend(hubauth_gitlab::classes());
+    defs.extend(hubauth_mediawiki::classes());
     defs.extend(hubauth_ldap::classes());
     defs
 }
