@@ -27,6 +27,14 @@ pub enum DemoProvider {
     Globus,
     /// AzureAdOAuthenticator against a local mock of Azure AD and Microsoft Graph.
     Azuread,
+    /// GitHubOAuthenticator against a local mock of a GitHub Enterprise Server.
+    Github,
+    /// GoogleOAuthenticator against a local mock of Google and its Directory API.
+    Google,
+    /// GitLabOAuthenticator against a local mock of GitLab.
+    Gitlab,
+    /// MWOAuthenticator against a local mock of a wiki's OAuth extension.
+    Mediawiki,
 }
 
 impl DemoProvider {
@@ -37,6 +45,10 @@ impl DemoProvider {
             DemoProvider::Dummy => "dummy",
             DemoProvider::Globus => "globus",
             DemoProvider::Azuread => "azuread",
+            DemoProvider::Github => "github",
+            DemoProvider::Google => "google",
+            DemoProvider::Gitlab => "gitlab",
+            DemoProvider::Mediawiki => "mediawiki",
         }
     }
 
@@ -55,6 +67,18 @@ impl DemoProvider {
             DemoProvider::Globus => {
                 "  \"Sign in with Globus\" takes you to a local mock of Globus Auth: pick a user.\n  alice (staff group), admin (staff, admins), bob (no group: 403), mallory (another identity provider: 403).\n"
             }
+            DemoProvider::Github => {
+                "  \"Sign in with GitHub\" takes you to a local mock of a GitHub Enterprise Server: pick a user.\n  alice (team staff), admin (teams staff and admins: an admin), bob (another organization: 403), mallory (invited to staff, not accepted: 403).\n"
+            }
+            DemoProvider::Google => {
+                "  \"Sign in with Google\" takes you to a local mock of Google: pick an account.\n  alice@example.com (staff group), admin@example.com (staff, hub-admins), bob@example.com (no group: 403), mallory@gmail.com (not in the example.com Workspace: 403).\n"
+            }
+            DemoProvider::Gitlab => {
+                "  \"Sign in with GitLab\" takes you to a local mock of GitLab: pick a user.\n  alice (group demo-lab/notebooks), admin (owns demo-lab; an admin), bob (Developer of project 4242), carol (Guest of it: 403), mallory (neither: 403).\n"
+            }
+            DemoProvider::Mediawiki => {
+                "  \"Sign in with MediaWiki\" takes you to a local mock of a wiki's OAuth pages: pick a user.\n  Alice (autoconfirmed), Admin (sysop: an admin), Bob (3 edits, not autoconfirmed: 403), Mallory (locked: the wiki refuses her).\n"
+            }
         }
     }
 
@@ -67,6 +91,18 @@ impl DemoProvider {
             }
             DemoProvider::Globus => {
                 "Only members of the demo's staff Globus group from globusid.org may use this hub."
+            }
+            DemoProvider::Github => {
+                "Only active members of the hubauth-demo organization's staff team may use this hub."
+            }
+            DemoProvider::Google => {
+                "Only members of the staff group of the demo's example.com Workspace may use this hub."
+            }
+            DemoProvider::Gitlab => {
+                "Only members of the demo's GitLab group demo-lab/notebooks and Developers of its project 4242 may use this hub."
+            }
+            DemoProvider::Mediawiki => {
+                "Only autoconfirmed users of the demo wiki may use this hub."
             }
             DemoProvider::Oidc | DemoProvider::Dummy => "Only the demo's staff may use this hub.",
         }
@@ -211,6 +247,54 @@ async fn provider_config(
         }
         DemoProvider::Globus => {
             let started = hubauth_globus::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Github => {
+            let started = hubauth_github::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Google => {
+            let started = hubauth_google::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Gitlab => {
+            let started = hubauth_gitlab::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Mediawiki => {
+            let started = hubauth_mediawiki::mock::start_demo_mock(&mock_callback(port)).await;
             mock_demo(
                 provider,
                 started,
