@@ -217,7 +217,11 @@ async fn provider_demos_start_their_mock_and_the_hub() {
         ("github", "Sign in with GitHub", "/login/oauth/authorize"),
         ("google", "Sign in with Google", "/o/oauth2/v2/auth"),
         ("gitlab", "Sign in with GitLab", "/oauth/authorize"),
-        ("mediawiki", "Sign in with MediaWiki", "Special%3AOAuth%2Fauthenticate"),
+        (
+            "mediawiki",
+            "Sign in with MediaWiki",
+            "Special%3AOAuth%2Fauthenticate",
+        ),
     ] {
         let dir = tempfile::TempDir::new().unwrap();
         let (_demo, login_url) = start_demo_with(dir.path(), provider);
