@@ -262,37 +262,23 @@ async fn local_auth0_admits_only_users_with_a_system_account() {
 }
 
 #[tokio::test]
-async fn demo_mock_config_builds_and_its_users_are_shown() {
-    let (_mock, table) =
-        hubauth_auth0::mock::start_demo_mock("http://127.0.0.1:9/hub/oauth_callback")
-            .await
-            .unwrap();
-    assert!(table.starts_with("[Auth0OAuthenticator]\n"));
-    let body = table.trim_start_matches("[Auth0OAuthenticator]\n");
-    let (authenticator, _) = super::hub::authenticator("Auth0OAuthenticator", body, &[]).unwrap();
-    let start = authenticator
-        .redirect_login()
-        .unwrap()
-        .begin(
-            &hubauth_core::RequestContext::at(0),
-            "s",
-            "http://127.0.0.1:9/hub/oauth_callback",
-        )
-        .await
-        .unwrap();
-    let page = reqwest::get(&start.authorize_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for user in ["alice@example.com", "admin@example.com", "eve@example.com"] {
-        assert!(page.contains(user), "{page}");
-    }
-    assert!(
-        table.contains(
-            "/v2/logout?client_id=hubauth-demo&returnTo=http%3A%2F%2F127.0.0.1%3A9%2Fhub%2Flogin"
-        ),
-        "{table}"
+async fn the_demo_logs_its_users_in_and_out_as_it_says() {
+    let p = super::hub::demo_pair("Auth0OAuthenticator").await.unwrap();
+    let (_, status, body) = login_as(&p, "alice@example.com").await;
+    assert_eq!(status, 303, "{body}");
+    let (c, status, _) = login_as(&p, "admin@example.com").await;
+    assert_eq!(status, 303);
+    assert!(stored_user(&p, "admin@example.com").await.unwrap().admin);
+    let (_, status, body) = login_as(&p, "eve@example.com").await;
+    assert_eq!(status, 403, "unverified email: {body}");
+    assert_eq!(
+        p.mock.count(Endpoint::Jwks),
+        1,
+        "the demo verifies ID tokens"
     );
+    let out = logout(&c, &p).await;
+    let at_auth0 = c.get(location(&out)).send().await.unwrap();
+    assert_eq!(at_auth0.status(), 302);
+    assert_eq!(location(&at_auth0), format!("{}login", p.hub_url));
+    assert_eq!(p.mock.logouts().len(), 1);
 }

@@ -284,26 +284,17 @@ async fn local_bitbucket_admits_only_users_with_a_system_account() {
 }
 
 #[tokio::test]
-async fn demo_mock_config_starts_a_working_hub() {
-    let (mock, table) =
-        hubauth_bitbucket::mock::start_demo_mock("http://127.0.0.1:9/hub/oauth_callback")
-            .await
-            .unwrap();
-    assert!(table.starts_with("[BitbucketOAuthenticator]\n"));
-    let body = table.trim_start_matches("[BitbucketOAuthenticator]\n");
-    let (authenticator, _) =
-        super::hub::authenticator("BitbucketOAuthenticator", body, &[]).unwrap();
-    assert_eq!(authenticator.class_name(), "BitbucketOAuthenticator");
-    let page = reqwest::get(format!(
-        "{}?client_id=hubauth-demo&response_type=code",
-        mock.authorize_url()
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    for user in ["alice", "admin", "bob", "mallory"] {
-        assert!(page.contains(user), "{page}");
-    }
+async fn the_demo_logs_its_users_in_as_it_says() {
+    let p = super::hub::demo_pair("BitbucketOAuthenticator")
+        .await
+        .unwrap();
+    let (_, status, body) = login_as(&p, "alice").await;
+    assert_eq!(status, 303, "{body}");
+    let (_, status, _) = login_as(&p, "admin").await;
+    assert_eq!(status, 303);
+    assert!(stored_user(&p, "admin").await.unwrap().admin);
+    let (_, status, _) = login_as(&p, "bob").await;
+    assert_eq!(status, 403);
+    let (_, status, _) = login_as(&p, "mallory").await;
+    assert_eq!(status, 403, "a workspace named like the allowed one");
 }

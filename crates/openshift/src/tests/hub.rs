@@ -186,13 +186,14 @@ pub(super) async fn try_pair(class: &str, extra: &str) -> anyhow::Result<Pair> {
 
 /// A browser that trusts the mock's CA (as one in the cluster's organisation would).
 pub(super) fn browser(p: &Pair) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(p.mock.ca().expect("TLS").ca_pem.as_bytes()).unwrap();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .add_root_certificate(ca)
-        .build()
-        .unwrap()
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = p.mock.ca() {
+        builder = builder
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
 }
 
 pub(super) fn location(response: &reqwest::Response) -> String {
@@ -247,4 +248,51 @@ pub(super) async fn auth_state(p: &Pair, name: &str) -> Value {
 
 pub(super) async fn stored_user(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
     p.hub.state().store.get_user(name).await.unwrap()
+}
+
+/// The hub of the demo: `start_demo_mock`'s table, served on a listener bound first (the
+/// mock needs the callback URL), with auth_state on as `hubauth demo` has it.
+pub(super) async fn demo_pair(class: &str) -> anyhow::Result<Pair> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    let (mock, table) =
+        hubauth_openshift::mock::start_demo_mock(&format!("{origin}/hub/oauth_callback")).await?;
+    let header = format!("[{class}]\n");
+    let table = format!(
+        "{}enable_auth_state = true\n",
+        table
+            .strip_prefix(&header)
+            .expect("the table starts with its header")
+    );
+    let dir = TempDir::new()?;
+    let key = hubauth_store::CryptKeeper::generate_key();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let clock = Arc::new(ManualClock::at(now));
+    let hub = build(
+        class,
+        &table,
+        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
+        &dir,
+        clock.clone(),
+    )
+    .await?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let serving = hub.clone();
+    tokio::spawn(async move {
+        let _ = serving
+            .serve(listener, async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(Pair {
+        mock,
+        hub,
+        hub_url: format!("{origin}/hub/"),
+        clock,
+        _dir: dir,
+        _stop: tx,
+    })
 }
