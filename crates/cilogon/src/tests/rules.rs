@@ -399,3 +399,24 @@ async fn a_hub_without_any_allow_rule_warns_and_a_per_idp_rule_counts() {
     let warnings = p.hub.state().authenticator.startup_warnings().join("\n");
     assert!(!warnings.contains("No allow config found"), "{warnings}");
 }
+
+/// CILogon client ids hold `:` (`cilogon:/client_id/...`). With `basic_auth` the hub
+/// form-encodes id and secret before base64, as RFC 6749 2.3.1 says, so that CILogon can
+/// split them; by default (upstream's too) they go in the body.
+#[tokio::test]
+async fn client_credentials_reach_cilogon_in_the_body_or_with_basic_auth() {
+    use hubauth_cilogon::mock::Endpoint;
+    use hubauth_devidp::mock::ClientAuth;
+    let allow = format!("{UNI_STRIP}\nallow_all = true");
+    for (keys, expected) in [
+        ("", ClientAuth::Body),
+        ("basic_auth = true\n", ClientAuth::Basic),
+    ] {
+        let p = pair(keys, &[(UNI, &allow)]).await;
+        let (_, status, body) = login_as(&p, "alice@uni.edu").await;
+        assert_eq!(status, 303, "{keys}: {body}");
+        let requests = p.mock.requests_to(Endpoint::Token);
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].client_auth(), expected, "{keys}");
+    }
+}
