@@ -452,3 +452,45 @@ fn startup_warnings_name_claims_whose_scope_is_not_requested() {
         a.startup_warnings()
     );
 }
+
+/// The configuration the guide shows for the real service: it builds, with no warning.
+const GUIDE_EXAMPLE: &str = r#"[Hub]
+authenticator_class = "cilogon"
+
+[CILogonOAuthenticator]
+client_id = "cilogon:/client_id/6c3f1d2e9a8b7c6d5e4f3a2b1c0d9e8f"
+client_secret = "change-me"
+oauth_callback_url = "https://hub.example.edu/hub/oauth_callback"
+scope = ["openid", "email", "profile", "org.cilogon.userinfo", "offline_access"]
+admin_users = ["jdoe"]
+allowed_users = ["github:583231"]
+enable_auth_state = true
+
+[CILogonOAuthenticator.idps."urn:mace:incommon:example.edu"]
+username_derivation = { username_claim = "eppn", action = "strip_idp_domain", domain = "example.edu" }
+allowed_domains = ["example.edu", "*.example.edu"]
+default = true
+
+[CILogonOAuthenticator.idps."http://github.com/login/oauth/authorize"]
+username_derivation = { username_claim = "oidc", action = "prefix", prefix = "github" }
+
+[CILogonOAuthenticator.idps."http://orcid.org/oauth/authorize"]
+username_derivation = { username_claim = "oidc", action = "prefix", prefix = "orcid" }
+allow_all = true
+"#;
+
+#[test]
+fn the_guides_example_builds_without_a_warning() {
+    let (a, warnings) = build(GUIDE_EXAMPLE, &[]).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        a.startup_warnings().is_empty(),
+        "{:?}",
+        a.startup_warnings()
+    );
+    assert_eq!(
+        a.provider().config().idps.selected_idp(),
+        "urn:mace:incommon:example.edu,http://github.com/login/oauth/authorize,http://orcid.org/oauth/authorize"
+    );
+    assert!(a.core().config.scope.contains(&"offline_access".to_owned()));
+}
