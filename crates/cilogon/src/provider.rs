@@ -14,10 +14,7 @@ use serde_json::Value;
 use crate::error::LoginError;
 use crate::idplist::{self, IdpListReport};
 use crate::idps::IdpRule;
-use crate::options::{
-    CILOGON_USERINFO_SCOPE, CilogonConfig, CilogonOAuthenticatorOptions, DerivedUrls,
-    required_scopes,
-};
+use crate::options::{CilogonConfig, CilogonOAuthenticatorOptions, DerivedUrls, required_scopes};
 
 /// The auth_state key of CILogon's user info (upstream's `user_auth_state_key`).
 pub const USER_KEY: &str = "cilogon_user";
@@ -278,12 +275,6 @@ impl Provider for Cilogon {
                 }
             }
         }
-        debug_assert!(
-            core.config
-                .scope
-                .iter()
-                .any(|s| s == CILOGON_USERINFO_SCOPE)
-        );
         warnings
     }
 

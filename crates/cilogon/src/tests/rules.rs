@@ -420,3 +420,28 @@ async fn client_credentials_reach_cilogon_in_the_body_or_with_basic_auth() {
         assert_eq!(requests[0].client_auth(), expected, "{keys}");
     }
 }
+
+/// CILogon's ID token carries the claims its scopes release, `idp` included, so
+/// `userdata_from_id_token` works without the user info endpoint; the ID token is
+/// verified against the keys CILogon's discovery document names.
+#[tokio::test]
+async fn userdata_from_id_token_reads_the_verified_id_token_instead_of_the_user_info() {
+    use hubauth_cilogon::mock::Endpoint;
+    let p = pair(
+        "userdata_from_id_token = true\n",
+        &[(
+            UNI,
+            &format!("{UNI_STRIP}\nallowed_domains = [\"uni.edu\"]"),
+        )],
+    )
+    .await;
+    let (_, status, body) = login_as(&p, "alice@uni.edu").await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(p.mock.count(Endpoint::UserInfo), 0);
+    assert_eq!(auth_state(&p, "alice").await["cilogon_user"]["idp"], UNI);
+    let (_, status, _) = login_as(&p, "erin@alumni.example.com").await;
+    assert_eq!(status, 403);
+    p.mock.forge_id_tokens(true);
+    let (_, status, _) = login_as(&p, "bob@uni.edu").await;
+    assert_eq!(status, 403, "a forged ID token is refused");
+}
