@@ -46,7 +46,7 @@
 //! - `GET|POST /oauth2/userinfo`: the claims the token's scopes release, with the token
 //!   as a Bearer header or an `access_token` parameter; 401 `invalid_token` otherwise.
 //! - `GET /.well-known/openid-configuration`, `GET /oauth2/certs`: the discovery document
-//!   with this mock's origin as issuer, and the RS256 key ([`RsaSigner`]).
+//!   with this mock's origin as issuer, and the RS256 key (the framework's `RsaSigner`).
 //! - `POST /oauth2/revoke`: RFC 7009 revocation (client authentication, `token`).
 //! - `GET /idplist/`: the IdP list.
 //!
