@@ -611,14 +611,19 @@ async fn the_idp_list_is_cilogons_json_per_skin_and_empty_when_unreadable() {
 }
 
 #[tokio::test]
-async fn demo_mock_table_starts_a_working_hub_and_its_picker_lists_the_users() {
-    let (mock, table) = start_demo_mock("http://127.0.0.1:9/hub/oauth_callback")
-        .await
-        .unwrap();
+async fn demo_mock_table_starts_a_hub_that_logs_the_demo_users_in_as_the_banner_says() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let callback = format!("{origin}/hub/oauth_callback");
+    let (mock, table) = start_demo_mock(&callback).await.unwrap();
     assert!(table.starts_with("[CILogonOAuthenticator]\n"), "{table}");
     let dir = tempfile::TempDir::new().unwrap();
     let key = hubauth_store::CryptKeeper::generate_key();
-    let built = super::common::build_hub(
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (hub, _) = super::common::build_hub(
         "CILogonOAuthenticator",
         &table.replace(
             "[CILogonOAuthenticator]\n",
@@ -626,21 +631,69 @@ async fn demo_mock_table_starts_a_working_hub_and_its_picker_lists_the_users() {
         ),
         &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
         &dir,
-        std::sync::Arc::new(hubauth_server::ManualClock::at(0)),
+        std::sync::Arc::new(hubauth_server::ManualClock::at(now)),
     )
-    .await;
-    assert!(built.is_ok(), "{:?}", built.err());
-    let page = reqwest::get(format!(
-        "{}?client_id={}&redirect_uri={}&response_type=code&scope=openid&selected_idp={}",
-        mock.authorize_url(),
-        urlencode(hubauth_cilogon::mock::DEMO_CLIENT_ID),
-        urlencode("http://127.0.0.1:9/hub/oauth_callback"),
-        urlencode(hubauth_cilogon::mock::DEMO_UNIVERSITY_IDP),
-    ))
-    .await
-    .unwrap()
-    .text()
     .await
     .unwrap();
-    assert!(page.contains("alice@demo-university.edu"), "{page}");
+    assert!(hub.state().authenticator.startup_warnings().is_empty());
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = hub.clone();
+    tokio::spawn(async move {
+        let _ = serving
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    // The picker lists the university's and GitHub's users only.
+    mock.set_auto_approve(None);
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = browser
+        .get(format!("{origin}/hub/oauth_login"))
+        .send()
+        .await
+        .unwrap();
+    let page = browser
+        .get(location(&start))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("alice@demo-university.edu") && page.contains("github:grace"));
+    assert!(
+        !page.contains("olivia"),
+        "ORCID is not among the hub's IdPs"
+    );
+    for (user, expected, name) in [
+        ("alice@demo-university.edu", 303, Some(("alice", true))),
+        ("bob@demo-university.edu", 303, Some(("bob", false))),
+        ("github:grace", 303, Some(("github:grace", false))),
+        ("github:mallory", 403, None),
+        ("olivia", 403, None),
+    ] {
+        mock.set_auto_approve(Some(user));
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let start = browser
+            .get(format!("{origin}/hub/oauth_login"))
+            .send()
+            .await
+            .unwrap();
+        let at_mock = browser.get(location(&start)).send().await.unwrap();
+        let callback = browser.get(location(&at_mock)).send().await.unwrap();
+        assert_eq!(callback.status().as_u16(), expected, "{user}");
+        if let Some((name, admin)) = name {
+            let stored = hub.state().store.get_user(name).await.unwrap().unwrap();
+            assert_eq!(stored.admin, admin, "{user}");
+        }
+    }
 }
