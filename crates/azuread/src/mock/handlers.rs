@@ -174,10 +174,6 @@ async fn authorize_v2(mock: MockState, Path(tenant): Path<String>, query: Params
     authorize(&mock.0, &tenant, true, query.0)
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    html::page(status, title, body)
-}
-
 fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, String>) -> Response {
     let tenant = match resolve_tenant(shared, segment, v2) {
         Ok(tenant) => tenant,
@@ -187,7 +183,7 @@ fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, St
     let target = request.check(&shared.lock().clients).map(|_| ());
     match target {
         Err(AuthorizeError::UnknownClient(client_id)) => {
-            return page(
+            return html::page(
                 StatusCode::BAD_REQUEST,
                 "Sign in",
                 &format!(
@@ -197,7 +193,7 @@ fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, St
             );
         }
         Err(AuthorizeError::RedirectUriMismatch) => {
-            return page(
+            return html::page(
                 StatusCode::BAD_REQUEST,
                 "Sign in",
                 "<p>AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.</p>",
@@ -256,7 +252,7 @@ fn authorize(shared: &Shared, segment: &str, v2: bool, query: HashMap<String, St
     let now = shared.now();
     let mut core = shared.lock();
     let Some(user) = core.state.user(&chosen) else {
-        return page(
+        return html::page(
             StatusCode::BAD_REQUEST,
             "Sign in",
             "<p>AADSTS50034: The user account does not exist.</p>",
@@ -320,7 +316,7 @@ fn account_picker(
             if user.enabled { "" } else { " [disabled]" }
         ));
     }
-    page(
+    html::page(
         StatusCode::OK,
         "Pick an account",
         &format!("<p>Mock Azure AD: choose who signs in.</p><ul>{items}</ul>"),
@@ -1014,7 +1010,7 @@ async fn logout(mock: MockState, Path(segment): Path<String>, query: Params) -> 
     });
     match registered {
         Some(uri) => (StatusCode::FOUND, [(header::LOCATION, uri.clone())]).into_response(),
-        None => page(
+        None => html::page(
             StatusCode::OK,
             "You signed out of your account",
             "<p>It's a good idea to close all browser windows.</p>",

@@ -1372,6 +1372,20 @@ async fn v1_refresh_without_an_id_token_rechecks_groups_at_graph() {
     p.mock.set_groups("bob", &["visitors"]);
     p.clock.advance(11);
     assert_eq!(home(&c, &p.hub).await.0, 302);
+
+    // Graph naming another user than the one who signed in ends the session; Graph
+    // answering garbage is an outage, which keeps it until Graph answers again.
+    let (_, _, c) = login_as(&p, "ada").await;
+    p.mock.fail_next(
+        MockEndpoint::Graph,
+        Fault::Status(200, json!({"id": "someone-else"}).to_string()),
+    );
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 302, "another user at Graph");
+    let (_, _, c) = login_as(&p, "ada").await;
+    p.mock.fail_next(MockEndpoint::Graph, Fault::Garbage);
+    p.clock.advance(11);
+    assert_eq!(home(&c, &p.hub).await.0, 200, "an outage is not a logout");
     p.hub.stop().await;
     p.mock.shutdown().await;
 
