@@ -319,10 +319,11 @@ fn keycloak_config_with_a_claim_callable_and_a_lambda() {
     );
     run.note(35, "not converted", &["None"]);
     run.note(43, "not converted", &["post_auth_hook", "Rhai"]);
-    run.note(
-        46,
-        "not converted",
-        &["GitHubOAuthenticator", "not available"],
+    // GitHubOAuthenticator is a class hubauth has: its table is converted too.
+    run.no_note(46);
+    assert_eq!(
+        strings(&run.get("GitHubOAuthenticator", "allowed_organizations")),
+        ["example-org"]
     );
 
     let stdout = run.assert_checks(&[
