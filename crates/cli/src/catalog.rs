@@ -89,6 +89,10 @@ fn local_gitlab(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigEr
     Ok(Arc::new(hubauth_gitlab::local_gitlab_from_view(view)?))
 }
 
+fn cilogon(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
+    Ok(Arc::new(hubauth_cilogon::cilogon_from_view(view)?))
+}
+
 fn globus(view: &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError> {
     Ok(Arc::new(hubauth_globus::globus_from_view(view)?))
 }
@@ -228,6 +232,71 @@ pub const ENTRIES: &[Entry] = &[
         build: hubauth_mediawiki::mediawiki_authenticator,
     },
     Entry {
+        class: "CILogonOAuthenticator",
+        aliases: &[
+            "cilogon",
+            "oauthenticator.cilogon.CILogonOAuthenticator",
+            "oauthenticator.CILogonOAuthenticator",
+        ],
+        build: cilogon,
+    },
+    Entry {
+        class: "LocalCILogonOAuthenticator",
+        aliases: &[
+            "local-cilogon",
+            "oauthenticator.cilogon.LocalCILogonOAuthenticator",
+            "oauthenticator.LocalCILogonOAuthenticator",
+        ],
+        build: hubauth_cilogon::local_cilogon_from_view,
+    },
+    Entry {
+        class: "BitbucketOAuthenticator",
+        aliases: &[
+            "bitbucket",
+            "oauthenticator.bitbucket.BitbucketOAuthenticator",
+            "oauthenticator.BitbucketOAuthenticator",
+        ],
+        build: hubauth_bitbucket::bitbucket_authenticator,
+    },
+    Entry {
+        class: "LocalBitbucketOAuthenticator",
+        aliases: &[
+            "local-bitbucket",
+            "oauthenticator.bitbucket.LocalBitbucketOAuthenticator",
+            "oauthenticator.LocalBitbucketOAuthenticator",
+        ],
+        build: hubauth_bitbucket::local_bitbucket_from_view,
+    },
+    Entry {
+        class: "OpenShiftOAuthenticator",
+        aliases: &[
+            "openshift",
+            "oauthenticator.openshift.OpenShiftOAuthenticator",
+        ],
+        build: hubauth_openshift::openshift_authenticator,
+    },
+    Entry {
+        class: "LocalOpenShiftOAuthenticator",
+        aliases: &[
+            "local-openshift",
+            "oauthenticator.openshift.LocalOpenShiftOAuthenticator",
+        ],
+        build: hubauth_openshift::local_openshift_from_view,
+    },
+    Entry {
+        class: "Auth0OAuthenticator",
+        aliases: &["auth0", "oauthenticator.auth0.Auth0OAuthenticator"],
+        build: hubauth_auth0::auth0_authenticator,
+    },
+    Entry {
+        class: "LocalAuth0OAuthenticator",
+        aliases: &[
+            "local-auth0",
+            "oauthenticator.auth0.LocalAuth0OAuthenticator",
+        ],
+        build: hubauth_auth0::local_auth0_from_view,
+    },
+    Entry {
         class: "LDAPAuthenticator",
         aliases: &[
             "ldap",
@@ -256,6 +325,10 @@ pub fn class_defs() -> Vec<&'static ClassDef> {
     defs.extend(hubauth_google::classes());
     defs.extend(hubauth_gitlab::classes());
     defs.extend(hubauth_mediawiki::classes());
+    defs.extend(hubauth_cilogon::classes());
+    defs.extend(hubauth_bitbucket::classes());
+    defs.extend(hubauth_openshift::classes());
+    defs.extend(hubauth_auth0::classes());
     defs.extend(hubauth_ldap::classes());
     defs
 }

@@ -35,6 +35,14 @@ pub enum DemoProvider {
     Gitlab,
     /// MWOAuthenticator against a local mock of a wiki's OAuth extension.
     Mediawiki,
+    /// CILogonOAuthenticator against a local mock of CILogon and its identity providers.
+    Cilogon,
+    /// BitbucketOAuthenticator against a local mock of Bitbucket Cloud.
+    Bitbucket,
+    /// OpenShiftOAuthenticator against a local mock of an OpenShift cluster's OAuth server.
+    Openshift,
+    /// Auth0OAuthenticator against a local mock of an Auth0 tenant.
+    Auth0,
 }
 
 impl DemoProvider {
@@ -49,6 +57,10 @@ impl DemoProvider {
             DemoProvider::Google => "google",
             DemoProvider::Gitlab => "gitlab",
             DemoProvider::Mediawiki => "mediawiki",
+            DemoProvider::Cilogon => "cilogon",
+            DemoProvider::Bitbucket => "bitbucket",
+            DemoProvider::Openshift => "openshift",
+            DemoProvider::Auth0 => "auth0",
         }
     }
 
@@ -79,6 +91,18 @@ impl DemoProvider {
             DemoProvider::Mediawiki => {
                 "  \"Sign in with MediaWiki\" takes you to a local mock of a wiki's OAuth pages: pick a user.\n  Alice (autoconfirmed), Admin (sysop: an admin), Bob (3 edits, not autoconfirmed: 403), Mallory (locked: the wiki refuses her).\n"
             }
+            DemoProvider::Cilogon => {
+                "  \"Sign in with CILogon\" takes you to a local mock of CILogon: pick a user (the page lists only the hub's identity providers).\n  alice@demo-university.edu (an admin), bob@demo-university.edu (the university's domain), github:grace (allowed by name), github:mallory (GitHub, not allowed: 403).\n"
+            }
+            DemoProvider::Bitbucket => {
+                "  \"Sign in with Bitbucket\" takes you to a local mock of Bitbucket: pick a user.\n  alice (workspace hub-users), admin (hub-users, admin by name), bob (no workspace: 403), mallory (her own workspace named \"Hub Users\": 403, names never match).\n"
+            }
+            DemoProvider::Openshift => {
+                "  \"Sign in with OpenShift\" takes you to a local mock of an OpenShift cluster's login: pick a user.\n  alice (group jupyterhub-users), admin (jupyterhub-users, jupyterhub-admins), bob (no group: 403).\n"
+            }
+            DemoProvider::Auth0 => {
+                "  \"Sign in with Auth0\" takes you to a local mock of an Auth0 tenant: pick a user.\n  alice@example.com (role staff), admin@example.com (staff, hub-admins), eve@example.com (unverified email: 403). Logging out ends the Auth0 session too.\n"
+            }
         }
     }
 
@@ -103,6 +127,18 @@ impl DemoProvider {
             }
             DemoProvider::Mediawiki => {
                 "Only autoconfirmed users of the demo wiki may use this hub."
+            }
+            DemoProvider::Cilogon => {
+                "Only users of the demo university and the GitHub users the hub lists may use this hub."
+            }
+            DemoProvider::Bitbucket => {
+                "Only members of the demo's hub-users Bitbucket workspace may use this hub."
+            }
+            DemoProvider::Openshift => {
+                "Only members of the demo's jupyterhub-users OpenShift group may use this hub."
+            }
+            DemoProvider::Auth0 => {
+                "Only users with a verified email and the staff role may use this hub."
             }
             DemoProvider::Oidc | DemoProvider::Dummy => "Only the demo's staff may use this hub.",
         }
@@ -295,6 +331,54 @@ async fn provider_config(
         }
         DemoProvider::Mediawiki => {
             let started = hubauth_mediawiki::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Cilogon => {
+            let started = hubauth_cilogon::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Bitbucket => {
+            let started = hubauth_bitbucket::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Openshift => {
+            let started = hubauth_openshift::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }
+        DemoProvider::Auth0 => {
+            let started = hubauth_auth0::mock::start_demo_mock(&mock_callback(port)).await;
             mock_demo(
                 provider,
                 started,

@@ -1287,23 +1287,36 @@ fn describe_value(value: &Value) -> String {
 }
 
 /// Converts a value for an option; `Ok(None)` for `None` (the option keeps its default).
+/// Options whose upstream trait takes integers where hubauth keeps decimal strings:
+/// GitLab's `gitlab_api_version` is a `CUnicode` (upstream casts `4` to `"4"`), and its
+/// `allowed_project_ids` an untyped `Set` that upstream's own tests fill with integers.
+/// Everywhere else an integer where a string belongs stays a mismatch, because upstream
+/// would never match it against a string either.
+const INTEGERS_AS_STRINGS: &[&str] = &["gitlab_api_version", "allowed_project_ids"];
+
 fn convert(def: &OptionDef, value: &Value) -> Result<Option<toml::Value>, String> {
     let mismatch = || describe_value(value);
     if *value == Value::None {
         return Ok(None);
     }
+    let ints_as_strings = INTEGERS_AS_STRINGS.contains(&def.name);
     let strings = |items: &[Value], dedupe: bool| -> Result<toml::Value, String> {
         let mut out: Vec<toml::Value> = Vec::new();
         for item in items {
-            match item {
-                Value::Str(s) => {
-                    let v = toml::Value::String(s.clone());
+            let text = match item {
+                Value::Str(s) => Some(s.clone()),
+                Value::Int(i) if ints_as_strings => Some(i.to_string()),
+                _ => None,
+            };
+            match text {
+                Some(s) => {
+                    let v = toml::Value::String(s);
                     if !(dedupe && out.contains(&v)) {
                         out.push(v);
                     }
                 }
-                other => {
-                    return Err(format!("a collection holding {}", describe_value(other)));
+                None => {
+                    return Err(format!("a collection holding {}", describe_value(item)));
                 }
             }
         }
@@ -1317,6 +1330,7 @@ fn convert(def: &OptionDef, value: &Value) -> Result<Option<toml::Value>, String
         (OptionType::Str | OptionType::StrOrList | OptionType::ClaimOrScript, Value::Str(s)) => {
             toml::Value::String(s.clone())
         }
+        (OptionType::Str, Value::Int(i)) if ints_as_strings => toml::Value::String(i.to_string()),
         (OptionType::List | OptionType::StrOrList, Value::List(items) | Value::Tuple(items)) => {
             strings(items, false)?
         }

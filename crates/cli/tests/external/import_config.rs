@@ -2,6 +2,8 @@
 //! by the binary; each output is checked with `hubauth check-config` and read back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod providers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -27,6 +29,30 @@ fn hubauth() -> Command {
         "JUPYTERHUB_CRYPT_KEY",
         "HUBAUTH_DB_URL",
         "HUBAUTH_LOG_JSON",
+        "GITHUB_CLIENT_ID",
+        "GITHUB_CLIENT_SECRET",
+        "GITHUB_URL",
+        "GITHUB_HOST",
+        "GITHUB_HTTP",
+        "HOSTED_DOMAIN",
+        "GOOGLE_API_URL",
+        "GITLAB_URL",
+        "GITLAB_HOST",
+        "GITLAB_CLIENT_ID",
+        "GITLAB_CLIENT_SECRET",
+        "GITLAB_API_VERSION",
+        "BITBUCKET_CLIENT_ID",
+        "BITBUCKET_CLIENT_SECRET",
+        "CILOGON_HOST",
+        "CILOGON_CLIENT_ID",
+        "CILOGON_CLIENT_SECRET",
+        "OPENSHIFT_URL",
+        "AUTH0_DOMAIN",
+        "AUTH0_SUBDOMAIN",
+        "LOGIN_SERVICE",
+        "MW_INDEX_URL",
+        "OAUTH2_USERNAME_KEY",
+        "OAUTH_TLS_VERIFY",
     ] {
         command.env_remove(var);
     }

@@ -92,6 +92,10 @@ fn a_build_without_the_demo_providers_links_no_mock() {
             "hubauth-google ",
             "hubauth-gitlab ",
             "hubauth-mediawiki ",
+            "hubauth-cilogon ",
+            "hubauth-bitbucket ",
+            "hubauth-openshift ",
+            "hubauth-auth0 ",
         ]
         .iter()
         .any(|name| line.starts_with(name))

@@ -222,6 +222,14 @@ async fn provider_demos_start_their_mock_and_the_hub() {
             "Sign in with MediaWiki",
             "Special%3AOAuth%2Fauthenticate",
         ),
+        ("cilogon", "Sign in with CILogon", "/authorize"),
+        (
+            "bitbucket",
+            "Sign in with Bitbucket",
+            "/site/oauth2/authorize",
+        ),
+        ("openshift", "Sign in with OpenShift", "/oauth/authorize"),
+        ("auth0", "Sign in with Auth0", "/authorize"),
     ] {
         let dir = tempfile::TempDir::new().unwrap();
         let (_demo, login_url) = start_demo_with(dir.path(), provider);
