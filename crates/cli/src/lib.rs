@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod demo;
 pub mod demo_app;
 pub mod import;
+mod logins;
 #[cfg(test)]
 mod properties;
 pub mod rotate;
@@ -62,27 +63,42 @@ pub fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
 pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Built> {
     let hub_view = config.view(registry, "Hub", env);
     let hub = HubConfig::from_view(&hub_view).map_err(|err| anyhow!("{err}"))?;
-    let entry = catalog::lookup(&hub.authenticator_class)
-        .map_err(|message| anyhow!("{}: [Hub] authenticator_class: {message}", config.source()))?;
-    let view = config.view(registry, entry.class, env);
-    let authenticator = (entry.build)(&view).map_err(|err| anyhow!("{err}"))?;
-    let source = &authenticator.rules().config().post_auth_hook;
-    let hook: Option<Arc<dyn PostAuthHook>> = if source.trim().is_empty() {
-        None
-    } else {
-        let compiled = hubauth_script::ScriptHook::compile(source).map_err(|err| {
-            anyhow!(
-                "{}: [{}] post_auth_hook: {err}",
-                config.source(),
-                entry.class
-            )
-        })?;
-        Some(Arc::new(compiled))
-    };
     let crypt = match env.var("JUPYTERHUB_CRYPT_KEY") {
         Some(keys) if !keys.trim().is_empty() => CryptKeeper::from_keys_str(&keys)
             .map_err(|err| anyhow!("JUPYTERHUB_CRYPT_KEY: {err}"))?,
         _ => CryptKeeper::empty(),
+    };
+    let mut method_warnings = Vec::new();
+    let (authenticator, class) = match logins::build(
+        config,
+        registry,
+        env,
+        &crypt,
+        &mut method_warnings,
+    )? {
+        Some(hub_wide) => (hub_wide, "Authenticator"),
+        None => {
+            let entry = catalog::lookup(&hub.authenticator_class).map_err(|message| {
+                anyhow!("{}: [Hub] authenticator_class: {message}", config.source())
+            })?;
+            let view = config.view(registry, entry.class, env);
+            let built = (entry.build)(&view).map_err(|err| anyhow!("{err}"))?;
+            if !built.rules().config().username_prefix.is_empty() {
+                return Err(anyhow!(
+                    "{}: username_prefix is for the methods of [[Hub.logins]]; with one login method, a prefix would also be put before the names the REST API and the admin page are given",
+                    config.source()
+                ));
+            }
+            (built, entry.class)
+        }
+    };
+    let source = &authenticator.rules().config().post_auth_hook;
+    let hook: Option<Arc<dyn PostAuthHook>> = if source.trim().is_empty() {
+        None
+    } else {
+        let compiled = hubauth_script::ScriptHook::compile(source)
+            .map_err(|err| anyhow!("{}: [{}] post_auth_hook: {err}", config.source(), class))?;
+        Some(Arc::new(compiled))
     };
     hubauth_server::startup::check(authenticator.as_ref(), &crypt)
         .map_err(|err| anyhow!("{}: {err}", config.source()))?;
@@ -90,6 +106,7 @@ pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Buil
         .warnings()
         .iter()
         .chain(&hub.warnings)
+        .chain(&method_warnings)
         .cloned()
         .collect();
     Ok(Built {

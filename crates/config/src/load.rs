@@ -132,6 +132,61 @@ impl Config {
             .insert(key.to_owned(), value);
     }
 
+    /// This configuration with one more instance of class `class` layered on top: the
+    /// options in `options` (checked as a class table would be, with deprecated names
+    /// mapped and warned about) override what the class tables give that class, except
+    /// that a set (`Set` option) adds to the inherited one, so that a rule written for
+    /// every instance (`[Authenticator] blocked_users`) still holds for each.
+    ///
+    /// `instance` names the instance in errors and warnings (`[Hub.logins] "staff"`).
+    /// Used for several login methods of one class side by side.
+    pub fn with_instance(
+        &self,
+        registry: &Registry,
+        class: &'static ClassDef,
+        instance: &str,
+        options: toml::Table,
+    ) -> Result<Config, ConfigError> {
+        let source = format!("{} ({instance})", self.source);
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let checked = check_table(
+            &source,
+            class,
+            options,
+            registry,
+            &mut errors,
+            &mut warnings,
+        );
+        if let Some(error) = ConfigError::from_many(errors) {
+            return Err(error);
+        }
+        let mut layered = self.clone();
+        layered.warnings.extend(warnings);
+        for (key, value) in checked {
+            let inherited = registry
+                .mro(class.name)
+                .into_iter()
+                .find_map(|owner| self.raw(owner.name, &key).cloned());
+            let is_set = registry
+                .option(class.name, &key)
+                .is_some_and(|(_, def)| def.ty == OptionType::Set);
+            let value = match (is_set, inherited, value) {
+                (true, Some(toml::Value::Array(mut items)), toml::Value::Array(more)) => {
+                    for item in more {
+                        if !items.contains(&item) {
+                            items.push(item);
+                        }
+                    }
+                    toml::Value::Array(items)
+                }
+                (_, _, value) => value,
+            };
+            layered.set(class.name, &key, value);
+        }
+        Ok(layered)
+    }
+
     /// Removes `table.key`, returning the value it had.
     pub fn unset(&mut self, table: &str, key: &str) -> Option<toml::Value> {
         self.tables.get_mut(table).and_then(|t| t.remove(key))

@@ -218,6 +218,12 @@ pub trait Authenticator: Send + Sync {
         Ok(config.load_managed_roles.clone())
     }
 
+    /// The named login methods of a hub with several ([`crate::methods::HubWide`]);
+    /// `None` for an authenticator that is one login method itself.
+    fn login_methods(&self) -> Option<&[crate::methods::LoginMethod]> {
+        None
+    }
+
     /// Warnings to log once at start-up.
     fn startup_warnings(&self) -> Vec<String> {
         self.rules().startup_warnings(self.class_name())

@@ -17,6 +17,7 @@ pub mod authenticator;
 pub mod dummy;
 pub mod error;
 pub mod hook;
+pub mod methods;
 pub mod model;
 pub mod options;
 pub mod pipeline;
@@ -31,6 +32,7 @@ pub use authenticator::{Authenticator, LoginKind, LogoutEffects, RefreshOutcome,
 pub use dummy::DummyAuthenticator;
 pub use error::AuthError;
 pub use hook::{PostAuthHook, hook_fn};
+pub use methods::{HubWide, LoginMethod};
 pub use model::{AuthModel, LoginData};
 pub use options::{AuthenticatorConfig, GroupRules};
 pub use pipeline::{DenyReason, Outcome, authorize, get_authenticated_user};

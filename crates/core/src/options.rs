@@ -77,6 +77,11 @@ hubauth_config::options! {
             Literal("{}"),
             "Map of authenticated usernames to hub usernames, applied after lowercasing.\n\nPrimarily used to map OAuth user names to local users. Keys are compared case-insensitively; the map is applied once.",
         ),
+        username_prefix: String = (
+            Str,
+            Literal("\"\""),
+            "Put before every username this login method derives, after username_map (\"gh-\" makes GitHub's ada the hub user gh-ada), so that names from several login methods on one hub never meet. Every rule names the prefixed name.\n\nOnly for a method of [[Hub.logins]] (its username_prefix key sets it); lowercase letters, digits and - _ . : @. Not for PAMAuthenticator, LDAPAuthenticator and the Local... classes, which look users up by name. Empty means none.",
+        ),
         username_max_length: i64 = (
             Int,
             Literal("255"),
@@ -218,6 +223,8 @@ pub struct AuthenticatorConfig {
     pub username_pattern: String,
     /// See the `username_map` option (keys lowercased).
     pub username_map: BTreeMap<String, String>,
+    /// See the `username_prefix` option (empty = none).
+    pub username_prefix: String,
     /// See the `username_max_length` option, in bytes.
     pub username_max_length: usize,
     /// See the `delete_invalid_users` option.
@@ -296,6 +303,9 @@ impl AuthenticatorConfig {
         let allow_existing_users = options
             .allow_existing_users
             .unwrap_or(!options.allowed_users.is_empty());
+        if let Err(err) = crate::methods::check_prefix(&options.username_prefix) {
+            return Err(invalid("username_prefix", &err));
+        }
         if !options.username_pattern.is_empty()
             && let Err(err) = regex::Regex::new(&options.username_pattern)
         {
@@ -344,6 +354,7 @@ impl AuthenticatorConfig {
             any_allow_config: options.any_allow_config,
             username_pattern: options.username_pattern,
             username_map,
+            username_prefix: options.username_prefix,
             username_max_length,
             delete_invalid_users: options.delete_invalid_users,
             post_auth_hook: options.post_auth_hook,

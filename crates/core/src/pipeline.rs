@@ -16,6 +16,9 @@ pub enum DenyReason {
     Blocked,
     /// No allow rule admitted the user.
     NotAllowed,
+    /// The name belongs to an account another login method owns (a hub with several
+    /// methods; see [`crate::methods`]).
+    OtherMethod,
 }
 
 impl DenyReason {
@@ -26,6 +29,7 @@ impl DenyReason {
             DenyReason::InvalidUsername => "invalid_username",
             DenyReason::Blocked => "blocked",
             DenyReason::NotAllowed => "not_allowed",
+            DenyReason::OtherMethod => "other_login_method",
         }
     }
 }

@@ -76,9 +76,16 @@ impl Rules {
         }
     }
 
-    /// Default normalization: lowercase, then one lookup in `username_map`.
+    /// Default normalization: lowercase, then one lookup in `username_map`, then
+    /// `username_prefix` in front. Applied once to each name a login derives, never to
+    /// a stored name.
     pub fn normalize_username(&self, name: &str) -> String {
-        default_normalize(&self.config.username_map, name)
+        let normalized = default_normalize(&self.config.username_map, name);
+        if self.config.username_prefix.is_empty() {
+            normalized
+        } else {
+            format!("{}{normalized}", self.config.username_prefix)
+        }
     }
 
     /// Default validation: not empty, no `/`, not `.` or `..`, no longer than

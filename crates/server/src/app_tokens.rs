@@ -52,7 +52,8 @@ pub async fn headers_for(
         Some(Value::Object(fields)) => fields.clone(),
         _ => serde_json::Map::new(),
     };
-    for (key, value) in state.authenticator.app_data(auth_state.as_ref()) {
+    let authenticator = state.authenticator_of(&name).await?;
+    for (key, value) in authenticator.app_data(auth_state.as_ref()) {
         document.insert(key, value);
     }
     let document = Value::Object(document);

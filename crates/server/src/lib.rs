@@ -227,6 +227,12 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/logo", get(misc::logo))
         .route("/oauth_login", get(oauth::login_start))
         .route("/oauth_callback", get(oauth::callback))
+        .route(
+            "/{method}/login",
+            get(login::method_get).post(login::method_post),
+        )
+        .route("/{method}/oauth_login", get(oauth::method_login_start))
+        .route("/{method}/oauth_callback", get(oauth::method_callback))
         .route("/forward-auth", get(forward_auth::check))
         .route("/health", get(misc::health))
         .route("/health/ready", get(misc::ready))

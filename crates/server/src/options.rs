@@ -22,6 +22,11 @@ hubauth_config::options! {
             Literal("\"pam\""),
             "The login method: a short name (dummy, shared-password, pam, generic-oauth, azuread, globus, local-generic-oauth, ...) or a class name (DummyAuthenticator, GenericOAuthenticator, ...).\n\nThe class's table (and its base classes' tables) hold its options.",
         ),
+        logins: Vec<serde_json::Value> = (
+            DictList,
+            Literal("[]"),
+            "Several login methods side by side on one login page, instead of the one authenticator_class: a list of tables ([[Hub.logins]]), each with name (its URL segment: {base_url}hub/<name>/oauth_login, <name>/oauth_callback, <name>/login; lowercase letters, digits and -), class (a short name or class name, as authenticator_class), label (what the login page calls it; default: the class's login_service, or the name), username_prefix (put before every username this method derives, so that names from different methods never meet: \"gh-\"), default (true for the method auto_login and the unnamed {base_url}hub/oauth_login use) and options (a table of the class's options for this method only). A method's options override the class tables ([GenericOAuthenticator], [OAuthenticator], [Authenticator]) it still inherits, except that sets (allowed_users, blocked_users, admin_users, allowed_groups, ...) add to them, so a rule in [Authenticator] holds for every method.\n\nEvery rule names hub usernames, prefix included. An account belongs to the method that first logged it in: a login through another method with the same name is refused (403). Hub-wide settings (enable_auth_state, auth_refresh_age, refresh_pre_spawn, auto_login, post_auth_hook, custom_403_message, manage_roles) belong in [Authenticator], not in a method's options. Empty means one login method, authenticator_class.",
+        ),
         bind_url: String = (
             Str,
             Literal("\"http://:8000\""),
@@ -354,6 +359,8 @@ impl HubConfig {
             return Err(view.invalid("db_url", "must not be empty"));
         }
         let cookie_secret_file: String = options.cookie_secret_file;
+        // Read by the binary, which builds each method's authenticator (crates/cli).
+        let _logins: Vec<serde_json::Value> = options.logins;
         let raw_services: Vec<serde_json::Value> = options.services;
         let services = crate::provider::config::parse_services(&raw_services, view.env())
             .map_err(|message| view.invalid("services", message))?;

@@ -654,6 +654,28 @@ impl Store for EngineStore {
         Ok(())
     }
 
+    async fn login_method(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT login_method FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| StoreError::user_not_found(name))
+    }
+
+    async fn set_login_method(&self, name: &str, method: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET login_method = $1 WHERE name = $2")
+            .bind(method)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::user_not_found(name));
+        }
+        Ok(())
+    }
+
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let id = require_id(&mut tx, Named::User, &session.user).await?;

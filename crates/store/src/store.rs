@@ -83,6 +83,16 @@ pub trait Store: Send + Sync {
     /// Replace (`Some`) or clear (`None`) the user's encrypted auth_state.
     async fn set_auth_state(&self, name: &str, state: Option<Vec<u8>>) -> Result<(), StoreError>;
 
+    // ----- login methods (a hub with several) -----
+
+    /// The login method that owns the user's account (the one that last logged it in),
+    /// or `None` when no method has (created through the API, or stored by a hub with one
+    /// login method).
+    async fn login_method(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Records `method` as the login method that owns the user's account.
+    async fn set_login_method(&self, name: &str, method: &str) -> Result<(), StoreError>;
+
     // ----- sessions -----
 
     /// Store a new session (`last_seen` = `created`). A duplicate `id_hash` is

@@ -13,6 +13,7 @@ mod gateway_tokens;
 mod hub_http;
 mod login_fuzz;
 mod login_log;
+mod login_methods;
 mod oauth_flow;
 mod operations;
 mod proxy_cookies;

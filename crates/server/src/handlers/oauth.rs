@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hubauth_core::RequestContext;
+use hubauth_core::{LoginMethod, RequestContext};
 use serde::Deserialize;
 
 use super::{ClientIp, redirect, see_other};
@@ -38,23 +38,32 @@ pub struct LoginQuery {
     pub next: Option<String>,
 }
 
-fn callback_url(state: &HubState, headers: &HeaderMap) -> String {
-    if let Some(url) = state
-        .logins()
+/// The callback URL of `method`: its `oauth_callback_url`, else
+/// `{base_url}hub/oauth_callback` on a hub with one login method and
+/// `{base_url}hub/{method}/oauth_callback` on a hub with several.
+fn callback_url(state: &HubState, headers: &HeaderMap, method: &LoginMethod) -> String {
+    if let Some(url) = method
+        .authenticator
         .redirect_login()
         .and_then(|login| login.configured_callback_url())
     {
         return url;
     }
+    let segment = if method.name.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", method.name)
+    };
     format!(
-        "{}{}oauth_callback",
+        "{}{}{segment}oauth_callback",
         state.public_origin(headers),
         state.hub_prefix()
     )
 }
 
-/// `GET /hub/oauth_login`: starts a login at the provider. Only a failure ends the
-/// attempt here; the redirect to the provider logs nothing yet.
+/// `GET /hub/oauth_login`: starts a login at the provider (on a hub with several login
+/// methods, the default one's). Only a failure ends the attempt here; the redirect to the
+/// provider logs nothing yet.
 pub async fn login_start(
     State(state): State<AppState>,
     Now(now): Now,
@@ -63,25 +72,59 @@ pub async fn login_start(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, WebError> {
+    let method = state.default_method().cloned();
+    start(&state, now, ip, &attempt, &headers, query, method).await
+}
+
+/// `GET /hub/{method}/oauth_login`: starts a login at one login method's provider.
+pub async fn method_login_start(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Now(now): Now,
+    ClientIp(ip): ClientIp,
+    attempt: LoginAttempt,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, WebError> {
+    let Some(method) = state.method(&name).cloned() else {
+        return Err(super::misc::not_found().await);
+    };
+    start(&state, now, ip, &attempt, &headers, query, Some(method)).await
+}
+
+async fn start(
+    state: &HubState,
+    now: i64,
+    ip: Option<std::net::IpAddr>,
+    attempt: &LoginAttempt,
+    headers: &HeaderMap,
+    query: LoginQuery,
+    method: Option<LoginMethod>,
+) -> Result<Response, WebError> {
+    let Some(method) = method.filter(|method| method.authenticator.redirect_login().is_some())
+    else {
+        return Err(refused(attempt, CallbackRefusal::NoProvider));
+    };
     // Only a binding this hub minted is kept (so two tabs can log in at once); a value the
     // client chose, e.g. planted from a sibling site to fix the binding, is replaced.
-    let browser = browser_binding(&state, &headers)
+    let browser = browser_binding(state, headers)
         .unwrap_or_else(|| cookies::mint_signed(&state.secret, BROWSER_PURPOSE));
     let ctx = RequestContext { now, remote_ip: ip };
     let begun = state
         .logins()
         .begin_redirect(
             &ctx,
+            &method,
             hash_token(&browser),
             query
                 .next
                 .as_deref()
                 .and_then(|next| state.validate_next(next)),
-            callback_url(&state, &headers),
+            callback_url(state, headers, &method),
         )
         .await
-        .map_err(|refusal| refused(&attempt, refusal))?;
-    let mut attrs = state.cookie_attrs(&headers);
+        .map_err(|refusal| refused(attempt, refusal))?;
+    let mut attrs = state.cookie_attrs(headers);
     let prefix = state.hub_prefix();
     attrs.path = &prefix;
     // (Re)set so the binding lives as long as the newest attempt.
@@ -89,7 +132,8 @@ pub async fn login_start(
     Ok(redirect(&begun.authorize_url, &[binding]))
 }
 
-/// `GET /hub/oauth_callback`: the provider sends the browser back here.
+/// `GET /hub/oauth_callback`: the provider sends the browser back here (on a hub with
+/// several login methods, the stored login says whose callback it is).
 pub async fn callback(
     State(state): State<AppState>,
     Now(now): Now,
@@ -98,31 +142,56 @@ pub async fn callback(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
+    finish(&state, now, ip, &attempt, &headers, &query, None).await
+}
+
+/// `GET /hub/{method}/oauth_callback`: one login method's callback.
+pub async fn method_callback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Now(now): Now,
+    ClientIp(ip): ClientIp,
+    attempt: LoginAttempt,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    if state.method(&name).is_none() {
+        return Err(super::misc::not_found().await);
+    }
+    finish(&state, now, ip, &attempt, &headers, &query, Some(&name)).await
+}
+
+async fn finish(
+    state: &HubState,
+    now: i64,
+    ip: Option<std::net::IpAddr>,
+    attempt: &LoginAttempt,
+    headers: &HeaderMap,
+    query: &BTreeMap<String, String>,
+    method: Option<&str>,
+) -> Result<Response, WebError> {
     let ctx = RequestContext { now, remote_ip: ip };
-    let browser = browser_binding(&state, &headers).map(|browser| hash_token(&browser));
+    let browser = browser_binding(state, headers).map(|browser| hash_token(&browser));
     let mut user = None;
     let done = state
         .logins()
-        .finish_redirect(&ctx, browser.as_deref(), &query, &mut user)
+        .finish_redirect(&ctx, method, browser.as_deref(), query, &mut user)
         .await;
     if let Some(user) = &user {
         attempt.user(user);
     }
-    match done.map_err(|refusal| refused(&attempt, refusal))? {
+    match done.map_err(|refusal| refused(attempt, refusal))? {
         RedirectDone::LoggedIn { session, next } => {
             attempt.user(&session.user);
             attempt.outcome(LoginOutcome::LoggedIn);
-            let cookie = super::login::session_cookie(&state, &headers, &session.token);
+            let cookie = super::login::session_cookie(state, headers, &session.token);
             let next = next.unwrap_or_else(|| state.default_next());
             Ok(see_other(&next, &[cookie]))
         }
         RedirectDone::Denied { name, reason } => {
             attempt.user(name.as_deref().unwrap_or(""));
             attempt.outcome(LoginOutcome::Denied(reason));
-            Err(WebError::refused(
-                StatusCode::FORBIDDEN,
-                &state.authenticator.rules().config().custom_403_message,
-            ))
+            Err(super::login::denied_page(state, reason))
         }
     }
 }
@@ -156,9 +225,10 @@ fn refused(attempt: &LoginAttempt, refusal: CallbackRefusal) -> WebError {
             BadState::MissingFromUrl => "Missing argument state",
             BadState::NoCookie => "OAuth state missing from cookies",
             BadState::EmptyInUrl => "OAuth state missing from URL",
-            BadState::Unknown | BadState::Unreadable | BadState::OtherBrowser => {
-                "OAuth state mismatch"
-            }
+            BadState::Unknown
+            | BadState::Unreadable
+            | BadState::OtherBrowser
+            | BadState::OtherMethod => "OAuth state mismatch",
             BadState::Expired => {
                 "OAuth state expired: the login took too long. Please log in again."
             }

@@ -1,8 +1,8 @@
 //! Users as logins and refreshes store them (JupyterHub's `auth_to_user`), and their
 //! encrypted auth_state.
 
-use hubauth_core::AuthModel;
 use hubauth_core::scopes::Scopes;
+use hubauth_core::{AuthModel, Authenticator};
 use hubauth_store::{AuthStateSwap, AuthStateUpdate, LoginUpdate, UserRecord};
 use serde_json::Value;
 
@@ -22,8 +22,13 @@ impl<'a> Accounts<'a> {
 
     /// Whether group memberships come from the authenticator (`manage_groups`): logins
     /// then set them, and the REST API and the admin page may not change them.
+    ///
+    /// On a hub with several login methods: when any method manages them.
     pub fn groups_managed(&self) -> bool {
-        self.hub.authenticator.rules().config().manage_groups
+        self.hub
+            .methods
+            .iter()
+            .any(|method| method.authenticator.rules().config().manage_groups)
     }
 
     /// Stores a successful login's model at `now`: creates the user (after the
@@ -31,20 +36,40 @@ impl<'a> Accounts<'a> {
     /// applies admin, groups (with `manage_groups`), auth_state (encrypted, with
     /// `enable_auth_state`) in one transaction, and roles (with `manage_roles`).
     pub async fn store_login(&self, model: &AuthModel, now: i64) -> Result<UserRecord, HubError> {
-        let exists = self.hub.store.get_user(&model.name).await?.is_some();
-        if !exists {
-            self.hub.authenticator.add_user(&model.name).await?;
-        }
-        self.store(model, now, true).await
+        let authenticator = self.hub.authenticator.clone();
+        self.store_login_with(authenticator.as_ref(), model, now)
+            .await
     }
 
-    /// Stores a refreshed model for an existing user at `now` (never creates one).
-    pub async fn store_refresh(&self, model: &AuthModel, now: i64) -> Result<UserRecord, HubError> {
-        self.store(model, now, false).await
+    /// [`Accounts::store_login`] for a login through `authenticator` (a login method of a
+    /// hub with several: its `add_user` and its `manage_groups`).
+    pub async fn store_login_with(
+        &self,
+        authenticator: &dyn Authenticator,
+        model: &AuthModel,
+        now: i64,
+    ) -> Result<UserRecord, HubError> {
+        let exists = self.hub.store.get_user(&model.name).await?.is_some();
+        if !exists {
+            authenticator.add_user(&model.name).await?;
+        }
+        self.store(authenticator, model, now, true).await
+    }
+
+    /// Stores a refreshed model for an existing user at `now` (never creates one), as
+    /// `authenticator` (the user's login method) found it.
+    pub async fn store_refresh(
+        &self,
+        authenticator: &dyn Authenticator,
+        model: &AuthModel,
+        now: i64,
+    ) -> Result<UserRecord, HubError> {
+        self.store(authenticator, model, now, false).await
     }
 
     async fn store(
         &self,
+        authenticator: &dyn Authenticator,
         model: &AuthModel,
         now: i64,
         create_if_missing: bool,
@@ -55,7 +80,7 @@ impl<'a> Accounts<'a> {
             .apply_login(LoginUpdate {
                 name: model.name.clone(),
                 admin: model.admin,
-                groups: if self.groups_managed() {
+                groups: if authenticator.rules().config().manage_groups {
                     model.groups.clone()
                 } else {
                     None

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use hubauth_core::{
-    AuthError, AuthModel, DenyReason, LoginData, Outcome, PendingRedirect, RedirectLogin,
-    RequestContext,
+    AuthError, AuthModel, DenyReason, LoginData, LoginMethod, Outcome, PendingRedirect,
+    RedirectLogin, RequestContext,
 };
 use hubauth_store::{NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
 use serde::{Deserialize, Serialize};
@@ -185,6 +185,9 @@ pub struct PendingLogin {
     pub redirect_uri: String,
     /// What the authenticator keeps until the callback.
     pub pending: PendingRedirect,
+    /// The login method the login belongs to (empty on a hub with one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub method: String,
 }
 
 /// A login sent to the identity provider.
@@ -297,6 +300,9 @@ pub enum BadState {
     OtherBrowser,
     /// The login took longer than [`STATE_TTL`].
     Expired,
+    /// The login was started for another login method than the callback names, or for
+    /// a method the hub no longer has.
+    OtherMethod,
 }
 
 impl BadState {
@@ -309,6 +315,7 @@ impl BadState {
             BadState::Unreadable => "stored state unreadable",
             BadState::OtherBrowser => "state belongs to another browser",
             BadState::Expired => "state expired",
+            BadState::OtherMethod => "state belongs to another login method",
         }
     }
 }
@@ -328,11 +335,47 @@ impl<'a> Logins<'a> {
     /// ([`super::Accounts::store_login`]), starts a session, marks the user's auth info as
     /// fresh and runs the authenticator's `session_started`.
     pub async fn complete(&self, model: &AuthModel, now: i64) -> Result<StartedSession, HubError> {
+        let method = self.hub.methods.first().cloned();
+        match method {
+            Some(method) => self.complete_with(&method, model, now).await,
+            None => Err(HubError::Auth(AuthError::Internal(
+                "the hub has no login method".to_owned(),
+            ))),
+        }
+    }
+
+    /// Whether `name` is an account another login method owns (never on a hub with one
+    /// method): such a login is refused, so that two methods' users cannot become one
+    /// account by having the same name.
+    async fn owned_elsewhere(&self, method: &LoginMethod, name: &str) -> Result<bool, HubError> {
+        if method.name.is_empty() {
+            return Ok(false);
+        }
+        match self.hub.store.login_method(name).await {
+            Ok(Some(owner)) => Ok(owner != method.name),
+            Ok(None) | Err(hubauth_store::StoreError::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// [`Logins::complete`] for a login through `method`, which then owns the account.
+    async fn complete_with(
+        &self,
+        method: &LoginMethod,
+        model: &AuthModel,
+        now: i64,
+    ) -> Result<StartedSession, HubError> {
         let hub = self.hub;
-        let user = hub.accounts().store_login(model, now).await?;
+        let user = hub
+            .accounts()
+            .store_login_with(method.authenticator.as_ref(), model, now)
+            .await?;
+        if !method.name.is_empty() {
+            hub.store.set_login_method(&user.name, &method.name).await?;
+        }
         let token = hub.sessions().start(&user.name, now).await?;
         hub.sessions().mark_refreshed(&user.name, now);
-        if let Err(err) = hub.authenticator.session_started(&user.name).await {
+        if let Err(err) = method.authenticator.session_started(&user.name).await {
             tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");
         }
         Ok(StartedSession {
@@ -348,6 +391,7 @@ impl<'a> Logins<'a> {
     pub async fn with_form(
         &self,
         ctx: &RequestContext,
+        method: &LoginMethod,
         data: &LoginData,
     ) -> Result<FormLogin, HubError> {
         let hub = self.hub;
@@ -359,7 +403,7 @@ impl<'a> Logins<'a> {
             Err(limited) => return Ok(FormLogin::Limited(limited)),
         };
         let outcome = hubauth_core::get_authenticated_user(
-            hub.authenticator.as_ref(),
+            method.authenticator.as_ref(),
             hub.hook.as_deref(),
             ctx,
             data,
@@ -368,7 +412,15 @@ impl<'a> Logins<'a> {
         match outcome {
             Ok(Outcome::Success(model)) => {
                 hub.limiter.refund(reservation);
-                Ok(FormLogin::LoggedIn(self.complete(&model, ctx.now).await?))
+                if self.owned_elsewhere(method, &model.name).await? {
+                    return Ok(FormLogin::Denied {
+                        name: Some(model.name.clone()),
+                        reason: DenyReason::OtherMethod,
+                    });
+                }
+                Ok(FormLogin::LoggedIn(
+                    self.complete_with(method, &model, ctx.now).await?,
+                ))
             }
             Ok(Outcome::Denied { name, reason }) => Ok(FormLogin::Denied { name, reason }),
             Err(AuthError::Http { status, message }) => Ok(FormLogin::Refused { status, message }),
@@ -380,9 +432,11 @@ impl<'a> Logins<'a> {
         }
     }
 
-    /// The authenticator's login at an identity provider, if it has one.
+    /// The login at an identity provider of the only method, or of the default one.
     pub fn redirect_login(&self) -> Option<&'a dyn RedirectLogin> {
-        self.hub.authenticator.redirect_login()
+        self.hub
+            .default_method()
+            .and_then(|method| method.authenticator.redirect_login())
     }
 
     /// Starts a login at the identity provider at `ctx.now`: the authenticator builds the
@@ -392,12 +446,16 @@ impl<'a> Logins<'a> {
     pub async fn begin_redirect(
         &self,
         ctx: &RequestContext,
+        method: &LoginMethod,
         browser: String,
         next: Option<String>,
         redirect_uri: String,
     ) -> Result<RedirectBegun, CallbackRefusal> {
         let hub = self.hub;
-        let login = self.redirect_login().ok_or(CallbackRefusal::NoProvider)?;
+        let login = method
+            .authenticator
+            .redirect_login()
+            .ok_or(CallbackRefusal::NoProvider)?;
         let state_id = random_token();
         let start = login
             .begin(ctx, &state_id, &redirect_uri)
@@ -408,6 +466,7 @@ impl<'a> Logins<'a> {
             next,
             redirect_uri,
             pending: start.pending,
+            method: method.name.clone(),
         };
         let owner = PendingLoginOwner {
             browser: record.browser.clone(),
@@ -449,7 +508,7 @@ impl<'a> Logins<'a> {
             }
         }
         tracing::info!(
-            authenticator = hub.authenticator.class_name(),
+            authenticator = method.authenticator.class_name(),
             "OAuth redirect to the identity provider"
         );
         Ok(RedirectBegun {
@@ -463,15 +522,26 @@ impl<'a> Logins<'a> {
     /// then the provider's answer (an `error`, or a code), the state (known, this
     /// browser's, in time), the authenticator's redemption of the code, the rules and
     /// [`Logins::complete`]. `user` names the user once the provider did (for the log).
+    ///
+    /// `path_method` is the method named in the callback's path; on a hub with several
+    /// methods the stored login decides which method redeems the code, and a login started
+    /// for another method than the path names is refused.
     pub async fn finish_redirect(
         &self,
         ctx: &RequestContext,
+        path_method: Option<&str>,
         browser: Option<&str>,
         query: &BTreeMap<String, String>,
         user: &mut Option<String>,
     ) -> Result<RedirectDone, CallbackRefusal> {
         let hub = self.hub;
-        let login = self.redirect_login().ok_or(CallbackRefusal::NoProvider)?;
+        let any_redirect = hub
+            .methods
+            .iter()
+            .any(|method| method.authenticator.redirect_login().is_some());
+        if !any_redirect {
+            return Err(CallbackRefusal::NoProvider);
+        }
         let url_state = query.get("state");
         let record = match url_state.filter(|value| !value.is_empty()) {
             Some(value) => hub.store.take_login_state(&hash_token(value)).await?,
@@ -512,18 +582,43 @@ impl<'a> Logins<'a> {
         if !record.is_valid_at(ctx.now) {
             return bad(BadState::Expired);
         }
+        let method = if hub.has_named_methods() {
+            if path_method.is_some_and(|named| named != pending.method) {
+                return bad(BadState::OtherMethod);
+            }
+            hub.method(&pending.method)
+        } else {
+            hub.methods.first()
+        };
+        let Some(method) = method else {
+            return bad(BadState::OtherMethod);
+        };
+        let login = method
+            .authenticator
+            .redirect_login()
+            .ok_or(CallbackRefusal::NoProvider)?;
         let model = login
             .complete(ctx, &pending.redirect_uri, code, query, &pending.pending)
             .await
             .map_err(CallbackRefusal::Provider)?;
         *user = Some(model.name.clone());
-        let outcome =
-            hubauth_core::authorize(hub.authenticator.as_ref(), hub.hook.as_deref(), ctx, model)
-                .await
-                .map_err(HubError::from)?;
+        let outcome = hubauth_core::authorize(
+            method.authenticator.as_ref(),
+            hub.hook.as_deref(),
+            ctx,
+            model,
+        )
+        .await
+        .map_err(HubError::from)?;
         match outcome {
+            Outcome::Success(model) if self.owned_elsewhere(method, &model.name).await? => {
+                Ok(RedirectDone::Denied {
+                    name: Some(model.name.clone()),
+                    reason: DenyReason::OtherMethod,
+                })
+            }
             Outcome::Success(model) => Ok(RedirectDone::LoggedIn {
-                session: self.complete(&model, ctx.now).await?,
+                session: self.complete_with(method, &model, ctx.now).await?,
                 next: pending.next,
             }),
             Outcome::Denied { name, reason } => Ok(RedirectDone::Denied { name, reason }),

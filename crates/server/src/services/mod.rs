@@ -16,7 +16,7 @@ mod tokens;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hubauth_core::{Authenticator, PostAuthHook};
+use hubauth_core::{Authenticator, LoginKind, LoginMethod, PostAuthHook};
 use hubauth_store::{CryptKeeper, Store};
 
 pub use accounts::Accounts;
@@ -28,6 +28,7 @@ pub use sessions::{EndReason, LoggedOut, SessionCheck, SessionUser, Sessions, St
 pub use tokens::{GATEWAY_SCOPE, MAX_API_TOKEN_LEN, Tokens};
 
 use crate::clock::Clock;
+use crate::error::HubError;
 use crate::limiter::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::options::HubConfig;
@@ -39,8 +40,12 @@ use crate::session_cache::SessionCache;
 pub struct Services {
     /// The `[Hub]` settings.
     pub config: HubConfig,
-    /// The login method.
+    /// The login method, or on a hub with several the hub-wide rules
+    /// ([`hubauth_core::HubWide`]).
     pub authenticator: Arc<dyn Authenticator>,
+    /// The login methods the login page shows: the one unnamed method of a hub with one
+    /// authenticator, or the named `[[Hub.logins]]`.
+    pub methods: Vec<LoginMethod>,
     /// The `post_auth_hook`, if any.
     pub hook: Option<Arc<dyn PostAuthHook>>,
     /// The database.
@@ -94,8 +99,22 @@ impl Services {
             parts.config.session_cache_ttl,
             parts.config.session_cache_size,
         );
+        let methods = match parts.authenticator.login_methods() {
+            Some(methods) if !methods.is_empty() => methods.to_vec(),
+            _ => vec![LoginMethod {
+                name: String::new(),
+                label: match parts.authenticator.kind() {
+                    LoginKind::Redirect { login_service, .. } => login_service,
+                    LoginKind::Form { .. } => String::new(),
+                },
+                default: true,
+                username_prefix: String::new(),
+                authenticator: parts.authenticator.clone(),
+            }],
+        };
         Services {
             config: parts.config,
+            methods,
             authenticator: parts.authenticator,
             hook: parts.hook,
             store: parts.store,
@@ -127,6 +146,44 @@ impl Services {
     /// API tokens at the gateway.
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens::new(self)
+    }
+
+    /// Whether this hub has several (named) login methods.
+    pub fn has_named_methods(&self) -> bool {
+        self.methods.iter().any(|method| !method.name.is_empty())
+    }
+
+    /// The named login method `name`.
+    pub fn method(&self, name: &str) -> Option<&LoginMethod> {
+        self.methods
+            .iter()
+            .find(|method| !method.name.is_empty() && method.name == name)
+    }
+
+    /// The method unnamed paths (`{base_url}hub/oauth_login`, `auto_login`) use: the only
+    /// one, or the one marked `default`.
+    pub fn default_method(&self) -> Option<&LoginMethod> {
+        if self.methods.len() == 1 {
+            return self.methods.first();
+        }
+        self.methods.iter().find(|method| method.default)
+    }
+
+    /// The authenticator that handles an existing user: the method that owns the account
+    /// on a hub with several, else the hub's authenticator.
+    pub async fn authenticator_of(&self, user: &str) -> Result<Arc<dyn Authenticator>, HubError> {
+        if !self.has_named_methods() {
+            return Ok(self.authenticator.clone());
+        }
+        let owner = match self.store.login_method(user).await {
+            Ok(owner) => owner,
+            Err(hubauth_store::StoreError::NotFound { .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
+        Ok(owner
+            .and_then(|owner| self.method(&owner))
+            .map(|method| method.authenticator.clone())
+            .unwrap_or_else(|| self.authenticator.clone()))
     }
 
     /// Call after changing anything a session check depends on for `user` (their

@@ -184,8 +184,8 @@ impl<'a> Sessions<'a> {
         let name = user.name.clone();
         let auth_state = hub.accounts().auth_state(&name, now).await?;
         let ctx = RequestContext::at(now);
-        let outcome = hub
-            .authenticator
+        let authenticator = hub.authenticator_of(&name).await?;
+        let outcome = authenticator
             .refresh_user(&ctx, &name, auth_state.as_ref())
             .await;
         let this_session = |reason| self.end(&name, Some(&session_hash), reason);
@@ -219,9 +219,12 @@ impl<'a> Sessions<'a> {
         if model.auth_state.is_none() {
             model.auth_state = auth_state;
         }
-        match pipeline::recheck(hub.authenticator.as_ref(), model).await {
+        match pipeline::recheck(authenticator.as_ref(), model).await {
             Ok(Outcome::Success(model)) => {
-                let updated = hub.accounts().store_refresh(&model, now).await?;
+                let updated = hub
+                    .accounts()
+                    .store_refresh(authenticator.as_ref(), &model, now)
+                    .await?;
                 crate::metrics::refresh("updated");
                 self.mark_refreshed(&name, now);
                 Ok(Some(SessionUser {
@@ -274,7 +277,8 @@ impl<'a> Sessions<'a> {
         crate::metrics::sessions_ended(reason.label(), ended);
         self.forget_refreshed(user);
         crate::provider::revoke_session_tokens(hub, user, session_hash).await?;
-        if let Err(err) = hub.authenticator.session_ended(user).await {
+        let authenticator = hub.authenticator_of(user).await?;
+        if let Err(err) = authenticator.session_ended(user).await {
             tracing::warn!(user = %user, error = %err, "authenticator could not end its session");
         }
         Ok(ended)
@@ -330,7 +334,8 @@ impl Sessions<'_> {
             .await?;
         tracing::info!(user = %name, "User logged out");
         let auth_state = hub.accounts().auth_state(name, now).await?;
-        let effects = hub.authenticator.on_logout(name, auth_state.as_ref()).await;
+        let authenticator = hub.authenticator_of(name).await?;
+        let effects = authenticator.on_logout(name, auth_state.as_ref()).await;
         if let Some(replacement) = &effects.auth_state {
             hub.accounts()
                 .replace_auth_state(name, replacement, now)
@@ -341,7 +346,7 @@ impl Sessions<'_> {
             tracing::warn!(user = %name, warning = %warning, "logout completed with a warning");
             out.warning = Some(warning);
         }
-        if let Some(login) = hub.authenticator.redirect_login() {
+        if let Some(login) = authenticator.redirect_login() {
             let current = effects.auth_state.as_ref().or(auth_state.as_ref());
             out.provider_logout = login.logout_redirect(current, after_logout).await;
         }
