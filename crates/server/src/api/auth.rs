@@ -79,7 +79,13 @@ pub async fn resolve_token(
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Ok(None);
     }
-    let Some(record) = state.store.find_api_token(&hash_token(token)).await? else {
+    // hubauth's own tokens by digest; tokens imported from JupyterHub by prefix and
+    // JupyterHub's salted hash (`hubauth import-db`).
+    let Some(record) = state
+        .store
+        .find_api_token_by_value(token, &hash_token(token))
+        .await?
+    else {
         return Ok(None);
     };
     if !record.is_valid_at(now) {
