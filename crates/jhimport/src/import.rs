@@ -262,6 +262,10 @@ impl ImportReport {
             } else {
                 format!(": {}", item.reason)
             };
+            if item.action == Action::Reported {
+                out.push_str(&format!("not carried over: {}{reason}\n", item.name));
+                continue;
+            }
             out.push_str(&format!(
                 "{} {} {}{reason}\n",
                 item.action.label(self.dry_run),
