@@ -195,7 +195,7 @@ pub(crate) async fn snapshot(pool: &Pool, schema: SchemaVersion) -> Result<Snaps
             .collect();
 
     let tokens = sqlx::query_as::<_, TokenRow>(concat!(
-        "SELECT t.id, t.hashed, t.prefix, u.name, s.name, t.client_id, ",
+        "SELECT CAST(t.id AS BIGINT), t.hashed, t.prefix, u.name, s.name, t.client_id, ",
         epoch!("t.created"),
         ", ",
         epoch!("t.expires_at"),

@@ -468,3 +468,132 @@ async fn a_real_jupyterhub_database_moves_into_hubauth_on_sqlite_and_postgres() 
         database.drop_now().await;
     }
 }
+
+/// The same fixture, written by JupyterHub 6.1.1's ORM into PostgreSQL (psycopg2) and
+/// into SQLite, reads the same from both, and the PostgreSQL one imports completely.
+#[tokio::test]
+async fn a_jupyterhub_database_on_postgresql_reads_like_its_sqlite_twin() {
+    let Some(()) = installed() else {
+        return;
+    };
+    let Some(server) = hubauth_testkit::pg::server_url(
+        "a_jupyterhub_database_on_postgresql_reads_like_its_sqlite_twin",
+    ) else {
+        return;
+    };
+    let database = hubauth_testkit::pg::TestDatabase::create(&server, "jhsource").await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/jhimport/tests/fixtures/make_fixture.py");
+    // SQLAlchemy's driver is named in the URL, as in a jupyterhub_config.py.
+    let python_url = database
+        .url
+        .replacen("postgres://", "postgresql+psycopg2://", 1);
+    for target in [python_url.as_str(), "twin.sqlite"] {
+        let status = Command::new(e2e_dir().join(".venv/bin/python"))
+            .arg(&script)
+            .arg(target)
+            .current_dir(dir.path())
+            .status()
+            .await
+            .unwrap();
+        assert!(
+            status.success(),
+            "make_fixture.py {}",
+            target.contains("://")
+        );
+    }
+    let read = |url: String| async move {
+        let source = hubauth_jhimport::Source::open(&url).await.unwrap();
+        let snapshot = source.read().await.unwrap();
+        source.close().await;
+        snapshot
+    };
+    let on_postgres = read(python_url.clone()).await;
+    let on_sqlite = read(format!(
+        "sqlite:///{}",
+        dir.path().join("twin.sqlite").display()
+    ))
+    .await;
+    assert_eq!(
+        on_postgres.schema,
+        Some(hubauth_jhimport::SchemaVersion::V6)
+    );
+    // auth_state is encrypted anew in each (Fernet's IV and time): compare it decrypted.
+    let keeper =
+        hubauth_store::CryptKeeper::from_keys_str("aW1wb3J0LWRiLWZpeHR1cmUta2V5LTMyLWJ5dGVzISE=")
+            .unwrap();
+    let users =
+        |snapshot: &hubauth_jhimport::Snapshot| -> Vec<(hubauth_jhimport::JhUser, Option<Value>)> {
+            snapshot
+                .users
+                .iter()
+                .map(|user| {
+                    let state = user.encrypted_auth_state.as_ref().map(|bytes| {
+                        keeper
+                            .decrypt_json(bytes)
+                            .map(|d| d.value)
+                            .unwrap_or(Value::Null)
+                    });
+                    let mut user = user.clone();
+                    user.encrypted_auth_state = None;
+                    (user, state)
+                })
+                .collect()
+        };
+    assert_eq!(users(&on_postgres), users(&on_sqlite));
+    assert_eq!(
+        users(&on_postgres)[0].1.as_ref().unwrap()["access_token"],
+        "upstream-token-of-alice"
+    );
+    assert_eq!(on_postgres.groups, on_sqlite.groups);
+    assert_eq!(on_postgres.roles, on_sqlite.roles);
+    assert_eq!(
+        on_postgres.oauth_clients.len(),
+        on_sqlite.oauth_clients.len()
+    );
+    // Token hashes are salted anew in each database; the rest is the same (the service's
+    // and the OAuth token's `created` is the time the script ran).
+    let shape = |tokens: &[hubauth_jhimport::JhToken]| -> Vec<(String, String, Option<i64>, Option<String>)> {
+        tokens
+            .iter()
+            .map(|t| (t.prefix.clone(), t.note.clone(), t.expires, t.scopes.clone()))
+            .collect()
+    };
+    assert_eq!(shape(&on_postgres.tokens), shape(&on_sqlite.tokens));
+
+    let target = tempfile::TempDir::new().unwrap();
+    let store = hubauth_store::open(&format!(
+        "sqlite:///{}",
+        target.path().join("hub.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let report = hubauth_jhimport::import_database(
+        &python_url,
+        store.as_ref(),
+        &hubauth_jhimport::ImportOptions {
+            now: 1_767_225_600,
+            clients: vec![hubauth_jhimport::ConfiguredClient {
+                client_id: "service-announcer".to_owned(),
+                redirect_uris: vec![
+                    "http://127.0.0.1:9999/services/announcer/oauth_callback".to_owned(),
+                ],
+                secret: Some("announcer-secret-0123456789abcdef".to_owned()),
+            }],
+            ..hubauth_jhimport::ImportOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.is_complete(), "{}", report.render());
+    assert_eq!(report.counts(hubauth_jhimport::Kind::User).created, 4);
+    let token = store
+        .find_api_token_by_value("root-supplied-token-0123456789", "")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.user, "root");
+    store.close().await;
+    database.drop_now().await;
+}
