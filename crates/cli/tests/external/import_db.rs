@@ -5,7 +5,7 @@
 //! written at a form login under JUPYTERHUB_CRYPT_KEY). The test logs users in there and
 //! makes API tokens through its REST API (with and without expiry), stops it, imports its
 //! database with the `hubauth` binary into hubauth on SQLite and on PostgreSQL, and then
-//! shows over HTTP that the old tokens work against hubauth's REST API with the same
+//! shows over HTTP that the old tokens work against hubauth's REST API (and gateway) with the same
 //! scopes and stop at their expiry, that users keep admin flags and groups and log in,
 //! that the auth_state handed out equals what JupyterHub stored, and that the service's
 //! OAuth client completes a login.
@@ -277,7 +277,10 @@ async fn move_into_hubauth(
          api_token = \"{ANNOUNCER_SECRET}\", oauth_redirect_uri = \"{announcer_redirect}\", \
          oauth_no_confirm = true }}]\n"
     );
-    let hub_extra = format!("{}{services}", db_line(&db_url));
+    let hub_extra = format!(
+        "{}{services}forward_auth_accept_tokens = true\n",
+        db_line(&db_url)
+    );
     let rest = format!(
         "[Authenticator]\nenable_auth_state = true\nallowed_users = [\"alice\", \"bob\"]\n\
          admin_users = [\"root\"]\n[DummyAuthenticator]\npassword = \"{PASSWORD}\"\n"
@@ -371,6 +374,23 @@ async fn move_into_hubauth(
     }
     let (status, bob) = get(&made.admin, "/users/bob").await;
     assert_eq!((status, bob["admin"].clone()), (200, json!(false)));
+
+    // At the gateway (forward-auth) too: a token carrying its owner's scopes passes as
+    // its owner; one limited to read:users does not carry access:apps.
+    let gateway = |token: &str| {
+        let request = reqwest::Client::new()
+            .get(format!("{}forward-auth", hub.hub_url))
+            .header("x-forwarded-host", "app.example")
+            .header("x-forwarded-uri", "/")
+            .header("authorization", format!("token {token}"));
+        async move { request.send().await.unwrap() }
+    };
+    let response = gateway(&made.admin).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-auth-request-user"], "root");
+    let response = gateway(&made.script).await;
+    assert_ne!(response.status(), 200, "read:users is not access:apps");
+    assert!(response.headers().get("x-auth-request-user").is_none());
 
     // The expiring token works until JupyterHub's expiry, then not; the others go on.
     let (status, _) = get(&made.expiring, "/user").await;
