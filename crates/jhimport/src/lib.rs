@@ -31,3 +31,10 @@ pub use crate::import::{
 pub use crate::model::{JhGroup, JhOAuthClient, JhRole, JhToken, JhUser, Snapshot, TokenOwner};
 pub use crate::schema::SchemaVersion;
 pub use crate::source::Source;
+
+// The behaviour tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as hubauth_jhimport;
+
+#[cfg(test)]
+mod tests;

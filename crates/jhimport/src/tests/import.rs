@@ -2,9 +2,6 @@
 //! (`tests/fixtures/make_fixture.py`, remade by `tests/fixtures/regenerate.sh`), imported
 //! into hubauth's store on SQLite and, when `HUBAUTH_TEST_POSTGRES_URL` names a server
 //! (`./scripts/test.sh` starts one), on PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-// Tests make real timestamps for database names.
-#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
