@@ -461,6 +461,34 @@ async fn move_into_hubauth(
     assert_eq!(status, 200, "{tokens}");
     let (status, me) = get(tokens["access_token"].as_str().unwrap(), "/user").await;
     assert_eq!((status, me["name"].clone()), (200, json!("alice")), "{me}");
+
+    // Importing again after users worked at hubauth: what differs now is a conflict,
+    // kept until --overwrite. bob was made admin at hubauth; alice's login at hubauth
+    // (DummyAuthenticator, which returns no auth_state) cleared her auth_state.
+    hub.store().set_admin("bob", true).await.unwrap();
+    let (code, conflict) = import_db(&config, &from, &[]).await;
+    assert_eq!(code, 3, "{conflict}");
+    for expected in [
+        "conflict user bob: already in hubauth and different: admin is true in hubauth, false in JupyterHub",
+        "conflict user alice: already in hubauth and different: auth_state differs",
+    ] {
+        assert!(
+            conflict.contains(expected),
+            "{expected:?} missing: {conflict}"
+        );
+    }
+    assert!(!conflict.contains("user root"), "{conflict}");
+    assert!(
+        hub.store().get_user("bob").await.unwrap().unwrap().admin,
+        "not overwritten"
+    );
+    let (code, overwritten) = import_db(&config, &from, &["--overwrite"]).await;
+    assert_eq!(code, 0, "{overwritten}");
+    assert!(overwritten.contains("changed user bob"), "{overwritten}");
+    assert!(!hub.store().get_user("bob").await.unwrap().unwrap().admin);
+    let (status, model) = get(&made.admin, "/users/alice").await;
+    assert_eq!(status, 200);
+    assert_eq!(model["auth_state"], made.users["alice"]["auth_state"]);
     hub.stop().await;
 }
 
