@@ -654,7 +654,8 @@ fn plan_user(
             existing.admin, write.admin
         ));
     }
-    if existing.created != write.created {
+    // A source row without a creation time gets `now`, which no later run repeats.
+    if user.created.is_some() && existing.created != write.created {
         differences.push("created at another time (not by this import)".to_owned());
     }
     if stored_state != write.auth_state.as_deref() {

@@ -566,3 +566,32 @@ async fn service_clients_must_match_the_configuration() {
         assert!(!report.render().contains("announcer-secret"));
     }
 }
+
+#[tokio::test]
+async fn rows_without_times_import_once_and_then_stay_put() {
+    let (_dir, path, url) = copy_of("jupyterhub-5.5.4.sqlite");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET created = NULL WHERE name = 'bob'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE api_tokens SET created = NULL")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let (_store_dir, store) = sqlite_store().await;
+    let first = import_database(&url, store.as_ref(), &options())
+        .await
+        .unwrap();
+    assert!(first.is_complete(), "{}", first.render());
+    assert_eq!(store.get_user("bob").await.unwrap().unwrap().created, NOW);
+    let later = ImportOptions {
+        now: NOW + 86_400,
+        ..options()
+    };
+    let again = import_database(&url, store.as_ref(), &later).await.unwrap();
+    assert!(!again.writes() && again.is_complete(), "{}", again.render());
+}
