@@ -105,6 +105,41 @@ enum Command {
         /// The JupyterHub config file; `-` reads standard input.
         file: PathBuf,
     },
+    /// Import a JupyterHub database (users, groups, roles, API tokens, auth_state) into
+    /// hubauth's database.
+    ///
+    /// Reads the JupyterHub database read-only (JupyterHub 3.x/4.x, 5.x and 6.x schemas).
+    /// Existing API tokens keep working (their hashes are copied) and auth_state is copied
+    /// as ciphertext (valid under the same JUPYTERHUB_CRYPT_KEY). Users already in hubauth
+    /// that differ are reported as conflicts and left alone unless --overwrite. Running it
+    /// again changes nothing; an interrupted run finishes when run again. The OAuth
+    /// clients of JupyterHub's services are checked against [[Hub.services]] (convert
+    /// them with import-config). Exit status: 0 when everything was imported, 3 when
+    /// something was not (conflicts, unreadable rows or auth_state, unmatched clients),
+    /// 1 on any other error.
+    ImportDb {
+        /// The JupyterHub database: its db_url (sqlite:///jupyterhub.sqlite,
+        /// postgresql://user:password@host/db) or the path of its SQLite file.
+        #[arg(long)]
+        from: String,
+        /// hubauth's configuration: the database to import into ([Hub] db_url) and the
+        /// registered services.
+        #[arg(short = 'f', long = "config")]
+        config: Option<PathBuf>,
+        /// Print what would be created, changed or skipped, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace users and roles that differ in hubauth with JupyterHub's.
+        #[arg(long)]
+        overwrite: bool,
+        /// Decrypt each auth_state once with JUPYTERHUB_CRYPT_KEY and name the users whose
+        /// auth_state cannot be read.
+        #[arg(long)]
+        check_auth_state: bool,
+        /// Users per batch; each batch (with those users' tokens) is one transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+    },
     /// Manage auth_state encryption keys.
     CryptKey {
         #[command(subcommand)]
@@ -257,6 +292,28 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ImportConfig { file } => import_config(&file, &registry),
+        Command::ImportDb {
+            from,
+            config,
+            dry_run,
+            overwrite,
+            check_auth_state,
+            batch_size,
+        } => import_db(
+            &registry,
+            &from,
+            config.as_deref(),
+            hubauth_jhimport::ImportOptions {
+                dry_run,
+                overwrite,
+                batch_size: usize::try_from(batch_size).unwrap_or(500),
+                now: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                ..hubauth_jhimport::ImportOptions::default()
+            },
+            check_auth_state,
+        ),
         Command::CryptKey {
             command: CryptKeyCommand::Generate,
         } => {
@@ -290,6 +347,60 @@ fn run(command: Command) -> Result<ExitCode> {
 
 /// Exit status of `crypt-key rotate` when some auth_state could not be decrypted.
 const EXIT_UNDECRYPTABLE: u8 = 3;
+
+/// Exit status of `import-db` when something could not be imported.
+const EXIT_NOT_IMPORTED: u8 = 3;
+
+/// `hubauth import-db`: the configuration gives the target database and the registered
+/// services; the import itself is `hubauth_jhimport::import_database`.
+fn import_db(
+    registry: &hubauth_config::Registry,
+    from: &str,
+    config: Option<&std::path::Path>,
+    mut options: hubauth_jhimport::ImportOptions,
+    check_auth_state: bool,
+) -> Result<ExitCode> {
+    let loaded = hubauth_cli::load_config(config, registry)?;
+    let view = loaded.view(registry, "Hub", &ProcessEnv);
+    let hub =
+        hubauth_server::HubConfig::from_view(&view).map_err(|err| anyhow::anyhow!("{err}"))?;
+    options.clients = hub
+        .services
+        .iter()
+        .filter(|service| service.is_oauth_client())
+        .map(|service| hubauth_jhimport::ConfiguredClient {
+            client_id: service.client_id.clone(),
+            redirect_uris: service.redirect_uris.clone(),
+            secret: service
+                .client_secret
+                .as_ref()
+                .map(|secret| secret.secret().to_owned()),
+        })
+        .collect();
+    if check_auth_state {
+        let keys = std::env::var("JUPYTERHUB_CRYPT_KEY").unwrap_or_default();
+        options.check_auth_state = Some(
+            hubauth_store::CryptKeeper::from_keys_str(&keys)
+                .map_err(|err| anyhow::anyhow!("JUPYTERHUB_CRYPT_KEY: {err}"))?,
+        );
+    }
+    let shown_target = hubauth_cli::redact_url(&hub.db_url);
+    let shown_source = hubauth_cli::redact_url(from);
+    runtime()?.block_on(async {
+        let store = hubauth_store::open(&hub.db_url)
+            .await
+            .with_context(|| format!("opening hubauth's database {shown_target}"))?;
+        let result = hubauth_jhimport::import_database(from, store.as_ref(), &options).await;
+        store.close().await;
+        let report = result.with_context(|| format!("importing {shown_source}"))?;
+        print!("{}", report.render());
+        Ok(if report.is_complete() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_NOT_IMPORTED)
+        })
+    })
+}
 
 fn crypt_key_rotate(
     registry: &hubauth_config::Registry,

@@ -5,8 +5,11 @@
 //! the forward-auth check, the hub's hot path: a reverse proxy asks it once for every
 //! request to every protected app. Here that check is answered straight from the
 //! connection (no router dispatch, no boxed middleware future per request), and the
-//! metrics recorder is set once per connection instead of once per request. Every other
-//! request goes to the router, with the client's address as axum's `ConnectInfo`.
+//! metrics recorder is set once per connection instead of once per request. So is the
+//! REST API's `GET {base_url}hub/api/user`, which apps and services ask for every request
+//! they authenticate with the hub (JupyterHub's `HubAuth` does), with the same request
+//! layer and response headers the router would add. Every other request goes to the
+//! router, with the client's address as axum's `ConnectInfo`.
 //!
 //! With `ssl_cert` each connection first completes a TLS handshake (within
 //! [`crate::tls::HANDSHAKE_TIMEOUT`], in the connection's own task), then is served the
@@ -29,6 +32,38 @@ use tower::ServiceExt;
 use crate::handlers::forward_auth;
 use crate::state::AppState;
 
+/// A request the listener answers itself, without the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direct {
+    /// `GET`/`HEAD {base_url}hub/forward-auth`.
+    ForwardAuth,
+    /// `GET {base_url}hub/api/user`.
+    WhoAmI,
+}
+
+/// The exact paths of the requests answered directly.
+struct DirectPaths {
+    forward_auth: String,
+    whoami: String,
+}
+
+impl DirectPaths {
+    /// Whether a request is one the listener answers itself: a forward-auth check (`GET`
+    /// or `HEAD` on its exact path) or `GET` of the API's current user. Other methods on
+    /// those paths go to the router (405, or axum's `HEAD` for a `GET` route).
+    fn of(&self, request: &Request<Incoming>) -> Option<Direct> {
+        let method = request.method();
+        let path = request.uri().path();
+        if (method == Method::GET || method == Method::HEAD) && path == self.forward_auth {
+            Some(Direct::ForwardAuth)
+        } else if method == Method::GET && path == self.whoami {
+            Some(Direct::WhoAmI)
+        } else {
+            None
+        }
+    }
+}
+
 /// How long a client may take to send a request's head (slow-loris protection).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,8 +76,10 @@ pub(crate) async fn serve(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let forward_auth_path: std::sync::Arc<str> =
-        format!("{}forward-auth", state.hub_prefix()).into();
+    let direct_paths = std::sync::Arc::new(DirectPaths {
+        forward_auth: format!("{}forward-auth", state.hub_prefix()),
+        whoami: format!("{}api/user", state.hub_prefix()),
+    });
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(());
     let mut builder = http1::Builder::new();
     builder
@@ -64,7 +101,7 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let state_for_conn = state.clone();
         let router = router.clone();
-        let forward_auth_path = forward_auth_path.clone();
+        let direct_paths = direct_paths.clone();
         // Forwarding headers count only from the proxies the operator named: from anyone
         // else they are removed before any handler (or the forward-auth check) reads them.
         let peer_trusted = state.config.is_trusted_proxy(peer.ip());
@@ -74,22 +111,49 @@ pub(crate) async fn serve(
             }
             let state = state_for_conn.clone();
             let router = router.clone();
-            let is_check = is_forward_auth(&request, &forward_auth_path);
+            let direct = direct_paths.of(&request);
             async move {
-                if is_check {
+                match direct {
                     // The router's request layer, without the router.
-                    let hub = state.as_ref();
-                    let respond = move |request: Request<Incoming>| async move {
-                        let crate::web::Now(now) = crate::web::Now::of(request.extensions(), hub);
-                        forward_auth::answer(hub, request.headers(), request.uri().query(), now)
-                            .await
-                    };
-                    let response =
-                        crate::web::request::handle(&state, peer_trusted, request, respond).await;
-                    return Ok::<Response, Infallible>(response);
+                    Some(Direct::ForwardAuth) => {
+                        let hub = state.as_ref();
+                        let respond = move |request: Request<Incoming>| async move {
+                            let crate::web::Now(now) =
+                                crate::web::Now::of(request.extensions(), hub);
+                            forward_auth::answer(hub, request.headers(), request.uri().query(), now)
+                                .await
+                        };
+                        let response =
+                            crate::web::request::handle(&state, peer_trusted, request, respond)
+                                .await;
+                        Ok::<Response, Infallible>(response)
+                    }
+                    Some(Direct::WhoAmI) => {
+                        let hub = &state;
+                        let respond = move |request: Request<Incoming>| async move {
+                            let crate::web::Now(now) =
+                                crate::web::Now::of(request.extensions(), hub);
+                            let response = crate::api::users::whoami_answer(
+                                hub,
+                                request.method(),
+                                request.headers(),
+                                request.uri().query(),
+                                now,
+                            )
+                            .await;
+                            // What the router's layer for the hub's routes adds.
+                            crate::handlers::hub_response_headers(response).await
+                        };
+                        let response =
+                            crate::web::request::handle(&state, peer_trusted, request, respond)
+                                .await;
+                        Ok(response)
+                    }
+                    None => {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        router.oneshot(request).await
+                    }
                 }
-                request.extensions_mut().insert(ConnectInfo(peer));
-                router.oneshot(request).await
             }
         });
         let builder = builder.clone();
@@ -156,13 +220,6 @@ async fn serve_connection<I, S>(
         tracing::debug!(peer = %peer, error = %err, "connection ended with an error");
     }
     drop(closing);
-}
-
-/// Whether a request is a forward-auth check (`GET` or `HEAD` on its exact path); other
-/// methods on that path go to the router, which answers 405.
-fn is_forward_auth(request: &Request<Incoming>, path: &str) -> bool {
-    (request.method() == Method::GET || request.method() == Method::HEAD)
-        && request.uri().path() == path
 }
 
 /// Handles a failed `accept`: errors about one connection (reset before it was accepted)

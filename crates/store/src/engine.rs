@@ -43,6 +43,7 @@ use crate::model::{
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
 use crate::model::{AuthStateSwap, StoredAuthState};
+use crate::model::{ImportBatch, ImportedApiToken, ImportedUser};
 use crate::model::{LoginStateRecord, NewLoginState};
 use crate::model::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
@@ -478,6 +479,88 @@ fn oauth_grant_from_row(row: OAuthGrantRow) -> Option<OAuthGrantRecord> {
     })
 }
 
+/// Write one imported user (see [`Store::import_batch`]).
+async fn import_user(conn: &mut Conn, user: &ImportedUser) -> Result<(), StoreError> {
+    let existing = id_of(conn, Named::User, &user.name).await?;
+    let user_id = match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE users SET admin = $1, created = $2, last_activity = $3, \
+                 encrypted_auth_state = $4 WHERE id = $5",
+            )
+            .bind(user.admin)
+            .bind(user.created)
+            .bind(user.last_activity)
+            .bind(user.auth_state.as_deref())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            id
+        }
+        None => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO users (name, admin, created, last_activity, encrypted_auth_state) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&user.name)
+        .bind(user.admin)
+        .bind(user.created)
+        .bind(user.last_activity)
+        .bind(user.auth_state.as_deref())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| classify(e, || format!("user {:?}", user.name)))?,
+    };
+    if user.replace {
+        sync_groups(conn, user_id, &user.groups).await?;
+        sqlx::query("DELETE FROM user_role_map WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    } else {
+        for group in &user.groups {
+            sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind(group)
+                .execute(&mut *conn)
+                .await?;
+            let group_id = require_id(conn, Named::Group, group).await?;
+            add_member(conn, user_id, group_id).await?;
+        }
+    }
+    sync_default_roles(conn, user_id, user.admin).await?;
+    for role in &user.roles {
+        let role_id = match role.as_str() {
+            USER_ROLE => default_role_id(conn, USER_ROLE).await?,
+            ADMIN_ROLE => default_role_id(conn, ADMIN_ROLE).await?,
+            other => require_id(conn, Named::Role, other).await?,
+        };
+        grant_role(conn, user_id, role_id).await?;
+    }
+    Ok(())
+}
+
+/// Insert one imported API token with its stored hash (see [`Store::import_batch`]).
+async fn import_token(conn: &mut Conn, token: &ImportedApiToken) -> Result<(), StoreError> {
+    let scopes = scopes_to_json(&token.scopes)?;
+    let user_id = require_id(conn, Named::User, &token.user).await?;
+    sqlx::query(
+        "INSERT INTO api_tokens \
+         (hash, prefix, user_id, note, scopes, created, expires, last_activity) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&token.hash)
+    .bind(&token.prefix)
+    .bind(user_id)
+    .bind(&token.note)
+    .bind(scopes)
+    .bind(token.created)
+    .bind(token.expires)
+    .bind(token.last_activity)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| classify(e, || "an API token with this hash".to_owned()))?;
+    Ok(())
+}
+
 impl EngineStore {
     /// In one write transaction, find the id of the `kind` row called `name` and run
     /// `statements` with it bound to `$1`. Returns false when nothing has that name.
@@ -788,6 +871,56 @@ impl Store for EngineStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(token_from_row).transpose()
+    }
+
+    async fn find_jupyterhub_api_tokens(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        // hubauth's own hashes are hex digits only; JupyterHub's hold ':'.
+        let rows = sqlx::query_as::<_, TokenRow>(concat!(
+            token_select!(),
+            " WHERE t.prefix = $1 AND t.hash LIKE '%:%' ORDER BY t.id"
+        ))
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(token_from_row).collect()
+    }
+
+    async fn import_batch(&self, batch: &ImportBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_tx().await?;
+        for group in &batch.groups {
+            sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for role in &batch.roles {
+            sqlx::query(
+                "INSERT INTO roles (name, description, scopes, managed_by_auth) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET \
+                 description = excluded.description, scopes = excluded.scopes, \
+                 managed_by_auth = excluded.managed_by_auth",
+            )
+            .bind(&role.name)
+            .bind(&role.description)
+            .bind(scopes_to_json(&role.scopes)?)
+            .bind(role.managed_by_auth)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for user in &batch.users {
+            import_user(&mut tx, user).await?;
+        }
+        for token in &batch.tokens {
+            import_token(&mut tx, token).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiTokenRecord>, StoreError> {

@@ -17,6 +17,7 @@
 mod common;
 pub mod crypt;
 mod error;
+pub mod jupyterhub_hash;
 mod model;
 mod postgres;
 mod sqlite;
@@ -32,6 +33,7 @@ pub use crate::model::{
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,
 };
 pub use crate::model::{AuthStateSwap, StoredAuthState};
+pub use crate::model::{ImportBatch, ImportedApiToken, ImportedUser};
 pub use crate::model::{LoginStateRecord, NewLoginState};
 pub use crate::model::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,

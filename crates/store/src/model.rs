@@ -587,3 +587,111 @@ pub enum OAuthExchangeOutcome {
     /// No grant of that kind under the digest, or it expired: nothing changed.
     Invalid,
 }
+
+/// A user written by an import from another hub's database
+/// ([`Store::import_batch`](crate::Store::import_batch)), with its own times.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportedUser {
+    /// The user name.
+    pub name: String,
+    /// Admin flag (the default roles follow it: `admin` exactly when set, `user` always).
+    pub admin: bool,
+    /// When the user was created at the other hub (unix seconds).
+    pub created: i64,
+    /// Last activity recorded by the other hub, if any.
+    pub last_activity: Option<i64>,
+    /// The encrypted auth_state bytes, copied as they are (`None` stores none).
+    pub auth_state: Option<Vec<u8>>,
+    /// Groups the user belongs to (created when missing).
+    pub groups: Vec<String>,
+    /// Roles besides the default ones the user holds (each must exist or be in the same
+    /// batch).
+    pub roles: Vec<String>,
+    /// When the user exists: true makes groups and roles exactly these (and replaces
+    /// every field); false adds them to what the user has.
+    pub replace: bool,
+}
+
+impl fmt::Debug for ImportedUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportedUser")
+            .field("name", &self.name)
+            .field("admin", &self.admin)
+            .field("created", &self.created)
+            .field("last_activity", &self.last_activity)
+            .field(
+                "auth_state",
+                &self
+                    .auth_state
+                    .as_ref()
+                    .map(|bytes| format!("[{} bytes redacted]", bytes.len())),
+            )
+            .field("groups", &self.groups)
+            .field("roles", &self.roles)
+            .field("replace", &self.replace)
+            .finish()
+    }
+}
+
+/// An API token written by an import, with the other hub's stored hash (for JupyterHub,
+/// `algorithm:rounds:salt:hexdigest`, checked by
+/// [`Store::find_api_token_by_value`](crate::Store::find_api_token_by_value)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportedApiToken {
+    /// The stored hash, as the other hub stored it (unique).
+    pub hash: String,
+    /// The token's prefix as stored.
+    pub prefix: String,
+    /// Name of the token's owner (must exist or be in the same batch).
+    pub user: String,
+    /// Free-text note.
+    pub note: String,
+    /// Scopes the token carries.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created: i64,
+    /// First second at which the token is no longer valid; `None` = never expires.
+    pub expires: Option<i64>,
+    /// Last time the token was used, if recorded.
+    pub last_activity: Option<i64>,
+}
+
+impl fmt::Debug for ImportedApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportedApiToken")
+            .field("hash", &"[redacted]")
+            .field("prefix", &self.prefix)
+            .field("user", &self.user)
+            .field("note", &self.note)
+            .field("scopes", &self.scopes)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .field("last_activity", &self.last_activity)
+            .finish()
+    }
+}
+
+/// One batch of an import, written in one transaction
+/// ([`Store::import_batch`](crate::Store::import_batch)), in this order: groups, roles,
+/// users (with memberships and role grants), tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportBatch {
+    /// Groups to create when missing.
+    pub groups: Vec<String>,
+    /// Roles to create, or whose description and scopes to replace.
+    pub roles: Vec<RoleSpec>,
+    /// Users to create or update.
+    pub users: Vec<ImportedUser>,
+    /// Tokens to create (a hash already stored is a conflict and nothing is written).
+    pub tokens: Vec<ImportedApiToken>,
+}
+
+impl ImportBatch {
+    /// Whether the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+            && self.roles.is_empty()
+            && self.users.is_empty()
+            && self.tokens.is_empty()
+    }
+}

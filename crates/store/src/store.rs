@@ -3,6 +3,10 @@
 use async_trait::async_trait;
 
 use crate::StoreError;
+use crate::jupyterhub_hash::{
+    JUPYTERHUB_MAX_TOKEN_LEN, JUPYTERHUB_PREFIX_LEN, jupyterhub_hash_matches, jupyterhub_prefix,
+};
+use crate::model::ImportBatch;
 use crate::model::{
     ApiTokenRecord, GroupRecord, LoginOutcome, LoginUpdate, NewApiToken, NewSession, RoleRecord,
     RoleSpec, SessionRecord, UserRecord,
@@ -137,6 +141,38 @@ pub trait Store: Send + Sync {
     /// [`ApiTokenRecord::is_valid_at`]), or `None`.
     async fn find_api_token(&self, hash: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
 
+    /// The token whose value is `token`, even if expired, or `None`: the token stored
+    /// under `hash` (hubauth's own digest of `token`, computed by the caller), or else a
+    /// token imported from JupyterHub whose stored hash `token` matches (JupyterHub's
+    /// lookup: the candidates sharing the token's first four characters, each compared
+    /// in constant time; tokens over 64 characters never match one).
+    async fn find_api_token_by_value(
+        &self,
+        token: &str,
+        hash: &str,
+    ) -> Result<Option<ApiTokenRecord>, StoreError> {
+        if let Some(found) = self.find_api_token(hash).await? {
+            return Ok(Some(found));
+        }
+        let length = token.chars().count();
+        if !(JUPYTERHUB_PREFIX_LEN..=JUPYTERHUB_MAX_TOKEN_LEN).contains(&length) {
+            return Ok(None);
+        }
+        let candidates = self
+            .find_jupyterhub_api_tokens(&jupyterhub_prefix(token))
+            .await?;
+        Ok(candidates
+            .into_iter()
+            .find(|candidate| jupyterhub_hash_matches(&candidate.hash, token)))
+    }
+
+    /// The tokens imported from JupyterHub (stored hash in JupyterHub's
+    /// `algorithm:rounds:salt:hexdigest` format) whose prefix is `prefix`, by id.
+    async fn find_jupyterhub_api_tokens(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<ApiTokenRecord>, StoreError>;
+
     /// The user's tokens, by id.
     async fn list_api_tokens(&self, user: &str) -> Result<Vec<ApiTokenRecord>, StoreError>;
 
@@ -237,6 +273,17 @@ pub trait Store: Send + Sync {
         role: RoleSpec,
         users: &[String],
     ) -> Result<(), StoreError>;
+
+    // ----- imports -----
+
+    /// Write one batch of an import from another hub's database in one transaction:
+    /// groups created when missing; roles created or their description and scopes
+    /// replaced; users created or updated with the given times, admin flag (and default
+    /// roles), auth_state bytes, memberships and role grants (added to, or with
+    /// `replace` made exactly, the given ones); tokens inserted with their stored hash. A
+    /// token hash already stored is [`StoreError::Conflict`], an unknown role or token
+    /// owner is `NotFound`; either way nothing of the batch is written.
+    async fn import_batch(&self, batch: &ImportBatch) -> Result<(), StoreError>;
 
     // ----- pending redirect logins -----
 

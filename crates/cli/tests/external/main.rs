@@ -15,6 +15,7 @@ mod e2e_jupyterhub;
 mod e2e_oidc_provider;
 mod forward_auth;
 mod import_config;
+mod import_db;
 mod ldap;
 mod managed_roles;
 mod oauth2_provider;

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin_groups;
+mod api_cache;
 mod config_cli;
 mod demo;
 mod docs_examples;

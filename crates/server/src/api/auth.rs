@@ -14,9 +14,18 @@
 //! A user's scopes come from the roles they hold (`user`: `self`; `admin`: the admin
 //! role's scopes; roles from `load_managed_roles` or the API), expanded by
 //! [`Scopes::expand`].
+//!
+//! Both are answered from the session cache when they can: a session's scopes, and a
+//! token with its owner and scopes, are computed on the first request and kept with the
+//! cache entry ([`ApiGrant`]), so a repeated request reads no database. The entry goes
+//! with every change to the user's admin flag, groups or roles, their deletion, a logout
+//! and a token's deletion made through this hub ([`crate::services::Services::sessions_changed`]),
+//! and at the latest after `session_cache_ttl` seconds for changes made elsewhere.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, Method, header};
 use hubauth_store::{ApiTokenRecord, UserRecord};
 
@@ -26,6 +35,7 @@ use crate::cookies::{self, SESSION_COOKIE};
 use crate::csrf;
 use crate::error::HubError;
 use crate::secrets::hash_token;
+use crate::session_cache::ApiGrant;
 use crate::state::{AppState, HubState};
 use crate::web::Now;
 use crate::web::session::resume_session;
@@ -38,28 +48,52 @@ const ACTIVITY_INTERVAL: i64 = 60;
 /// The authenticated caller of an API request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user making the request (a token's owner).
-    pub user: UserRecord,
+    /// The user making the request (a token's owner), as cached for the session or token.
+    pub user: Arc<UserRecord>,
     /// The request's scopes: the user's own, or the token's limited to the user's.
-    pub scopes: Scopes,
+    pub scopes: Arc<Scopes>,
     /// The token used, when the request was token-authenticated.
-    pub token: Option<ApiTokenRecord>,
+    pub token: Option<Arc<ApiTokenRecord>>,
     /// Whether the request carries every scope its user holds: a session, or a token
     /// with `inherit` (or with scopes covering all of the owner's).
     pub unrestricted: bool,
+    /// What the session cache keeps for this session or token (answers that depend only
+    /// on it, such as `GET /hub/api/user`'s, are rendered once and kept there).
+    pub grant: Arc<ApiGrant>,
 }
 
 /// A valid API token with its owner and scopes.
 #[derive(Debug, Clone)]
 pub struct TokenOwner {
     /// The token's owner.
-    pub user: UserRecord,
+    pub user: Arc<UserRecord>,
     /// The token as stored.
-    pub token: ApiTokenRecord,
+    pub token: Arc<ApiTokenRecord>,
     /// The token's scopes, expanded and limited to what the owner holds.
-    pub scopes: Scopes,
+    pub scopes: Arc<Scopes>,
     /// Whether the token carries every scope its owner holds.
     pub unrestricted: bool,
+    /// The cache's grant for this token.
+    pub grant: Arc<ApiGrant>,
+}
+
+impl TokenOwner {
+    /// The owner of the token `grant` was made for.
+    fn of(user: Arc<UserRecord>, grant: Arc<ApiGrant>) -> Option<TokenOwner> {
+        Some(TokenOwner {
+            user,
+            token: grant.token.clone()?,
+            scopes: grant.scopes.clone(),
+            unrestricted: grant.unrestricted,
+            grant,
+        })
+    }
+}
+
+/// The session cache's key for an API token at the REST API. Apart from the gateway's
+/// `token:` entries, which exist only for tokens that carry `access:apps`.
+fn cache_key(hash: &str) -> String {
+    format!("api-token:{hash}")
 }
 
 pub use crate::headers::bearer_token;
@@ -79,7 +113,19 @@ pub async fn resolve_token(
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Ok(None);
     }
-    let Some(record) = state.store.find_api_token(&hash_token(token)).await? else {
+    let hash = hash_token(token);
+    let key = cache_key(&hash);
+    let cache = &state.session_cache;
+    if let Some((user, grant)) = cache.api_grant(&key, now)
+        && let Some(owner) = TokenOwner::of(user, grant)
+    {
+        record_activity(state, &owner, now).await?;
+        return Ok(Some(owner));
+    }
+    let generation = cache.generation();
+    // hubauth's own tokens by digest; tokens imported from JupyterHub by prefix and
+    // JupyterHub's salted hash (`hubauth import-db`).
+    let Some(record) = state.store.find_api_token_by_value(token, &hash).await? else {
         return Ok(None);
     };
     if !record.is_valid_at(now) {
@@ -91,19 +137,45 @@ pub async fn resolve_token(
     let owner_scopes = user_scopes(state, &user).await?;
     let scopes = Scopes::for_token(&record.scopes, &user.name, &owner_scopes);
     let unrestricted = scopes == owner_scopes;
-    if record
-        .last_activity
-        .is_none_or(|last| now.saturating_sub(last) >= ACTIVITY_INTERVAL)
-    {
-        state.store.touch_api_token(record.id, now).await?;
-        state.store.touch_activity(&user.name, now).await?;
+    let expires = record.expires.unwrap_or(i64::MAX);
+    let user = Arc::new(user);
+    let grant = Arc::new(ApiGrant::new(scopes, unrestricted, Some(record)));
+    cache.insert_with_grant(&key, user.clone(), grant.clone(), expires, now, generation);
+    let Some(owner) = TokenOwner::of(user, grant) else {
+        return Ok(None);
+    };
+    record_activity(state, &owner, now).await?;
+    Ok(Some(owner))
+}
+
+/// Writes a token's and its owner's `last_activity` when the last write (or the value
+/// read with the token) is at least [`ACTIVITY_INTERVAL`] old: at most once a minute per
+/// token, whatever the request rate, and by one request only.
+async fn record_activity(state: &HubState, owner: &TokenOwner, now: i64) -> Result<(), HubError> {
+    if owner.grant.claim_activity_write(now, ACTIVITY_INTERVAL) {
+        state.store.touch_api_token(owner.token.id, now).await?;
+        state.store.touch_activity(&owner.user.name, now).await?;
     }
-    Ok(Some(TokenOwner {
-        user,
-        token: record,
-        scopes,
-        unrestricted,
-    }))
+    Ok(())
+}
+
+/// The REST API's grant for a session at `now`: cached with the session, or computed from
+/// the user's roles and kept with it.
+async fn session_grant(
+    state: &HubState,
+    user: &UserRecord,
+    session_hash: &str,
+    now: i64,
+) -> Result<Arc<ApiGrant>, HubError> {
+    let cache = &state.session_cache;
+    if let Some((_, grant)) = cache.api_grant(session_hash, now) {
+        return Ok(grant);
+    }
+    let generation = cache.generation();
+    let scopes = user_scopes(state, user).await?;
+    let grant = Arc::new(ApiGrant::new(scopes, true, None));
+    cache.set_api_grant(session_hash, grant.clone(), generation);
+    Ok(grant)
 }
 
 /// Whether a cookie-authenticated request must carry the XSRF token (JupyterHub's
@@ -174,6 +246,7 @@ pub async fn authenticate(
             scopes: owner.scopes,
             token: Some(owner.token),
             unrestricted: owner.unrestricted,
+            grant: owner.grant,
         }));
     }
     // An unknown or expired token falls back to the session cookie, as JupyterHub does.
@@ -202,12 +275,13 @@ pub async fn authenticate(
             )));
         }
     }
-    let scopes = user_scopes(state, &session.user).await?;
+    let grant = session_grant(state, &session.user, &session.session_hash, now).await?;
     Ok(Some(Caller {
-        user: std::sync::Arc::unwrap_or_clone(session.user),
-        scopes,
+        user: session.user,
+        scopes: grant.scopes.clone(),
         token: None,
         unrestricted: true,
+        grant,
     }))
 }
 

@@ -192,6 +192,22 @@ pub fn json_response(status: StatusCode, body: Value) -> Response {
     response
 }
 
+/// A response with a JSON body already serialized, as [`json_response`] sends it.
+pub fn json_bytes_response(status: StatusCode, body: axum::body::Bytes) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// 204 No Content.
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()

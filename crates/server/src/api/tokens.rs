@@ -280,6 +280,8 @@ pub async fn delete(
     let owner = owner_for(&state, &caller, &name, "tokens").await?;
     let token = find_token(&state, &owner, &token_id).await?;
     state.store.delete_api_token(&owner.name, token.id).await?;
+    // The token may be cached at the REST API and the gateway.
+    state.sessions_changed(&owner.name);
     tracing::info!(user = %owner.name, token = %api_id(token.id), "Deleting token");
     Ok(no_content())
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use hubauth_store::{
     ADMIN_ROLE, RoleSpec, StoreError, USER_ROLE, UserPage, UserQuery, UserRecord, UserSort,
 };
@@ -420,8 +420,15 @@ async fn user_for(
 // handlers
 
 /// `GET /user`: the caller's own model, with `scopes`, `token_id` and `session_id`.
+///
+/// The answer depends only on what the session cache holds for the session or token, so
+/// it is rendered once and kept with the cache entry, unless it carries `auth_state`
+/// (read from the database on every request, as upstream does).
 pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let mut scopes = caller.scopes.clone();
+    if let Some(body) = caller.grant.whoami.get() {
+        return Ok(super::json_bytes_response(StatusCode::OK, body.clone()));
+    }
+    let mut scopes = Scopes::clone(&caller.scopes);
     let identify = Scopes::expand(
         &[
             format!("read:users:name!user={}", caller.user.name),
@@ -431,6 +438,7 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Res
     );
     scopes.extend(&identify);
     let model = user_model(&scopes, &caller.user).unwrap_or_default();
+    let cacheable = !model.contains_key("auth_state");
     let mut model = with_auth_state(&state, model, &caller.user.name).await?;
     model.insert(
         "token_id".to_owned(),
@@ -442,7 +450,34 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Res
     );
     model.insert("session_id".to_owned(), Value::Null);
     model.insert("scopes".to_owned(), json!(caller.scopes.to_strings()));
-    Ok(json_response(StatusCode::OK, Value::Object(model)))
+    let body = Value::Object(model);
+    if cacheable && let Ok(bytes) = serde_json::to_vec(&body) {
+        let bytes = axum::body::Bytes::from(bytes);
+        let _ = caller.grant.whoami.set(bytes.clone());
+        return Ok(super::json_bytes_response(StatusCode::OK, bytes));
+    }
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// `GET /user` answered for the hub's listener, which serves it without the router (the
+/// API's most frequent request): the same authentication as the [`Caller`] extractor,
+/// then [`whoami`].
+pub async fn whoami_answer(
+    state: &AppState,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    now: i64,
+) -> Response {
+    let caller = match super::auth::authenticate(state, method, headers, query, now).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return ApiError::forbidden("Missing or invalid credentials.").into_response(),
+        Err(err) => return err.into_response(),
+    };
+    match whoami(State(state.clone()), caller).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
 }
 
 /// Query arguments of `GET /users`.

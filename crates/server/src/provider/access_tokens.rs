@@ -73,6 +73,8 @@ pub async fn revoke_session_tokens(
         }
     }
     if revoked > 0 {
+        // They may be cached at the REST API and the gateway.
+        state.sessions_changed(user);
         tracing::info!(
             user,
             revoked,

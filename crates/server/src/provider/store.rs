@@ -69,11 +69,18 @@ impl GrantStore for HubStore<'_> {
     }
 
     async fn revoke_family(&self, family: &str) -> Result<u64, StorageError> {
-        self.0
+        let revoked = self
+            .0
             .store
             .revoke_oauth_family(family)
             .await
-            .map_err(storage)
+            .map_err(storage)?;
+        if revoked > 0 {
+            // Whose tokens went is not known here; a rare event (a revocation or a
+            // replay), so the whole cache goes, tokens cached at the API with it.
+            self.0.session_cache.clear();
+        }
+        Ok(revoked)
     }
 
     async fn exchange(&self, exchange: Exchange) -> Result<ExchangeOutcome, StorageError> {
@@ -92,6 +99,9 @@ impl GrantStore for HubStore<'_> {
         Ok(match outcome {
             OAuthExchangeOutcome::Issued(_) => ExchangeOutcome::Issued,
             OAuthExchangeOutcome::Replayed { revoked_tokens } => {
+                if revoked_tokens > 0 {
+                    self.0.session_cache.clear();
+                }
                 ExchangeOutcome::Replayed { revoked_tokens }
             }
             OAuthExchangeOutcome::Invalid => ExchangeOutcome::Invalid,
@@ -125,8 +135,10 @@ impl AccessTokenStore for HubStore<'_> {
             .store
             .delete_api_token(&token.user, token.id)
             .await
-            .map(|_| ())
-            .map_err(storage)
+            .map_err(storage)?;
+        // The token may be cached at the REST API and the gateway.
+        self.0.sessions_changed(&token.user);
+        Ok(())
     }
 
     async fn touch_access_token(

@@ -52,7 +52,8 @@ impl<'a> Tokens<'a> {
             return Ok(Some(user));
         }
         let generation = hub.session_cache.generation();
-        let Some(record) = hub.store.find_api_token(&hash).await? else {
+        // Imported JupyterHub tokens too (see `Store::find_api_token_by_value`).
+        let Some(record) = hub.store.find_api_token_by_value(token, &hash).await? else {
             return Ok(None);
         };
         if !record.is_valid_at(now) {

@@ -5,4 +5,5 @@
 #![allow(clippy::disallowed_methods)]
 
 mod crypt;
+mod jupyterhub_hash;
 mod store;

@@ -13,11 +13,13 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hubauth_store::jupyterhub_hash::jupyterhub_hash;
 use hubauth_store::{
     AuthStateSwap, AuthStateUpdate, DatabaseLocation, LoginUpdate, NewApiToken, NewSession,
     PostgresStore, RoleSpec, SqliteStore, Store, StoreError, UserQuery, UserSort,
     parse_database_url,
 };
+use hubauth_store::{ImportBatch, ImportedApiToken, ImportedUser};
 use sqlx::Connection as _;
 use tempfile::TempDir;
 
@@ -103,6 +105,7 @@ async fn run_contract(store: &dyn Store) {
     contract_user_pages_and_role_lookup(store).await;
     contract_atomic_multi_row_changes(store).await;
     contract_expired_rows(store).await;
+    contract_imports_and_jupyterhub_tokens(store).await;
 }
 
 /// What the periodic clean-up reads and deletes.
@@ -2250,4 +2253,189 @@ async fn contract_atomic_multi_row_changes(store: &dyn Store) {
         .unwrap();
     assert_eq!(role.users, ["atom-root"]);
     assert_eq!(store.delete_users(&[]).await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// imports from JupyterHub (issue #19)
+
+fn imported_user(name: &str, admin: bool, groups: &[&str], roles: &[&str]) -> ImportedUser {
+    ImportedUser {
+        name: name.to_owned(),
+        admin,
+        created: 1_000,
+        last_activity: Some(2_000),
+        auth_state: Some(format!("ciphertext-of-{name}").into_bytes()),
+        groups: strings(groups),
+        roles: strings(roles),
+        replace: false,
+    }
+}
+
+fn imported_token(token: &str, user: &str, expires: Option<i64>) -> ImportedApiToken {
+    ImportedApiToken {
+        hash: jupyterhub_hash(token, "0011223344556677", 1),
+        prefix: token.chars().take(4).collect(),
+        user: user.to_owned(),
+        note: "from JupyterHub".to_owned(),
+        scopes: strings(&["read:users"]),
+        created: 1_500,
+        expires,
+        last_activity: Some(1_600),
+    }
+}
+
+/// An import batch writes users with their own times, auth_state bytes as given,
+/// groups, roles and tokens with JupyterHub's hash, in one transaction; imported tokens
+/// are found by value, hubauth's own still by their digest.
+async fn contract_imports_and_jupyterhub_tokens(store: &dyn Store) {
+    let batch = ImportBatch {
+        groups: strings(&["jh-staff", "jh-empty"]),
+        roles: vec![RoleSpec {
+            name: "jh-reader".to_owned(),
+            description: "reads users".to_owned(),
+            scopes: strings(&["read:users"]),
+            managed_by_auth: false,
+        }],
+        users: vec![
+            imported_user("jh-alice", false, &["jh-staff"], &["jh-reader"]),
+            imported_user("jh-root", true, &[], &[]),
+        ],
+        tokens: vec![
+            imported_token("jh-token-alice-0001", "jh-alice", None),
+            imported_token("jh-token-alice-0002", "jh-alice", Some(5_000)),
+            // Same prefix as the first, another user: found by comparing each.
+            imported_token("jh-token-root-0003", "jh-root", None),
+        ],
+    };
+    store.import_batch(&batch).await.unwrap();
+    let alice = store.get_user("jh-alice").await.unwrap().unwrap();
+    assert_eq!((alice.created, alice.last_activity), (1_000, Some(2_000)));
+    assert!(!alice.admin);
+    assert_eq!(alice.groups, strings(&["jh-staff"]));
+    assert_eq!(alice.roles, strings(&["jh-reader", "user"]));
+    let root = store.get_user("jh-root").await.unwrap().unwrap();
+    assert!(root.admin);
+    assert_eq!(root.roles, strings(&["admin", "user"]));
+    assert_eq!(
+        store.get_auth_state("jh-alice").await.unwrap().unwrap(),
+        b"ciphertext-of-jh-alice"
+    );
+    assert!(
+        store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.name == "jh-empty")
+    );
+
+    let found = store
+        .find_api_token_by_value("jh-token-alice-0002", "not-the-digest")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, "jh-alice");
+    assert_eq!(found.expires, Some(5_000));
+    assert!(found.is_valid_at(4_999) && !found.is_valid_at(5_000));
+    assert_eq!(found.scopes, strings(&["read:users"]));
+    assert_eq!(found.last_activity, Some(1_600));
+    let root_token = store
+        .find_api_token_by_value("jh-token-root-0003", "not-the-digest")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(root_token.user, "jh-root");
+    for wrong in [
+        "jh-token-alice-0003",
+        "jh-t",
+        "jh-",
+        "",
+        &"jh-token".repeat(9),
+    ] {
+        assert_eq!(
+            store
+                .find_api_token_by_value(wrong, "not-the-digest")
+                .await
+                .unwrap(),
+            None,
+            "{wrong}"
+        );
+    }
+    // hubauth's own tokens are found by their digest, as before.
+    store
+        .create_api_token(token("own-digest-1", "jh-alice", None))
+        .await
+        .unwrap();
+    let own = store
+        .find_api_token_by_value("whatever-the-value", "own-digest-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.hash, "own-digest-1");
+    assert_eq!(store.list_api_tokens("jh-alice").await.unwrap().len(), 3);
+
+    // A batch whose token hash is already stored writes nothing at all.
+    let mut again = ImportBatch {
+        users: vec![imported_user("jh-new", false, &["jh-new-group"], &[])],
+        tokens: vec![imported_token("jh-token-alice-0001", "jh-new", None)],
+        ..ImportBatch::default()
+    };
+    assert_conflict(store.import_batch(&again).await);
+    assert_eq!(store.get_user("jh-new").await.unwrap(), None);
+    assert!(
+        !store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.name == "jh-new-group")
+    );
+    // An unknown role is NotFound, and nothing is written either.
+    again.tokens.clear();
+    again.users[0].roles = strings(&["no-such-role"]);
+    assert_not_found(store.import_batch(&again).await);
+    assert_eq!(store.get_user("jh-new").await.unwrap(), None);
+
+    // Merging adds groups and roles; replacing makes them exact and rewrites the fields.
+    store.create_group("jh-local").await.unwrap();
+    store
+        .add_group_members("jh-local", &strings(&["jh-alice"]))
+        .await
+        .unwrap();
+    let mut merge = imported_user("jh-alice", true, &["jh-staff"], &[]);
+    merge.auth_state = None;
+    store
+        .import_batch(&ImportBatch {
+            users: vec![merge.clone()],
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    let alice = store.get_user("jh-alice").await.unwrap().unwrap();
+    assert!(alice.admin);
+    assert_eq!(alice.groups, strings(&["jh-local", "jh-staff"]));
+    assert_eq!(alice.roles, strings(&["admin", "jh-reader", "user"]));
+    assert_eq!(store.get_auth_state("jh-alice").await.unwrap(), None);
+    merge.replace = true;
+    merge.admin = false;
+    store
+        .import_batch(&ImportBatch {
+            users: vec![merge],
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    let alice = store.get_user("jh-alice").await.unwrap().unwrap();
+    assert!(!alice.admin);
+    assert_eq!(alice.groups, strings(&["jh-staff"]));
+    assert_eq!(alice.roles, strings(&["user"]));
+    // Deleting a user takes the imported tokens along.
+    assert!(store.delete_user("jh-root").await.unwrap());
+    assert_eq!(
+        store
+            .find_api_token_by_value("jh-token-root-0003", "not-the-digest")
+            .await
+            .unwrap(),
+        None
+    );
 }
