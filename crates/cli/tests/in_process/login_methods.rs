@@ -1,6 +1,6 @@
 //! Several login methods on one hub (`[[Hub.logins]]`): two GenericOAuthenticators
-//! against two development providers (two "realms"), and a username/password form, side
-//! by side on one login page; names kept apart, per-method and global rules, one provider
+//! against two development providers (two "realms"), GitHub (its mock) and a
+//! username/password form, side by side on one login page; names kept apart, per-method and global rules, one provider
 //! down, refresh through the method that logged the user in.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,6 +13,7 @@ use serde_json::json;
 struct Site {
     staff: RunningIdp,
     partners: RunningIdp,
+    github: hubauth_github::mock::MockHandle,
     hub: TestHub,
     clock: Arc<hubauth_server::ManualClock>,
 }
@@ -103,6 +104,15 @@ async fn site(extra: &str) -> Site {
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let staff = idp(&origin, "staff", staff_users()).await;
     let partners = idp(&origin, "partners", partner_users()).await;
+    let (github, github_table) =
+        hubauth_github::mock::start_demo_mock(&format!("{origin}/hub/github/oauth_callback"))
+            .await
+            .unwrap();
+    // The demo's [GitHubOAuthenticator] table, as this hub's fourth method.
+    let github_method = github_table.replace(
+        "[GitHubOAuthenticator]\n",
+        "[[Hub.logins]]\nname = \"github\"\nclass = \"github\"\nusername_prefix = \"gh-\"\n\n[Hub.logins.options]\n",
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -115,7 +125,8 @@ async fn site(extra: &str) -> Site {
         .replace(
             "enable_auth_state = true\n",
             &format!("enable_auth_state = true\n{extra}"),
-        );
+        )
+        + github_method.as_str();
     let key = hubauth_store::CryptKeeper::generate_key();
     let hub = start_hub_with(HubOptions {
         dir: tempfile::TempDir::new().unwrap(),
@@ -131,6 +142,7 @@ async fn site(extra: &str) -> Site {
     Site {
         staff,
         partners,
+        github,
         hub,
         clock,
     }
@@ -145,12 +157,14 @@ async fn oauth_login(
     user: &str,
     next: Option<&str>,
 ) -> reqwest::Response {
-    let idp = if method == "staff" {
-        &site.staff
-    } else {
-        &site.partners
-    };
-    idp.set_auto_approve(Some(user.to_owned())).unwrap();
+    match method {
+        "staff" => site.staff.set_auto_approve(Some(user.to_owned())).unwrap(),
+        "partners" => site
+            .partners
+            .set_auto_approve(Some(user.to_owned()))
+            .unwrap(),
+        _ => site.github.set_auto_approve(Some(user)),
+    }
     let query = next
         .map(|next| format!("?next={}", urlencode(next)))
         .unwrap_or_default();
@@ -218,7 +232,11 @@ async fn every_method_logs_in_from_one_page_and_next_survives() {
     let staff = page.find("Sign in with Company SSO").unwrap();
     let partners = page.find("Sign in with Partner realm").unwrap();
     let local = page.find("<h2>Local account</h2>").unwrap();
-    assert!(staff < partners && partners < local, "{page}");
+    let github = page.find("Sign in with GitHub").unwrap();
+    assert!(
+        staff < partners && partners < local && local < github,
+        "{page}"
+    );
     assert!(
         page.contains("/hub/staff/oauth_login?next=%2Fhub%2Fhome%3Ftab%3D2"),
         "{page}"
@@ -248,12 +266,21 @@ async fn every_method_logs_in_from_one_page_and_next_survives() {
     assert_eq!(done.status(), 302, "{:?}", done.text().await);
     assert_eq!(who(&c, &site).await, (Some("dan".to_owned()), false));
 
+    // GitHub's admin team makes an admin; its names carry the method's prefix.
+    let c = client();
+    let done = oauth_login(&c, &site, "github", "admin", Some("/hub/home?tab=4")).await;
+    assert_eq!(location(&done), "/hub/home?tab=4");
+    assert_eq!(who(&c, &site).await, (Some("gh-admin".to_owned()), true));
+    let refused = oauth_login(&client(), &site, "github", "bob", None).await;
+    assert_eq!(refused.status(), 403, "bob is in no allowed team");
+
     // The user records remember their methods.
     let store = site.hub.store();
     for (user, method) in [
         ("ada", "staff"),
         ("partner-bob", "partners"),
         ("dan", "local"),
+        ("gh-admin", "github"),
     ] {
         assert_eq!(
             store.login_method(user).await.unwrap().as_deref(),
@@ -335,12 +362,14 @@ async fn one_provider_down_leaves_the_other_methods_working() {
     let Site {
         staff,
         partners,
+        github,
         hub,
         clock,
     } = site;
     partners.shutdown().await;
     let site = Site {
         staff,
+        github,
         // A stand-in that is never asked: the partner method's provider is gone.
         partners: idp("http://127.0.0.1:1", "unused", Vec::new()).await,
         hub,
