@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow};
 use hubauth_config::{Config, Env, Registry};
 use hubauth_core::methods::check_method_name;
-use hubauth_core::{Authenticator, AuthenticatorConfig, HubWide, LoginKind, LoginMethod};
+use hubauth_core::{Authenticator, AuthenticatorConfig, HubWide, LinkBy, LoginKind, LoginMethod};
 use hubauth_store::CryptKeeper;
 
 use crate::catalog;
@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "label",
     "username_prefix",
     "default",
+    "link_by",
     "options",
 ];
 
@@ -121,6 +122,22 @@ pub(crate) fn build(
             unprefixed.join(", ")
         ));
     }
+    for method in &methods {
+        let Some(rule) = &method.link_by else {
+            continue;
+        };
+        let partners = methods
+            .iter()
+            .filter(|other| other.name != method.name && other.link_by.as_ref() == Some(rule))
+            .count();
+        if partners == 0 {
+            warnings.push(format!(
+                "[[Hub.logins]] {:?}: link_by = {:?} links to nothing: no other method has the same rule",
+                method.name,
+                rule.kind()
+            ));
+        }
+    }
     let hub_wide = HubWide::new(global, methods);
     hubauth_server::startup::check(&hub_wide, crypt).map_err(|err| anyhow!("{source}: {err}"))?;
     Ok(Some(Arc::new(hub_wide)))
@@ -157,6 +174,10 @@ fn build_one(
     let class = text("class")?.ok_or_else(|| anyhow!("{at}: class is missing"))?;
     let entry = catalog::lookup(&class).map_err(|message| anyhow!("{at}: class: {message}"))?;
     let prefix = text("username_prefix")?;
+    let link_by = text("link_by")?
+        .map(|rule| LinkBy::parse(&rule))
+        .transpose()
+        .map_err(|err| anyhow!("{at}: {err}"))?;
     let default = match table.get("default") {
         None => false,
         Some(toml::Value::Boolean(value)) => *value,
@@ -223,6 +244,7 @@ fn build_one(
         label,
         default,
         username_prefix: prefix,
+        link_by,
         authenticator: built,
     })
 }

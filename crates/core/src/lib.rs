@@ -32,7 +32,7 @@ pub use authenticator::{Authenticator, LoginKind, LogoutEffects, RefreshOutcome,
 pub use dummy::DummyAuthenticator;
 pub use error::AuthError;
 pub use hook::{PostAuthHook, hook_fn};
-pub use methods::{HubWide, LoginMethod};
+pub use methods::{HubWide, LinkBy, LoginMethod};
 pub use model::{AuthModel, LoginData};
 pub use options::{AuthenticatorConfig, GroupRules};
 pub use pipeline::{DenyReason, Outcome, authorize, get_authenticated_user};

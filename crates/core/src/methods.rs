@@ -29,6 +29,9 @@ pub struct LoginMethod {
     pub default: bool,
     /// What the method puts before every username it derives (empty for none).
     pub username_prefix: String,
+    /// The linking rule that may join this method's logins to accounts of other methods
+    /// with the same rule ([`LinkBy`]).
+    pub link_by: Option<LinkBy>,
     /// The method's authenticator (built with the method's options, its prefix included).
     pub authenticator: Arc<dyn Authenticator>,
 }
@@ -40,8 +43,84 @@ impl std::fmt::Debug for LoginMethod {
             .field("label", &self.label)
             .field("default", &self.default)
             .field("username_prefix", &self.username_prefix)
+            .field("link_by", &self.link_by)
             .field("class", &self.authenticator.class_name())
             .finish()
+    }
+}
+
+/// A linking rule: how one person is recognised across login methods, so that methods
+/// with the same rule share one account for them on purpose.
+///
+/// The risk: whoever controls the identity at any linked provider controls the account.
+/// Link only providers that verify what the rule reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkBy {
+    /// The email of the provider's user info (`auth_state.oauth_user.email`, compared
+    /// lowercased), only when the same user info says `email_verified: true`.
+    VerifiedEmail,
+    /// A value at a dotted path of auth_state (`oauth_user.employee_id`): a string, or an
+    /// integer compared as its decimal text.
+    Claim(String),
+}
+
+impl LinkBy {
+    /// Reads a `link_by` value: `"verified_email"` or `"claim:<dotted path>"`.
+    pub fn parse(text: &str) -> Result<LinkBy, MethodNameError> {
+        if text == "verified_email" {
+            return Ok(LinkBy::VerifiedEmail);
+        }
+        match text.strip_prefix("claim:") {
+            Some(path)
+                if !path.is_empty()
+                    && path
+                        .split('.')
+                        .all(|part| !part.is_empty() && !part.chars().any(char::is_whitespace)) =>
+            {
+                Ok(LinkBy::Claim(path.to_owned()))
+            }
+            _ => Err(MethodNameError::LinkBy(text.to_owned())),
+        }
+    }
+
+    /// The kind of identity, as stored: methods link only when their rules are the same.
+    pub fn kind(&self) -> String {
+        match self {
+            LinkBy::VerifiedEmail => "verified_email".to_owned(),
+            LinkBy::Claim(path) => format!("claim:{path}"),
+        }
+    }
+
+    /// The identity this rule reads from a login's model, or `None` (the login then
+    /// links to nothing).
+    pub fn key(&self, model: &AuthModel) -> Option<String> {
+        let state = model.auth_state.as_ref()?;
+        match self {
+            LinkBy::VerifiedEmail => {
+                let user = state.get("oauth_user")?;
+                if user.get("email_verified") != Some(&serde_json::Value::Bool(true)) {
+                    return None;
+                }
+                let email = user.get("email")?.as_str()?.trim().to_lowercase();
+                let (local, domain) = email.split_once('@')?;
+                (!local.is_empty() && !domain.is_empty()).then_some(email)
+            }
+            LinkBy::Claim(path) => {
+                let mut value = state;
+                for part in path.split('.') {
+                    value = value.get(part)?;
+                }
+                match value {
+                    serde_json::Value::String(text) if !text.trim().is_empty() => {
+                        Some(text.clone())
+                    }
+                    serde_json::Value::Number(number) if number.is_i64() || number.is_u64() => {
+                        Some(number.to_string())
+                    }
+                    _ => None,
+                }
+            }
+        }
     }
 }
 
@@ -56,6 +135,9 @@ pub enum MethodNameError {
     /// The name is one of the hub's own paths.
     #[error("{0:?} is one of the hub's own paths and cannot name a login method")]
     Reserved(String),
+    /// The linking rule is neither `verified_email` nor `claim:<path>`.
+    #[error("link_by {0:?} must be \"verified_email\" or \"claim:<dotted path into auth_state>\"")]
+    LinkBy(String),
     /// The prefix could never start a valid username.
     #[error(
         "username_prefix {0:?} must be lowercase letters, digits, '-', '_', '.', ':' or '@' (usernames are lowercased)"

@@ -747,15 +747,62 @@ impl Store for EngineStore {
         row.ok_or_else(|| StoreError::user_not_found(name))
     }
 
-    async fn set_login_method(&self, name: &str, method: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE users SET login_method = $1 WHERE name = $2")
+    async fn record_login_method(&self, name: &str, method: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_id(&mut tx, Named::User, name).await?;
+        sqlx::query("UPDATE users SET login_method = $1 WHERE id = $2")
             .bind(method)
-            .bind(name)
-            .execute(&self.pool)
+            .bind(id)
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::user_not_found(name));
-        }
+        sqlx::query(
+            "INSERT INTO user_login_methods (user_id, method) VALUES ($1, $2) \
+             ON CONFLICT (user_id, method) DO NOTHING",
+        )
+        .bind(id)
+        .bind(method)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn login_methods_of(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        let methods = sqlx::query_scalar::<_, String>(
+            "SELECT m.method FROM user_login_methods m JOIN users u ON u.id = m.user_id \
+             WHERE u.name = $1 ORDER BY m.method",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(methods)
+    }
+
+    async fn linked_user(&self, kind: &str, value: &str) -> Result<Option<String>, StoreError> {
+        let user = sqlx::query_scalar::<_, String>(
+            "SELECT u.name FROM login_links l JOIN users u ON u.id = l.user_id \
+             WHERE l.kind = $1 AND l.value = $2",
+        )
+        .bind(kind)
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
+    async fn set_login_link(&self, kind: &str, value: &str, user: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = require_id(&mut tx, Named::User, user).await?;
+        sqlx::query(
+            "INSERT INTO login_links (kind, value, user_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (kind, value) DO UPDATE SET user_id = excluded.user_id",
+        )
+        .bind(kind)
+        .bind(value)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -89,13 +89,24 @@ pub trait Store: Send + Sync {
 
     // ----- login methods (a hub with several) -----
 
-    /// The login method that owns the user's account (the one that last logged it in),
-    /// or `None` when no method has (created through the API, or stored by a hub with one
-    /// login method).
+    /// The login method that last logged the user in (its auth_state, refresh and logout
+    /// belong to it), or `None` when no method has (created through the API, or stored by
+    /// a hub with one login method).
     async fn login_method(&self, name: &str) -> Result<Option<String>, StoreError>;
 
-    /// Records `method` as the login method that owns the user's account.
-    async fn set_login_method(&self, name: &str, method: &str) -> Result<(), StoreError>;
+    /// Records that `method` logged the user in: it becomes the account's last method
+    /// ([`Store::login_method`]) and one of its methods ([`Store::login_methods_of`]).
+    async fn record_login_method(&self, name: &str, method: &str) -> Result<(), StoreError>;
+
+    /// Every login method that has logged the user in, sorted (empty for none).
+    async fn login_methods_of(&self, name: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The user a linking rule's verified identity (`kind`, `value`) names, if any.
+    async fn linked_user(&self, kind: &str, value: &str) -> Result<Option<String>, StoreError>;
+
+    /// Makes the verified identity (`kind`, `value`) name the user (replacing the user it
+    /// named before, if any).
+    async fn set_login_link(&self, kind: &str, value: &str, user: &str) -> Result<(), StoreError>;
 
     // ----- sessions -----
 

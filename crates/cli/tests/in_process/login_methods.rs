@@ -32,14 +32,34 @@ fn staff_users() -> Vec<DevUser> {
         DevUser::new("dan", "pw")
             .claim("preferred_username", "dan")
             .claim("groups", json!(["staff"])),
+        DevUser::new("grace", "pw")
+            .claim("preferred_username", "grace")
+            .claim("email", "Grace@Example.org")
+            .claim("email_verified", true)
+            .claim("groups", json!(["staff"])),
     ]
 }
 
 fn partner_users() -> Vec<DevUser> {
-    ["ada", "bob", "eve", "carol"]
+    let mut users: Vec<DevUser> = ["ada", "bob", "eve", "carol"]
         .into_iter()
         .map(|name| DevUser::new(name, "pw").claim("preferred_username", name))
-        .collect()
+        .collect();
+    // The staff realm's grace, in the partner realm too, with the same verified email.
+    users.push(
+        DevUser::new("grace", "pw")
+            .claim("preferred_username", "grace")
+            .claim("email", "grace@example.org")
+            .claim("email_verified", true),
+    );
+    // Someone who typed grace's address without proving it.
+    users.push(
+        DevUser::new("mallory", "pw")
+            .claim("preferred_username", "mallory")
+            .claim("email", "grace@example.org")
+            .claim("email_verified", false),
+    );
+    users
 }
 
 async fn idp(hub_origin: &str, method: &str, users: Vec<DevUser>) -> RunningIdp {
@@ -63,13 +83,14 @@ enable_auth_state = true
 name = "staff"
 class = "generic-oauth"
 label = "Company SSO"
+link_by = "verified_email"
 
 [Hub.logins.options]
 client_id = "hub"
 client_secret = "hub-secret"
 oidc_issuer = "{STAFF}"
 username_claim = "preferred_username"
-scope = ["openid", "profile", "groups"]
+scope = ["openid", "profile", "email", "groups"]
 manage_groups = true
 allowed_groups = ["staff"]
 admin_groups = ["ops"]
@@ -79,14 +100,15 @@ name = "partners"
 class = "generic-oauth"
 label = "Partner realm"
 username_prefix = "partner-"
+link_by = "verified_email"
 
 [Hub.logins.options]
 client_id = "hub"
 client_secret = "hub-secret"
 oidc_issuer = "{PARTNERS}"
 username_claim = "preferred_username"
-scope = ["openid", "profile"]
-allowed_users = ["partner-ada", "partner-bob", "partner-eve"]
+scope = ["openid", "profile", "email"]
+allowed_users = ["partner-ada", "partner-bob", "partner-eve", "partner-grace", "partner-mallory"]
 admin_users = ["partner-bob"]
 
 [[Hub.logins]]
@@ -96,7 +118,7 @@ label = "Local account"
 
 [Hub.logins.options]
 password = "local-pw"
-allowed_users = ["dan", "ada"]
+allowed_users = ["dan", "ada", "grace"]
 "#;
 
 async fn site(extra: &str) -> Site {
@@ -317,6 +339,49 @@ async fn the_same_name_from_two_methods_never_becomes_one_account() {
     let refused = oauth_login(&c, &site, "staff", "dan", None).await;
     assert_eq!(refused.status(), 403);
     assert_eq!(home(&c, &site.hub).await.0, 302);
+}
+
+#[tokio::test]
+async fn a_linking_rule_joins_two_methods_only_on_a_verified_email() {
+    let site = site("").await;
+    let c = client();
+    oauth_login(&c, &site, "staff", "grace", None).await;
+    assert_eq!(who(&c, &site).await.0.as_deref(), Some("grace"));
+    // The partner realm's grace proves the same email: she is the same account.
+    let c = client();
+    let done = oauth_login(&c, &site, "partners", "grace", None).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(who(&c, &site).await.0.as_deref(), Some("grace"));
+    let store = site.hub.store();
+    assert!(store.get_user("partner-grace").await.unwrap().is_none());
+    assert_eq!(
+        store.login_methods_of("grace").await.unwrap(),
+        ["partners", "staff"]
+    );
+    assert_eq!(
+        store.login_method("grace").await.unwrap().as_deref(),
+        Some("partners"),
+        "the account remembers the method that logged it in last"
+    );
+    // Typing the address is not proving it: mallory stays her own account.
+    let c = client();
+    oauth_login(&c, &site, "partners", "mallory", None).await;
+    assert_eq!(who(&c, &site).await.0.as_deref(), Some("partner-mallory"));
+    // And grace can still come back through the staff realm.
+    let c = client();
+    oauth_login(&c, &site, "staff", "grace", None).await;
+    assert_eq!(who(&c, &site).await.0.as_deref(), Some("grace"));
+    // Methods without the rule never link: the local form's grace is refused, as any
+    // name another method owns.
+    let refused = form_login(&client(), &site, "grace").await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("another login method")
+    );
 }
 
 #[tokio::test]

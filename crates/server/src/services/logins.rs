@@ -344,18 +344,46 @@ impl<'a> Logins<'a> {
         }
     }
 
-    /// Whether `name` is an account another login method owns (never on a hub with one
-    /// method): such a login is refused, so that two methods' users cannot become one
-    /// account by having the same name.
+    /// Whether `name` is an account only other login methods have logged in (never on a
+    /// hub with one method): such a login is refused, so that two methods' users cannot
+    /// become one account by having the same name. Linking rules join accounts on
+    /// purpose ([`Logins::linked`]).
     async fn owned_elsewhere(&self, method: &LoginMethod, name: &str) -> Result<bool, HubError> {
         if method.name.is_empty() {
             return Ok(false);
         }
-        match self.hub.store.login_method(name).await {
-            Ok(Some(owner)) => Ok(owner != method.name),
-            Ok(None) | Err(hubauth_store::StoreError::NotFound { .. }) => Ok(false),
-            Err(err) => Err(err.into()),
+        let methods = self.hub.store.login_methods_of(name).await?;
+        Ok(!methods.is_empty() && !methods.contains(&method.name))
+    }
+
+    /// A login that passed `method`'s rules, as the account it goes to: when the method
+    /// has a linking rule and the login's verified identity names an account already
+    /// (logged in through a method with the same rule), that account; else the name the
+    /// method derived, refused when other methods own it.
+    async fn settle(
+        &self,
+        method: &LoginMethod,
+        mut model: AuthModel,
+    ) -> Result<Settled, HubError> {
+        if let Some(rule) = &method.link_by
+            && let Some(key) = rule.key(&model)
+            && let Some(account) = self.hub.store.linked_user(&rule.kind(), &key).await?
+        {
+            if account != model.name {
+                tracing::info!(
+                    user = %account,
+                    derived = %hubauth_core::pipeline::loggable(&model.name),
+                    method = %method.name,
+                    "login linked to an existing account by the method's linking rule"
+                );
+                model.name = account;
+            }
+            return Ok(Settled::Account(Box::new(model)));
         }
+        if self.owned_elsewhere(method, &model.name).await? {
+            return Ok(Settled::OwnedElsewhere(model.name));
+        }
+        Ok(Settled::Account(Box::new(model)))
     }
 
     /// [`Logins::complete`] for a login through `method`, which then owns the account.
@@ -371,7 +399,16 @@ impl<'a> Logins<'a> {
             .store_login_with(method.authenticator.as_ref(), model, now)
             .await?;
         if !method.name.is_empty() {
-            hub.store.set_login_method(&user.name, &method.name).await?;
+            hub.store
+                .record_login_method(&user.name, &method.name)
+                .await?;
+            if let Some(rule) = &method.link_by
+                && let Some(key) = rule.key(model)
+            {
+                hub.store
+                    .set_login_link(&rule.kind(), &key, &user.name)
+                    .await?;
+            }
         }
         let token = hub.sessions().start(&user.name, now).await?;
         hub.sessions().mark_refreshed(&user.name, now);
@@ -412,15 +449,15 @@ impl<'a> Logins<'a> {
         match outcome {
             Ok(Outcome::Success(model)) => {
                 hub.limiter.refund(reservation);
-                if self.owned_elsewhere(method, &model.name).await? {
-                    return Ok(FormLogin::Denied {
-                        name: Some(model.name.clone()),
+                match self.settle(method, *model).await? {
+                    Settled::Account(model) => Ok(FormLogin::LoggedIn(
+                        self.complete_with(method, &model, ctx.now).await?,
+                    )),
+                    Settled::OwnedElsewhere(name) => Ok(FormLogin::Denied {
+                        name: Some(name),
                         reason: DenyReason::OtherMethod,
-                    });
+                    }),
                 }
-                Ok(FormLogin::LoggedIn(
-                    self.complete_with(method, &model, ctx.now).await?,
-                ))
             }
             Ok(Outcome::Denied { name, reason }) => Ok(FormLogin::Denied { name, reason }),
             Err(AuthError::Http { status, message }) => Ok(FormLogin::Refused { status, message }),
@@ -611,17 +648,25 @@ impl<'a> Logins<'a> {
         .await
         .map_err(HubError::from)?;
         match outcome {
-            Outcome::Success(model) if self.owned_elsewhere(method, &model.name).await? => {
-                Ok(RedirectDone::Denied {
-                    name: Some(model.name.clone()),
+            Outcome::Success(model) => match self.settle(method, *model).await? {
+                Settled::Account(model) => Ok(RedirectDone::LoggedIn {
+                    session: self.complete_with(method, &model, ctx.now).await?,
+                    next: pending.next,
+                }),
+                Settled::OwnedElsewhere(name) => Ok(RedirectDone::Denied {
+                    name: Some(name),
                     reason: DenyReason::OtherMethod,
-                })
-            }
-            Outcome::Success(model) => Ok(RedirectDone::LoggedIn {
-                session: self.complete_with(method, &model, ctx.now).await?,
-                next: pending.next,
-            }),
+                }),
+            },
             Outcome::Denied { name, reason } => Ok(RedirectDone::Denied { name, reason }),
         }
     }
+}
+
+/// Which account a login that passed its method's rules goes to ([`Logins::settle`]).
+enum Settled {
+    /// This one (the derived name, or the account a linking rule found).
+    Account(Box<AuthModel>),
+    /// None: only other login methods have logged in the account with this name.
+    OwnedElsewhere(String),
 }

@@ -109,6 +109,7 @@ impl Services {
                 },
                 default: true,
                 username_prefix: String::new(),
+                link_by: None,
                 authenticator: parts.authenticator.clone(),
             }],
         };
