@@ -9,6 +9,8 @@ ALTER TABLE users ADD COLUMN login_method TEXT;
 CREATE TABLE user_login_methods (
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     method TEXT NOT NULL,
+    -- The groups this method last gave the user (JSON array), NULL when it manages none.
+    groups TEXT,
     PRIMARY KEY (user_id, method)
 );
 

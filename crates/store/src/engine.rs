@@ -747,7 +747,15 @@ impl Store for EngineStore {
         row.ok_or_else(|| StoreError::user_not_found(name))
     }
 
-    async fn record_login_method(&self, name: &str, method: &str) -> Result<(), StoreError> {
+    async fn record_login_method(
+        &self,
+        name: &str,
+        method: &str,
+        groups: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        let groups = groups
+            .map(|groups| crate::common::scopes_to_json(groups))
+            .transpose()?;
         let mut tx = self.write_tx().await?;
         let id = require_id(&mut tx, Named::User, name).await?;
         sqlx::query("UPDATE users SET login_method = $1 WHERE id = $2")
@@ -756,15 +764,32 @@ impl Store for EngineStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO user_login_methods (user_id, method) VALUES ($1, $2) \
-             ON CONFLICT (user_id, method) DO NOTHING",
+            "INSERT INTO user_login_methods (user_id, method, groups) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, method) DO UPDATE SET groups = excluded.groups",
         )
         .bind(id)
         .bind(method)
+        .bind(groups)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn method_groups(&self, name: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "SELECT m.method, m.groups FROM user_login_methods m JOIN users u ON u.id = m.user_id \
+             WHERE u.name = $1 AND m.groups IS NOT NULL ORDER BY m.method",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(method, groups)| {
+                crate::common::scopes_from_json("user_login_methods.groups", &groups)
+                    .map(|groups| (method, groups))
+            })
+            .collect()
     }
 
     async fn login_methods_of(&self, name: &str) -> Result<Vec<String>, StoreError> {

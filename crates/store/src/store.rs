@@ -95,8 +95,17 @@ pub trait Store: Send + Sync {
     async fn login_method(&self, name: &str) -> Result<Option<String>, StoreError>;
 
     /// Records that `method` logged the user in: it becomes the account's last method
-    /// ([`Store::login_method`]) and one of its methods ([`Store::login_methods_of`]).
-    async fn record_login_method(&self, name: &str, method: &str) -> Result<(), StoreError>;
+    /// ([`Store::login_method`]) and one of its methods ([`Store::login_methods_of`]),
+    /// with the groups it gave the user when it manages groups (`None` when it does not).
+    async fn record_login_method(
+        &self,
+        name: &str,
+        method: &str,
+        groups: Option<&[String]>,
+    ) -> Result<(), StoreError>;
+
+    /// The groups each login method that manages groups last gave the user, by method.
+    async fn method_groups(&self, name: &str) -> Result<Vec<(String, Vec<String>)>, StoreError>;
 
     /// Every login method that has logged the user in, sorted (empty for none).
     async fn login_methods_of(&self, name: &str) -> Result<Vec<String>, StoreError>;

@@ -50,7 +50,8 @@ fn partner_users() -> Vec<DevUser> {
         DevUser::new("grace", "pw")
             .claim("preferred_username", "grace")
             .claim("email", "grace@example.org")
-            .claim("email_verified", true),
+            .claim("email_verified", true)
+            .claim("groups", json!(["partner-team"])),
     );
     // Someone who typed grace's address without proving it.
     users.push(
@@ -107,7 +108,8 @@ client_id = "hub"
 client_secret = "hub-secret"
 oidc_issuer = "{PARTNERS}"
 username_claim = "preferred_username"
-scope = ["openid", "profile", "email"]
+scope = ["openid", "profile", "email", "groups"]
+manage_groups = true
 allowed_users = ["partner-ada", "partner-bob", "partner-eve", "partner-grace", "partner-mallory"]
 admin_users = ["partner-bob"]
 
@@ -363,14 +365,29 @@ async fn a_linking_rule_joins_two_methods_only_on_a_verified_email() {
         Some("partners"),
         "the account remembers the method that logged it in last"
     );
+    // Both methods manage groups: each login keeps what the other gave.
+    let groups = |store: std::sync::Arc<dyn hubauth_store::Store>| async move {
+        store.get_user("grace").await.unwrap().unwrap().groups
+    };
+    assert_eq!(groups(store.clone()).await, ["partner-team", "staff"]);
     // Typing the address is not proving it: mallory stays her own account.
     let c = client();
     oauth_login(&c, &site, "partners", "mallory", None).await;
     assert_eq!(who(&c, &site).await.0.as_deref(), Some("partner-mallory"));
-    // And grace can still come back through the staff realm.
+    // And grace can still come back through the staff realm, keeping the partner group.
     let c = client();
     oauth_login(&c, &site, "staff", "grace", None).await;
     assert_eq!(who(&c, &site).await.0.as_deref(), Some("grace"));
+    assert_eq!(groups(store.clone()).await, ["partner-team", "staff"]);
+    // The partner realm drops her team: only the partner group goes.
+    let mut claims = serde_json::Map::new();
+    claims.insert("preferred_username".to_owned(), json!("grace"));
+    claims.insert("email".to_owned(), json!("grace@example.org"));
+    claims.insert("email_verified".to_owned(), json!(true));
+    claims.insert("groups".to_owned(), json!([]));
+    site.partners.set_user_claims("grace", claims).unwrap();
+    oauth_login(&client(), &site, "partners", "grace", None).await;
+    assert_eq!(groups(store.clone()).await, ["staff"]);
     // Methods without the rule never link: the local form's grace is refused, as any
     // name another method owns.
     let refused = form_login(&client(), &site, "grace").await;

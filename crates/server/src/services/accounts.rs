@@ -108,6 +108,37 @@ impl<'a> Accounts<'a> {
         Ok(outcome.user)
     }
 
+    /// On a hub with several login methods, `model.groups` as `method` gives them joined
+    /// with the groups the user's other group-managing methods gave, so that one method's
+    /// login never takes away another's groups. Returns what `method` itself gives (to
+    /// record with [`hubauth_store::Store::record_login_method`]), or `None` when it does
+    /// not manage groups.
+    pub async fn join_method_groups(
+        &self,
+        method: &hubauth_core::LoginMethod,
+        model: &mut AuthModel,
+    ) -> Result<Option<Vec<String>>, HubError> {
+        if method.name.is_empty() || !method.authenticator.rules().config().manage_groups {
+            return Ok(None);
+        }
+        let Some(own) = model.groups.clone() else {
+            return Ok(None);
+        };
+        let mut joined: std::collections::BTreeSet<String> = own.iter().cloned().collect();
+        let others = match self.hub.store.method_groups(&model.name).await {
+            Ok(others) => others,
+            Err(hubauth_store::StoreError::NotFound { .. }) => Vec::new(),
+            Err(err) => return Err(err.into()),
+        };
+        for (other, groups) in others {
+            if other != method.name {
+                joined.extend(groups);
+            }
+        }
+        model.groups = Some(joined.into_iter().collect());
+        Ok(Some(own))
+    }
+
     fn auth_state_update(&self, model: &AuthModel, now: i64) -> Result<AuthStateUpdate, HubError> {
         if !self.hub.authenticator.rules().config().enable_auth_state {
             // Disabling auth_state clears what an earlier configuration stored.

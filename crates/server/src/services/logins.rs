@@ -394,16 +394,21 @@ impl<'a> Logins<'a> {
         now: i64,
     ) -> Result<StartedSession, HubError> {
         let hub = self.hub;
+        let mut model = model.clone();
+        let own_groups = hub
+            .accounts()
+            .join_method_groups(method, &mut model)
+            .await?;
         let user = hub
             .accounts()
-            .store_login_with(method.authenticator.as_ref(), model, now)
+            .store_login_with(method.authenticator.as_ref(), &model, now)
             .await?;
         if !method.name.is_empty() {
             hub.store
-                .record_login_method(&user.name, &method.name)
+                .record_login_method(&user.name, &method.name, own_groups.as_deref())
                 .await?;
             if let Some(rule) = &method.link_by
-                && let Some(key) = rule.key(model)
+                && let Some(key) = rule.key(&model)
             {
                 hub.store
                     .set_login_link(&rule.kind(), &key, &user.name)

@@ -170,20 +170,27 @@ impl Services {
         self.methods.iter().find(|method| method.default)
     }
 
-    /// The authenticator that handles an existing user: the method that owns the account
-    /// on a hub with several, else the hub's authenticator.
-    pub async fn authenticator_of(&self, user: &str) -> Result<Arc<dyn Authenticator>, HubError> {
+    /// The named login method that last logged `user` in (`None` on a hub with one
+    /// method, or when no method has).
+    pub async fn method_of(&self, user: &str) -> Result<Option<LoginMethod>, HubError> {
         if !self.has_named_methods() {
-            return Ok(self.authenticator.clone());
+            return Ok(None);
         }
-        let owner = match self.store.login_method(user).await {
-            Ok(owner) => owner,
+        let last = match self.store.login_method(user).await {
+            Ok(last) => last,
             Err(hubauth_store::StoreError::NotFound { .. }) => None,
             Err(err) => return Err(err.into()),
         };
-        Ok(owner
-            .and_then(|owner| self.method(&owner))
-            .map(|method| method.authenticator.clone())
+        Ok(last.and_then(|last| self.method(&last).cloned()))
+    }
+
+    /// The authenticator that handles an existing user: the method that owns the account
+    /// on a hub with several, else the hub's authenticator.
+    pub async fn authenticator_of(&self, user: &str) -> Result<Arc<dyn Authenticator>, HubError> {
+        Ok(self
+            .method_of(user)
+            .await?
+            .map(|method| method.authenticator)
             .unwrap_or_else(|| self.authenticator.clone()))
     }
 

@@ -220,11 +220,27 @@ impl<'a> Sessions<'a> {
             model.auth_state = auth_state;
         }
         match pipeline::recheck(authenticator.as_ref(), model).await {
-            Ok(Outcome::Success(model)) => {
+            Ok(Outcome::Success(mut model)) => {
+                let method = hub.method_of(&name).await?;
+                let own_groups = match &method {
+                    Some(method) => {
+                        hub.accounts()
+                            .join_method_groups(method, &mut model)
+                            .await?
+                    }
+                    None => None,
+                };
                 let updated = hub
                     .accounts()
                     .store_refresh(authenticator.as_ref(), &model, now)
                     .await?;
+                if let Some(method) = &method
+                    && own_groups.is_some()
+                {
+                    hub.store
+                        .record_login_method(&name, &method.name, own_groups.as_deref())
+                        .await?;
+                }
                 crate::metrics::refresh("updated");
                 self.mark_refreshed(&name, now);
                 Ok(Some(SessionUser {
