@@ -324,6 +324,7 @@ async fn form_login(
             "This hub does not log in with a username and password form.",
         ));
     };
+    attempt.authenticator(method.authenticator.class_name());
     let failed_at = |error, username| {
         (!method.name.is_empty()).then_some(Failed {
             method: &method.name,

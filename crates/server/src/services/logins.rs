@@ -98,6 +98,11 @@ impl LoginRecord {
         }
     }
 
+    /// Sets the class of the login method that handled the attempt.
+    pub fn set_authenticator(&mut self, class: &'static str) {
+        self.authenticator = class;
+    }
+
     /// Sets the user name as it may be logged (untrusted input is shortened).
     pub fn set_user(&mut self, name: &str) {
         self.user = hubauth_core::pipeline::loggable(name);

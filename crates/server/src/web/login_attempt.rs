@@ -54,6 +54,13 @@ impl LoginAttempt {
         }
     }
 
+    /// Names the class of the login method that handles the attempt (a hub with several).
+    pub fn authenticator(&self, class: &'static str) {
+        if let Some(record) = self.0.lock().as_mut() {
+            record.set_authenticator(class);
+        }
+    }
+
     /// Sets what the attempt came to.
     pub fn outcome(&self, outcome: LoginOutcome) {
         if let Some(record) = self.0.lock().as_mut() {
