@@ -345,3 +345,125 @@ async fn pages_render_in_headless_chromium() {
     eprintln!("screenshots: {}", out.display());
     hub.stop().await;
 }
+
+/// A hub with four login methods: two OpenID Connect realms, a form and GitHub's mock.
+async fn hub_with_four_methods() -> (
+    hubauth_testkit::hub::TestHub,
+    Vec<hubauth_devidp::RunningIdp>,
+    hubauth_github::mock::MockHandle,
+) {
+    use hubauth_devidp::{Client, DevIdp, DevUser};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let mut idps = Vec::new();
+    for method in ["staff", "partners"] {
+        let idp = DevIdp::builder()
+            .client(
+                Client::confidential(
+                    "hub",
+                    "hub-secret",
+                    format!("{origin}/hub/{method}/oauth_callback"),
+                )
+                .with_require_pkce(false),
+            )
+            .user(DevUser::new("ada", "pw").claim("preferred_username", "ada"))
+            .auto_approve(Some("ada".into()))
+            .start()
+            .await
+            .unwrap();
+        idps.push(idp);
+    }
+    let (github, table) =
+        hubauth_github::mock::start_demo_mock(&format!("{origin}/hub/github/oauth_callback"))
+            .await
+            .unwrap();
+    let generic = |name: &str, label: &str, extra: &str, issuer: &str| {
+        format!(
+            "[[Hub.logins]]\nname = \"{name}\"\nclass = \"generic-oauth\"\nlabel = \"{label}\"\n{extra}\n[Hub.logins.options]\nclient_id = \"hub\"\nclient_secret = \"hub-secret\"\noidc_issuer = \"{issuer}\"\nusername_claim = \"preferred_username\"\nallow_all = true\n\n"
+        )
+    };
+    let rest = format!(
+        "{}{}[[Hub.logins]]\nname = \"local\"\nclass = \"dummy\"\nlabel = \"Local account\"\n[Hub.logins.options]\npassword = \"{PASSWORD}\"\n\n{}",
+        generic("staff", "Company SSO", "", idps[0].issuer()),
+        generic("partners", "Partner realm", "username_prefix = \"partner-\"", idps[1].issuer()),
+        table.replace(
+            "[GitHubOAuthenticator]\n",
+            "[[Hub.logins]]\nname = \"github\"\nclass = \"github\"\nusername_prefix = \"gh-\"\n[Hub.logins.options]\n",
+        ),
+    );
+    let hub = hubauth_testkit::hub::start_hub_with(hubauth_testkit::hub::HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener),
+        hub_extra: "# authenticator_class: see [[Hub.logins]]\n",
+        rest: &format!("[Authenticator]\nallow_all = true\n\n{rest}"),
+        env: &[],
+        clock: None,
+    })
+    .await
+    .unwrap();
+    (hub, idps, github)
+}
+
+#[tokio::test]
+async fn the_login_page_with_four_methods_renders_and_logs_in_in_headless_chromium() {
+    let chromium = Path::new("/usr/bin/chromium");
+    let driver = workspace().join("e2e/browser");
+    if !chromium.exists() || !driver.join("node_modules/playwright-core").exists() {
+        if std::env::var("HUBAUTH_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("note: HUBAUTH_SKIP_BROWSER=1: the browser test was NOT run");
+            return;
+        }
+        panic!(
+            "the browser test needs /usr/bin/chromium (Debian package chromium) and \
+             e2e/browser/node_modules (npm ci); ./scripts/test.sh installs both. Set \
+             HUBAUTH_SKIP_BROWSER=1 to skip it knowingly."
+        );
+    }
+    let (hub, _idps, _github) = hub_with_four_methods().await;
+    let out = workspace().join("target/test-output/screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    let out = out.canonicalize().unwrap();
+    let profile = tempfile::TempDir::new().unwrap();
+    let hub_url = hub.hub_url.clone();
+    let out_dir = out.clone();
+    let profile_dir = profile.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(driver.join("login_methods.mjs"))
+            .current_dir(&driver)
+            .env("HUB_URL", &hub_url)
+            .env("OUT_DIR", &out_dir)
+            .env("PROFILE_DIR", &profile_dir)
+            .env("METHODS", "Company SSO|Partner realm|Local account|GitHub")
+            .env("BUTTON_LABEL", "Company SSO")
+            .env("BUTTON_USER", "ada")
+            .env("FORM_NAME", "Local account")
+            .env("FORM_USER", "dan")
+            .env("PASSWORD", PASSWORD)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser run failed:\n{stdout}\n{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["problems"], serde_json::json!([]), "{stdout}");
+    for width in ["desktop", "phone"] {
+        let file = out.join(format!("login-methods-{width}.png"));
+        assert!(
+            std::fs::read(&file).unwrap().starts_with(b"\x89PNG"),
+            "{}",
+            file.display()
+        );
+    }
+    assert_eq!(
+        report["steps"],
+        serde_json::json!(["every method shown", "button login", "form login"])
+    );
+    eprintln!("screenshots: {}", out.display());
+}
