@@ -7,6 +7,7 @@
 //! else is reported as a [`Note`] with its line number and what to do instead.
 
 mod lexer;
+mod multi;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -146,6 +147,10 @@ struct Importer<'a> {
     entries: Vec<Entry>,
     authenticator: Option<(&'static str, usize)>,
     notes: Vec<Note>,
+    /// `MultiAuthenticator`'s configuration, turned into `[[Hub.logins]]` at the end.
+    multi: multi::Multi,
+    /// The last line of the statement being converted.
+    statement_end: usize,
 }
 
 /// Converts the text of a `jupyterhub_config.py`.
@@ -161,6 +166,8 @@ pub fn import_config(source: &str, registry: &Registry) -> Result<Imported, Impo
         entries: Vec::new(),
         authenticator: None,
         notes: Vec::new(),
+        multi: multi::Multi::default(),
+        statement_end: 0,
     };
     let mut index = 0;
     while index < lines.len() {
@@ -383,6 +390,7 @@ impl Importer<'_> {
 
     fn statement(&mut self, tokens: &[Token], line: &LogicalLine) {
         let first_line = tokens.first().map_or(line.first_line, |t| t.line);
+        self.statement_end = line.last_line;
         match tokens.first().map(|t| &t.kind) {
             Some(Tok::Name(kw)) if kw == "import" || kw == "from" => {
                 self.import(tokens, first_line);
@@ -539,6 +547,10 @@ impl Importer<'_> {
                     _ => None,
                 };
                 if let Some(op) = op {
+                    if class == multi::CLASS {
+                        self.multi_set(&option, op, &args[0], line);
+                        return;
+                    }
                     let value = self.eval(&args[0]);
                     self.mutate(&class, &option, op, value, line);
                     return;
@@ -595,6 +607,9 @@ impl Importer<'_> {
                 );
             }
             _ => match config_path(target, &self.config_names) {
+                Some((class, option)) if class == multi::CLASS => {
+                    self.multi_set(&option, "set", value, line);
+                }
                 Some((class, option)) => {
                     let value = self.eval(value);
                     self.set(&class, &option, value, line);
@@ -619,6 +634,9 @@ impl Importer<'_> {
 
     fn augmented(&mut self, target: &Expr, op: &str, value: &Expr, line: usize) {
         match config_path(target, &self.config_names) {
+            Some((class, option)) if class == multi::CLASS && op == "+=" => {
+                self.multi_set(&option, "merge", value, line);
+            }
             Some((class, option)) if matches!(op, "+=" | "|=") => {
                 let value = self.eval(value);
                 self.mutate(&class, &option, "merge", value, line);
@@ -1161,6 +1179,12 @@ impl Importer<'_> {
         ) else {
             return;
         };
+        self.multi.selected = None;
+        if multi::is_multi_authenticator(&name) {
+            self.authenticator = None;
+            self.multi.selected = Some(line);
+            return;
+        }
         match crate::catalog::lookup(&name) {
             Ok(entry) => {
                 let short = entry.aliases.first().copied().unwrap_or(entry.class);
@@ -1197,37 +1221,19 @@ impl Importer<'_> {
         }
         let entries = std::mem::take(&mut self.entries);
         for entry in &entries {
-            match convert(entry.def, &entry.value) {
-                Ok(Some(value)) => {
-                    let mut text = format!("{} = {}", entry.key, render_value(&value, true));
-                    if entry.def.name == "db_url" {
-                        text = format!(
-                            "# hubauth keeps its own tables: use a database of its own, not JupyterHub's.\n{text}"
-                        );
-                    }
-                    tables
-                        .entry(entry.table)
-                        .or_default()
-                        .push((text, entry.line));
+            if let Some(mut text) = self.render_entry(entry) {
+                if entry.def.name == "db_url" {
+                    text = format!(
+                        "# hubauth keeps its own tables: use a database of its own, not JupyterHub's.\n{text}"
+                    );
                 }
-                Ok(None) => self.note_code(
-                    entry.line,
-                    Level::Converted,
-                    entry.code.clone(),
-                    format!("None leaves {} at hubauth's default", entry.key),
-                ),
-                Err(found) => self.note_code(
-                    entry.line,
-                    Level::NotConverted,
-                    entry.code.clone(),
-                    format!(
-                        "{} must be {} in hubauth, but this is {found}",
-                        entry.key,
-                        entry.def.ty.describe()
-                    ),
-                ),
+                tables
+                    .entry(entry.table)
+                    .or_default()
+                    .push((text, entry.line));
             }
         }
+        self.entries = entries;
         for class in self.registry.classes() {
             let Some(lines) = tables.get(class.name) else {
                 continue;
@@ -1239,7 +1245,37 @@ impl Importer<'_> {
                 out.push_str(&format!("{text}  # line {line}\n"));
             }
         }
+        out.push_str(&self.render_logins());
         out
+    }
+
+    /// `key = value` for a converted option, or `None` once noted (a `None`, a mismatch).
+    fn render_entry(&mut self, entry: &Entry) -> Option<String> {
+        match convert(entry.def, &entry.value) {
+            Ok(Some(value)) => Some(format!("{} = {}", entry.key, render_value(&value, true))),
+            Ok(None) => {
+                self.note_code(
+                    entry.line,
+                    Level::Converted,
+                    entry.code.clone(),
+                    format!("None leaves {} at hubauth's default", entry.key),
+                );
+                None
+            }
+            Err(found) => {
+                self.note_code(
+                    entry.line,
+                    Level::NotConverted,
+                    entry.code.clone(),
+                    format!(
+                        "{} must be {} in hubauth, but this is {found}",
+                        entry.key,
+                        entry.def.ty.describe()
+                    ),
+                );
+                None
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! by the binary; each output is checked with `hubauth check-config` and read back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod multi;
 mod providers;
 
 use std::path::{Path, PathBuf};

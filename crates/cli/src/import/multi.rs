@@ -1,0 +1,780 @@
+//! The third-party `MultiAuthenticator` (github.com/idiap/multiauthenticator) as
+//! `[[Hub.logins]]`: each of `c.MultiAuthenticator.authenticators` becomes one login
+//! method, in every shape its versions accept: tuples `(class, url_prefix, config)`
+//! (0.1 to 0.3, deprecated since 0.4) and dicts `{"authenticator_class": ...,
+//! "url_prefix": ..., "config": {...}}` (0.4), with the class as an imported class, an
+//! entry-point name (`"github"`) or an import path.
+//!
+//! MultiAuthenticator puts `<login_service>:` (lowercased, as JupyterHub normalizes
+//! names) before every username a sub-authenticator returns, or `<service_name>:` when
+//! the entry's config has the deprecated `service_name`, or
+//! `c.MultiAuthenticator.username_prefix` for every method when that is set; it strips
+//! that prefix again before a method's `allowed_users` and `blocked_users` are checked,
+//! and oauthenticator compares `admin_users` with the name before the prefix. hubauth's
+//! rules name hub usernames, prefix included, so those names are written with it.
+
+use hubauth_core::methods::{check_method_name, check_prefix};
+
+use super::parse::Expr;
+use super::{Entry, Eval, Importer, Level, NotLiteral, Target, Value, describe_value};
+
+/// The class name of `c.MultiAuthenticator.*`.
+pub(super) const CLASS: &str = "MultiAuthenticator";
+
+/// MultiAuthenticator's separator between its prefix and the name.
+const SEPARATOR: &str = ":";
+
+/// `[Authenticator]` options hubauth reads once for the whole hub: a method's options may
+/// not hold them (the same list `[[Hub.logins]]` refuses in `crate::logins`).
+const HUB_WIDE: &[&str] = &[
+    "enable_auth_state",
+    "auth_refresh_age",
+    "refresh_pre_spawn",
+    "auto_login",
+    "post_auth_hook",
+    "custom_403_message",
+    "manage_roles",
+    "load_managed_roles",
+    "reset_managed_roles_on_startup",
+];
+
+/// Rules whose names MultiAuthenticator compared without the method's prefix.
+const NAME_SETS: &[&str] = &["allowed_users", "blocked_users", "admin_users"];
+
+/// What the file says about MultiAuthenticator.
+#[derive(Default)]
+pub(super) struct Multi {
+    /// The line of `c.JupyterHub.authenticator_class = MultiAuthenticator`, when it is.
+    pub(super) selected: Option<usize>,
+    /// The sub-authenticators that could be read, with the line of the list.
+    methods: Vec<Method>,
+    /// The line where `authenticators` was (last) set.
+    list_line: Option<usize>,
+    /// `c.MultiAuthenticator.username_prefix` (`None` in Python: unset) and its line.
+    prefix: Option<(Option<String>, usize)>,
+}
+
+/// One sub-authenticator, read.
+struct Method {
+    line: usize,
+    url_prefix: String,
+    /// The catalog's short name (`github`).
+    class: &'static str,
+    /// The class name (`GitHubOAuthenticator`).
+    class_name: &'static str,
+    service_name: Option<String>,
+    login_service: Option<String>,
+    options: Vec<Entry>,
+}
+
+/// Whether an `authenticator_class` value names MultiAuthenticator (its entry point
+/// `multiauthenticator`, `multiauthenticator.MultiAuthenticator`, the class object, or
+/// the first versions' `oauthenticator.MultiAuthenticator.MultiAuthenticator`).
+pub(super) fn is_multi_authenticator(name: &str) -> bool {
+    name.trim()
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.eq_ignore_ascii_case("multiauthenticator"))
+}
+
+/// The catalog entry for a sub-authenticator's class: as written, as an entry point
+/// (MultiAuthenticator compares those case-insensitively), or by its last dotted part.
+fn lookup(name: &str) -> Result<&'static crate::catalog::Entry, String> {
+    let first = crate::catalog::lookup(name);
+    if first.is_ok() {
+        return first;
+    }
+    let lower = name.trim().to_ascii_lowercase();
+    if let Ok(entry) = crate::catalog::lookup(&lower) {
+        return Ok(entry);
+    }
+    if let Some((_, last)) = name.trim().rsplit_once('.')
+        && let Ok(entry) = crate::catalog::lookup(last)
+    {
+        return Ok(entry);
+    }
+    first
+}
+
+/// A method name from a URL prefix: lowercase letters, digits and `-`, at most 32, not
+/// one of the hub's own paths, not taken.
+fn method_name(url_prefix: &str, fallback: &str, taken: &[String]) -> String {
+    let mut name = String::new();
+    for c in url_prefix.trim_matches('/').chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            name.push(c);
+        } else if !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let mut name = name.trim_matches('-').to_owned();
+    if name.is_empty() {
+        name = fallback.to_owned();
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        name = format!("m-{name}");
+    }
+    name.truncate(28);
+    let name = name.trim_end_matches('-').to_owned();
+    let name = if check_method_name(&name).is_ok() {
+        name
+    } else {
+        format!("{name}-auth")
+    };
+    let mut unique = name.clone();
+    let mut n = 2;
+    while taken.contains(&unique) {
+        unique = format!("{name}-{n}");
+        n += 1;
+    }
+    unique
+}
+
+/// A TOML string.
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+impl Importer<'_> {
+    /// `c.MultiAuthenticator.<option>` set (`how` = "set"), appended to ("item") or
+    /// extended ("merge").
+    pub(super) fn multi_set(&mut self, option: &str, how: &str, value: &Expr, line: usize) {
+        match option {
+            "authenticators" => {
+                let items: Vec<Expr> = match (how, value) {
+                    ("item", item) => vec![item.clone()],
+                    (_, Expr::List(items) | Expr::Tuple(items)) => items.clone(),
+                    _ => {
+                        let why = match self.eval(value) {
+                            Ok(other) => format!(
+                                "authenticators must be a list of sub-authenticators, not {}",
+                                describe_value(&other)
+                            ),
+                            Err(why) => Self::not_literal_message(None, &why),
+                        };
+                        self.note_line(
+                            line,
+                            Level::NotConverted,
+                            format!("{why}; no login method is converted from it"),
+                        );
+                        return;
+                    }
+                };
+                if how == "set" {
+                    self.multi.methods.clear();
+                }
+                self.multi.list_line = Some(line);
+                let mut cursor = line;
+                for item in &items {
+                    self.multi_entry(item, &mut cursor);
+                }
+            }
+            "username_prefix" if how == "set" => match self.eval(value) {
+                Ok(Value::Str(prefix)) => self.multi.prefix = Some((Some(prefix), line)),
+                Ok(Value::None) => self.multi.prefix = Some((None, line)),
+                other => {
+                    let why = match other {
+                        Ok(other) => format!("a string, not {}", describe_value(&other)),
+                        Err(why) => Self::not_literal_message(None, &why),
+                    };
+                    self.note_line(
+                        line,
+                        Level::NotConverted,
+                        format!("MultiAuthenticator.username_prefix: {why}"),
+                    );
+                }
+            },
+            "admin_users" => {
+                let value = self.eval(value);
+                let how = if how == "item" { "item" } else { "merge" };
+                self.note_line(
+                    line,
+                    Level::Converted,
+                    "MultiAuthenticator.admin_users are hub usernames (username_prefix included) that JupyterHub makes admins: written into [Authenticator] admin_users, which holds for every login method".to_owned(),
+                );
+                self.mutate("Authenticator", "admin_users", how, value, line);
+            }
+            _ => {
+                let message = if self.registry.option("Authenticator", option).is_some() {
+                    format!(
+                        "MultiAuthenticator.{option}: JupyterHub asks the sub-authenticators at login, not MultiAuthenticator; set it in [Authenticator] to hold for every login method (names with their username_prefix), or in one method's options"
+                    )
+                } else {
+                    format!(
+                        "MultiAuthenticator.{option}: not an option hubauth has (the authenticators become [[Hub.logins]], username_prefix each method's username_prefix)"
+                    )
+                };
+                self.note_line(line, Level::NotConverted, message);
+            }
+        }
+    }
+
+    /// The first line from `from` to the end of the statement holding one of `needles`.
+    fn find_line(&self, from: usize, needles: &[String]) -> Option<usize> {
+        (from..=self.statement_end.max(from)).find(|line| {
+            self.source_lines
+                .get(line.wrapping_sub(1))
+                .is_some_and(|text| needles.iter().any(|needle| text.contains(needle)))
+        })
+    }
+
+    /// The line of a dict key (`"key":`, `'key':` or `key=`), from `from` on.
+    fn key_line(&self, from: usize, key: &str) -> usize {
+        let needles = [
+            format!("\"{key}\""),
+            format!("'{key}'"),
+            format!("{key}="),
+            format!("{key} ="),
+        ];
+        self.find_line(from, &needles).unwrap_or(from)
+    }
+
+    /// One item of the `authenticators` list.
+    fn multi_entry(&mut self, item: &Expr, cursor: &mut usize) {
+        let start = *cursor;
+        let (class_expr, prefix_expr, config_expr) = match item {
+            Expr::Tuple(parts) | Expr::List(parts) if parts.len() == 3 => {
+                (Some(&parts[0]), Some(&parts[1]), Some(&parts[2]))
+            }
+            Expr::Dict(pairs) => {
+                let get = |wanted: &str| {
+                    pairs
+                        .iter()
+                        .rev()
+                        .find(|(key, _)| matches!(key, Expr::Str(k) if k == wanted))
+                        .map(|(_, value)| value)
+                };
+                (get("authenticator_class"), get("url_prefix"), get("config"))
+            }
+            _ => {
+                self.note_line(
+                    start,
+                    Level::NotConverted,
+                    "a MultiAuthenticator entry must be a tuple (class, url_prefix, config) or a dict with authenticator_class, url_prefix and config; this one is neither, and no login method is converted from it".to_owned(),
+                );
+                return;
+            }
+        };
+        let url_prefix = match prefix_expr.map(|expr| self.eval(expr)) {
+            Some(Ok(Value::Str(prefix))) => prefix,
+            other => {
+                let why = match other {
+                    None => "it has no url_prefix".to_owned(),
+                    Some(Ok(value)) => {
+                        format!(
+                            "its url_prefix must be a string, not {}",
+                            describe_value(&value)
+                        )
+                    }
+                    Some(Err(why)) => {
+                        format!("its url_prefix: {}", Self::not_literal_message(None, &why))
+                    }
+                };
+                self.note_line(
+                    start,
+                    Level::NotConverted,
+                    format!("a MultiAuthenticator entry is not converted: {why}"),
+                );
+                return;
+            }
+        };
+        let line = self
+            .find_line(
+                start,
+                &[format!("\"{url_prefix}\""), format!("'{url_prefix}'")],
+            )
+            .unwrap_or(start);
+        *cursor = line;
+        let class = match class_expr.map(|expr| self.eval(expr)) {
+            Some(Ok(Value::Str(name) | Value::Class(name))) => match lookup(&name) {
+                Ok(entry) => Ok(entry),
+                Err(message) => Err(message),
+            },
+            None => Err("it has no authenticator_class".to_owned()),
+            Some(Ok(value)) => Err(format!(
+                "its authenticator_class must name a class, not {}",
+                describe_value(&value)
+            )),
+            Some(Err(why)) => Err(format!(
+                "its authenticator_class is {}",
+                Self::not_literal_message(None, &why)
+            )),
+        };
+        let entry = match class {
+            Ok(entry) => entry,
+            Err(why) => {
+                self.note_line(
+                    line,
+                    Level::NotConverted,
+                    format!(
+                        "the MultiAuthenticator entry for {url_prefix:?} is not converted to a login method: {why}"
+                    ),
+                );
+                return;
+            }
+        };
+        let mut method = Method {
+            line,
+            url_prefix,
+            class: entry.aliases.first().copied().unwrap_or(entry.class),
+            class_name: entry.class,
+            service_name: None,
+            login_service: None,
+            options: Vec::new(),
+        };
+        let pairs: Vec<(Value, Eval)> = match config_expr {
+            None => Vec::new(),
+            Some(Expr::Dict(pairs)) => pairs
+                .iter()
+                .map(|(key, value)| (self.eval(key).unwrap_or(Value::None), self.eval(value)))
+                .collect(),
+            Some(Expr::Call { func, args, kwargs })
+                if args.is_empty() && matches!(func.as_ref(), Expr::Name(n) if n == "dict") =>
+            {
+                kwargs
+                    .iter()
+                    .map(|(key, value)| (Value::Str(key.clone()), self.eval(value)))
+                    .collect()
+            }
+            Some(expr) => match self.eval(expr) {
+                Ok(Value::Dict(pairs)) => pairs
+                    .into_iter()
+                    .map(|(key, value)| (key, Ok(value)))
+                    .collect(),
+                other => {
+                    let why = match other {
+                        Ok(value) => format!("a dict, not {}", describe_value(&value)),
+                        Err(why) => Self::not_literal_message(None, &why),
+                    };
+                    self.note_line(
+                        line,
+                        Level::NotConverted,
+                        format!(
+                            "the config of the MultiAuthenticator entry for {:?}: {why}; the method is converted without its options",
+                            method.url_prefix
+                        ),
+                    );
+                    Vec::new()
+                }
+            },
+        };
+        for (key, value) in pairs {
+            let Value::Str(key) = key else {
+                self.note_line(
+                    line,
+                    Level::NotConverted,
+                    format!(
+                        "the config of the MultiAuthenticator entry for {:?} has a key that is not a literal string",
+                        method.url_prefix
+                    ),
+                );
+                continue;
+            };
+            let at = self.key_line(start, &key);
+            *cursor = (*cursor).max(at);
+            self.multi_option(&mut method, &key, value, at);
+        }
+        self.multi.methods.push(method);
+    }
+
+    /// One key of a sub-authenticator's config.
+    fn multi_option(&mut self, method: &mut Method, key: &str, value: Eval, line: usize) {
+        let context = format!("MultiAuthenticator entry {:?}", method.url_prefix);
+        if key == "service_name" {
+            match value {
+                Ok(Value::Str(name)) => {
+                    self.note_line(
+                        line,
+                        Level::Converted,
+                        "service_name (deprecated in MultiAuthenticator 0.4) becomes the method's label, and its username_prefix as MultiAuthenticator derived it".to_owned(),
+                    );
+                    method.service_name = Some(name);
+                }
+                other => {
+                    let why = match other {
+                        Ok(value) => format!("a string, not {}", describe_value(&value)),
+                        Err(why) => Self::not_literal_message(None, &why),
+                    };
+                    self.note_line(
+                        line,
+                        Level::NotConverted,
+                        format!("{context}: service_name: {why}"),
+                    );
+                }
+            }
+            return;
+        }
+        if key == "username_prefix" {
+            self.note_line(
+                line,
+                Level::NotConverted,
+                format!(
+                    "{context}: username_prefix in an entry's config is ignored by MultiAuthenticator (its prefix comes from login_service or MultiAuthenticator.username_prefix), so it is left out"
+                ),
+            );
+            return;
+        }
+        if HUB_WIDE.contains(&key) {
+            self.note_line(
+                line,
+                Level::NotConverted,
+                format!(
+                    "{context}: {key} holds for the whole hub in hubauth, not for one login method: set it in [Authenticator]"
+                ),
+            );
+            return;
+        }
+        let (table, def) = match self.target(method.class_name, key, line) {
+            Target::Option { table, def } => (table, def),
+            Target::Skip(level, message) => {
+                self.note_line(line, level, format!("{context}: {message}"));
+                return;
+            }
+            Target::AuthenticatorClass => return,
+        };
+        let value = match value {
+            Ok(value) => value,
+            Err(why) => {
+                let message = Self::not_literal_message(Some(def), &why);
+                let message = match &why {
+                    NotLiteral::Env { .. } if !def.env.is_empty() => format!(
+                        "{message} (two methods of one class read the same variable: give the others their value in their options)"
+                    ),
+                    _ => message,
+                };
+                let code = if def.secret {
+                    Some(format!("{key}: ..."))
+                } else {
+                    self.code(line)
+                };
+                self.note_code(
+                    line,
+                    Level::NotConverted,
+                    code,
+                    format!("{context}: {message}"),
+                );
+                return;
+            }
+        };
+        if def.name == "login_service"
+            && let Value::Str(service) = &value
+        {
+            method.login_service = Some(service.clone());
+        }
+        method.options.retain(|entry| entry.key != def.name);
+        let code = if def.secret { None } else { self.code(line) };
+        method.options.push(Entry {
+            table,
+            key: def.name,
+            def,
+            value,
+            line,
+            code,
+        });
+    }
+
+    /// The login_service a sub-authenticator had: its config's, its class table's (the
+    /// sub-authenticators read the file's class tables too), or its class's default.
+    fn login_service_of(&self, method: &Method) -> String {
+        if let Some(service) = &method.login_service {
+            return service.clone();
+        }
+        let lineage: Vec<&str> = self
+            .registry
+            .mro(method.class_name)
+            .iter()
+            .map(|class| class.name)
+            .collect();
+        for class in &lineage {
+            if let Some(Value::Str(service)) = self
+                .entries
+                .iter()
+                .rev()
+                .find(|entry| entry.table == *class && entry.key == "login_service")
+                .map(|entry| &entry.value)
+            {
+                return service.clone();
+            }
+        }
+        self.registry
+            .option(method.class_name, "login_service")
+            .and_then(|(_, def)| super::default_value(def))
+            .and_then(|value| match value {
+                Value::Str(service) => Some(service),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether a class looks users up by name (hubauth refuses a prefix for it).
+    fn looks_up_names(&self, class: &str) -> bool {
+        self.registry.mro(class).iter().any(|owner| {
+            matches!(
+                owner.name,
+                "LocalAuthenticator" | "PAMAuthenticator" | "LDAPAuthenticator"
+            )
+        })
+    }
+
+    /// The `[[Hub.logins]]` tables, with their notes; empty without MultiAuthenticator.
+    pub(super) fn render_logins(&mut self) -> String {
+        let methods = std::mem::take(&mut self.multi.methods);
+        let Some(selected) = self.multi.selected else {
+            if let Some(line) = self.multi.list_line {
+                self.note_line(
+                    line,
+                    Level::NotConverted,
+                    "MultiAuthenticator.authenticators is used only when c.JupyterHub.authenticator_class is MultiAuthenticator, which this file does not set; no login method is converted".to_owned(),
+                );
+            }
+            return String::new();
+        };
+        if self.multi.list_line.is_none() {
+            self.note_line(
+                selected,
+                Level::NotConverted,
+                "MultiAuthenticator without a c.MultiAuthenticator.authenticators list in this file: no login method is converted (hubauth's default is pam)".to_owned(),
+            );
+            return String::new();
+        }
+        let global_prefix = self.multi.prefix.clone();
+        self.note_line(
+            selected,
+            Level::Converted,
+            format!(
+                "MultiAuthenticator: its {} convertible sub-authenticator(s) become [[Hub.logins]] methods, each at {{base_url}}hub/<name>/... as before; rules in [Authenticator] and the class tables apply to every method and name hub usernames, username_prefix included, where MultiAuthenticator compared a method's allowed_users and blocked_users without it: check such names",
+                methods.len()
+            ),
+        );
+        let mut out = String::new();
+        let mut taken: Vec<String> = Vec::new();
+        for mut method in methods {
+            let name = method_name(&method.url_prefix, method.class, &taken);
+            taken.push(name.clone());
+            let written = method.url_prefix.trim_matches('/').to_owned();
+            if name != written {
+                self.note_line(
+                    method.line,
+                    Level::Converted,
+                    format!(
+                        "url_prefix {:?} becomes the login method name {name:?} (lowercase letters, digits and -): its paths are {{base_url}}hub/{name}/oauth_login, .../oauth_callback and .../login",
+                        method.url_prefix
+                    ),
+                );
+                self.move_callback(&mut method, &written, &name);
+            }
+            let login_service = self.login_service_of(&method);
+            let label = method
+                .service_name
+                .clone()
+                .or_else(|| method.login_service.clone());
+            // The prefix MultiAuthenticator gave this method's users, normalized (lowercased)
+            // as it did.
+            let (upstream, source) = match &global_prefix {
+                Some((Some(prefix), _)) => (
+                    prefix.to_lowercase(),
+                    "MultiAuthenticator.username_prefix".to_owned(),
+                ),
+                _ => match &method.service_name {
+                    Some(service) => (
+                        format!("{service}{SEPARATOR}").to_lowercase(),
+                        format!("service_name {service:?}"),
+                    ),
+                    None => (
+                        format!("{login_service}{SEPARATOR}").to_lowercase(),
+                        format!("login_service {login_service:?}"),
+                    ),
+                },
+            };
+            let mut prefix = None;
+            if self.looks_up_names(method.class_name) {
+                if !upstream.is_empty() {
+                    self.note_line(
+                        method.line,
+                        Level::NotConverted,
+                        format!(
+                            "MultiAuthenticator named this method's users {upstream:?} + their name (from {source}); hubauth's {} looks users up by their own name, so method {name:?} has no username_prefix and its users are plain names: rename existing users (import-db keeps JupyterHub's names) and write the method's rules without the prefix",
+                            method.class_name
+                        ),
+                    );
+                }
+            } else if !upstream.is_empty() {
+                let fixed: String = upstream
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_lowercase()
+                            || c.is_ascii_digit()
+                            || matches!(c, '-' | '_' | '.' | ':' | '@')
+                        {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                if check_prefix(&fixed).is_err() {
+                    self.note_line(
+                        method.line,
+                        Level::NotConverted,
+                        format!(
+                            "MultiAuthenticator named this method's users {upstream:?} + their name (from {source}); hubauth's username_prefix is at most 32 characters, so method {name:?} has none: set one"
+                        ),
+                    );
+                } else {
+                    if fixed != upstream {
+                        self.note_line(
+                            method.line,
+                            Level::Converted,
+                            format!(
+                                "MultiAuthenticator named this method's users {upstream:?} + their name (from {source}); hubauth's username_prefix allows lowercase letters, digits and - _ . : @ only, so it is {fixed:?}: rename existing users to match"
+                            ),
+                        );
+                    } else {
+                        self.note_line(
+                            method.line,
+                            Level::Converted,
+                            format!(
+                                "username_prefix {fixed:?}, as MultiAuthenticator prefixed this method's usernames (from {source}, lowercased, with {SEPARATOR:?})"
+                            ),
+                        );
+                    }
+                    prefix = Some(fixed);
+                }
+            }
+            if let Some(prefix) = &prefix {
+                self.prefix_names(&mut method, prefix, &name);
+                self.unprefix_map(&mut method, prefix, &name);
+            }
+            out.push_str(&format!(
+                "\n[[Hub.logins]]  # line {}\nname = {}\nclass = {}\n",
+                method.line,
+                quoted(&name),
+                quoted(method.class)
+            ));
+            if let Some(label) = label {
+                out.push_str(&format!("label = {}\n", quoted(&label)));
+            }
+            if let Some(prefix) = &prefix {
+                out.push_str(&format!("username_prefix = {}\n", quoted(prefix)));
+            }
+            let mut lines = Vec::new();
+            for entry in &method.options {
+                if let Some(text) = self.render_entry(entry) {
+                    lines.push((text, entry.line));
+                }
+            }
+            lines.sort_by_key(|(_, line)| *line);
+            if !lines.is_empty() {
+                out.push_str("\n[Hub.logins.options]\n");
+                for (text, line) in lines {
+                    out.push_str(&format!("{text}  # line {line}\n"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Rewrites an `oauth_callback_url` ending in the old URL prefix's callback path to
+    /// the method's own (`.../hub/GitLab/oauth_callback` to `.../hub/gitlab/oauth_callback`).
+    fn move_callback(&mut self, method: &mut Method, written: &str, name: &str) {
+        let old = format!("/{written}/oauth_callback");
+        for entry in &mut method.options {
+            if entry.key != "oauth_callback_url" {
+                continue;
+            }
+            let Value::Str(url) = &mut entry.value else {
+                continue;
+            };
+            if let Some(base) = url.strip_suffix(&old) {
+                *url = format!("{base}/{name}/oauth_callback");
+                let (line, code) = (entry.line, entry.code.clone());
+                self.note_code(
+                    line,
+                    Level::Converted,
+                    code,
+                    format!(
+                        "oauth_callback_url ends in {name}/oauth_callback, where hubauth serves method {name:?}'s callback: register that redirect URI at the provider"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// MultiAuthenticator's `username_map` saw the prefixed name (JupyterHub normalizes
+    /// after the sub-authenticator added it); hubauth's sees the name before its prefix
+    /// and adds the prefix after, so the prefix comes off both sides.
+    fn unprefix_map(&mut self, method: &mut Method, prefix: &str, name: &str) {
+        for entry in &mut method.options {
+            if entry.key != "username_map" {
+                continue;
+            }
+            let Value::Dict(pairs) = &mut entry.value else {
+                continue;
+            };
+            let mut changed = false;
+            for (from, to) in pairs.iter_mut() {
+                for side in [from, to] {
+                    if let Value::Str(text) = side
+                        && let Some(bare) = text.strip_prefix(prefix)
+                    {
+                        *text = bare.to_owned();
+                        changed = true;
+                    }
+                }
+            }
+            let (line, code) = (entry.line, entry.code.clone());
+            self.note_code(
+                line,
+                Level::Converted,
+                code,
+                if changed {
+                    format!(
+                        "username_map of method {name:?}: MultiAuthenticator looked up the name with its prefix {prefix:?}, hubauth looks it up before adding the prefix, so the prefix is taken off its names"
+                    )
+                } else {
+                    format!(
+                        "username_map of method {name:?}: MultiAuthenticator looked up the name with its prefix {prefix:?}, hubauth looks it up before adding the prefix: check its names"
+                    )
+                },
+            );
+        }
+    }
+
+    /// Writes the names of a method's allowed, blocked and admin users as hub usernames,
+    /// the method's prefix in front (MultiAuthenticator compared them without it).
+    fn prefix_names(&mut self, method: &mut Method, prefix: &str, name: &str) {
+        for entry in &mut method.options {
+            if !NAME_SETS.contains(&entry.key) {
+                continue;
+            }
+            let (Value::List(items) | Value::Set(items) | Value::Tuple(items)) = &mut entry.value
+            else {
+                continue;
+            };
+            let mut changed = false;
+            for item in items.iter_mut() {
+                if let Value::Str(user) = item {
+                    // An admin name already prefixed is JupyterHub's own check of the
+                    // full name; keep it.
+                    if entry.key == "admin_users" && user.starts_with(prefix) {
+                        continue;
+                    }
+                    *user = format!("{prefix}{user}");
+                    changed = true;
+                }
+            }
+            if changed {
+                let (line, key, code) = (entry.line, entry.key, entry.code.clone());
+                self.note_code(
+                    line,
+                    Level::Converted,
+                    code,
+                    format!(
+                        "{key} of method {name:?} written with its username_prefix {prefix:?}: MultiAuthenticator compared these names without it, hubauth's rules name hub usernames"
+                    ),
+                );
+            }
+        }
+    }
+}
