@@ -168,9 +168,22 @@ impl<F: Future> Future for Scoped<F> {
 }
 
 /// Counts a login attempt's outcome.
-pub fn login(authenticator: &str, outcome: &'static str) {
-    metrics::counter!(LOGINS, "authenticator" => authenticator.to_owned(), "outcome" => outcome)
+///
+/// On a hub with several login methods the series also carry the method's name
+/// (`method`); a hub with one keeps the two labels.
+pub fn login(authenticator: &str, method: &str, outcome: &'static str) {
+    if method.is_empty() {
+        metrics::counter!(LOGINS, "authenticator" => authenticator.to_owned(), "outcome" => outcome)
+            .increment(1);
+    } else {
+        metrics::counter!(
+            LOGINS,
+            "authenticator" => authenticator.to_owned(),
+            "method" => method.to_owned(),
+            "outcome" => outcome
+        )
         .increment(1);
+    }
 }
 
 /// Counts an auth info refresh.
@@ -209,7 +222,7 @@ mod tests {
         let b = Metrics::new().unwrap();
         a.scope(async {
             tokio::task::yield_now().await;
-            login("dummy", "ok");
+            login("dummy", "", "ok");
         })
         .await;
         assert!(

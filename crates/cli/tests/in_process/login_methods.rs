@@ -298,6 +298,16 @@ async fn every_method_logs_in_from_one_page_and_next_survives() {
     let refused = oauth_login(&client(), &site, "github", "bob", None).await;
     assert_eq!(refused.status(), 403, "bob is in no allowed team");
 
+    // The metrics name each method.
+    let metrics = scrape_metrics(&site.hub).await;
+    for series in [
+        "hubauth_logins_total{authenticator=\"GenericOAuthenticator\",method=\"staff\",outcome=\"ok\"} 1",
+        "hubauth_logins_total{authenticator=\"GenericOAuthenticator\",method=\"partners\",outcome=\"ok\"} 1",
+        "hubauth_logins_total{authenticator=\"DummyAuthenticator\",method=\"local\",outcome=\"ok\"} 1",
+        "hubauth_logins_total{authenticator=\"GitHubOAuthenticator\",method=\"github\",outcome=\"not_allowed\"} 1",
+    ] {
+        assert!(metrics.contains(series), "{series} not in\n{metrics}");
+    }
     // The user records remember their methods.
     let store = site.hub.store();
     for (user, method) in [

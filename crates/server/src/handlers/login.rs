@@ -324,7 +324,7 @@ async fn form_login(
             "This hub does not log in with a username and password form.",
         ));
     };
-    attempt.authenticator(method.authenticator.class_name());
+    attempt.method(&method);
     let failed_at = |error, username| {
         (!method.name.is_empty()).then_some(Failed {
             method: &method.name,

@@ -105,7 +105,7 @@ async fn start(
     else {
         return Err(refused(attempt, CallbackRefusal::NoProvider));
     };
-    attempt.authenticator(method.authenticator.class_name());
+    attempt.method(&method);
     // Only a binding this hub minted is kept (so two tabs can log in at once); a value the
     // client chose, e.g. planted from a sibling site to fix the binding, is replaced.
     let browser = browser_binding(state, headers)
@@ -159,7 +159,7 @@ pub async fn method_callback(
     let Some(method) = state.method(&name) else {
         return Err(super::misc::not_found().await);
     };
-    attempt.authenticator(method.authenticator.class_name());
+    attempt.method(&method);
     finish(&state, now, ip, &attempt, &headers, &query, Some(&name)).await
 }
 

@@ -84,6 +84,7 @@ impl LoginOutcome {
 #[derive(Debug)]
 pub struct LoginRecord {
     authenticator: &'static str,
+    method: String,
     user: String,
     outcome: Option<LoginOutcome>,
 }
@@ -93,14 +94,17 @@ impl LoginRecord {
     pub fn new(authenticator: &'static str) -> Self {
         LoginRecord {
             authenticator,
+            method: String::new(),
             user: String::new(),
             outcome: None,
         }
     }
 
-    /// Sets the class of the login method that handled the attempt.
-    pub fn set_authenticator(&mut self, class: &'static str) {
+    /// Sets the login method that handled the attempt: its class and its name (empty on
+    /// a hub with one method).
+    pub fn set_method(&mut self, class: &'static str, name: &str) {
         self.authenticator = class;
+        self.method = name.to_owned();
     }
 
     /// Sets the user name as it may be logged (untrusted input is shortened).
@@ -125,7 +129,29 @@ impl LoginRecord {
             return;
         };
         let label = outcome.label();
-        crate::metrics::login(self.authenticator, label);
+        crate::metrics::login(self.authenticator, &self.method, label);
+        if !self.method.is_empty() {
+            if *outcome == LoginOutcome::LoggedIn {
+                tracing::info!(
+                    authenticator = self.authenticator,
+                    method = %self.method,
+                    user = %self.user,
+                    outcome = label,
+                    reason = %outcome.reason(),
+                    "User logged in"
+                );
+            } else {
+                tracing::warn!(
+                    authenticator = self.authenticator,
+                    method = %self.method,
+                    user = %self.user,
+                    outcome = label,
+                    reason = %outcome.reason(),
+                    "Failed login"
+                );
+            }
+            return;
+        }
         if *outcome == LoginOutcome::LoggedIn {
             tracing::info!(
                 authenticator = self.authenticator,

@@ -54,10 +54,11 @@ impl LoginAttempt {
         }
     }
 
-    /// Names the class of the login method that handles the attempt (a hub with several).
-    pub fn authenticator(&self, class: &'static str) {
+    /// Names the login method that handles the attempt: its class and, on a hub with
+    /// several, its name (empty otherwise).
+    pub fn method(&self, method: &hubauth_core::LoginMethod) {
         if let Some(record) = self.0.lock().as_mut() {
-            record.set_authenticator(class);
+            record.set_method(method.authenticator.class_name(), &method.name);
         }
     }
 
