@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use hubauth_devidp::{Client, DevIdp, DevUser, RunningIdp};
+use hubauth_devidp::{Client, DevIdp, DevUser, Endpoint, RunningIdp};
 use hubauth_testkit::hub::*;
 use serde_json::json;
 
@@ -110,6 +110,7 @@ oidc_issuer = "{PARTNERS}"
 username_claim = "preferred_username"
 scope = ["openid", "profile", "email", "groups"]
 manage_groups = true
+oidc_logout = true
 allowed_users = ["partner-ada", "partner-bob", "partner-eve", "partner-grace", "partner-mallory"]
 admin_users = ["partner-bob"]
 
@@ -531,6 +532,30 @@ async fn a_login_started_at_one_method_cannot_finish_at_another() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 400);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_at_the_provider_of_the_users_method() {
+    let site = site("").await;
+    // The partner method signs out at its provider too (oidc_logout)...
+    let c = client();
+    oauth_login(&c, &site, "partners", "bob", None).await;
+    let out = logout_at(&c, &site.hub.hub_url).await;
+    assert_eq!(out.status(), 302);
+    let target = location(&out);
+    assert!(
+        target.starts_with(&site.partners.endpoint_url(Endpoint::EndSession)),
+        "{target}"
+    );
+    assert_eq!(home(&c, &site.hub).await.0, 302);
+    // ...the staff method does not, and never sends anyone to the partner provider.
+    let c = client();
+    oauth_login(&c, &site, "staff", "bob", None).await;
+    let out = logout_at(&c, &site.hub.hub_url).await;
+    let target = location(&out);
+    assert!(!target.contains(site.partners.issuer()), "{target}");
+    assert!(!target.contains(site.staff.issuer()), "{target}");
+    assert_eq!(home(&c, &site.hub).await.0, 302);
 }
 
 #[tokio::test]
