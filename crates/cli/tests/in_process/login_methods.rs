@@ -285,6 +285,23 @@ async fn every_method_logs_in_from_one_page_and_next_survives() {
     let done = oauth_login(&c, &site, "partners", "bob", Some("/hub/home?tab=3")).await;
     assert_eq!(location(&done), "/hub/home?tab=3");
     assert_eq!(who(&c, &site).await, (Some("partner-bob".to_owned()), true));
+    // Forward-auth and the REST API know the user as the hub names them.
+    let checked = c
+        .get(format!("{}forward-auth", site.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checked.status(), 200);
+    assert_eq!(checked.headers()["x-auth-request-user"], "partner-bob");
+    let me = c
+        .get(format!("{}api/user", site.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_response(me).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "partner-bob");
+    assert_eq!(body["admin"], true);
 
     let c = client();
     let done = form_login(&c, &site, "dan").await;
