@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app_tokens;
 pub mod auth_state;
+pub mod backchannel;
 pub mod clock;
 pub mod cookies;
 pub mod csrf;
@@ -110,6 +111,7 @@ impl Hub {
         let pages = pages::Pages::from_config(&parts.config)
             .map_err(|err| StartError::Other(err.to_string()))?;
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
+        backchannel::check_config(&parts.config).map_err(StartError::Other)?;
         let provider = provider::start(
             &parts.config.services,
             &parts.config.oidc_signing_key_file,
@@ -128,6 +130,7 @@ impl Hub {
             metrics,
             provider,
         }));
+        backchannel::Notifier::start(&services);
         let state = Arc::new(HubState {
             services,
             secret: parts.secret,
@@ -205,7 +208,7 @@ pub fn app(state: AppState) -> Router {
 
 /// The hub's routes under its base URL.
 fn routes(state: &AppState) -> Router<AppState> {
-    use handlers::{admin, forward_auth, home, login, logout, misc, oauth, oauth2};
+    use handlers::{admin, backchannel, forward_auth, home, login, logout, misc, oauth, oauth2};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
     let hub_routes = Router::new()
@@ -227,6 +230,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/logo", get(misc::logo))
         .route("/oauth_login", get(oauth::login_start))
         .route("/oauth_callback", get(oauth::callback))
+        .route("/backchannel_logout", post(backchannel::receive))
         .route("/forward-auth", get(forward_auth::check))
         .route("/health", get(misc::health))
         .route("/health/ready", get(misc::ready))

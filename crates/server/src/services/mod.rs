@@ -57,6 +57,8 @@ pub struct Services {
     pub provider: Option<Provider>,
     /// Validated sessions kept in memory for `session_cache_ttl` seconds.
     pub session_cache: SessionCache,
+    /// Logout tokens on their way to services (back-channel logout).
+    pub backchannel: crate::backchannel::Notifier,
     /// When each user's auth info was last refreshed (in memory, as upstream: after a
     /// restart the first request refreshes).
     refreshed: RefreshTimes,
@@ -94,7 +96,10 @@ impl Services {
             parts.config.session_cache_ttl,
             parts.config.session_cache_size,
         );
+        let backchannel =
+            crate::backchannel::Notifier::new(crate::backchannel::issuer(&parts.config));
         Services {
+            backchannel,
             config: parts.config,
             authenticator: parts.authenticator,
             hook: parts.hook,

@@ -273,6 +273,7 @@ impl<'a> Sessions<'a> {
         }
         crate::metrics::sessions_ended(reason.label(), ended);
         self.forget_refreshed(user);
+        crate::backchannel::session_ending(hub, user, session_hash).await?;
         crate::provider::revoke_session_tokens(hub, user, session_hash).await?;
         if let Err(err) = hub.authenticator.session_ended(user).await {
             tracing::warn!(user = %user, error = %err, "authenticator could not end its session");
