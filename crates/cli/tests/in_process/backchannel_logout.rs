@@ -263,3 +263,288 @@ async fn backchannel_logout_is_refused_by_a_hub_without_an_openid_provider() {
     );
     hub.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// The hub as provider: services registered with a backchannel_logout_uri are told.
+
+const APP_SECRET: &str = "app-secret-0123456789abcdef";
+const APP_CB: &str = "http://127.0.0.1:9/app/callback";
+
+/// A service's back-channel logout endpoint that records every form posted to it and
+/// answers 503 to the first `failures` of them, 200 after.
+struct Recorder {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn recorder(failures: usize) -> Recorder {
+    use axum::routing::post;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = received.clone();
+    let app = axum::Router::new().route(
+        "/bcl",
+        post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push(String::from_utf8_lossy(&body).into_owned());
+                if seen.len() <= failures {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/bcl", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Recorder { url, received }
+}
+
+impl Recorder {
+    /// The logout tokens received so far (in order).
+    fn tokens(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|body| {
+                url::form_urlencoded::parse(body.as_bytes())
+                    .find(|(name, _)| name == "logout_token")
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_else(|| panic!("no logout_token in {body}"))
+            })
+            .collect()
+    }
+
+    /// Waits (up to ten seconds) until `count` posts arrived.
+    async fn wait_for(&self, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            if self.received.lock().unwrap().len() >= count {
+                return self.tokens();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{count} back-channel logouts expected, got {:?}",
+            self.tokens()
+        );
+    }
+}
+
+/// A hub (dummy logins, `public_url` its own origin) whose service `app` has the
+/// recorder as back-channel logout URI, and whose service `quiet` has none.
+async fn provider_hub(
+    recorder: &Recorder,
+) -> (TestHub, std::sync::Arc<hubauth_server::ManualClock>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let clock = std::sync::Arc::new(hubauth_server::ManualClock::at(1_800_000_000));
+    let hub = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: Some(listener),
+        hub_extra: &format!("public_url = \"{origin}/\"\n"),
+        rest: &format!(
+            r#"
+[[Hub.services]]
+name = "app"
+api_token = "{APP_SECRET}"
+oauth_redirect_uri = "{APP_CB}"
+oauth_no_confirm = true
+backchannel_logout_uri = "{}"
+
+[[Hub.services]]
+name = "quiet"
+api_token = "{APP_SECRET}"
+oauth_redirect_uri = "{APP_CB}"
+oauth_no_confirm = true
+
+[Authenticator]
+admin_users = ["root"]
+"#,
+            recorder.url
+        ),
+        env: &[],
+        clock: Some(clock.clone()),
+    })
+    .await
+    .unwrap();
+    (hub, clock)
+}
+
+/// Logs `name` in at the hub and signs in to `client_id` through it (scope openid);
+/// returns the browser and the verified ID token's claims.
+async fn service_login(
+    hub: &TestHub,
+    name: &str,
+    client_id: &str,
+) -> (reqwest::Client, serde_json::Value) {
+    let browser = client();
+    assert!(
+        login(&browser, hub, name, "pw", None)
+            .await
+            .status()
+            .is_redirection()
+    );
+    let authorize = format!(
+        "{}api/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&state=s1",
+        hub.hub_url,
+        urlencode(APP_CB)
+    );
+    let response = browser.get(authorize).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let code = url::Url::parse(&location(&response))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}api/oauth2/token", hub.hub_url))
+        .basic_auth(client_id, Some(APP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_CB),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = verify_with_jwks(hub, body["id_token"].as_str().unwrap(), client_id, "JWT").await;
+    (browser, claims)
+}
+
+/// Verifies a JWT the hub signed against the JWKS its discovery document names (the
+/// algorithm from the header, RS256 or ES256), checking `iss`, `aud` and the `typ`
+/// header; returns the claims.
+async fn verify_with_jwks(
+    hub: &TestHub,
+    token: &str,
+    audience: &str,
+    typ: &str,
+) -> serde_json::Value {
+    let discovery: serde_json::Value = reqwest::get(format!(
+        "{}.well-known/openid-configuration",
+        hub.origin.clone() + "/"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(discovery["jwks_uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some(typ));
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[discovery["issuer"].as_str().unwrap()]);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        .unwrap()
+        .claims
+}
+
+#[tokio::test]
+async fn services_with_a_backchannel_logout_uri_receive_a_signed_logout_token_at_logout() {
+    // The first attempt fails: the hub retries.
+    let recorder = recorder(1).await;
+    let (hub, _clock) = provider_hub(&recorder).await;
+    let (browser, id_claims) = service_login(&hub, "ada", "service-app").await;
+    let sid = id_claims["sid"]
+        .as_str()
+        .expect("ID tokens carry sid")
+        .to_owned();
+    // Another session of ada's, signed in to the quiet service only: never reported.
+    let (_other, other_claims) = service_login(&hub, "ada", "service-quiet").await;
+    assert_ne!(other_claims["sid"], id_claims["sid"]);
+
+    let response = logout(&browser, &hub).await;
+    assert!(response.status().is_success() || response.status().is_redirection());
+    let tokens = recorder.wait_for(2).await;
+    assert_eq!(tokens.len(), 2, "one failed attempt, one retry");
+    let claims = verify_with_jwks(&hub, &tokens[1], "service-app", "logout+jwt").await;
+    assert_eq!(
+        claims["iss"], id_claims["iss"],
+        "the issuer of its ID tokens"
+    );
+    assert_eq!(claims["sub"], "ada");
+    assert_eq!(claims["sid"], sid.as_str(), "the sid of the ended session");
+    assert_eq!(
+        claims["events"],
+        serde_json::json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+    );
+    assert!(claims.get("nonce").is_none());
+    assert_eq!(claims["iat"], 1_800_000_000);
+    assert!(claims["exp"].as_i64().unwrap() > 1_800_000_000);
+    let first = verify_with_jwks(&hub, &tokens[0], "service-app", "logout+jwt").await;
+    assert_ne!(first["jti"], claims["jti"], "every attempt is a new token");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(recorder.tokens().len(), 2, "nothing more once delivered");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn services_are_told_when_sessions_expire_and_when_the_user_is_deleted() {
+    let recorder = recorder(0).await;
+    let (hub, clock) = provider_hub(&recorder).await;
+    let (_browser, id_claims) = service_login(&hub, "ada", "service-app").await;
+
+    // The periodic clean-up ends the expired session as a logout would.
+    clock.advance(15 * 24 * 3600);
+    let services = hub.hub.state().services.clone();
+    let purged = hubauth_server::maintenance::purge_expired(&services, hubauth_server::Clock::now(clock.as_ref()))
+        .await
+        .unwrap();
+    assert_eq!(purged.sessions, 1);
+    let tokens = recorder.wait_for(1).await;
+    let claims = verify_with_jwks(&hub, &tokens[0], "service-app", "logout+jwt").await;
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(claims["sub"], "ada");
+
+    // Deleting the user ends every session: a token with sub and no sid.
+    let (_browser, _) = service_login(&hub, "bob", "service-app").await;
+    hub.store()
+        .ensure_user("root", Some(true), 0)
+        .await
+        .unwrap();
+    let admin = store_token(&hub, "root", &["admin:users"], None).await;
+    let (status, _) = api_call(&hub, reqwest::Method::DELETE, "/users/bob", &admin, None).await;
+    assert_eq!(status, 204);
+    let tokens = recorder.wait_for(2).await;
+    let claims = verify_with_jwks(&hub, &tokens[1], "service-app", "logout+jwt").await;
+    assert_eq!(claims["sub"], "bob");
+    assert!(claims.get("sid").is_none(), "every session of the user");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_backchannel_logout_uri_needs_public_url() {
+    let err = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra: "",
+        rest: &format!(
+            "[[Hub.services]]\nname = \"app\"\napi_token = \"{APP_SECRET}\"\noauth_redirect_uri = \"{APP_CB}\"\nbackchannel_logout_uri = \"http://127.0.0.1:9/bcl\"\n"
+        ),
+        env: &[],
+        clock: None,
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("public_url"), "{err}");
+}
