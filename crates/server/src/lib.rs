@@ -15,6 +15,7 @@ pub mod forward_auth;
 pub mod forwarded;
 pub mod handlers;
 pub mod headers;
+pub mod identity_assertion;
 pub mod limiter;
 mod listener;
 pub mod maintenance;
@@ -112,12 +113,14 @@ impl Hub {
             .map_err(|err| StartError::Other(err.to_string()))?;
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
         backchannel::check_config(&parts.config).map_err(StartError::Other)?;
+        identity_assertion::check_config(&parts.config).map_err(StartError::Other)?;
         let provider = provider::start(
             &parts.config.services,
             &parts.config.oidc_signing_key_file,
             &parts.config.oidc_rsa_signing_key_file,
             &parts.config.public_url,
             parts.config.oauth_token_expires_in,
+            parts.config.identity_assertions.enabled(),
         )
         .map_err(|err| StartError::Other(err.to_string()))?;
         let services = Arc::new(services::Services::new(services::ServiceParts {

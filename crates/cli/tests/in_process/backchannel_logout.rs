@@ -507,9 +507,12 @@ async fn services_are_told_when_sessions_expire_and_when_the_user_is_deleted() {
     // The periodic clean-up ends the expired session as a logout would.
     clock.advance(15 * 24 * 3600);
     let services = hub.hub.state().services.clone();
-    let purged = hubauth_server::maintenance::purge_expired(&services, hubauth_server::Clock::now(clock.as_ref()))
-        .await
-        .unwrap();
+    let purged = hubauth_server::maintenance::purge_expired(
+        &services,
+        hubauth_server::Clock::now(clock.as_ref()),
+    )
+    .await
+    .unwrap();
     assert_eq!(purged.sessions, 1);
     let tokens = recorder.wait_for(1).await;
     let claims = verify_with_jwks(&hub, &tokens[0], "service-app", "logout+jwt").await;

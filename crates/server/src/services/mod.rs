@@ -59,6 +59,8 @@ pub struct Services {
     pub session_cache: SessionCache,
     /// Logout tokens on their way to services (back-channel logout).
     pub backchannel: crate::backchannel::Notifier,
+    /// Signed identity assertions kept for reuse (`identity_assertions`).
+    pub identity_assertions: crate::identity_assertion::AssertionCache,
     /// When each user's auth info was last refreshed (in memory, as upstream: after a
     /// restart the first request refreshes).
     refreshed: RefreshTimes,
@@ -100,6 +102,7 @@ impl Services {
             crate::backchannel::Notifier::new(crate::backchannel::issuer(&parts.config));
         Services {
             backchannel,
+            identity_assertions: Default::default(),
             config: parts.config,
             authenticator: parts.authenticator,
             hook: parts.hook,
