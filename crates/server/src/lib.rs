@@ -134,6 +134,9 @@ impl Hub {
             provider,
         }));
         backchannel::Notifier::start(&services);
+        backchannel::blocked_at_start(&services, &reconciled.blocked)
+            .await
+            .map_err(|err| StartError::Other(err.to_string()))?;
         let state = Arc::new(HubState {
             services,
             secret: parts.secret,

@@ -338,11 +338,21 @@ impl Recorder {
 async fn provider_hub(
     recorder: &Recorder,
 ) -> (TestHub, std::sync::Arc<hubauth_server::ManualClock>) {
+    provider_hub_in(recorder, tempfile::TempDir::new().unwrap(), "").await
+}
+
+/// [`provider_hub`] in `dir` (to restart one), with `authenticator` lines added to its
+/// `[Authenticator]` table.
+async fn provider_hub_in(
+    recorder: &Recorder,
+    dir: tempfile::TempDir,
+    authenticator: &str,
+) -> (TestHub, std::sync::Arc<hubauth_server::ManualClock>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let clock = std::sync::Arc::new(hubauth_server::ManualClock::at(1_800_000_000));
     let hub = start_hub_with(HubOptions {
-        dir: tempfile::TempDir::new().unwrap(),
+        dir,
         listener: Some(listener),
         hub_extra: &format!("public_url = \"{origin}/\"\n"),
         rest: &format!(
@@ -362,6 +372,7 @@ oauth_no_confirm = true
 
 [Authenticator]
 admin_users = ["root"]
+{authenticator}
 "#,
             recorder.url
         ),
@@ -550,4 +561,24 @@ async fn a_backchannel_logout_uri_needs_public_url() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("public_url"), "{err}");
+}
+
+#[tokio::test]
+async fn services_are_told_when_a_user_is_blocked_and_the_hub_restarts() {
+    let recorder = recorder(0).await;
+    let (hub, _clock) = provider_hub(&recorder).await;
+    let (_browser, _) = service_login(&hub, "eve", "service-app").await;
+    let dir = hub.stop().await;
+    // Blocked in the configuration: start-up ends her sessions and the service is told.
+    let (hub, _clock) = provider_hub_in(&recorder, dir, "blocked_users = [\"eve\"]").await;
+    let tokens = recorder.wait_for(1).await;
+    let claims = verify_with_jwks(&hub, &tokens[0], "service-app", "logout+jwt").await;
+    assert_eq!(claims["sub"], "eve");
+    assert!(claims.get("sid").is_none());
+    // Her service tokens are revoked, so the next start has nothing to tell.
+    let dir = hub.stop().await;
+    let (hub, _clock) = provider_hub_in(&recorder, dir, "blocked_users = [\"eve\"]").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(recorder.tokens().len(), 1);
+    hub.stop().await;
 }

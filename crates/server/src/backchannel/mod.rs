@@ -20,7 +20,21 @@ pub use notify::{
 };
 pub use receive::{BackchannelError, receive_logout_token, remember_provider_session};
 
+use crate::error::HubError;
 use crate::options::HubConfig;
+use crate::services::Services;
+
+/// At start: users blocked in the configuration lost their sessions in start-up
+/// reconciliation, before anything could be sent. Services holding tokens of theirs are
+/// told now (every session: `sub` only), and those tokens are revoked, so that a later
+/// start does not tell them again.
+pub async fn blocked_at_start(hub: &Services, blocked: &[String]) -> Result<(), HubError> {
+    for name in blocked {
+        session_ending(hub, name, None).await?;
+        crate::provider::revoke_session_tokens(hub, name, None).await?;
+    }
+    Ok(())
+}
 
 /// The issuer the hub's provider names when no request is at hand (logout tokens):
 /// `public_url`'s origin with the base URL, as each request's issuer is when
