@@ -12,6 +12,11 @@ struct Pair {
 }
 
 async fn pair() -> Pair {
+    pair_on("", tempfile::TempDir::new().unwrap()).await
+}
+
+/// A provider and a hub with `hub_extra` in its `[Hub]` table, in `dir`.
+async fn pair_on(hub_extra: &str, dir: tempfile::TempDir) -> Pair {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hub_origin = format!("http://{}", listener.local_addr().unwrap());
     let idp = DevIdp::builder()
@@ -34,9 +39,9 @@ async fn pair() -> Pair {
         idp.issuer()
     );
     let hub = start_hub_with(HubOptions {
-        dir: tempfile::TempDir::new().unwrap(),
+        dir,
         listener: Some(listener),
-        hub_extra: "authenticator_class = \"generic-oauth\"\n",
+        hub_extra: &format!("authenticator_class = \"generic-oauth\"\n{hub_extra}"),
         rest: &rest,
         env: &[],
         clock: None,
@@ -581,4 +586,60 @@ async fn services_are_told_when_a_user_is_blocked_and_the_hub_restarts() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(recorder.tokens().len(), 1);
     hub.stop().await;
+}
+
+/// Two replicas sharing a PostgreSQL database: a logout token posted to one ends the
+/// session on the other (within its session_cache_ttl), and the same token is a replay
+/// at the other.
+#[tokio::test]
+async fn backchannel_logout_reaches_every_replica_sharing_postgres() {
+    hubauth_testkit::pg::on_fresh_database(
+        "backchannel_logout_reaches_every_replica_sharing_postgres",
+        "bcl_replicas",
+        |db_url| async move {
+            let extra = format!("{}session_cache_ttl = 1\n", db_line(&db_url));
+            let a = pair_on(&extra, tempfile::TempDir::new().unwrap()).await;
+            // Replica B: the same database and provider (its own client registration
+            // does not matter: only the logout token is posted to it).
+            let b = start_hub_with(HubOptions {
+                dir: tempfile::TempDir::new().unwrap(),
+                listener: None,
+                hub_extra: &format!("authenticator_class = \"generic-oauth\"\n{extra}"),
+                rest: &format!(
+                    "[GenericOAuthenticator]\nclient_id = \"hub\"\nclient_secret = \"hub-secret\"\nusername_claim = \"preferred_username\"\nallow_all = true\noidc_issuer = \"{}\"\n",
+                    a.idp.issuer()
+                ),
+                env: &[],
+                clock: None,
+            })
+            .await
+            .unwrap();
+            let (browser, sid) = browser_login(&a, "ada").await;
+            let token = a
+                .idp
+                .logout_token(&LogoutTokenSpec::new("hub").session(&sid))
+                .unwrap();
+            let at_b = reqwest::Client::new()
+                .post(format!("{}backchannel_logout", b.hub_url))
+                .form(&[("logout_token", &token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(at_b.status(), 200);
+            let mut ended = false;
+            for _ in 0..40 {
+                if logged_in_as(&browser, &a).await.is_none() {
+                    ended = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert!(ended, "the session ended at replica A within session_cache_ttl");
+            let (status, _, body) = post_logout(&a, &[("logout_token", &token)]).await;
+            assert_eq!(status, 400, "a replay at the other replica: {body}");
+            b.stop().await;
+            a.hub.stop().await;
+        },
+    )
+    .await;
 }
