@@ -643,3 +643,24 @@ async fn backchannel_logout_reaches_every_replica_sharing_postgres() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_logout_token_that_cannot_be_checked_yet_is_503_and_can_be_sent_again() {
+    let pair = pair().await;
+    // The hub has not read the provider's metadata yet, and the provider fails once.
+    pair.idp.fail_next(
+        hubauth_devidp::Endpoint::Discovery,
+        hubauth_devidp::Fault::Status(500, "down".into()),
+    );
+    let token = pair
+        .idp
+        .logout_token(&LogoutTokenSpec::new("hub").subject("ada"))
+        .unwrap();
+    let (status, cache, body) = post_logout(&pair, &[("logout_token", &token)]).await;
+    assert_eq!((status, cache.as_str()), (503, "no-store"), "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    // Not recorded as used: the provider's retry is accepted.
+    let (status, _, body) = post_logout(&pair, &[("logout_token", &token)]).await;
+    assert_eq!(status, 200, "{body}");
+    pair.hub.stop().await;
+}

@@ -2,7 +2,7 @@
 //! (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8). The answer: 200 with
 //! `Cache-Control: no-store` when the token was accepted (whether or not a session
 //! matched), 400 with an OAuth error JSON when it was refused, 503 when the hub could not
-//! do its part (the provider may try again).
+//! do its part or fetch the provider's keys (the provider may try again).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,6 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use hubauth_core::LogoutTokenError;
 
 use crate::backchannel::{BackchannelError, receive_logout_token};
 use crate::state::AppState;
@@ -37,6 +39,17 @@ pub async fn receive(State(state): State<AppState>, Now(now): Now, body: Bytes) 
     };
     match receive_logout_token(&state, &token, now).await {
         Ok(_) => answer(StatusCode::OK, None),
+        Err(BackchannelError::Refused(err @ LogoutTokenError::KeysUnavailable(_))) => {
+            // Not the token's fault: the provider may send it again.
+            tracing::warn!(error = %err, "back-channel logout not checked");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some((
+                    "temporarily_unavailable",
+                    "the identity provider's keys could not be fetched",
+                )),
+            )
+        }
         Err(BackchannelError::Refused(err)) => {
             tracing::warn!(error = %err, "back-channel logout refused");
             answer(
