@@ -5,7 +5,7 @@
 //                   [--redirect-uris=URL[,URL]] [--post-logout-redirect-uris=URL[,URL]]
 //                   [--token-auth-method=client_secret_post|client_secret_basic]
 //                   [--access-token-ttl=SECONDS] [--id-token-ttl=SECONDS]
-//                   [--refresh-token-ttl=SECONDS]
+//                   [--refresh-token-ttl=SECONDS] [--backchannel-logout-uri=URL]
 //
 // Every option can also come from the environment: --client-id from OP_CLIENT_ID, and so
 // on (upper case, OP_ prefix). Port 0 picks a free port. When listening it prints one line
@@ -24,6 +24,10 @@
 //   the accounts below, any password;
 // - accounts with email, name, preferred_username and a groups claim (scope "groups");
 // - revocation (/token/revocation) and RP-initiated logout (/session/end) enabled;
+// - back-channel logout (OpenID Connect Back-Channel Logout 1.0) enabled: with
+//   --backchannel-logout-uri the client is registered with that URI and
+//   backchannel_logout_session_required (its ID tokens carry sid), and a logout at
+//   /session/end posts a logout token there before answering;
 // - in-memory storage and keys made at start, so every run starts empty.
 //
 // Test control on stdin (one JSON object a line, answered by "OK <cmd>" or "ERR <text>"):
@@ -50,6 +54,7 @@ const { values: args } = parseArgs({
     'access-token-ttl': { type: 'string' },
     'id-token-ttl': { type: 'string' },
     'refresh-token-ttl': { type: 'string' },
+    'backchannel-logout-uri': { type: 'string' },
   },
   strict: true,
 });
@@ -108,6 +113,11 @@ const client = {
   response_types: ['code'],
   token_endpoint_auth_method: option('token-auth-method', 'client_secret_post'),
 };
+const backchannelLogoutUri = option('backchannel-logout-uri', '');
+if (backchannelLogoutUri) {
+  client.backchannel_logout_uri = backchannelLogoutUri;
+  client.backchannel_logout_session_required = true;
+}
 if (client.redirect_uris.length === 0) {
   fail('--redirect-uris (or OP_REDIRECT_URIS) is required: the hub\'s oauth_callback URL');
 }
@@ -193,6 +203,7 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
     // Nothing that could make the provider fetch a URL.
     requestObjects: { enabled: false },
@@ -200,6 +211,16 @@ const provider = new Provider(issuer, {
     resourceIndicators: { enabled: false },
   },
   pkce: { required: () => true },
+  // oidc-provider refuses to connect to loopback addresses (its SSRF protection), where
+  // the hub listens in the test: the one registered back-channel logout URI is let
+  // through, every other URL keeps the protection.
+  async fetch(url, options) {
+    if (backchannelLogoutUri && String(url) === new URL(backchannelLogoutUri).href) {
+      const { dispatcher: _ssrfGuard, ...direct } = options;
+      return fetch(url, direct);
+    }
+    return fetch(url, options);
+  },
   // The hub asks for openid profile email groups; the client may hold refresh tokens
   // without asking for offline_access.
   async issueRefreshToken(_ctx, registered) {

@@ -14,6 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod authenticator;
+pub mod backchannel;
 pub mod dummy;
 pub mod error;
 pub mod hook;
@@ -29,6 +30,7 @@ pub mod secret;
 pub mod shared_password;
 
 pub use authenticator::{Authenticator, LoginKind, LogoutEffects, RefreshOutcome, RequestContext};
+pub use backchannel::{LogoutToken, LogoutTokenError, ProviderSession};
 pub use dummy::DummyAuthenticator;
 pub use error::AuthError;
 pub use hook::{PostAuthHook, hook_fn};

@@ -156,6 +156,7 @@ const RESERVED: &[&str] = &[
     "oauth_login",
     "oauth_callback",
     "forward-auth",
+    "backchannel_logout",
     "health",
     "metrics",
     "static",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::authenticator::RequestContext;
+use crate::backchannel::{LogoutToken, LogoutTokenError};
 use crate::error::AuthError;
 use crate::model::AuthModel;
 
@@ -75,5 +76,17 @@ pub trait RedirectLogin: Send + Sync {
     ) -> Option<String> {
         let _ = (auth_state, after_logout);
         None
+    }
+
+    /// Verifies a logout token the provider sent to the hub's back-channel logout
+    /// endpoint (OpenID Connect Back-Channel Logout 1.0 §2.6) at `now`, everything but
+    /// the replay check (the hub's, as it needs the store). The default: not supported.
+    async fn verify_logout_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<LogoutToken, LogoutTokenError> {
+        let _ = (token, now);
+        Err(LogoutTokenError::Unsupported)
     }
 }

@@ -328,3 +328,69 @@ fn scheme_of(header: &[u8]) -> AuthorizationScheme {
         AuthorizationScheme::Other(scheme.chars().take(32).collect())
     }
 }
+
+/// What a logout token made by [`crate::RunningIdp::logout_token`] says. The default is
+/// a valid token for the client `hub` naming neither `sub` nor `sid` (set at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogoutTokenSpec {
+    /// `aud`.
+    pub client_id: String,
+    /// `sub`, if any.
+    pub sub: Option<String>,
+    /// `sid`, if any.
+    pub sid: Option<String>,
+    /// `jti`; `None` leaves the claim out.
+    pub jti: Option<String>,
+    /// Whether `events` holds the back-channel logout event (else the claim is left out).
+    pub event: bool,
+    /// Seconds until `exp`.
+    pub lifetime: i64,
+    /// Made wrong as an ID token would be ([`Tamper::WrongNonce`] adds a `nonce`).
+    pub tamper: Option<Tamper>,
+}
+
+impl LogoutTokenSpec {
+    /// A valid token for `client_id` with a fresh random `jti`.
+    pub fn new(client_id: impl Into<String>) -> Self {
+        LogoutTokenSpec {
+            client_id: client_id.into(),
+            sub: None,
+            sid: None,
+            jti: Some(crate::state::random_token()),
+            event: true,
+            lifetime: 120,
+            tamper: None,
+        }
+    }
+
+    /// With `sub`.
+    pub fn subject(mut self, sub: impl Into<String>) -> Self {
+        self.sub = Some(sub.into());
+        self
+    }
+
+    /// With `sid`.
+    pub fn session(mut self, sid: impl Into<String>) -> Self {
+        self.sid = Some(sid.into());
+        self
+    }
+
+    /// With this `jti` (`None` leaves it out).
+    pub fn jti(mut self, jti: Option<String>) -> Self {
+        self.jti = jti;
+        self
+    }
+
+    /// Without the back-channel logout event in `events`.
+    pub fn without_event(mut self) -> Self {
+        self.event = false;
+        self
+    }
+
+    /// Made wrong as `tamper` says.
+    pub fn tamper(mut self, tamper: Tamper) -> Self {
+        self.tamper = Some(tamper);
+        self
+    }
+}

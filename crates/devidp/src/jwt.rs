@@ -125,6 +125,35 @@ pub(crate) fn verify_own(keys: &KeySet, token: &str) -> Option<Map<String, Value
     }
 }
 
+/// The claims of a logout token for `spec` (Back-Channel Logout 1.0 §2.4).
+pub(crate) fn logout_token_claims(
+    issuer: &str,
+    spec: &crate::control::LogoutTokenSpec,
+    now: i64,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("aud".into(), json!(spec.client_id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now.saturating_add(spec.lifetime)));
+    if let Some(jti) = &spec.jti {
+        claims.insert("jti".into(), json!(jti));
+    }
+    if let Some(sub) = &spec.sub {
+        claims.insert("sub".into(), json!(sub));
+    }
+    if let Some(sid) = &spec.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
+    if spec.event {
+        claims.insert(
+            "events".into(),
+            json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+        );
+    }
+    claims
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,8 +57,8 @@ mod state;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Client, DevIdp, DevIdpBuilder, DevUser};
 pub use control::{
-    AuthorizationScheme, ClientAuth, Endpoint, Fault, REDACTED, RecordedRequest, Tamper,
-    TokenLocation, UserinfoTamper,
+    AuthorizationScheme, ClientAuth, Endpoint, Fault, LogoutTokenSpec, REDACTED, RecordedRequest,
+    Tamper, TokenLocation, UserinfoTamper,
 };
 pub use error::DevIdpError;
 pub use server::RunningIdp;

@@ -258,6 +258,22 @@ impl RunningIdp {
         self.server.lock().keys.kids()
     }
 
+    /// The `sid` the ID tokens of a user's latest login carry (one per login), if the
+    /// user logged in.
+    pub fn last_sid(&self, username: &str) -> Option<String> {
+        self.server.lock().last_sid.get(username).cloned()
+    }
+
+    /// A logout token (OpenID Connect Back-Channel Logout 1.0 §2.4) for `spec`, signed
+    /// like an ID token and made wrong as its tamper says, for posting to a relying
+    /// party's back-channel logout endpoint. `None` only when signing fails.
+    pub fn logout_token(&self, spec: &crate::LogoutTokenSpec) -> Option<String> {
+        let now = self.server.now();
+        let inner = self.server.lock();
+        let claims = crate::jwt::logout_token_claims(self.issuer(), spec, now);
+        crate::jwt::sign_id_token(&inner.keys, claims, spec.tamper, now)
+    }
+
     /// How many login sessions the provider holds (its cookie's server side).
     pub fn session_count(&self) -> usize {
         let now = self.server.now();

@@ -138,6 +138,8 @@ pub struct OidcState {
     pub(crate) userinfo_tampers: VecDeque<UserinfoTamper>,
     pub(crate) auto_approve: Option<String>,
     pub(crate) scope_filter: Option<Vec<String>>,
+    /// The `sid` of each user's latest login (back-channel logout tests name it).
+    pub(crate) last_sid: HashMap<String, String>,
     next_family: u64,
     issued_since_purge: u32,
 }
@@ -179,6 +181,7 @@ impl OidcState {
             userinfo_tampers: VecDeque::new(),
             auto_approve,
             scope_filter: None,
+            last_sid: HashMap::new(),
             next_family: 1,
             issued_since_purge: 0,
         })

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hubauth_core::{
-    AuthError, AuthModel, Authenticator, LoginData, LoginKind, LogoutEffects, PendingRedirect,
-    RedirectLogin, RedirectStart, RefreshOutcome, RequestContext, Rules,
+    AuthError, AuthModel, Authenticator, LoginData, LoginKind, LogoutEffects, LogoutToken,
+    LogoutTokenError, PendingRedirect, RedirectLogin, RedirectStart, RefreshOutcome,
+    RequestContext, Rules,
 };
 use serde_json::Value;
 
@@ -129,6 +130,14 @@ impl<P: Provider> OAuthenticator<P> {
         // name as the hub will store it. [`Authenticator::is_admin`] has nothing left to do.
         let normalized = core.rules.normalize_username(&name);
         let mut model = AuthModel::named(name);
+        // The provider's session this login came from, for back-channel logout.
+        if previous.is_none()
+            && let Some(session) = id_claims
+                .as_ref()
+                .and_then(hubauth_core::ProviderSession::from_id_token_claims)
+        {
+            session.store_in(&mut model.extra);
+        }
         model.admin = core.rules.is_admin(&normalized);
         model.auth_state = Some(auth_state);
         let mut model = self.provider.update_auth_model(core, model).await?;
@@ -339,6 +348,30 @@ impl<P: Provider> RedirectLogin for OAuthenticator<P> {
 
     fn configured_callback_url(&self) -> Option<String> {
         Some(self.core.config.oauth_callback_url.clone()).filter(|url| !url.is_empty())
+    }
+
+    async fn verify_logout_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<LogoutToken, LogoutTokenError> {
+        let resolved = self
+            .core
+            .endpoints()
+            .await
+            .map_err(|err| LogoutTokenError::KeysUnavailable(err.to_string()))?;
+        let Some(keys) = resolved.keys.as_ref() else {
+            // Without the provider's keys nothing it sends can be verified.
+            return Err(LogoutTokenError::Unsupported);
+        };
+        let issuer = &resolved.endpoints.issuer;
+        let expect = crate::logout_token::LogoutExpectations {
+            issuer: (!issuer.is_empty()).then_some(issuer.as_str()),
+            client_id: &self.core.config.client_id,
+            trusted_audiences: &self.core.config.trusted_audiences,
+            now,
+        };
+        crate::logout_token::verify_logout_token(keys, token, &expect).await
     }
 
     async fn logout_redirect(

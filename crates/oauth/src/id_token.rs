@@ -163,7 +163,11 @@ impl KeySet {
     /// [`MIN_REFETCH`] seconds) or when they are older than [`MAX_AGE`]. `now` is the
     /// caller's clock, so tests decide when keys age. A clock that went back counts as
     /// "just fetched": the keys stay until the clock passes the fetch time again.
-    async fn keys(&self, wanted_kid: Option<&str>, now: i64) -> Result<Arc<JwkSet>, IdTokenError> {
+    pub(crate) async fn keys(
+        &self,
+        wanted_kid: Option<&str>,
+        now: i64,
+    ) -> Result<Arc<JwkSet>, IdTokenError> {
         let mut cache = self.cache.lock().await;
         if let Some((set, fetched)) = cache.as_ref() {
             let age = now.saturating_sub(*fetched);
@@ -233,7 +237,7 @@ pub fn read_header(token: &str) -> Result<(Algorithm, Option<String>), IdTokenEr
     Ok((algorithm, kid))
 }
 
-fn pick_key<'a>(
+pub(crate) fn pick_key<'a>(
     keys: &'a JwkSet,
     kid: Option<&str>,
     alg: Algorithm,

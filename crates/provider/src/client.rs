@@ -62,6 +62,9 @@ pub struct Client {
     /// How its ID tokens are signed (its registration's `id_token_signed_response_alg`;
     /// default RS256).
     pub id_token_alg: IdTokenAlg,
+    /// Where the hub posts a logout token when a session the client was issued tokens in
+    /// ends (OpenID Connect Back-Channel Logout 1.0); `None`: not notified.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -162,6 +165,7 @@ pub(crate) mod tests {
             post_logout_redirect_uris: Vec::new(),
             no_confirm: false,
             id_token_alg: IdTokenAlg::default(),
+            backchannel_logout_uri: None,
         };
         let mut api_only = client("api-only", None);
         api_only.redirect_uris.clear();

@@ -17,6 +17,7 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "nonce",
     "azp",
     "at_hash",
+    "sid",
     "name",
     "preferred_username",
     "groups",
@@ -48,6 +49,8 @@ impl Provider {
             "scopes_supported": BASE_SCOPES,
             "claims_supported": CLAIMS_SUPPORTED,
             "authorization_response_iss_parameter_supported": true,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         })
     }
 }

@@ -50,6 +50,9 @@ pub struct IdTokenParams<'a> {
     pub access_token: &'a str,
     /// Now (`iat`; `exp` is [`ID_TOKEN_TTL`] later).
     pub now: i64,
+    /// The hub session's `sid` (see [`crate::session_sid`]), so that a back-channel
+    /// logout token can name the session.
+    pub sid: Option<&'a str>,
 }
 
 /// The claims of an ID token for `user` (OIDC Core 2): the user's claims plus `iss`,
@@ -66,6 +69,9 @@ pub fn id_token_claims(user: &Subject, params: &IdTokenParams<'_>) -> Map<String
     claims.insert("at_hash".into(), json!(at_hash(params.access_token)));
     if let Some(nonce) = params.nonce {
         claims.insert("nonce".into(), json!(nonce));
+    }
+    if let Some(sid) = params.sid {
+        claims.insert("sid".into(), json!(sid));
     }
     claims
 }
@@ -111,6 +117,7 @@ mod tests {
             auth_time: 100,
             access_token: "at",
             now: 200,
+            sid: Some("s-1"),
         };
         let claims = id_token_claims(&user, &params);
         assert_eq!(claims["sub"], "ada");
@@ -120,6 +127,7 @@ mod tests {
         assert_eq!(claims["exp"], 200 + ID_TOKEN_TTL);
         assert_eq!(claims["auth_time"], 100);
         assert_eq!(claims["nonce"], "n-0S6");
+        assert_eq!(claims["sid"], "s-1");
         assert_eq!(claims["at_hash"], json!(at_hash("at")));
         let without_nonce = id_token_claims(
             &user,

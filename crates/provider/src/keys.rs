@@ -142,9 +142,13 @@ impl Jose {
     }
 
     fn sign_jwt<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.sign_typed("JWT", claims)
+    }
+
+    fn sign_typed<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
         let mut header = jsonwebtoken::Header::new(self.alg.jwt());
         header.kid = Some(self.kid.clone());
-        header.typ = Some("JWT".to_owned());
+        header.typ = Some(typ.to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|err| KeyError::Sign(err.to_string()))
     }
@@ -154,6 +158,10 @@ impl Jose {
     fn verify_jwt(&self, token: &str, issuer: &str) -> Option<Map<String, Value>> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != self.alg.jwt() || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return None;
+        }
+        // A token typed as another kind (a logout token) is never taken for an ID token.
+        if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
             return None;
         }
         let mut validation = jsonwebtoken::Validation::new(self.alg.jwt());
@@ -438,6 +446,17 @@ impl SigningKeys {
     /// Signs `claims` as a compact JWT with the key for `alg`.
     pub fn sign<T: Serialize>(&self, alg: IdTokenAlg, claims: &T) -> Result<String, KeyError> {
         self.jose(alg).sign_jwt(claims)
+    }
+
+    /// Signs `claims` with the key for `alg`, the header's `typ` saying what kind of
+    /// token it is (RFC 8725 §3.11: `logout+jwt` for logout tokens).
+    pub fn sign_typed<T: Serialize>(
+        &self,
+        alg: IdTokenAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, KeyError> {
+        self.jose(alg).sign_typed(typ, claims)
     }
 
     /// The claims of a JWT one of these keys signed for `issuer`, expired or not (an

@@ -33,6 +33,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod authorize;
+mod backchannel;
 mod client;
 mod client_auth;
 mod discovery;
@@ -55,6 +56,10 @@ mod userinfo;
 pub use authorize::{
     Authorization, AuthorizationRequest, AuthorizationTarget, CodeIssue, ConsentStep,
     MAX_NONCE_LEN, Prompt, SessionStep, authorization_target,
+};
+pub use backchannel::{
+    BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TTL, LOGOUT_TOKEN_TYPE, LogoutTokenParams, logout_token,
+    logout_token_claims, session_sid,
 };
 pub use client::{
     BASE_SCOPES, Client, ClientSecret, check_redirect_uri, find_client, is_valid_scope,

@@ -295,6 +295,7 @@ impl Provider {
                     auth_time: granted.auth_time,
                     access_token: &access.token,
                     now,
+                    sid: Some(&crate::backchannel::session_sid(granted.session)),
                 },
             )?)
         } else {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app_tokens;
 pub mod auth_state;
+pub mod backchannel;
 pub mod clock;
 pub mod cookies;
 pub mod csrf;
@@ -14,6 +15,7 @@ pub mod forward_auth;
 pub mod forwarded;
 pub mod handlers;
 pub mod headers;
+pub mod identity_assertion;
 pub mod limiter;
 mod listener;
 pub mod maintenance;
@@ -110,12 +112,15 @@ impl Hub {
         let pages = pages::Pages::from_config(&parts.config)
             .map_err(|err| StartError::Other(err.to_string()))?;
         let metrics = metrics::Metrics::new().map_err(StartError::Other)?;
+        backchannel::check_config(&parts.config).map_err(StartError::Other)?;
+        identity_assertion::check_config(&parts.config).map_err(StartError::Other)?;
         let provider = provider::start(
             &parts.config.services,
             &parts.config.oidc_signing_key_file,
             &parts.config.oidc_rsa_signing_key_file,
             &parts.config.public_url,
             parts.config.oauth_token_expires_in,
+            parts.config.identity_assertions.enabled(),
         )
         .map_err(|err| StartError::Other(err.to_string()))?;
         let services = Arc::new(services::Services::new(services::ServiceParts {
@@ -128,6 +133,10 @@ impl Hub {
             metrics,
             provider,
         }));
+        backchannel::Notifier::start(&services);
+        backchannel::blocked_at_start(&services, &reconciled.blocked)
+            .await
+            .map_err(|err| StartError::Other(err.to_string()))?;
         let state = Arc::new(HubState {
             services,
             secret: parts.secret,
@@ -205,7 +214,7 @@ pub fn app(state: AppState) -> Router {
 
 /// The hub's routes under its base URL.
 fn routes(state: &AppState) -> Router<AppState> {
-    use handlers::{admin, forward_auth, home, login, logout, misc, oauth, oauth2};
+    use handlers::{admin, backchannel, forward_auth, home, login, logout, misc, oauth, oauth2};
     let base = state.config.base_url.clone();
     let hub = state.hub_prefix();
     let hub_routes = Router::new()
@@ -233,6 +242,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/{method}/oauth_login", get(oauth::method_login_start))
         .route("/{method}/oauth_callback", get(oauth::method_callback))
+        .route("/backchannel_logout", post(backchannel::receive))
         .route("/forward-auth", get(forward_auth::check))
         .route("/health", get(misc::health))
         .route("/health/ready", get(misc::ready))

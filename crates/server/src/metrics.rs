@@ -201,6 +201,15 @@ pub fn sessions_ended(reason: &'static str, count: u64) {
     metrics::counter!(SESSIONS_ENDED, "reason" => reason).increment(count);
 }
 
+/// Back-channel logout notices to services, by outcome (`queued`, `delivered`, `failed`,
+/// `dropped` when the queue was full).
+pub const BACKCHANNEL_LOGOUTS: &str = "hubauth_backchannel_logouts_total";
+
+/// Counts a back-channel logout notice by outcome (see [`BACKCHANNEL_LOGOUTS`]).
+pub fn backchannel_logout(outcome: &'static str) {
+    metrics::counter!(BACKCHANNEL_LOGOUTS, "outcome" => outcome).increment(1);
+}
+
 /// Sets the active sessions gauge.
 pub fn active_sessions(count: u64) {
     metrics::gauge!(ACTIVE_SESSIONS).set(count as f64);

@@ -141,7 +141,7 @@ hubauth_config::options! {
         services: Vec<serde_json::Value> = (
             DictList,
             Literal("[]"),
-            "Services that log users in through the hub (the hub as OAuth 2.0 / OpenID Connect provider), as JupyterHub's c.JupyterHub.services: a list of tables ([[Hub.services]]) with name; oauth_client_id (default service-<name>); the client secret from exactly one of api_token, api_token_env (an environment variable's name) or api_token_file (a file's path), or none for a public client, which must use PKCE; oauth_redirect_uri (one exact absolute URL or a list: https, or http on a loopback host; matched exactly); oauth_client_allowed_scopes (scopes the client may ask for beyond identify, openid, profile, email and groups); oauth_post_logout_redirect_uri (one exact URL or a list: where the browser may go after the service ends the hub session through the end_session_endpoint); oauth_no_confirm (true skips the consent page users see before a service gets their identity, as JupyterHub's); oauth_id_token_signed_response_alg (\"RS256\", the default, or \"ES256\": how the service's ID tokens are signed, as OpenID Connect registration's id_token_signed_response_alg). A service without oauth_redirect_uri is not an OAuth client. JupyterHub's keys about running a service (url, command, environment, user, cwd, admin, display, info, oauth_roles) are accepted and not used, so a c.JupyterHub.services list carries over.\n\nEndpoints: {base_url}hub/api/oauth2/authorize, token, userinfo, jwks and logout (RP-initiated logout), and discovery at {base_url}.well-known/openid-configuration (issuer: the public origin plus base_url without the trailing slash).",
+            "Services that log users in through the hub (the hub as OAuth 2.0 / OpenID Connect provider), as JupyterHub's c.JupyterHub.services: a list of tables ([[Hub.services]]) with name; oauth_client_id (default service-<name>); the client secret from exactly one of api_token, api_token_env (an environment variable's name) or api_token_file (a file's path), or none for a public client, which must use PKCE; oauth_redirect_uri (one exact absolute URL or a list: https, or http on a loopback host; matched exactly); oauth_client_allowed_scopes (scopes the client may ask for beyond identify, openid, profile, email and groups); oauth_post_logout_redirect_uri (one exact URL or a list: where the browser may go after the service ends the hub session through the end_session_endpoint); oauth_no_confirm (true skips the consent page users see before a service gets their identity, as JupyterHub's); oauth_id_token_signed_response_alg (\"RS256\", the default, or \"ES256\": how the service's ID tokens are signed, as OpenID Connect registration's id_token_signed_response_alg); backchannel_logout_uri (an absolute URL without a fragment: https, or http on a loopback host; needs oauth_redirect_uri and public_url): where the hub posts a signed logout token (OpenID Connect Back-Channel Logout 1.0: typ logout+jwt, sub, and the sid its ID tokens carry) when a hub session in which the service was issued tokens ends (logout, expiry, the user losing access at a refresh, deletion), retried a few times and never holding up the logout. A service without oauth_redirect_uri is not an OAuth client. JupyterHub's keys about running a service (url, command, environment, user, cwd, admin, display, info, oauth_roles) are accepted and not used, so a c.JupyterHub.services list carries over.\n\nEndpoints: {base_url}hub/api/oauth2/authorize, token, userinfo, jwks and logout (RP-initiated logout), and discovery at {base_url}.well-known/openid-configuration (issuer: the public origin plus base_url without the trailing slash).",
         ),
         oidc_signing_key_file: String = (
             Str,
@@ -167,6 +167,26 @@ hubauth_config::options! {
             DictList,
             Literal("[]"),
             "More than one app behind the built-in proxy: a list of tables { host = \"app.example\", path_prefix = \"/\", upstream = \"http://127.0.0.1:8888\" } (host and path_prefix optional). The most specific matching route takes the request (a route with a host beats one without, then the longest path_prefix); upstream, if also set, takes what no route matches. Requests that match nothing get 404. Hosts are compared lower-case without a trailing dot; a Host that is not a host name with a numeric port gets 400, never the catch-all route.",
+        ),
+        identity_assertions: Vec<serde_json::Value> = (
+            DictList,
+            Literal("[]"),
+            "Signed identity assertions for apps, per route: a list of tables { host = \"app.example\", path_prefix = \"/\", audience = \"https://app.example\" } (host and path_prefix optional), matched like forward_auth_rules (the most specific entry wins). A request that forward-auth lets through, or that the built-in proxy passes on, and that matches an entry gets a short-lived JWT (RFC 7519) in identity_assertion_header, signed with the hub's OpenID provider key (oidc_signing_key_file for ES256, oidc_rsa_signing_key_file for RS256) and verifiable with the hub's JWKS at {base_url}hub/api/oauth2/jwks. Claims: iss (public_url's origin plus base_url without the trailing slash), aud (the entry's audience), sub and name (the user name), groups, admin, iat, exp and, for a login session, sid (as in the ID tokens the hub issues). An app that checks the signature, iss, aud and exp knows who is calling without trusting the network in between. The built-in proxy removes a client's own copy of the header; behind your own proxy, have it take the header from the forward-auth answer (it is never sent for requests that match no entry). Needs public_url. Empty (the default): no assertions.",
+        ),
+        identity_assertion_header: String = (
+            Str,
+            Literal("\"X-Auth-Request-Assertion\""),
+            "The request header that carries the identity assertion (see identity_assertions).",
+        ),
+        identity_assertion_lifetime: i64 = (
+            Int,
+            Literal("60"),
+            "Seconds an identity assertion is valid (10 to 3600). The hub signs one per login session (or API token user) and audience and reuses it until a quarter of this time is left, or until the user's groups or admin flag change.",
+        ),
+        identity_assertion_alg: String = (
+            Str,
+            Literal("\"ES256\""),
+            "How identity assertions are signed: \"ES256\" (the default) or \"RS256\".",
         ),
         auth_state_headers: BTreeMap<String, String> = (
             Map,
@@ -259,6 +279,8 @@ pub struct HubConfig {
     pub proxy: crate::proxy::ProxyConfig,
     /// See `services`.
     pub services: Vec<crate::provider::config::ServiceConfig>,
+    /// See `identity_assertions` and the other `identity_assertion_*` options.
+    pub identity_assertions: crate::identity_assertion::AssertionConfig,
     /// See `oidc_signing_key_file` (resolved).
     pub oidc_signing_key_file: PathBuf,
     /// See `oidc_rsa_signing_key_file` (resolved).
@@ -364,6 +386,13 @@ impl HubConfig {
         let raw_services: Vec<serde_json::Value> = options.services;
         let services = crate::provider::config::parse_services(&raw_services, view.env())
             .map_err(|message| view.invalid("services", message))?;
+        let identity_assertions = crate::identity_assertion::parse_config(
+            &options.identity_assertions,
+            &options.identity_assertion_header,
+            options.identity_assertion_lifetime,
+            &options.identity_assertion_alg,
+        )
+        .map_err(|(key, message)| view.invalid(key, message))?;
         let key_file: String = options.oidc_signing_key_file;
         let oidc_signing_key_file = if key_file.is_empty() {
             PathBuf::from(&cookie_secret_file).with_file_name("hubauth_oidc_key.pem")
@@ -431,6 +460,7 @@ impl HubConfig {
             forward_auth,
             proxy,
             services,
+            identity_assertions,
             oidc_signing_key_file,
             oidc_rsa_signing_key_file,
             oauth_token_expires_in,

@@ -57,6 +57,7 @@ impl HubState {
                 .iter()
                 .map(|(name, _)| name.clone()),
         );
+        names.push(self.config.identity_assertions.header.clone());
         names
     }
 

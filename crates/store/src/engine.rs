@@ -50,6 +50,7 @@ use crate::model::{
     OAuthGrantState,
 };
 use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
+use crate::model::{ProviderSessionLink, ProviderSessionQuery};
 use crate::model::{UserPage, UserQuery};
 use crate::{Store, StoreError};
 
@@ -919,6 +920,94 @@ impl Store for EngineStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn link_provider_session(
+        &self,
+        id_hash: &str,
+        link: &ProviderSessionLink,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET provider_iss = $1, provider_sub = $2, provider_sid = $3 \
+             WHERE id_hash = $4",
+        )
+        .bind(&link.issuer)
+        .bind(&link.subject)
+        .bind(link.sid.as_deref())
+        .bind(id_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn provider_sessions(
+        &self,
+        query: ProviderSessionQuery<'_>,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        macro_rules! select {
+            ($condition:literal) => {
+                concat!(
+                    "SELECT s.id_hash, u.name, s.created, s.expires, s.last_seen \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.provider_iss = $1 AND ",
+                    $condition,
+                    " ORDER BY s.id_hash"
+                )
+            };
+        }
+        let rows = match (query.sid, query.subject) {
+            (None, None) => return Ok(Vec::new()),
+            (Some(sid), None) => {
+                sqlx::query_as::<_, SessionRow>(select!("s.provider_sid = $2"))
+                    .bind(query.issuer)
+                    .bind(sid)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            (None, Some(subject)) => {
+                sqlx::query_as::<_, SessionRow>(select!("s.provider_sub = $2"))
+                    .bind(query.issuer)
+                    .bind(subject)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            (Some(sid), Some(subject)) => {
+                sqlx::query_as::<_, SessionRow>(select!(
+                    "s.provider_sid = $2 AND s.provider_sub = $3"
+                ))
+                .bind(query.issuer)
+                .bind(sid)
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(session_record).collect())
+    }
+
+    async fn record_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM logout_token_jtis WHERE expires <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO logout_token_jtis (issuer, jti, expires) VALUES ($1, $2, $3) \
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn delete_expired_api_tokens(&self, now: i64) -> Result<u64, StoreError> {

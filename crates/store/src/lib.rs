@@ -40,6 +40,7 @@ pub use crate::model::{
     OAuthGrantState,
 };
 pub use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
+pub use crate::model::{ProviderSessionLink, ProviderSessionQuery};
 pub use crate::model::{UserPage, UserQuery, UserSort};
 pub use crate::postgres::{
     DEFAULT_CONNECT_TIMEOUT, PostgresStore, PostgresStoreBuilder, WRITE_LOCK_KEY,

@@ -695,3 +695,28 @@ impl ImportBatch {
             && self.tokens.is_empty()
     }
 }
+
+/// The session at an OpenID provider a hub session came from (OpenID Connect Back-Channel
+/// Logout 1.0): the verified ID token's `iss`, `sub` and `sid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSessionLink {
+    /// The provider's issuer.
+    pub issuer: String,
+    /// The subject at that provider.
+    pub subject: String,
+    /// The provider's session id, when its ID token carried one.
+    pub sid: Option<String>,
+}
+
+/// Which sessions a logout token names (§2.4): with `sid`, the sessions of that provider
+/// session (and of `subject` too, when both are given); with `subject` only, every
+/// session of that subject at the issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderSessionQuery<'a> {
+    /// The provider's issuer (always matched exactly).
+    pub issuer: &'a str,
+    /// `sub`, when the token has one.
+    pub subject: Option<&'a str>,
+    /// `sid`, when the token has one.
+    pub sid: Option<&'a str>,
+}

@@ -15,6 +15,7 @@ use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
 use crate::model::{NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantRecord};
 use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
+use crate::model::{ProviderSessionLink, ProviderSessionQuery};
 use crate::model::{UserPage, UserQuery};
 
 /// hubauth's database: users, groups, roles, sessions, API tokens and encrypted
@@ -150,6 +151,32 @@ pub trait Store: Send + Sync {
     /// How many sessions are still valid at `now` (`expires > now`), for the
     /// `hubauth_active_sessions` gauge.
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Remembers which OpenID provider session a hub session came from (back-channel
+    /// logout). Returns false when the session no longer exists.
+    async fn link_provider_session(
+        &self,
+        id_hash: &str,
+        link: &ProviderSessionLink,
+    ) -> Result<bool, StoreError>;
+
+    /// The sessions (expired or not) a logout token names (see [`ProviderSessionQuery`]);
+    /// none when the query has neither subject nor sid.
+    async fn provider_sessions(
+        &self,
+        query: ProviderSessionQuery<'_>,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Records a logout token's `jti` for `issuer` until `expires`, first forgetting those
+    /// expired at `now`. Returns false when it is already recorded: a replay, refused on
+    /// every replica sharing the database.
+    async fn record_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     // ----- API tokens -----
 

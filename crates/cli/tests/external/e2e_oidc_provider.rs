@@ -70,7 +70,8 @@ fn provider_installed() -> Option<()> {
 struct ProviderSetup {
     secret: &'static str,
     auth_method: &'static str,
-    /// More `server.mjs` options (`--access-token-ttl=3`).
+    /// More `server.mjs` options (`--access-token-ttl=3`); `{HUB}` stands for the hub's
+    /// `{base_url}hub/` URL.
     args: &'static [&'static str],
 }
 
@@ -100,7 +101,7 @@ impl OidcProvider {
             .arg(format!("--token-auth-method={}", client.auth_method))
             .arg(format!("--redirect-uris={hub_url}oauth_callback"))
             .arg(format!("--post-logout-redirect-uris={hub_url}login"))
-            .args(client.args)
+            .args(client.args.iter().map(|arg| arg.replace("{HUB}", hub_url)))
             .current_dir(provider_dir())
             .env_remove("OP_VERBOSE")
             .stdin(Stdio::piped())
@@ -985,5 +986,60 @@ async fn basic_auth_form_encodes_client_credentials_the_provider_decodes() {
     let home = login_via_provider(&mut browser, &setup, "bob", "pw").await;
     assert_eq!(home.status, 200, "{home:#?}");
     assert_eq!(shown_user(&home.body).as_deref(), Some("bbuilder"));
+    setup.stop().await;
+}
+
+/// The client registered with the hub's back-channel logout endpoint.
+const BACKCHANNEL_CLIENT: ProviderSetup = ProviderSetup {
+    secret: CLIENT_SECRET,
+    auth_method: "client_secret_post",
+    args: &["--backchannel-logout-uri={HUB}backchannel_logout"],
+};
+
+/// The claims of a JWT, unverified (the hub verified it).
+fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn a_logout_at_the_provider_ends_the_hub_session_by_back_channel() {
+    let Some(setup) = setup(&BACKCHANNEL_CLIENT, "").await else {
+        return;
+    };
+    let hub = &setup.hub;
+    let issuer = setup.op.issuer.clone();
+    let mut alice = Browser::new();
+    let home = login_via_provider(&mut alice, &setup, "alice", "pw").await;
+    assert_eq!(home.status, 200, "{home:#?}");
+    let id_token = text(&setup.auth_state("aliddell").await.unwrap(), "id_token").to_owned();
+    assert!(
+        jwt_claims(&id_token)["sid"].is_string(),
+        "the provider's ID tokens carry sid"
+    );
+    let mut bob = Browser::new();
+    let home = login_via_provider(&mut bob, &setup, "bob", "pw").await;
+    assert_eq!(home.status, 200, "{home:#?}");
+
+    // Alice signs out at the provider itself, not at the hub. The provider posts its
+    // logout token to the hub before it answers.
+    let confirm = alice.go(&format!("{issuer}/session/end"), None).await;
+    assert_eq!(confirm.status, 200, "{confirm:#?}");
+    let done = alice.submit(&confirm, "xsrf", &[("logout", "yes")]).await;
+    assert_eq!(done.status, 200, "{done:#?}");
+
+    let home = home_page(&mut alice, hub).await;
+    assert_eq!(home.status, 302, "alice's hub session ended: {home:#?}");
+    assert!(
+        home.location
+            .as_deref()
+            .is_some_and(|to| to.starts_with(&format!("{}login", hub.hub_url)))
+    );
+    let home = home_page(&mut bob, hub).await;
+    assert_eq!(home.status, 200, "bob's session is another one");
     setup.stop().await;
 }

@@ -14,6 +14,7 @@ mod crypt_rotate;
 mod e2e_jupyterhub;
 mod e2e_oidc_provider;
 mod forward_auth;
+mod identity_assertion;
 mod import_config;
 mod import_db;
 mod ldap;

@@ -7,6 +7,7 @@
 
 mod admin_groups;
 mod api_cache;
+mod backchannel_logout;
 mod config_cli;
 mod demo;
 mod docs_examples;

@@ -383,6 +383,10 @@ fn issue_tokens(
             claims.insert("nonce".into(), json!(nonce));
         }
         claims.insert("at_hash".into(), json!(at_hash(&access_token)));
+        // One provider session per token family (per login), for back-channel logout.
+        let sid = format!("devidp-sid-{family}");
+        claims.insert("sid".into(), json!(sid));
+        inner.last_sid.insert(username.to_owned(), sid);
         claims.extend(user_claims(&user));
         let tamper = inner.tampers.pop_front();
         if let Some(tamper) = tamper {

@@ -159,6 +159,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
     // `delete_user` below removes the sessions too, in its one transaction; ending them
     // first counts them for the metric and the `session_ended` hook (should the
     // deletion then fail, the user is merely logged out).
+    crate::backchannel::session_ending(state, &user.name, None).await?;
     let ended = state.store.delete_user_sessions(&user.name).await?;
     if ended > 0 {
         crate::metrics::sessions_ended("deleted", ended);

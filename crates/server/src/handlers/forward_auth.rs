@@ -114,6 +114,16 @@ async fn decide(
     }
     let mut response = StatusCode::OK.into_response();
     insert_identity(state, user, response.headers_mut())?;
+    crate::identity_assertion::insert_forwarded(
+        state,
+        user,
+        session
+            .as_ref()
+            .map(|current| current.session_hash.as_str()),
+        headers,
+        now,
+        response.headers_mut(),
+    );
     // A token request gets the identity only: auth_state headers follow a login session.
     let Some(current) = session else {
         return Ok(response);

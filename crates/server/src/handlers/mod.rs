@@ -1,6 +1,7 @@
 //! HTTP handlers: thin functions from typed requests to responses.
 
 pub mod admin;
+pub mod backchannel;
 pub mod forward_auth;
 pub mod home;
 pub mod login;

@@ -125,6 +125,7 @@ pub async fn proxy(
     }
     // A token request gets the identity only: auth_state headers follow a login session.
     let by_token = session.is_none();
+    let session_hash = session.as_ref().map(|current| current.session_hash.clone());
     let token_headers = match session {
         Some(current) => crate::app_tokens::headers_for(&state, current, now).await?,
         None => Some(Default::default()),
@@ -148,6 +149,15 @@ pub async fn proxy(
         // The hub token is the client's credential at the hub, not the app's to see.
         out.remove(header::AUTHORIZATION);
     }
+    crate::identity_assertion::insert(
+        &state,
+        &user,
+        session_hash.as_deref(),
+        host.as_ref(),
+        &path,
+        now,
+        out,
+    );
     let host = host.map(|host| host.to_string());
     add_forwarded(out, client_ip, host.as_deref(), is_https, trust);
     crate::handlers::forward_auth::insert_identity(&state, &user, out)?;

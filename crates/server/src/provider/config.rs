@@ -21,6 +21,7 @@ const KNOWN_KEYS: &[&str] = &[
     "oauth_post_logout_redirect_uri",
     "oauth_no_confirm",
     "oauth_id_token_signed_response_alg",
+    "backchannel_logout_uri",
 ];
 
 /// Keys of JupyterHub's service entries about running or showing the service, which
@@ -143,7 +144,23 @@ fn parse_service(index: usize, value: &Value, env: &dyn Env) -> Result<ServiceCo
             ));
         }
     };
+    // OpenID Connect Back-Channel Logout 1.0 §2.2: an absolute URL without a fragment
+    // (https, or http on loopback, as redirect URIs).
+    let backchannel_logout_uri = match string("backchannel_logout_uri")? {
+        None => None,
+        Some(uri) => {
+            check_redirect_uri(&uri)
+                .map_err(|message| format!("{what}: backchannel_logout_uri {message}"))?;
+            if redirect_uris.is_empty() {
+                return Err(format!(
+                    "{what}: backchannel_logout_uri needs oauth_redirect_uri (only services that log users in through the hub are told of logouts)"
+                ));
+            }
+            Some(uri)
+        }
+    };
     Ok(ServiceConfig {
+        backchannel_logout_uri,
         name,
         client_id,
         client_secret,
@@ -290,6 +307,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(es[0].id_token_alg, IdTokenAlg::Es256);
+        assert_eq!(services[0].backchannel_logout_uri, None);
+        let bcl = parse_services(
+            &[json!({"name": "bcl", "oauth_redirect_uri": "https://x/cb",
+                     "backchannel_logout_uri": "https://x/backchannel?tenant=1"})],
+            &env(),
+        )
+        .unwrap();
+        assert_eq!(
+            bcl[0].backchannel_logout_uri.as_deref(),
+            Some("https://x/backchannel?tenant=1")
+        );
     }
 
     #[test]
@@ -358,6 +386,22 @@ mod tests {
             (
                 json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "api_token_file": "/nonexistent/secret"}),
                 "api_token_file",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "backchannel_logout_uri": "http://example.org/bcl"}),
+                "backchannel_logout_uri",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "backchannel_logout_uri": "https://x/bcl#f"}),
+                "fragment",
+            ),
+            (
+                json!({"name": "a", "backchannel_logout_uri": "https://x/bcl"}),
+                "needs oauth_redirect_uri",
+            ),
+            (
+                json!({"name": "a", "oauth_redirect_uri": "https://x/cb", "backchannel_logout_uri": ["https://x/bcl"]}),
+                "must be a string",
             ),
         ];
         for (value, expected) in cases {

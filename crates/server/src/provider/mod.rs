@@ -52,7 +52,8 @@ pub fn held_by_user(user: &str, held: &Scopes, granted: Vec<String>) -> Vec<Stri
 }
 
 /// Builds the provider when services are registered: loads (or makes) the signing keys
-/// (`ec_key_file`, `rsa_key_file`). `None` when no service is an OAuth client.
+/// (`ec_key_file`, `rsa_key_file`). `None` when no service is an OAuth client and
+/// `keys_needed` (identity assertions sign with the keys) is false.
 /// `public_url` is `[Hub] public_url` (only checked for being set); access tokens live
 /// `access_token_ttl` seconds.
 pub fn start(
@@ -61,6 +62,7 @@ pub fn start(
     rsa_key_file: &Path,
     public_url: &str,
     access_token_ttl: i64,
+    keys_needed: bool,
 ) -> Result<Option<Provider>, KeyError> {
     for service in services.iter().filter(|s| !s.is_oauth_client()) {
         tracing::info!(
@@ -68,7 +70,7 @@ pub fn start(
             "service has no oauth_redirect_uri, so it does not log users in through the hub"
         );
     }
-    if !services.iter().any(ServiceConfig::is_oauth_client) {
+    if !services.iter().any(ServiceConfig::is_oauth_client) && !keys_needed {
         return Ok(None);
     }
     let key = keys::load_or_create(ec_key_file, rsa_key_file)?;

@@ -447,6 +447,7 @@ impl<'a> Logins<'a> {
             }
         }
         let token = hub.sessions().start(&user.name, now).await?;
+        crate::backchannel::remember_provider_session(hub, &token, &model).await?;
         hub.sessions().mark_refreshed(&user.name, now);
         if let Err(err) = method.authenticator.session_started(&user.name).await {
             tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");

@@ -62,6 +62,10 @@ pub struct Services {
     pub provider: Option<Provider>,
     /// Validated sessions kept in memory for `session_cache_ttl` seconds.
     pub session_cache: SessionCache,
+    /// Logout tokens on their way to services (back-channel logout).
+    pub backchannel: crate::backchannel::Notifier,
+    /// Signed identity assertions kept for reuse (`identity_assertions`).
+    pub identity_assertions: crate::identity_assertion::AssertionCache,
     /// When each user's auth info was last refreshed (in memory, as upstream: after a
     /// restart the first request refreshes).
     refreshed: RefreshTimes,
@@ -113,7 +117,11 @@ impl Services {
                 authenticator: parts.authenticator.clone(),
             }],
         };
+        let backchannel =
+            crate::backchannel::Notifier::new(crate::backchannel::issuer(&parts.config));
         Services {
+            backchannel,
+            identity_assertions: Default::default(),
             config: parts.config,
             methods,
             authenticator: parts.authenticator,

@@ -4,6 +4,7 @@
 // Tests measure real elapsed time, make real timestamps and wait for real processes.
 #![allow(clippy::disallowed_methods)]
 
+mod backchannel;
 mod crypt;
 mod jupyterhub_hash;
 mod store;

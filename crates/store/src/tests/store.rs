@@ -106,6 +106,7 @@ async fn run_contract(store: &dyn Store) {
     contract_atomic_multi_row_changes(store).await;
     contract_expired_rows(store).await;
     contract_imports_and_jupyterhub_tokens(store).await;
+    super::backchannel::contract_provider_sessions_and_logout_tokens(store).await;
 }
 
 /// What the periodic clean-up reads and deletes.
@@ -1145,7 +1146,16 @@ async fn schema_has_no_raw_secrets_columns() {
     for (table, expected) in [
         (
             "sessions",
-            &["id_hash", "user_id", "created", "expires", "last_seen"][..],
+            &[
+                "id_hash",
+                "user_id",
+                "created",
+                "expires",
+                "last_seen",
+                "provider_iss",
+                "provider_sub",
+                "provider_sid",
+            ][..],
         ),
         (
             "api_tokens",
