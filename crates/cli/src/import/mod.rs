@@ -151,6 +151,8 @@ struct Importer<'a> {
     multi: multi::Multi,
     /// The last line of the statement being converted.
     statement_end: usize,
+    /// The tokens of the statement being converted.
+    statement_tokens: Vec<Token>,
 }
 
 /// Converts the text of a `jupyterhub_config.py`.
@@ -168,6 +170,7 @@ pub fn import_config(source: &str, registry: &Registry) -> Result<Imported, Impo
         notes: Vec::new(),
         multi: multi::Multi::default(),
         statement_end: 0,
+        statement_tokens: Vec::new(),
     };
     let mut index = 0;
     while index < lines.len() {
@@ -391,6 +394,7 @@ impl Importer<'_> {
     fn statement(&mut self, tokens: &[Token], line: &LogicalLine) {
         let first_line = tokens.first().map_or(line.first_line, |t| t.line);
         self.statement_end = line.last_line;
+        self.statement_tokens = tokens.to_vec();
         match tokens.first().map(|t| &t.kind) {
             Some(Tok::Name(kw)) if kw == "import" || kw == "from" => {
                 self.import(tokens, first_line);

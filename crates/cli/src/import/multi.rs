@@ -15,6 +15,7 @@
 
 use hubauth_core::methods::{check_method_name, check_prefix};
 
+use super::lexer::Tok;
 use super::parse::Expr;
 use super::{Entry, Eval, Importer, Level, NotLiteral, Target, Value, describe_value};
 
@@ -52,6 +53,9 @@ pub(super) struct Multi {
     list_line: Option<usize>,
     /// `c.MultiAuthenticator.username_prefix` (`None` in Python: unset) and its line.
     prefix: Option<(Option<String>, usize)>,
+    /// The values of secret options in the entries' configs: no note shows a line
+    /// holding one.
+    secrets: Vec<String>,
 }
 
 /// One sub-authenticator, read.
@@ -165,9 +169,15 @@ impl Importer<'_> {
                     self.multi.methods.clear();
                 }
                 self.multi.list_line = Some(line);
-                let mut cursor = line;
-                for item in &items {
-                    self.multi_entry(item, &mut cursor);
+                let mut starts = self.item_lines(how);
+                if starts.len() != items.len() {
+                    starts = vec![line; items.len()];
+                }
+                for (index, item) in items.iter().enumerate() {
+                    let end = starts
+                        .get(index + 1)
+                        .map_or(self.statement_end, |next| (*next).max(starts[index]));
+                    self.multi_entry(item, starts[index], end);
                 }
             }
             "username_prefix" if how == "set" => match self.eval(value) {
@@ -210,29 +220,93 @@ impl Importer<'_> {
         }
     }
 
-    /// The first line from `from` to the end of the statement holding one of `needles`.
-    fn find_line(&self, from: usize, needles: &[String]) -> Option<usize> {
-        (from..=self.statement_end.max(from)).find(|line| {
+    /// The first line of each item of the list the statement gives `authenticators`
+    /// (after `=` or `+=`, or in `.extend(...)`), or of the one item of `.append(...)`.
+    fn item_lines(&self, how: &str) -> Vec<usize> {
+        let tokens = &self.statement_tokens;
+        let call = tokens.windows(2).position(|pair| {
+            matches!(&pair[0].kind, Tok::Name(n) if n == "append" || n == "extend")
+                && matches!(&pair[1].kind, Tok::Op(op) if op == "(")
+        });
+        let open = match call {
+            Some(at) if how == "item" => {
+                return tokens.get(at + 2).map(|t| vec![t.line]).unwrap_or_default();
+            }
+            Some(at) => at + 2,
+            None => {
+                let mut depth = 0usize;
+                let mut after = None;
+                for (index, token) in tokens.iter().enumerate() {
+                    if let Tok::Op(op) = &token.kind {
+                        match op.as_str() {
+                            "(" | "[" | "{" => depth += 1,
+                            ")" | "]" | "}" => depth = depth.saturating_sub(1),
+                            "=" | "+=" if depth == 0 => after = Some(index + 1),
+                            _ => {}
+                        }
+                    }
+                }
+                match after {
+                    Some(at) => at,
+                    None => return Vec::new(),
+                }
+            }
+        };
+        if !matches!(tokens.get(open).map(|t| &t.kind), Some(Tok::Op(op)) if op == "[" || op == "(")
+        {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        let mut depth = 0usize;
+        let mut expect_item = true;
+        for token in tokens.iter().skip(open + 1) {
+            if let Tok::Op(op) = &token.kind {
+                match op.as_str() {
+                    ")" | "]" | "}" if depth == 0 => break,
+                    "," if depth == 0 => {
+                        expect_item = true;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if expect_item {
+                lines.push(token.line);
+                expect_item = false;
+            }
+            if let Tok::Op(op) = &token.kind {
+                match op.as_str() {
+                    "(" | "[" | "{" => depth += 1,
+                    ")" | "]" | "}" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+        }
+        lines
+    }
+
+    /// The first line from `from` to `to` holding one of `needles`.
+    fn find_line(&self, from: usize, to: usize, needles: &[String]) -> Option<usize> {
+        (from..=to.max(from)).find(|line| {
             self.source_lines
                 .get(line.wrapping_sub(1))
                 .is_some_and(|text| needles.iter().any(|needle| text.contains(needle)))
         })
     }
 
-    /// The line of a dict key (`"key":`, `'key':` or `key=`), from `from` on.
-    fn key_line(&self, from: usize, key: &str) -> usize {
+    /// The line of a dict key (`"key":`, `'key':` or `key=`) from `from` to `to`.
+    fn key_line(&self, from: usize, to: usize, key: &str) -> usize {
         let needles = [
             format!("\"{key}\""),
             format!("'{key}'"),
             format!("{key}="),
             format!("{key} ="),
         ];
-        self.find_line(from, &needles).unwrap_or(from)
+        self.find_line(from, to, &needles).unwrap_or(from)
     }
 
     /// One item of the `authenticators` list.
-    fn multi_entry(&mut self, item: &Expr, cursor: &mut usize) {
-        let start = *cursor;
+    fn multi_entry(&mut self, item: &Expr, start: usize, end: usize) {
         let (class_expr, prefix_expr, config_expr) = match item {
             Expr::Tuple(parts) | Expr::List(parts) if parts.len() == 3 => {
                 (Some(&parts[0]), Some(&parts[1]), Some(&parts[2]))
@@ -282,10 +356,10 @@ impl Importer<'_> {
         let line = self
             .find_line(
                 start,
+                end,
                 &[format!("\"{url_prefix}\""), format!("'{url_prefix}'")],
             )
             .unwrap_or(start);
-        *cursor = line;
         let class = match class_expr.map(|expr| self.eval(expr)) {
             Some(Ok(Value::Str(name) | Value::Class(name))) => match lookup(&name) {
                 Ok(entry) => Ok(entry),
@@ -371,8 +445,7 @@ impl Importer<'_> {
                 );
                 continue;
             };
-            let at = self.key_line(start, &key);
-            *cursor = (*cursor).max(at);
+            let at = self.key_line(start, end, &key);
             self.multi_option(&mut method, &key, value, at);
         }
         self.multi.methods.push(method);
@@ -457,6 +530,12 @@ impl Importer<'_> {
                 return;
             }
         };
+        if def.secret
+            && let Value::Str(secret) = &value
+            && !secret.is_empty()
+        {
+            self.multi.secrets.push(secret.clone());
+        }
         if def.name == "login_service"
             && let Value::Str(service) = &value
         {
@@ -518,7 +597,24 @@ impl Importer<'_> {
     }
 
     /// The `[[Hub.logins]]` tables, with their notes; empty without MultiAuthenticator.
+    /// A note whose line holds a secret of an entry's config (`{"client_secret": "..."}`
+    /// on one line with what the note is about) is shown without the line.
     pub(super) fn render_logins(&mut self) -> String {
+        let out = self.logins_tables();
+        let secrets = std::mem::take(&mut self.multi.secrets);
+        for note in &mut self.notes {
+            if note
+                .code
+                .as_ref()
+                .is_some_and(|code| secrets.iter().any(|secret| code.contains(secret.as_str())))
+            {
+                note.code = None;
+            }
+        }
+        out
+    }
+
+    fn logins_tables(&mut self) -> String {
         let methods = std::mem::take(&mut self.multi.methods);
         let Some(selected) = self.multi.selected else {
             if let Some(line) = self.multi.list_line {
@@ -775,6 +871,141 @@ impl Importer<'_> {
                     ),
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::import::{Imported, import_config};
+
+    fn import(source: &str) -> Imported {
+        let registry = crate::registry().unwrap();
+        import_config(source, &registry).unwrap()
+    }
+
+    fn notes(imported: &Imported) -> String {
+        imported
+            .notes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn method_names_from_url_prefixes() {
+        let none: Vec<String> = Vec::new();
+        assert_eq!(method_name("/github", "github", &none), "github");
+        assert_eq!(method_name("GitLab/", "gitlab", &none), "gitlab");
+        assert_eq!(
+            method_name("/auth/Git Hub", "github", &none),
+            "auth-git-hub"
+        );
+        assert_eq!(method_name("/", "github", &none), "github");
+        assert_eq!(method_name("/2fa", "dummy", &none), "m-2fa");
+        // One of the hub's own paths, and a name taken twice.
+        assert_eq!(method_name("/login", "pam", &none), "login-auth");
+        let taken = vec!["gh".to_owned(), "gh-2".to_owned()];
+        assert_eq!(method_name("/gh", "github", &taken), "gh-3");
+        let long = method_name(&"x".repeat(100), "pam", &none);
+        assert!(check_method_name(&long).is_ok(), "{long}");
+    }
+
+    #[test]
+    fn multiauthenticator_names() {
+        for name in [
+            "multiauthenticator",
+            "multiauthenticator.MultiAuthenticator",
+            "multiauthenticator.multiauthenticator.MultiAuthenticator",
+            "oauthenticator.MultiAuthenticator.MultiAuthenticator",
+        ] {
+            assert!(is_multi_authenticator(name), "{name}");
+        }
+        assert!(!is_multi_authenticator("github"));
+        assert!(!is_multi_authenticator("multiauthenticator.Other"));
+    }
+
+    #[test]
+    fn a_list_without_multiauthenticator_selected_is_noted_not_used() {
+        let imported = import(concat!(
+            "c.JupyterHub.authenticator_class = 'github'\n",
+            "c.MultiAuthenticator.authenticators = [('pam', '/pam', {})]\n",
+        ));
+        assert!(!imported.toml.contains("Hub.logins"), "{}", imported.toml);
+        assert!(
+            imported.toml.contains("authenticator_class = \"github\""),
+            "{}",
+            imported.toml
+        );
+        let notes = notes(&imported);
+        assert!(notes.contains("line 2: not converted"), "{notes}");
+        assert!(notes.contains("used only when"), "{notes}");
+    }
+
+    #[test]
+    fn multiauthenticator_without_a_list_converts_no_method() {
+        let imported = import("c.JupyterHub.authenticator_class = 'multiauthenticator'\n");
+        assert!(!imported.toml.contains("Hub.logins"), "{}", imported.toml);
+        assert!(!imported.toml.contains("authenticator_class"));
+        let notes = notes(&imported);
+        assert!(notes.contains("line 1: not converted"), "{notes}");
+    }
+
+    #[test]
+    fn odd_entries_are_noted_never_a_panic() {
+        let imported = import(concat!(
+            "class MyPam(PAMAuthenticator):\n",
+            "    login_service = 'PAM'\n",
+            "c.JupyterHub.authenticator_class = 'multiauthenticator'\n",
+            "c.MultiAuthenticator.authenticators = [\n",
+            "    (MyPam, '/pam', {}),\n",
+            "    {'authenticator_class': 'github'},\n",
+            "    {'authenticator_class': 'github', 'url_prefix': 7},\n",
+            "    'github',\n",
+            "    ('github', '/gh', os.environ['CONFIG']),\n",
+            "    ('github', '/gh', {1: 'x', 'client_id': f'{x}', 'username_prefix': 'a'}),\n",
+            "    ('dummy', '/gh', {'password': 'pw', 'auto_login': True}),\n",
+            "]\n",
+            "c.MultiAuthenticator.authenticators += [('local-github', '/local', {})]\n",
+            "c.MultiAuthenticator.username_prefix = None\n",
+        ));
+        let table: toml::Table = imported.toml.parse().unwrap();
+        let logins = table["Hub"]["logins"].as_array().unwrap();
+        let names: Vec<&str> = logins.iter().map(|m| m["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["gh", "gh-2", "gh-3", "local"]);
+        // A class hubauth refuses a prefix for gets none; the others keep theirs.
+        assert!(logins[3].get("username_prefix").is_none());
+        assert_eq!(logins[0]["username_prefix"].as_str(), Some("github:"));
+        // The dummy method's password is converted, never echoed.
+        assert_eq!(
+            logins[2]["options"]["password"].as_str(),
+            Some("pw"),
+            "{}",
+            imported.toml
+        );
+        let notes = notes(&imported);
+        assert!(!notes.contains("'pw'"), "{notes}");
+        for (line, piece) in [
+            (5, "MyPam"),
+            (6, "no url_prefix"),
+            (7, "url_prefix must be a string"),
+            (8, "must be a tuple"),
+            (9, "CONFIG"),
+            (10, "not a literal string"),
+            (10, "f-string"),
+            (10, "username_prefix in an entry's config is ignored"),
+            (11, "auto_login holds for the whole hub"),
+        ] {
+            assert!(
+                notes
+                    .lines()
+                    .any(|l| l.starts_with(&format!("line {line}: ")) && l.contains(piece)),
+                "no note for line {line} with {piece:?}:\n{notes}"
+            );
         }
     }
 }
