@@ -1223,6 +1223,7 @@ impl Importer<'_> {
                 line,
             ));
         }
+        self.multi_hub_wide();
         let entries = std::mem::take(&mut self.entries);
         for entry in &entries {
             if let Some(mut text) = self.render_entry(entry) {

@@ -596,6 +596,29 @@ impl Importer<'_> {
         })
     }
 
+    /// `auto_login` with MultiAuthenticator sent the browser to MultiAuthenticator's own
+    /// login URL, which no sub-authenticator serves; with several `[[Hub.logins]]` methods
+    /// hubauth needs one named `default = true` for it, so it is left out.
+    pub(super) fn multi_hub_wide(&mut self) {
+        if self.multi.selected.is_none() || self.multi.methods.len() < 2 {
+            return;
+        }
+        let Some(index) = self
+            .entries
+            .iter()
+            .position(|entry| entry.key == "auto_login" && entry.value == Value::Bool(true))
+        else {
+            return;
+        };
+        let entry = self.entries.remove(index);
+        self.note_code(
+            entry.line,
+            Level::NotConverted,
+            entry.code,
+            "auto_login with MultiAuthenticator has no one login to go to; with several [[Hub.logins]] methods, set it again together with default = true on the method it should start".to_owned(),
+        );
+    }
+
     /// The `[[Hub.logins]]` tables, with their notes; empty without MultiAuthenticator.
     /// A note whose line holds a secret of an entry's config (`{"client_secret": "..."}`
     /// on one line with what the note is about) is shown without the line.
@@ -972,7 +995,9 @@ mod tests {
             "]\n",
             "c.MultiAuthenticator.authenticators += [('local-github', '/local', {})]\n",
             "c.MultiAuthenticator.username_prefix = None\n",
+            "c.Authenticator.auto_login = True\n",
         ));
+        assert!(!imported.toml.contains("auto_login"), "{}", imported.toml);
         let table: toml::Table = imported.toml.parse().unwrap();
         let logins = table["Hub"]["logins"].as_array().unwrap();
         let names: Vec<&str> = logins.iter().map(|m| m["name"].as_str().unwrap()).collect();
@@ -999,6 +1024,7 @@ mod tests {
             (10, "f-string"),
             (10, "username_prefix in an entry's config is ignored"),
             (11, "auto_login holds for the whole hub"),
+            (15, "default = true"),
         ] {
             assert!(
                 notes
