@@ -27,7 +27,7 @@ const KEYS: &[&str] = &[
 
 /// `[Authenticator]` options that hold for the whole hub, never for one method: the hub
 /// reads them once (auth_state, refresh, the login page, the hook, managed roles).
-const HUB_WIDE: &[&str] = &[
+pub(crate) const HUB_WIDE: &[&str] = &[
     "enable_auth_state",
     "auth_refresh_age",
     "refresh_pre_spawn",

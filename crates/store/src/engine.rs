@@ -754,9 +754,7 @@ impl Store for EngineStore {
         method: &str,
         groups: Option<&[String]>,
     ) -> Result<(), StoreError> {
-        let groups = groups
-            .map(|groups| crate::common::scopes_to_json(groups))
-            .transpose()?;
+        let groups = groups.map(crate::common::scopes_to_json).transpose()?;
         let mut tx = self.write_tx().await?;
         let id = require_id(&mut tx, Named::User, name).await?;
         sqlx::query("UPDATE users SET login_method = $1 WHERE id = $2")

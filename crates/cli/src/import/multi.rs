@@ -18,26 +18,13 @@ use hubauth_core::methods::{check_method_name, check_prefix};
 use super::lexer::Tok;
 use super::parse::Expr;
 use super::{Entry, Eval, Importer, Level, NotLiteral, Target, Value, describe_value};
+use crate::logins::HUB_WIDE;
 
 /// The class name of `c.MultiAuthenticator.*`.
 pub(super) const CLASS: &str = "MultiAuthenticator";
 
 /// MultiAuthenticator's separator between its prefix and the name.
 const SEPARATOR: &str = ":";
-
-/// `[Authenticator]` options hubauth reads once for the whole hub: a method's options may
-/// not hold them (the same list `[[Hub.logins]]` refuses in `crate::logins`).
-const HUB_WIDE: &[&str] = &[
-    "enable_auth_state",
-    "auth_refresh_age",
-    "refresh_pre_spawn",
-    "auto_login",
-    "post_auth_hook",
-    "custom_403_message",
-    "manage_roles",
-    "load_managed_roles",
-    "reset_managed_roles_on_startup",
-];
 
 /// Rules whose names MultiAuthenticator compared without the method's prefix.
 const NAME_SETS: &[&str] = &["allowed_users", "blocked_users", "admin_users"];

@@ -159,7 +159,7 @@ pub async fn method_callback(
     let Some(method) = state.method(&name) else {
         return Err(super::misc::not_found().await);
     };
-    attempt.method(&method);
+    attempt.method(method);
     finish(&state, now, ip, &attempt, &headers, &query, Some(&name)).await
 }
 
