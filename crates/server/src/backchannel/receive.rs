@@ -13,8 +13,8 @@ pub enum BackchannelError {
     /// The token was refused (Back-Channel Logout 1.0 §2.6): answered 400.
     #[error(transparent)]
     Refused(#[from] LogoutTokenError),
-    /// The hub could not do its part (the database): answered 503, so that the provider
-    /// may try again.
+    /// The hub could not do its part (the database): answered 400
+    /// `temporarily_unavailable`.
     #[error(transparent)]
     Service(#[from] HubError),
 }
