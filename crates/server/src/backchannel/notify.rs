@@ -7,8 +7,8 @@
 //! sends each one, a few at a time, signing a fresh token (with the key of the service's
 //! ID token algorithm, published in the hub's JWKS) for every attempt: up to
 //! [`NOTIFY_ATTEMPTS`] attempts of at most [`NOTIFY_TIMEOUT`] each, with a doubling pause
-//! between them. Only a 200 answer counts as delivered (§2.8); redirects are not
-//! followed.
+//! between them. Only a 200 answer (or a 204, which §2.8 says some frameworks send
+//! instead) counts as delivered; redirects are not followed.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -200,7 +200,15 @@ async fn attempt_once(hub: &Services, notice: &LogoutNotice) -> Attempt {
         .send()
         .await;
     match response {
-        Ok(response) if response.status() == reqwest::StatusCode::OK => Attempt::Delivered,
+        // §2.8: 200, or the 204 some frameworks send for an empty 200.
+        Ok(response)
+            if matches!(
+                response.status(),
+                reqwest::StatusCode::OK | reqwest::StatusCode::NO_CONTENT
+            ) =>
+        {
+            Attempt::Delivered
+        }
         Ok(response) => Attempt::Failed(format!("HTTP {}", response.status().as_u16())),
         Err(err) if err.is_timeout() => Attempt::Failed("timed out".to_owned()),
         Err(_) => Attempt::Failed("could not connect".to_owned()),
