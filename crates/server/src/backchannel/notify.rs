@@ -271,6 +271,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_full_queue_drops_notices_instead_of_waiting() {
+        let notifier = Notifier::new("https://hub".to_owned());
+        let notice = LogoutNotice {
+            client_id: "app".to_owned(),
+            user: "ada".to_owned(),
+            sid: None,
+        };
+        // Nobody sends (no worker started): the queue fills, and enqueueing never blocks.
+        for _ in 0..NOTIFY_QUEUE + 10 {
+            notifier.enqueue(notice.clone());
+        }
+        let mut receiver = notifier.receiver.lock().unwrap().take().unwrap();
+        let mut queued = 0;
+        while receiver.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, NOTIFY_QUEUE);
+    }
+
+    #[test]
     fn the_session_of_an_access_token_is_read_from_its_note() {
         let hash = "0123456789abcdef0123456789abcdef";
         let record = crate::provider::api_token_record(&hubauth_provider::NewAccessToken {
