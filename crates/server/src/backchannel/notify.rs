@@ -50,7 +50,8 @@ pub struct Notifier {
     /// The issuer of the tokens: `[Hub] public_url` with the base URL, as the services'
     /// ID tokens say (there is no request to take it from).
     issuer: String,
-    http: reqwest::Client,
+    /// `None` when no client could be built (nothing is sent then, see [`attempt_once`]).
+    http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -71,7 +72,10 @@ impl Notifier {
             .timeout(NOTIFY_TIMEOUT)
             .user_agent(concat!("hubauth/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_default();
+            .map_err(|err| {
+                tracing::error!(error = %err, "no HTTP client for back-channel logout; services will not be told of logouts");
+            })
+            .ok();
         Notifier {
             sender,
             receiver: Mutex::new(Some(receiver)),
@@ -188,13 +192,14 @@ async fn attempt_once(hub: &Services, notice: &LogoutNotice) -> Attempt {
         jti: &jti,
         now: hub.clock.now(),
     };
+    let Some(http) = hub.backchannel.http.as_ref() else {
+        return Attempt::Impossible("the hub has no HTTP client");
+    };
     let token = match logout_token(provider.keys(), client.id_token_alg, &params) {
         Ok(token) => token,
         Err(_) => return Attempt::Impossible("the logout token could not be signed"),
     };
-    let response = hub
-        .backchannel
-        .http
+    let response = http
         .post(uri)
         .form(&[("logout_token", token.as_str())])
         .send()
