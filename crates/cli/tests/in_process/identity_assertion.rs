@@ -108,4 +108,17 @@ async fn identity_assertions_need_public_url() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("public_url"), "{err}");
+    // An audience that is a service's client id: its ID tokens and the assertions would
+    // be interchangeable.
+    let err = start_hub_with(HubOptions {
+        dir: tempfile::TempDir::new().unwrap(),
+        listener: None,
+        hub_extra: "public_url = \"https://hub.test/\"\nidentity_assertions = [{ audience = \"service-app\" }]\n",
+        rest: "[[Hub.services]]\nname = \"app\"\noauth_redirect_uri = \"https://app.test/cb\"\n",
+        env: &[],
+        clock: None,
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("client id of service"), "{err}");
 }
