@@ -228,15 +228,30 @@ pub async fn session_ending(
     user: &str,
     session_hash: Option<&str>,
 ) -> Result<(), crate::error::HubError> {
+    let clients = services_to_tell(hub, user, session_hash).await?;
+    tell(hub, user, session_hash, clients, 1);
+    Ok(())
+}
+
+/// The services to tell should the session `session_hash` (or, with `None`, every
+/// session of the user) end: those registered with a `backchannel_logout_uri` holding
+/// tokens issued in it. Read before the session is deleted, so that of several replicas
+/// ending the same session (the expiry purge runs on each) the one whose deletion counts
+/// tells them, whoever revokes the tokens first.
+pub async fn services_to_tell(
+    hub: &Services,
+    user: &str,
+    session_hash: Option<&str>,
+) -> Result<Vec<String>, crate::error::HubError> {
     let Some(provider) = hub.provider.as_ref() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     if provider
         .clients()
         .iter()
         .all(|client| client.backchannel_logout_uri.is_none())
     {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut clients: Vec<String> = Vec::new();
     for token in hub.store.list_api_tokens(user).await? {
@@ -248,6 +263,24 @@ pub async fn session_ending(
             clients.push(client.to_owned());
         }
     }
+    Ok(clients)
+}
+
+/// Queues the notices for `clients` (from [`services_to_tell`]) when `ended` sessions is
+/// more than none (another replica that ended them tells the services itself).
+pub fn tell(
+    hub: &Services,
+    user: &str,
+    session_hash: Option<&str>,
+    clients: Vec<String>,
+    ended: u64,
+) {
+    if ended == 0 {
+        return;
+    }
+    let Some(provider) = hub.provider.as_ref() else {
+        return;
+    };
     let sid = session_hash.map(session_sid);
     for client_id in clients {
         if provider
@@ -261,7 +294,6 @@ pub async fn session_ending(
             });
         }
     }
-    Ok(())
 }
 
 /// Whether an access token's note (see [`crate::provider::api_token_record`]) names the

@@ -256,6 +256,7 @@ impl<'a> Sessions<'a> {
         reason: EndReason,
     ) -> Result<u64, HubError> {
         let hub = self.hub;
+        let to_tell = crate::backchannel::services_to_tell(hub, user, session_hash).await?;
         let ended = match session_hash {
             Some(hash) => u64::from(hub.store.delete_session(hash).await?),
             None => hub.store.delete_user_sessions(user).await?,
@@ -273,7 +274,7 @@ impl<'a> Sessions<'a> {
         }
         crate::metrics::sessions_ended(reason.label(), ended);
         self.forget_refreshed(user);
-        crate::backchannel::session_ending(hub, user, session_hash).await?;
+        crate::backchannel::tell(hub, user, session_hash, to_tell, ended);
         crate::provider::revoke_session_tokens(hub, user, session_hash).await?;
         if let Err(err) = hub.authenticator.session_ended(user).await {
             tracing::warn!(user = %user, error = %err, "authenticator could not end its session");
