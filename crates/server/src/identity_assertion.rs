@@ -27,7 +27,8 @@ pub const DEFAULT_HEADER: &str = "X-Auth-Request-Assertion";
 /// Shortest and longest `identity_assertion_lifetime`, in seconds.
 pub const LIFETIME_RANGE: std::ops::RangeInclusive<i64> = 10..=3600;
 /// Signatures cached at most; when full, expired ones go first, then all.
-const CACHE_SIZE: usize = 100_000;
+// About a kilobyte each (the token and the user's groups): bounded to a few megabytes.
+const CACHE_SIZE: usize = 10_000;
 
 /// One `identity_assertions` entry: requests in `scope` get an assertion for `audience`.
 #[derive(Debug, Clone, PartialEq, Eq)]
