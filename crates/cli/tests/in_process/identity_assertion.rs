@@ -122,3 +122,29 @@ async fn identity_assertions_need_public_url() {
     .unwrap_err();
     assert!(err.to_string().contains("client id of service"), "{err}");
 }
+
+#[test]
+fn check_config_reports_what_assertions_and_back_channel_logout_need() {
+    let dir = tempfile::TempDir::new().unwrap();
+    for (text, needle) in [
+        (
+            "[Hub]\nauthenticator_class = \"dummy\"\nidentity_assertions = [{ audience = \"app\" }]\n",
+            "identity_assertions needs [Hub] public_url",
+        ),
+        (
+            "[Hub]\nauthenticator_class = \"dummy\"\n[[Hub.services]]\nname = \"app\"\noauth_redirect_uri = \"https://app.test/cb\"\nbackchannel_logout_uri = \"https://app.test/bcl\"\n",
+            "backchannel_logout_uri, which needs [Hub] public_url",
+        ),
+    ] {
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubauth"))
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+}
