@@ -63,6 +63,11 @@ pub fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
 pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Built> {
     let hub_view = config.view(registry, "Hub", env);
     let hub = HubConfig::from_view(&hub_view).map_err(|err| anyhow!("{err}"))?;
+    // What the hub checks at start across options (public_url for the provider's
+    // issuer without a request), so that check-config reports it too.
+    hubauth_server::backchannel::check_config(&hub)
+        .and_then(|()| hubauth_server::identity_assertion::check_config(&hub))
+        .map_err(|message| anyhow!("{}: [Hub] {message}", config.source()))?;
     let crypt = match env.var("JUPYTERHUB_CRYPT_KEY") {
         Some(keys) if !keys.trim().is_empty() => CryptKeeper::from_keys_str(&keys)
             .map_err(|err| anyhow!("JUPYTERHUB_CRYPT_KEY: {err}"))?,

@@ -10,8 +10,10 @@
 //! Tests can steer it while it runs: change a user's claims, disable a user, revoke every
 //! token, rotate the signing key, read a log of the requests it received (secrets
 //! redacted), make the next response of an endpoint fail ([`Fault`]), make the next ID
-//! token wrong in a chosen way ([`Tamper`]) and make the next userinfo answer name another
-//! subject ([`UserinfoTamper`]).
+//! token wrong in a chosen way ([`Tamper`]), make the next userinfo answer name another
+//! subject ([`UserinfoTamper`]), and make logout tokens (OpenID Connect Back-Channel Logout
+//! 1.0, valid or tampered: [`RunningIdp::logout_token`], [`LogoutTokenSpec`]) naming the
+//! `sid` its ID tokens carry ([`RunningIdp::last_sid`]).
 //!
 //! Every time it uses comes from an injectable [`Clock`], so tests can make codes and
 //! tokens expire without waiting.

@@ -27,7 +27,8 @@ pub const DEFAULT_HEADER: &str = "X-Auth-Request-Assertion";
 /// Shortest and longest `identity_assertion_lifetime`, in seconds.
 pub const LIFETIME_RANGE: std::ops::RangeInclusive<i64> = 10..=3600;
 /// Signatures cached at most; when full, expired ones go first, then all.
-const CACHE_SIZE: usize = 100_000;
+// About a kilobyte each (the token and the user's groups): bounded to a few megabytes.
+const CACHE_SIZE: usize = 10_000;
 
 /// One `identity_assertions` entry: requests in `scope` get an assertion for `audience`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,13 +332,28 @@ pub fn insert(
     }
 }
 
-/// Refuses `identity_assertions` without `public_url` (the issuer the apps check).
+/// Refuses `identity_assertions` without `public_url` (the issuer apps check), and an
+/// audience that is a service's client id: assertions and that service's ID tokens would
+/// share issuer, keys and audience, so either could pass for the other (cross-JWT
+/// confusion).
 pub fn check_config(config: &crate::options::HubConfig) -> Result<(), String> {
     if config.identity_assertions.enabled() && crate::backchannel::issuer(config).is_empty() {
         return Err(
             "identity_assertions needs [Hub] public_url (the issuer apps check in the assertion)"
                 .to_owned(),
         );
+    }
+    for route in &config.identity_assertions.routes {
+        if let Some(service) = config
+            .services
+            .iter()
+            .find(|service| service.client_id == route.audience)
+        {
+            return Err(format!(
+                "identity_assertions: audience {:?} is the client id of service {:?}; give the app an audience of its own, so that an assertion cannot pass for that service's ID token or the reverse",
+                route.audience, service.name
+            ));
+        }
     }
     Ok(())
 }

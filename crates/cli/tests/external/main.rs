@@ -7,6 +7,7 @@
 // Tests measure real elapsed time, make real timestamps and wait for real processes.
 #![allow(clippy::disallowed_methods)]
 
+mod backchannel_logout;
 mod browser_pages;
 mod caddy;
 mod crash_safety;

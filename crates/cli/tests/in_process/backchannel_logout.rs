@@ -645,7 +645,7 @@ async fn backchannel_logout_reaches_every_replica_sharing_postgres() {
 }
 
 #[tokio::test]
-async fn a_logout_token_that_cannot_be_checked_yet_is_503_and_can_be_sent_again() {
+async fn a_logout_token_that_cannot_be_checked_yet_is_refused_and_can_be_sent_again() {
     let pair = pair().await;
     // The hub has not read the provider's metadata yet, and the provider fails once.
     pair.idp.fail_next(
@@ -657,7 +657,7 @@ async fn a_logout_token_that_cannot_be_checked_yet_is_503_and_can_be_sent_again(
         .logout_token(&LogoutTokenSpec::new("hub").subject("ada"))
         .unwrap();
     let (status, cache, body) = post_logout(&pair, &[("logout_token", &token)]).await;
-    assert_eq!((status, cache.as_str()), (503, "no-store"), "{body}");
+    assert_eq!((status, cache.as_str()), (400, "no-store"), "{body}");
     assert_eq!(body["error"], "temporarily_unavailable");
     // Not recorded as used: the provider's retry is accepted.
     let (status, _, body) = post_logout(&pair, &[("logout_token", &token)]).await;

@@ -13,6 +13,7 @@ mod demo;
 mod docs_examples;
 mod gateway_tokens;
 mod hub_http;
+mod identity_assertion;
 mod login_fuzz;
 mod login_log;
 mod login_methods;

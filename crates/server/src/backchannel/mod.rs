@@ -16,7 +16,7 @@ mod receive;
 
 pub use notify::{
     LogoutNotice, NOTIFY_ATTEMPTS, NOTIFY_QUEUE, NOTIFY_TIMEOUT, Notifier, logout_token_claims,
-    session_ending, session_sid,
+    services_to_tell, session_ending, session_sid, tell,
 };
 pub use receive::{BackchannelError, receive_logout_token, remember_provider_session};
 

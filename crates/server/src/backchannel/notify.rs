@@ -7,8 +7,8 @@
 //! sends each one, a few at a time, signing a fresh token (with the key of the service's
 //! ID token algorithm, published in the hub's JWKS) for every attempt: up to
 //! [`NOTIFY_ATTEMPTS`] attempts of at most [`NOTIFY_TIMEOUT`] each, with a doubling pause
-//! between them. Only a 200 answer counts as delivered (§2.8); redirects are not
-//! followed.
+//! between them. Only a 200 answer (or a 204, which §2.8 says some frameworks send
+//! instead) counts as delivered; redirects are not followed.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -50,7 +50,8 @@ pub struct Notifier {
     /// The issuer of the tokens: `[Hub] public_url` with the base URL, as the services'
     /// ID tokens say (there is no request to take it from).
     issuer: String,
-    http: reqwest::Client,
+    /// `None` when no client could be built (nothing is sent then, see [`attempt_once`]).
+    http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -71,7 +72,10 @@ impl Notifier {
             .timeout(NOTIFY_TIMEOUT)
             .user_agent(concat!("hubauth/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_default();
+            .map_err(|err| {
+                tracing::error!(error = %err, "no HTTP client for back-channel logout; services will not be told of logouts");
+            })
+            .ok();
         Notifier {
             sender,
             receiver: Mutex::new(Some(receiver)),
@@ -188,19 +192,28 @@ async fn attempt_once(hub: &Services, notice: &LogoutNotice) -> Attempt {
         jti: &jti,
         now: hub.clock.now(),
     };
+    let Some(http) = hub.backchannel.http.as_ref() else {
+        return Attempt::Impossible("the hub has no HTTP client");
+    };
     let token = match logout_token(provider.keys(), client.id_token_alg, &params) {
         Ok(token) => token,
         Err(_) => return Attempt::Impossible("the logout token could not be signed"),
     };
-    let response = hub
-        .backchannel
-        .http
+    let response = http
         .post(uri)
         .form(&[("logout_token", token.as_str())])
         .send()
         .await;
     match response {
-        Ok(response) if response.status() == reqwest::StatusCode::OK => Attempt::Delivered,
+        // §2.8: 200, or the 204 some frameworks send for an empty 200.
+        Ok(response)
+            if matches!(
+                response.status(),
+                reqwest::StatusCode::OK | reqwest::StatusCode::NO_CONTENT
+            ) =>
+        {
+            Attempt::Delivered
+        }
         Ok(response) => Attempt::Failed(format!("HTTP {}", response.status().as_u16())),
         Err(err) if err.is_timeout() => Attempt::Failed("timed out".to_owned()),
         Err(_) => Attempt::Failed("could not connect".to_owned()),
@@ -215,15 +228,30 @@ pub async fn session_ending(
     user: &str,
     session_hash: Option<&str>,
 ) -> Result<(), crate::error::HubError> {
+    let clients = services_to_tell(hub, user, session_hash).await?;
+    tell(hub, user, session_hash, clients, 1);
+    Ok(())
+}
+
+/// The services to tell should the session `session_hash` (or, with `None`, every
+/// session of the user) end: those registered with a `backchannel_logout_uri` holding
+/// tokens issued in it. Read before the session is deleted, so that of several replicas
+/// ending the same session (the expiry purge runs on each) the one whose deletion counts
+/// tells them, whoever revokes the tokens first.
+pub async fn services_to_tell(
+    hub: &Services,
+    user: &str,
+    session_hash: Option<&str>,
+) -> Result<Vec<String>, crate::error::HubError> {
     let Some(provider) = hub.provider.as_ref() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     if provider
         .clients()
         .iter()
         .all(|client| client.backchannel_logout_uri.is_none())
     {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut clients: Vec<String> = Vec::new();
     for token in hub.store.list_api_tokens(user).await? {
@@ -235,6 +263,24 @@ pub async fn session_ending(
             clients.push(client.to_owned());
         }
     }
+    Ok(clients)
+}
+
+/// Queues the notices for `clients` (from [`services_to_tell`]) when `ended` sessions is
+/// more than none (another replica that ended them tells the services itself).
+pub fn tell(
+    hub: &Services,
+    user: &str,
+    session_hash: Option<&str>,
+    clients: Vec<String>,
+    ended: u64,
+) {
+    if ended == 0 {
+        return;
+    }
+    let Some(provider) = hub.provider.as_ref() else {
+        return;
+    };
     let sid = session_hash.map(session_sid);
     for client_id in clients {
         if provider
@@ -248,7 +294,6 @@ pub async fn session_ending(
             });
         }
     }
-    Ok(())
 }
 
 /// Whether an access token's note (see [`crate::provider::api_token_record`]) names the
@@ -261,6 +306,26 @@ fn issued_in(note: &str, client: &str, session_hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_queue_drops_notices_instead_of_waiting() {
+        let notifier = Notifier::new("https://hub".to_owned());
+        let notice = LogoutNotice {
+            client_id: "app".to_owned(),
+            user: "ada".to_owned(),
+            sid: None,
+        };
+        // Nobody sends (no worker started): the queue fills, and enqueueing never blocks.
+        for _ in 0..NOTIFY_QUEUE + 10 {
+            notifier.enqueue(notice.clone());
+        }
+        let mut receiver = notifier.receiver.lock().unwrap().take().unwrap();
+        let mut queued = 0;
+        while receiver.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, NOTIFY_QUEUE);
+    }
 
     #[test]
     fn the_session_of_an_access_token_is_read_from_its_note() {

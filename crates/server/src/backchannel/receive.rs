@@ -13,8 +13,8 @@ pub enum BackchannelError {
     /// The token was refused (Back-Channel Logout 1.0 §2.6): answered 400.
     #[error(transparent)]
     Refused(#[from] LogoutTokenError),
-    /// The hub could not do its part (the database): answered 503, so that the provider
-    /// may try again.
+    /// The hub could not do its part (the database): answered 400
+    /// `temporarily_unavailable`.
     #[error(transparent)]
     Service(#[from] HubError),
 }
@@ -52,11 +52,30 @@ pub async fn receive_logout_token(
     token: &str,
     now: i64,
 ) -> Result<u64, BackchannelError> {
-    let login = hub
-        .authenticator
-        .redirect_login()
-        .ok_or(LogoutTokenError::Unsupported)?;
-    let logout = login.verify_logout_token(token, now).await?;
+    // On a hub with several login methods, the method whose provider signed the token
+    // verifies it; the others refuse it (another issuer, another key).
+    let mut refusal = LogoutTokenError::Unsupported;
+    let mut verified = None;
+    for method in &hub.methods {
+        let Some(login) = method.authenticator.redirect_login() else {
+            continue;
+        };
+        match login.verify_logout_token(token, now).await {
+            Ok(logout) => {
+                verified = Some(logout);
+                break;
+            }
+            Err(LogoutTokenError::Unsupported) => {}
+            Err(err) => {
+                if matches!(refusal, LogoutTokenError::Unsupported) {
+                    refusal = err;
+                }
+            }
+        }
+    }
+    let Some(logout) = verified else {
+        return Err(refusal.into());
+    };
     let fresh = hub
         .store
         .record_logout_token(&logout.issuer, &logout.jti, logout.expires, now)

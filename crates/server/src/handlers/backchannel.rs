@@ -1,8 +1,10 @@
 //! `POST {base_url}hub/backchannel_logout`: the identity provider's logout token
-//! (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8). The answer: 200 with
-//! `Cache-Control: no-store` when the token was accepted (whether or not a session
-//! matched), 400 with an OAuth error JSON when it was refused, 503 when the hub could not
-//! do its part or fetch the provider's keys (the provider may try again).
+//! (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8). The answer, always with
+//! `Cache-Control: no-store`: 200 when the token was accepted (whether or not a session
+//! matched); 400, as §2.8 asks for any failure, with an OAuth error JSON: `invalid_request`
+//! when the token was refused, `temporarily_unavailable` when it could not be checked
+//! (the provider's keys unreachable: nothing was recorded, so the same token may be sent
+//! again) or the hub could not end the sessions (the database).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -40,10 +42,10 @@ pub async fn receive(State(state): State<AppState>, Now(now): Now, body: Bytes) 
     match receive_logout_token(&state, &token, now).await {
         Ok(_) => answer(StatusCode::OK, None),
         Err(BackchannelError::Refused(err @ LogoutTokenError::KeysUnavailable(_))) => {
-            // Not the token's fault: the provider may send it again.
+            // Not the token's fault: nothing was recorded, the provider may send it again.
             tracing::warn!(error = %err, "back-channel logout not checked");
             answer(
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::BAD_REQUEST,
                 Some((
                     "temporarily_unavailable",
                     "the identity provider's keys could not be fetched",
@@ -60,7 +62,7 @@ pub async fn receive(State(state): State<AppState>, Now(now): Now, body: Bytes) 
         Err(BackchannelError::Service(err)) => {
             tracing::error!(error = %err, "back-channel logout failed");
             answer(
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::BAD_REQUEST,
                 Some((
                     "temporarily_unavailable",
                     "the hub could not end the sessions",

@@ -275,6 +275,7 @@ impl<'a> Sessions<'a> {
         reason: EndReason,
     ) -> Result<u64, HubError> {
         let hub = self.hub;
+        let to_tell = crate::backchannel::services_to_tell(hub, user, session_hash).await?;
         let ended = match session_hash {
             Some(hash) => u64::from(hub.store.delete_session(hash).await?),
             None => hub.store.delete_user_sessions(user).await?,
@@ -292,7 +293,7 @@ impl<'a> Sessions<'a> {
         }
         crate::metrics::sessions_ended(reason.label(), ended);
         self.forget_refreshed(user);
-        crate::backchannel::session_ending(hub, user, session_hash).await?;
+        crate::backchannel::tell(hub, user, session_hash, to_tell, ended);
         crate::provider::revoke_session_tokens(hub, user, session_hash).await?;
         let authenticator = hub.authenticator_of(user).await?;
         if let Err(err) = authenticator.session_ended(user).await {
