@@ -576,6 +576,30 @@ async fn logout_ends_the_session_at_the_provider_of_the_users_method() {
 }
 
 #[tokio::test]
+async fn a_back_channel_logout_from_one_methods_provider_ends_its_sessions() {
+    let site = site("").await;
+    let staff_bob = client();
+    oauth_login(&staff_bob, &site, "staff", "bob", None).await;
+    let partner_bob = client();
+    oauth_login(&partner_bob, &site, "partners", "bob", None).await;
+    let sid = site.partners.last_sid("bob").unwrap();
+    let token = site
+        .partners
+        .logout_token(&hubauth_devidp::LogoutTokenSpec::new("hub").session(&sid))
+        .unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{}backchannel_logout", site.hub.hub_url))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    // The partner realm's session ended; staff's bob, another account, is untouched.
+    assert_eq!(home(&partner_bob, &site.hub).await.0, 302);
+    assert_eq!(who(&staff_bob, &site).await.0.as_deref(), Some("bob"));
+}
+
+#[tokio::test]
 async fn refresh_runs_through_the_method_that_logged_the_user_in() {
     let site = site("auth_refresh_age = 60\n").await;
     let c = client();
