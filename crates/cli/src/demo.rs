@@ -267,128 +267,33 @@ async fn provider_config(
     env: &mut MapEnv,
     app: impl Fn(bool) -> Option<DemoApp>,
 ) -> Result<(String, Option<Stop>)> {
+    // Every provider crate's mock starts and stops the same way.
+    macro_rules! provider_mock {
+        ($krate:ident) => {{
+            let started = $krate::mock::start_demo_mock(&mock_callback(port)).await;
+            mock_demo(
+                provider,
+                started,
+                |mock| Box::pin(mock.shutdown()),
+                dir,
+                port,
+                env,
+                app,
+            )
+        }};
+    }
     match provider {
         DemoProvider::Dummy => Ok((dummy_config(dir, port, app(false)), None)),
-        DemoProvider::Azuread => {
-            let started = hubauth_azuread::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Globus => {
-            let started = hubauth_globus::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Github => {
-            let started = hubauth_github::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Google => {
-            let started = hubauth_google::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Gitlab => {
-            let started = hubauth_gitlab::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Mediawiki => {
-            let started = hubauth_mediawiki::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Cilogon => {
-            let started = hubauth_cilogon::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Bitbucket => {
-            let started = hubauth_bitbucket::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Openshift => {
-            let started = hubauth_openshift::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
-        DemoProvider::Auth0 => {
-            let started = hubauth_auth0::mock::start_demo_mock(&mock_callback(port)).await;
-            mock_demo(
-                provider,
-                started,
-                |mock| Box::pin(mock.shutdown()),
-                dir,
-                port,
-                env,
-                app,
-            )
-        }
+        DemoProvider::Azuread => provider_mock!(hubauth_azuread),
+        DemoProvider::Globus => provider_mock!(hubauth_globus),
+        DemoProvider::Github => provider_mock!(hubauth_github),
+        DemoProvider::Google => provider_mock!(hubauth_google),
+        DemoProvider::Gitlab => provider_mock!(hubauth_gitlab),
+        DemoProvider::Mediawiki => provider_mock!(hubauth_mediawiki),
+        DemoProvider::Cilogon => provider_mock!(hubauth_cilogon),
+        DemoProvider::Bitbucket => provider_mock!(hubauth_bitbucket),
+        DemoProvider::Openshift => provider_mock!(hubauth_openshift),
+        DemoProvider::Auth0 => provider_mock!(hubauth_auth0),
         DemoProvider::Oidc => {
             let secret = hubauth_store::CryptKeeper::generate_key();
             let idp = start_idp(port, &secret).await?;

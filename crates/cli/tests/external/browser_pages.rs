@@ -49,6 +49,25 @@ async fn hub_for_pages(extra_hub: &str) -> (hubauth_testkit::hub::TestHub, tempf
     (hub, assets)
 }
 
+/// The browser driver's folder, when Chromium and the driver are installed; `None` (the
+/// test skips) only when `HUBAUTH_SKIP_BROWSER=1` says so.
+fn browser_driver() -> Option<PathBuf> {
+    let chromium = Path::new("/usr/bin/chromium");
+    let driver = workspace().join("e2e/browser");
+    if chromium.exists() && driver.join("node_modules/playwright-core").exists() {
+        return Some(driver);
+    }
+    if std::env::var("HUBAUTH_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("note: HUBAUTH_SKIP_BROWSER=1: the browser test was NOT run");
+        return None;
+    }
+    panic!(
+        "the browser test needs /usr/bin/chromium (Debian package chromium) and \
+         e2e/browser/node_modules (npm ci); ./scripts/test.sh installs both. Set \
+         HUBAUTH_SKIP_BROWSER=1 to skip it knowingly."
+    );
+}
+
 fn scrape_xsrf(html: &str) -> String {
     let marker = "name=\"_xsrf\" value=\"";
     let start = html.find(marker).unwrap() + marker.len();
@@ -266,19 +285,9 @@ async fn custom_templates_override_built_in_pages() {
 
 #[tokio::test]
 async fn pages_render_in_headless_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
-    let driver = workspace().join("e2e/browser");
-    if !chromium.exists() || !driver.join("node_modules/playwright-core").exists() {
-        if std::env::var("HUBAUTH_SKIP_BROWSER").as_deref() == Ok("1") {
-            eprintln!("note: HUBAUTH_SKIP_BROWSER=1: the browser test was NOT run");
-            return;
-        }
-        panic!(
-            "the browser test needs /usr/bin/chromium (Debian package chromium) and \
-             e2e/browser/node_modules (npm ci); ./scripts/test.sh installs both. Set \
-             HUBAUTH_SKIP_BROWSER=1 to skip it knowingly."
-        );
-    }
+    let Some(driver) = browser_driver() else {
+        return;
+    };
     let (hub, _assets) = hub_for_pages("").await;
     let out = workspace().join("target/test-output/screenshots");
     std::fs::create_dir_all(&out).unwrap();
@@ -406,19 +415,9 @@ async fn hub_with_four_methods() -> (
 
 #[tokio::test]
 async fn the_login_page_with_four_methods_renders_and_logs_in_in_headless_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
-    let driver = workspace().join("e2e/browser");
-    if !chromium.exists() || !driver.join("node_modules/playwright-core").exists() {
-        if std::env::var("HUBAUTH_SKIP_BROWSER").as_deref() == Ok("1") {
-            eprintln!("note: HUBAUTH_SKIP_BROWSER=1: the browser test was NOT run");
-            return;
-        }
-        panic!(
-            "the browser test needs /usr/bin/chromium (Debian package chromium) and \
-             e2e/browser/node_modules (npm ci); ./scripts/test.sh installs both. Set \
-             HUBAUTH_SKIP_BROWSER=1 to skip it knowingly."
-        );
-    }
+    let Some(driver) = browser_driver() else {
+        return;
+    };
     let (hub, _idps, _github) = hub_with_four_methods().await;
     let out = workspace().join("target/test-output/screenshots");
     std::fs::create_dir_all(&out).unwrap();
