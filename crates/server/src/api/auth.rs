@@ -31,7 +31,6 @@ use hubauth_store::{ApiTokenRecord, UserRecord};
 
 use super::ApiError;
 use super::scopes::Scopes;
-use crate::cookies::{self, SESSION_COOKIE};
 use crate::csrf;
 use crate::error::HubError;
 use crate::secrets::hash_token;
@@ -182,19 +181,20 @@ async fn session_grant(
 /// `_needs_check_xsrf`): every request except plain page views (`Sec-Fetch-Mode`
 /// `navigate` or absent) and same-origin `no-cors` reads.
 pub fn needs_xsrf_check(method: &Method, headers: &HeaderMap) -> bool {
+    // Compared without case and without a copy: this runs on every cookie request.
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|value| value.to_str().ok())
             .unwrap_or("unspecified")
-            .to_ascii_lowercase()
     };
     let mode = header("sec-fetch-mode");
     let site = header("sec-fetch-site");
+    let is = |value: &str, expected: &str| value.eq_ignore_ascii_case(expected);
     let read_only = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let exempt = mode == "websocket"
-        || (read_only && (mode == "navigate" || mode == "unspecified"))
-        || (read_only && mode == "no-cors" && site == "same-origin");
+    let exempt = is(mode, "websocket")
+        || (read_only && (is(mode, "navigate") || is(mode, "unspecified")))
+        || (read_only && is(mode, "no-cors") && is(site, "same-origin"));
     !exempt
 }
 
@@ -249,10 +249,8 @@ pub async fn authenticate(
             grant: owner.grant,
         }));
     }
-    // An unknown or expired token falls back to the session cookie, as JupyterHub does.
-    if cookies::get(headers, SESSION_COOKIE).is_none() {
-        return Ok(None);
-    }
+    // An unknown or expired token falls back to the session cookie, as JupyterHub does
+    // (none sent: no session).
     let Some(session) = resume_session(state, headers, now).await? else {
         return Ok(None);
     };
