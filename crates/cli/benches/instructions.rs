@@ -145,7 +145,7 @@ fn main() {
         for _ in 0..2 {
             support::login(&browser(), &origin).await;
         }
-        let token = support::api_token(&user, &origin).await;
+        let token = support::api_token(&db).await;
         let client = reqwest::Client::new();
         let forward_auth = {
             let client = client.clone();

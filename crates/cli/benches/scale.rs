@@ -125,6 +125,10 @@ async fn login_cpu(count: usize) {
     let hub = HubProcess::spawn(&[], &config, port, dir.path().join("hub.log")).await;
     // Warm up: discovery, JWKS, the database's first writes.
     support::logins(&origin, 20, 1).await;
+    if let Ok(copy) = std::env::var("BENCH_HUB_LOG_COPY") {
+        // What the hub logged for the warm-up logins (with `BENCH_HUB_LOG`).
+        std::fs::copy(&hub.log, copy).unwrap();
+    }
     for concurrency in [1, 4] {
         let cpu_before = hub.cpu_time();
         let started = Instant::now();
@@ -163,8 +167,13 @@ async fn memory(users: usize, sessions: usize, logins: usize) {
             &db,
             port,
             idp.issuer(),
+            // The stored sessions have no auth_state to refresh from: without
+            // `auth_refresh_age = 0` their first check would end them (as upstream).
             &format!(
-                "session_cache_ttl = 3600\nsession_cache_size = {}\n",
+                "session_cache_ttl = {}\nsession_cache_size = {}\n\
+                 [Authenticator]\nauth_refresh_age = 0\n",
+                // `BENCH_CACHE_TTL=0` measures the same without the session cache.
+                env_usize("BENCH_CACHE_TTL", 3600),
                 sessions + logins + 1
             ),
         ),
@@ -210,9 +219,12 @@ async fn memory(users: usize, sessions: usize, logins: usize) {
     }
     let (rss, _) = hub.memory_kib();
     println!(
-        "memory: {sessions} sessions checked (cached) in {:.1} s: RSS {:.1} MiB",
+        "memory: {sessions} sessions checked (cached) in {:.1} s: RSS {:.1} MiB \
+         (anonymous {:.1} MiB, files {:.1} MiB)",
         started.elapsed().as_secs_f64(),
-        mib(rss)
+        mib(rss),
+        mib(hub.status_kib("RssAnon:")),
+        mib(hub.status_kib("RssFile:")),
     );
 
     let started = Instant::now();

@@ -81,7 +81,11 @@ impl HubProcess {
         let child = command
             .args(["serve", "--config"])
             .arg(config)
-            .env("HUBAUTH_LOG", "warn")
+            // `BENCH_HUB_LOG` (say `sqlx::query=debug`) shows what the hub does.
+            .env(
+                "HUBAUTH_LOG",
+                std::env::var("BENCH_HUB_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .env(
                 "JUPYTERHUB_CRYPT_KEY",
                 "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=",
@@ -144,16 +148,18 @@ impl HubProcess {
 
     /// `VmRSS` and `VmHWM` (peak) of the hub, in KiB.
     pub fn memory_kib(&self) -> (u64, u64) {
+        (self.status_kib("VmRSS:"), self.status_kib("VmHWM:"))
+    }
+
+    /// A field of `/proc/<pid>/status` in KiB (`VmRSS:`, `RssAnon:`, `RssFile:`, ...).
+    pub fn status_kib(&self, name: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kib| kib.parse().ok())
-                .unwrap()
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap()
     }
 }
 
@@ -198,7 +204,11 @@ pub async fn login(browser: &reqwest::Client, origin: &str) -> String {
         .unwrap();
     let at_idp = browser.get(location(&start)).send().await.unwrap();
     let done = browser.get(location(&at_idp)).send().await.unwrap();
-    assert_eq!(done.status(), 302, "login failed");
+    assert!(
+        done.status() == 302 || done.status() == 303,
+        "login failed: {}",
+        done.status()
+    );
     done.cookies()
         .find(|cookie| cookie.name() == "hubauth-session")
         .map(|cookie| cookie.value().to_owned())
@@ -222,28 +232,38 @@ pub async fn logins(origin: &str, count: usize, concurrency: usize) {
     }
 }
 
-/// An API token for the logged-in user of `browser`, made through the REST API with the
-/// XSRF token of the home page.
-pub async fn api_token(browser: &reqwest::Client, origin: &str) -> String {
-    let home = browser
-        .get(format!("{origin}/hub/home"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"_xsrf\" value=\"";
-    let start = home.find(marker).expect("an _xsrf field on the home page") + marker.len();
-    let xsrf = &home[start..start + home[start..].find('"').unwrap()];
-    let response = browser
-        .post(format!("{origin}/hub/api/users/{LOGIN_USER}/tokens"))
-        .header("X-XSRFToken", xsrf)
-        .json(&serde_json::json!({"note": "bench"}))
-        .send()
+/// An API token for [`LOGIN_USER`] with the owner's scopes (`inherit`), stored in the
+/// hub's SQLite file `db` as `hubauth` commands store them.
+pub async fn api_token(db: &Path) -> String {
+    use sha2::Digest;
+    let token = format!("bench-token-{:032x}", rand_u128());
+    let hash: String = sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let store = hubauth_store::open(&format!("sqlite:///{}", db.display()))
         .await
         .unwrap();
-    assert_eq!(response.status(), 201, "token creation failed");
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["token"].as_str().unwrap().to_owned()
+    store
+        .create_api_token(hubauth_store::NewApiToken {
+            hash,
+            prefix: token[..4].to_owned(),
+            user: LOGIN_USER.to_owned(),
+            note: "bench".to_owned(),
+            scopes: vec!["inherit".to_owned()],
+            created: 0,
+            expires: None,
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    token
+}
+
+/// A random number (the bench's token values).
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(std::process::id().into());
+    (u128::from(hasher.finish()) << 64) | u128::from(hasher.finish().rotate_left(17))
 }
