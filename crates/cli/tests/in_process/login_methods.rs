@@ -125,6 +125,11 @@ allowed_users = ["dan", "ada", "grace"]
 "#;
 
 async fn site(extra: &str) -> Site {
+    site_with(extra, "").await
+}
+
+/// [`site`] with `staff_extra` in the staff method's table.
+async fn site_with(extra: &str, staff_extra: &str) -> Site {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let staff = idp(&origin, "staff", staff_users()).await;
@@ -150,6 +155,10 @@ async fn site(extra: &str) -> Site {
         .replace(
             "enable_auth_state = true\n",
             &format!("enable_auth_state = true\n{extra}"),
+        )
+        .replace(
+            "label = \"Company SSO\"\n",
+            &format!("label = \"Company SSO\"\n{staff_extra}"),
         )
         + github_method.as_str();
     let key = hubauth_store::CryptKeeper::generate_key();
@@ -573,6 +582,37 @@ async fn logout_ends_the_session_at_the_provider_of_the_users_method() {
     assert!(!target.contains(site.partners.issuer()), "{target}");
     assert!(!target.contains(site.staff.issuer()), "{target}");
     assert_eq!(home(&c, &site.hub).await.0, 302);
+}
+
+#[tokio::test]
+async fn auto_login_goes_to_the_default_method_with_next() {
+    let site = site_with("auto_login = true\n", "default = true\n").await;
+    let c = client();
+    let page = c
+        .get(format!(
+            "{}login?next=%2Fhub%2Fhome%3Fx%3D1",
+            site.hub.hub_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 302);
+    assert_eq!(
+        location(&page),
+        "/hub/staff/oauth_login?next=%2Fhub%2Fhome%3Fx%3D1"
+    );
+    // The unnamed login path is the default method's too.
+    site.staff.set_auto_approve(Some("ada".to_owned())).unwrap();
+    let start = c
+        .get(format!("{}oauth_login", site.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302);
+    let at_idp = c.get(location(&start)).send().await.unwrap();
+    let back = c.get(location(&at_idp)).send().await.unwrap();
+    assert_eq!(back.status(), 303);
+    assert_eq!(who(&c, &site).await.0.as_deref(), Some("ada"));
 }
 
 #[tokio::test]
