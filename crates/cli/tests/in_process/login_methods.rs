@@ -60,6 +60,13 @@ fn partner_users() -> Vec<DevUser> {
             .claim("email", "grace@example.org")
             .claim("email_verified", false),
     );
+    // ...and someone whose provider says "true" as text, not as the boolean.
+    users.push(
+        DevUser::new("trudy", "pw")
+            .claim("preferred_username", "trudy")
+            .claim("email", "grace@example.org")
+            .claim("email_verified", "true"),
+    );
     users
 }
 
@@ -111,7 +118,7 @@ username_claim = "preferred_username"
 scope = ["openid", "profile", "email", "groups"]
 manage_groups = true
 oidc_logout = true
-allowed_users = ["partner-ada", "partner-bob", "partner-eve", "partner-grace", "partner-mallory"]
+allowed_users = ["partner-ada", "partner-bob", "partner-eve", "partner-grace", "partner-mallory", "partner-trudy"]
 admin_users = ["partner-bob"]
 
 [[Hub.logins]]
@@ -411,6 +418,9 @@ async fn a_linking_rule_joins_two_methods_only_on_a_verified_email() {
     let c = client();
     oauth_login(&c, &site, "partners", "mallory", None).await;
     assert_eq!(who(&c, &site).await.0.as_deref(), Some("partner-mallory"));
+    let c = client();
+    oauth_login(&c, &site, "partners", "trudy", None).await;
+    assert_eq!(who(&c, &site).await.0.as_deref(), Some("partner-trudy"));
     // And grace can still come back through the staff realm, keeping the partner group.
     let c = client();
     oauth_login(&c, &site, "staff", "grace", None).await;
@@ -537,11 +547,16 @@ async fn a_login_started_at_one_method_cannot_finish_at_another() {
             .contains("OAuth state mismatch")
     );
     assert_eq!(home(&c, &site.hub).await.0, 302);
-    // Unknown method names are simply not pages.
+    // Unknown, differently written or encoded method names are simply not pages.
     for path in [
         "nosuch/oauth_login",
         "nosuch/oauth_callback",
         "nosuch/login",
+        "STAFF/oauth_login",
+        "staff%2F/oauth_login",
+        "staff%00/oauth_login",
+        "staff./oauth_login",
+        "api/oauth_login",
     ] {
         let answer = c
             .get(format!("{}{path}", site.hub.hub_url))
@@ -550,6 +565,14 @@ async fn a_login_started_at_one_method_cannot_finish_at_another() {
             .unwrap();
         assert_eq!(answer.status(), 404, "{path}");
     }
+    // A percent-encoded unreserved letter is the same name (RFC 3986 6.2.2.2): staff's.
+    let same = c
+        .get(format!("{}%73taff/oauth_login", site.hub.hub_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 302);
+    assert!(location(&same).starts_with(site.staff.issuer()));
     // The unnamed form path takes no form on a hub with several methods.
     let answer = c
         .post(format!("{}login", site.hub.hub_url))
