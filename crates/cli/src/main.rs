@@ -386,8 +386,24 @@ fn import_db(
     }
     let shown_target = hubauth_cli::redact_url(&hub.db_url);
     let shown_source = hubauth_cli::redact_url(from);
+    // A dry run writes nothing: when hubauth's SQLite file does not exist yet, the plan
+    // is made against an empty in-memory database instead of creating the file.
+    let missing_file = match hubauth_store::parse_database_url(&hub.db_url) {
+        Ok(hubauth_store::DatabaseLocation::SqliteFile(path)) => (!path.exists()).then_some(path),
+        _ => None,
+    };
+    let target = match &missing_file {
+        Some(path) if options.dry_run => {
+            println!(
+                "hubauth's database {} does not exist yet: planning against an empty one",
+                path.display()
+            );
+            "sqlite::memory:"
+        }
+        _ => hub.db_url.as_str(),
+    };
     runtime()?.block_on(async {
-        let store = hubauth_store::open(&hub.db_url)
+        let store = hubauth_store::open(target)
             .await
             .with_context(|| format!("opening hubauth's database {shown_target}"))?;
         let result = hubauth_jhimport::import_database(from, store.as_ref(), &options).await;

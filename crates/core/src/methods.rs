@@ -300,9 +300,13 @@ impl Authenticator for HubWide {
     }
 
     fn startup_warnings(&self) -> Vec<String> {
-        let mut warnings = self.rules.startup_warnings("Authenticator");
-        // "No allow config" from [Authenticator] alone says nothing when methods allow.
-        warnings.retain(|warning| !warning.contains("No allow config"));
+        // Whether anyone may log in is each method's question (their warnings follow):
+        // [Authenticator]'s allow rules alone say nothing on a hub with several methods.
+        let mut warnings: Vec<String> = self
+            .rules
+            .allowed_users_warning("Authenticator")
+            .into_iter()
+            .collect();
         for method in &self.methods {
             for warning in method.authenticator.startup_warnings() {
                 warnings.push(format!("login method {:?}: {warning}", method.name));

@@ -225,29 +225,42 @@ impl Rules {
     /// Start-up warnings about the base options (upstream's `check_allow_config` and the
     /// `allowed_users` one-character check).
     pub fn startup_warnings(&self, class_name: &str) -> Vec<String> {
-        let mut warnings = Vec::new();
-        if !self.config.any_allow_config() {
-            warnings.push(format!(
+        let mut warnings: Vec<String> = self
+            .no_allow_config_warning(class_name)
+            .into_iter()
+            .collect();
+        warnings.extend(self.allowed_users_warning(class_name));
+        warnings
+    }
+
+    /// Upstream's `check_allow_config` warning, when no allow rule is configured.
+    pub fn no_allow_config_warning(&self, class_name: &str) -> Option<String> {
+        (!self.config.any_allow_config()).then(|| {
+            format!(
                 "No allow config found, it's possible that nobody can login to your hub! \
                  You can set {class_name}.allow_all = true to allow any user who can login \
                  to access the hub, or use {class_name}.allowed_users (or another allow \
                  rule) to list who may. If you have another way of allowing users, set \
                  {class_name}.any_allow_config = true to silence this warning."
-            ));
-        }
+            )
+        })
+    }
+
+    /// The warning for `allowed_users` entries of one character or less (a string
+    /// written where a list was expected).
+    pub fn allowed_users_warning(&self, class_name: &str) -> Option<String> {
         let short: Vec<&String> = self
             .config
             .allowed_users
             .iter()
             .filter(|name| name.chars().count() <= 1)
             .collect();
-        if !short.is_empty() {
-            warnings.push(format!(
+        (!short.is_empty()).then(|| {
+            format!(
                 "{class_name}.allowed_users has names of one character or less: {short:?}. \
                  Did you write a string where a list of names was expected?"
-            ));
-        }
-        warnings
+            )
+        })
     }
 }
 

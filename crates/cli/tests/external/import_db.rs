@@ -298,6 +298,12 @@ async fn move_into_hubauth(
     assert_eq!(code, 0, "{plan}");
     assert!(plan.contains("would create user alice"), "{plan}");
     assert!(plan.contains("plan (dry run, nothing written)"), "{plan}");
+    if let Ok(hubauth_store::DatabaseLocation::SqliteFile(file)) =
+        hubauth_store::parse_database_url(&db_url)
+    {
+        assert!(plan.contains("does not exist yet"), "{plan}");
+        assert!(!file.exists(), "a dry run created {}", file.display());
+    }
     let (code, done) = import_db(&config, &from, &["--check-auth-state"]).await;
     assert_eq!(code, 0, "{done}");
     assert!(done.contains("created user root"), "{done}");

@@ -565,3 +565,43 @@ fn misspelt_authenticator_class_names_the_key_and_suggests_the_name() {
         assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
     }
 }
+
+/// On a hub with several login methods, whether anyone may log in is each method's
+/// question: `[Authenticator]` alone gets no "No allow config" warning, the method that
+/// allows nobody does, and the hub-wide one-character check still applies.
+#[test]
+fn check_config_warns_per_login_method() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("methods.toml");
+    std::fs::write(
+        &path,
+        "[Hub]\n[[Hub.logins]]\nname = \"local\"\nclass = \"dummy\"\n\
+         options = { allow_all = false }\n\
+         [[Hub.logins]]\nname = \"guests\"\nclass = \"dummy\"\n",
+    )
+    .unwrap();
+    let out = hubauth().arg("check-config").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: login method \"local\": No allow config found"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning: No allow config"), "{stderr}");
+    assert!(!stderr.contains("\"guests\": No allow config"), "{stderr}");
+
+    std::fs::write(
+        &path,
+        "[Hub]\n[[Hub.logins]]\nname = \"local\"\nclass = \"dummy\"\n\
+         [[Hub.logins]]\nname = \"guests\"\nclass = \"dummy\"\n\
+         [Authenticator]\nallowed_users = [\"a\", \"bob\"]\n",
+    )
+    .unwrap();
+    let out = hubauth().arg("check-config").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: Authenticator.allowed_users has names of one character"),
+        "{stderr}"
+    );
+}

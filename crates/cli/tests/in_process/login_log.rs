@@ -213,6 +213,14 @@ async fn login_log_has_one_line_per_login_and_no_secrets() {
         );
     }
 
+    // A hub with one login method names none in its login lines.
+    for line in text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"].get("outcome").is_some())
+    {
+        assert!(line["fields"].get("method").is_none(), "{line}");
+    }
     // Exactly one line per login, each with authenticator, user, outcome and reason.
     let lines = login_lines(&text);
     let summary: Vec<(&str, &str, &str)> = lines

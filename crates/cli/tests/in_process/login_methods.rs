@@ -256,6 +256,7 @@ async fn who(client: &reqwest::Client, site: &Site) -> (Option<String>, bool) {
 
 #[tokio::test]
 async fn every_method_logs_in_from_one_page_and_next_survives() {
+    let log = hubauth_testkit::logs::capture();
     let site = site("").await;
     let page = client()
         .get(format!(
@@ -332,6 +333,27 @@ async fn every_method_logs_in_from_one_page_and_next_survives() {
     let refused = oauth_login(&client(), &site, "github", "bob", None).await;
     assert_eq!(refused.status(), 403, "bob is in no allowed team");
 
+    // The login log names each method.
+    let logged: Vec<(String, String, String)> = log
+        .text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"].get("outcome").is_some())
+        .map(|line| {
+            let field = |name: &str| line["fields"][name].as_str().unwrap_or("").to_owned();
+            (field("method"), field("user"), field("outcome"))
+        })
+        .collect();
+    for line in [
+        ("staff", "ada", "ok"),
+        ("partners", "partner-bob", "ok"),
+        ("local", "dan", "ok"),
+        ("github", "gh-admin", "ok"),
+        ("github", "gh-bob", "not_allowed"),
+    ] {
+        let line = (line.0.to_owned(), line.1.to_owned(), line.2.to_owned());
+        assert!(logged.contains(&line), "{line:?} not in {logged:?}");
+    }
     // The metrics name each method.
     let metrics = scrape_metrics(&site.hub).await;
     for series in [

@@ -130,31 +130,13 @@ impl LoginRecord {
         };
         let label = outcome.label();
         crate::metrics::login(self.authenticator, &self.method, label);
-        if !self.method.is_empty() {
-            if *outcome == LoginOutcome::LoggedIn {
-                tracing::info!(
-                    authenticator = self.authenticator,
-                    method = %self.method,
-                    user = %self.user,
-                    outcome = label,
-                    reason = %outcome.reason(),
-                    "User logged in"
-                );
-            } else {
-                tracing::warn!(
-                    authenticator = self.authenticator,
-                    method = %self.method,
-                    user = %self.user,
-                    outcome = label,
-                    reason = %outcome.reason(),
-                    "Failed login"
-                );
-            }
-            return;
-        }
+        // A hub with one method logs no `method` field at all (an absent Option records
+        // nothing), so its log lines are the same as before methods existed.
+        let method = (!self.method.is_empty()).then(|| tracing::field::display(&self.method));
         if *outcome == LoginOutcome::LoggedIn {
             tracing::info!(
                 authenticator = self.authenticator,
+                method,
                 user = %self.user,
                 outcome = label,
                 reason = %outcome.reason(),
@@ -163,6 +145,7 @@ impl LoginRecord {
         } else {
             tracing::warn!(
                 authenticator = self.authenticator,
+                method,
                 user = %self.user,
                 outcome = label,
                 reason = %outcome.reason(),
