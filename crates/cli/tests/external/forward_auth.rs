@@ -502,9 +502,9 @@ async fn bad_forward_auth_options_fail_at_start_naming_the_key() {
 // ----- real nginx ---------------------------------------------------------------------
 
 /// nginx running in the foreground from a temp dir; killed on drop.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -522,7 +522,7 @@ impl Nginx {
 }
 
 /// The nginx binary, or `None` (and the test's verdict) when it is not installed.
-fn nginx_binary() -> Option<std::path::PathBuf> {
+pub(crate) fn nginx_binary() -> Option<std::path::PathBuf> {
     let mut candidates: Vec<std::path::PathBuf> = std::env::var_os("PATH")
         .map(|path| {
             std::env::split_paths(&path)
@@ -605,6 +605,9 @@ http {{
       proxy_set_header X-Auth-Request-Admin $hubauth_admin;
       proxy_set_header X-Auth-Request-Email "";
       proxy_set_header X-Auth-Request-Access-Token "";
+      # The identity assertion, as the guide's identity assertion section adds it.
+      auth_request_set $hubauth_assertion $upstream_http_x_auth_request_assertion;
+      proxy_set_header X-Auth-Request-Assertion $hubauth_assertion;
       error_page 401 = @login;
       proxy_pass http://{app};
     }}
@@ -628,7 +631,7 @@ http {{
     )
 }
 
-async fn start_nginx(binary: &std::path::Path, hub: &str, app: &str) -> Nginx {
+pub(crate) async fn start_nginx(binary: &std::path::Path, hub: &str, app: &str) -> Nginx {
     start_nginx_with(binary, hub, app, "$host").await
 }
 

@@ -281,3 +281,66 @@ async fn forward_auth_answers_carry_a_cached_assertion_that_pyjwt_verifies() {
     assert_eq!(status, 401, "{body}");
     hub.stop().await;
 }
+
+/// Real nginx copies the forward-auth answer's assertion to the app as the guide says
+/// (`auth_request_set` + `proxy_set_header`), replacing whatever the client sent under
+/// that name; the app verifies it with PyJWT.
+#[tokio::test]
+async fn nginx_hands_the_assertion_to_the_app_and_drops_a_forged_one() {
+    let Some(python) = python() else { return };
+    let Some(binary) = crate::forward_auth::nginx_binary() else {
+        return;
+    };
+    let (hub, app) = hub_and_app(&python, "ES256").await;
+    let hub_addr = hub.origin.trim_start_matches("http://").to_owned();
+    let app_addr = app.url.trim_start_matches("http://").to_owned();
+    let nginx = crate::forward_auth::start_nginx(&binary, &hub_addr, &app_addr).await;
+    let front = format!("http://127.0.0.1:{}", nginx.port);
+
+    // Not logged in: nginx sends the browser to the login page; the forged header never
+    // reaches the app.
+    let stranger = client();
+    let response = stranger
+        .get(format!("{front}/x"))
+        .header(HEADER, "forged.by.client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+
+    let browser = client();
+    assert!(
+        login(&browser, &hub, "ada", "pw", None)
+            .await
+            .status()
+            .is_redirection()
+    );
+    let (status, body) = json(
+        browser
+            .get(format!("{front}/x?y=1"))
+            .header(HEADER, "forged.by.client")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["path"], "/x?y=1");
+    assert_eq!(body["claims"]["sub"], "ada");
+    assert_eq!(body["claims"]["aud"], AUDIENCE);
+    assert_eq!(body["claims"]["groups"], serde_json::json!(["staff"]));
+    assert_eq!(body["claims"]["admin"], true);
+
+    // A route asserting for another audience: the app refuses what nginx hands it.
+    let (status, body) = json(
+        browser
+            .get(format!("{front}/other/x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    drop(nginx);
+    hub.stop().await;
+}
