@@ -189,10 +189,12 @@ impl Hub {
             }
             None => (None, None),
         };
+        let services = self.state.services.clone();
         let served = listener::serve(self.state, router, listener, acceptor, shutdown).await;
         for task in [cleanup, watcher].into_iter().flatten() {
             task.abort();
         }
+        backchannel::Notifier::stop(&services).await;
         served
     }
 }

@@ -45,6 +45,7 @@ use crate::model::{
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{ImportBatch, ImportedApiToken, ImportedUser};
 use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{NewLogoutNotice, QueuedLogoutNotice};
 use crate::model::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
     OAuthGrantState,
@@ -981,6 +982,121 @@ impl Store for EngineStore {
             }
         };
         Ok(rows.into_iter().map(session_record).collect())
+    }
+
+    async fn queue_logout_notices(
+        &self,
+        notices: &[NewLogoutNotice],
+        now: i64,
+        max_queued: u64,
+    ) -> Result<u64, StoreError> {
+        if notices.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.write_tx().await?;
+        let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM logout_outbox")
+            .fetch_one(&mut *tx)
+            .await?;
+        if u64::try_from(queued).unwrap_or(0) >= max_queued {
+            return Ok(0);
+        }
+        for notice in notices {
+            sqlx::query(
+                "INSERT INTO logout_outbox (client_id, user_name, sid, attempts, created) \
+                 VALUES ($1, $2, $3, 0, $4)",
+            )
+            .bind(&notice.client_id)
+            .bind(&notice.user)
+            .bind(&notice.sid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(u64::try_from(notices.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn claim_logout_notices(
+        &self,
+        owner: &str,
+        now: i64,
+        stale_before: i64,
+        limit: u32,
+    ) -> Result<Vec<QueuedLogoutNotice>, StoreError> {
+        // One statement: on PostgreSQL a concurrent claim of the same row waits for this
+        // one and then re-checks the outer condition, which no longer holds.
+        let rows: Vec<(i64, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+            "UPDATE logout_outbox SET claimed_by = $1, claimed_at = $2 \
+             WHERE id IN (SELECT id FROM logout_outbox \
+                 WHERE claimed_by IS NULL OR claimed_at < $3 ORDER BY id LIMIT $4) \
+             AND (claimed_by IS NULL OR claimed_at < $3) \
+             RETURNING id, client_id, user_name, sid, attempts, created",
+        )
+        .bind(owner)
+        .bind(now)
+        .bind(stale_before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed: Vec<QueuedLogoutNotice> = rows
+            .into_iter()
+            .map(
+                |(id, client_id, user, sid, attempts, created)| QueuedLogoutNotice {
+                    id,
+                    notice: NewLogoutNotice {
+                        client_id,
+                        user,
+                        sid,
+                    },
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    created,
+                },
+            )
+            .collect();
+        // RETURNING gives no order; the oldest go first.
+        claimed.sort_by_key(|queued| queued.id);
+        Ok(claimed)
+    }
+
+    async fn record_logout_notice_attempts(
+        &self,
+        id: i64,
+        owner: &str,
+        attempts: u32,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE logout_outbox SET attempts = $1 WHERE id = $2 AND claimed_by = $3")
+                .bind(i64::from(attempts))
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_logout_notice(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM logout_outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn release_logout_notices(&self, owner: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE logout_outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = $1",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn count_logout_notices(&self) -> Result<u64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM logout_outbox")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn record_logout_token(

@@ -35,6 +35,7 @@ pub use crate::model::{
 pub use crate::model::{AuthStateSwap, StoredAuthState};
 pub use crate::model::{ImportBatch, ImportedApiToken, ImportedUser};
 pub use crate::model::{LoginStateRecord, NewLoginState};
+pub use crate::model::{NewLogoutNotice, QueuedLogoutNotice};
 pub use crate::model::{
     NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantKind, OAuthGrantRecord,
     OAuthGrantState,

@@ -720,3 +720,28 @@ pub struct ProviderSessionQuery<'a> {
     /// `sid`, when the token has one.
     pub sid: Option<&'a str>,
 }
+
+/// A back-channel logout notice to queue: tell service `client_id` that `user`'s session
+/// `sid` (or, with `None`, every session of the user) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogoutNotice {
+    /// The service's OAuth client id.
+    pub client_id: String,
+    /// The user (the logout token's `sub`).
+    pub user: String,
+    /// The ended hub session's `sid`; `None` when every session of the user ended.
+    pub sid: Option<String>,
+}
+
+/// A queued back-channel logout notice, as claimed by a process that will send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedLogoutNotice {
+    /// The row's id (to record attempts and to delete it).
+    pub id: i64,
+    /// What to send.
+    pub notice: NewLogoutNotice,
+    /// Attempts made so far, by any process.
+    pub attempts: u32,
+    /// When it was queued (unix seconds).
+    pub created: i64,
+}

@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::model::{AuthStateSwap, StoredAuthState};
 use crate::model::{LoginStateRecord, NewLoginState};
+use crate::model::{NewLogoutNotice, QueuedLogoutNotice};
 use crate::model::{NewOAuthGrant, OAuthExchange, OAuthExchangeOutcome, OAuthGrantRecord};
 use crate::model::{PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner};
 use crate::model::{ProviderSessionLink, ProviderSessionQuery};
@@ -177,6 +178,47 @@ pub trait Store: Send + Sync {
         expires: i64,
         now: i64,
     ) -> Result<bool, StoreError>;
+
+    // ----- back-channel logout outbox -----
+
+    /// Queues `notices` at `now` unless the outbox already holds `max_queued` or more;
+    /// returns how many were queued (all or none).
+    async fn queue_logout_notices(
+        &self,
+        notices: &[NewLogoutNotice],
+        now: i64,
+        max_queued: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Claims for `owner` (a process's instance id) up to `limit` notices, oldest first,
+    /// that nobody holds or whose claim was made before `stale_before` (its process is
+    /// presumed gone); no two callers ever get the same row from one claim.
+    async fn claim_logout_notices(
+        &self,
+        owner: &str,
+        now: i64,
+        stale_before: i64,
+        limit: u32,
+    ) -> Result<Vec<QueuedLogoutNotice>, StoreError>;
+
+    /// Records that `attempts` attempts were made on notice `id`, while `owner` holds it;
+    /// false when it no longer does (the row was taken over or is gone).
+    async fn record_logout_notice_attempts(
+        &self,
+        id: i64,
+        owner: &str,
+        attempts: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes notice `id` (delivered, or given up).
+    async fn delete_logout_notice(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Gives back every notice `owner` holds (a process stopping), so another process
+    /// sends them at once; returns how many.
+    async fn release_logout_notices(&self, owner: &str) -> Result<u64, StoreError>;
+
+    /// How many notices are queued, claimed or not.
+    async fn count_logout_notices(&self) -> Result<u64, StoreError>;
 
     // ----- API tokens -----
 

@@ -588,6 +588,43 @@ async fn services_are_told_when_a_user_is_blocked_and_the_hub_restarts() {
     hub.stop().await;
 }
 
+/// A notice not yet delivered when the hub stops is in the database's outbox: the next
+/// start sends it (the attempts already made count), and nothing stays queued after.
+#[tokio::test]
+async fn a_logout_notice_outlives_a_restart_of_the_hub() {
+    // The service answers 503 twice: once before the restart, once after.
+    let recorder = recorder(2).await;
+    let (hub, _clock) = provider_hub(&recorder).await;
+    let (browser, id_claims) = service_login(&hub, "ada", "service-app").await;
+    let response = logout(&browser, &hub).await;
+    assert!(response.status().is_success() || response.status().is_redirection());
+    recorder.wait_for(1).await;
+    let dir = hub.stop().await;
+    assert_eq!(
+        recorder.tokens().len(),
+        1,
+        "a stopped hub sends nothing more"
+    );
+
+    let (hub, _clock) = provider_hub_in(&recorder, dir, "").await;
+    let tokens = recorder.wait_for(3).await;
+    let claims = verify_with_jwks(&hub, &tokens[2], "service-app", "logout+jwt").await;
+    assert_eq!(claims["sub"], "ada");
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    let mut queued = 1;
+    for _ in 0..100 {
+        queued = hub.store().count_logout_notices().await.unwrap();
+        if queued == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(queued, 0, "a delivered notice leaves the outbox");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(recorder.tokens().len(), 3, "nothing more once delivered");
+    hub.stop().await;
+}
+
 /// Two replicas sharing a PostgreSQL database: a logout token posted to one ends the
 /// session on the other (within its session_cache_ttl), and the same token is a replay
 /// at the other.

@@ -8,14 +8,15 @@
 //!   names end as a logout would.
 //! - As a provider ([`notify`]): when a hub session ends, the services registered with a
 //!   `backchannel_logout_uri` that were issued tokens in it receive a logout token signed
-//!   with the hub's provider key, from a bounded queue with retries, never holding up the
-//!   request that ended the session.
+//!   with the hub's provider key, from an outbox in the database (it outlives restarts
+//!   and any replica sends) with retries, never holding up the request that ended the
+//!   session.
 
 mod notify;
 mod receive;
 
 pub use notify::{
-    LogoutNotice, NOTIFY_ATTEMPTS, NOTIFY_QUEUE, NOTIFY_TIMEOUT, Notifier, logout_token_claims,
+    CLAIM_LEASE, NOTIFY_ATTEMPTS, NOTIFY_QUEUE, NOTIFY_TIMEOUT, Notifier, logout_token_claims,
     services_to_tell, session_ending, session_sid, tell,
 };
 pub use receive::{BackchannelError, receive_logout_token, remember_provider_session};

@@ -293,7 +293,7 @@ impl<'a> Sessions<'a> {
         }
         crate::metrics::sessions_ended(reason.label(), ended);
         self.forget_refreshed(user);
-        crate::backchannel::tell(hub, user, session_hash, to_tell, ended);
+        crate::backchannel::tell(hub, user, session_hash, to_tell, ended).await;
         crate::provider::revoke_session_tokens(hub, user, session_hash).await?;
         let authenticator = hub.authenticator_of(user).await?;
         if let Err(err) = authenticator.session_ended(user).await {

@@ -4,8 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+
 use hubauth_store::{
-    AuthStateUpdate, LoginUpdate, NewSession, ProviderSessionLink, ProviderSessionQuery, Store,
+    AuthStateUpdate, LoginUpdate, NewLogoutNotice, NewSession, ProviderSessionLink,
+    ProviderSessionQuery, Store,
 };
 
 fn link(issuer: &str, subject: &str, sid: Option<&str>) -> ProviderSessionLink {
@@ -157,5 +160,149 @@ pub(super) async fn contract_provider_sessions_and_logout_tokens(store: &dyn Sto
 
     for user in ["bcl-alice", "bcl-bob"] {
         store.delete_user(user).await.unwrap();
+    }
+}
+
+fn notice(client: &str, user: &str, sid: Option<&str>) -> NewLogoutNotice {
+    NewLogoutNotice {
+        client_id: client.to_owned(),
+        user: user.to_owned(),
+        sid: sid.map(str::to_owned),
+    }
+}
+
+/// The outbox of logout notices: queued up to a bound, claimed by one process at a time,
+/// attempts remembered, taken over when a claim is stale, released, deleted.
+pub(super) async fn contract_logout_outbox(store: &dyn Store) {
+    assert_eq!(store.count_logout_notices().await.unwrap(), 0);
+    assert_eq!(store.queue_logout_notices(&[], 100, 10).await.unwrap(), 0);
+    let first = [
+        notice("app", "ada", Some("sid-1")),
+        notice("other", "ada", Some("sid-1")),
+    ];
+    assert_eq!(
+        store.queue_logout_notices(&first, 100, 10).await.unwrap(),
+        2
+    );
+    // Names and ids of any characters are kept as they are.
+    let odd = [notice("app", "b\u{f6}b 'x\"; --", None)];
+    assert_eq!(store.queue_logout_notices(&odd, 101, 10).await.unwrap(), 1);
+    // Full: nothing of a batch that does not fit goes in.
+    assert_eq!(
+        store
+            .queue_logout_notices(&[notice("app", "x", None)], 102, 3)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.count_logout_notices().await.unwrap(), 3);
+
+    // Oldest first, at most `limit`, each once.
+    let claimed = store.claim_logout_notices("p1", 200, 80, 2).await.unwrap();
+    let got: Vec<&NewLogoutNotice> = claimed.iter().map(|q| &q.notice).collect();
+    assert_eq!(got, vec![&first[0], &first[1]]);
+    assert!(claimed.iter().all(|q| q.attempts == 0 && q.created == 100));
+    let rest = store.claim_logout_notices("p2", 200, 80, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].notice, odd[0]);
+    assert_eq!(rest[0].created, 101);
+    assert!(
+        store
+            .claim_logout_notices("p2", 200, 80, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "everything is held"
+    );
+
+    // Attempts are recorded by the holder only.
+    let a = claimed[0].id;
+    assert!(
+        store
+            .record_logout_notice_attempts(a, "p1", 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_logout_notice_attempts(a, "p2", 9)
+            .await
+            .unwrap()
+    );
+
+    // p1 stops: its notices are free again, attempts kept.
+    assert_eq!(store.release_logout_notices("p1").await.unwrap(), 2);
+    let taken = store
+        .claim_logout_notices("p3", 300, 150, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    assert_eq!(taken[0].id, a);
+    assert_eq!(taken[0].attempts, 2);
+    // A claim older than `stale_before` is taken over (its process is presumed gone):
+    // p2's from time 200 at 250, not p3's from 300.
+    let over = store
+        .claim_logout_notices("p4", 400, 250, 10)
+        .await
+        .unwrap();
+    assert_eq!(over.len(), 1);
+    assert_eq!(over[0].notice, odd[0]);
+    assert!(
+        !store
+            .record_logout_notice_attempts(over[0].id, "p2", 1)
+            .await
+            .unwrap()
+    );
+
+    for queued in taken.iter().chain(&over) {
+        store.delete_logout_notice(queued.id).await.unwrap();
+    }
+    // Deleting twice is not an error.
+    store.delete_logout_notice(a).await.unwrap();
+    assert_eq!(store.count_logout_notices().await.unwrap(), 0);
+    assert_eq!(store.release_logout_notices("p3").await.unwrap(), 0);
+}
+
+/// Processes claiming from one outbox at the same time (replicas on one database) never
+/// get the same notice twice, and between them get every one.
+pub(super) async fn concurrent_outbox_claims_are_disjoint(
+    one: &Arc<dyn Store>,
+    two: &Arc<dyn Store>,
+) {
+    let notices: Vec<NewLogoutNotice> = (0..40)
+        .map(|i| notice("app", &format!("racer-{i}"), None))
+        .collect();
+    assert_eq!(
+        one.queue_logout_notices(&notices, 10, 1000).await.unwrap(),
+        40
+    );
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = Arc::clone(if i % 2 == 0 { one } else { two });
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store
+                    .claim_logout_notices(&format!("proc-{i}"), 20, 0, 3)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.into_iter().map(|q| q.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_unstable();
+    let count = all.len();
+    all.dedup();
+    assert_eq!(all.len(), count, "a notice was claimed twice");
+    assert_eq!(count, 40);
+    for id in all {
+        one.delete_logout_notice(id).await.unwrap();
     }
 }

@@ -107,6 +107,7 @@ async fn run_contract(store: &dyn Store) {
     contract_expired_rows(store).await;
     contract_imports_and_jupyterhub_tokens(store).await;
     super::backchannel::contract_provider_sessions_and_logout_tokens(store).await;
+    super::backchannel::contract_logout_outbox(store).await;
 }
 
 /// What the periodic clean-up reads and deletes.
@@ -852,6 +853,7 @@ fn store_is_object_safe_send_and_sync() {
 async fn concurrent_logins_are_serialized() {
     let (_dir, store) = file_store().await;
     concurrent_logins_create_once(&store, &store).await;
+    super::backchannel::concurrent_outbox_claims_are_disjoint(&store, &store).await;
 }
 
 /// Eight logins of one new user race, alternating between two stores on the
@@ -1719,6 +1721,7 @@ async fn postgres_passes_the_store_contract() {
         let replica = hubauth_store::open(&url).await.unwrap();
         assert!(replica.get_user("alice").await.unwrap().is_some());
         concurrent_logins_create_once(&store, &replica).await;
+        super::backchannel::concurrent_outbox_claims_are_disjoint(&store, &replica).await;
         store.close().await;
         replica.close().await;
         assert!(matches!(
