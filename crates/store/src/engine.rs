@@ -1023,6 +1023,17 @@ impl Store for EngineStore {
         stale_before: i64,
         limit: u32,
     ) -> Result<Vec<QueuedLogoutNotice>, StoreError> {
+        // The worker asks every few seconds: a read first, so that an empty outbox (the
+        // usual case) costs no write lock.
+        let waiting: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM logout_outbox WHERE claimed_by IS NULL OR claimed_at < $1 LIMIT 1",
+        )
+        .bind(stale_before)
+        .fetch_optional(&self.pool)
+        .await?;
+        if waiting.is_none() {
+            return Ok(Vec::new());
+        }
         // One statement: on PostgreSQL a concurrent claim of the same row waits for this
         // one and then re-checks the outer condition, which no longer holds.
         let rows: Vec<(i64, String, String, Option<String>, i64, i64)> = sqlx::query_as(
