@@ -588,6 +588,61 @@ async fn services_are_told_when_a_user_is_blocked_and_the_hub_restarts() {
     hub.stop().await;
 }
 
+/// A service that does not answer holds a notice up for the attempt's timeout only; the
+/// next attempt delivers it.
+#[tokio::test]
+async fn a_service_that_hangs_is_given_up_on_after_the_timeout_and_tried_again() {
+    use axum::routing::post;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = received.clone();
+    let app = axum::Router::new().route(
+        "/bcl",
+        post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let first = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(String::from_utf8_lossy(&body).into_owned());
+                    seen.len() == 1
+                };
+                if first {
+                    // Longer than the hub waits.
+                    tokio::time::sleep(hubauth_server::backchannel::NOTIFY_TIMEOUT * 4).await;
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/bcl", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let recorder = Recorder { url, received };
+
+    let (hub, _clock) = provider_hub(&recorder).await;
+    let (browser, id_claims) = service_login(&hub, "ada", "service-app").await;
+    let started = std::time::Instant::now();
+    let response = logout(&browser, &hub).await;
+    assert!(response.status().is_success() || response.status().is_redirection());
+    assert!(
+        started.elapsed() < hubauth_server::backchannel::NOTIFY_TIMEOUT * 3,
+        "the logout does not wait for the service (it hangs for four timeouts)"
+    );
+    recorder.wait_for(1).await;
+    // The second attempt comes after the first one's timeout (5 s) and a pause.
+    let mut tokens = Vec::new();
+    for _ in 0..300 {
+        tokens = recorder.tokens();
+        if tokens.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(tokens.len(), 2, "one timed-out attempt, one delivered");
+    let claims = verify_with_jwks(&hub, &tokens[1], "service-app", "logout+jwt").await;
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    hub.stop().await;
+}
+
 /// A notice not yet delivered when the hub stops is in the database's outbox: the next
 /// start sends it (the attempts already made count), and nothing stays queued after.
 #[tokio::test]
