@@ -31,9 +31,9 @@
 //!   code-exchange response it registers for tests has a Transfer token at the top
 //!   level; globus-sdk-javascript's `TokenResponse` is any token plus `other_tokens`).
 //!   With `openid` granted the response carries an `id_token` at the top level (Globus's
-//!   "only included if your client requests the openid scope"), signed RS256 with the
-//!   framework's [`RsaSigner`] (Globus itself advertises RS512), issued by the mock's
-//!   origin where Globus says `https://auth.globus.org`, with `at_hash` of the Auth token
+//!   "only included if your client requests the openid scope"), signed RS512 as Globus
+//!   advertises (the framework's [`RsaSigner`] key), issued by the mock's origin where
+//!   Globus says `https://auth.globus.org`, with `at_hash` (SHA-512) of the Auth token
 //!   and the identity claims the scopes allow. A refresh grant answers with the refreshed
 //!   token only (and an empty `other_tokens`), as Globus does.
 //! - `GET /v2/oauth2/userinfo` (with the Auth token only): `sub`, and with `profile`
@@ -49,7 +49,7 @@
 //!   `BasicAuthorizer`); form `token=...`; answers `{"active": false}`. Every revoked
 //!   token is recorded ([`MockHandle::revoked`]).
 //! - `GET /.well-known/openid-configuration` and `GET /jwk.json`: the discovery document
-//!   (with this mock's origin and RS256) and the key the ID tokens are signed with.
+//!   (with this mock's origin and RS512) and the key the ID tokens are signed with.
 //! - `GET /v2/groups/my_groups` (with the Groups token only): the groups of the user, each
 //!   with `id`, `name`, `description`, `group_type`, `enforce_session`, `my_memberships`.
 //!
@@ -79,7 +79,7 @@ use hubauth_devidp::DevIdpError;
 use hubauth_devidp::mock::{
     AuthorizeRequest, BasicEncoding, Client, CodeError, CodeGrant, Grants, Methods, Mock,
     MockServer, MockServerOptions, Personality, RsaSigner, bearer_token, html, random_token,
-    redeem_code, s256,
+    redeem_code,
 };
 use serde_json::{Value, json};
 
@@ -778,9 +778,9 @@ async fn token(
                 }
                 let claims = Value::Object(claims);
                 let signed = if state.forge_id_tokens {
-                    signer.forge(&claims)
+                    signer.forge_rs512(&claims)
                 } else {
-                    signer.sign(&claims)
+                    signer.sign_rs512(&claims)
                 };
                 match signed {
                     Ok(id_token) => {
@@ -862,11 +862,12 @@ fn token_order(scopes: &[String], first_scope_on_top: bool) -> Vec<(String, Vec<
 }
 
 /// `at_hash` (OIDC Core 3.1.3.6): the left half of the access token's SHA-256, base64url.
+/// `at_hash` for an RS512-signed ID token: the left half of the SHA-512 digest (OIDC
+/// Core 3.1.3.6: the hash of the token's `alg`).
 fn at_hash(access_token: &str) -> String {
-    let digest = URL_SAFE_NO_PAD
-        .decode(s256(access_token))
-        .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+    use sha2::Digest as _;
+    let digest = sha2::Sha512::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.get(..digest.len() / 2).unwrap_or_default())
 }
 
 /// The claims about `user` that `scopes` allow, as the user info and the ID token carry
@@ -1006,8 +1007,7 @@ async fn my_groups(State(mock): State<Mock<Globus>>, headers: HeaderMap) -> Resp
 
 /// The discovery document, as Globus publishes it at
 /// `https://auth.globus.org/.well-known/openid-configuration`, with this mock's origin as
-/// the issuer and its endpoints, and RS256 (the framework's signer) where Globus lists
-/// RS512.
+/// the issuer and its endpoints.
 async fn discovery(State(mock): State<Mock<Globus>>) -> Response {
     let origin = mock.origin();
     axum::Json(json!({
@@ -1018,7 +1018,7 @@ async fn discovery(State(mock): State<Mock<Globus>>) -> Response {
         "revocation_endpoint": format!("{origin}{REVOKE_PATH}"),
         "jwks_uri": format!("{origin}{JWKS_PATH}"),
         "response_types_supported": ["code", "token", "token id_token", "id_token"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS512"],
         "scopes_supported": ["openid", "email", "profile"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "claims_supported": [
@@ -1033,7 +1033,7 @@ async fn discovery(State(mock): State<Mock<Globus>>) -> Response {
 /// The key the ID tokens are signed with.
 async fn jwks() -> Response {
     match RsaSigner::shared().await {
-        Ok(signer) => axum::Json(json!({"keys": [signer.jwk()]})).into_response(),
+        Ok(signer) => axum::Json(json!({"keys": [signer.jwk_rs512()]})).into_response(),
         Err(err) => oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

@@ -394,6 +394,17 @@ impl RsaKey {
     pub fn verify_jwt(&self, token: &str, issuer: &str) -> Option<Map<String, Value>> {
         self.jose.verify_jwt(token, issuer)
     }
+
+    /// `claims` as a compact JWS signed RS512 (header `{"alg":"RS512","typ":"JWT",
+    /// "kid":...}`), as some providers sign their ID tokens (Globus). The hub's own
+    /// tokens are RS256 or ES256 only.
+    pub fn sign_jwt_rs512<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS512);
+        header.kid = Some(self.jose.kid.clone());
+        header.typ = Some("JWT".to_owned());
+        jsonwebtoken::encode(&header, claims, &self.jose.encoding)
+            .map_err(|err| KeyError::Sign(err.to_string()))
+    }
 }
 
 /// A provider's ID token signing keys, one per algorithm of [`ID_TOKEN_ALGS`]; both are

@@ -1,4 +1,5 @@
-//! RS256 signing for personalities that sign with RSA (as Azure AD does), and unsigned
+//! RS256 (and RS512) signing for personalities that sign with RSA (as Azure AD and Globus
+//! do), and unsigned
 //! JWTs for those whose tokens are unsigned on some channel.
 
 use std::sync::{Arc, OnceLock};
@@ -66,6 +67,35 @@ impl RsaSigner {
     pub fn sign(&self, claims: &Value) -> Result<String, DevIdpError> {
         self.key
             .sign_jwt(claims)
+            .map_err(|err| DevIdpError::Keys(err.to_string()))
+    }
+
+    /// The public key as a JWK for RS512 tokens (`alg` = `RS512`).
+    pub fn jwk_rs512(&self) -> Value {
+        let mut jwk = self.key.public_jwk().clone();
+        if let Some(members) = jwk.as_object_mut() {
+            members.insert("alg".into(), json!("RS512"));
+        }
+        jwk
+    }
+
+    /// `claims` signed with RS512 (for personalities whose provider signs so).
+    ///
+    /// # Errors
+    /// [`DevIdpError::Keys`] when signing fails.
+    pub fn sign_rs512(&self, claims: &Value) -> Result<String, DevIdpError> {
+        self.key
+            .sign_jwt_rs512(claims)
+            .map_err(|err| DevIdpError::Keys(err.to_string()))
+    }
+
+    /// `claims` signed RS512 by the attacker's key under the real key's `kid`.
+    ///
+    /// # Errors
+    /// [`DevIdpError::Keys`] when signing fails.
+    pub fn forge_rs512(&self, claims: &Value) -> Result<String, DevIdpError> {
+        self.forger
+            .sign_jwt_rs512(claims)
             .map_err(|err| DevIdpError::Keys(err.to_string()))
     }
 
