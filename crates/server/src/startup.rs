@@ -169,7 +169,7 @@ pub async fn reconcile(
         if config.blocked_users.contains(&name) {
             continue;
         }
-        if let Err(err) = authenticator.add_user(&name).await {
+        if let Err(err) = add_stored_user(authenticator, store, &name).await? {
             if config.delete_invalid_users {
                 tracing::warn!(user = %name, error = %err, "deleting invalid user");
                 store.delete_user(&name).await?;
@@ -195,6 +195,34 @@ pub async fn reconcile(
     }
     report.expired_sessions = store.delete_expired_sessions(now).await?;
     Ok(report)
+}
+
+/// `add_user` for a stored user at start: the authenticator's; on a hub with several
+/// login methods, also the full `add_user` of each method that has logged the user in
+/// (so that a `Local...` method re-creates its users' system accounts, as upstream's
+/// `LocalAuthenticator` does at start, and no other method's users get one). The outer
+/// `Result` is the database's, the inner the authenticator's verdict.
+async fn add_stored_user(
+    authenticator: &dyn Authenticator,
+    store: &dyn Store,
+    name: &str,
+) -> Result<Result<(), hubauth_core::AuthError>, StartError> {
+    if let Err(err) = authenticator.add_user(name).await {
+        return Ok(Err(err));
+    }
+    let Some(methods) = authenticator.login_methods() else {
+        return Ok(Ok(()));
+    };
+    let owners = store.login_methods_of(name).await?;
+    for method in methods
+        .iter()
+        .filter(|method| owners.contains(&method.name))
+    {
+        if let Err(err) = method.authenticator.add_user(name).await {
+            return Ok(Err(err));
+        }
+    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
@@ -266,5 +294,91 @@ mod tests {
         assert_eq!(created, ["sue", "bob"]);
         assert!(store.get_user("sue").await.unwrap().unwrap().admin);
         assert!(!store.get_user("bob").await.unwrap().unwrap().admin);
+    }
+
+    /// A method's authenticator that records its `add_user` calls.
+    struct Recording {
+        inner: hubauth_core::DummyAuthenticator,
+        added: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Recording {
+        fn new() -> std::sync::Arc<Recording> {
+            let config = hubauth_core::AuthenticatorConfig {
+                allow_all: true,
+                ..hubauth_core::AuthenticatorConfig::default()
+            };
+            std::sync::Arc::new(Recording {
+                inner: hubauth_core::DummyAuthenticator::new(config, Default::default()),
+                added: std::sync::Mutex::new(Vec::new()),
+            })
+        }
+
+        fn added(&self) -> Vec<String> {
+            self.added.lock().unwrap().clone()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Authenticator for Recording {
+        fn class_name(&self) -> &'static str {
+            "Recording"
+        }
+        fn rules(&self) -> &hubauth_core::Rules {
+            self.inner.rules()
+        }
+        fn kind(&self) -> hubauth_core::LoginKind {
+            self.inner.kind()
+        }
+        async fn authenticate(
+            &self,
+            ctx: &hubauth_core::RequestContext,
+            data: &hubauth_core::LoginData,
+        ) -> Result<Option<hubauth_core::AuthModel>, hubauth_core::AuthError> {
+            self.inner.authenticate(ctx, data).await
+        }
+        async fn add_user(&self, name: &str) -> Result<(), hubauth_core::AuthError> {
+            self.added.lock().unwrap().push(name.to_owned());
+            self.inner.add_user(name).await
+        }
+    }
+
+    fn method(name: &str, authenticator: std::sync::Arc<Recording>) -> hubauth_core::LoginMethod {
+        hubauth_core::LoginMethod {
+            name: name.to_owned(),
+            label: name.to_owned(),
+            default: false,
+            username_prefix: String::new(),
+            link_by: None,
+            authenticator,
+        }
+    }
+
+    /// At start, each stored user goes through the full `add_user` of the methods that
+    /// logged it in only (a `Local...` method makes system accounts for its own users,
+    /// never for another method's).
+    #[tokio::test]
+    async fn stored_users_are_added_to_the_methods_that_logged_them_in() {
+        let store = store().await;
+        for (name, methods) in [
+            ("ada", &["local"][..]),
+            ("bob", &["sso"][..]),
+            ("cy", &["local", "sso"][..]),
+            ("dee", &[][..]),
+        ] {
+            store.ensure_user(name, None, 1).await.unwrap();
+            for method in methods {
+                store.record_login_method(name, method, None).await.unwrap();
+            }
+        }
+        let (local, sso) = (Recording::new(), Recording::new());
+        let hub = hubauth_core::HubWide::new(
+            hubauth_core::AuthenticatorConfig::default(),
+            vec![method("local", local.clone()), method("sso", sso.clone())],
+        );
+        let report = reconcile(&hub, &store, 10).await.unwrap();
+        assert!(report.invalid_kept.is_empty() && report.deleted.is_empty());
+        assert_eq!(local.added(), ["ada", "cy"]);
+        assert_eq!(sso.added(), ["bob", "cy"]);
     }
 }
