@@ -283,6 +283,12 @@ struct Recorder {
 }
 
 async fn recorder(failures: usize) -> Recorder {
+    recorder_with(failures, 0).await
+}
+
+/// [`recorder`] that first hangs (answers nothing for four of the hub's timeouts) on
+/// `hangs` posts, then fails `failures`.
+async fn recorder_with(failures: usize, hangs: usize) -> Recorder {
     use axum::routing::post;
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let seen = received.clone();
@@ -291,9 +297,15 @@ async fn recorder(failures: usize) -> Recorder {
         post(move |body: axum::body::Bytes| {
             let seen = seen.clone();
             async move {
-                let mut seen = seen.lock().unwrap();
-                seen.push(String::from_utf8_lossy(&body).into_owned());
-                if seen.len() <= failures {
+                let count = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(String::from_utf8_lossy(&body).into_owned());
+                    seen.len()
+                };
+                if count <= hangs {
+                    tokio::time::sleep(hubauth_server::backchannel::NOTIFY_TIMEOUT * 4).await;
+                }
+                if count <= hangs + failures {
                     axum::http::StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     axum::http::StatusCode::OK
@@ -592,31 +604,7 @@ async fn services_are_told_when_a_user_is_blocked_and_the_hub_restarts() {
 /// next attempt delivers it.
 #[tokio::test]
 async fn a_service_that_hangs_is_given_up_on_after_the_timeout_and_tried_again() {
-    use axum::routing::post;
-    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let seen = received.clone();
-    let app = axum::Router::new().route(
-        "/bcl",
-        post(move |body: axum::body::Bytes| {
-            let seen = seen.clone();
-            async move {
-                let first = {
-                    let mut seen = seen.lock().unwrap();
-                    seen.push(String::from_utf8_lossy(&body).into_owned());
-                    seen.len() == 1
-                };
-                if first {
-                    // Longer than the hub waits.
-                    tokio::time::sleep(hubauth_server::backchannel::NOTIFY_TIMEOUT * 4).await;
-                }
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/bcl", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let recorder = Recorder { url, received };
+    let recorder = recorder_with(0, 1).await;
 
     let (hub, _clock) = provider_hub(&recorder).await;
     let (browser, id_claims) = service_login(&hub, "ada", "service-app").await;
