@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 /// The PostgreSQL notification channel hubauth's cache events travel on.
 pub const CACHE_CHANNEL: &str = "hubauth_cache";
 
-/// The `application_name` of the connection that listens for cache events (to tell it
-/// apart in `pg_stat_activity`).
+/// The `application_name` of the connection that listens for cache events is this, a
+/// space and the process id (to tell it apart in `pg_stat_activity`).
 pub const LISTENER_APPLICATION_NAME: &str = "hubauth cache listener";
 
 /// PostgreSQL refuses notification payloads of 8000 bytes or more; an event that would not
@@ -159,7 +159,8 @@ impl Drop for CacheEvents {
 /// Starts listening on [`CACHE_CHANNEL`] with a connection of its own, reconnecting
 /// whenever it fails; skips the announcements of the process `own`.
 pub(crate) fn listen(options: &PgConnectOptions, own: Arc<str>) -> CacheEvents {
-    let options = options.clone().application_name(LISTENER_APPLICATION_NAME);
+    let name = format!("{LISTENER_APPLICATION_NAME} {}", std::process::id());
+    let options = options.clone().application_name(&name);
     let (sender, receiver) = mpsc::channel(QUEUE);
     let task = tokio::spawn(run(options, own, sender));
     CacheEvents { receiver, task }

@@ -390,14 +390,14 @@ async fn logout_on_this_hub_denies_at_once_despite_the_session_cache() {
         Some("false")
     );
     hub.store().set_admin("bob", true).await.unwrap();
-    hub.hub.state().sessions_changed("bob");
+    hub.hub.state().sessions_changed("bob").await;
     let response = bob.get(check_url(&hub)).send().await.unwrap();
     assert_eq!(
         header(&response, "x-auth-request-admin").as_deref(),
         Some("true")
     );
     hub.store().delete_user("bob").await.unwrap();
-    hub.hub.state().sessions_changed("bob");
+    hub.hub.state().sessions_changed("bob").await;
     let response = bob.get(check_url(&hub)).send().await.unwrap();
     assert_eq!(response.status(), 401);
 }

@@ -41,7 +41,7 @@ const MARGIN: Duration = Duration::from_secs(10);
 
 /// A client without a cookie jar: the session cookie is sent by hand, so a logout's
 /// `Set-Cookie` cannot hide whether the server still accepts the old session.
-fn bare_client() -> reqwest::Client {
+pub(crate) fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -63,7 +63,11 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 
 /// Logs in with the form: GET the login page on `page_hub`, POST it to `post_hub` (the
 /// form token must be valid on every replica). Returns the session cookie's value.
-async fn login_across(page_hub: &HubProcess, post_hub: &HubProcess, user: &str) -> String {
+pub(crate) async fn login_across(
+    page_hub: &HubProcess,
+    post_hub: &HubProcess,
+    user: &str,
+) -> String {
     let c = bare_client();
     let page = c
         .get(format!("{}login", page_hub.hub_url))

@@ -284,9 +284,9 @@ impl<'a> Sessions<'a> {
             // A logout drops only its own session from the cache; the user's other
             // sessions stay valid.
             Some(hash) if reason == EndReason::Logout => {
-                hub.session_cache.invalidate_session(hash);
+                hub.session_ended(hash).await;
             }
-            _ => hub.sessions_changed(user),
+            _ => hub.sessions_changed(user).await,
         }
         if reason == EndReason::Revoked {
             hub.store.set_auth_state(user, None).await?;

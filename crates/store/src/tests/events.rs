@@ -129,7 +129,10 @@ async fn events_travel_between_two_stores_on_postgres_and_survive_a_killed_conne
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE application_name = $1 AND datname = current_database()",
             )
-            .bind(LISTENER_APPLICATION_NAME)
+            .bind(format!(
+                "{LISTENER_APPLICATION_NAME} {}",
+                std::process::id()
+            ))
             .fetch_all(&mut admin)
             .await
             .unwrap();
