@@ -1,8 +1,10 @@
 //! Two `hubauth serve` processes on one PostgreSQL database, as replicas behind a load
 //! balancer: they share the database and the cookie secret file. A session made on one is
 //! valid on the other; a logout or a user deletion on one takes effect on the other within
-//! the documented bound (docs/guide/05-scaling.md): `[Hub] session_cache_ttl`,
-//! read from the option's default (zero if a build has no session cache).
+//! the bound that holds even when notifications are lost (docs/guide/05-scaling.md):
+//! `[Hub] session_cache_ttl`, read from the option's default (zero if a build has no
+//! session cache). That the other replica is told at once, with an hour-long cache, is
+//! `replica_invalidation.rs`.
 //!
 //! Runs when `HUBAUTH_TEST_POSTGRES_URL` is set (`./scripts/test.sh` sets it), each test in
 //! a fresh database; skipped with a note otherwise.
