@@ -80,6 +80,7 @@ impl Services {
     /// it only leaves them to the TTL.
     async fn announce(&self, event: CacheEvent) {
         if let Err(err) = self.store.announce(&event).await {
+            crate::metrics::cache_invalidation("announce_failed");
             tracing::warn!(
                 error = %err,
                 "could not tell the other hub processes to drop cached sessions; they see the change within session_cache_ttl"
@@ -104,11 +105,14 @@ pub(crate) async fn listen(services: Arc<Services>, mut events: CacheEvents) {
     let mut connections: u64 = 0;
     while let Some(event) = events.next().await {
         if event == CacheEvent::Listening {
+            crate::metrics::cache_invalidation("listening");
             connections += 1;
             tracing::info!(
                 connections,
                 "listening for session cache invalidations from other hub processes; cache cleared"
             );
+        } else {
+            crate::metrics::cache_invalidation("received");
         }
         apply(&services.session_cache, &event);
     }

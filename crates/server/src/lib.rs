@@ -187,11 +187,6 @@ impl Hub {
                 std::time::Duration::from_secs(interval),
             ))
         });
-        // Changes other replicas announce (PostgreSQL); SQLite has none.
-        let invalidations =
-            self.state.store.cache_events().map(|events| {
-                tokio::spawn(invalidation::listen(self.state.services.clone(), events))
-            });
         let (acceptor, watcher) = match self.tls {
             Some(cert) => {
                 let acceptor = tls::acceptor(cert.clone()).map_err(std::io::Error::other)?;
@@ -199,6 +194,14 @@ impl Hub {
             }
             None => (None, None),
         };
+        // Changes other replicas announce (PostgreSQL); SQLite has none.
+        let invalidations = self.state.store.cache_events().map(|events| {
+            tokio::spawn(
+                self.state
+                    .metrics
+                    .scope(invalidation::listen(self.state.services.clone(), events)),
+            )
+        });
         let served = listener::serve(self.state, router, listener, acceptor, shutdown).await;
         for task in [cleanup, watcher, invalidations].into_iter().flatten() {
             task.abort();

@@ -103,15 +103,15 @@ async fn listening(hub: &HubProcess, times: usize) {
     }
 }
 
-/// A request to A's REST API as `root`.
+/// A request to `hub`'s REST API (`hub/api/{path}`) with `token`.
 fn api(
-    a: &HubProcess,
+    hub: &HubProcess,
     token: &str,
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
     bare_client()
-        .request(method, format!("{}api/{path}", a.hub_url))
+        .request(method, format!("{}api/{path}", hub.hub_url))
         .header("authorization", format!("token {token}"))
 }
 
@@ -315,6 +315,26 @@ async fn a_change_on_one_replica_is_seen_by_the_next_check_on_the_other_despite_
         .await
         .unwrap();
         until(&b, &erin, "logout on A after B reconnected", denied).await;
+
+        // B's metrics count both connections and what it heard.
+        let metrics = bare_client()
+            .get(format!("{}metrics", b.hub_url))
+            .header("authorization", format!("token {root}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("hubauth_cache_invalidations_total{event=\"listening\"} 2"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("hubauth_cache_invalidations_total{event=\"received\"}"),
+            "{metrics}"
+        );
+        assert!(!metrics.contains("announce_failed"), "{metrics}");
 
         for hub in [&a, &b] {
             assert!(!hub.log().contains("panicked"), "{}", hub.log());
