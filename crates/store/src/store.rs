@@ -45,7 +45,9 @@ pub trait Store: Send + Sync {
 
     /// The events other hub processes announce, from a connection of its own that
     /// reconnects by itself ([`CacheEvent::Listening`] each time it is up); `None` where
-    /// there are no other processes to hear from (SQLite). Call it once per process.
+    /// there are no other processes to hear from (SQLite). Call it once per process; its
+    /// connection is not the pool's, so [`Store::close`] leaves it: drop the
+    /// [`CacheEvents`] to stop listening.
     fn cache_events(&self) -> Option<CacheEvents>;
 
     // ----- users -----
