@@ -259,6 +259,7 @@ async fn a_change_on_one_replica_is_seen_by_the_next_check_on_the_other_despite_
 
         // A user blocked: a third replica starts with carol in blocked_users, and its
         // start-up reconciliation ends her sessions.
+        let dave = Credential::Session(login_across(&a, &a, "dave").await);
         let carol = Credential::Session(login_across(&a, &a, "carol").await);
         assert_eq!(check(&b, &carol).await.status, 200);
         assert_eq!(check(&b, &carol).await.status, 200, "now cached on B");
@@ -273,8 +274,9 @@ async fn a_change_on_one_replica_is_seen_by_the_next_check_on_the_other_despite_
 
         // The control: a change written to the database without an announcement (dave's
         // sessions deleted behind the hubs' backs) is not seen by B, whose cache answers
-        // for an hour (C's start flushed it, so this comes after).
-        let dave = Credential::Session(login_across(&a, &a, "dave").await);
+        // for an hour. It comes after C's start, which flushed B's cache; dave logged in
+        // before C started, so the announcement of that login (which drops dave's entries)
+        // reached B before C's flush did, and nothing about dave is on its way to B now.
         assert_eq!(check(&b, &dave).await.status, 200);
         let store = hubauth_store::open(&db.url).await.unwrap();
         assert_eq!(store.delete_user_sessions("dave").await.unwrap(), 1);
