@@ -407,6 +407,16 @@ fn import_db(
             .await
             .with_context(|| format!("opening hubauth's database {shown_target}"))?;
         let result = hubauth_jhimport::import_database(from, store.as_ref(), &options).await;
+        // Hubs already serving on this database (PostgreSQL) forget what they cached: the
+        // import may have changed users, roles and tokens. Batches commit one by one, so
+        // even a failed import may have changed something.
+        if !options.dry_run
+            && let Err(err) = store.announce(&hubauth_store::CacheEvent::All).await
+        {
+            eprintln!(
+                "warning: could not tell running hubs to drop their session caches ({err}); they see the import within session_cache_ttl"
+            );
+        }
         store.close().await;
         let report = result.with_context(|| format!("importing {shown_source}"))?;
         print!("{}", report.render());

@@ -16,6 +16,7 @@ pub mod forwarded;
 pub mod handlers;
 pub mod headers;
 pub mod identity_assertion;
+pub mod invalidation;
 pub mod limiter;
 mod listener;
 pub mod maintenance;
@@ -133,6 +134,10 @@ impl Hub {
             metrics,
             provider,
         }));
+        // Reconciliation may have changed admin flags, blocked users and role scopes that
+        // running replicas have cached; which users it touched is not all recorded, and a
+        // start is rare, so every replica forgets everything.
+        services.everything_changed().await;
         backchannel::Notifier::start(&services);
         backchannel::blocked_at_start(&services, &reconciled.blocked)
             .await
@@ -190,8 +195,16 @@ impl Hub {
             None => (None, None),
         };
         let services = self.state.services.clone();
+        // Changes other replicas announce (PostgreSQL); SQLite has none.
+        let invalidations = self.state.store.cache_events().map(|events| {
+            tokio::spawn(
+                self.state
+                    .metrics
+                    .scope(invalidation::listen(self.state.services.clone(), events)),
+            )
+        });
         let served = listener::serve(self.state, router, listener, acceptor, shutdown).await;
-        for task in [cleanup, watcher].into_iter().flatten() {
+        for task in [cleanup, watcher, invalidations].into_iter().flatten() {
             task.abort();
         }
         backchannel::Notifier::stop(&services).await;

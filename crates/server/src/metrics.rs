@@ -106,6 +106,10 @@ impl Metrics {
             metrics::describe_counter!(SESSIONS_ENDED, "Login sessions ended, by reason.");
             metrics::describe_counter!(DATABASE_ERRORS, "Database errors, by kind.");
             metrics::describe_counter!(FORWARD_AUTH, "Forward-auth checks, by result.");
+            metrics::describe_counter!(
+                CACHE_INVALIDATIONS,
+                "Session cache invalidations between replicas (PostgreSQL), by event."
+            );
             metrics::describe_gauge!(
                 ACTIVE_SESSIONS,
                 "Login sessions that have not expired, counted in the database at scrape time."
@@ -208,6 +212,16 @@ pub const BACKCHANNEL_LOGOUTS: &str = "hubauth_backchannel_logouts_total";
 /// Counts a back-channel logout notice by outcome (see [`BACKCHANNEL_LOGOUTS`]).
 pub fn backchannel_logout(outcome: &'static str) {
     metrics::counter!(BACKCHANNEL_LOGOUTS, "outcome" => outcome).increment(1);
+}
+
+/// Session cache invalidations between replicas, by `event`: `received` (from another
+/// replica), `listening` (the listening connection came up and the whole cache was
+/// cleared), `announce_failed` (the others were not told).
+pub const CACHE_INVALIDATIONS: &str = "hubauth_cache_invalidations_total";
+
+/// Counts a cache invalidation event (see [`CACHE_INVALIDATIONS`]).
+pub fn cache_invalidation(event: &'static str) {
+    metrics::counter!(CACHE_INVALIDATIONS, "event" => event).increment(1);
 }
 
 /// Sets the active sessions gauge.

@@ -21,7 +21,9 @@
 //! - `Conn`: the engine's connection type;
 //! - `PING_SQL`: the readiness probe, a query returning one 64-bit integer;
 //! - `NAME_FILTER_SQL`: the `WHERE` condition of a user page, true when the
-//!   pattern `$1` is NULL or matches `name` ignoring case (`\` escapes).
+//!   pattern `$1` is NULL or matches `name` ignoring case (`\` escapes);
+//! - `announce` and `cache_events`: cache invalidation between hub processes
+//!   (`events.rs`), which only PostgreSQL has.
 //!
 //! Statements use `$1`, `$2`, … placeholders, which both engines read the same
 //! way (sqlx binds SQLite's `$NNN` as parameter number NNN).
@@ -593,6 +595,14 @@ impl Store for EngineStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn announce(&self, event: &crate::CacheEvent) -> Result<(), StoreError> {
+        super::announce(self, event).await
+    }
+
+    fn cache_events(&self) -> Option<crate::CacheEvents> {
+        super::cache_events(self)
     }
 
     async fn apply_login(&self, update: LoginUpdate) -> Result<LoginOutcome, StoreError> {

@@ -17,6 +17,7 @@
 mod common;
 pub mod crypt;
 mod error;
+mod events;
 pub mod jupyterhub_hash;
 mod model;
 mod postgres;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use crate::crypt::{CryptError, CryptKeeper, Decrypted, Reencrypted};
 pub use crate::error::StoreError;
+pub use crate::events::{CACHE_CHANNEL, CacheEvent, CacheEvents, LISTENER_APPLICATION_NAME};
 pub use crate::model::{
     ADMIN_ROLE, ApiTokenRecord, AuthStateUpdate, GroupRecord, LoginOutcome, LoginUpdate,
     NewApiToken, NewSession, RoleRecord, RoleSpec, SessionRecord, USER_ROLE, UserRecord,

@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection as _;
@@ -46,6 +47,10 @@ pub const WRITE_LOCK_KEY: i64 = 0x6875_6261_7574_6877;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// How to connect, for the connection that listens for cache events.
+    options: PgConnectOptions,
+    /// Names this store in its cache announcements, so its own listener skips them.
+    instance: Arc<str>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -150,7 +155,11 @@ impl PostgresStoreBuilder {
             database = options.get_database().unwrap_or_default(),
             "opened PostgreSQL database"
         );
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            options,
+            instance: crate::events::instance_id(),
+        })
     }
 }
 
@@ -230,3 +239,25 @@ const PING_SQL: &str = "SELECT 1::BIGINT";
 /// A user page's name filter: `$1` is NULL, or a pattern `name` matches
 /// case-insensitively (`ILIKE`; `\` escapes `%` and `_`).
 const NAME_FILTER_SQL: &str = "($1::text IS NULL OR name ILIKE $1 ESCAPE '\\')";
+
+/// `pg_notify` on the cache channel; delivered to the listeners when the statement's own
+/// (implicit) transaction commits, after the change the caller already committed.
+async fn announce(store: &PostgresStore, event: &crate::CacheEvent) -> Result<(), StoreError> {
+    let Some(payload) = crate::events::encode(event, &store.instance) else {
+        return Ok(());
+    };
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::events::CACHE_CHANNEL)
+        .bind(payload)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// A listener on the cache channel with a connection of its own.
+fn cache_events(store: &PostgresStore) -> Option<crate::CacheEvents> {
+    Some(crate::events::listen(
+        &store.options,
+        store.instance.clone(),
+    ))
+}

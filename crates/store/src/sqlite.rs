@@ -275,3 +275,13 @@ const PING_SQL: &str = "SELECT 1";
 /// A user page's name filter: `$1` is NULL, or a pattern `name` matches
 /// (SQLite's `LIKE` ignores ASCII case; `\` escapes `%` and `_`).
 const NAME_FILTER_SQL: &str = "($1 IS NULL OR name LIKE $1 ESCAPE '\\')";
+
+/// One process per database file: there is nobody to tell.
+async fn announce(_store: &SqliteStore, _event: &crate::CacheEvent) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// One process per database file: there is nobody to hear from.
+fn cache_events(_store: &SqliteStore) -> Option<crate::CacheEvents> {
+    None
+}

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::StoreError;
+use crate::events::{CacheEvent, CacheEvents};
 use crate::jupyterhub_hash::{
     JUPYTERHUB_MAX_TOKEN_LEN, JUPYTERHUB_PREFIX_LEN, jupyterhub_hash_matches, jupyterhub_prefix,
 };
@@ -33,6 +34,22 @@ pub trait Store: Send + Sync {
 
     /// Close all connections; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);
+
+    // ----- cache invalidation between hub processes (see `CacheEvent`) -----
+
+    /// Tells the other hub processes sharing this database to forget what `event` names
+    /// from their session caches (call it after the change is committed). PostgreSQL
+    /// sends a notification; SQLite, one process per database, does nothing. This store's
+    /// own [`Store::cache_events`] never yields it. [`CacheEvent::Listening`] is never
+    /// sent.
+    async fn announce(&self, event: &CacheEvent) -> Result<(), StoreError>;
+
+    /// The events other hub processes announce, from a connection of its own that
+    /// reconnects by itself ([`CacheEvent::Listening`] each time it is up); `None` where
+    /// there are no other processes to hear from (SQLite). Call it once per process; its
+    /// connection is not the pool's, so [`Store::close`] leaves it: drop the
+    /// [`CacheEvents`] to stop listening.
+    fn cache_events(&self) -> Option<CacheEvents>;
 
     // ----- users -----
 

@@ -248,7 +248,7 @@ async fn forward_auth_answers_carry_a_cached_assertion_that_pyjwt_verifies() {
         .add_group_members("ops", &["ada".to_owned()])
         .await
         .unwrap();
-    hub.hub.state().sessions_changed("ada");
+    hub.hub.state().sessions_changed("ada").await;
     let third = check("/x").await.unwrap();
     assert_ne!(third, first);
     let (_, body) = json(

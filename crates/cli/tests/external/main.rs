@@ -21,6 +21,7 @@ mod import_db;
 mod ldap;
 mod managed_roles;
 mod oauth2_provider;
+mod replica_invalidation;
 mod replicas;
 mod rest_api;
 mod reverse_proxy;

@@ -1,8 +1,10 @@
 //! Two `hubauth serve` processes on one PostgreSQL database, as replicas behind a load
 //! balancer: they share the database and the cookie secret file. A session made on one is
 //! valid on the other; a logout or a user deletion on one takes effect on the other within
-//! the documented bound (docs/guide/05-scaling.md): `[Hub] session_cache_ttl`,
-//! read from the option's default (zero if a build has no session cache).
+//! the bound that holds even when notifications are lost (docs/guide/05-scaling.md):
+//! `[Hub] session_cache_ttl`, read from the option's default (zero if a build has no
+//! session cache). That the other replica is told at once, with an hour-long cache, is
+//! `replica_invalidation.rs`.
 //!
 //! Runs when `HUBAUTH_TEST_POSTGRES_URL` is set (`./scripts/test.sh` sets it), each test in
 //! a fresh database; skipped with a note otherwise.
@@ -41,7 +43,7 @@ const MARGIN: Duration = Duration::from_secs(10);
 
 /// A client without a cookie jar: the session cookie is sent by hand, so a logout's
 /// `Set-Cookie` cannot hide whether the server still accepts the old session.
-fn bare_client() -> reqwest::Client {
+pub(crate) fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -63,7 +65,11 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 
 /// Logs in with the form: GET the login page on `page_hub`, POST it to `post_hub` (the
 /// form token must be valid on every replica). Returns the session cookie's value.
-async fn login_across(page_hub: &HubProcess, post_hub: &HubProcess, user: &str) -> String {
+pub(crate) async fn login_across(
+    page_hub: &HubProcess,
+    post_hub: &HubProcess,
+    user: &str,
+) -> String {
     let c = bare_client();
     let page = c
         .get(format!("{}login", page_hub.hub_url))

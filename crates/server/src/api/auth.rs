@@ -19,8 +19,10 @@
 //! token with its owner and scopes, are computed on the first request and kept with the
 //! cache entry ([`ApiGrant`]), so a repeated request reads no database. The entry goes
 //! with every change to the user's admin flag, groups or roles, their deletion, a logout
-//! and a token's deletion made through this hub ([`crate::services::Services::sessions_changed`]),
-//! and at the latest after `session_cache_ttl` seconds for changes made elsewhere.
+//! and a token's deletion made through any hub replica
+//! ([`crate::services::Services::sessions_changed`], announced to the others on
+//! PostgreSQL), and at the latest after `session_cache_ttl` seconds for changes made
+//! directly in the database or whose announcement was lost.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -114,7 +114,7 @@ async fn store_groups(
         }
         Err(err) => return Err(err.into()),
     }
-    sessions_changed(state, users);
+    sessions_changed(state, users).await;
     for name in names {
         tracing::info!(group = %name, users = users.len(), "Creating new group");
     }
@@ -122,10 +122,8 @@ async fn store_groups(
 }
 
 /// Cached sessions of these users must see their new groups at once.
-fn sessions_changed(state: &HubState, users: &[String]) {
-    for user in users {
-        state.sessions_changed(user);
-    }
+async fn sessions_changed(state: &HubState, users: &[String]) {
+    state.users_changed(users).await;
 }
 
 /// Deletes a group and its memberships; 404 when there is no such group.
@@ -134,7 +132,7 @@ pub async fn delete_group(state: &HubState, name: &str) -> Result<(), ApiError> 
     if !state.store.delete_group(name).await? {
         return Err(ApiError::not_found(format!("No such group: {name}")));
     }
-    sessions_changed(state, &members);
+    sessions_changed(state, &members).await;
     tracing::info!(group = %name, "Deleting group");
     Ok(())
 }
@@ -179,7 +177,7 @@ pub async fn change_members(
             tracing::info!(group = %name, users = users.len(), "Removing users from group");
         }
     }
-    sessions_changed(state, &users);
+    sessions_changed(state, &users).await;
     find_group(state, name).await
 }
 

@@ -202,9 +202,7 @@ pub async fn create(
         }
         Err(err) => return Err(err.into()),
     }
-    for user in &holders {
-        state.sessions_changed(user);
-    }
+    state.users_changed(&holders).await;
     tracing::info!(role = %name, by = %caller.user.name, "created role");
     let role = find_role(&state, &name).await?;
     Ok(json_response(
@@ -226,9 +224,7 @@ pub async fn delete(
     if !state.store.delete_role(&name).await? {
         return Err(ApiError::not_found(format!("No such role: {name}")));
     }
-    for user in &holders {
-        state.sessions_changed(user);
-    }
+    state.users_changed(&holders).await;
     tracing::info!(role = %name, by = %caller.user.name, "deleted role");
     Ok(no_content())
 }

@@ -281,7 +281,7 @@ pub async fn delete(
     let token = find_token(&state, &owner, &token_id).await?;
     state.store.delete_api_token(&owner.name, token.id).await?;
     // The token may be cached at the REST API and the gateway.
-    state.sessions_changed(&owner.name);
+    state.sessions_changed(&owner.name).await;
     tracing::info!(user = %owner.name, token = %api_id(token.id), "Deleting token");
     Ok(no_content())
 }

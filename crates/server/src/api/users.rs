@@ -169,7 +169,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
     }
     state.store.delete_user(&user.name).await?;
     state.sessions().forget_refreshed(&user.name);
-    state.sessions_changed(&user.name);
+    state.sessions_changed(&user.name).await;
     tracing::info!(user = %user.name, "deleted user");
     Ok(())
 }
@@ -179,7 +179,7 @@ pub async fn delete_user(state: &HubState, name: &str) -> Result<(), ApiError> {
 pub async fn set_admin(state: &HubState, name: &str, admin: bool) -> Result<UserRecord, ApiError> {
     let user = find_user(state, name).await?;
     state.store.set_admin(&user.name, admin).await?;
-    state.sessions_changed(&user.name);
+    state.sessions_changed(&user.name).await;
     tracing::info!(user = %user.name, admin, "set admin flag");
     find_user(state, &user.name).await
 }
@@ -208,7 +208,7 @@ pub async fn set_groups(
         }
         Err(err) => return Err(err.into()),
     }
-    state.sessions_changed(&user.name);
+    state.sessions_changed(&user.name).await;
     find_user(state, &user.name).await
 }
 
@@ -242,7 +242,7 @@ pub async fn set_roles(
         }
         Err(err) => return Err(err.into()),
     }
-    state.sessions_changed(&user.name);
+    state.sessions_changed(&user.name).await;
     find_user(state, &user.name).await
 }
 

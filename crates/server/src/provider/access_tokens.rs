@@ -74,7 +74,7 @@ pub async fn revoke_session_tokens(
     }
     if revoked > 0 {
         // They may be cached at the REST API and the gateway.
-        state.sessions_changed(user);
+        state.sessions_changed(user).await;
         tracing::info!(
             user,
             revoked,

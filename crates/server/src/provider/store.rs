@@ -78,7 +78,7 @@ impl GrantStore for HubStore<'_> {
         if revoked > 0 {
             // Whose tokens went is not known here; a rare event (a revocation or a
             // replay), so the whole cache goes, tokens cached at the API with it.
-            self.0.session_cache.clear();
+            self.0.everything_changed().await;
         }
         Ok(revoked)
     }
@@ -100,7 +100,7 @@ impl GrantStore for HubStore<'_> {
             OAuthExchangeOutcome::Issued(_) => ExchangeOutcome::Issued,
             OAuthExchangeOutcome::Replayed { revoked_tokens } => {
                 if revoked_tokens > 0 {
-                    self.0.session_cache.clear();
+                    self.0.everything_changed().await;
                 }
                 ExchangeOutcome::Replayed { revoked_tokens }
             }
@@ -137,7 +137,7 @@ impl AccessTokenStore for HubStore<'_> {
             .await
             .map_err(storage)?;
         // The token may be cached at the REST API and the gateway.
-        self.0.sessions_changed(&token.user);
+        self.0.sessions_changed(&token.user).await;
         Ok(())
     }
 

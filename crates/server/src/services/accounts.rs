@@ -91,7 +91,7 @@ impl<'a> Accounts<'a> {
             })
             .await?;
         // Admin flag and groups may have changed: cached sessions must not keep the old ones.
-        hub.sessions_changed(&outcome.user.name);
+        hub.sessions_changed(&outcome.user.name).await;
         if hub.authenticator.rules().config().manage_roles
             && let Some(roles) = &model.roles
         {
@@ -102,7 +102,7 @@ impl<'a> Accounts<'a> {
                 roles,
             )
             .await?;
-            hub.sessions_changed(&user.name);
+            hub.sessions_changed(&user.name).await;
             return Ok(user);
         }
         Ok(outcome.user)

@@ -201,14 +201,6 @@ impl Services {
             .map(|method| method.authenticator)
             .unwrap_or_else(|| self.authenticator.clone()))
     }
-
-    /// Call after changing anything a session check depends on for `user` (their
-    /// sessions, deletion, admin flag, groups, blocked status): this process forgets the
-    /// user's cached sessions at once, so the next request sees the change. Other hub
-    /// processes sharing the database see it within `session_cache_ttl` seconds.
-    pub fn sessions_changed(&self, user: &str) {
-        self.session_cache.invalidate_user(user);
-    }
 }
 
 /// When each user's auth info was last refreshed.

@@ -284,9 +284,19 @@ impl<'a> Sessions<'a> {
             // A logout drops only its own session from the cache; the user's other
             // sessions stay valid.
             Some(hash) if reason == EndReason::Logout => {
-                hub.session_cache.invalidate_session(hash);
+                hub.session_ended(hash).await;
             }
-            _ => hub.sessions_changed(user),
+            // An expired session is never served from a cache, and its expiry changes
+            // nothing for the user's other sessions. Every replica's clean-up ends the
+            // same expired sessions; only the one that deleted the row tells the others.
+            Some(hash) if reason == EndReason::Expired => {
+                if ended > 0 {
+                    hub.session_ended(hash).await;
+                } else {
+                    hub.session_cache.invalidate_session(hash);
+                }
+            }
+            _ => hub.sessions_changed(user).await,
         }
         if reason == EndReason::Revoked {
             hub.store.set_auth_state(user, None).await?;

@@ -6,5 +6,6 @@
 
 mod backchannel;
 mod crypt;
+mod events;
 mod jupyterhub_hash;
 mod store;

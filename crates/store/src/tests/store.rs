@@ -1645,7 +1645,7 @@ async fn contract_oauth_grants(store: &dyn Store) {
 
 /// The PostgreSQL server to test on, from `HUBAUTH_TEST_POSTGRES_URL`. Fails
 /// when it is unset, unless `HUBAUTH_SKIP_POSTGRES=1` (then `None`).
-fn postgres_test_url() -> Option<String> {
+pub(super) fn postgres_test_url() -> Option<String> {
     if let Ok(url) = std::env::var("HUBAUTH_TEST_POSTGRES_URL")
         && !url.trim().is_empty()
     {
@@ -1677,7 +1677,7 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 /// A fresh, uniquely named database on the test server, dropped by [`drop_database`].
-async fn create_database(server_url: &str, label: &str) -> (String, String) {
+pub(super) async fn create_database(server_url: &str, label: &str) -> (String, String) {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -1695,7 +1695,7 @@ async fn create_database(server_url: &str, label: &str) -> (String, String) {
     (with_database(server_url, &name), name)
 }
 
-async fn drop_database(server_url: &str, name: &str) {
+pub(super) async fn drop_database(server_url: &str, name: &str) {
     let mut admin = sqlx::postgres::PgConnection::connect(server_url)
         .await
         .unwrap();
