@@ -78,11 +78,16 @@ pub async fn authorize_url_at(c: &reqwest::Client, hub_url: &str) -> url::Url {
     url::Url::parse(&to).unwrap()
 }
 
-/// Where the provider sends the browser back after `user` approved: the hub's login
-/// start, the mock's authorize endpoint (asserting it redirects), the callback URL
-/// (asserting it is the hub's).
+/// Where the provider sends the browser back after `user` approved: see [`callback`].
 pub async fn approved_callback<M: IdpMock>(c: &reqwest::Client, p: &Pair<M>, user: &str) -> String {
     p.mock.approve_as(user);
+    callback(c, p).await
+}
+
+/// Where the provider sends the browser back (as whoever the mock approves as now): the
+/// hub's login start, the mock's authorize endpoint (asserting it redirects), the
+/// callback URL (asserting it is the hub's).
+pub async fn callback<M>(c: &reqwest::Client, p: &Pair<M>) -> String {
     let authorize = authorize_url(c, p).await;
     let at_idp = c.get(authorize.as_str()).send().await.unwrap();
     assert_eq!(at_idp.status(), 302, "the mock approves");

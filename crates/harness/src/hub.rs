@@ -47,6 +47,10 @@ pub fn registry(classes: impl IntoIterator<Item = &'static ClassDef>) -> Registr
     Registry::new(defs).unwrap()
 }
 
+/// An authenticator as the CLI builds it and the configuration's warnings, or the
+/// start-up error.
+pub type Built = anyhow::Result<(Arc<dyn Authenticator>, Vec<String>)>;
+
 /// A provider under test: the registry of its classes and how its authenticator is built
 /// from a class's view (a provider's tests make one, with [`local_or`] when the provider
 /// has a Local variant).
@@ -84,6 +88,13 @@ where
         from_config(&self.registry, class, text, env, &self.build)
     }
 
+    /// [`Provider::authenticator`] of a `[class]` table of the lines `table`, its error an
+    /// [`anyhow::Error`] with the error's text.
+    pub fn class_authenticator(&self, class: &str, table: &str, env: &[(&str, &str)]) -> Built {
+        self.authenticator(class, &format!("[{class}]\n{table}"), env)
+            .map_err(anyhow::Error::msg)
+    }
+
     /// [`Loopback::serve`] of a hub of `class` configured by `tables` (headers included),
     /// with no more `[Hub]` lines and no environment.
     pub async fn serve<M>(
@@ -118,20 +129,62 @@ where
     }
 }
 
-/// A constructor as [`Loopback::serve`] and [`from_config`] take it, for a provider with a
-/// Local variant: `local` builds a class whose name starts with `Local`, `plain` the
-/// others.
-pub fn local_or<E>(
-    local: fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, E>,
-    plain: fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, E>,
-) -> impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, E> {
-    move |class, view| {
+/// A provider's authenticator constructor as the harness takes it: the class name (to
+/// tell a `Local...` variant) and the class's view.
+pub trait Build<E>: Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, E> {}
+
+impl<F, E> Build<E> for F where F: Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, E> {}
+
+/// The constructor of a provider with a Local variant: `local` builds a class whose name
+/// starts with `Local`, `plain` the others.
+pub fn local_or<E, L, P>(local: L, plain: P) -> impl Build<E>
+where
+    L: Fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, E>,
+    P: Fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, E>,
+{
+    move |class: &str, view: &ClassView<'_>| {
         if class.starts_with("Local") {
             local(view)
         } else {
             plain(view)
         }
     }
+}
+
+/// A constructor of one authenticator type as one of `Arc<dyn Authenticator>`.
+pub fn arc<T, E>(
+    build: fn(&ClassView<'_>) -> Result<T, E>,
+) -> impl Fn(&ClassView<'_>) -> Result<Arc<dyn Authenticator>, E>
+where
+    T: Authenticator + 'static,
+{
+    move |view: &ClassView<'_>| -> Result<Arc<dyn Authenticator>, E> { Ok(Arc::new(build(view)?)) }
+}
+
+/// Implements [`IdpMock`] for a mock's handle whose `set_auto_approve(Some(user))` makes
+/// it approve the next authorization as `user`; `ca_pem = |mock| ...` gives the PEM the
+/// browser must trust when the mock serves HTTPS.
+#[macro_export]
+macro_rules! idp_mock {
+    ($handle:ty) => {
+        impl $crate::IdpMock for $handle {
+            fn approve_as(&self, user: &str) {
+                self.set_auto_approve(Some(user));
+            }
+        }
+    };
+    ($handle:ty, ca_pem = $ca:expr) => {
+        impl $crate::IdpMock for $handle {
+            fn approve_as(&self, user: &str) {
+                self.set_auto_approve(Some(user));
+            }
+
+            fn ca_pem(&self) -> Option<String> {
+                let ca: fn(&$handle) -> Option<String> = $ca;
+                ca(self)
+            }
+        }
+    };
 }
 
 /// What `build` makes of `class` in config `text` with environment `env`, as the CLI

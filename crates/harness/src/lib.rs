@@ -15,6 +15,8 @@
 //! - [`browser`]: the browser ([`client`], or [`browser()`] trusting the mock's CA), the
 //!   login through the mock ([`login_as`]), the home page, sign-out, and what the hub
 //!   stored;
+//! - [`logs`]: what the hub and the mock log during one test, in a binary where tests
+//!   run at once;
 //! - [`tls`]: one self-signed loopback certificate per test binary, for mocks that must
 //!   serve HTTPS.
 //!
@@ -31,13 +33,15 @@
 
 pub mod browser;
 pub mod hub;
+pub mod logs;
 pub mod tls;
 
 pub use browser::{
-    approved_callback, auth_state, authorize_url, authorize_url_at, browser, client,
+    approved_callback, auth_state, authorize_url, authorize_url_at, browser, callback, client,
     client_trusting, home, location, login_as, logout, query, scrape_xsrf, start_login,
     stored_user,
 };
 pub use hub::{
-    HubSpec, IdpMock, Loopback, Pair, Provider, demo_tables, from_config, local_or, now, registry,
+    Build, Built, HubSpec, IdpMock, Loopback, Pair, Provider, arc, demo_tables, from_config,
+    local_or, now, registry,
 };

@@ -2,12 +2,9 @@
 //! HTTPS with its own CA, the class table, and how the authenticator is built.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use hubauth_auth0::mock::{Auth0Mock, MockHandle, MockUser};
-use hubauth_config::{ClassView, ConfigError};
-use hubauth_core::Authenticator;
-use hubauth_harness::{IdpMock, Loopback, Provider};
+use hubauth_config::ConfigError;
+use hubauth_harness::{Build, Built, Loopback, Provider, local_or};
 
 pub(super) use hubauth_harness::{
     auth_state, authorize_url, browser, home, location, login_as, logout, stored_user,
@@ -30,23 +27,14 @@ pub(super) fn users() -> Vec<MockUser> {
 
 pub(super) type Pair = hubauth_harness::Pair<MockHandle>;
 
-impl IdpMock for MockHandle {
-    /// Auth0 users are approved by email.
-    fn approve_as(&self, user: &str) {
-        self.set_auto_approve(Some(user));
-    }
-
-    fn ca_pem(&self) -> Option<String> {
-        MockHandle::ca_pem(self).map(str::to_owned)
-    }
-}
+// Auth0 users are approved by email; the tenant serves HTTPS with its own CA.
+hubauth_harness::idp_mock!(MockHandle, ca_pem = |mock| mock.ca_pem().map(str::to_owned));
 
 /// The provider under test: the Auth0 classes, the Local variant or not.
-pub(super) fn provider()
--> Provider<impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>> {
+pub(super) fn provider() -> Provider<impl Build<ConfigError>> {
     Provider::new(
         hubauth_auth0::classes(),
-        hubauth_harness::local_or(
+        local_or(
             hubauth_auth0::local_auth0_from_view,
             hubauth_auth0::auth0_authenticator,
         ),
@@ -55,14 +43,8 @@ pub(super) fn provider()
 
 /// The authenticator a `[class]` table builds, as the CLI does; `Err` is the start-up
 /// error.
-pub(super) fn authenticator(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-) -> anyhow::Result<(Arc<dyn Authenticator>, Vec<String>)> {
-    provider()
-        .authenticator(class, &format!("[{class}]\n{table}"), env)
-        .map_err(anyhow::Error::msg)
+pub(super) fn authenticator(class: &str, table: &str, env: &[(&str, &str)]) -> Built {
+    provider().class_authenticator(class, table, env)
 }
 
 /// A tenant serving HTTPS with its own CA, with [`users`], and a hub of `class` that

@@ -2,12 +2,9 @@
 //! workspaces, the class table, and how the authenticator is built.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use hubauth_bitbucket::mock::{BitbucketMock, MockHandle, MockUser, MockWorkspace, Role};
-use hubauth_config::{ClassView, ConfigError};
-use hubauth_core::Authenticator;
-use hubauth_harness::{IdpMock, Loopback, Provider};
+use hubauth_config::ConfigError;
+use hubauth_harness::{Build, Built, Loopback, Provider, local_or};
 
 pub(super) use hubauth_harness::{auth_state, authorize_url, client, home, login_as, stored_user};
 
@@ -30,18 +27,13 @@ pub(super) fn users() -> Vec<MockUser> {
 
 pub(super) type Pair = hubauth_harness::Pair<MockHandle>;
 
-impl IdpMock for MockHandle {
-    fn approve_as(&self, user: &str) {
-        self.set_auto_approve(Some(user));
-    }
-}
+hubauth_harness::idp_mock!(MockHandle);
 
 /// The provider under test: the Bitbucket classes, the Local variant or not.
-pub(super) fn provider()
--> Provider<impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>> {
+pub(super) fn provider() -> Provider<impl Build<ConfigError>> {
     Provider::new(
         hubauth_bitbucket::classes(),
-        hubauth_harness::local_or(
+        local_or(
             hubauth_bitbucket::local_bitbucket_from_view,
             hubauth_bitbucket::bitbucket_authenticator,
         ),
@@ -50,14 +42,8 @@ pub(super) fn provider()
 
 /// The authenticator a `[class]` table builds, as the CLI does; `Err` is the start-up
 /// error.
-pub(super) fn authenticator(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-) -> anyhow::Result<(Arc<dyn Authenticator>, Vec<String>)> {
-    provider()
-        .authenticator(class, &format!("[{class}]\n{table}"), env)
-        .map_err(anyhow::Error::msg)
+pub(super) fn authenticator(class: &str, table: &str, env: &[(&str, &str)]) -> Built {
+    provider().class_authenticator(class, table, env)
 }
 
 /// A mock with [`users`] and a hub of `class` whose table is the mock's URLs plus `extra`.

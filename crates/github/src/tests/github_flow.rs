@@ -4,12 +4,9 @@
 //! the login through the mock are the shared harness's (`hubauth-harness`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use hubauth_config::{ClassView, ConfigError, Registry};
-use hubauth_core::Authenticator;
+use hubauth_config::{ConfigError, Registry};
 use hubauth_github::mock::{Endpoint, Fault, GitHubMock, MockEmail, MockHandle, MockUser};
-use hubauth_harness::{IdpMock, Loopback, Provider};
+use hubauth_harness::{Build, Loopback, Provider, arc, local_or};
 use serde_json::json;
 
 pub(super) use hubauth_harness::authorize_url_at as authorize_url;
@@ -68,23 +65,16 @@ fn users() -> Vec<MockUser> {
 
 pub(super) type Pair = hubauth_harness::Pair<MockHandle>;
 
-impl IdpMock for MockHandle {
-    /// GitHub approves by login.
-    fn approve_as(&self, user: &str) {
-        self.set_auto_approve(Some(user));
-    }
-}
+// GitHub approves by login.
+hubauth_harness::idp_mock!(MockHandle);
 
 /// The provider under test: the GitHub classes, the Local variant or not.
-fn provider()
--> Provider<impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>> {
+fn provider() -> Provider<impl Build<ConfigError>> {
     Provider::new(
         hubauth_github::classes(),
-        hubauth_harness::local_or(
+        local_or(
             hubauth_github::local_github_from_view,
-            |view: &ClassView<'_>| -> Result<Arc<dyn Authenticator>, ConfigError> {
-                Ok(Arc::new(hubauth_github::github_from_view(view)?))
-            },
+            arc(hubauth_github::github_from_view),
         ),
     )
 }

@@ -469,12 +469,11 @@ async fn local_gitlab_logs_in_members_who_are_unix_users() {
 
 #[tokio::test]
 async fn the_demo_mock_table_logs_the_demo_users_in() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (mock, table) =
-        hubauth_gitlab::mock::start_demo_mock(&format!("{origin}/hub/oauth_callback"))
-            .await
-            .unwrap();
+    let site = hubauth_harness::Loopback::bind().await.unwrap();
+    let origin = site.origin().to_owned();
+    let (mock, table) = hubauth_gitlab::mock::start_demo_mock(&site.callback_url())
+        .await
+        .unwrap();
     assert!(table.starts_with("[GitLabOAuthenticator]\n"));
     // The picker page lists the demo users (no auto-approve in the demo).
     let page = reqwest::get(format!(
@@ -493,7 +492,7 @@ async fn the_demo_mock_table_logs_the_demo_users_in() {
     }
     // The demo's table as `hubauth demo` appends it, with auth_state on.
     let p = serve_hub(
-        listener,
+        site,
         mock,
         "GitLabOAuthenticator",
         &format!("[Authenticator]\nenable_auth_state = true\n\n{table}"),

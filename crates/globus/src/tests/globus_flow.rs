@@ -3,14 +3,11 @@
 //! (`hubauth-harness`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use hubauth_config::{ClassView, ConfigError, Registry};
-use hubauth_core::Authenticator;
+use hubauth_config::{ConfigError, Registry};
 use hubauth_globus::mock::{
     Endpoint, GlobusMock, MockGroup, MockHandle, MockUser, globus_client_secret,
 };
-use hubauth_harness::{IdpMock, Loopback, Provider};
+use hubauth_harness::{Build, Loopback, Provider, arc, local_or};
 use serde_json::json;
 
 pub(super) use hubauth_harness::{
@@ -62,23 +59,16 @@ impl std::ops::Deref for Pair {
     }
 }
 
-impl IdpMock for MockHandle {
-    /// Globus approves by `username@idp`.
-    fn approve_as(&self, user: &str) {
-        self.set_auto_approve(Some(user));
-    }
-}
+// Globus approves by `username@idp`.
+hubauth_harness::idp_mock!(MockHandle);
 
 /// The provider under test: the Globus classes, the Local variant or not.
-fn provider()
--> Provider<impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>> {
+fn provider() -> Provider<impl Build<ConfigError>> {
     Provider::new(
         hubauth_globus::classes(),
-        hubauth_harness::local_or(
+        local_or(
             hubauth_globus::local_globus_from_view,
-            |view: &ClassView<'_>| -> Result<Arc<dyn Authenticator>, ConfigError> {
-                Ok(Arc::new(hubauth_globus::globus_from_view(view)?))
-            },
+            arc(hubauth_globus::globus_from_view),
         ),
     )
 }

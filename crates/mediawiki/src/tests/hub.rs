@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hubauth_config::{ClassView, ConfigError, Registry};
 use hubauth_core::Authenticator;
-use hubauth_harness::{IdpMock, Loopback, Provider};
+use hubauth_harness::{Build, Loopback, Provider};
 use hubauth_mediawiki::mock::{MediaWikiMock, MockConsumer, MockHandle, MockUser};
 use hubauth_server::{Clock as _, ManualClock};
 
@@ -35,16 +35,11 @@ pub(super) fn users() -> Vec<MockUser> {
 
 pub(super) type Pair = hubauth_harness::Pair<MockHandle>;
 
-impl IdpMock for MockHandle {
-    /// The wiki approves by user name.
-    fn approve_as(&self, user: &str) {
-        self.set_auto_approve(Some(user));
-    }
-}
+// The wiki approves by user name.
+hubauth_harness::idp_mock!(MockHandle);
 
 /// The provider under test: `MWOAuthenticator`.
-fn provider()
--> Provider<impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>> {
+fn provider() -> Provider<impl Build<ConfigError>> {
     Provider::new(
         hubauth_mediawiki::classes(),
         |_: &str, view: &ClassView<'_>| hubauth_mediawiki::mediawiki_authenticator(view),

@@ -3,11 +3,8 @@
 //! built.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use hubauth_config::{ClassView, ConfigError};
-use hubauth_core::Authenticator;
-use hubauth_harness::{IdpMock, Loopback, Provider};
+use hubauth_config::ConfigError;
+use hubauth_harness::{Build, Built, Loopback, Provider, local_or};
 use hubauth_openshift::mock::{MockHandle, MockUser, OpenShiftMock};
 
 pub(super) use hubauth_harness::{auth_state, authorize_url, browser, home, login_as, stored_user};
@@ -29,23 +26,17 @@ pub(super) fn users() -> Vec<MockUser> {
 
 pub(super) type Pair = hubauth_harness::Pair<MockHandle>;
 
-impl IdpMock for MockHandle {
-    fn approve_as(&self, user: &str) {
-        self.set_auto_approve(Some(user));
-    }
-
-    /// A browser trusts the cluster's CA (as one in the cluster's organisation would).
-    fn ca_pem(&self) -> Option<String> {
-        self.ca().map(|ca| ca.ca_pem.clone())
-    }
-}
+// A browser trusts the cluster's CA (as one in the cluster's organisation would).
+hubauth_harness::idp_mock!(
+    MockHandle,
+    ca_pem = |mock| mock.ca().map(|ca| ca.ca_pem.clone())
+);
 
 /// The provider under test: the OpenShift classes, the Local variant or not.
-pub(super) fn provider()
--> Provider<impl Fn(&str, &ClassView<'_>) -> Result<Arc<dyn Authenticator>, ConfigError>> {
+pub(super) fn provider() -> Provider<impl Build<ConfigError>> {
     Provider::new(
         hubauth_openshift::classes(),
-        hubauth_harness::local_or(
+        local_or(
             hubauth_openshift::local_openshift_from_view,
             hubauth_openshift::openshift_authenticator,
         ),
@@ -58,14 +49,8 @@ pub(super) fn registry() -> hubauth_config::Registry {
 
 /// The authenticator a `[class]` table builds, as the CLI does; `Err` is the start-up
 /// error.
-pub(super) fn authenticator(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-) -> anyhow::Result<(Arc<dyn Authenticator>, Vec<String>)> {
-    provider()
-        .authenticator(class, &format!("[{class}]\n{table}"), env)
-        .map_err(anyhow::Error::msg)
+pub(super) fn authenticator(class: &str, table: &str, env: &[(&str, &str)]) -> Built {
+    provider().class_authenticator(class, table, env)
 }
 
 /// A mock serving HTTPS with its own CA, with [`users`], and a hub of `class` that trusts
