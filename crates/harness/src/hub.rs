@@ -316,15 +316,7 @@ impl Loopback {
         })
         .await?;
         let hub_url = format!("{origin}{}hub/", hub.state().config.base_url);
-        let (tx, rx) = oneshot::channel::<()>();
-        let serving = hub.clone();
-        let task = tokio::spawn(async move {
-            let _ = serving
-                .serve(listener, async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let running = serve_on(&hub, listener);
         Ok(Pair {
             mock,
             hub,
@@ -332,9 +324,27 @@ impl Loopback {
             origin,
             clock,
             dir,
-            running: Mutex::new(Some((tx, task))),
+            running: Mutex::new(Some(running)),
         })
     }
+}
+
+/// Serves `hub` on `listener` in a task until the sender is used or dropped; the task
+/// ends when the hub has stopped.
+pub fn serve_on(
+    hub: &Hub,
+    listener: tokio::net::TcpListener,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let serving = hub.clone();
+    let task = tokio::spawn(async move {
+        let _ = serving
+            .serve(listener, async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (tx, task)
 }
 
 /// The hub a test starts: its configuration besides the `[Hub]` lines the harness writes.

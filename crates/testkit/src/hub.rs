@@ -162,15 +162,7 @@ pub async fn start_hub_with(options: HubOptions<'_>) -> anyhow::Result<TestHub> 
     let addr = listener.local_addr()?;
     let origin = format!("http://{addr}");
     let hub_url = format!("{origin}{}hub/", hub.state().config.base_url);
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    let task = tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (tx, task) = hubauth_harness::hub::serve_on(&hub, listener);
     Ok(TestHub {
         origin,
         hub_url,

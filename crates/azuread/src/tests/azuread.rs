@@ -177,12 +177,12 @@ fn shown_user(html: &str) -> Option<String> {
 async fn login_as(p: &Pair, user: &str) -> (u16, Option<String>, reqwest::Client) {
     p.mock.set_auto_approve(Some(user));
     let c = client();
-    let (status, body) = oauth_login(&c, &p).await;
+    let (status, body) = oauth_login(&c, p).await;
     let shown = if status == 303 {
-        shown_user(&home(&c, &p).await.1)
+        shown_user(&home(&c, p).await.1)
     } else {
         assert_eq!(
-            home(&c, &p).await.0,
+            home(&c, p).await.0,
             302,
             "no session after {status}: {body}"
         );
