@@ -47,6 +47,15 @@ pub fn query(url: &url::Url, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A page's text with the HTML escapes of `/` and quotes undone (to find a message the
+/// hub quoted).
+pub fn unescape_html(body: &str) -> String {
+    body.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
 /// The `_xsrf` value of a page's form.
 pub fn scrape_xsrf(html: &str) -> String {
     let marker = "name=\"_xsrf\" value=\"";

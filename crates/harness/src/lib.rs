@@ -10,9 +10,10 @@
 //!
 //! - [`hub`]: [`Loopback`] (the listener bound first so that the mock can be told the
 //!   callback URL, the data directory and the hub's clock), [`Loopback::serve`] which
-//!   builds and serves the hub as the CLI does into a [`Pair`], the [`registry`] of a
-//!   provider's classes and [`from_config`] for the options tests;
-//! - [`browser`]: the browser ([`client`], or [`browser()`] trusting the mock's CA), the
+//!   builds and serves the hub as the CLI does into a [`Pair`], and [`Provider`] (the
+//!   [`registry`] of a provider's classes and its constructor, for the hubs and for the
+//!   options tests);
+//! - [`browser`](mod@browser): the browser ([`client`], or [`browser()`] trusting the mock's CA), the
 //!   login through the mock ([`login_as`]), the home page, sign-out, and what the hub
 //!   stored;
 //! - [`logs`]: what the hub and the mock log during one test, in a binary where tests
@@ -20,11 +21,11 @@
 //! - [`tls`]: one self-signed loopback certificate per test binary, for mocks that must
 //!   serve HTTPS.
 //!
-//! A new provider's tests implement [`IdpMock`] for its mock's handle (how a test says
-//! which user approves the next authorization, and which CA the browser must trust),
-//! start its mock on [`Loopback::callback_url`], and call [`Loopback::serve`] with its
-//! class table and its authenticator's constructor. ARCHITECTURE.md ("Testing a provider")
-//! shows the shape.
+//! A new provider's tests implement [`IdpMock`] for its mock's handle ([`idp_mock!`]: how
+//! a test says which user approves the next authorization, and which CA the browser must
+//! trust), make a [`Provider`] of its classes and constructor ([`local_or`], [`arc`]),
+//! start its mock on [`Loopback::callback_url`], and call [`Provider::serve`] with its
+//! class table. ARCHITECTURE.md ("Testing a provider") shows the shape.
 //!
 //! This crate is a dev-dependency only. It sits below the provider crates and above the
 //! hub's own crates; `hubauth-testkit` (the CLI-level kit) builds on it. A helper that
@@ -39,7 +40,7 @@ pub mod tls;
 pub use browser::{
     approved_callback, auth_state, authorize_url, authorize_url_at, browser, callback, client,
     client_trusting, home, location, login_as, logout, query, scrape_xsrf, start_login,
-    stored_user,
+    stored_user, unescape_html,
 };
 pub use hub::{
     Build, Built, HubSpec, IdpMock, Loopback, Pair, Provider, arc, demo_tables, from_config,

@@ -824,11 +824,7 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
     assert!(body.contains("another tenant"), "{body}");
     // A user of another tenant cannot even sign in at this tenant's authority.
     p.mock.set_auto_approve(Some("zoe"));
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let at_idp = c.get(location(&start)).send().await.unwrap();
     let back = location(&at_idp);
     assert!(
@@ -949,11 +945,7 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
     // ... and cannot log in again.
     p.mock.set_auto_approve(Some("bob"));
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let back = location(&c.get(location(&start)).send().await.unwrap());
     assert!(back.contains("AADSTS50057"), "{back}");
     p.stop().await;
@@ -1130,11 +1122,7 @@ async fn demo_mock_logs_in_with_graph_groups() {
     let p = start_hub(site, mock, &table, &[]).await;
     // The account picker is shown without auto-approve.
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let picker = c.get(location(&start)).send().await.unwrap();
     assert_eq!(picker.status(), 200);
     assert!(picker.text().await.unwrap().contains("Pick an account"));

@@ -229,11 +229,7 @@ async fn revoked_authorization_or_a_blocked_account_ends_the_session_at_refresh(
     assert_eq!(home(&c, &p).await, 302);
     p.mock.set_auto_approve(Some("hal"));
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let back = location(&c.get(location(&start)).send().await.unwrap());
     assert!(back.contains("error=access_denied"), "{back}");
 }
@@ -396,11 +392,7 @@ async fn an_empty_scope_asks_gitlab_for_api_which_an_application_without_it_refu
     .await
     .unwrap();
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let authorize = url::Url::parse(&location(&start)).unwrap();
     assert!(
         !authorize.query_pairs().any(|(k, _)| k == "scope"),

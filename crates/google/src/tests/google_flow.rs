@@ -158,13 +158,7 @@ pub(super) async fn pair(extra: &str) -> Pair {
         .unwrap()
 }
 
-/// The page as text with the HTML escapes of `/` and quotes undone.
-fn unescape(body: &str) -> String {
-    body.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-}
+use hubauth_harness::unescape_html as unescape;
 
 // ---- hosted domains and usernames ----------------------------------------------------
 
