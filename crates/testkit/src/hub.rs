@@ -162,15 +162,7 @@ pub async fn start_hub_with(options: HubOptions<'_>) -> anyhow::Result<TestHub> 
     let addr = listener.local_addr()?;
     let origin = format!("http://{addr}");
     let hub_url = format!("{origin}{}hub/", hub.state().config.base_url);
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    let task = tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (tx, task) = hubauth_harness::hub::serve_on(&hub, listener);
     Ok(TestHub {
         origin,
         hub_url,
@@ -182,22 +174,8 @@ pub async fn start_hub_with(options: HubOptions<'_>) -> anyhow::Result<TestHub> 
     })
 }
 
-/// A client that keeps cookies and does not follow redirects.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `_xsrf` value from a login page.
-pub fn scrape_xsrf(html: &str) -> String {
-    let marker = "name=\"_xsrf\" value=\"";
-    let start = html.find(marker).expect("login page has an _xsrf field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
+// The browser and the form token are the provider harness's: one browser for all tests.
+pub use hubauth_harness::{client, location, scrape_xsrf};
 
 /// Loads the login page and posts the form; returns the POST response.
 pub async fn login(
@@ -341,15 +319,6 @@ pub async fn json_response(response: reqwest::Response) -> (u16, serde_json::Val
 /// Percent-encodes for a query value.
 pub fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// The Location header.
-pub fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
 }
 
 /// The home page's text for the current client.

@@ -18,7 +18,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod hub;
-pub mod logs;
+/// What the hub logs during one test (`hubauth-harness`'s, which the provider crates'
+/// tests use too).
+pub use hubauth_harness::logs;
 pub mod pg;
 pub mod process;
 pub mod raw_http;

@@ -8,70 +8,39 @@ use hubauth_azuread::mock::{
     CONSUMERS_TENANT, Fault, MockAzureAd, MockEndpoint, MockHandle, MockUser, OTHER_TENANT,
     Overage, Tamper, start_demo_mock,
 };
-use hubauth_config::{Config, MapEnv, Registry};
+use hubauth_config::{Config, ConfigError, MapEnv, Registry};
 use hubauth_core::Authenticator;
 use hubauth_devidp::mock::{AuthorizationScheme, ClientAuth};
-use hubauth_oauth::Provider;
-use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
+use hubauth_harness::tls::{loopback_cert, mock_tls, trust_line as trust_mock};
+use hubauth_harness::{Build, Loopback, Provider, arc, client_trusting, local_or, location};
+use hubauth_oauth::Provider as _;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 const TENANT: &str = "11111111-1111-4111-8111-111111111111";
 const TENANT_B: &str = "33333333-3333-4333-8333-333333333333";
 const CLIENT: &str = "22222222-2222-4222-8222-222222222222";
 const SECRET: &str = "app-secret~1";
 
-/// The certificate every mock of this test binary serves HTTPS with (Azure AD is only
-/// reachable over https, and its v1 token endpoint's unsigned ID tokens are trusted only
-/// over validated TLS): `(certificate PEM, key PEM, a file holding the certificate)`.
-fn tls_identity() -> &'static (String, String, std::path::PathBuf) {
-    static IDENTITY: std::sync::OnceLock<(String, String, std::path::PathBuf)> =
-        std::sync::OnceLock::new();
-    IDENTITY.get_or_init(|| {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-        let cert = certified.cert.pem();
-        let dir = std::env::temp_dir().join(format!("hubauth-azure-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("mock-ca.pem");
-        std::fs::write(&file, &cert).unwrap();
-        (cert, certified.key_pair.serialize_pem(), file)
-    })
-}
-
-fn mock_tls() -> hubauth_devidp::mock::MockTls {
-    let (cert, key, _) = tls_identity();
-    hubauth_devidp::mock::MockTls::from_pem(cert, key).unwrap()
-}
-
-/// The `http_request_kwargs` line that makes the hub trust the mock's certificate.
-fn trust_mock() -> String {
-    format!(
-        "http_request_kwargs = {{ ca_certs = \"{}\" }}\n",
-        tls_identity().2.display()
-    )
-}
-
 fn registry() -> Registry {
-    let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
-    defs.extend(hubauth_core::options::classes());
-    defs.extend(hubauth_local::classes());
-    defs.extend(hubauth_oauth::classes());
-    defs.extend(hubauth_azuread::classes());
-    Registry::new(defs).unwrap()
+    hubauth_harness::registry(hubauth_azuread::classes())
+}
+
+/// The provider under test: the Azure AD classes, the Local variant or not.
+fn provider() -> Provider<impl Build<ConfigError>> {
+    Provider::new(
+        hubauth_azuread::classes(),
+        local_or(
+            arc(hubauth_azuread::local_azuread_from_view),
+            arc(hubauth_azuread::azuread_from_view),
+        ),
+    )
 }
 
 /// Builds the authenticator of `class` from config text and environment.
 fn build(class: &str, text: &str, env: &[(&str, &str)]) -> Result<Arc<dyn Authenticator>, String> {
-    let registry = registry();
-    let config = Config::parse(text, "test.toml", &registry).map_err(|e| e.to_string())?;
-    let env = MapEnv::from_iter(env.iter().map(|(k, v)| (*k, *v)));
-    let view = config.view(&registry, class, &env);
-    let built: Arc<dyn Authenticator> = if class.starts_with("Local") {
-        Arc::new(hubauth_azuread::local_azuread_from_view(&view).map_err(|e| e.to_string())?)
-    } else {
-        Arc::new(hubauth_azuread::azuread_from_view(&view).map_err(|e| e.to_string())?)
-    };
-    Ok(built)
+    provider()
+        .authenticator(class, text, env)
+        .map(|(built, _)| built)
 }
 
 fn azure(text: &str, env: &[(&str, &str)]) -> hubauth_azuread::AzureAdOAuthenticator {
@@ -82,30 +51,13 @@ fn azure(text: &str, env: &[(&str, &str)]) -> hubauth_azuread::AzureAdOAuthentic
         .unwrap()
 }
 
-struct TestHub {
-    hub_url: String,
-    hub: Hub,
-    _dir: TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
+type Pair = hubauth_harness::Pair<MockHandle>;
 
-impl TestHub {
-    async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-struct Pair {
-    mock: MockHandle,
-    hub: TestHub,
-    clock: Arc<ManualClock>,
-}
+// Every mock of this binary serves HTTPS with the harness's loopback certificate.
+hubauth_harness::idp_mock!(
+    MockHandle,
+    ca_pem = |_| Some(loopback_cert().cert_pem.clone())
+);
 
 fn users() -> Vec<MockUser> {
     vec![
@@ -136,9 +88,9 @@ async fn pair_with(
         hubauth_azuread::mock::MockAzureAdBuilder,
     ) -> hubauth_azuread::mock::MockAzureAdBuilder,
 ) -> Pair {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let callback = format!("{origin}/hub/oauth_callback");
+    let site = Loopback::bind().await.unwrap();
+    let origin = site.origin().to_owned();
+    let callback = site.callback_url();
     let mut builder = MockAzureAd::builder()
         .tls(mock_tls())
         .tenant(TENANT, &["contoso.example"])
@@ -176,111 +128,40 @@ async fn pair_with(
             .replace("{origin}", mock.origin())
             .replace("{hub}", &origin),
     );
-    let (hub, clock) = start_hub(listener, &table, env).await;
-    Pair { mock, hub, clock }
+    start_hub(site, mock, &table, env).await
 }
 
-async fn start_hub(
-    listener: tokio::net::TcpListener,
-    table: &str,
-    env: &[(&str, &str)],
-) -> (TestHub, Arc<ManualClock>) {
-    let dir = TempDir::new().unwrap();
-    let text = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nauthenticator_class = \"azuread\"\nlogin_rate_limit = 0\n\n{table}",
-        db = dir.path().join("hub.sqlite").display(),
-        secret = dir.path().join("cookie_secret").display(),
-    );
-    let registry = registry();
-    let config = Config::parse(&text, "test.toml", &registry).unwrap();
-    let key = hubauth_store::CryptKeeper::generate_key();
-    let mut all_env: Vec<(&str, &str)> = env.to_vec();
-    all_env.push(("JUPYTERHUB_CRYPT_KEY", key.as_str()));
-    let map = MapEnv::from_iter(all_env.iter().map(|(k, v)| (*k, *v)));
-    let hub_config = HubConfig::from_view(&config.view(&registry, "Hub", &map)).unwrap();
-    let authenticator: Arc<dyn Authenticator> = Arc::new(
-        hubauth_azuread::azuread_from_view(&config.view(&registry, "AzureAdOAuthenticator", &map))
-            .unwrap(),
-    );
-    let crypt = hubauth_store::CryptKeeper::from_keys_str(&key).unwrap();
-    hubauth_server::startup::check(authenticator.as_ref(), &crypt).unwrap();
-    let store = hubauth_store::open(&hub_config.db_url).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+/// A hub of `[AzureAdOAuthenticator]` configured by `table` (header included) with
+/// environment `env`, prepared on `site`, against `mock`.
+async fn start_hub(site: Loopback, mock: MockHandle, table: &str, env: &[(&str, &str)]) -> Pair {
+    provider()
+        .serve_with(
+            site,
+            mock,
+            "AzureAdOAuthenticator",
+            table,
+            "authenticator_class = \"azuread\"\n",
+            env,
+        )
+        .await
         .unwrap()
-        .as_secs() as i64;
-    let clock = Arc::new(ManualClock::at(now));
-    let hub = Hub::start(HubParts {
-        config: hub_config,
-        authenticator,
-        hook: None,
-        store,
-        crypt,
-        secret: CookieSecret::random(),
-        clock: clock.clone(),
-    })
-    .await
-    .unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let hub_url = format!("{origin}{}hub/", hub.state().config.base_url);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = hub.clone();
-    let task = tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    (
-        TestHub {
-            hub_url,
-            hub,
-            _dir: dir,
-            shutdown: Some(tx),
-            task: Some(task),
-        },
-        clock,
-    )
 }
 
+/// A browser that trusts the mocks' certificate.
 fn client() -> reqwest::Client {
-    let trusted = reqwest::Certificate::from_pem(tls_identity().0.as_bytes()).unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(trusted)
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
+    client_trusting(&loopback_cert().cert_pem)
 }
 
 /// hub/oauth_login -> mock authorize (auto-approve) -> the hub's answer to the callback.
-async fn oauth_login(c: &reqwest::Client, hub: &TestHub) -> (u16, String) {
-    let start = c
-        .get(format!("{}oauth_login", hub.hub_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 302);
-    let at_idp = c.get(location(&start)).send().await.unwrap();
-    assert_eq!(at_idp.status(), 302, "the mock redirects back");
-    let callback = location(&at_idp);
-    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
+async fn oauth_login(c: &reqwest::Client, p: &Pair) -> (u16, String) {
+    let callback = hubauth_harness::callback(c, p).await;
     let response = c.get(&callback).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
 
-async fn home(c: &reqwest::Client, hub: &TestHub) -> (u16, String) {
-    let response = c.get(format!("{}home", hub.hub_url)).send().await.unwrap();
+async fn home(c: &reqwest::Client, p: &Pair) -> (u16, String) {
+    let response = c.get(format!("{}home", p.hub_url)).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
@@ -296,12 +177,12 @@ fn shown_user(html: &str) -> Option<String> {
 async fn login_as(p: &Pair, user: &str) -> (u16, Option<String>, reqwest::Client) {
     p.mock.set_auto_approve(Some(user));
     let c = client();
-    let (status, body) = oauth_login(&c, &p.hub).await;
+    let (status, body) = oauth_login(&c, p).await;
     let shown = if status == 303 {
-        shown_user(&home(&c, &p.hub).await.1)
+        shown_user(&home(&c, p).await.1)
     } else {
         assert_eq!(
-            home(&c, &p.hub).await.0,
+            home(&c, p).await.0,
             302,
             "no session after {status}: {body}"
         );
@@ -545,7 +426,7 @@ async fn v1_login_with_groups_admin_and_auth_state() {
     )
     .await;
     let page = client()
-        .get(format!("{}login", p.hub.hub_url))
+        .get(format!("{}login", p.hub_url))
         .send()
         .await
         .unwrap()
@@ -557,13 +438,13 @@ async fn v1_login_with_groups_admin_and_auth_state() {
     let (status, shown, c) = login_as(&p, "ada").await;
     assert_eq!(status, 303);
     assert_eq!(shown.as_deref(), Some("ada"));
-    let page = home(&c, &p.hub).await.1;
+    let page = home(&c, &p).await.1;
     assert!(
         page.contains("id=\"admin\">yes<"),
         "ops is an admin group: {page}"
     );
 
-    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+    let state = hubauth_server::auth_state::load(p.hub.state(), "ada")
         .await
         .unwrap()
         .unwrap();
@@ -596,10 +477,10 @@ async fn v1_login_with_groups_admin_and_auth_state() {
     // bob: allowed by group, not admin; eve: in no allowed group.
     let (status, shown, c) = login_as(&p, "bob").await;
     assert_eq!((status, shown.as_deref()), (303, Some("bob")));
-    assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">no<"));
+    assert!(home(&c, &p).await.1.contains("id=\"admin\">no<"));
     let (status, _, _) = login_as(&p, "eve").await;
     assert_eq!(status, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -620,7 +501,7 @@ async fn v2_endpoints_login_and_basic_auth() {
     let token = &p.mock.requests_to(MockEndpoint::Token)[0];
     assert_eq!(token.path, format!("/{TENANT}/oauth2/v2.0/token"));
     assert_eq!(token.client_auth(), ClientAuth::Basic);
-    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+    let state = hubauth_server::auth_state::load(p.hub.state(), "ada")
         .await
         .unwrap()
         .unwrap();
@@ -637,7 +518,7 @@ async fn v2_endpoints_login_and_basic_auth() {
     );
     let (status, _, _) = login_as(&p, "bob").await;
     assert_eq!(status, 403, "not in allowed_users");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -654,19 +535,19 @@ async fn allowed_blocked_and_admin_by_user() {
         (303, Some("ada")),
         "admins are allowed"
     );
-    assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">yes<"));
+    assert!(home(&c, &p).await.1.contains("id=\"admin\">yes<"));
     let (status, shown, _) = login_as(&p, "bob").await;
     assert_eq!((status, shown.as_deref()), (303, Some("bob")));
     assert_eq!(login_as(&p, "eve").await.0, 403, "blocked");
     assert_eq!(login_as(&p, "hana").await.0, 403, "not allowed");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // allow_all never lets a blocked user in.
     let p = pair("allow_all = true\nblocked_users = [\"eve\"]\n", "eve").await;
     assert_eq!(login_as(&p, "eve").await.0, 403);
     assert_eq!(login_as(&p, "bob").await.0, 303);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -680,14 +561,14 @@ async fn username_claim_name_oid_and_preferred_username() {
     .await;
     let (status, shown, _) = login_as(&p, "ada").await;
     assert_eq!((status, shown.as_deref()), (303, Some("ada lovelace")));
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     let p = pair("allow_all = true\nusername_claim = \"oid\"\n", "ada").await;
     let oid = p.mock.oid("ada").unwrap();
     let (status, shown, _) = login_as(&p, "ada").await;
     assert_eq!((status, shown), (303, Some(oid)));
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // v1 ID tokens have no preferred_username (start-up warns): every login fails.
@@ -697,7 +578,7 @@ async fn username_claim_name_oid_and_preferred_username() {
     )
     .await;
     assert_eq!(login_as(&p, "bob").await.0, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // v2.0 ID tokens have it with the profile scope, and not without.
@@ -705,11 +586,11 @@ async fn username_claim_name_oid_and_preferred_username() {
     let p = pair(&format!("{v2}scope = [\"openid\", \"profile\"]\n"), "bob").await;
     let (status, shown, _) = login_as(&p, "bob").await;
     assert_eq!((status, shown.as_deref()), (303, Some("bob")));
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
     let p = pair(v2, "bob").await;
     assert_eq!(login_as(&p, "bob").await.0, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -723,14 +604,14 @@ async fn group_overage_reads_groups_from_graph() {
     let (status, shown, c) = login_as(&p, "grace").await;
     assert_eq!((status, shown.as_deref()), (303, Some("grace")));
     assert!(
-        home(&c, &p.hub).await.1.contains("id=\"admin\">yes<"),
+        home(&c, &p).await.1.contains("id=\"admin\">yes<"),
         "g2 came from Graph"
     );
     let graph = p.mock.requests_to(MockEndpoint::Graph);
     assert_eq!(graph.len(), 1);
     assert_eq!(graph[0].path, "/v1.0/me/getMemberObjects");
     assert_eq!(graph[0].authorization, Some(AuthorizationScheme::Bearer));
-    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "grace")
+    let state = hubauth_server::auth_state::load(p.hub.state(), "grace")
         .await
         .unwrap()
         .unwrap();
@@ -755,7 +636,7 @@ async fn group_overage_reads_groups_from_graph() {
     p.mock.fail_next(MockEndpoint::Graph, Fault::Status(403, "{\"error\":{\"code\":\"Authorization_RequestDenied\",\"message\":\"Insufficient privileges to complete the operation.\"}}".into()));
     p.mock.set_auto_approve(Some("grace"));
     let c = client();
-    let (status, body) = oauth_login(&c, &p.hub).await;
+    let (status, body) = oauth_login(&c, &p).await;
     assert_eq!(status, 403);
     assert!(
         body.contains("Microsoft Graph refused to list your groups"),
@@ -763,7 +644,7 @@ async fn group_overage_reads_groups_from_graph() {
     );
     p.mock.fail_next(MockEndpoint::Graph, Fault::Garbage);
     assert_eq!(login_as(&p, "grace").await.0, 502);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // Fallback off: upstream's behaviour (no groups), so no allowed group matches.
@@ -774,7 +655,7 @@ async fn group_overage_reads_groups_from_graph() {
     .await;
     assert_eq!(login_as(&p, "grace").await.0, 403);
     assert!(p.mock.requests_to(MockEndpoint::Graph).is_empty());
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -794,12 +675,12 @@ async fn forged_unsigned_and_wrong_id_tokens_are_refused() {
         p.mock.tamper_next_id_token(tamper);
         p.mock.set_auto_approve(Some("ada"));
         let c = client();
-        let (status, body) = oauth_login(&c, &p.hub).await;
+        let (status, body) = oauth_login(&c, &p).await;
         assert_eq!(status, 403, "{tamper:?}: {body}");
         assert!(body.contains("Login refused"), "{tamper:?}: {body}");
-        assert_eq!(home(&c, &p.hub).await.0, 302, "{tamper:?}: no session");
+        assert_eq!(home(&c, &p).await.0, 302, "{tamper:?}: no session");
     }
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -824,11 +705,11 @@ async fn azure_issuer_with_trailing_slash_changed_is_refused() {
         assert_eq!(status, 403, "{extra}");
         p.mock.tamper_next_id_token(Tamper::IssuerTrailingSlash);
         p.mock.set_auto_approve(Some("ada"));
-        let (_, body) = oauth_login(&client(), &p.hub).await;
+        let (_, body) = oauth_login(&client(), &p).await;
         let body = body.replace("&quot;", "\"").replace("&#x2f;", "/");
         assert!(body.contains("was issued by"), "{body}");
         assert!(body.contains(&found), "{found}: {body}");
-        p.hub.stop().await;
+        p.stop().await;
         p.mock.shutdown().await;
     }
 }
@@ -839,11 +720,11 @@ async fn azure_id_token_with_untrusted_extra_audience_is_refused_unless_trusted(
     p.mock.tamper_next_id_token(Tamper::UntrustedExtraAudience);
     p.mock.set_auto_approve(Some("ada"));
     let c = client();
-    let (status, body) = oauth_login(&c, &p.hub).await;
+    let (status, body) = oauth_login(&c, &p).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("not a trusted audience"), "{body}");
-    assert_eq!(home(&c, &p.hub).await.0, 302, "no session");
-    p.hub.stop().await;
+    assert_eq!(home(&c, &p).await.0, 302, "no session");
+    p.stop().await;
     p.mock.shutdown().await;
 
     let p = pair(
@@ -853,7 +734,7 @@ async fn azure_id_token_with_untrusted_extra_audience_is_refused_unless_trusted(
     .await;
     p.mock.tamper_next_id_token(Tamper::UntrustedExtraAudience);
     assert_eq!(login_as(&p, "ada").await.0, 303, "a trusted extra audience");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -863,16 +744,16 @@ async fn azure_id_token_with_wrong_at_hash_is_refused() {
     p.mock.tamper_next_id_token(Tamper::WrongAtHash);
     p.mock.set_auto_approve(Some("ada"));
     let c = client();
-    let (status, body) = oauth_login(&c, &p.hub).await;
+    let (status, body) = oauth_login(&c, &p).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("at_hash"), "{body}");
-    assert_eq!(home(&c, &p.hub).await.0, 302, "no session");
+    assert_eq!(home(&c, &p).await.0, 302, "no session");
     assert_eq!(
         login_as(&p, "ada").await.0,
         303,
         "the next honest token works"
     );
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -899,13 +780,13 @@ async fn azure_unverified_email_cannot_become_the_username() {
     for user in ["ivy", "kim"] {
         p.mock.set_auto_approve(Some(user));
         let c = client();
-        let (status, body) = oauth_login(&c, &p.hub).await;
+        let (status, body) = oauth_login(&c, &p).await;
         assert_eq!(status, 403, "{user}: {body}");
         assert!(
             body.contains("Login with unverified email"),
             "{user}: {body}"
         );
-        assert_eq!(home(&c, &p.hub).await.0, 302, "{user}: no session");
+        assert_eq!(home(&c, &p).await.0, 302, "{user}: no session");
     }
     let (status, shown, _) = login_as(&p, "jon").await;
     assert_eq!(
@@ -913,7 +794,7 @@ async fn azure_unverified_email_cannot_become_the_username() {
         (303, Some("jon@contoso.example")),
         "xms_edov: true"
     );
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     let p = pair_with(
@@ -928,7 +809,7 @@ async fn azure_unverified_email_cannot_become_the_username() {
         (status, shown.as_deref()),
         (303, Some("ada@contoso.example"))
     );
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -938,16 +819,12 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
     let p = pair("allow_all = true\n", "ada").await;
     p.mock.tamper_next_id_token(Tamper::OtherTenant);
     let c = client();
-    let (status, body) = oauth_login(&c, &p.hub).await;
+    let (status, body) = oauth_login(&c, &p).await;
     assert_eq!(status, 403);
     assert!(body.contains("another tenant"), "{body}");
     // A user of another tenant cannot even sign in at this tenant's authority.
     p.mock.set_auto_approve(Some("zoe"));
-    let start = c
-        .get(format!("{}oauth_login", p.hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let at_idp = c.get(location(&start)).send().await.unwrap();
     let back = location(&at_idp);
     assert!(
@@ -956,7 +833,7 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
     );
     let refused = c.get(&back).send().await.unwrap();
     assert_eq!(refused.status(), 400);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // Multi-tenant ("organizations"): users of both tenants, each token checked against
@@ -971,14 +848,14 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
         assert_eq!((status, shown.as_deref()), (303, Some("zoe")), "{tenant}");
         let (status, shown, _) = login_as(&p, "ada").await;
         assert_eq!((status, shown.as_deref()), (303, Some("ada")), "{tenant}");
-        let state = hubauth_server::auth_state::load(p.hub.hub.state(), "zoe")
+        let state = hubauth_server::auth_state::load(p.hub.state(), "zoe")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(state["user"]["tid"], TENANT_B);
         let authorize = p.mock.requests_to(MockEndpoint::Authorize);
         assert_eq!(authorize[0].path, format!("/{tenant}/oauth2/authorize"));
-        p.hub.stop().await;
+        p.stop().await;
         p.mock.shutdown().await;
     }
     // No tenant at all: upstream's tenant-less v1 URLs, multi-tenant.
@@ -989,7 +866,7 @@ async fn token_from_another_tenant_is_refused_unless_multi_tenant() {
         p.mock.requests_to(MockEndpoint::Token)[0].path,
         "/oauth2/token"
     );
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1009,8 +886,8 @@ async fn tenant_from_environment_and_domain_name() {
         "/contoso.example/oauth2/authorize"
     );
     p.mock.tamper_next_id_token(Tamper::OtherTenant);
-    assert_eq!(oauth_login(&client(), &p.hub).await.0, 403);
-    p.hub.stop().await;
+    assert_eq!(oauth_login(&client(), &p).await.0, 403);
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1023,19 +900,19 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
     .await;
     let (status, _, c) = login_as(&p, "bob").await;
     assert_eq!(status, 303);
-    let before = hubauth_server::auth_state::load(p.hub.hub.state(), "bob")
+    let before = hubauth_server::auth_state::load(p.hub.state(), "bob")
         .await
         .unwrap()
         .unwrap();
 
     // Within auth_refresh_age nothing happens.
     p.clock.advance(5);
-    assert_eq!(home(&c, &p.hub).await.0, 200);
+    assert_eq!(home(&c, &p).await.0, 200);
     assert_eq!(p.mock.requests_to(MockEndpoint::Token).len(), 1);
 
     // Past it: a refresh token grant, new tokens.
     p.clock.advance(6);
-    assert_eq!(home(&c, &p.hub).await.0, 200);
+    assert_eq!(home(&c, &p).await.0, 200);
     let grants: Vec<_> = p
         .mock
         .requests_to(MockEndpoint::Token)
@@ -1043,7 +920,7 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
         .filter_map(|r| r.grant_type().map(str::to_owned))
         .collect();
     assert_eq!(grants, vec!["authorization_code", "refresh_token"]);
-    let after = hubauth_server::auth_state::load(p.hub.hub.state(), "bob")
+    let after = hubauth_server::auth_state::load(p.hub.state(), "bob")
         .await
         .unwrap()
         .unwrap();
@@ -1056,7 +933,7 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
     // Removed from the allowed group at Azure: access ends at the next refresh.
     p.mock.set_groups("bob", &["visitors"]);
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 302);
+    assert_eq!(home(&c, &p).await.0, 302);
     p.mock.set_groups("bob", &["staff"]);
 
     // Disabled at Azure: the refresh token is refused and the session ends.
@@ -1064,22 +941,14 @@ async fn refresh_uses_the_refresh_token_and_disabled_users_lose_access() {
     assert_eq!(status, 303);
     assert!(p.mock.disable_user("bob"));
     p.clock.advance(11);
-    assert_eq!(
-        home(&c, &p.hub).await.0,
-        302,
-        "a disabled user loses access"
-    );
+    assert_eq!(home(&c, &p).await.0, 302, "a disabled user loses access");
     // ... and cannot log in again.
     p.mock.set_auto_approve(Some("bob"));
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let back = location(&c.get(location(&start)).send().await.unwrap());
     assert!(back.contains("AADSTS50057"), "{back}");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1094,7 +963,7 @@ async fn provider_outage_during_refresh_keeps_the_session_and_login_errors_are_c
     p.mock
         .fail_next(MockEndpoint::Token, Fault::Status(503, "down".into()));
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 200, "an outage is not a logout");
+    assert_eq!(home(&c, &p).await.0, 200, "an outage is not a logout");
 
     // Token endpoint errors at login: Azure's error_description becomes a 403.
     p.mock.fail_next(
@@ -1105,7 +974,7 @@ async fn provider_outage_during_refresh_keeps_the_session_and_login_errors_are_c
                 .to_string(),
         ),
     );
-    let (status, body) = oauth_login(&client(), &p.hub).await;
+    let (status, body) = oauth_login(&client(), &p).await;
     assert_eq!(status, 403);
     assert!(
         body.contains("An access token was not returned: AADSTS70008: expired"),
@@ -1118,15 +987,15 @@ async fn provider_outage_during_refresh_keeps_the_session_and_login_errors_are_c
     fresh
         .mock
         .fail_next(MockEndpoint::Discovery, Fault::Status(500, "boom".into()));
-    assert_eq!(oauth_login(&client(), &fresh.hub).await.0, 502);
+    assert_eq!(oauth_login(&client(), &fresh).await.0, 502);
     assert_eq!(
-        oauth_login(&client(), &fresh.hub).await.0,
+        oauth_login(&client(), &fresh).await.0,
         303,
         "discovery is retried"
     );
-    fresh.hub.stop().await;
+    fresh.stop().await;
     fresh.mock.shutdown().await;
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1199,7 +1068,7 @@ async fn graph_paging_with_next_link() {
     // A login against the mock gives a real access token for Graph.
     let p = pair("allow_all = true\nenable_auth_state = true\n", "grace").await;
     login_as(&p, "grace").await;
-    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "grace")
+    let state = hubauth_server::auth_state::load(p.hub.state(), "grace")
         .await
         .unwrap()
         .unwrap();
@@ -1242,31 +1111,18 @@ async fn graph_paging_with_next_link() {
         refused,
         hubauth_azuread::AzureError::GraphRefused { status: 401 }
     ));
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
 #[tokio::test]
 async fn demo_mock_logs_in_with_graph_groups() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback = format!(
-        "http://{}/hub/oauth_callback",
-        listener.local_addr().unwrap()
-    );
-    let (mock, table) = start_demo_mock(&callback).await.unwrap();
-    let (hub, _clock) = start_hub(listener, &table, &[]).await;
-    let p = Pair {
-        mock,
-        hub,
-        clock: Arc::new(ManualClock::at(0)),
-    };
+    let site = Loopback::bind().await.unwrap();
+    let (mock, table) = start_demo_mock(&site.callback_url()).await.unwrap();
+    let p = start_hub(site, mock, &table, &[]).await;
     // The account picker is shown without auto-approve.
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let picker = c.get(location(&start)).send().await.unwrap();
     assert_eq!(picker.status(), 200);
     assert!(picker.text().await.unwrap().contains("Pick an account"));
@@ -1282,10 +1138,10 @@ async fn demo_mock_logs_in_with_graph_groups() {
     );
     let (status, _, c) = login_as(&p, "adele@contoso.onmicrosoft.com").await;
     assert_eq!(status, 303);
-    assert!(home(&c, &p.hub).await.1.contains("id=\"admin\">yes<"));
+    assert!(home(&c, &p).await.1.contains("id=\"admin\">yes<"));
     assert_eq!(login_as(&p, "dan@contoso.onmicrosoft.com").await.0, 403);
     let _ = OTHER_TENANT;
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1307,7 +1163,7 @@ async fn unsigned_id_tokens_are_trusted_only_from_the_token_endpoint_over_valida
     // its claims checked.
     let p = pair("allow_all = true\nenable_auth_state = true\n", "ada").await;
     assert_eq!(login_as(&p, "ada").await.0, 303);
-    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "ada")
+    let state = hubauth_server::auth_state::load(p.hub.state(), "ada")
         .await
         .unwrap()
         .unwrap();
@@ -1317,30 +1173,30 @@ async fn unsigned_id_tokens_are_trusted_only_from_the_token_endpoint_over_valida
     );
     p.mock.tamper_next_id_token(Tamper::WrongNonce);
     assert_eq!(login_as(&p, "ada").await.0, 403, "claims still checked");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // https without certificate validation: TLS proves nothing, so neither does the token.
     let p = pair("allow_all = true\nvalidate_server_cert = false\n", "ada").await;
     p.mock.set_auto_approve(Some("ada"));
-    let (status, body) = oauth_login(&client(), &p.hub).await;
+    let (status, body) = oauth_login(&client(), &p).await;
     assert_eq!(status, 403);
     assert!(body.contains("not signed"), "{body}");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // Plain http: v1's unsigned tokens are refused, v2.0's signed ones accepted, and a
     // v2.0 token stripped of its signature refused.
     let p = pair_with("allow_all = true\n", &[], "ada", |b| b.plain_http()).await;
     assert_eq!(login_as(&p, "ada").await.0, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
     let v2 = "allow_all = true\nuse_v2_endpoints = true\nscope = [\"openid\", \"profile\"]\n";
     let p = pair_with(v2, &[], "ada", |b| b.plain_http()).await;
     assert_eq!(login_as(&p, "ada").await.0, 303);
     p.mock.tamper_next_id_token(Tamper::AlgNone);
     assert_eq!(login_as(&p, "ada").await.0, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1352,8 +1208,8 @@ async fn v1_refresh_without_an_id_token_rechecks_groups_at_graph() {
     assert_eq!(status, 303);
     p.mock.clear_requests();
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 200);
-    let state = hubauth_server::auth_state::load(p.hub.hub.state(), "bob")
+    assert_eq!(home(&c, &p).await.0, 200);
+    let state = hubauth_server::auth_state::load(p.hub.state(), "bob")
         .await
         .unwrap()
         .unwrap();
@@ -1371,7 +1227,7 @@ async fn v1_refresh_without_an_id_token_rechecks_groups_at_graph() {
     // The groups come from Graph: out of the allowed group, out of the hub.
     p.mock.set_groups("bob", &["visitors"]);
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 302);
+    assert_eq!(home(&c, &p).await.0, 302);
 
     // Graph naming another user than the one who signed in ends the session; Graph
     // answering garbage is an outage, which keeps it until Graph answers again.
@@ -1381,21 +1237,21 @@ async fn v1_refresh_without_an_id_token_rechecks_groups_at_graph() {
         Fault::Status(200, json!({"id": "someone-else"}).to_string()),
     );
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 302, "another user at Graph");
+    assert_eq!(home(&c, &p).await.0, 302, "another user at Graph");
     let (_, _, c) = login_as(&p, "ada").await;
     p.mock.fail_next(MockEndpoint::Graph, Fault::Garbage);
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 200, "an outage is not a logout");
-    p.hub.stop().await;
+    assert_eq!(home(&c, &p).await.0, 200, "an outage is not a logout");
+    p.stop().await;
     p.mock.shutdown().await;
 
     // Without Graph, nothing can prove the groups: a new sign-in.
     let p = pair(&format!("{rules}graph_groups_fallback = false\n"), "bob").await;
     let (_, _, c) = login_as(&p, "bob").await;
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 302);
+    assert_eq!(home(&c, &p).await.0, 302);
     assert!(p.mock.requests_to(MockEndpoint::Graph).is_empty());
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // When no group rule applies, the successful refresh grant is enough (the account
@@ -1407,10 +1263,10 @@ async fn v1_refresh_without_an_id_token_rechecks_groups_at_graph() {
     .await;
     let (_, _, c) = login_as(&p, "bob").await;
     p.clock.advance(11);
-    assert_eq!(home(&c, &p.hub).await.0, 200);
+    assert_eq!(home(&c, &p).await.0, 200);
     assert_eq!(p.mock.requests_to(MockEndpoint::Token).len(), 2);
     assert!(p.mock.requests_to(MockEndpoint::Graph).is_empty());
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1422,7 +1278,7 @@ async fn graph_answers_only_a_graph_token_with_a_permission() {
     assert_eq!(login_as(&p, "grace").await.0, 303);
     let token = &p.mock.requests_to(MockEndpoint::Token)[0];
     assert_eq!(token.form_value("resource"), Some(p.mock.origin()));
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // A token for another resource: Graph says 401, the login is refused.
@@ -1430,19 +1286,19 @@ async fn graph_answers_only_a_graph_token_with_a_permission() {
         format!("{overage}token_params = {{ resource = \"https://management.azure.com\" }}\n");
     let p = pair(&other, "grace").await;
     p.mock.set_auto_approve(Some("grace"));
-    let (status, body) = oauth_login(&client(), &p.hub).await;
+    let (status, body) = oauth_login(&client(), &p).await;
     assert_eq!(status, 403);
     assert!(body.contains("HTTP 401"), "{body}");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // An app registration without a Graph permission: Graph says 403.
     let p = pair_with(overage, &[], "grace", |b| b.graph_permissions(&[])).await;
     p.mock.set_auto_approve(Some("grace"));
-    let (status, body) = oauth_login(&client(), &p.hub).await;
+    let (status, body) = oauth_login(&client(), &p).await;
     assert_eq!(status, 403);
     assert!(body.contains("HTTP 403"), "{body}");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // v2.0 adds Graph's User.Read to the scopes...
@@ -1455,7 +1311,7 @@ async fn graph_answers_only_a_graph_token_with_a_permission() {
         scope.ends_with(&format!("{}/User.Read", p.mock.origin())),
         "{scope}"
     );
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // ... unless another resource's scope is asked for: its token is refused by Graph.
@@ -1464,7 +1320,7 @@ async fn graph_answers_only_a_graph_token_with_a_permission() {
     );
     let p = pair(&v2, "grace").await;
     assert_eq!(login_as(&p, "grace").await.0, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1518,14 +1374,14 @@ async fn organizations_and_consumers_admit_the_accounts_microsoft_says() {
     assert_eq!(login_as(&p, "ada").await.0, 303);
     assert_eq!(login_as(&p, "zoe").await.0, 303);
     assert_ne!(login_as(&p, "pat").await.0, 303);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // consumers: personal accounts only; their issuer is the consumers tenant's.
     let p = pair(&format!("{v2}tenant_id = \"consumers\"\n"), "pat").await;
     assert_eq!(login_as(&p, "pat").await.0, 303);
     assert_ne!(login_as(&p, "ada").await.0, 303);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 
     // A hub configured for organizations never takes a personal account's token, even
@@ -1535,10 +1391,10 @@ async fn organizations_and_consumers_admit_the_accounts_microsoft_says() {
     );
     let p = pair(&hub_config, "pat").await;
     p.mock.set_auto_approve(Some("pat"));
-    let (status, body) = oauth_login(&client(), &p.hub).await;
+    let (status, body) = oauth_login(&client(), &p).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("another tenant"), "{body}");
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
@@ -1554,25 +1410,11 @@ async fn apps_with_custom_signing_keys_are_verified_with_their_appid_keys() {
     );
     p.mock.tamper_next_id_token(Tamper::BadSignature);
     assert_eq!(login_as(&p, "ada").await.0, 403);
-    p.hub.stop().await;
+    p.stop().await;
     p.mock.shutdown().await;
 }
 
-/// Signs out as a browser does: the "Sign out?" page, then its form; the POST's answer.
-async fn logout(c: &reqwest::Client, hub: &TestHub) -> reqwest::Response {
-    let url = format!("{}logout", hub.hub_url);
-    let page = c.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the confirmation page");
-    let html = page.text().await.unwrap();
-    let marker = "name=\"_xsrf\" value=\"";
-    let start = html.find(marker).expect("a form token") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    c.post(&url)
-        .form(&[("_xsrf", &html[start..end])])
-        .send()
-        .await
-        .unwrap()
-}
+use hubauth_harness::logout;
 
 #[tokio::test]
 async fn logout_ends_the_hub_session_and_signs_out_at_azure() {
@@ -1587,7 +1429,7 @@ async fn logout_ends_the_hub_session_and_signs_out_at_azure() {
         let p = pair(&extra, "ada").await;
         let (status, shown, c) = login_as(&p, "ada").await;
         assert_eq!((status, shown.as_deref()), (303, Some("ada")));
-        let out = logout(&c, &p.hub).await;
+        let out = logout(&c, &p).await;
         assert_eq!(out.status(), 302);
         let to_azure = location(&out);
         assert!(to_azure.contains("/oauth2/v2.0/logout"), "{to_azure}");
@@ -1600,8 +1442,8 @@ async fn logout_ends_the_hub_session_and_signs_out_at_azure() {
             assert!(at_azure.text().await.unwrap().contains("signed out"));
         }
         assert_eq!(p.mock.requests_to(MockEndpoint::Logout).len(), 1);
-        assert_eq!(home(&c, &p.hub).await.0, 302, "the hub session is gone");
-        p.hub.stop().await;
+        assert_eq!(home(&c, &p).await.0, 302, "the hub session is gone");
+        p.stop().await;
         p.mock.shutdown().await;
     }
 }

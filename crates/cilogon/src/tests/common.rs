@@ -1,17 +1,20 @@
-//! What the behaviour tests share: the mock CILogon over HTTPS with its users, a real hub
-//! against it, and a browser that logs in.
+//! What the behaviour tests share: the mock CILogon over HTTPS with its users, and the
+//! CILogon quirks of the shared harness (`hubauth-harness`: a real hub against the mock,
+//! a browser that logs in).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hubauth_cilogon::mock::{CilogonMock, MockHandle, MockIdp, MockUser, ORCID_IDP};
 use hubauth_cilogon::{CilogonOAuthenticator, cilogon_from_view, local_cilogon_from_view};
-use hubauth_config::{Config, MapEnv, Registry};
+use hubauth_config::{ClassView, ConfigError, Registry};
 use hubauth_core::Authenticator;
-use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
-use serde_json::Value;
-use tempfile::TempDir;
-use tokio::sync::oneshot;
+use hubauth_harness::tls::{loopback_cert, mock_tls};
+use hubauth_harness::{Build, Loopback, Provider};
+
+pub(super) use hubauth_harness::{
+    auth_state, authorize_url, home, location, login_as, query, stored_user,
+};
 
 /// The campus IdP most tests configure.
 pub(super) const UNI: &str = "https://idp.uni.edu/idp/shibboleth";
@@ -22,35 +25,8 @@ pub(super) const CLIENT_ID: &str = "cilogon:/client_id/4f2a9c";
 /// Its secret.
 pub(super) const SECRET: &str = "s3cret+/=with&odd%chars";
 
-/// The certificate every mock of this test binary serves HTTPS with: `(certificate PEM,
-/// key PEM, a file holding the certificate)`.
-pub(super) fn tls_identity() -> &'static (String, String, std::path::PathBuf) {
-    static IDENTITY: std::sync::OnceLock<(String, String, std::path::PathBuf)> =
-        std::sync::OnceLock::new();
-    IDENTITY.get_or_init(|| {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-        let cert = certified.cert.pem();
-        let dir =
-            std::env::temp_dir().join(format!("hubauth-cilogon-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("mock-ca.pem");
-        std::fs::write(&file, &cert).unwrap();
-        (cert, certified.key_pair.serialize_pem(), file)
-    })
-}
-
-pub(super) fn mock_tls() -> hubauth_devidp::mock::MockTls {
-    let (cert, key, _) = tls_identity();
-    hubauth_devidp::mock::MockTls::from_pem(cert, key).unwrap()
-}
-
 pub(super) fn registry() -> Registry {
-    let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
-    defs.extend(hubauth_core::options::classes());
-    defs.extend(hubauth_local::classes());
-    defs.extend(hubauth_oauth::classes());
-    defs.extend(hubauth_cilogon::classes());
-    Registry::new(defs).unwrap()
+    hubauth_harness::registry(hubauth_cilogon::classes())
 }
 
 /// The users of the standard mock, by key.
@@ -74,16 +50,44 @@ pub(super) fn users() -> Vec<MockUser> {
     ]
 }
 
-/// A running hub against a running mock.
+/// A running hub against a running mock, and the authenticator the hub runs (None for
+/// the Local variant).
 pub(super) struct Pair {
-    pub(super) mock: MockHandle,
-    pub(super) hub: Hub,
-    pub(super) hub_url: String,
-    pub(super) clock: Arc<ManualClock>,
-    /// The authenticator the hub runs (None for the Local variant).
+    base: hubauth_harness::Pair<MockHandle>,
     pub(super) authenticator: Option<Arc<CilogonOAuthenticator>>,
-    _dir: TempDir,
-    _stop: oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Pair {
+    type Target = hubauth_harness::Pair<MockHandle>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+// Every mock of this binary serves HTTPS with the harness's loopback certificate.
+hubauth_harness::idp_mock!(
+    MockHandle,
+    ca_pem = |_| Some(loopback_cert().cert_pem.clone())
+);
+
+/// Where the hub keeps the typed authenticator it built (the Local variant is not one).
+type Typed = Arc<Mutex<Option<Arc<CilogonOAuthenticator>>>>;
+
+/// The provider under test: the CILogon classes, the Local variant or not; the
+/// authenticator built last goes into `typed`.
+fn provider(typed: Typed) -> Provider<impl Build<ConfigError>> {
+    Provider::new(
+        hubauth_cilogon::classes(),
+        move |class: &str, view: &ClassView<'_>| -> Result<Arc<dyn Authenticator>, ConfigError> {
+            if class.starts_with("Local") {
+                return local_cilogon_from_view(view);
+            }
+            let built = Arc::new(cilogon_from_view(view)?);
+            *typed.lock().unwrap() = Some(built.clone());
+            Ok(built)
+        },
+    )
 }
 
 /// What a test hub is configured with.
@@ -118,56 +122,6 @@ pub(super) fn class_table(class: &str, keys: &str, idps: &[(&str, &str)]) -> Str
     table
 }
 
-/// The authenticator and the hub of `table` (a full class table), as the CLI builds
-/// them; `Err` is the start-up error.
-pub(super) async fn build_hub(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-    dir: &TempDir,
-    clock: Arc<ManualClock>,
-) -> anyhow::Result<(Hub, Option<Arc<CilogonOAuthenticator>>)> {
-    let text = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nlogin_rate_limit = 0\n\n{table}",
-        db = dir.path().join("hub.sqlite").display(),
-        secret = dir.path().join("cookie_secret").display(),
-    );
-    let registry = registry();
-    let config =
-        Config::parse(&text, "test.toml", &registry).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let env = MapEnv::from_iter(env.iter().map(|(k, v)| (*k, *v)));
-    let hub_config = HubConfig::from_view(&config.view(&registry, "Hub", &env))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let view = config.view(&registry, class, &env);
-    let (authenticator, typed): (Arc<dyn Authenticator>, _) = if class.starts_with("Local") {
-        (
-            local_cilogon_from_view(&view).map_err(|e| anyhow::anyhow!("{e}"))?,
-            None,
-        )
-    } else {
-        let typed = Arc::new(cilogon_from_view(&view).map_err(|e| anyhow::anyhow!("{e}"))?);
-        (typed.clone(), Some(typed))
-    };
-    let crypt = match env.vars().get("JUPYTERHUB_CRYPT_KEY") {
-        Some(keys) => hubauth_store::CryptKeeper::from_keys_str(keys)?,
-        None => hubauth_store::CryptKeeper::empty(),
-    };
-    hubauth_server::startup::check(authenticator.as_ref(), &crypt)?;
-    let store = hubauth_store::open(&hub_config.db_url).await?;
-    let secret = CookieSecret::load(None, &hub_config.cookie_secret_file)?;
-    let hub = Hub::start(HubParts {
-        config: hub_config,
-        authenticator,
-        hook: None,
-        store,
-        crypt,
-        secret,
-        clock,
-    })
-    .await?;
-    Ok((hub, typed))
-}
-
 /// The standard mock (HTTPS, the users of [`users`], client [`CLIENT_ID`] for `origin`)
 /// with changes made by `adjust`.
 pub(super) async fn start_mock(
@@ -185,49 +139,42 @@ pub(super) async fn start_mock(
     adjust(builder).start().await.unwrap()
 }
 
+/// A hub of `class` configured by `tables` (the class table, header and sub-tables
+/// included) with environment `env`, prepared on `site`, against `mock`.
+pub(super) async fn serve_hub(
+    site: Loopback,
+    mock: MockHandle,
+    class: &str,
+    tables: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Pair> {
+    let typed = Typed::default();
+    let base = provider(typed.clone())
+        .serve_with(site, mock, class, tables, "", env)
+        .await?;
+    let authenticator = typed.lock().unwrap().take();
+    Ok(Pair {
+        base,
+        authenticator,
+    })
+}
+
 /// A mock and a hub configured by `setup`, in whose keys `@HOST@` stands for the mock's
 /// host; the hub reaches the mock through `cilogon_host` over verified HTTPS.
 pub(super) async fn try_pair_with(
     setup: Setup<'_>,
     adjust: impl FnOnce(CilogonMock) -> CilogonMock,
 ) -> anyhow::Result<Pair> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", listener.local_addr()?);
-    let mock = start_mock(&origin, adjust).await;
-    let key = hubauth_store::CryptKeeper::generate_key();
+    let site = Loopback::bind().await?;
+    let mock = start_mock(site.origin(), adjust).await;
     let keys = format!(
         "client_id = \"{CLIENT_ID}\"\nclient_secret = \"{SECRET}\"\ncilogon_host = \"{host}\"\nhttp_request_kwargs = {{ ca_certs = \"{ca}\" }}\nenable_auth_state = true\n{keys}",
         host = mock.host(),
-        ca = tls_identity().2.display(),
+        ca = loopback_cert().file.display(),
         keys = setup.keys.replace("@HOST@", &mock.host()),
     );
     let table = class_table(setup.class, &keys, setup.idps);
-    let dir = TempDir::new()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as i64;
-    let clock = Arc::new(ManualClock::at(now));
-    let mut env: Vec<(&str, &str)> = vec![("JUPYTERHUB_CRYPT_KEY", key.as_str())];
-    env.extend_from_slice(setup.env);
-    let (hub, authenticator) = build_hub(setup.class, &table, &env, &dir, clock.clone()).await?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    Ok(Pair {
-        mock,
-        hub,
-        hub_url: format!("{origin}/hub/"),
-        clock,
-        authenticator,
-        _dir: dir,
-        _stop: tx,
-    })
+    serve_hub(site, mock, setup.class, &table, setup.env).await
 }
 
 /// [`try_pair_with`] with the standard mock.
@@ -245,75 +192,7 @@ pub(super) const UNI_STRIP: &str = "username_derivation = { username_claim = \"e
 
 /// A browser: keeps cookies, follows no redirects, trusts the mock's certificate.
 pub(super) fn client() -> reqwest::Client {
-    let trusted = reqwest::Certificate::from_pem(tls_identity().0.as_bytes()).unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(trusted)
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-pub(super) fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// The authorize URL the hub sends the browser to.
-pub(super) async fn authorize_url(c: &reqwest::Client, p: &Pair) -> url::Url {
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 302);
-    url::Url::parse(&location(&start)).unwrap()
-}
-
-pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Logs the mock user `key` in; returns the browser, the hub's status for the callback
-/// and its body.
-pub(super) async fn login_as(p: &Pair, key: &str) -> (reqwest::Client, u16, String) {
-    p.mock.set_auto_approve(Some(key));
-    let c = client();
-    let authorize = authorize_url(&c, p).await;
-    let at_idp = c.get(authorize.as_str()).send().await.unwrap();
-    assert_eq!(at_idp.status(), 302, "the mock approves");
-    let callback = location(&at_idp);
-    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
-    let answer = c.get(&callback).send().await.unwrap();
-    let status = answer.status().as_u16();
-    let body = answer.text().await.unwrap();
-    (c, status, body)
-}
-
-/// The status of the hub's home page for a browser (200 with a session, 302 without).
-pub(super) async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
-    c.get(format!("{}home", p.hub_url))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-pub(super) async fn auth_state(p: &Pair, name: &str) -> Value {
-    hubauth_server::auth_state::load(p.hub.state(), name)
-        .await
-        .unwrap()
-        .expect("auth_state stored")
-}
-
-pub(super) async fn stored_user(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
-    p.hub.state().store.get_user(name).await.unwrap()
+    hubauth_harness::client_trusting(&loopback_cert().cert_pem)
 }
 
 /// Moves both clocks (the hub's and the mock's) forward.

@@ -99,11 +99,7 @@ async fn discovery_or_signing_keys_unavailable_stop_the_login_until_they_are_bac
     let p = allow_all().await;
     p.mock.set_down(Endpoint::Discovery, true);
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     assert_eq!(start.status(), 502, "the endpoints cannot be resolved");
     p.mock.set_down(Endpoint::Discovery, false);
     p.mock.fail_next(Endpoint::Jwks, Fault::Garbage);

@@ -612,39 +612,24 @@ async fn the_idp_list_is_cilogons_json_per_skin_and_empty_when_unreadable() {
 
 #[tokio::test]
 async fn demo_mock_table_starts_a_hub_that_logs_the_demo_users_in_as_the_banner_says() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let callback = format!("{origin}/hub/oauth_callback");
-    let (mock, table) = start_demo_mock(&callback).await.unwrap();
+    let site = hubauth_harness::Loopback::bind().await.unwrap();
+    let origin = site.origin().to_owned();
+    let (mock, table) = start_demo_mock(&site.callback_url()).await.unwrap();
     assert!(table.starts_with("[CILogonOAuthenticator]\n"), "{table}");
-    let dir = tempfile::TempDir::new().unwrap();
-    let key = hubauth_store::CryptKeeper::generate_key();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let (hub, _) = super::common::build_hub(
+    let p = super::common::serve_hub(
+        site,
+        mock,
         "CILogonOAuthenticator",
         &table.replace(
             "[CILogonOAuthenticator]\n",
             "[CILogonOAuthenticator]\nenable_auth_state = true\n",
         ),
-        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
-        &dir,
-        std::sync::Arc::new(hubauth_server::ManualClock::at(now)),
+        &[],
     )
     .await
     .unwrap();
+    let (hub, mock) = (&p.hub, &p.mock);
     assert!(hub.state().authenticator.startup_warnings().is_empty());
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = hub.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
     // The picker lists the university's and GitHub's users only.
     mock.set_auto_approve(None);
     let browser = reqwest::Client::builder()

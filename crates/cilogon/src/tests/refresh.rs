@@ -76,7 +76,10 @@ async fn an_expired_access_token_is_refreshed_with_the_refresh_token_which_rotat
     // The rotated-out refresh token is used up.
     let response = reqwest::Client::builder()
         .add_root_certificate(
-            reqwest::Certificate::from_pem(super::common::tls_identity().0.as_bytes()).unwrap(),
+            reqwest::Certificate::from_pem(
+                hubauth_harness::tls::loopback_cert().cert_pem.as_bytes(),
+            )
+            .unwrap(),
         )
         .build()
         .unwrap()

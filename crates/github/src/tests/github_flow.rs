@@ -1,17 +1,16 @@
 //! GitHubOAuthenticator end to end over loopback HTTP: a real hub (SQLite, cookies,
 //! sessions) against the GitHub mock, one test per rule that allows, refuses or makes
-//! admin, refresh, and GitHub being down or answering garbage.
+//! admin, refresh, and GitHub being down or answering garbage. The hub, the browser and
+//! the login through the mock are the shared harness's (`hubauth-harness`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use hubauth_config::{Config, MapEnv, Registry};
-use hubauth_core::Authenticator;
+use hubauth_config::{ConfigError, Registry};
 use hubauth_github::mock::{Endpoint, Fault, GitHubMock, MockEmail, MockHandle, MockUser};
-use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
-use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::sync::oneshot;
+use hubauth_harness::{Build, Loopback, Provider, arc, local_or};
+use serde_json::json;
+
+pub(super) use hubauth_harness::authorize_url_at as authorize_url;
+pub(super) use hubauth_harness::{auth_state, client, home, login_as, query, stored_user};
 
 pub(super) const ORG: &str = "jupyterhub";
 
@@ -64,87 +63,24 @@ fn users() -> Vec<MockUser> {
     ]
 }
 
-pub(super) struct Pair {
-    pub(super) mock: MockHandle,
-    pub(super) hub: Hub,
-    pub(super) hub_url: String,
-    pub(super) clock: Arc<ManualClock>,
-    _dir: TempDir,
-    _stop: oneshot::Sender<()>,
+pub(super) type Pair = hubauth_harness::Pair<MockHandle>;
+
+// GitHub approves by login.
+hubauth_harness::idp_mock!(MockHandle);
+
+/// The provider under test: the GitHub classes, the Local variant or not.
+fn provider() -> Provider<impl Build<ConfigError>> {
+    Provider::new(
+        hubauth_github::classes(),
+        local_or(
+            hubauth_github::local_github_from_view,
+            arc(hubauth_github::github_from_view),
+        ),
+    )
 }
 
 pub(super) fn registry() -> Registry {
-    let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
-    defs.extend(hubauth_core::options::classes());
-    defs.extend(hubauth_local::classes());
-    defs.extend(hubauth_oauth::classes());
-    defs.extend(hubauth_github::classes());
-    Registry::new(defs).unwrap()
-}
-
-/// Builds the authenticator and the hub as the CLI does; `Err` is the start-up error.
-async fn build(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-    dir: &TempDir,
-    clock: Arc<ManualClock>,
-) -> anyhow::Result<Hub> {
-    let text = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nlogin_rate_limit = 0\n\n[{class}]\n{table}",
-        db = dir.path().join("hub.sqlite").display(),
-        secret = dir.path().join("cookie_secret").display(),
-    );
-    let registry = registry();
-    let config =
-        Config::parse(&text, "test.toml", &registry).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let env = MapEnv::from_iter(env.iter().map(|(k, v)| (*k, *v)));
-    let hub_config = HubConfig::from_view(&config.view(&registry, "Hub", &env))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let view = config.view(&registry, class, &env);
-    let authenticator: Arc<dyn Authenticator> = if class.starts_with("Local") {
-        hubauth_github::local_github_from_view(&view).map_err(|e| anyhow::anyhow!("{e}"))?
-    } else {
-        Arc::new(hubauth_github::github_from_view(&view).map_err(|e| anyhow::anyhow!("{e}"))?)
-    };
-    let crypt = match env.vars().get("JUPYTERHUB_CRYPT_KEY") {
-        Some(keys) => hubauth_store::CryptKeeper::from_keys_str(keys)?,
-        None => hubauth_store::CryptKeeper::empty(),
-    };
-    hubauth_server::startup::check(authenticator.as_ref(), &crypt)?;
-    let store = hubauth_store::open(&hub_config.db_url).await?;
-    let secret = CookieSecret::load(None, &hub_config.cookie_secret_file)?;
-    Ok(Hub::start(HubParts {
-        config: hub_config,
-        authenticator,
-        hook: None,
-        store,
-        crypt,
-        secret,
-        clock,
-    })
-    .await?)
-}
-
-/// Serves `hub` on `listener` until the returned sender is dropped.
-fn serve(hub: &Hub, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    tx
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    hubauth_harness::registry(hubauth_github::classes())
 }
 
 /// A mock (configured by `mock`) and a hub of `class` whose table is the client, the
@@ -154,43 +90,19 @@ pub(super) async fn try_pair_with(
     extra: &str,
     mock: impl FnOnce(GitHubMock) -> GitHubMock,
 ) -> anyhow::Result<Pair> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", listener.local_addr()?);
+    let site = Loopback::bind().await?;
     let mut builder = GitHubMock::builder()
-        .client(
-            "hub-client",
-            "hub-secret",
-            &format!("{origin}/hub/oauth_callback"),
-        )
+        .client("hub-client", "hub-secret", &site.callback_url())
         .auto_approve(Some("alice"));
     for user in users() {
         builder = builder.user(user);
     }
     let mock = mock(builder).start().await?;
-    let key = hubauth_store::CryptKeeper::generate_key();
     let table = format!(
-        "client_id = \"hub-client\"\nclient_secret = \"hub-secret\"\n{}enable_auth_state = true\n{extra}",
+        "[{class}]\nclient_id = \"hub-client\"\nclient_secret = \"hub-secret\"\n{}enable_auth_state = true\n{extra}",
         mock.toml_urls()
     );
-    let dir = TempDir::new()?;
-    let clock = Arc::new(ManualClock::at(now()));
-    let hub = build(
-        class,
-        &table,
-        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
-        &dir,
-        clock.clone(),
-    )
-    .await?;
-    let stop = serve(&hub, listener);
-    Ok(Pair {
-        mock,
-        hub,
-        hub_url: format!("{origin}/hub/"),
-        clock,
-        _dir: dir,
-        _stop: stop,
-    })
+    provider().serve(site, mock, class, &table).await
 }
 
 pub(super) async fn pair(extra: &str) -> Pair {
@@ -199,85 +111,7 @@ pub(super) async fn pair(extra: &str) -> Pair {
         .unwrap()
 }
 
-pub(super) fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// The authorize URL the hub sends the browser to.
-pub(super) async fn authorize_url(c: &reqwest::Client, hub_url: &str) -> url::Url {
-    let start = c.get(format!("{hub_url}oauth_login")).send().await.unwrap();
-    assert_eq!(start.status(), 302);
-    url::Url::parse(&location(&start)).unwrap()
-}
-
-pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Logs `login` in through the mock; the hub's status and page at the callback.
-pub(super) async fn login_at(
-    mock: &MockHandle,
-    hub_url: &str,
-    login: &str,
-) -> (reqwest::Client, u16, String) {
-    mock.set_auto_approve(Some(login));
-    let c = client();
-    let authorize = authorize_url(&c, hub_url).await;
-    let at_github = c.get(authorize.as_str()).send().await.unwrap();
-    assert_eq!(at_github.status(), 302, "the mock approves");
-    let callback = location(&at_github);
-    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
-    let answer = c.get(&callback).send().await.unwrap();
-    let status = answer.status().as_u16();
-    let body = answer.text().await.unwrap();
-    (c, status, body)
-}
-
-pub(super) async fn login_as(p: &Pair, login: &str) -> (reqwest::Client, u16, String) {
-    login_at(&p.mock, &p.hub_url, login).await
-}
-
-pub(super) async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
-    c.get(format!("{}home", p.hub_url))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-pub(super) async fn auth_state(p: &Pair, name: &str) -> Value {
-    hubauth_server::auth_state::load(p.hub.state(), name)
-        .await
-        .unwrap()
-        .expect("auth_state stored")
-}
-
-pub(super) async fn stored_user(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
-    p.hub.state().store.get_user(name).await.unwrap()
-}
-
-/// The page text with HTML escapes of `/` and quotes undone.
-fn unescape(body: &str) -> String {
-    body.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-}
+use hubauth_harness::unescape_html as unescape;
 
 // ------------------------------------------------------------------ organizations
 
@@ -719,33 +553,23 @@ async fn github_outage_at_refresh_keeps_the_session_but_a_membership_outage_ends
 async fn token_endpoint_errors_sent_with_http_200_are_refusals() {
     // A hub whose client secret is not the app's: GitHub answers HTTP 200 with
     // `incorrect_client_credentials`.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let site = Loopback::bind().await.unwrap();
+    let origin = site.origin().to_owned();
     let mock = GitHubMock::builder()
-        .client(
-            "hub-client",
-            "right",
-            &format!("{origin}/hub/oauth_callback"),
-        )
+        .client("hub-client", "right", &site.callback_url())
         .user(MockUser::new("alice"))
         .start()
         .await
         .unwrap();
-    let dir = TempDir::new().unwrap();
-    let hub = build(
-        "GitHubOAuthenticator",
-        &format!(
-            "client_id = \"hub-client\"\nclient_secret = \"wrong\"\n{}allow_all = true\n",
-            mock.toml_urls()
-        ),
-        &[],
-        &dir,
-        Arc::new(ManualClock::at(now())),
-    )
-    .await
-    .unwrap();
-    let _stop = serve(&hub, listener);
-    let (c, status, body) = login_at(&mock, &format!("{origin}/hub/"), "alice").await;
+    let table = format!(
+        "[GitHubOAuthenticator]\nclient_id = \"hub-client\"\nclient_secret = \"wrong\"\n{}allow_all = true\n",
+        mock.toml_urls()
+    );
+    let p = provider()
+        .serve(site, mock, "GitHubOAuthenticator", &table)
+        .await
+        .unwrap();
+    let (c, status, body) = login_as(&p, "alice").await;
     assert_eq!(status, 403, "{body}");
     assert!(
         unescape(&body).contains("The client_id and/or client_secret passed are incorrect."),
@@ -812,36 +636,26 @@ async fn local_github_admits_github_users_who_are_system_users() {
 
 #[tokio::test]
 async fn demo_mock_table_logs_the_demo_users_in_and_out() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (mock, table) =
-        hubauth_github::mock::start_demo_mock(&format!("{origin}/hub/oauth_callback"))
-            .await
-            .unwrap();
+    let site = Loopback::bind().await.unwrap();
+    let (mock, table) = hubauth_github::mock::start_demo_mock(&site.callback_url())
+        .await
+        .unwrap();
     assert!(table.starts_with("[GitHubOAuthenticator]\n"), "{table}");
-    let body = table.trim_start_matches("[GitHubOAuthenticator]\n");
-    let dir = TempDir::new().unwrap();
-    let key = hubauth_store::CryptKeeper::generate_key();
-    let hub = build(
-        "GitHubOAuthenticator",
-        &format!("{body}enable_auth_state = true\n"),
-        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
-        &dir,
-        Arc::new(ManualClock::at(now())),
-    )
-    .await
-    .unwrap();
-    let _stop = serve(&hub, listener);
-    let hub_url = format!("{origin}/hub/");
-    let store = &hub.state().store;
-    let (_, status, page) = login_at(&mock, &hub_url, "alice").await;
+    let tables = hubauth_harness::demo_tables("GitHubOAuthenticator", &table);
+    let p = provider()
+        .serve(site, mock, "GitHubOAuthenticator", &tables)
+        .await
+        .unwrap();
+    let (mock, hub_url) = (&p.mock, p.hub_url.clone());
+    let store = &p.hub.state().store;
+    let (_, status, page) = login_as(&p, "alice").await;
     assert_eq!(status, 303, "{page}");
     assert!(!store.get_user("alice").await.unwrap().unwrap().admin);
-    let (_, status, _) = login_at(&mock, &hub_url, "admin").await;
+    let (_, status, _) = login_as(&p, "admin").await;
     assert_eq!(status, 303);
     assert!(store.get_user("admin").await.unwrap().unwrap().admin);
     for refused in ["bob", "mallory"] {
-        let (_, status, _) = login_at(&mock, &hub_url, refused).await;
+        let (_, status, _) = login_as(&p, refused).await;
         assert_eq!(status, 403, "{refused}");
     }
     // Without auto-approve the mock shows its user picker.

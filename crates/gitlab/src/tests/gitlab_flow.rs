@@ -229,11 +229,7 @@ async fn revoked_authorization_or_a_blocked_account_ends_the_session_at_refresh(
     assert_eq!(home(&c, &p).await, 302);
     p.mock.set_auto_approve(Some("hal"));
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let back = location(&c.get(location(&start)).send().await.unwrap());
     assert!(back.contains("error=access_denied"), "{back}");
 }
@@ -396,11 +392,7 @@ async fn an_empty_scope_asks_gitlab_for_api_which_an_application_without_it_refu
     .await
     .unwrap();
     let c = client();
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&c, &p).await;
     let authorize = url::Url::parse(&location(&start)).unwrap();
     assert!(
         !authorize.query_pairs().any(|(k, _)| k == "scope"),
@@ -469,12 +461,11 @@ async fn local_gitlab_logs_in_members_who_are_unix_users() {
 
 #[tokio::test]
 async fn the_demo_mock_table_logs_the_demo_users_in() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (mock, table) =
-        hubauth_gitlab::mock::start_demo_mock(&format!("{origin}/hub/oauth_callback"))
-            .await
-            .unwrap();
+    let site = hubauth_harness::Loopback::bind().await.unwrap();
+    let origin = site.origin().to_owned();
+    let (mock, table) = hubauth_gitlab::mock::start_demo_mock(&site.callback_url())
+        .await
+        .unwrap();
     assert!(table.starts_with("[GitLabOAuthenticator]\n"));
     // The picker page lists the demo users (no auto-approve in the demo).
     let page = reqwest::get(format!(
@@ -493,7 +484,7 @@ async fn the_demo_mock_table_logs_the_demo_users_in() {
     }
     // The demo's table as `hubauth demo` appends it, with auth_state on.
     let p = serve_hub(
-        listener,
+        site,
         mock,
         "GitLabOAuthenticator",
         &format!("[Authenticator]\nenable_auth_state = true\n\n{table}"),

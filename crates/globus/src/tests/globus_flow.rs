@@ -1,17 +1,18 @@
 //! GlobusOAuthenticator end to end over loopback HTTP: a real hub against the Globus mock.
+//! The hub, the browser and the login through the mock are the shared harness's
+//! (`hubauth-harness`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use hubauth_config::{Config, MapEnv, Registry};
-use hubauth_core::Authenticator;
+use hubauth_config::{ConfigError, Registry};
 use hubauth_globus::mock::{
     Endpoint, GlobusMock, MockGroup, MockHandle, MockUser, globus_client_secret,
 };
-use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
-use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::sync::oneshot;
+use hubauth_harness::{Build, Loopback, Provider, arc, local_or};
+use serde_json::json;
+
+pub(super) use hubauth_harness::{
+    auth_state, authorize_url, client, home, login_as, logout, query, stored_user,
+};
 
 pub(super) const STAFF: &str = "11111111-0000-4000-8000-000000000001";
 pub(super) const ADMINS: &str = "11111111-0000-4000-8000-000000000002";
@@ -41,211 +42,69 @@ fn users() -> Vec<MockUser> {
     ]
 }
 
+/// A hub against the Globus mock, and what the tests need to know of its configuration.
 pub(super) struct Pair {
-    pub(super) mock: MockHandle,
-    pub(super) hub: Hub,
-    pub(super) hub_url: String,
-    pub(super) clock: Arc<ManualClock>,
+    base: hubauth_harness::Pair<MockHandle>,
     /// The client secret, shaped as Globus issues them ([`globus_client_secret`]).
     pub(super) secret: String,
     /// The `[GlobusOAuthenticator]` table the hub was built from.
     pub(super) table: String,
-    _dir: TempDir,
-    _stop: oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Pair {
+    type Target = hubauth_harness::Pair<MockHandle>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+// Globus approves by `username@idp`.
+hubauth_harness::idp_mock!(MockHandle);
+
+/// The provider under test: the Globus classes, the Local variant or not.
+fn provider() -> Provider<impl Build<ConfigError>> {
+    Provider::new(
+        hubauth_globus::classes(),
+        local_or(
+            hubauth_globus::local_globus_from_view,
+            arc(hubauth_globus::globus_from_view),
+        ),
+    )
 }
 
 pub(super) fn registry() -> Registry {
-    let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
-    defs.extend(hubauth_core::options::classes());
-    defs.extend(hubauth_local::classes());
-    defs.extend(hubauth_oauth::classes());
-    defs.extend(hubauth_globus::classes());
-    Registry::new(defs).unwrap()
-}
-
-/// Builds the authenticator and hub parts as the CLI does; `Err` is the start-up error.
-async fn build(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-    dir: &TempDir,
-    clock: Arc<ManualClock>,
-) -> anyhow::Result<Hub> {
-    let text = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nlogin_rate_limit = 0\n\n[{class}]\n{table}",
-        db = dir.path().join("hub.sqlite").display(),
-        secret = dir.path().join("cookie_secret").display(),
-    );
-    let registry = registry();
-    let config =
-        Config::parse(&text, "test.toml", &registry).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let env = MapEnv::from_iter(env.iter().map(|(k, v)| (*k, *v)));
-    let hub_config = HubConfig::from_view(&config.view(&registry, "Hub", &env))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let view = config.view(&registry, class, &env);
-    let authenticator: Arc<dyn Authenticator> = if class.starts_with("Local") {
-        hubauth_globus::local_globus_from_view(&view).map_err(|e| anyhow::anyhow!("{e}"))?
-    } else {
-        Arc::new(hubauth_globus::globus_from_view(&view).map_err(|e| anyhow::anyhow!("{e}"))?)
-    };
-    let crypt = match env.vars().get("JUPYTERHUB_CRYPT_KEY") {
-        Some(keys) => hubauth_store::CryptKeeper::from_keys_str(keys)?,
-        None => hubauth_store::CryptKeeper::empty(),
-    };
-    hubauth_server::startup::check(authenticator.as_ref(), &crypt)?;
-    let store = hubauth_store::open(&hub_config.db_url).await?;
-    let secret = CookieSecret::load(None, &hub_config.cookie_secret_file)?;
-    Ok(Hub::start(HubParts {
-        config: hub_config,
-        authenticator,
-        hook: None,
-        store,
-        crypt,
-        secret,
-        clock,
-    })
-    .await?)
+    hubauth_harness::registry(hubauth_globus::classes())
 }
 
 /// A mock and a hub of `class` with its table plus `extra`, in which `@JWKS_URL@` stands
 /// for the mock's key set URL.
 pub(super) async fn try_pair(class: &str, extra: &str) -> anyhow::Result<Pair> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", listener.local_addr()?);
+    let site = Loopback::bind().await?;
     let secret = globus_client_secret();
     let mut builder = GlobusMock::builder()
-        .client("hub", &secret, &format!("{origin}/hub/oauth_callback"))
+        .client("hub", &secret, &site.callback_url())
         .auto_approve(Some("alice@globusid.org"));
     for user in users() {
         builder = builder.user(user);
     }
     let mock = builder.start().await?;
-    let key = hubauth_store::CryptKeeper::generate_key();
     let table = format!(
         "client_id = \"hub\"\nclient_secret = \"{secret}\"\n{}enable_auth_state = true\n{}",
         mock.toml_urls(),
         extra.replace("@JWKS_URL@", &mock.jwks_url())
     );
-    let dir = TempDir::new()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as i64;
-    let clock = Arc::new(ManualClock::at(now));
-    let hub = build(
-        class,
-        &table,
-        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
-        &dir,
-        clock.clone(),
-    )
-    .await?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let tables = format!("[{class}]\n{table}");
+    let base = provider().serve(site, mock, class, &tables).await?;
     Ok(Pair {
-        mock,
-        hub,
-        hub_url: format!("{origin}/hub/"),
-        clock,
+        base,
         secret,
         table,
-        _dir: dir,
-        _stop: tx,
     })
 }
 
 pub(super) async fn pair(extra: &str) -> Pair {
     try_pair("GlobusOAuthenticator", extra).await.unwrap()
-}
-
-pub(super) fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// The authorize URL the hub sends the browser to.
-pub(super) async fn authorize_url(c: &reqwest::Client, p: &Pair) -> url::Url {
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 302);
-    url::Url::parse(&location(&start)).unwrap()
-}
-
-pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Logs `user` in through the mock; returns the hub's answer to the callback.
-pub(super) async fn login_as(p: &Pair, user: &str) -> (reqwest::Client, u16, String) {
-    p.mock.set_auto_approve(Some(user));
-    let c = client();
-    let authorize = authorize_url(&c, p).await;
-    let at_idp = c.get(authorize.as_str()).send().await.unwrap();
-    assert_eq!(at_idp.status(), 302, "the mock approves");
-    let callback = location(&at_idp);
-    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
-    let answer = c.get(&callback).send().await.unwrap();
-    let status = answer.status().as_u16();
-    let body = answer.text().await.unwrap();
-    (c, status, body)
-}
-
-/// Signs out as a browser does: the "Sign out?" page, then its form; the POST's answer.
-pub(super) async fn logout(c: &reqwest::Client, p: &Pair) -> reqwest::Response {
-    let url = format!("{}logout", p.hub_url);
-    let page = c.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the confirmation page");
-    let html = page.text().await.unwrap();
-    let marker = "name=\"_xsrf\" value=\"";
-    let start = html.find(marker).expect("a form token") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    c.post(&url)
-        .form(&[("_xsrf", &html[start..end])])
-        .send()
-        .await
-        .unwrap()
-}
-
-pub(super) async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
-    c.get(format!("{}home", p.hub_url))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-pub(super) async fn auth_state(p: &Pair, name: &str) -> Value {
-    hubauth_server::auth_state::load(p.hub.state(), name)
-        .await
-        .unwrap()
-        .expect("auth_state stored")
-}
-
-pub(super) async fn stored_user(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
-    p.hub.state().store.get_user(name).await.unwrap()
 }
 
 #[tokio::test]
@@ -641,17 +500,11 @@ async fn demo_mock_config_starts_a_working_hub() {
             .await
             .unwrap();
     assert!(table.starts_with("[GlobusOAuthenticator]\n"));
-    let body = table.trim_start_matches("[GlobusOAuthenticator]\n");
-    let dir = TempDir::new().unwrap();
-    let key = hubauth_store::CryptKeeper::generate_key();
-    let hub = build(
-        "GlobusOAuthenticator",
-        &format!("{body}enable_auth_state = true\n"),
-        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
-        &dir,
-        Arc::new(ManualClock::at(0)),
-    )
-    .await;
+    let tables = hubauth_harness::demo_tables("GlobusOAuthenticator", &table);
+    let site = Loopback::bind().await.unwrap();
+    let hub = provider()
+        .serve(site, &mock, "GlobusOAuthenticator", &tables)
+        .await;
     assert!(hub.is_ok(), "{:?}", hub.err());
     let page = reqwest::get(format!(
         "{}?client_id=hubauth-demo&redirect_uri={}&response_type=code&scope=openid",

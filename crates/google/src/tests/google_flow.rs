@@ -1,18 +1,22 @@
 //! GoogleOAuthenticator end to end over loopback HTTP: a real hub against the Google mock.
+//! The hub, the browser and the login through the mock are the shared harness's
+//! (`hubauth-harness`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use hubauth_config::{Config, MapEnv, Registry};
+use hubauth_config::{ClassView, ConfigError, Registry};
 use hubauth_core::Authenticator;
 use hubauth_google::mock::{
     Endpoint, Fault, GROUP_READONLY_SCOPE, GoogleMock, MockGroup, MockHandle, MockUser,
     google_client_secret,
 };
-use hubauth_server::{CookieSecret, Hub, HubConfig, HubParts, ManualClock};
+use hubauth_harness::{Build, Loopback, Provider};
+use hubauth_server::ManualClock;
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::sync::oneshot;
+
+pub(super) use hubauth_harness::stored_user as stored;
+pub(super) use hubauth_harness::{auth_state, authorize_url, client, home, login_as, query};
 
 pub(super) const SERVICE_ACCOUNT: &str = "hub-groups@hub-project.iam.gserviceaccount.com";
 pub(super) const CLIENT_ID: &str = "hub.apps.googleusercontent.com";
@@ -57,15 +61,19 @@ impl hubauth_google::Clock for HubClock {
     }
 }
 
+/// A hub against the Google mock, and the hub's client secret at Google.
 pub(super) struct Pair {
-    pub(super) mock: MockHandle,
-    pub(super) hub: Hub,
-    pub(super) hub_url: String,
-    pub(super) clock: Arc<ManualClock>,
-    pub(super) dir: TempDir,
+    base: hubauth_harness::Pair<MockHandle>,
     /// The hub's client secret at Google.
     pub(super) secret: String,
-    _stop: oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Pair {
+    type Target = hubauth_harness::Pair<MockHandle>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
 }
 
 impl Pair {
@@ -76,73 +84,33 @@ impl Pair {
     }
 }
 
+// Google approves by email.
+hubauth_harness::idp_mock!(MockHandle);
+
+/// The provider under test: the Google classes, the Local variant or not, on the hub's
+/// `clock` (Google's own time checks read the hub's clock).
+fn provider(clock: Arc<ManualClock>) -> Provider<impl Build<ConfigError>> {
+    Provider::new(
+        hubauth_google::classes(),
+        move |class: &str, view: &ClassView<'_>| {
+            let provider_clock: Arc<dyn hubauth_google::Clock> = Arc::new(HubClock(clock.clone()));
+            let built: Arc<dyn Authenticator> = if class.starts_with("Local") {
+                Arc::new(hubauth_local::Local::from_view(view, |view| {
+                    hubauth_google::google_from_view_with_clock(view, provider_clock)
+                })?)
+            } else {
+                Arc::new(hubauth_google::google_from_view_with_clock(
+                    view,
+                    provider_clock,
+                )?)
+            };
+            Ok(built)
+        },
+    )
+}
+
 pub(super) fn registry() -> Registry {
-    let mut defs: Vec<&'static hubauth_config::ClassDef> = vec![&hubauth_server::HUB];
-    defs.extend(hubauth_core::options::classes());
-    defs.extend(hubauth_local::classes());
-    defs.extend(hubauth_oauth::classes());
-    defs.extend(hubauth_google::classes());
-    Registry::new(defs).unwrap()
-}
-
-/// Builds the authenticator and the hub as the CLI does; `Err` is the start-up error.
-async fn build(
-    class: &str,
-    table: &str,
-    env: &[(&str, &str)],
-    dir: &TempDir,
-    clock: Arc<ManualClock>,
-) -> anyhow::Result<Hub> {
-    let text = format!(
-        "[Hub]\nbind_url = \"http://127.0.0.1:0\"\ndb_url = \"sqlite:///{db}\"\ncookie_secret_file = \"{secret}\"\nlogin_rate_limit = 0\n\n[{class}]\n{table}",
-        db = dir.path().join("hub.sqlite").display(),
-        secret = dir.path().join("cookie_secret").display(),
-    );
-    let registry = registry();
-    let config =
-        Config::parse(&text, "test.toml", &registry).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let env = MapEnv::from_iter(env.iter().map(|(k, v)| (*k, *v)));
-    let hub_config = HubConfig::from_view(&config.view(&registry, "Hub", &env))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let view = config.view(&registry, class, &env);
-    let provider_clock: Arc<dyn hubauth_google::Clock> = Arc::new(HubClock(clock.clone()));
-    let authenticator: Arc<dyn Authenticator> = if class.starts_with("Local") {
-        Arc::new(
-            hubauth_local::Local::from_view(&view, |view| {
-                hubauth_google::google_from_view_with_clock(view, provider_clock)
-            })
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-        )
-    } else {
-        Arc::new(
-            hubauth_google::google_from_view_with_clock(&view, provider_clock)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        )
-    };
-    let crypt = match env.vars().get("JUPYTERHUB_CRYPT_KEY") {
-        Some(keys) => hubauth_store::CryptKeeper::from_keys_str(keys)?,
-        None => hubauth_store::CryptKeeper::empty(),
-    };
-    hubauth_server::startup::check(authenticator.as_ref(), &crypt)?;
-    let store = hubauth_store::open(&hub_config.db_url).await?;
-    let secret = CookieSecret::load(None, &hub_config.cookie_secret_file)?;
-    Ok(Hub::start(HubParts {
-        config: hub_config,
-        authenticator,
-        hook: None,
-        store,
-        crypt,
-        secret,
-        clock,
-    })
-    .await?)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    hubauth_harness::registry(hubauth_google::classes())
 }
 
 /// A mock (`configure` may change it before it starts) and a hub of `class` with its
@@ -153,11 +121,10 @@ pub(super) async fn try_pair_with(
     extra: &str,
     configure: impl FnOnce(GoogleMock) -> GoogleMock,
 ) -> anyhow::Result<Pair> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", listener.local_addr()?);
+    let site = Loopback::bind().await?;
     let secret = google_client_secret();
     let mut builder = GoogleMock::builder()
-        .client(CLIENT_ID, &secret, &format!("{origin}/hub/oauth_callback"))
+        .client(CLIENT_ID, &secret, &site.callback_url())
         .service_account(SERVICE_ACCOUNT)
         .delegate(SERVICE_ACCOUNT, &[GROUP_READONLY_SCOPE])
         .auto_approve(Some("alice@example.com"));
@@ -168,46 +135,21 @@ pub(super) async fn try_pair_with(
         builder = builder.group(group);
     }
     let mock = configure(builder).start().await?;
-    let dir = TempDir::new()?;
-    let key = mock.write_service_account_key(dir.path(), SERVICE_ACCOUNT)?;
-    let unknown = dir.path().join("unknown.json");
+    let key = mock.write_service_account_key(site.dir(), SERVICE_ACCOUNT)?;
+    let unknown = site.dir().join("unknown.json");
     std::fs::write(&unknown, mock.unknown_service_account_key(SERVICE_ACCOUNT)?)?;
-    let crypt_key = hubauth_store::CryptKeeper::generate_key();
     let table = format!(
-        "client_id = \"{CLIENT_ID}\"\nclient_secret = \"{secret}\"\n{}enable_auth_state = true\n{}",
+        "[{class}]\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{secret}\"\n{}enable_auth_state = true\n{}",
         mock.toml_urls(),
         extra
             .replace("@KEY@", &key.display().to_string())
             .replace("@UNKNOWN_KEY@", &unknown.display().to_string())
             .replace("@ORIGIN@", &mock.base_url())
     );
-    let clock = Arc::new(ManualClock::at(now()));
-    let hub = build(
-        class,
-        &table,
-        &[("JUPYTERHUB_CRYPT_KEY", crypt_key.as_str())],
-        &dir,
-        clock.clone(),
-    )
-    .await?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    Ok(Pair {
-        mock,
-        hub,
-        hub_url: format!("{origin}/hub/"),
-        clock,
-        dir,
-        secret,
-        _stop: tx,
-    })
+    let base = provider(site.clock().clone())
+        .serve(site, mock, class, &table)
+        .await?;
+    Ok(Pair { base, secret })
 }
 
 pub(super) async fn pair(extra: &str) -> Pair {
@@ -216,81 +158,7 @@ pub(super) async fn pair(extra: &str) -> Pair {
         .unwrap()
 }
 
-pub(super) fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// The authorize URL the hub sends the browser to.
-pub(super) async fn authorize_url(c: &reqwest::Client, p: &Pair) -> url::Url {
-    let start = c
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 302);
-    url::Url::parse(&location(&start)).unwrap()
-}
-
-pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Signs `user` in through the mock; the hub's status and page for the callback.
-pub(super) async fn login_as(p: &Pair, user: &str) -> (reqwest::Client, u16, String) {
-    p.mock.set_auto_approve(Some(user));
-    let c = client();
-    let authorize = authorize_url(&c, p).await;
-    let at_google = c.get(authorize.as_str()).send().await.unwrap();
-    assert_eq!(at_google.status(), 302, "the mock approves");
-    let callback = location(&at_google);
-    assert!(callback.contains("/hub/oauth_callback"), "{callback}");
-    let answer = c.get(&callback).send().await.unwrap();
-    let status = answer.status().as_u16();
-    let body = answer.text().await.unwrap();
-    (c, status, body)
-}
-
-pub(super) async fn home(c: &reqwest::Client, p: &Pair) -> u16 {
-    c.get(format!("{}home", p.hub_url))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-pub(super) async fn auth_state(p: &Pair, name: &str) -> Value {
-    hubauth_server::auth_state::load(p.hub.state(), name)
-        .await
-        .unwrap()
-        .expect("auth_state stored")
-}
-
-pub(super) async fn stored(p: &Pair, name: &str) -> Option<hubauth_store::UserRecord> {
-    p.hub.state().store.get_user(name).await.unwrap()
-}
-
-/// The page as text with the HTML escapes of `/` and quotes undone.
-fn unescape(body: &str) -> String {
-    body.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-}
+use hubauth_harness::unescape_html as unescape;
 
 // ---- hosted domains and usernames ----------------------------------------------------
 
@@ -1000,7 +868,7 @@ async fn a_refresh_that_returns_another_account_ends_the_session() {
 
 #[tokio::test]
 async fn no_token_secret_key_or_assertion_reaches_the_log() {
-    let log = super::logs::capture();
+    let log = hubauth_harness::logs::capture();
     let p = pair(&format!(
         "allowed_google_groups = {{ \"example.com\" = [\"staff\"] }}\nextra_authorize_params = {{ access_type = \"offline\", prompt = \"consent\" }}\n{GROUPS}"
     ))
@@ -1093,43 +961,19 @@ async fn local_google_admits_only_users_with_a_local_account() {
 
 #[tokio::test]
 async fn the_demo_mock_table_starts_a_working_hub() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (mock, table) =
-        hubauth_google::mock::start_demo_mock(&format!("{origin}/hub/oauth_callback"))
-            .await
-            .unwrap();
+    let site = Loopback::bind().await.unwrap();
+    let (mock, table) = hubauth_google::mock::start_demo_mock(&site.callback_url())
+        .await
+        .unwrap();
     assert!(table.starts_with("[GoogleOAuthenticator]\n"));
-    let body = table.trim_start_matches("[GoogleOAuthenticator]\n");
-    let dir = TempDir::new().unwrap();
-    let key = hubauth_store::CryptKeeper::generate_key();
-    let clock = Arc::new(ManualClock::at(now()));
-    let hub = build(
-        "GoogleOAuthenticator",
-        &format!("{body}enable_auth_state = true\n"),
-        &[("JUPYTERHUB_CRYPT_KEY", key.as_str())],
-        &dir,
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let serving = hub.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let tables = hubauth_harness::demo_tables("GoogleOAuthenticator", &table);
+    let base = provider(site.clock().clone())
+        .serve(site, mock, "GoogleOAuthenticator", &tables)
+        .await
+        .unwrap();
     let p = Pair {
-        mock,
-        hub,
-        hub_url: format!("{origin}/hub/"),
-        clock,
-        dir,
+        base,
         secret: String::new(),
-        _stop: tx,
     };
     let (_, status, body) = login_as(&p, "alice@example.com").await;
     assert_eq!(status, 303, "{body}");

@@ -8,4 +8,3 @@
 mod google_flow;
 mod google_mock;
 mod google_options;
-mod logs;

@@ -110,11 +110,7 @@ async fn openshift_auth_api_url_skips_discovery() {
 async fn metadata_down_at_the_first_login_is_a_502_and_is_asked_again() {
     let p = pair("allow_all = true\n").await;
     p.mock.set_down(Endpoint::Metadata, true);
-    let start = browser(&p)
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&browser(&p), &p).await;
     assert_eq!(start.status(), 502);
     let body = start.text().await.unwrap();
     assert!(body.contains("OpenShift OAuth server metadata"), "{body}");
@@ -137,11 +133,7 @@ async fn metadata_without_a_usable_issuer_is_refused() {
         Fault::Status(404, "{}".into()),
     ] {
         p.mock.fail_next(Endpoint::Metadata, fault.clone());
-        let start = browser(&p)
-            .get(format!("{}oauth_login", p.hub_url))
-            .send()
-            .await
-            .unwrap();
+        let start = hubauth_harness::start_login(&browser(&p), &p).await;
         assert_eq!(start.status(), 502, "{fault:?}");
     }
 }
@@ -294,11 +286,7 @@ async fn a_user_object_that_cannot_be_read_exactly_is_refused() {
 async fn the_clusters_own_ca_must_be_trusted() {
     // Without the CA: the first login cannot reach the cluster.
     let p = pair("allow_all = true\nNO_CA\n").await;
-    let start = browser(&p)
-        .get(format!("{}oauth_login", p.hub_url))
-        .send()
-        .await
-        .unwrap();
+    let start = hubauth_harness::start_login(&browser(&p), &p).await;
     assert_eq!(start.status(), 502);
     assert_eq!(
         p.mock.count(Endpoint::Metadata),
