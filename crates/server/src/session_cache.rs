@@ -125,8 +125,9 @@ impl Key {
         }
     }
 
-    /// The table's hash of a digest: its first eight bytes. They are already uniform, and
-    /// only the hub's own random tokens are ever inserted, so nobody can crowd a bucket.
+    /// The table's hash of a digest: its first eight bytes. They are already uniform (a
+    /// SHA-256), and only credentials the database accepted are inserted, so a client
+    /// cannot pile entries into one place by choosing what it sends.
     fn hash(digest: &[u8; 32]) -> u64 {
         let [a, b, c, d, e, f, g, h, ..] = *digest;
         u64::from_le_bytes([a, b, c, d, e, f, g, h])
