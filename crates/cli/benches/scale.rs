@@ -17,7 +17,8 @@
 //!    100 groups) and `BENCH_SESSIONS` live sessions spread over them, filled before the
 //!    hub starts; a forward-auth check with every session's cookie (so every session is in
 //!    the session cache: `session_cache_ttl = 3600`, `session_cache_size` above the count),
-//!    then `BENCH_SCALE_LOGINS` complete logins; prints the hub's RSS after each step.
+//!    then `BENCH_SCALE_LOGINS` complete logins; prints the hub's RSS after each step
+//!    (`BENCH_SMAPS=<file>`: a copy of its `/proc/<pid>/smaps` at the end).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
@@ -231,11 +232,18 @@ async fn memory(users: usize, sessions: usize, logins: usize) {
     support::logins(&origin, logins, 4).await;
     let (rss, peak) = hub.memory_kib();
     println!(
-        "memory: {logins} logins in {:.1} s: RSS {:.1} MiB (peak {:.1} MiB)",
+        "memory: {logins} logins in {:.1} s: RSS {:.1} MiB (peak {:.1} MiB; anonymous {:.1} MiB, \
+         files {:.1} MiB)",
         started.elapsed().as_secs_f64(),
         mib(rss),
-        mib(peak)
+        mib(peak),
+        mib(hub.status_kib("RssAnon:")),
+        mib(hub.status_kib("RssFile:")),
     );
+    // `BENCH_SMAPS=<file>` keeps the hub's memory map at the end, to see where it goes.
+    if let Ok(out) = std::env::var("BENCH_SMAPS") {
+        std::fs::copy(format!("/proc/{}/smaps", hub.pid()), out).unwrap();
+    }
     println!(
         "memory: {users} users, {sessions} cached sessions, {logins} logins: RSS {:.1} MiB (target: at most 40 MiB)",
         mib(rss)

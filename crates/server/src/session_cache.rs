@@ -18,20 +18,25 @@
 //! invalidation bumps a generation counter, and an insert carrying an older generation is
 //! dropped.
 //!
-//! Size: a hundred thousand sessions must fit in a few megabytes. Keys are kept as the 32
-//! bytes of the digest (not its 64 hex digits on the heap), and a user's entries share one
-//! record (the most recently read), so ten sessions of one user hold one copy of their
-//! name and groups. An index from user to keys makes dropping a user's entries cost their
-//! number, not the cache's size.
+//! Size: a hundred thousand sessions must fit in a few megabytes (issue 18 item 6, in
+//! BENCHMARKS.md). An entry is a 48-byte slot in one vector: the 32 bytes of the digest
+//! (never a prefix of it: see `Slot`), its user's index, the next slot of the same user,
+//! and its expiry and age as 32-bit seconds. The tables that find a slot hold only its
+//! 4-byte index, one table per kind of key. A user's entries share one record (the most
+//! recently read), and form a list through their slots, so dropping a user's entries
+//! costs their number, not the cache's size. The token headers and the API grant, which
+//! most entries never get, live in a map beside the slots.
 //!
 //! [`HubState::sessions_changed`]: crate::state::HubState::sessions_changed
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue};
+use hashbrown::HashTable;
 use hubauth_core::scopes::Scopes;
 use hubauth_store::{ApiTokenRecord, UserRecord};
 use sha2::Digest;
@@ -88,7 +93,7 @@ impl ApiGrant {
 }
 
 /// A cache key: the kind of credential and its SHA-256 digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     kind: u8,
     digest: [u8; 32],
@@ -98,7 +103,10 @@ struct Key {
 const PREFIXES: &[&str] = &["", "token", "api-token"];
 
 /// Kind of a key that is not a known prefix and 64 hex digits: its whole text, hashed.
-const OTHER: u8 = u8::MAX;
+const OTHER: u8 = 3;
+
+/// How many kinds there are (one table each).
+const KINDS: usize = 4;
 
 impl Key {
     /// The key of `text`: `[<prefix>:]<sha-256 hex>` as the hub writes them, or any other
@@ -115,6 +123,14 @@ impl Key {
             kind: OTHER,
             digest: sha2::Sha256::digest(text.as_bytes()).into(),
         }
+    }
+
+    /// The table's hash of a digest: its first eight bytes. They are already uniform (a
+    /// SHA-256), and only credentials the database accepted are inserted, so a client
+    /// cannot pile entries into one place by choosing what it sends.
+    fn hash(digest: &[u8; 32]) -> u64 {
+        let [a, b, c, d, e, f, g, h, ..] = *digest;
+        u64::from_le_bytes([a, b, c, d, e, f, g, h])
     }
 }
 
@@ -140,58 +156,356 @@ fn lower_hex_digest(hex: &str) -> Option<[u8; 32]> {
     Some(digest)
 }
 
-/// A validated session as cached.
-#[derive(Debug, Clone)]
-struct Entry {
-    /// The user as stored, shared by all of the user's entries.
-    user: Arc<UserRecord>,
-    /// The session's token headers for apps, once computed: they come from the stored
-    /// auth_state, which changes only with the events that drop the entry (login, refresh,
-    /// logout), so they share its freshness.
-    app_headers: Option<AppHeaders>,
-    /// What the REST API needs, once computed.
-    api: Option<Arc<ApiGrant>>,
-    /// The session's own expiry (first invalid second).
-    expires: i64,
-    /// When the entry was read from the database.
-    cached_at: i64,
+/// "No slot", "no user": the end of a list of slots, or a free slot's user.
+const NONE: u32 = u32::MAX;
+
+/// A time as kept in a slot: seconds since 1970 in 32 bits, saturated (so an expiry past
+/// 2106, such as a token's "never", is 2106, and one before 1970 is 1970). A clock outside
+/// that range caches nothing (see [`SessionCache::insert`]) and finds nothing fresh.
+fn secs(time: i64) -> u32 {
+    u32::try_from(time.clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX)
 }
 
-/// The entries and the index of them by user.
+/// One cached credential (48 bytes).
+///
+/// The slot holds the whole digest, and a lookup matches only when all 32 bytes are
+/// equal: an entry is bound to its cookie or token exactly as the database row is, so no
+/// other credential can ever be answered with it (the tables' hash, eight of the bytes,
+/// only picks where to look). Keying by half the digest would save nothing here: the
+/// other half would have to be kept to check it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    digest: [u8; 32],
+    /// The user's index in [`Entries::users`]; [`NONE`] for a free slot.
+    user: u32,
+    /// The user's next slot or, for a free slot, the next free one ([`NONE`] ends both).
+    next: u32,
+    /// The session's own expiry (first invalid second), see [`secs`].
+    expires: u32,
+    /// When the entry was read from the database, see [`secs`].
+    cached_at: u32,
+}
+
+impl Slot {
+    fn is_fresh(&self, ttl: i64, now: i64) -> bool {
+        let cached_at = i64::from(self.cached_at);
+        now < i64::from(self.expires) && now >= cached_at && now.saturating_sub(cached_at) < ttl
+    }
+}
+
+/// What an entry may keep beside its user, once computed: most entries have neither, so
+/// these live in a map beside the slots rather than in each slot.
 #[derive(Debug, Default)]
+struct Extras {
+    /// The session's token headers for apps: they come from the stored auth_state, which
+    /// changes only with the events that drop the entry (login, refresh, logout), so they
+    /// share its freshness.
+    app_headers: Option<AppHeaders>,
+    /// What the REST API needs.
+    api: Option<Arc<ApiGrant>>,
+}
+
+/// A user with cached entries.
+#[derive(Debug)]
+struct UserSlot {
+    /// The user as stored (the most recently read), shared by all of the user's entries.
+    record: Arc<UserRecord>,
+    /// The user's first slot: the user's slots form a list through [`Slot::next`], so
+    /// dropping them costs their number, not the cache's size.
+    head: u32,
+    /// No entry of the user was read later than this (see [`secs`]).
+    newest: u32,
+}
+
+/// The entries: slots in one vector (a free list through the unused ones), a table of
+/// slot indices per kind of key, the users they belong to and the extras of some.
+#[derive(Debug)]
 struct Entries {
-    entries: HashMap<Key, Entry>,
-    /// The keys of each user's entries.
-    by_user: HashMap<String, Vec<Key>>,
+    slots: Vec<Slot>,
+    /// The first free slot, or [`NONE`].
+    free: u32,
+    len: usize,
+    /// Indices into `slots`, hashed by digest, one table per kind of key.
+    tables: [HashTable<u32>; KINDS],
+    extras: HashMap<u32, Extras>,
+    users: Vec<Option<UserSlot>>,
+    free_users: Vec<u32>,
+    /// Indices into `users`, hashed by name.
+    by_name: HashTable<u32>,
+    names: RandomState,
+    /// Where the next eviction of fresh entries starts, so that it goes round the slots.
+    evict_from: usize,
 }
 
 impl Entries {
-    fn remove(&mut self, key: &Key) {
-        if let Some(entry) = self.entries.remove(key)
-            && let Some(keys) = self.by_user.get_mut(&entry.user.name)
+    fn new() -> Self {
+        Entries {
+            slots: Vec::new(),
+            free: NONE,
+            len: 0,
+            tables: Default::default(),
+            extras: HashMap::new(),
+            users: Vec::new(),
+            free_users: Vec::new(),
+            by_name: HashTable::new(),
+            names: RandomState::new(),
+            evict_from: 0,
+        }
+    }
+
+    /// The slot of `key`, if cached.
+    fn find(&self, key: &Key) -> Option<u32> {
+        let slots = &self.slots;
+        self.tables[usize::from(key.kind)]
+            .find(Key::hash(&key.digest), |&index| {
+                slots[index as usize].digest == key.digest
+            })
+            .copied()
+    }
+
+    /// The user slot of `name`, if the user has entries.
+    fn find_user(&self, name: &str) -> Option<u32> {
+        let users = &self.users;
+        self.by_name
+            .find(self.names.hash_one(name), |&index| {
+                users[index as usize]
+                    .as_ref()
+                    .is_some_and(|user| user.record.name == name)
+            })
+            .copied()
+    }
+
+    fn user(&self, index: u32) -> Option<&UserSlot> {
+        self.users.get(index as usize)?.as_ref()
+    }
+
+    /// The user slot for `record` read at `now`, created if the user has no entries: it
+    /// takes `record` (read now, so at least as fresh), and the user's entries count as
+    /// read no later than now (they may not live longer for a clock that went back).
+    fn user_for(&mut self, record: Arc<UserRecord>, now: u32) -> Option<u32> {
+        if let Some(index) = self.find_user(&record.name) {
+            let user = self.users[index as usize].as_mut()?;
+            user.record = record;
+            if now < user.newest {
+                let mut slot = user.head;
+                while slot != NONE {
+                    let entry = &mut self.slots[slot as usize];
+                    entry.cached_at = entry.cached_at.min(now);
+                    slot = entry.next;
+                }
+            }
+            user.newest = now;
+            return Some(index);
+        }
+        let hash = self.names.hash_one(&record.name);
+        let user = Some(UserSlot {
+            record,
+            head: NONE,
+            newest: now,
+        });
+        let index = match self.free_users.pop() {
+            Some(index) => {
+                self.users[index as usize] = user;
+                index
+            }
+            None => {
+                let index = u32::try_from(self.users.len()).ok()?;
+                self.users.push(user);
+                index
+            }
+        };
+        let (users, names) = (&self.users, &self.names);
+        self.by_name.insert_unique(hash, index, |&other| {
+            users[other as usize]
+                .as_ref()
+                .map_or(0, |user| names.hash_one(&user.record.name))
+        });
+        Some(index)
+    }
+
+    /// Frees a user slot whose entries are all gone.
+    fn drop_user(&mut self, index: u32) {
+        let Some(user) = self.users.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        if let Ok(found) = self
+            .by_name
+            .find_entry(self.names.hash_one(&user.record.name), |&other| {
+                other == index
+            })
         {
-            keys.retain(|other| other != key);
-            if keys.is_empty() {
-                self.by_user.remove(&entry.user.name);
+            found.remove();
+        }
+        self.free_users.push(index);
+    }
+
+    /// Adds an entry of `user` (a user slot) for `key`, which is not cached.
+    fn add(&mut self, key: &Key, user: u32, expires: u32, now: u32) -> Option<u32> {
+        let head = self.user(user)?.head;
+        let slot = Slot {
+            digest: key.digest,
+            user,
+            next: head,
+            expires,
+            cached_at: now,
+        };
+        let index = if self.free == NONE {
+            let index = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|index| *index != NONE)?;
+            self.slots.push(slot);
+            index
+        } else {
+            let index = self.free;
+            self.free = self.slots[index as usize].next;
+            self.slots[index as usize] = slot;
+            index
+        };
+        if let Some(Some(user)) = self.users.get_mut(user as usize) {
+            user.head = index;
+        }
+        let slots = &self.slots;
+        self.tables[usize::from(key.kind)].insert_unique(Key::hash(&key.digest), index, |&other| {
+            Key::hash(&slots[other as usize].digest)
+        });
+        self.len += 1;
+        Some(index)
+    }
+
+    /// Takes slot `index` out of its table and its extras, and puts it on the free list;
+    /// its user's list is the caller's to mend.
+    fn release(&mut self, index: u32) {
+        let Some(slot) = self.slots.get(index as usize).copied() else {
+            return;
+        };
+        if slot.user == NONE {
+            return;
+        }
+        let hash = Key::hash(&slot.digest);
+        // The slot does not say its kind (that would cost it four more bytes): it is in
+        // exactly one of the tables.
+        for table in &mut self.tables {
+            if let Ok(found) = table.find_entry(hash, |&other| other == index) {
+                found.remove();
+                break;
             }
         }
+        self.extras.remove(&index);
+        self.slots[index as usize] = Slot {
+            digest: [0; 32],
+            user: NONE,
+            next: self.free,
+            expires: 0,
+            cached_at: 0,
+        };
+        self.free = index;
+        self.len -= 1;
     }
 
-    fn remove_user(&mut self, user: &str) {
-        for key in self.by_user.remove(user).unwrap_or_default() {
-            self.entries.remove(&key);
+    /// Drops the entry in slot `index`: its cost is the number of its user's entries.
+    fn remove(&mut self, index: u32) {
+        let Some(slot) = self.slots.get(index as usize).copied() else {
+            return;
+        };
+        let Some(user) = self.user(slot.user) else {
+            return;
+        };
+        if user.head == index {
+            if let Some(Some(user)) = self.users.get_mut(slot.user as usize) {
+                user.head = slot.next;
+            }
+        } else {
+            let mut previous = user.head;
+            while previous != NONE {
+                let entry = &mut self.slots[previous as usize];
+                if entry.next == index {
+                    entry.next = slot.next;
+                    break;
+                }
+                previous = entry.next;
+            }
+        }
+        self.release(index);
+        if self.user(slot.user).is_some_and(|user| user.head == NONE) {
+            self.drop_user(slot.user);
         }
     }
 
-    /// Rebuilds the index after entries went in bulk.
-    fn reindex(&mut self) {
-        self.by_user.clear();
-        for (key, entry) in &self.entries {
-            self.by_user
-                .entry(entry.user.name.clone())
-                .or_default()
-                .push(*key);
+    fn remove_user(&mut self, name: &str) {
+        let Some(user) = self.find_user(name) else {
+            return;
+        };
+        let mut slot = self.user(user).map_or(NONE, |user| user.head);
+        while slot != NONE {
+            let next = self.slots[slot as usize].next;
+            self.release(slot);
+            slot = next;
         }
+        self.drop_user(user);
+    }
+
+    /// Drops the entries `doomed` picks, in one pass over the slots (then
+    /// mends every user's list in another).
+    fn remove_where(&mut self, mut doomed: impl FnMut(usize, &Slot) -> bool) {
+        for index in 0..self.slots.len() {
+            let slot = self.slots[index];
+            if slot.user != NONE
+                && doomed(index, &slot)
+                && let Ok(index) = u32::try_from(index)
+            {
+                self.release(index);
+            }
+        }
+        for user in self.users.iter_mut().flatten() {
+            user.head = NONE;
+        }
+        for index in (0..self.slots.len()).rev() {
+            let user = self.slots[index].user;
+            if user == NONE {
+                continue;
+            }
+            if let (Some(Some(owner)), Ok(index)) =
+                (self.users.get_mut(user as usize), u32::try_from(index))
+            {
+                self.slots[index as usize].next = owner.head;
+                owner.head = index;
+            }
+        }
+        let emptied: Vec<u32> = (0..self.users.len())
+            .filter_map(|index| u32::try_from(index).ok())
+            .filter(|index| self.user(*index).is_some_and(|user| user.head == NONE))
+            .collect();
+        for index in emptied {
+            self.drop_user(index);
+        }
+    }
+
+    /// Makes room for one more entry at `now` in a cache of `capacity`: expired entries go
+    /// first; if all are fresh, an eighth of them (the next ones round the slots: they are
+    /// only a cache and come back from the database on the next request).
+    fn make_room(&mut self, capacity: usize, ttl: i64, now: i64) {
+        self.remove_where(|_, slot| !slot.is_fresh(ttl, now));
+        if self.len < capacity {
+            return;
+        }
+        let mut left = (capacity / 8).max(1);
+        let total = self.slots.len();
+        let start = self.evict_from.min(total);
+        let mut last = start;
+        // Two passes over the slots in the order start..total, 0..start.
+        let mut chosen = vec![false; total];
+        for index in (start..total).chain(0..start) {
+            if left == 0 {
+                break;
+            }
+            if self.slots[index].user != NONE {
+                chosen[index] = true;
+                left -= 1;
+                last = index;
+            }
+        }
+        self.evict_from = last + 1;
+        self.remove_where(|index, _| chosen[index]);
     }
 }
 
@@ -210,8 +524,9 @@ impl SessionCache {
     pub fn new(ttl: u64, capacity: usize) -> Self {
         SessionCache {
             ttl: i64::try_from(ttl).unwrap_or(i64::MAX),
-            capacity,
-            entries: RwLock::new(Entries::default()),
+            // Slots are numbered in 32 bits.
+            capacity: capacity.min(NONE as usize - 1),
+            entries: RwLock::new(Entries::new()),
             generation: AtomicU64::new(0),
         }
     }
@@ -238,31 +553,29 @@ impl SessionCache {
     /// The user of a cached, still-fresh session at `now`, or `None` (not cached, older
     /// than the TTL, or the session expired).
     pub fn get(&self, session_hash: &str, now: i64) -> Option<Arc<UserRecord>> {
-        self.read_fresh(session_hash, now, |entry| Some(entry.user.clone()))
+        self.read_fresh(session_hash, now, |_, _, user| Some(user.record.clone()))
     }
 
-    /// `read` of the entry of a session that is cached and fresh at `now`.
+    /// `read` of the entry (its slot index, its user) of a session that is cached and
+    /// fresh at `now`.
     fn read_fresh<T>(
         &self,
         session_hash: &str,
         now: i64,
-        read: impl FnOnce(&Entry) -> Option<T>,
+        read: impl FnOnce(&Entries, u32, &UserSlot) -> Option<T>,
     ) -> Option<T> {
         if !self.enabled() {
             return None;
         }
         let key = Key::of(session_hash);
         let entries = self.read();
-        let entry = entries.entries.get(&key)?;
-        if Self::is_fresh(entry, self.ttl, now) {
-            read(entry)
-        } else {
-            None
+        let index = entries.find(&key)?;
+        let slot = entries.slots.get(index as usize)?;
+        if !slot.is_fresh(self.ttl, now) {
+            return None;
         }
-    }
-
-    fn is_fresh(entry: &Entry, ttl: i64, now: i64) -> bool {
-        now < entry.expires && now >= entry.cached_at && now.saturating_sub(entry.cached_at) < ttl
+        let user = entries.user(slot.user)?;
+        read(&entries, index, user)
     }
 
     /// The current generation; read it before a database lookup and pass it to
@@ -272,7 +585,8 @@ impl SessionCache {
     }
 
     /// Caches a session read from the database at `now` (whose own expiry is `expires`),
-    /// unless an invalidation happened since `generation` was read.
+    /// unless an invalidation happened since `generation` was read. Nothing is cached for
+    /// a `now` before 1970 or after 2106 (times are kept in 32 bits).
     pub fn insert(
         &self,
         session_hash: &str,
@@ -307,51 +621,44 @@ impl SessionCache {
         now: i64,
         generation: u64,
     ) {
+        // Fail closed on a clock 32 bits cannot hold: not cached, read from the database.
+        let Ok(now_secs) = u32::try_from(now) else {
+            return;
+        };
         let key = Key::of(text);
         self.write_if_current(generation, |cache| {
-            if cache.entries.len() >= self.capacity && !cache.entries.contains_key(&key) {
-                let ttl = self.ttl;
-                cache
-                    .entries
-                    .retain(|_, entry| Self::is_fresh(entry, ttl, now));
-                if cache.entries.len() >= self.capacity {
-                    // Still full of fresh entries: drop an eighth of them (arbitrary ones; they
-                    // are only a cache and come back from the database on the next request).
-                    let drop = (self.capacity / 8).max(1);
-                    let victims: Vec<Key> = cache.entries.keys().take(drop).copied().collect();
-                    for victim in victims {
-                        cache.entries.remove(&victim);
-                    }
-                }
-                cache.reindex();
+            if let Some(index) = cache.find(&key) {
+                cache.remove(index);
             }
-            cache.remove(&key);
-            // The user's other entries take this record too (read now, so at least as
-            // fresh), and count as read no later than theirs was.
-            let keys = cache.by_user.entry(user.name.clone()).or_default();
-            for other in keys.iter() {
-                if let Some(entry) = cache.entries.get_mut(other) {
-                    entry.user = user.clone();
-                    entry.cached_at = entry.cached_at.min(now);
-                }
+            if cache.len >= self.capacity {
+                cache.make_room(self.capacity, self.ttl, now);
             }
-            keys.push(key);
-            cache.entries.insert(
-                key,
-                Entry {
-                    user,
-                    app_headers: None,
-                    api,
-                    expires,
-                    cached_at: now,
-                },
-            );
+            let Some(user) = cache.user_for(user, now_secs) else {
+                return;
+            };
+            let added = cache.add(&key, user, secs(expires), now_secs);
+            if let Some(index) = added
+                && api.is_some()
+            {
+                cache.extras.insert(
+                    index,
+                    Extras {
+                        app_headers: None,
+                        api,
+                    },
+                );
+            }
+            if added.is_none() && cache.user(user).is_some_and(|user| user.head == NONE) {
+                cache.drop_user(user);
+            }
         });
     }
 
     /// The token headers cached for a fresh session at `now`, if computed.
     pub fn app_headers(&self, session_hash: &str, now: i64) -> Option<AppHeaders> {
-        self.read_fresh(session_hash, now, |entry| entry.app_headers.clone())
+        self.read_fresh(session_hash, now, |entries, index, _| {
+            entries.extras.get(&index)?.app_headers.clone()
+        })
     }
 
     /// Keeps the token headers computed for a cached session, unless an invalidation
@@ -359,8 +666,8 @@ impl SessionCache {
     pub fn set_app_headers(&self, session_hash: &str, headers: AppHeaders, generation: u64) {
         let key = Key::of(session_hash);
         self.write_if_current(generation, |cache| {
-            if let Some(entry) = cache.entries.get_mut(&key) {
-                entry.app_headers = Some(headers);
+            if let Some(index) = cache.find(&key) {
+                cache.extras.entry(index).or_default().app_headers = Some(headers);
             }
         });
     }
@@ -368,11 +675,9 @@ impl SessionCache {
     /// The user and the REST API's grant cached for a fresh session or token at `now`,
     /// if computed.
     pub fn api_grant(&self, key: &str, now: i64) -> Option<(Arc<UserRecord>, Arc<ApiGrant>)> {
-        self.read_fresh(key, now, |entry| {
-            entry
-                .api
-                .as_ref()
-                .map(|grant| (entry.user.clone(), grant.clone()))
+        self.read_fresh(key, now, |entries, index, user| {
+            let grant = entries.extras.get(&index)?.api.clone()?;
+            Some((user.record.clone(), grant))
         })
     }
 
@@ -381,8 +686,8 @@ impl SessionCache {
     pub fn set_api_grant(&self, key: &str, grant: Arc<ApiGrant>, generation: u64) {
         let key = Key::of(key);
         self.write_if_current(generation, |cache| {
-            if let Some(entry) = cache.entries.get_mut(&key) {
-                entry.api = Some(grant);
+            if let Some(index) = cache.find(&key) {
+                cache.extras.entry(index).or_default().api = Some(grant);
             }
         });
     }
@@ -408,20 +713,23 @@ impl SessionCache {
     /// Drops one cached session.
     pub fn invalidate_session(&self, session_hash: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.write().remove(&Key::of(session_hash));
+        let key = Key::of(session_hash);
+        let mut entries = self.write();
+        if let Some(index) = entries.find(&key) {
+            entries.remove(index);
+        }
     }
 
-    /// Drops everything (for example after a bulk change).
+    /// Drops everything (for example after a bulk change), and gives back its memory.
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let mut entries = self.write();
-        entries.entries.clear();
-        entries.by_user.clear();
+        let emptied = std::mem::replace(&mut *self.write(), Entries::new());
+        drop(emptied);
     }
 
     /// How many sessions are cached (fresh or not yet evicted).
     pub fn len(&self) -> usize {
-        self.read().entries.len()
+        self.read().len
     }
 
     /// Whether nothing is cached.
@@ -634,5 +942,317 @@ mod tests {
         assert!(grant.claim_activity_write(220, 60));
         let never_used = ApiGrant::new(Scopes::default(), true, None);
         assert!(never_used.claim_activity_write(0, 60));
+    }
+
+    /// Checks the slots, tables, lists and users agree with each other.
+    fn check_consistency(cache: &SessionCache) {
+        let entries = cache.read();
+        let occupied: Vec<u32> = (0..entries.slots.len())
+            .filter(|index| entries.slots[*index].user != NONE)
+            .map(|index| u32::try_from(index).unwrap())
+            .collect();
+        assert_eq!(occupied.len(), entries.len, "len counts the occupied slots");
+        let in_tables: usize = entries.tables.iter().map(HashTable::len).sum();
+        assert_eq!(in_tables, entries.len, "every entry is in one table");
+        let mut listed = 0;
+        for (index, user) in entries.users.iter().enumerate() {
+            let Some(user) = user else { continue };
+            assert_ne!(user.head, NONE, "a user slot without entries was kept");
+            assert_eq!(
+                entries.find_user(&user.record.name),
+                Some(u32::try_from(index).unwrap())
+            );
+            let mut slot = user.head;
+            while slot != NONE {
+                assert_eq!(entries.slots[slot as usize].user as usize, index);
+                listed += 1;
+                slot = entries.slots[slot as usize].next;
+            }
+        }
+        assert_eq!(listed, entries.len, "every entry is on its user's list");
+        let mut free = 0;
+        let mut slot = entries.free;
+        while slot != NONE {
+            assert_eq!(entries.slots[slot as usize].user, NONE);
+            free += 1;
+            slot = entries.slots[slot as usize].next;
+        }
+        assert_eq!(free + entries.len, entries.slots.len());
+        for index in entries.extras.keys() {
+            assert!(occupied.contains(index), "extras of a free slot");
+        }
+    }
+
+    #[test]
+    fn a_slot_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 48);
+    }
+
+    #[test]
+    fn a_digest_matches_only_whole() {
+        // Two digests that share their first 31 bytes (so the tables' hash and any prefix
+        // key) are two entries: one never answers for the other.
+        let ann = "ab".repeat(32);
+        let bob = format!("{}cd", "ab".repeat(31));
+        let cache = SessionCache::new(5, 100);
+        cache.insert(&ann, user("ann"), 1_000, 100, cache.generation());
+        assert!(cache.get(&bob, 100).is_none());
+        cache.insert(&bob, user("bob"), 1_000, 100, cache.generation());
+        assert_eq!(cache.get(&ann, 100).unwrap().name, "ann");
+        assert_eq!(cache.get(&bob, 100).unwrap().name, "bob");
+        cache.invalidate_session(&ann);
+        assert!(cache.get(&ann, 100).is_none());
+        assert_eq!(cache.get(&bob, 100).unwrap().name, "bob");
+        check_consistency(&cache);
+    }
+
+    #[test]
+    fn times_are_kept_in_32_bits_and_fail_closed_outside_them() {
+        let last = i64::from(u32::MAX);
+        let cache = SessionCache::new(5, 100);
+        // An expiry past 2106 (a token's "never") is 2106: fresh until then.
+        cache.insert(&hash(1), user("ann"), i64::MAX, 100, cache.generation());
+        assert!(cache.get(&hash(1), 104).is_some());
+        // A clock past 2106 finds nothing fresh and caches nothing...
+        assert!(cache.get(&hash(1), last + 1).is_none());
+        cache.insert(
+            &hash(2),
+            user("ann"),
+            i64::MAX,
+            last + 1,
+            cache.generation(),
+        );
+        assert!(cache.get(&hash(2), last + 1).is_none());
+        // ...nor does one before 1970.
+        cache.insert(&hash(3), user("ann"), 1_000, -1, cache.generation());
+        assert!(cache.get(&hash(3), -1).is_none());
+        assert!(cache.get(&hash(3), 0).is_none());
+        assert_eq!(cache.len(), 1);
+        // The last second 32 bits hold still works; an expiry before 1970 never does.
+        cache.insert(
+            &hash(4),
+            user("bob"),
+            i64::MAX,
+            last - 1,
+            cache.generation(),
+        );
+        assert!(cache.get(&hash(4), last - 1).is_some());
+        cache.insert(&hash(5), user("bob"), -5, 100, cache.generation());
+        assert!(cache.get(&hash(5), 100).is_none());
+        check_consistency(&cache);
+    }
+
+    #[test]
+    fn a_clock_that_went_back_shortens_the_users_other_entries() {
+        let cache = SessionCache::new(5, 100);
+        cache.insert(&hash(1), user("ann"), 1_000, 100, cache.generation());
+        cache.insert(&hash(2), user("ann"), 1_000, 98, cache.generation());
+        // The first entry now counts as read at 98, like the newer record it shares.
+        assert!(cache.get(&hash(1), 102).is_some());
+        assert!(cache.get(&hash(1), 103).is_none());
+        check_consistency(&cache);
+    }
+
+    #[test]
+    fn eviction_keeps_the_lists_whole_and_goes_round() {
+        let cache = SessionCache::new(5, 64);
+        for index in 0..1_000u32 {
+            let name = format!("user{}", index % 7);
+            cache.insert(
+                &format!("{index:064x}"),
+                user(&name),
+                1_000,
+                100,
+                cache.generation(),
+            );
+            assert!(cache.len() <= 64);
+            assert!(
+                cache.get(&format!("{index:064x}"), 100).is_some(),
+                "the newest entry is kept"
+            );
+        }
+        check_consistency(&cache);
+        // Evicting an eighth at a time, round the slots: the last 56 inserts are all kept.
+        for index in 944..1_000u32 {
+            assert!(cache.get(&format!("{index:064x}"), 100).is_some());
+        }
+        let before = cache.len();
+        cache.invalidate_user("user3");
+        check_consistency(&cache);
+        assert!(cache.len() < before);
+        for index in 944..1_000u32 {
+            let kept = cache.get(&format!("{index:064x}"), 100).is_some();
+            assert_eq!(kept, index % 7 != 3);
+        }
+        cache.clear();
+        assert!(cache.is_empty());
+        check_consistency(&cache);
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_inherit_extras() {
+        let cache = SessionCache::new(5, 100);
+        cache.insert(&hash(1), user("ann"), 1_000, 100, cache.generation());
+        let grant = Arc::new(ApiGrant::new(Scopes::default(), true, None));
+        cache.set_api_grant(&hash(1), grant, cache.generation());
+        let headers: AppHeaders = vec![(
+            HeaderName::from_static("x-token"),
+            HeaderValue::from_static("t1"),
+        )]
+        .into();
+        cache.set_app_headers(&hash(1), headers, cache.generation());
+        cache.invalidate_session(&hash(1));
+        cache.insert(&hash(2), user("bob"), 1_000, 100, cache.generation());
+        assert!(cache.api_grant(&hash(2), 100).is_none());
+        assert!(cache.app_headers(&hash(2), 100).is_none());
+        check_consistency(&cache);
+    }
+
+    #[test]
+    fn removing_one_entry_keeps_the_rest_of_the_users_list() {
+        let cache = SessionCache::new(5, 100);
+        for index in 1..=4 {
+            cache.insert(&hash(index), user("ann"), 1_000, 100, cache.generation());
+        }
+        cache.insert(&hash(9), user("bob"), 1_000, 100, cache.generation());
+        cache.invalidate_session(&hash(2));
+        cache.invalidate_session(&hash(4));
+        check_consistency(&cache);
+        assert_eq!(cache.len(), 3);
+        cache.invalidate_user("ann");
+        check_consistency(&cache);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&hash(9), 100).is_some());
+        cache.invalidate_session(&hash(9));
+        assert!(cache.is_empty());
+        check_consistency(&cache);
+    }
+
+    mod model {
+        //! The cache against a plain map of what it should hold.
+
+        use std::collections::HashMap;
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert {
+                key: u8,
+                user: u8,
+                expires: i64,
+                now: i64,
+            },
+            Get {
+                key: u8,
+                now: i64,
+            },
+            InvalidateUser(u8),
+            InvalidateSession(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..12u8, 0..4u8, 0..40i64, 0..30i64).prop_map(|(key, user, expires, now)| {
+                    Op::Insert { key, user, expires, now }
+                }),
+                4 => (0..12u8, 0..30i64).prop_map(|(key, now)| Op::Get { key, now }),
+                1 => (0..4u8).prop_map(Op::InvalidateUser),
+                1 => (0..12u8).prop_map(Op::InvalidateSession),
+            ]
+        }
+
+        /// Key `index`: sessions and `token:` keys, some of them sharing a digest.
+        fn key(index: u8) -> String {
+            let digest = format!("{:02x}", index / 2).repeat(32);
+            if index.is_multiple_of(2) {
+                digest
+            } else {
+                format!("token:{digest}")
+            }
+        }
+
+        fn record(user: u8, version: i64) -> Arc<UserRecord> {
+            Arc::new(UserRecord {
+                id: version,
+                name: format!("user{user}"),
+                admin: false,
+                created: 0,
+                last_activity: None,
+                groups: Vec::new(),
+                roles: Vec::new(),
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn the_cache_holds_what_the_model_does(ops in proptest::collection::vec(op(), 1..60)) {
+                const TTL: i64 = 5;
+                let cache = SessionCache::new(5, 1_000);
+                // Key -> (user, expires, cached_at); user -> version of its record.
+                let mut model: HashMap<u8, (u8, i64, i64)> = HashMap::new();
+                let mut records: HashMap<u8, i64> = HashMap::new();
+                for (version, op) in (1..).zip(ops) {
+                    match op {
+                        Op::Insert { key: k, user, expires, now } => {
+                            cache.insert(&key(k), record(user, version), expires, now, cache.generation());
+                            model.remove(&k);
+                            for (owner, _, cached_at) in model.values_mut() {
+                                if *owner == user {
+                                    *cached_at = (*cached_at).min(now);
+                                }
+                            }
+                            model.insert(k, (user, expires, now));
+                            records.insert(user, version);
+                        }
+                        Op::Get { key: k, now } => {
+                            let expected = model.get(&k).and_then(|(user, expires, cached_at)| {
+                                (now < *expires && now >= *cached_at && now - cached_at < TTL)
+                                    .then(|| (format!("user{user}"), records[user]))
+                            });
+                            let got = cache.get(&key(k), now).map(|user| (user.name.clone(), user.id));
+                            prop_assert_eq!(got, expected);
+                        }
+                        Op::InvalidateUser(user) => {
+                            cache.invalidate_user(&format!("user{user}"));
+                            model.retain(|_, (owner, _, _)| *owner != user);
+                        }
+                        Op::InvalidateSession(k) => {
+                            cache.invalidate_session(&key(k));
+                            model.remove(&k);
+                        }
+                    }
+                    prop_assert_eq!(cache.len(), model.len());
+                    super::check_consistency(&cache);
+                }
+            }
+
+            #[test]
+            fn a_small_cache_stays_bounded_and_whole(ops in proptest::collection::vec(op(), 1..80)) {
+                let cache = SessionCache::new(5, 3);
+                for (version, op) in (1..).zip(ops) {
+                    match op {
+                        Op::Insert { key: k, user, expires, now } => {
+                            cache.insert(&key(k), record(user, version), expires, now, cache.generation());
+                            let kept = cache.get(&key(k), now).is_some();
+                            prop_assert_eq!(kept, now < expires, "the entry just read is kept");
+                        }
+                        Op::Get { key: k, now } => {
+                            if let Some(user) = cache.get(&key(k), now) {
+                                prop_assert!(user.name.starts_with("user"));
+                            }
+                        }
+                        Op::InvalidateUser(user) => cache.invalidate_user(&format!("user{user}")),
+                        Op::InvalidateSession(k) => cache.invalidate_session(&key(k)),
+                    }
+                    prop_assert!(cache.len() <= 3);
+                    super::check_consistency(&cache);
+                }
+            }
+        }
     }
 }

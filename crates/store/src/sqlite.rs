@@ -33,6 +33,13 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pool size for file databases, by default (in-memory databases use one connection).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 
+/// SQLite's page cache per connection to a database file, in KiB (SQLite's own default is
+/// 2000). Each pooled connection fills its cache as it reads, so four connections held
+/// 8 MB once the hub had looked at many sessions; 512 KiB still keeps the tables' and
+/// indexes' inner pages, so a lookup reads only its leaf pages from the operating system's
+/// file cache (BENCHMARKS.md, "Memory at scale").
+const PAGE_CACHE_KIB: u32 = 512;
+
 /// A [`Store`](crate::Store) on an SQLite database (a file in WAL mode, or in memory).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -87,6 +94,12 @@ impl SqliteStoreBuilder {
             }
         };
         let options = options.foreign_keys(true).busy_timeout(self.busy_timeout);
+        // A file database only: an in-memory database lives in its page cache.
+        let options = if memory {
+            options
+        } else {
+            options.pragma("cache_size", format!("-{PAGE_CACHE_KIB}"))
+        };
         let pool_options = SqlitePoolOptions::new().acquire_timeout(self.acquire_timeout);
         let pool_options = if memory {
             // The database lives as long as its one connection: keep it forever.
