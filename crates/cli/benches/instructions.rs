@@ -15,7 +15,8 @@
 //!
 //! `./scripts/bench-instructions.sh` (installs valgrind when missing) or
 //! `cargo bench -p hubauth --bench instructions` (env: `BENCH_REPEAT`, default 200;
-//! `BENCH_LOGIN_REPEAT`, default 20).
+//! `BENCH_LOGIN_REPEAT`, default 20; `BENCH_KEEP_DUMPS=1` keeps the callgrind dumps for
+//! `callgrind_annotate`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
@@ -213,5 +214,9 @@ fn main() {
         }
         drop(hub);
         idp.shutdown().await;
+        if std::env::var_os("BENCH_KEEP_DUMPS").is_some() {
+            // The dumps, one per scenario in order, for `callgrind_annotate`.
+            eprintln!("callgrind dumps kept in {}", dir.keep().display());
+        }
     });
 }

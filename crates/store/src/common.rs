@@ -74,6 +74,37 @@ pub(crate) fn user_from_row(
     }
 }
 
+/// One row of a user read with its groups and roles in one statement (see
+/// `user_select!` in `engine.rs`): `("u", name, id, admin, created, last_activity)` for
+/// the user, `("g", group, ..)` for each group and `("r", role, ..)` for each role.
+pub(crate) type MembershipRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<bool>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The user record the rows of one user's `user_select!` read make, `None` when the
+/// user row is not among them.
+pub(crate) fn user_from_membership_rows(rows: Vec<MembershipRow>) -> Option<UserRecord> {
+    let mut row = None;
+    let mut groups = Vec::new();
+    let mut roles = Vec::new();
+    for (kind, name, id, admin, created, last_activity) in rows {
+        match (kind.as_str(), id, admin, created) {
+            ("u", Some(id), Some(admin), Some(created)) => {
+                row = Some((id, name, admin, created, last_activity));
+            }
+            ("g", ..) => groups.push(name),
+            ("r", ..) => roles.push(name),
+            _ => {}
+        }
+    }
+    row.map(|row| user_from_row(row, groups, roles))
+}
+
 /// User records from their rows and `(user id, name)` pairs of their groups and
 /// roles, in the rows' order.
 pub(crate) fn users_from_rows(

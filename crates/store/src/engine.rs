@@ -34,10 +34,10 @@ use async_trait::async_trait;
 
 use super::{Conn, EngineStore, NAME_FILTER_SQL, PING_SQL};
 use crate::common::{
-    ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, SessionRow, TokenRow, USER_ROLE_DESCRIPTION,
-    USER_ROLE_SCOPES, UserRow, contains_pattern, group_names, id_list, page_number,
-    scopes_from_json, scopes_to_json, session_record, token_from_row, user_from_row, user_order,
-    users_from_rows,
+    ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, MembershipRow, SessionRow, TokenRow,
+    USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES, UserRow, contains_pattern, group_names, id_list,
+    page_number, scopes_from_json, scopes_to_json, session_record, token_from_row,
+    user_from_membership_rows, user_order, users_from_rows,
 };
 use crate::error::classify;
 use crate::model::{
@@ -282,24 +282,45 @@ impl<'a> Persist<'a> {
     }
 }
 
-/// The shared body of `apply_login` and `ensure_user`. Returns (user id, created).
-async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(i64, bool), StoreError> {
-    let existing = sqlx::query_as::<_, (i64, bool)>("SELECT id, admin FROM users WHERE name = $1")
-        .bind(p.name)
-        .fetch_optional(&mut *conn)
+/// A user with its groups and roles in one statement, as [`MembershipRow`]s: the user
+/// row where `$cond` holds (on `users u`), then one row per group and per role. One
+/// statement reads one snapshot, so no transaction is needed around it.
+macro_rules! user_select {
+    ($cond:literal) => {
+        concat!(
+            "SELECT 'u', u.name, u.id, u.admin, u.created, u.last_activity FROM users u WHERE ",
+            $cond,
+            " UNION ALL SELECT 'g', g.name, NULL, NULL, NULL, NULL FROM users u \
+             JOIN user_group_map m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id WHERE ",
+            $cond,
+            " UNION ALL SELECT 'r', r.name, NULL, NULL, NULL, NULL FROM users u \
+             JOIN user_role_map m ON m.user_id = u.id JOIN roles r ON r.id = m.role_id WHERE ",
+            $cond
+        )
+    };
+}
+
+/// The user called `name` with groups and roles (one statement).
+async fn load_user_by_name<'e, E>(conn: E, name: &str) -> Result<Option<UserRecord>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = <Conn as sqlx::Connection>::Database>,
+{
+    let rows = sqlx::query_as::<_, MembershipRow>(user_select!("u.name = $1"))
+        .bind(name)
+        .fetch_all(conn)
         .await?;
-    let (user_id, admin, created) = match existing {
-        Some((id, stored)) => match p.admin {
-            Some(admin) if admin != stored => {
-                sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
-                    .bind(admin)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-                (id, admin, false)
-            }
-            _ => (id, stored, false),
-        },
+    Ok(user_from_membership_rows(rows))
+}
+
+/// The shared body of `apply_login` and `ensure_user`: returns the user as stored
+/// afterwards, and whether it was created.
+///
+/// A login of a known user mostly changes nothing but its auth_state and activity: the
+/// user is read once with its groups and roles, memberships are written only where they
+/// differ, and the user row's changes go in one `UPDATE`.
+async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(UserRecord, bool), StoreError> {
+    let (mut user, created) = match load_user_by_name(&mut *conn, p.name).await? {
+        Some(user) => (user, false),
         None if p.create_if_missing => {
             let admin = p.admin.unwrap_or(false);
             let id = sqlx::query_scalar::<_, i64>(
@@ -312,64 +333,140 @@ async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(i64, bool), St
             .await
             .map_err(|e| classify(e, || format!("user {:?}", p.name)))?;
             tracing::info!(user = p.name, admin, "created user");
-            (id, admin, true)
+            let user = UserRecord {
+                id,
+                name: p.name.to_owned(),
+                admin,
+                created: p.now,
+                last_activity: None,
+                groups: Vec::new(),
+                roles: Vec::new(),
+            };
+            (user, true)
         }
         None => return Err(StoreError::user_not_found(p.name)),
     };
-    sync_default_roles(conn, user_id, admin).await?;
+    let admin = p.admin.unwrap_or(user.admin);
+    let mut memberships_changed = sync_default_roles_of(conn, &user, admin).await?;
     if let Some(groups) = p.groups {
-        sync_groups(conn, user_id, groups).await?;
+        memberships_changed |= sync_groups_of(conn, &user, groups).await?;
     }
-    match p.auth_state {
-        AuthStateUpdate::Keep => {}
-        AuthStateUpdate::Set(bytes) => {
-            sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE id = $2")
-                .bind(bytes.as_slice())
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        AuthStateUpdate::Clear => {
-            sqlx::query("UPDATE users SET encrypted_auth_state = NULL WHERE id = $1")
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?;
+    update_user_row(conn, &user, admin, &p).await?;
+    if memberships_changed {
+        user = require_user_by_id(conn, user.id, p.name).await?;
+    } else {
+        user.admin = admin;
+        if p.touch_activity {
+            user.last_activity = Some(p.now);
         }
     }
-    if p.touch_activity {
-        sqlx::query("UPDATE users SET last_activity = $1 WHERE id = $2")
-            .bind(p.now)
-            .bind(user_id)
+    Ok((user, created))
+}
+
+/// JupyterHub's default roles for `user` as read: `admin` exactly when `admin`, `user`
+/// always; writes only what differs. Returns whether it wrote.
+async fn sync_default_roles_of(
+    conn: &mut Conn,
+    user: &UserRecord,
+    admin: bool,
+) -> Result<bool, StoreError> {
+    let has = |role: &str| user.roles.iter().any(|held| held == role);
+    let mut changed = false;
+    if admin != has(ADMIN_ROLE) {
+        if admin {
+            let admin_role = default_role_id(conn, ADMIN_ROLE).await?;
+            grant_role(conn, user.id, admin_role).await?;
+        } else {
+            sqlx::query(
+                "DELETE FROM user_role_map WHERE user_id = $1 \
+                 AND role_id IN (SELECT id FROM roles WHERE name = $2)",
+            )
+            .bind(user.id)
+            .bind(ADMIN_ROLE)
             .execute(&mut *conn)
             .await?;
+        }
+        changed = true;
     }
-    Ok((user_id, created))
+    if !has(USER_ROLE) {
+        let user_role = default_role_id(conn, USER_ROLE).await?;
+        grant_role(conn, user.id, user_role).await?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Make the membership of `user` as read exactly `groups`, creating missing groups;
+/// writes only what differs. Returns whether it wrote.
+async fn sync_groups_of(
+    conn: &mut Conn,
+    user: &UserRecord,
+    groups: &[String],
+) -> Result<bool, StoreError> {
+    let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+    let current: BTreeSet<&str> = user.groups.iter().map(String::as_str).collect();
+    if desired == current {
+        return Ok(false);
+    }
+    for name in current.difference(&desired) {
+        sqlx::query(
+            "DELETE FROM user_group_map WHERE user_id = $1 \
+             AND group_id IN (SELECT id FROM groups WHERE name = $2)",
+        )
+        .bind(user.id)
+        .bind(*name)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for name in desired.difference(&current) {
+        sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(*name)
+            .execute(&mut *conn)
+            .await?;
+        let group_id = require_id(conn, Named::Group, name).await?;
+        add_member(conn, user.id, group_id).await?;
+    }
+    Ok(true)
+}
+
+/// The user row's changes in one `UPDATE` (none when nothing changes): the admin flag
+/// when it differs from `user` as read, the auth_state, `last_activity`.
+async fn update_user_row(
+    conn: &mut Conn,
+    user: &UserRecord,
+    admin: bool,
+    p: &Persist<'_>,
+) -> Result<(), StoreError> {
+    let set_auth_state = !matches!(p.auth_state, AuthStateUpdate::Keep);
+    if admin == user.admin && !set_auth_state && !p.touch_activity {
+        return Ok(());
+    }
+    let auth_state = match p.auth_state {
+        AuthStateUpdate::Set(bytes) => Some(bytes.as_slice()),
+        AuthStateUpdate::Keep | AuthStateUpdate::Clear => None,
+    };
+    sqlx::query(
+        "UPDATE users SET admin = $1, \
+         encrypted_auth_state = CASE WHEN $2 THEN $3 ELSE encrypted_auth_state END, \
+         last_activity = CASE WHEN $4 THEN $5 ELSE last_activity END WHERE id = $6",
+    )
+    .bind(admin)
+    .bind(set_auth_state)
+    .bind(auth_state)
+    .bind(p.touch_activity)
+    .bind(p.now)
+    .bind(user.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn load_user_by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRecord>, StoreError> {
-    let row = sqlx::query_as::<_, UserRow>(
-        "SELECT id, name, admin, created, last_activity FROM users WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let groups = sqlx::query_scalar::<_, String>(
-        "SELECT g.name FROM user_group_map m JOIN groups g ON g.id = m.group_id \
-         WHERE m.user_id = $1",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let roles = sqlx::query_scalar::<_, String>(
-        "SELECT r.name FROM user_role_map m JOIN roles r ON r.id = m.role_id WHERE m.user_id = $1",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Some(user_from_row(row, groups, roles)))
+    let rows = sqlx::query_as::<_, MembershipRow>(user_select!("u.id = $1"))
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(user_from_membership_rows(rows))
 }
 
 async fn require_user_by_id(
@@ -382,7 +479,6 @@ async fn require_user_by_id(
         .ok_or_else(|| StoreError::user_not_found(name))
 }
 
-/// Insert an API token for an existing user (`NotFound` otherwise).
 async fn insert_api_token(
     conn: &mut Conn,
     token: NewApiToken,
@@ -607,7 +703,7 @@ impl Store for EngineStore {
 
     async fn apply_login(&self, update: LoginUpdate) -> Result<LoginOutcome, StoreError> {
         let mut tx = self.write_tx().await?;
-        let (id, created) = persist_user(
+        let (user, created) = persist_user(
             &mut tx,
             Persist {
                 name: &update.name,
@@ -620,19 +716,12 @@ impl Store for EngineStore {
             },
         )
         .await?;
-        let user = require_user_by_id(&mut tx, id, &update.name).await?;
         tx.commit().await?;
         Ok(LoginOutcome { user, created })
     }
 
     async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let mut tx = self.read_tx().await?;
-        let user = match id_of(&mut tx, Named::User, name).await? {
-            Some(id) => load_user_by_id(&mut tx, id).await?,
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(user)
+        load_user_by_name(&self.pool, name).await
     }
 
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
@@ -673,8 +762,7 @@ impl Store for EngineStore {
         now: i64,
     ) -> Result<(UserRecord, bool), StoreError> {
         let mut tx = self.write_tx().await?;
-        let (id, created) = persist_user(&mut tx, Persist::ensure(name, admin, now)).await?;
-        let user = require_user_by_id(&mut tx, id, name).await?;
+        let (user, created) = persist_user(&mut tx, Persist::ensure(name, admin, now)).await?;
         tx.commit().await?;
         Ok((user, created))
     }
@@ -842,21 +930,27 @@ impl Store for EngineStore {
     }
 
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        let id = require_id(&mut tx, Named::User, &session.user).await?;
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, created, expires, last_seen) \
-             VALUES ($1, $2, $3, $4, $5)",
+        // One statement (atomic on its own): the user's id is looked up as the row goes in,
+        // and the provider session is linked with it.
+        let provider = session.provider.as_ref();
+        let done = sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, created, expires, last_seen, \
+             provider_iss, provider_sub, provider_sid) \
+             SELECT $1, id, $2, $3, $2, $5, $6, $7 FROM users WHERE name = $4",
         )
         .bind(&session.id_hash)
-        .bind(id)
         .bind(session.created)
         .bind(session.expires)
-        .bind(session.created)
-        .execute(&mut *tx)
+        .bind(&session.user)
+        .bind(provider.map(|link| link.issuer.as_str()))
+        .bind(provider.map(|link| link.subject.as_str()))
+        .bind(provider.and_then(|link| link.sid.as_deref()))
+        .execute(&self.pool)
         .await
         .map_err(|e| classify(e, || "a session with this id".to_owned()))?;
-        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::user_not_found(&session.user));
+        }
         Ok(())
     }
 
@@ -1619,50 +1713,35 @@ impl Store for EngineStore {
         owner: PendingLoginOwner,
         limits: PendingLoginLimits,
     ) -> Result<PendingLoginOutcome, StoreError> {
-        // Under the write lock, so concurrent floods cannot both pass a count.
+        // Under the write lock, so concurrent floods cannot both pass a count. The usual
+        // start (no expired rows, the browser under its cap, the caps not reached) is two
+        // statements: the expired rows and the browser's oldest over its cap go in one
+        // `DELETE`, and the row goes in only when the caps allow (a conditional `INSERT`);
+        // which cap refused it is asked only when one did.
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM login_states WHERE expires <= $1")
-            .bind(state.created)
-            .execute(&mut *tx)
-            .await?;
-        let (mine,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE owner = $1")
-            .bind(&owner.browser)
-            .fetch_one(&mut *tx)
-            .await?;
         let keep = i64::from(limits.per_browser.max(1)) - 1;
-        if mine > keep {
-            sqlx::query(
-                "DELETE FROM login_states WHERE state_hash IN (SELECT state_hash FROM login_states \
-                 WHERE owner = $1 ORDER BY created, state_hash LIMIT $2)",
-            )
-            .bind(&owner.browser)
-            .bind(mine - keep)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if limits.per_client > 0 && !owner.client.is_empty() {
-            let (theirs,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE client = $1")
-                    .bind(&owner.client)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if theirs >= i64::from(limits.per_client) {
-                tx.commit().await?;
-                return Ok(PendingLoginOutcome::ClientLimit);
-            }
-        }
-        if limits.total > 0 {
-            let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_states")
-                .fetch_one(&mut *tx)
-                .await?;
-            if all >= i64::from(limits.total) {
-                tx.commit().await?;
-                return Ok(PendingLoginOutcome::Full);
-            }
-        }
         sqlx::query(
+            "DELETE FROM login_states WHERE expires <= $1 OR state_hash IN (\
+             SELECT state_hash FROM login_states WHERE owner = $2 AND expires > $1 \
+             ORDER BY created, state_hash LIMIT (SELECT CASE WHEN COUNT(*) > $3 \
+             THEN COUNT(*) - $3 ELSE 0 END FROM login_states WHERE owner = $2 AND expires > $1))",
+        )
+        .bind(state.created)
+        .bind(&owner.browser)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        let per_client = if owner.client.is_empty() {
+            0
+        } else {
+            i64::from(limits.per_client)
+        };
+        let total = i64::from(limits.total);
+        let done = sqlx::query(
             "INSERT INTO login_states (state_hash, data, created, expires, owner, client, next_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE \
+             ($8 = 0 OR (SELECT COUNT(*) FROM login_states WHERE client = $6) < $8) \
+             AND ($9 = 0 OR (SELECT COUNT(*) FROM login_states) < $9)",
         )
         .bind(&state.state_hash)
         .bind(&state.data)
@@ -1671,11 +1750,32 @@ impl Store for EngineStore {
         .bind(&owner.browser)
         .bind(&owner.client)
         .bind(&owner.next)
+        .bind(per_client)
+        .bind(total)
         .execute(&mut *tx)
         .await
         .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+        if done.rows_affected() > 0 {
+            tx.commit().await?;
+            return Ok(PendingLoginOutcome::Stored);
+        }
+        // Refused: the cap per address is checked first, as it always was.
+        let outcome = if per_client > 0 {
+            let (theirs,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE client = $1")
+                    .bind(&owner.client)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if theirs >= per_client {
+                PendingLoginOutcome::ClientLimit
+            } else {
+                PendingLoginOutcome::Full
+            }
+        } else {
+            PendingLoginOutcome::Full
+        };
         tx.commit().await?;
-        Ok(PendingLoginOutcome::Stored)
+        Ok(outcome)
     }
 
     async fn take_login_state(

@@ -90,6 +90,10 @@ pub struct NewSession {
     pub created: i64,
     /// First second at which the session is no longer valid.
     pub expires: i64,
+    /// The session at an OpenID provider the login came from, stored with the session
+    /// (as [`Store::link_provider_session`](crate::Store::link_provider_session) would
+    /// link it) so that the provider's logout token can end it; `None` for other logins.
+    pub provider: Option<ProviderSessionLink>,
 }
 
 impl fmt::Debug for NewSession {
@@ -99,6 +103,7 @@ impl fmt::Debug for NewSession {
             .field("user", &self.user)
             .field("created", &self.created)
             .field("expires", &self.expires)
+            .field("provider", &self.provider)
             .finish()
     }
 }

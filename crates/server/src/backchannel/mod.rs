@@ -2,7 +2,7 @@
 //!
 //! - As a relying party ([`receive`]): a login at an OpenID provider remembers the
 //!   provider's session (`iss`, `sub`, `sid` of the verified ID token) with the hub
-//!   session ([`remember_provider_session`]); the provider's logout token, posted to
+//!   session ([`provider_session_link`]); the provider's logout token, posted to
 //!   `{base_url}hub/backchannel_logout`, is verified by the login method, its `jti` is
 //!   recorded in the database (a replay is refused on every replica), and the sessions it
 //!   names end as a logout would.
@@ -19,7 +19,7 @@ pub use notify::{
     CLAIM_LEASE, NOTIFY_ATTEMPTS, NOTIFY_QUEUE, NOTIFY_TIMEOUT, Notifier, logout_token_claims,
     services_to_tell, session_ending, session_sid, tell,
 };
-pub use receive::{BackchannelError, receive_logout_token, remember_provider_session};
+pub use receive::{BackchannelError, provider_session_link, receive_logout_token};
 
 use crate::error::HubError;
 use crate::options::HubConfig;

@@ -4,7 +4,6 @@ use hubauth_core::{AuthModel, LogoutTokenError, ProviderSession};
 use hubauth_store::{ProviderSessionLink, ProviderSessionQuery};
 
 use crate::error::HubError;
-use crate::secrets::hash_token;
 use crate::services::{EndReason, Services};
 
 /// Why a logout token did not end sessions.
@@ -19,28 +18,15 @@ pub enum BackchannelError {
     Service(#[from] HubError),
 }
 
-/// After a login (`token` is the new session's id): links the session to the provider
-/// session the login came from, when the login method left one in the model (logins at
-/// an OpenID provider; see [`ProviderSession`]).
-pub async fn remember_provider_session(
-    hub: &Services,
-    token: &str,
-    model: &AuthModel,
-) -> Result<(), HubError> {
-    let Some(session) = ProviderSession::from_extra(&model.extra) else {
-        return Ok(());
-    };
-    hub.store
-        .link_provider_session(
-            &hash_token(token),
-            &ProviderSessionLink {
-                issuer: session.issuer,
-                subject: session.subject,
-                sid: session.sid,
-            },
-        )
-        .await?;
-    Ok(())
+/// The provider session a login came from, when the login method left one in the model
+/// (logins at an OpenID provider; see [`ProviderSession`]): the new hub session is stored
+/// linked to it, so that the provider's logout token can end it.
+pub fn provider_session_link(model: &AuthModel) -> Option<ProviderSessionLink> {
+    ProviderSession::from_extra(&model.extra).map(|session| ProviderSessionLink {
+        issuer: session.issuer,
+        subject: session.subject,
+        sid: session.sid,
+    })
 }
 
 /// Verifies a logout token at `now` (the login method checks it like an ID token and

@@ -3,7 +3,7 @@
 
 use hubauth_core::scopes::Scopes;
 use hubauth_core::{AuthModel, Authenticator};
-use hubauth_store::{AuthStateSwap, AuthStateUpdate, LoginUpdate, UserRecord};
+use hubauth_store::{AuthStateSwap, AuthStateUpdate, LoginUpdate, StoreError, UserRecord};
 use serde_json::Value;
 
 use super::Services;
@@ -49,11 +49,21 @@ impl<'a> Accounts<'a> {
         model: &AuthModel,
         now: i64,
     ) -> Result<UserRecord, HubError> {
-        let exists = self.hub.store.get_user(&model.name).await?.is_some();
-        if !exists {
-            authenticator.add_user(&model.name).await?;
-        }
-        self.store(authenticator, model, now, true).await
+        // Most logins are of known users: store for an existing user first, and only when
+        // there is none run `add_user` and store again, creating it.
+        let update = self.login_update(authenticator, model, now)?;
+        let outcome = match self.hub.store.apply_login(update.clone()).await {
+            Err(StoreError::NotFound { .. }) => {
+                authenticator.add_user(&model.name).await?;
+                let update = LoginUpdate {
+                    create_if_missing: true,
+                    ..update
+                };
+                self.hub.store.apply_login(update).await?
+            }
+            stored => stored?,
+        };
+        self.after_store(outcome.user, model).await
     }
 
     /// Stores a refreshed model for an existing user at `now` (never creates one), as
@@ -64,48 +74,56 @@ impl<'a> Accounts<'a> {
         model: &AuthModel,
         now: i64,
     ) -> Result<UserRecord, HubError> {
-        self.store(authenticator, model, now, false).await
+        let update = self.login_update(authenticator, model, now)?;
+        let outcome = self.hub.store.apply_login(update).await?;
+        self.after_store(outcome.user, model).await
     }
 
-    async fn store(
+    /// What storing `model` writes, for an existing user.
+    fn login_update(
         &self,
         authenticator: &dyn Authenticator,
         model: &AuthModel,
         now: i64,
-        create_if_missing: bool,
+    ) -> Result<LoginUpdate, HubError> {
+        Ok(LoginUpdate {
+            name: model.name.clone(),
+            admin: model.admin,
+            groups: if authenticator.rules().config().manage_groups {
+                model.groups.clone()
+            } else {
+                None
+            },
+            auth_state: self.auth_state_update(model, now)?,
+            now,
+            create_if_missing: false,
+        })
+    }
+
+    /// After the store: the session cache forgets the user, and roles are synced (with
+    /// `manage_roles`).
+    async fn after_store(
+        &self,
+        user: UserRecord,
+        model: &AuthModel,
     ) -> Result<UserRecord, HubError> {
         let hub = self.hub;
-        let outcome = hub
-            .store
-            .apply_login(LoginUpdate {
-                name: model.name.clone(),
-                admin: model.admin,
-                groups: if authenticator.rules().config().manage_groups {
-                    model.groups.clone()
-                } else {
-                    None
-                },
-                auth_state: self.auth_state_update(model, now)?,
-                now,
-                create_if_missing,
-            })
-            .await?;
         // Admin flag and groups may have changed: cached sessions must not keep the old ones.
-        hub.sessions_changed(&outcome.user.name).await;
+        hub.sessions_changed(&user.name).await;
         if hub.authenticator.rules().config().manage_roles
             && let Some(roles) = &model.roles
         {
             let user = crate::managed_roles::sync_login_roles(
                 hub.authenticator.as_ref(),
                 hub.store.as_ref(),
-                &outcome.user,
+                &user,
                 roles,
             )
             .await?;
             hub.sessions_changed(&user.name).await;
             return Ok(user);
         }
-        Ok(outcome.user)
+        Ok(user)
     }
 
     /// On a hub with several login methods, `model.groups` as `method` gives them joined

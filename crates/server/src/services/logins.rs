@@ -429,8 +429,11 @@ impl<'a> Logins<'a> {
                     .await?;
             }
         }
-        let token = hub.sessions().start(&user.name, now).await?;
-        crate::backchannel::remember_provider_session(hub, &token, &model).await?;
+        let provider = crate::backchannel::provider_session_link(&model);
+        let token = hub
+            .sessions()
+            .start_linked(&user.name, now, provider)
+            .await?;
         hub.sessions().mark_refreshed(&user.name, now);
         if let Err(err) = method.authenticator.session_started(&user.name).await {
             tracing::warn!(user = %user.name, error = %err, "authenticator could not start its session");

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use hubauth_core::{AuthError, Outcome, RefreshOutcome, RequestContext, pipeline};
-use hubauth_store::{NewSession, UserRecord};
+use hubauth_store::{NewSession, ProviderSessionLink, UserRecord};
 
 use super::Services;
 use crate::error::HubError;
@@ -155,6 +155,17 @@ impl<'a> Sessions<'a> {
 
     /// Starts a session for a user at `now`; returns the token for the cookie.
     pub async fn start(&self, user: &str, now: i64) -> Result<String, HubError> {
+        self.start_linked(user, now, None).await
+    }
+
+    /// [`Sessions::start`] for a login at an OpenID provider: the session is stored linked
+    /// to the provider session it came from (`provider`), for back-channel logout.
+    pub async fn start_linked(
+        &self,
+        user: &str,
+        now: i64,
+        provider: Option<ProviderSessionLink>,
+    ) -> Result<String, HubError> {
         let token = random_token();
         self.hub
             .store
@@ -163,6 +174,7 @@ impl<'a> Sessions<'a> {
                 user: user.to_owned(),
                 created: now,
                 expires: now.saturating_add(self.hub.config.session_lifetime),
+                provider,
             })
             .await?;
         crate::metrics::session_started();

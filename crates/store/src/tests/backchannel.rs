@@ -56,12 +56,14 @@ pub(super) async fn contract_provider_sessions_and_logout_tokens(store: &dyn Sto
             .await
             .unwrap();
     }
-    for (hash, user) in [
-        ("bcl-a1", "bcl-alice"),
-        ("bcl-a2", "bcl-alice"),
-        ("bcl-a3", "bcl-alice"),
-        ("bcl-b1", "bcl-bob"),
-        ("bcl-plain", "bcl-bob"),
+    let idp = "https://idp.example";
+    // bcl-a2 is linked as it is created (a login's one statement), the others afterwards.
+    for (hash, user, provider) in [
+        ("bcl-a1", "bcl-alice", None),
+        ("bcl-a2", "bcl-alice", Some(link(idp, "alice", Some("s2")))),
+        ("bcl-a3", "bcl-alice", None),
+        ("bcl-b1", "bcl-bob", None),
+        ("bcl-plain", "bcl-bob", None),
     ] {
         store
             .create_session(NewSession {
@@ -69,20 +71,14 @@ pub(super) async fn contract_provider_sessions_and_logout_tokens(store: &dyn Sto
                 user: user.to_owned(),
                 created: 10,
                 expires: 1000,
+                provider,
             })
             .await
             .unwrap();
     }
-    let idp = "https://idp.example";
     assert!(
         store
             .link_provider_session("bcl-a1", &link(idp, "alice", Some("s1")))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .link_provider_session("bcl-a2", &link(idp, "alice", Some("s2")))
             .await
             .unwrap()
     );

@@ -56,6 +56,7 @@ fn session(id_hash: &str, user: &str, created: i64, expires: i64) -> NewSession 
         user: user.to_owned(),
         created,
         expires,
+        provider: None,
     }
 }
 
