@@ -61,6 +61,8 @@ pub fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
 
 /// Validates a configuration completely and builds the hub's parts, without the database.
 pub fn build(config: &Config, registry: &Registry, env: &dyn Env) -> Result<Built> {
+    // A hub embedded as a library gets the same JOSE crypto as the binary's.
+    hubauth_oauth::jose::install();
     let hub_view = config.view(registry, "Hub", env);
     let hub = HubConfig::from_view(&hub_view).map_err(|err| anyhow!("{err}"))?;
     // What the hub checks at start across options (public_url for the provider's

@@ -183,6 +183,8 @@ enum CryptKeyCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json || cli.log_format == LogFormat::Json);
+    // Before anything signs or verifies a JWT: the process's JOSE crypto (ring for ECDSA).
+    hubauth_oauth::jose::install();
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {

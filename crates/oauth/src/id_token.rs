@@ -330,6 +330,7 @@ pub fn verify_with_key(
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
+    crate::jose::install();
     let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|err| match err
         .kind()
     {

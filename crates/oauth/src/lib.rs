@@ -18,6 +18,7 @@ pub mod generic;
 pub mod http;
 pub mod id_token;
 pub mod identity;
+pub mod jose;
 pub mod logout_token;
 pub mod options;
 pub mod provider;

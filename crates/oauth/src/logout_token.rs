@@ -55,6 +55,7 @@ pub async fn verify_logout_token(
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
+    crate::jose::install();
     let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
         .map_err(|err| match err.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature
