@@ -19,22 +19,7 @@ const SECRET: &str = "app-secret-0123456789abcdef";
 const CALLBACK: &str = "http://127.0.0.1:9/app/callback";
 
 fn python() -> Option<PathBuf> {
-    let python =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e/jupyterhub/.venv/bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    if std::env::var("HUBAUTH_SKIP_E2E").as_deref() == Ok("1") {
-        eprintln!(
-            "note: skipping the back-channel logout PyJWT test: no {} (HUBAUTH_SKIP_E2E=1)",
-            python.display()
-        );
-        return None;
-    }
-    panic!(
-        "{} is missing. Run ./scripts/test.sh once (it makes e2e/jupyterhub/.venv with PyJWT), or set HUBAUTH_SKIP_E2E=1 to skip this test.",
-        python.display()
-    );
+    crate::e2e_python("the back-channel logout PyJWT test")
 }
 
 /// Runs the PyJWT verifier on `token`; the claims, or the reason it was refused.

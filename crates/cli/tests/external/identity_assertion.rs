@@ -20,22 +20,7 @@ const AUDIENCE: &str = "https://app.test";
 const HEADER: &str = "x-auth-request-assertion";
 
 fn python() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e");
-    let python = root.join("jupyterhub/.venv/bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    if std::env::var("HUBAUTH_SKIP_E2E").as_deref() == Ok("1") {
-        eprintln!(
-            "note: skipping the identity assertion test: no {} (HUBAUTH_SKIP_E2E=1)",
-            python.display()
-        );
-        return None;
-    }
-    panic!(
-        "{} is missing. Run ./scripts/test.sh once (it makes e2e/jupyterhub/.venv with PyJWT), or set HUBAUTH_SKIP_E2E=1 to skip this test.",
-        python.display()
-    );
+    crate::e2e_python("the identity assertion test")
 }
 
 /// The Python app; it exits when its stdin closes (the child is dropped).

@@ -26,3 +26,29 @@ mod replicas;
 mod rest_api;
 mod reverse_proxy;
 mod shipping;
+
+/// The Python of `e2e/jupyterhub/.venv` (with PyJWT, made by `./scripts/test.sh`), or
+/// `None` when it is missing and `HUBAUTH_SKIP_E2E=1` says to skip `what`; missing
+/// otherwise fails the test.
+#[allow(
+    clippy::panic,
+    reason = "a missing program fails the test that needs it"
+)]
+fn e2e_python(what: &str) -> Option<std::path::PathBuf> {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../e2e/jupyterhub/.venv/bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    if std::env::var("HUBAUTH_SKIP_E2E").as_deref() == Ok("1") {
+        eprintln!(
+            "note: skipping {what}: no {} (HUBAUTH_SKIP_E2E=1)",
+            python.display()
+        );
+        return None;
+    }
+    panic!(
+        "{} is missing. Run ./scripts/test.sh once (it makes e2e/jupyterhub/.venv with PyJWT), or set HUBAUTH_SKIP_E2E=1 to skip this test.",
+        python.display()
+    );
+}
