@@ -32,7 +32,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-use super::{Conn, EngineStore, NAME_FILTER_SQL, PING_SQL};
+use super::{Conn, EngineStore, NAME_FILTER_SQL, PING_SQL, begin_batch, begin_write};
 use crate::common::{
     ADMIN_ROLE_DESCRIPTION, ADMIN_ROLE_SCOPES, MembershipRow, SessionRow, TokenRow,
     USER_ROLE_DESCRIPTION, USER_ROLE_SCOPES, UserRow, contains_pattern, group_names, id_list,
@@ -363,6 +363,63 @@ async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(UserRecord, bo
     Ok((user, created))
 }
 
+/// The usual login of a known user, in two statements and no transaction: the user is
+/// read, and when its roles and groups already are what the login wants, its row is
+/// updated only if the admin flag is still as read. Returns `None` (nothing written) when
+/// memberships must change, the user is missing, or the flag changed in between; the
+/// caller then does the whole login in a write transaction.
+///
+/// Why this is as good as the transaction: the only columns written are the admin flag
+/// (guarded by the condition), auth_state and `last_activity` (each simply replaced, as
+/// the later of two transactions would), so the result equals this login's running whole
+/// before whatever another writer did after the read.
+async fn login_without_transaction(
+    conn: &mut Conn,
+    p: &Persist<'_>,
+) -> Result<Option<UserRecord>, StoreError> {
+    let Some(mut user) = load_user_by_name(&mut *conn, p.name).await? else {
+        return Ok(None);
+    };
+    let admin = p.admin.unwrap_or(user.admin);
+    let has = |role: &str| user.roles.iter().any(|held| held == role);
+    let roles_as_wanted = admin == has(ADMIN_ROLE) && has(USER_ROLE);
+    let groups_as_wanted = p.groups.is_none_or(|groups| {
+        let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+        let current: BTreeSet<&str> = user.groups.iter().map(String::as_str).collect();
+        desired == current
+    });
+    if !roles_as_wanted || !groups_as_wanted {
+        return Ok(None);
+    }
+    let auth_state = match p.auth_state {
+        AuthStateUpdate::Set(bytes) => Some(bytes.as_slice()),
+        AuthStateUpdate::Keep | AuthStateUpdate::Clear => None,
+    };
+    let done = sqlx::query(
+        "UPDATE users SET admin = $1, \
+         encrypted_auth_state = CASE WHEN $2 THEN $3 ELSE encrypted_auth_state END, \
+         last_activity = CASE WHEN $4 THEN $5 ELSE last_activity END \
+         WHERE id = $6 AND admin = $7",
+    )
+    .bind(admin)
+    .bind(!matches!(p.auth_state, AuthStateUpdate::Keep))
+    .bind(auth_state)
+    .bind(p.touch_activity)
+    .bind(p.now)
+    .bind(user.id)
+    .bind(user.admin)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(None);
+    }
+    user.admin = admin;
+    if p.touch_activity {
+        user.last_activity = Some(p.now);
+    }
+    Ok(Some(user))
+}
+
 /// JupyterHub's default roles for `user` as read: `admin` exactly when `admin`, `user`
 /// always; writes only what differs. Returns whether it wrote.
 async fn sync_default_roles_of(
@@ -661,6 +718,73 @@ async fn import_token(conn: &mut Conn, token: &ImportedApiToken) -> Result<(), S
     Ok(())
 }
 
+/// Store a pending login when the caps allow (see `put_login_state_capped`): the
+/// expired rows and the browser's oldest over its cap go in one `DELETE`, and the row
+/// goes in only when the caps allow (a conditional `INSERT`); which cap refused it is
+/// asked only when one did.
+async fn store_pending_login(
+    conn: &mut Conn,
+    state: &NewLoginState,
+    owner: &PendingLoginOwner,
+    limits: PendingLoginLimits,
+) -> Result<PendingLoginOutcome, StoreError> {
+    let keep = i64::from(limits.per_browser.max(1)) - 1;
+    sqlx::query(
+        "DELETE FROM login_states WHERE expires <= $1 OR state_hash IN (\
+         SELECT state_hash FROM login_states WHERE owner = $2 AND expires > $1 \
+         ORDER BY created, state_hash LIMIT (SELECT CASE WHEN COUNT(*) > $3 \
+         THEN COUNT(*) - $3 ELSE 0 END FROM login_states WHERE owner = $2 AND expires > $1))",
+    )
+    .bind(state.created)
+    .bind(&owner.browser)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    let per_client = if owner.client.is_empty() {
+        0
+    } else {
+        i64::from(limits.per_client)
+    };
+    let total = i64::from(limits.total);
+    let done = sqlx::query(
+        "INSERT INTO login_states (state_hash, data, created, expires, owner, client, next_url) \
+         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE \
+         ($8 = 0 OR (SELECT COUNT(*) FROM login_states WHERE client = $6) < $8) \
+         AND ($9 = 0 OR (SELECT COUNT(*) FROM login_states) < $9)",
+    )
+    .bind(&state.state_hash)
+    .bind(&state.data)
+    .bind(state.created)
+    .bind(state.expires)
+    .bind(&owner.browser)
+    .bind(&owner.client)
+    .bind(&owner.next)
+    .bind(per_client)
+    .bind(total)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+    if done.rows_affected() > 0 {
+        return Ok(PendingLoginOutcome::Stored);
+    }
+    // Refused: the cap per address is checked first, as it always was.
+    let outcome = if per_client > 0 {
+        let (theirs,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE client = $1")
+                .bind(&owner.client)
+                .fetch_one(&mut *conn)
+                .await?;
+        if theirs >= per_client {
+            PendingLoginOutcome::ClientLimit
+        } else {
+            PendingLoginOutcome::Full
+        }
+    } else {
+        PendingLoginOutcome::Full
+    };
+    Ok(outcome)
+}
+
 impl EngineStore {
     /// In one write transaction, find the id of the `kind` row called `name` and run
     /// `statements` with it bound to `$1`. Returns false when nothing has that name.
@@ -670,7 +794,8 @@ impl EngineStore {
         name: &str,
         statements: &[&'static str],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let Some(id) = id_of(&mut tx, kind, name).await? else {
             return Ok(false);
         };
@@ -690,7 +815,7 @@ impl Store for EngineStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.close_all().await;
     }
 
     async fn announce(&self, event: &crate::CacheEvent) -> Result<(), StoreError> {
@@ -702,20 +827,24 @@ impl Store for EngineStore {
     }
 
     async fn apply_login(&self, update: LoginUpdate) -> Result<LoginOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let (user, created) = persist_user(
-            &mut tx,
-            Persist {
-                name: &update.name,
-                admin: update.admin,
-                groups: update.groups.as_deref(),
-                auth_state: &update.auth_state,
-                now: update.now,
-                create_if_missing: update.create_if_missing,
-                touch_activity: true,
-            },
-        )
-        .await?;
+        let persist = Persist {
+            name: &update.name,
+            admin: update.admin,
+            groups: update.groups.as_deref(),
+            auth_state: &update.auth_state,
+            now: update.now,
+            create_if_missing: update.create_if_missing,
+            touch_activity: true,
+        };
+        let mut writer = self.writer().await?;
+        if let Some(user) = login_without_transaction(&mut writer, &persist).await? {
+            return Ok(LoginOutcome {
+                user,
+                created: false,
+            });
+        }
+        let mut tx = begin_write(&mut writer).await?;
+        let (user, created) = persist_user(&mut tx, persist).await?;
         tx.commit().await?;
         Ok(LoginOutcome { user, created })
     }
@@ -761,7 +890,8 @@ impl Store for EngineStore {
         admin: Option<bool>,
         now: i64,
     ) -> Result<(UserRecord, bool), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let (user, created) = persist_user(&mut tx, Persist::ensure(name, admin, now)).await?;
         tx.commit().await?;
         Ok((user, created))
@@ -778,7 +908,8 @@ impl Store for EngineStore {
     }
 
     async fn set_admin(&self, name: &str, admin: bool) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let id = require_id(&mut tx, Named::User, name).await?;
         sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
             .bind(admin)
@@ -791,7 +922,8 @@ impl Store for EngineStore {
     }
 
     async fn strip_privileges(&self, name: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let id = require_id(&mut tx, Named::User, name).await?;
         let statements = [
             "UPDATE users SET admin = FALSE WHERE id = $1",
@@ -807,7 +939,7 @@ impl Store for EngineStore {
         let done = sqlx::query("UPDATE users SET last_activity = $1 WHERE name = $2")
             .bind(now)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::user_not_found(name));
@@ -829,7 +961,7 @@ impl Store for EngineStore {
         let done = sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE name = $2")
             .bind(state)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::user_not_found(name));
@@ -854,7 +986,8 @@ impl Store for EngineStore {
         groups: Option<&[String]>,
     ) -> Result<(), StoreError> {
         let groups = groups.map(crate::common::scopes_to_json).transpose()?;
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let id = require_id(&mut tx, Named::User, name).await?;
         sqlx::query("UPDATE users SET login_method = $1 WHERE id = $2")
             .bind(method)
@@ -914,7 +1047,8 @@ impl Store for EngineStore {
     }
 
     async fn set_login_link(&self, kind: &str, value: &str, user: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let id = require_id(&mut tx, Named::User, user).await?;
         sqlx::query(
             "INSERT INTO login_links (kind, value, user_id) VALUES ($1, $2, $3) \
@@ -945,7 +1079,7 @@ impl Store for EngineStore {
         .bind(provider.map(|link| link.issuer.as_str()))
         .bind(provider.map(|link| link.subject.as_str()))
         .bind(provider.and_then(|link| link.sid.as_deref()))
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(|e| classify(e, || "a session with this id".to_owned()))?;
         if done.rows_affected() == 0 {
@@ -969,7 +1103,7 @@ impl Store for EngineStore {
         let done = sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2")
             .bind(now)
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -977,7 +1111,7 @@ impl Store for EngineStore {
     async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -987,7 +1121,7 @@ impl Store for EngineStore {
             "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)",
         )
         .bind(user)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -995,7 +1129,7 @@ impl Store for EngineStore {
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -1038,7 +1172,7 @@ impl Store for EngineStore {
         .bind(&link.subject)
         .bind(link.sid.as_deref())
         .bind(id_hash)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1097,7 +1231,8 @@ impl Store for EngineStore {
         if notices.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM logout_outbox")
             .fetch_one(&mut *tx)
             .await?;
@@ -1151,7 +1286,7 @@ impl Store for EngineStore {
         .bind(now)
         .bind(stale_before)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.writer().await?)
         .await?;
         let mut claimed: Vec<QueuedLogoutNotice> = rows
             .into_iter()
@@ -1184,7 +1319,7 @@ impl Store for EngineStore {
                 .bind(i64::from(attempts))
                 .bind(id)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute(&mut *self.writer().await?)
                 .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1192,7 +1327,7 @@ impl Store for EngineStore {
     async fn delete_logout_notice(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM logout_outbox WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -1202,7 +1337,7 @@ impl Store for EngineStore {
             "UPDATE logout_outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = $1",
         )
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -1221,7 +1356,8 @@ impl Store for EngineStore {
         expires: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         sqlx::query("DELETE FROM logout_token_jtis WHERE expires <= $1")
             .bind(now)
             .execute(&mut *tx)
@@ -1243,13 +1379,14 @@ impl Store for EngineStore {
         let done =
             sqlx::query("DELETE FROM api_tokens WHERE expires IS NOT NULL AND expires <= $1")
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *self.writer().await?)
                 .await?;
         Ok(done.rows_affected())
     }
 
     async fn create_api_token(&self, token: NewApiToken) -> Result<ApiTokenRecord, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let record = insert_api_token(&mut tx, token).await?;
         tx.commit().await?;
         Ok(record)
@@ -1282,7 +1419,8 @@ impl Store for EngineStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         for group in &batch.groups {
             sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
                 .bind(group)
@@ -1333,7 +1471,7 @@ impl Store for EngineStore {
         let done = sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1345,7 +1483,7 @@ impl Store for EngineStore {
         )
         .bind(id)
         .bind(user)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1376,7 +1514,7 @@ impl Store for EngineStore {
     async fn create_group(&self, name: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO groups (name) VALUES ($1)")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(|e| classify(e, || format!("group {name:?}")))?;
         Ok(())
@@ -1391,7 +1529,8 @@ impl Store for EngineStore {
     }
 
     async fn add_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let gid = require_id(&mut tx, Named::Group, group).await?;
         for user in users {
             let uid = require_id(&mut tx, Named::User, user).await?;
@@ -1402,7 +1541,8 @@ impl Store for EngineStore {
     }
 
     async fn remove_group_members(&self, group: &str, users: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let gid = require_id(&mut tx, Named::Group, group).await?;
         for user in users {
             sqlx::query(
@@ -1457,7 +1597,7 @@ impl Store for EngineStore {
         .bind(&role.description)
         .bind(scopes)
         .bind(role.managed_by_auth)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -1476,7 +1616,8 @@ impl Store for EngineStore {
         users: &[String],
         replace: bool,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let rid = require_id(&mut tx, Named::Role, role).await?;
         if replace {
             sqlx::query("DELETE FROM user_role_map WHERE role_id = $1")
@@ -1497,7 +1638,8 @@ impl Store for EngineStore {
     }
 
     async fn set_user_roles(&self, user: &str, roles: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let uid = require_id(&mut tx, Named::User, user).await?;
         let desired: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
         let mut ids = Vec::with_capacity(desired.len());
@@ -1535,7 +1677,8 @@ impl Store for EngineStore {
                 what: format!("user {repeated:?}"),
             });
         }
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         for chunk in names.chunks(CREATE_CHUNK) {
             let sql = format!(
                 "SELECT name FROM users WHERE name IN ({}) LIMIT 1",
@@ -1614,7 +1757,8 @@ impl Store for EngineStore {
     }
 
     async fn delete_users(&self, names: &[String]) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let mut deleted = 0;
         for name in names {
             let Some(id) = id_of(&mut tx, Named::User, name).await? else {
@@ -1631,7 +1775,8 @@ impl Store for EngineStore {
     }
 
     async fn set_user_groups(&self, user: &str, groups: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let uid = require_id(&mut tx, Named::User, user).await?;
         let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
         let mut ids = Vec::with_capacity(desired.len());
@@ -1650,7 +1795,8 @@ impl Store for EngineStore {
     }
 
     async fn create_groups(&self, groups: &[(String, Vec<String>)]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         for (name, members) in groups {
             let gid =
                 sqlx::query_scalar::<_, i64>("INSERT INTO groups (name) VALUES ($1) RETURNING id")
@@ -1673,7 +1819,8 @@ impl Store for EngineStore {
         users: &[String],
     ) -> Result<(), StoreError> {
         let scopes = scopes_to_json(&role.scopes)?;
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let rid = sqlx::query_scalar::<_, i64>(
             "INSERT INTO roles (name, description, scopes, managed_by_auth) \
              VALUES ($1, $2, $3, $4) RETURNING id",
@@ -1701,7 +1848,7 @@ impl Store for EngineStore {
         .bind(&state.data)
         .bind(state.created)
         .bind(state.expires)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
         Ok(())
@@ -1713,67 +1860,15 @@ impl Store for EngineStore {
         owner: PendingLoginOwner,
         limits: PendingLoginLimits,
     ) -> Result<PendingLoginOutcome, StoreError> {
-        // Under the write lock, so concurrent floods cannot both pass a count. The usual
-        // start (no expired rows, the browser under its cap, the caps not reached) is two
-        // statements: the expired rows and the browser's oldest over its cap go in one
-        // `DELETE`, and the row goes in only when the caps allow (a conditional `INSERT`);
-        // which cap refused it is asked only when one did.
-        let mut tx = self.write_tx().await?;
-        let keep = i64::from(limits.per_browser.max(1)) - 1;
-        sqlx::query(
-            "DELETE FROM login_states WHERE expires <= $1 OR state_hash IN (\
-             SELECT state_hash FROM login_states WHERE owner = $2 AND expires > $1 \
-             ORDER BY created, state_hash LIMIT (SELECT CASE WHEN COUNT(*) > $3 \
-             THEN COUNT(*) - $3 ELSE 0 END FROM login_states WHERE owner = $2 AND expires > $1))",
-        )
-        .bind(state.created)
-        .bind(&owner.browser)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-        let per_client = if owner.client.is_empty() {
-            0
-        } else {
-            i64::from(limits.per_client)
-        };
-        let total = i64::from(limits.total);
-        let done = sqlx::query(
-            "INSERT INTO login_states (state_hash, data, created, expires, owner, client, next_url) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE \
-             ($8 = 0 OR (SELECT COUNT(*) FROM login_states WHERE client = $6) < $8) \
-             AND ($9 = 0 OR (SELECT COUNT(*) FROM login_states) < $9)",
-        )
-        .bind(&state.state_hash)
-        .bind(&state.data)
-        .bind(state.created)
-        .bind(state.expires)
-        .bind(&owner.browser)
-        .bind(&owner.client)
-        .bind(&owner.next)
-        .bind(per_client)
-        .bind(total)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
-        if done.rows_affected() > 0 {
-            tx.commit().await?;
-            return Ok(PendingLoginOutcome::Stored);
+        // Concurrent floods must not both pass a count. Where each write statement runs
+        // alone holding the database's write lock (SQLite), the conditional `INSERT` is
+        // that check; elsewhere the statements run under the write lock.
+        let mut writer = self.writer().await?;
+        if super::WRITE_STATEMENTS_ARE_SERIAL {
+            return store_pending_login(&mut writer, &state, &owner, limits).await;
         }
-        // Refused: the cap per address is checked first, as it always was.
-        let outcome = if per_client > 0 {
-            let (theirs,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE client = $1")
-                    .bind(&owner.client)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if theirs >= per_client {
-                PendingLoginOutcome::ClientLimit
-            } else {
-                PendingLoginOutcome::Full
-            }
-        } else {
-            PendingLoginOutcome::Full
-        };
+        let mut tx = begin_write(&mut writer).await?;
+        let outcome = store_pending_login(&mut tx, &state, &owner, limits).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1788,7 +1883,7 @@ impl Store for EngineStore {
             "DELETE FROM login_states WHERE state_hash = $1 RETURNING data, created, expires",
         )
         .bind(state_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.writer().await?)
         .await?;
         Ok(row.map(|(data, created, expires)| LoginStateRecord {
             data,
@@ -1874,13 +1969,13 @@ impl Store for EngineStore {
     async fn delete_expired_login_states(&self, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM login_states WHERE expires <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
     async fn create_oauth_code(&self, code: NewOAuthGrant) -> Result<(), StoreError> {
         // One statement: atomic without the write lock.
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer().await?;
         insert_oauth_grant(&mut conn, &code, &code.hash, OAuthGrantKind::Code, None).await
     }
 
@@ -1899,7 +1994,8 @@ impl Store for EngineStore {
         // The write lock is held from the first statement: a concurrent exchange of the
         // same grant waits, then finds it used and revokes the family, tokens issued here
         // included.
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let row = sqlx::query_as::<_, OAuthGrantRow>(OAUTH_GRANT_SELECT)
             .bind(&exchange.hash)
             .fetch_optional(&mut *tx)
@@ -1939,7 +2035,8 @@ impl Store for EngineStore {
     }
 
     async fn revoke_oauth_family(&self, family: &str) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let revoked = revoke_family(&mut tx, family).await?;
         tx.commit().await?;
         Ok(revoked)
@@ -1951,7 +2048,7 @@ impl Store for EngineStore {
              (SELECT family FROM oauth_grants GROUP BY family HAVING MAX(expires) <= $1)",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -1982,7 +2079,8 @@ impl Store for EngineStore {
     async fn replace_auth_states(&self, swaps: &[AuthStateSwap]) -> Result<Vec<bool>, StoreError> {
         // One transaction for the whole batch; each row is a compare-and-swap, so
         // a value written by a login since it was read is never overwritten.
-        let mut tx = self.batch_tx().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = begin_batch(&mut writer).await?;
         let mut applied = Vec::with_capacity(swaps.len());
         for swap in swaps {
             let done = sqlx::query(

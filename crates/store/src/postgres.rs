@@ -197,15 +197,14 @@ impl PostgresStore {
         Self::builder_from_url(db_url)?.open().await
     }
 
-    /// Start a write transaction holding the hubauth write lock (see the module
-    /// docs), so a transaction that reads before it writes sees no concurrent writer.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK_KEY)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+    /// A connection to write on (from the pool; held until it is dropped).
+    async fn writer(&self) -> Result<Writer, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Close the pool.
+    async fn close_all(&self) {
+        self.pool.close().await;
     }
 
     /// Start a read-only transaction with one snapshot for all its queries.
@@ -215,13 +214,30 @@ impl PostgresStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?)
     }
+}
 
-    /// Start the transaction of `replace_auth_states`: each of its updates is a
-    /// compare-and-swap on one row, so row locks suffice and the write lock is
-    /// not taken.
-    async fn batch_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
-    }
+/// A connection to write on: a pooled one.
+type Writer = sqlx::pool::PoolConnection<sqlx::Postgres>;
+
+/// Start a write transaction on `writer` holding the hubauth write lock (see the module
+/// docs), so a transaction that reads before it writes sees no concurrent writer.
+async fn begin_write(
+    writer: &mut Writer,
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StoreError> {
+    let mut tx = writer.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Start the transaction of `replace_auth_states`: each of its updates is a
+/// compare-and-swap on one row, so row locks suffice and the write lock is not taken.
+async fn begin_batch(
+    writer: &mut Writer,
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StoreError> {
+    Ok(writer.begin().await?)
 }
 
 // ---------------------------------------------------------------------------
@@ -232,6 +248,10 @@ type EngineStore = PostgresStore;
 
 /// The connection the shared helpers run their statements on.
 type Conn = PgConnection;
+
+/// Write statements of different connections run at once (a conditional `INSERT`
+/// counts before another's insert is visible), so checks need the write lock.
+const WRITE_STATEMENTS_ARE_SERIAL: bool = false;
 
 /// The readiness probe's query (one `BIGINT`, as the shared code decodes an `i64`).
 const PING_SQL: &str = "SELECT 1::BIGINT";

@@ -1,13 +1,19 @@
 //! The SQLite engine.
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use sqlx::Connection as _;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::StoreError;
 use crate::url::{DatabaseLocation, parse_database_url};
@@ -40,10 +46,126 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 /// file cache (BENCHMARKS.md, "Memory at scale").
 const PAGE_CACHE_KIB: u32 = 512;
 
+/// How many uses of the writer connection go by between checks that its thread still
+/// runs (see [`WriterConnection`]).
+const WRITER_CHECK_EVERY: u32 = 256;
+
 /// A [`Store`](crate::Store) on an SQLite database (a file in WAL mode, or in memory).
+///
+/// Reads go to a pool of connections (WAL lets them run beside a writer). Every write to
+/// a file database goes through one dedicated connection instead, taken in turn behind
+/// an async lock: SQLite lets one connection write at a time anyway, so this costs no
+/// concurrency, writers of this process queue in order instead of sleeping in SQLite's
+/// busy handler, and a write skips the pool's bookkeeping (a pooled connection is pinged
+/// on its sqlx worker thread each time it goes back, a hand-off to that thread and back;
+/// a login made a dozen of them: BENCHMARKS.md, login CPU).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `None` for an in-memory database, whose one pooled connection does everything.
+    writer: Option<Arc<WriterConnection>>,
+    acquire_timeout: Duration,
+}
+
+/// The dedicated write connection of a file database.
+///
+/// sqlx runs each SQLite connection on a thread of its own; the pool notices a thread that
+/// stopped (it never should) by pinging on release. This connection is checked every
+/// [`WRITER_CHECK_EVERY`] uses and after starting a transaction on it failed for another
+/// reason than SQLite's answer, and replaced when the check fails, so a broken one costs
+/// a few failed writes, not every write until a restart.
+#[derive(Debug)]
+struct WriterConnection {
+    slot: Arc<Mutex<Option<SqliteConnection>>>,
+    options: SqliteConnectOptions,
+    uses: AtomicU32,
+    suspect: AtomicBool,
+}
+
+/// The connection a write runs on: the dedicated writer of a file database (held for as
+/// long as this lives) or, in memory, the pool's one connection.
+enum Writer {
+    Dedicated {
+        conn: OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>,
+        owner: Arc<WriterConnection>,
+    },
+    Pooled(PoolConnection<sqlx::Sqlite>),
+}
+
+impl Deref for Writer {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Writer::Dedicated { conn, .. } => conn,
+            Writer::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Writer::Dedicated { conn, .. } => conn,
+            Writer::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl Writer {
+    /// The dedicated writer this is, if it is one.
+    fn owner(&self) -> Option<Arc<WriterConnection>> {
+        match self {
+            Writer::Dedicated { owner, .. } => Some(Arc::clone(owner)),
+            Writer::Pooled(_) => None,
+        }
+    }
+}
+
+impl WriterConnection {
+    /// The writer, connecting it first when there is none (at start, or after a check
+    /// found it broken); pinged first, and replaced when that fails, on every
+    /// [`WRITER_CHECK_EVERY`]th use and after a suspicious failure.
+    async fn take(
+        &self,
+        timeout: Duration,
+    ) -> Result<OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>, StoreError> {
+        let mut slot: OwnedMutexGuard<Option<SqliteConnection>> =
+            tokio::time::timeout(timeout, Arc::clone(&self.slot).lock_owned())
+                .await
+                .map_err(|_| StoreError::Unavailable {
+                    detail: "timed out waiting for the database's write connection".to_owned(),
+                })?;
+        let due = self
+            .uses
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(WRITER_CHECK_EVERY);
+        let check = self.suspect.swap(false, Ordering::Relaxed) || due;
+        if let Some(conn) = slot.as_mut().filter(|_| check)
+            && let Err(err) = conn.ping().await
+        {
+            tracing::warn!(error = %err, "replacing the SQLite write connection");
+            // Its thread is gone or going: dropping it is all the closing there is.
+            drop(slot.take());
+        }
+        if slot.is_none() {
+            *slot = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        OwnedMutexGuard::try_map(slot, Option::as_mut).map_err(|_| StoreError::Unavailable {
+            detail: "the database's write connection is missing".to_owned(),
+        })
+    }
+
+    /// Close the writer (at the store's close).
+    async fn close(&self) {
+        let conn = self.slot.lock().await.take();
+        if let Some(Err(err)) = match conn {
+            Some(conn) => Some(conn.close().await),
+            None => None,
+        } {
+            tracing::debug!(error = %err, "closing the SQLite write connection");
+        }
+    }
 }
 
 /// Options for opening a [`SqliteStore`]; see [`SqliteStore::builder`].
@@ -100,7 +222,14 @@ impl SqliteStoreBuilder {
         } else {
             options.pragma("cache_size", format!("-{PAGE_CACHE_KIB}"))
         };
-        let pool_options = SqlitePoolOptions::new().acquire_timeout(self.acquire_timeout);
+        // No ping before handing out a pooled connection: the connection is a thread in
+        // this process, not a socket that can go away, and every ping is a hand-off to
+        // that thread and back (a login made about a dozen; BENCHMARKS.md, login CPU).
+        // A connection whose thread died fails its next statement and sqlx's own ping
+        // when it is released closes it.
+        let pool_options = SqlitePoolOptions::new()
+            .acquire_timeout(self.acquire_timeout)
+            .test_before_acquire(false);
         let pool_options = if memory {
             // The database lives as long as its one connection: keep it forever.
             pool_options
@@ -115,7 +244,7 @@ impl SqliteStoreBuilder {
             DatabaseLocation::SqliteFile(path) => Some(path.as_path()),
             DatabaseLocation::SqliteMemory => None,
         };
-        let pool = match pool_options.connect_with(options).await {
+        let pool = match pool_options.connect_with(options.clone()).await {
             Ok(pool) => pool,
             Err(err) => return Err(explain_open_failure(file, err.into())),
         };
@@ -123,15 +252,27 @@ impl SqliteStoreBuilder {
             pool.close().await;
             return Err(explain_open_failure(file, err.into()));
         }
-        match &self.location {
+        let writer = match &self.location {
             DatabaseLocation::SqliteFile(path) => {
                 tracing::info!(path = %path.display(), "opened SQLite database");
+                Some(Arc::new(WriterConnection {
+                    slot: Arc::new(Mutex::new(None)),
+                    options,
+                    // The first use checks nothing: the connection is made then.
+                    uses: AtomicU32::new(1),
+                    suspect: AtomicBool::new(false),
+                }))
             }
             DatabaseLocation::SqliteMemory => {
                 tracing::info!("opened in-memory SQLite database (data is lost at exit)");
+                None
             }
-        }
-        Ok(SqliteStore { pool })
+        };
+        Ok(SqliteStore {
+            pool,
+            writer,
+            acquire_timeout: self.acquire_timeout,
+        })
     }
 }
 
@@ -254,23 +395,58 @@ impl SqliteStore {
         Self::builder(DatabaseLocation::SqliteMemory).open().await
     }
 
-    /// Start a write transaction. `BEGIN IMMEDIATE` takes the write lock at once
-    /// (waiting up to the busy timeout), so a transaction that reads before it
-    /// writes cannot fail half-way on lock upgrade.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// The connection to write on, held until the returned value is dropped: the
+    /// dedicated writer of a file database, the one pooled connection of an in-memory one.
+    async fn writer(&self) -> Result<Writer, StoreError> {
+        match &self.writer {
+            Some(writer) => Ok(Writer::Dedicated {
+                conn: writer.take(self.acquire_timeout).await?,
+                owner: Arc::clone(writer),
+            }),
+            None => Ok(Writer::Pooled(self.pool.acquire().await?)),
+        }
+    }
+
+    /// Close the pool and the writer.
+    async fn close_all(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+        self.pool.close().await;
     }
 
     /// Start a read transaction, for a consistent snapshot across several queries.
     async fn read_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin().await?)
     }
+}
 
-    /// Start the transaction of `replace_auth_states`: a write transaction like
-    /// any other on SQLite.
-    async fn batch_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.write_tx().await
+/// Start a write transaction on `writer`. `BEGIN IMMEDIATE` takes the write lock at once
+/// (waiting up to the busy timeout for another process), so a transaction that reads
+/// before it writes cannot fail half-way on lock upgrade.
+async fn begin_write(
+    writer: &mut Writer,
+) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+    let owner = writer.owner();
+    match writer.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => Ok(tx),
+        Err(err) => {
+            // Not SQLite's answer (busy, read-only, ...): the connection's thread may be
+            // gone, so the next user checks it first.
+            if let Some(owner) = owner.filter(|_| !matches!(err, sqlx::Error::Database(_))) {
+                owner.suspect.store(true, Ordering::Relaxed);
+            }
+            Err(err.into())
+        }
     }
+}
+
+/// Start the transaction of `replace_auth_states`: a write transaction like any other
+/// on SQLite.
+async fn begin_batch(
+    writer: &mut Writer,
+) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+    begin_write(writer).await
 }
 
 // ---------------------------------------------------------------------------
@@ -281,6 +457,10 @@ type EngineStore = SqliteStore;
 
 /// The connection the shared helpers run their statements on.
 type Conn = SqliteConnection;
+
+/// Each write statement runs alone holding the database's write lock (SQLite has one
+/// writer at a time), so a conditional `INSERT` counts and inserts atomically.
+const WRITE_STATEMENTS_ARE_SERIAL: bool = true;
 
 /// The readiness probe's query.
 const PING_SQL: &str = "SELECT 1";

@@ -1099,6 +1099,87 @@ async fn locked_database_is_unavailable_not_a_panic() {
     assert!(!store.apply_login(login("lockee", 4)).await.unwrap().created);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_of_one_process_queue_for_the_writer_not_the_lock() {
+    // No busy timeout at all: a write that met another connection of this process holding
+    // SQLite's write lock would fail at once. All writes share one connection, in turn.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::builder(DatabaseLocation::SqliteFile(dir.path().join("q.sqlite")))
+        .busy_timeout(Duration::ZERO)
+        .open()
+        .await
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..40i64 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let name = format!("user{}", i % 8);
+            store.apply_login(login(&name, i)).await?;
+            store
+                .create_session(session(&format!("s{i}"), &name, i, i + 100))
+                .await?;
+            store.touch_activity(&name, i + 1).await?;
+            store.set_admin(&name, i % 2 == 0).await?;
+            store.take_login_state(&format!("absent{i}")).await?;
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.user_names().await.unwrap().len(), 8);
+    assert_eq!(store.count_active_sessions(50).await.unwrap(), 40);
+}
+
+#[tokio::test]
+async fn sqlite_a_write_cancelled_half_way_leaves_no_transaction_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cancel.sqlite");
+    let store = SqliteStore::builder(DatabaseLocation::SqliteFile(path.clone()))
+        .busy_timeout(Duration::from_millis(200))
+        .open()
+        .await
+        .unwrap();
+    store.ensure_user("kept", None, 1).await.unwrap();
+    store.create_group("g1").await.unwrap();
+    store.create_group("g2").await.unwrap();
+    // Dropped at its first await, and at later ones: whatever it had begun is rolled back
+    // before the writer's next user runs.
+    let groups = ["g1".to_owned()];
+    for polls in 1..8 {
+        let mut write = Box::pin(store.set_user_groups("kept", &groups));
+        for _ in 0..polls {
+            std::future::poll_fn(|cx| {
+                let _ = write.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+        }
+        drop(write);
+        store.touch_activity("kept", 2).await.unwrap();
+    }
+    // Another connection can take the write lock: nothing is left open.
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE; ROLLBACK;")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other.close().await.unwrap();
+    store
+        .set_user_groups("kept", &["g2".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_user("kept").await.unwrap().unwrap().groups,
+        vec!["g2"]
+    );
+}
+
 #[tokio::test]
 async fn corrupt_json_column_is_reported_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
@@ -1756,13 +1837,21 @@ async fn postgres_locked_write_is_unavailable_not_a_hang() {
             .await
             .unwrap();
         let started = Instant::now();
+        // A login that changes memberships needs the lock.
         let err = store
-            .apply_login(login("lockee", 2))
+            .apply_login(LoginUpdate {
+                groups: Some(strings(&["joined"])),
+                ..login("lockee", 2)
+            })
             .await
             .expect_err("the write lock is held elsewhere");
         assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
         assert!(err.is_retryable());
         assert!(started.elapsed() < Duration::from_secs(5));
+        // The usual login, which changes no membership, does not wait for it.
+        let again = store.apply_login(login("lockee", 2)).await.unwrap();
+        assert_eq!(again.user.last_activity, Some(2));
+        assert!(again.user.groups.is_empty());
         // Reads and single-statement writes do not wait for the lock.
         assert!(store.get_user("lockee").await.unwrap().is_some());
         store.touch_activity("lockee", 3).await.unwrap();
