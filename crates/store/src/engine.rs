@@ -300,12 +300,15 @@ macro_rules! user_select {
     };
 }
 
+/// The user called `$1` with groups and roles: rows for [`user_from_membership_rows`].
+pub(super) const USER_BY_NAME_SQL: &str = user_select!("u.name = $1");
+
 /// The user called `name` with groups and roles (one statement).
 async fn load_user_by_name<'e, E>(conn: E, name: &str) -> Result<Option<UserRecord>, StoreError>
 where
     E: sqlx::Executor<'e, Database = <Conn as sqlx::Connection>::Database>,
 {
-    let rows = sqlx::query_as::<_, MembershipRow>(user_select!("u.name = $1"))
+    let rows = sqlx::query_as::<_, MembershipRow>(USER_BY_NAME_SQL)
         .bind(name)
         .fetch_all(conn)
         .await?;
@@ -363,61 +366,109 @@ async fn persist_user(conn: &mut Conn, p: Persist<'_>) -> Result<(UserRecord, bo
     Ok((user, created))
 }
 
-/// The usual login of a known user, in two statements and no transaction: the user is
-/// read, and when its roles and groups already are what the login wants, its row is
-/// updated only if the admin flag is still as read. Returns `None` (nothing written) when
-/// memberships must change, the user is missing, or the flag changed in between; the
-/// caller then does the whole login in a write transaction.
+/// The one `UPDATE` of a login that changes no membership: the admin flag (only while it
+/// is still as read), the auth_state, `last_activity`.
+pub(super) const LOGIN_UPDATE_SQL: &str = "UPDATE users SET admin = $1, \
+     encrypted_auth_state = CASE WHEN $2 THEN $3 ELSE encrypted_auth_state END, \
+     last_activity = CASE WHEN $4 THEN $5 ELSE last_activity END \
+     WHERE id = $6 AND admin = $7";
+
+/// The values of [`LOGIN_UPDATE_SQL`], `$1` to `$7` in order.
+pub(super) struct LoginRowUpdate<'a> {
+    pub(super) admin: bool,
+    pub(super) set_auth_state: bool,
+    pub(super) auth_state: Option<&'a [u8]>,
+    pub(super) touch_activity: bool,
+    pub(super) now: i64,
+    pub(super) id: i64,
+    pub(super) admin_as_read: bool,
+}
+
+impl LoginRowUpdate<'_> {
+    /// `user` as read, as it is once the update went in.
+    pub(super) fn applied(&self, mut user: UserRecord) -> UserRecord {
+        user.admin = self.admin;
+        if self.touch_activity {
+            user.last_activity = Some(self.now);
+        }
+        user
+    }
+}
+
+/// The usual login of a known user needs no transaction: when its roles and groups as
+/// read already are what the login wants, the user row's update is all there is to
+/// write, conditional on the admin flag being still as read. `None` when memberships
+/// must change (the caller then does the whole login in a write transaction).
 ///
 /// Why this is as good as the transaction: the only columns written are the admin flag
 /// (guarded by the condition), auth_state and `last_activity` (each simply replaced, as
 /// the later of two transactions would), so the result equals this login's running whole
 /// before whatever another writer did after the read.
-async fn login_without_transaction(
-    conn: &mut Conn,
-    p: &Persist<'_>,
-) -> Result<Option<UserRecord>, StoreError> {
-    let Some(mut user) = load_user_by_name(&mut *conn, p.name).await? else {
-        return Ok(None);
-    };
-    let admin = p.admin.unwrap_or(user.admin);
+pub(super) fn login_row_update<'a>(
+    user: &UserRecord,
+    admin: Option<bool>,
+    groups: Option<&[String]>,
+    auth_state: &'a AuthStateUpdate,
+    now: i64,
+    touch_activity: bool,
+) -> Option<LoginRowUpdate<'a>> {
+    let admin = admin.unwrap_or(user.admin);
     let has = |role: &str| user.roles.iter().any(|held| held == role);
     let roles_as_wanted = admin == has(ADMIN_ROLE) && has(USER_ROLE);
-    let groups_as_wanted = p.groups.is_none_or(|groups| {
+    let groups_as_wanted = groups.is_none_or(|groups| {
         let desired: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
         let current: BTreeSet<&str> = user.groups.iter().map(String::as_str).collect();
         desired == current
     });
     if !roles_as_wanted || !groups_as_wanted {
-        return Ok(None);
+        return None;
     }
-    let auth_state = match p.auth_state {
-        AuthStateUpdate::Set(bytes) => Some(bytes.as_slice()),
-        AuthStateUpdate::Keep | AuthStateUpdate::Clear => None,
+    Some(LoginRowUpdate {
+        admin,
+        set_auth_state: !matches!(auth_state, AuthStateUpdate::Keep),
+        auth_state: match auth_state {
+            AuthStateUpdate::Set(bytes) => Some(bytes.as_slice()),
+            AuthStateUpdate::Keep | AuthStateUpdate::Clear => None,
+        },
+        touch_activity,
+        now,
+        id: user.id,
+        admin_as_read: user.admin,
+    })
+}
+
+/// The login of a known user in two statements, a read and [`LOGIN_UPDATE_SQL`] (see
+/// [`login_row_update`]); `None` when nothing was written and the caller must do the
+/// whole login in a write transaction (memberships change, the user is missing, or the
+/// flag changed in between).
+async fn login_without_transaction(
+    conn: &mut Conn,
+    p: &Persist<'_>,
+) -> Result<Option<UserRecord>, StoreError> {
+    let Some(user) = load_user_by_name(&mut *conn, p.name).await? else {
+        return Ok(None);
     };
-    let done = sqlx::query(
-        "UPDATE users SET admin = $1, \
-         encrypted_auth_state = CASE WHEN $2 THEN $3 ELSE encrypted_auth_state END, \
-         last_activity = CASE WHEN $4 THEN $5 ELSE last_activity END \
-         WHERE id = $6 AND admin = $7",
-    )
-    .bind(admin)
-    .bind(!matches!(p.auth_state, AuthStateUpdate::Keep))
-    .bind(auth_state)
-    .bind(p.touch_activity)
-    .bind(p.now)
-    .bind(user.id)
-    .bind(user.admin)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
+    let Some(update) = login_row_update(
+        &user,
+        p.admin,
+        p.groups,
+        p.auth_state,
+        p.now,
+        p.touch_activity,
+    ) else {
         return Ok(None);
-    }
-    user.admin = admin;
-    if p.touch_activity {
-        user.last_activity = Some(p.now);
-    }
-    Ok(Some(user))
+    };
+    let done = sqlx::query(LOGIN_UPDATE_SQL)
+        .bind(update.admin)
+        .bind(update.set_auth_state)
+        .bind(update.auth_state)
+        .bind(update.touch_activity)
+        .bind(update.now)
+        .bind(update.id)
+        .bind(update.admin_as_read)
+        .execute(&mut *conn)
+        .await?;
+    Ok((done.rows_affected() == 1).then(|| update.applied(user)))
 }
 
 /// JupyterHub's default roles for `user` as read: `admin` exactly when `admin`, `user`
@@ -718,6 +769,52 @@ async fn import_token(conn: &mut Conn, token: &ImportedApiToken) -> Result<(), S
     Ok(())
 }
 
+/// A pending login's cleanup: the expired rows (`expires <= $1`) and the browser's
+/// (`$2`) oldest beyond the `$3` it may keep besides the new one.
+pub(super) const PENDING_LOGIN_CLEANUP_SQL: &str = "DELETE FROM login_states WHERE expires <= $1 \
+     OR state_hash IN (SELECT state_hash FROM login_states WHERE owner = $2 AND expires > $1 \
+     ORDER BY created, state_hash LIMIT (SELECT CASE WHEN COUNT(*) > $3 \
+     THEN COUNT(*) - $3 ELSE 0 END FROM login_states WHERE owner = $2 AND expires > $1))";
+
+/// A pending login's row, stored only when the caps per address (`$8`, 0: none) and in
+/// all (`$9`, 0: none) allow.
+pub(super) const PENDING_LOGIN_INSERT_SQL: &str = "INSERT INTO login_states \
+     (state_hash, data, created, expires, owner, client, next_url) \
+     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE \
+     ($8 = 0 OR (SELECT COUNT(*) FROM login_states WHERE client = $6) < $8) \
+     AND ($9 = 0 OR (SELECT COUNT(*) FROM login_states) < $9)";
+
+/// The pending logins of one address (`$1`), asked when a cap refused one.
+pub(super) const PENDING_LOGIN_CLIENT_COUNT_SQL: &str =
+    "SELECT COUNT(*) FROM login_states WHERE client = $1";
+
+/// Taking a pending login back: atomic, so two callbacks racing with the same state
+/// cannot both get it.
+pub(super) const TAKE_LOGIN_STATE_SQL: &str =
+    "DELETE FROM login_states WHERE state_hash = $1 RETURNING data, created, expires";
+
+/// A session's row, with the user's id looked up as it goes in (`$4` the name) and the
+/// provider session linked with it.
+pub(super) const CREATE_SESSION_SQL: &str = "INSERT INTO sessions (id_hash, user_id, created, \
+     expires, last_seen, provider_iss, provider_sub, provider_sid) \
+     SELECT $1, id, $2, $3, $2, $5, $6, $7 FROM users WHERE name = $4";
+
+/// The numbers [`PENDING_LOGIN_CLEANUP_SQL`] and [`PENDING_LOGIN_INSERT_SQL`] bind: how
+/// many older pending logins the browser keeps, the cap per address (0 for none, and
+/// for a login without an address), the cap in all.
+pub(super) fn pending_login_numbers(
+    owner: &PendingLoginOwner,
+    limits: PendingLoginLimits,
+) -> (i64, i64, i64) {
+    let keep = i64::from(limits.per_browser.max(1)) - 1;
+    let per_client = if owner.client.is_empty() {
+        0
+    } else {
+        i64::from(limits.per_client)
+    };
+    (keep, per_client, i64::from(limits.total))
+}
+
 /// Store a pending login when the caps allow (see `put_login_state_capped`): the
 /// expired rows and the browser's oldest over its cap go in one `DELETE`, and the row
 /// goes in only when the caps allow (a conditional `INSERT`); which cap refused it is
@@ -728,61 +825,42 @@ async fn store_pending_login(
     owner: &PendingLoginOwner,
     limits: PendingLoginLimits,
 ) -> Result<PendingLoginOutcome, StoreError> {
-    let keep = i64::from(limits.per_browser.max(1)) - 1;
-    sqlx::query(
-        "DELETE FROM login_states WHERE expires <= $1 OR state_hash IN (\
-         SELECT state_hash FROM login_states WHERE owner = $2 AND expires > $1 \
-         ORDER BY created, state_hash LIMIT (SELECT CASE WHEN COUNT(*) > $3 \
-         THEN COUNT(*) - $3 ELSE 0 END FROM login_states WHERE owner = $2 AND expires > $1))",
-    )
-    .bind(state.created)
-    .bind(&owner.browser)
-    .bind(keep)
-    .execute(&mut *conn)
-    .await?;
-    let per_client = if owner.client.is_empty() {
-        0
-    } else {
-        i64::from(limits.per_client)
-    };
-    let total = i64::from(limits.total);
-    let done = sqlx::query(
-        "INSERT INTO login_states (state_hash, data, created, expires, owner, client, next_url) \
-         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE \
-         ($8 = 0 OR (SELECT COUNT(*) FROM login_states WHERE client = $6) < $8) \
-         AND ($9 = 0 OR (SELECT COUNT(*) FROM login_states) < $9)",
-    )
-    .bind(&state.state_hash)
-    .bind(&state.data)
-    .bind(state.created)
-    .bind(state.expires)
-    .bind(&owner.browser)
-    .bind(&owner.client)
-    .bind(&owner.next)
-    .bind(per_client)
-    .bind(total)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
+    let (keep, per_client, total) = pending_login_numbers(owner, limits);
+    sqlx::query(PENDING_LOGIN_CLEANUP_SQL)
+        .bind(state.created)
+        .bind(&owner.browser)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query(PENDING_LOGIN_INSERT_SQL)
+        .bind(&state.state_hash)
+        .bind(&state.data)
+        .bind(state.created)
+        .bind(state.expires)
+        .bind(&owner.browser)
+        .bind(&owner.client)
+        .bind(&owner.next)
+        .bind(per_client)
+        .bind(total)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| classify(e, || "a pending login with this state".to_owned()))?;
     if done.rows_affected() > 0 {
         return Ok(PendingLoginOutcome::Stored);
     }
     // Refused: the cap per address is checked first, as it always was.
-    let outcome = if per_client > 0 {
-        let (theirs,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM login_states WHERE client = $1")
-                .bind(&owner.client)
-                .fetch_one(&mut *conn)
-                .await?;
-        if theirs >= per_client {
-            PendingLoginOutcome::ClientLimit
-        } else {
-            PendingLoginOutcome::Full
-        }
+    if per_client == 0 {
+        return Ok(PendingLoginOutcome::Full);
+    }
+    let (theirs,): (i64,) = sqlx::query_as(PENDING_LOGIN_CLIENT_COUNT_SQL)
+        .bind(&owner.client)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(if theirs >= per_client {
+        PendingLoginOutcome::ClientLimit
     } else {
         PendingLoginOutcome::Full
-    };
-    Ok(outcome)
+    })
 }
 
 impl EngineStore {
@@ -836,6 +914,12 @@ impl Store for EngineStore {
             create_if_missing: update.create_if_missing,
             touch_activity: true,
         };
+        if let Some(user) = super::inline_login(self, &update).await? {
+            return Ok(LoginOutcome {
+                user,
+                created: false,
+            });
+        }
         let mut writer = self.writer().await?;
         if let Some(user) = login_without_transaction(&mut writer, &persist).await? {
             return Ok(LoginOutcome {
@@ -1064,24 +1148,24 @@ impl Store for EngineStore {
     }
 
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
-        // One statement (atomic on its own): the user's id is looked up as the row goes in,
-        // and the provider session is linked with it.
+        // One statement (atomic on its own).
+        match super::inline_create_session(self, &session).await? {
+            Some(true) => return Ok(()),
+            Some(false) => return Err(StoreError::user_not_found(&session.user)),
+            None => {}
+        }
         let provider = session.provider.as_ref();
-        let done = sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, created, expires, last_seen, \
-             provider_iss, provider_sub, provider_sid) \
-             SELECT $1, id, $2, $3, $2, $5, $6, $7 FROM users WHERE name = $4",
-        )
-        .bind(&session.id_hash)
-        .bind(session.created)
-        .bind(session.expires)
-        .bind(&session.user)
-        .bind(provider.map(|link| link.issuer.as_str()))
-        .bind(provider.map(|link| link.subject.as_str()))
-        .bind(provider.and_then(|link| link.sid.as_deref()))
-        .execute(&mut *self.writer().await?)
-        .await
-        .map_err(|e| classify(e, || "a session with this id".to_owned()))?;
+        let done = sqlx::query(CREATE_SESSION_SQL)
+            .bind(&session.id_hash)
+            .bind(session.created)
+            .bind(session.expires)
+            .bind(&session.user)
+            .bind(provider.map(|link| link.issuer.as_str()))
+            .bind(provider.map(|link| link.subject.as_str()))
+            .bind(provider.and_then(|link| link.sid.as_deref()))
+            .execute(&mut *self.writer().await?)
+            .await
+            .map_err(|e| classify(e, || "a session with this id".to_owned()))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::user_not_found(&session.user));
         }
@@ -1863,6 +1947,9 @@ impl Store for EngineStore {
         // Concurrent floods must not both pass a count. Where each write statement runs
         // alone holding the database's write lock (SQLite), the conditional `INSERT` is
         // that check; elsewhere the statements run under the write lock.
+        if let Some(outcome) = super::inline_pending_login(self, &state, &owner, limits).await? {
+            return Ok(outcome);
+        }
         let mut writer = self.writer().await?;
         if super::WRITE_STATEMENTS_ARE_SERIAL {
             return store_pending_login(&mut writer, &state, &owner, limits).await;
@@ -1877,14 +1964,13 @@ impl Store for EngineStore {
         &self,
         state_hash: &str,
     ) -> Result<Option<LoginStateRecord>, StoreError> {
-        // DELETE ... RETURNING makes taking the state atomic: two callbacks racing with
-        // the same state cannot both get it.
-        let row = sqlx::query_as::<_, (String, i64, i64)>(
-            "DELETE FROM login_states WHERE state_hash = $1 RETURNING data, created, expires",
-        )
-        .bind(state_hash)
-        .fetch_optional(&mut *self.writer().await?)
-        .await?;
+        if let Some(taken) = super::inline_take_login_state(self, state_hash).await? {
+            return Ok(taken);
+        }
+        let row = sqlx::query_as::<_, (String, i64, i64)>(TAKE_LOGIN_STATE_SQL)
+            .bind(state_hash)
+            .fetch_optional(&mut *self.writer().await?)
+            .await?;
         Ok(row.map(|(data, created, expires)| LoginStateRecord {
             data,
             created,

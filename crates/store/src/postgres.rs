@@ -281,3 +281,40 @@ fn cache_events(store: &PostgresStore) -> Option<crate::CacheEvents> {
         store.instance.clone(),
     ))
 }
+
+// ---------------------------------------------------------------------------
+// PostgreSQL has no inline writes: every statement is a round trip to the server anyway.
+
+/// Never done inline.
+async fn inline_pending_login(
+    _store: &PostgresStore,
+    _state: &crate::model::NewLoginState,
+    _owner: &crate::model::PendingLoginOwner,
+    _limits: crate::model::PendingLoginLimits,
+) -> Result<Option<crate::model::PendingLoginOutcome>, StoreError> {
+    Ok(None)
+}
+
+/// Never done inline.
+async fn inline_take_login_state(
+    _store: &PostgresStore,
+    _state_hash: &str,
+) -> Result<Option<Option<crate::model::LoginStateRecord>>, StoreError> {
+    Ok(None)
+}
+
+/// Never done inline.
+async fn inline_login(
+    _store: &PostgresStore,
+    _update: &crate::model::LoginUpdate,
+) -> Result<Option<crate::model::UserRecord>, StoreError> {
+    Ok(None)
+}
+
+/// Never done inline.
+async fn inline_create_session(
+    _store: &PostgresStore,
+    _session: &crate::model::NewSession,
+) -> Result<Option<bool>, StoreError> {
+    Ok(None)
+}

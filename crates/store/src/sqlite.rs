@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::StoreError;
 use crate::url::{DatabaseLocation, parse_database_url};
+use inline::Inline;
 
 /// The [`Store`](crate::Store) implementation shared with the PostgreSQL
 /// engine, compiled for SQLite (see `engine.rs`).
@@ -26,6 +27,9 @@ use crate::url::{DatabaseLocation, parse_database_url};
     reason = "engine.rs is compiled once per engine, on purpose"
 )]
 mod engine;
+
+#[path = "sqlite_inline.rs"]
+mod inline;
 
 /// The embedded schema migrations (`crates/store/migrations`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -76,17 +80,39 @@ pub struct SqliteStore {
 /// a few failed writes, not every write until a restart.
 #[derive(Debug)]
 struct WriterConnection {
-    slot: Arc<Mutex<Option<SqliteConnection>>>,
+    slot: Arc<Mutex<WriteSide>>,
     options: SqliteConnectOptions,
+    path: PathBuf,
     uses: AtomicU32,
     suspect: AtomicBool,
+    /// Commits made on the inline connection since the store opened.
+    inline_commits: AtomicU32,
+    /// Set by the store's close: nothing connects again.
+    closed: AtomicBool,
+}
+
+/// The write side of a file database, one user at a time: sqlx's connection for writes
+/// in general, and the inline connection for a login's hot writes (`sqlite_inline.rs`).
+/// Either is opened when first needed.
+struct WriteSide {
+    conn: Option<SqliteConnection>,
+    inline: Option<rusqlite::Connection>,
+}
+
+impl std::fmt::Debug for WriteSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSide")
+            .field("conn", &self.conn.is_some())
+            .field("inline", &self.inline.is_some())
+            .finish()
+    }
 }
 
 /// The connection a write runs on: the dedicated writer of a file database (held for as
 /// long as this lives) or, in memory, the pool's one connection.
 enum Writer {
     Dedicated {
-        conn: OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>,
+        conn: OwnedMappedMutexGuard<WriteSide, SqliteConnection>,
         owner: Arc<WriterConnection>,
     },
     Pooled(PoolConnection<sqlx::Sqlite>),
@@ -123,42 +149,59 @@ impl Writer {
 }
 
 impl WriterConnection {
+    /// The write side, held until the guard is dropped.
+    async fn lock(&self, timeout: Duration) -> Result<OwnedMutexGuard<WriteSide>, StoreError> {
+        let side = tokio::time::timeout(timeout, Arc::clone(&self.slot).lock_owned())
+            .await
+            .map_err(|_| StoreError::Unavailable {
+                detail: "timed out waiting for the database's write connection".to_owned(),
+            })?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable {
+                detail: "the database connection pool is closed".to_owned(),
+            });
+        }
+        Ok(side)
+    }
+
     /// The writer, connecting it first when there is none (at start, or after a check
     /// found it broken); pinged first, and replaced when that fails, on every
     /// [`WRITER_CHECK_EVERY`]th use and after a suspicious failure.
     async fn take(
         &self,
         timeout: Duration,
-    ) -> Result<OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>, StoreError> {
-        let mut slot: OwnedMutexGuard<Option<SqliteConnection>> =
-            tokio::time::timeout(timeout, Arc::clone(&self.slot).lock_owned())
-                .await
-                .map_err(|_| StoreError::Unavailable {
-                    detail: "timed out waiting for the database's write connection".to_owned(),
-                })?;
+    ) -> Result<OwnedMappedMutexGuard<WriteSide, SqliteConnection>, StoreError> {
+        let mut side = self.lock(timeout).await?;
         let due = self
             .uses
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(WRITER_CHECK_EVERY);
         let check = self.suspect.swap(false, Ordering::Relaxed) || due;
-        if let Some(conn) = slot.as_mut().filter(|_| check)
+        if let Some(conn) = side.conn.as_mut().filter(|_| check)
             && let Err(err) = conn.ping().await
         {
             tracing::warn!(error = %err, "replacing the SQLite write connection");
             // Its thread is gone or going: dropping it is all the closing there is.
-            drop(slot.take());
+            drop(side.conn.take());
         }
-        if slot.is_none() {
-            *slot = Some(SqliteConnection::connect_with(&self.options).await?);
+        if side.conn.is_none() {
+            side.conn = Some(SqliteConnection::connect_with(&self.options).await?);
         }
-        OwnedMutexGuard::try_map(slot, Option::as_mut).map_err(|_| StoreError::Unavailable {
-            detail: "the database's write connection is missing".to_owned(),
+        OwnedMutexGuard::try_map(side, |side| side.conn.as_mut()).map_err(|_| {
+            StoreError::Unavailable {
+                detail: "the database's write connection is missing".to_owned(),
+            }
         })
     }
 
-    /// Close the writer (at the store's close).
+    /// Close both connections (at the store's close).
     async fn close(&self) {
-        let conn = self.slot.lock().await.take();
+        let (conn, inline) = {
+            let mut side = self.slot.lock().await;
+            self.closed.store(true, Ordering::Release);
+            (side.conn.take(), side.inline.take())
+        };
+        drop(inline);
         if let Some(Err(err)) = match conn {
             Some(conn) => Some(conn.close().await),
             None => None,
@@ -256,8 +299,14 @@ impl SqliteStoreBuilder {
             DatabaseLocation::SqliteFile(path) => {
                 tracing::info!(path = %path.display(), "opened SQLite database");
                 Some(Arc::new(WriterConnection {
-                    slot: Arc::new(Mutex::new(None)),
+                    slot: Arc::new(Mutex::new(WriteSide {
+                        conn: None,
+                        inline: None,
+                    })),
                     options,
+                    path: path.clone(),
+                    inline_commits: AtomicU32::new(0),
+                    closed: AtomicBool::new(false),
                     // The first use checks nothing: the connection is made then.
                     uses: AtomicU32::new(1),
                     suspect: AtomicBool::new(false),
@@ -477,4 +526,128 @@ async fn announce(_store: &SqliteStore, _event: &crate::CacheEvent) -> Result<()
 /// One process per database file: there is nobody to hear from.
 fn cache_events(_store: &SqliteStore) -> Option<crate::CacheEvents> {
     None
+}
+
+// ---------------------------------------------------------------------------
+// the login's hot writes on the calling thread (`sqlite_inline.rs`)
+
+impl SqliteStore {
+    /// Run `write` on the inline connection while holding the write side. `None` when
+    /// there is none (an in-memory database) or another process held the write lock:
+    /// the caller then writes the usual way.
+    async fn run_inline<T>(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> Result<Inline<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(writer) = &self.writer else {
+            return Ok(None);
+        };
+        let mut side = writer.lock(self.acquire_timeout).await?;
+        if side.inline.is_none() {
+            side.inline = Some(inline::open(&writer.path, PAGE_CACHE_KIB)?);
+        }
+        let Some(conn) = side.inline.as_ref() else {
+            return Ok(None);
+        };
+        let result = write(conn)?;
+        drop(side);
+        match result {
+            Inline::Done(value) => {
+                self.inline_committed(writer);
+                Ok(Some(value))
+            }
+            Inline::Busy => Ok(None),
+        }
+    }
+
+    /// Count one inline write; every [`inline::CHECKPOINT_EVERY`]th starts a passive
+    /// checkpoint of the WAL on sqlx's thread (the inline connection never checkpoints,
+    /// so that no request waits for one).
+    fn inline_committed(&self, writer: &WriterConnection) {
+        let done = writer.inline_commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if done.is_multiple_of(inline::CHECKPOINT_EVERY) {
+            let store = self.clone();
+            tokio::spawn(async move { store.checkpoint().await });
+        }
+    }
+
+    /// Copy what the WAL holds into the database file, as far as no reader needs it.
+    async fn checkpoint(&self) {
+        let result = match self.writer().await {
+            Ok(mut writer) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut *writer)
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "checkpointing the SQLite write-ahead log");
+        }
+    }
+}
+
+/// `put_login_state_capped` inline.
+async fn inline_pending_login(
+    store: &SqliteStore,
+    state: &crate::model::NewLoginState,
+    owner: &crate::model::PendingLoginOwner,
+    limits: crate::model::PendingLoginLimits,
+) -> Result<Option<crate::model::PendingLoginOutcome>, StoreError> {
+    store
+        .run_inline(|conn| inline::store_pending_login(conn, state, owner, limits))
+        .await
+}
+
+/// `take_login_state` inline.
+async fn inline_take_login_state(
+    store: &SqliteStore,
+    state_hash: &str,
+) -> Result<Option<Option<crate::model::LoginStateRecord>>, StoreError> {
+    store
+        .run_inline(|conn| inline::take_login_state(conn, state_hash))
+        .await
+}
+
+/// `apply_login` inline when it needs no transaction (see `login_row_update`): the user
+/// after the login, or `None` for the usual way.
+async fn inline_login(
+    store: &SqliteStore,
+    update: &crate::model::LoginUpdate,
+) -> Result<Option<crate::model::UserRecord>, StoreError> {
+    let done = store
+        .run_inline(|conn| {
+            let user = match inline::load_user(conn, &update.name)? {
+                Inline::Done(Some(user)) => user,
+                Inline::Done(None) => return Ok(Inline::Done(None)),
+                Inline::Busy => return Ok(Inline::Busy),
+            };
+            let Some(row) = engine::login_row_update(
+                &user,
+                update.admin,
+                update.groups.as_deref(),
+                &update.auth_state,
+                update.now,
+                true,
+            ) else {
+                return Ok(Inline::Done(None));
+            };
+            Ok(match inline::update_login(conn, &row)? {
+                Inline::Done(true) => Inline::Done(Some(row.applied(user))),
+                Inline::Done(false) => Inline::Done(None),
+                Inline::Busy => Inline::Busy,
+            })
+        })
+        .await?;
+    Ok(done.flatten())
+}
+
+/// `create_session` inline: whether the user existed, or `None` for the usual way.
+async fn inline_create_session(
+    store: &SqliteStore,
+    session: &crate::model::NewSession,
+) -> Result<Option<bool>, StoreError> {
+    store
+        .run_inline(|conn| inline::create_session(conn, session))
+        .await
 }

@@ -1132,6 +1132,121 @@ async fn sqlite_writes_of_one_process_queue_for_the_writer_not_the_lock() {
     assert_eq!(store.count_active_sessions(50).await.unwrap(), 40);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_login_meeting_another_process_lock_waits_for_it_the_usual_way() {
+    use hubauth_store::{
+        NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner,
+    };
+    // The login's writes run inline without waiting; when another process holds the
+    // write lock they are done on sqlx's thread, which waits up to the busy timeout.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.sqlite");
+    let store = SqliteStore::builder(DatabaseLocation::SqliteFile(path.clone()))
+        .busy_timeout(Duration::from_secs(5))
+        .open()
+        .await
+        .unwrap();
+    store.ensure_user("waiter", None, 1).await.unwrap();
+    store.apply_login(login("waiter", 2)).await.unwrap();
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO groups (name) VALUES ('held');")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+        other.close().await.unwrap();
+    });
+    let owner = PendingLoginOwner {
+        browser: "b".to_owned(),
+        client: "c".to_owned(),
+        next: "/".to_owned(),
+    };
+    let limits = PendingLoginLimits {
+        per_browser: 3,
+        per_client: 5,
+        total: 8,
+    };
+    let state = NewLoginState {
+        state_hash: "busy-state".to_owned(),
+        data: "{}".to_owned(),
+        created: 3,
+        expires: 603,
+    };
+    let started = Instant::now();
+    assert_eq!(
+        store
+            .put_login_state_capped(state, owner, limits)
+            .await
+            .unwrap(),
+        PendingLoginOutcome::Stored
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "it waited for the lock"
+    );
+    assert!(
+        store
+            .take_login_state("busy-state")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let outcome = store.apply_login(login("waiter", 4)).await.unwrap();
+    assert_eq!(outcome.user.last_activity, Some(4));
+    store
+        .create_session(session("busy-session", "waiter", 4, 100))
+        .await
+        .unwrap();
+    release.await.unwrap();
+    // What the other process committed meanwhile is there too.
+    assert!(
+        store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.name == "held")
+    );
+    assert!(store.get_session("busy-session").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sqlite_the_write_ahead_log_stays_bounded_under_inline_writes() {
+    // The inline connection never checkpoints; the store does, every few hundred inline
+    // writes, so a long run of logins does not grow the WAL file without end.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.sqlite");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    store.ensure_user("w", None, 1).await.unwrap();
+    let wal = dir.path().join("wal.sqlite-wal");
+    let mut largest = 0;
+    for i in 0..3000i64 {
+        store
+            .create_session(session(
+                &format!("wal-{i:05}-{}", "x".repeat(40)),
+                "w",
+                i,
+                i + 10,
+            ))
+            .await
+            .unwrap();
+        if i % 250 == 0 {
+            // Let a checkpoint started meanwhile run.
+            tokio::task::yield_now().await;
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+    }
+    store.close().await;
+    // 3000 commits of a few pages each would be well over 20 MiB without checkpoints.
+    assert!(largest < 12 * 1024 * 1024, "WAL grew to {largest} bytes");
+}
+
 #[tokio::test]
 async fn sqlite_a_write_cancelled_half_way_leaves_no_transaction_behind() {
     let dir = tempfile::tempdir().unwrap();
