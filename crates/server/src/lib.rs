@@ -203,12 +203,36 @@ impl Hub {
                     .scope(invalidation::listen(self.state.services.clone(), events)),
             )
         });
-        let served = listener::serve(self.state, router, listener, acceptor, shutdown).await;
+        // The accept loop runs as a task of its own: awaited in place it would run on the
+        // thread that called (`block_on`'s, outside the runtime's workers), and every
+        // accepted connection would then be a wake-up of that thread and a hand-off of
+        // the connection's task to a worker (BENCHMARKS.md, login CPU).
+        // Dropping this future (a caller that stops serving without `shutdown`) stops the
+        // task too, as it stopped the loop when it ran in place.
+        let mut accepting = AbortOnDrop(tokio::spawn(listener::serve(
+            self.state, router, listener, acceptor, shutdown,
+        )));
+        let served = match (&mut accepting.0).await {
+            Ok(served) => served,
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(err) => Err(std::io::Error::other(format!(
+                "the listener task ended: {err}"
+            ))),
+        };
         for task in [cleanup, watcher, invalidations].into_iter().flatten() {
             task.abort();
         }
         backchannel::Notifier::stop(&services).await;
         served
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
