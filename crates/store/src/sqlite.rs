@@ -615,30 +615,7 @@ async fn inline_login(
     store: &SqliteStore,
     update: &crate::model::LoginUpdate,
 ) -> Result<Option<crate::model::UserRecord>, StoreError> {
-    let done = store
-        .run_inline(|conn| {
-            let user = match inline::load_user(conn, &update.name)? {
-                Inline::Done(Some(user)) => user,
-                Inline::Done(None) => return Ok(Inline::Done(None)),
-                Inline::Busy => return Ok(Inline::Busy),
-            };
-            let Some(row) = engine::login_row_update(
-                &user,
-                update.admin,
-                update.groups.as_deref(),
-                &update.auth_state,
-                update.now,
-                true,
-            ) else {
-                return Ok(Inline::Done(None));
-            };
-            Ok(match inline::update_login(conn, &row)? {
-                Inline::Done(true) => Inline::Done(Some(row.applied(user))),
-                Inline::Done(false) => Inline::Done(None),
-                Inline::Busy => Inline::Busy,
-            })
-        })
-        .await?;
+    let done = store.run_inline(|conn| inline::login(conn, update)).await?;
     Ok(done.flatten())
 }
 

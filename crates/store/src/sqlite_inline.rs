@@ -13,8 +13,9 @@
 //! caller gets [`Inline::Busy`] and does the write the usual way (on sqlx's thread,
 //! which waits up to the configured busy timeout). It never checkpoints the WAL either
 //! (`wal_autocheckpoint = 0`); the store starts a passive checkpoint on sqlx's thread
-//! every [`CHECKPOINT_EVERY`] commits made here. Each function is one statement or a
-//! read and one statement, so no transaction is ever left open.
+//! every [`CHECKPOINT_EVERY`] commits made here. A function of several statements runs
+//! them in one transaction, which ends before the function returns (nothing in between
+//! awaits), so none is ever left open.
 
 use std::path::Path;
 
@@ -29,8 +30,8 @@ use super::engine::{
 use crate::StoreError;
 use crate::common::{MembershipRow, user_from_membership_rows};
 use crate::model::{
-    LoginStateRecord, NewLoginState, NewSession, PendingLoginLimits, PendingLoginOutcome,
-    PendingLoginOwner, UserRecord,
+    LoginStateRecord, LoginUpdate, NewLoginState, NewSession, PendingLoginLimits,
+    PendingLoginOutcome, PendingLoginOwner, UserRecord,
 };
 
 /// Commits made here between two passive checkpoints of the WAL (a login makes about
@@ -66,8 +67,15 @@ pub(super) fn open(path: &Path, page_cache_kib: u32) -> Result<Connection, Store
 /// statements number their parameters `$1`, `$2`, ... as sqlx binds them, not always in
 /// the order they first appear, which positional binding would assume).
 fn bind(stmt: &mut Statement<'_>, values: &[&dyn ToSql]) -> rusqlite::Result<()> {
-    for (i, value) in values.iter().enumerate() {
-        if let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? {
+    const NAMES: [&str; 9] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"];
+    if values.len() > NAMES.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            values.len(),
+            NAMES.len(),
+        ));
+    }
+    for (name, value) in NAMES.iter().zip(values) {
+        if let Some(index) = stmt.parameter_index(name)? {
             stmt.raw_bind_parameter(index, value)?;
         }
     }
@@ -132,8 +140,45 @@ fn store_error(err: rusqlite::Error, conflict: &str) -> StoreError {
     }
 }
 
+/// Run `work` in one write transaction (`BEGIN IMMEDIATE`, which fails at once with
+/// SQLITE_BUSY when another process writes). Nothing awaits in between, so it always
+/// ends here: committed when `work` succeeds, rolled back when it or the commit fails.
+/// (`BEGIN`, `COMMIT` and `ROLLBACK` go through the statement cache: rusqlite's own
+/// transactions parse them anew each time.)
+fn in_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+    let done = work(conn).and_then(|value| {
+        conn.prepare_cached("COMMIT")?.raw_execute()?;
+        Ok(value)
+    });
+    if done.is_err() && !conn.is_autocommit() {
+        // A failed statement leaves the transaction open; a failed COMMIT may too.
+        if let Err(err) = conn
+            .prepare_cached("ROLLBACK")
+            .and_then(|mut stmt| stmt.raw_execute())
+        {
+            tracing::warn!(error = %err, "rolling back an inline SQLite transaction");
+        }
+    }
+    done
+}
+
+/// The first column of the first row `sql` returns, as an integer (0 when none).
+fn count(conn: &Connection, sql: &str, values: &[&dyn ToSql]) -> rusqlite::Result<i64> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, values)?;
+    let mut rows = stmt.raw_query();
+    match rows.next()? {
+        Some(row) => row.get(0),
+        None => Ok(0),
+    }
+}
+
 /// `put_login_state_capped`'s statements (see `store_pending_login` in engine.rs, which
-/// this mirrors statement for statement).
+/// this mirrors statement for statement) in one transaction.
 pub(super) fn store_pending_login(
     conn: &Connection,
     state: &NewLoginState,
@@ -141,56 +186,39 @@ pub(super) fn store_pending_login(
     limits: PendingLoginLimits,
 ) -> Result<Inline<PendingLoginOutcome>, StoreError> {
     let (keep, per_client, total) = super::engine::pending_login_numbers(owner, limits);
-    let cleaned = execute(
-        conn,
-        PENDING_LOGIN_CLEANUP_SQL,
-        &[&state.created, &owner.browser, &keep],
-    );
-    if let Inline::Busy = outcome(cleaned, "")? {
-        return Ok(Inline::Busy);
-    }
-    let inserted = execute(
-        conn,
-        PENDING_LOGIN_INSERT_SQL,
-        &[
-            &state.state_hash,
-            &state.data,
-            &state.created,
-            &state.expires,
-            &owner.browser,
-            &owner.client,
-            &owner.next,
-            &per_client,
-            &total,
-        ],
-    );
-    let inserted = match outcome(inserted, "a pending login with this state")? {
-        Inline::Done(count) => count,
-        Inline::Busy => return Ok(Inline::Busy),
-    };
-    if inserted > 0 {
-        return Ok(Inline::Done(PendingLoginOutcome::Stored));
-    }
-    if per_client == 0 {
-        return Ok(Inline::Done(PendingLoginOutcome::Full));
-    }
-    let theirs = conn
-        .prepare_cached(PENDING_LOGIN_CLIENT_COUNT_SQL)
-        .and_then(|mut stmt| {
-            bind(&mut stmt, &[&owner.client])?;
-            let mut rows = stmt.raw_query();
-            match rows.next()? {
-                Some(row) => row.get::<_, i64>(0),
-                None => Ok(0),
-            }
-        });
-    Ok(match outcome(theirs, "")? {
-        Inline::Done(theirs) if theirs >= per_client => {
-            Inline::Done(PendingLoginOutcome::ClientLimit)
+    let stored = in_transaction(conn, |tx| {
+        execute(
+            tx,
+            PENDING_LOGIN_CLEANUP_SQL,
+            &[&state.created, &owner.browser, &keep],
+        )?;
+        let inserted = execute(
+            tx,
+            PENDING_LOGIN_INSERT_SQL,
+            &[
+                &state.state_hash,
+                &state.data,
+                &state.created,
+                &state.expires,
+                &owner.browser,
+                &owner.client,
+                &owner.next,
+                &per_client,
+                &total,
+            ],
+        )?;
+        if inserted > 0 {
+            return Ok(PendingLoginOutcome::Stored);
         }
-        Inline::Done(_) => Inline::Done(PendingLoginOutcome::Full),
-        Inline::Busy => Inline::Busy,
-    })
+        // Refused: the cap per address is checked first, as it always was.
+        if per_client > 0
+            && count(tx, PENDING_LOGIN_CLIENT_COUNT_SQL, &[&owner.client])? >= per_client
+        {
+            return Ok(PendingLoginOutcome::ClientLimit);
+        }
+        Ok(PendingLoginOutcome::Full)
+    });
+    outcome(stored, "a pending login with this state")
 }
 
 /// `take_login_state`'s `DELETE ... RETURNING`.
@@ -219,55 +247,62 @@ pub(super) fn take_login_state(
 }
 
 /// Read the user called `name` with its groups and roles.
-pub(super) fn load_user(
-    conn: &Connection,
-    name: &str,
-) -> Result<Inline<Option<UserRecord>>, StoreError> {
-    let read = conn.prepare_cached(USER_BY_NAME_SQL).and_then(|mut stmt| {
-        bind(&mut stmt, &[&name])?;
-        let mut rows = stmt.raw_query();
-        let mut read: Vec<MembershipRow> = Vec::new();
-        while let Some(row) = rows.next()? {
-            read.push((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ));
-        }
-        Ok(read)
-    });
-    Ok(match outcome(read, "")? {
-        Inline::Done(rows) => Inline::Done(user_from_membership_rows(rows)),
-        Inline::Busy => Inline::Busy,
-    })
+fn load_user(conn: &Connection, name: &str) -> rusqlite::Result<Option<UserRecord>> {
+    let mut stmt = conn.prepare_cached(USER_BY_NAME_SQL)?;
+    bind(&mut stmt, &[&name])?;
+    let mut rows = stmt.raw_query();
+    let mut read: Vec<MembershipRow> = Vec::new();
+    while let Some(row) = rows.next()? {
+        read.push((
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+        ));
+    }
+    Ok(user_from_membership_rows(read))
 }
 
-/// The conditional `UPDATE` of a login without a transaction (see
-/// `login_without_transaction` in engine.rs); whether it changed the row.
-pub(super) fn update_login(
+/// `apply_login` for a known user whose memberships already are what the login wants
+/// (see `login_row_update` in engine.rs): the read and the update in one transaction.
+/// `Done(None)` when that is not the case (nothing written; the caller does the login
+/// the usual way).
+pub(super) fn login(
     conn: &Connection,
-    values: &super::engine::LoginRowUpdate<'_>,
-) -> Result<Inline<bool>, StoreError> {
-    let done = execute(
-        conn,
-        LOGIN_UPDATE_SQL,
-        &[
-            &values.admin,
-            &values.set_auth_state,
-            &values.auth_state,
-            &values.touch_activity,
-            &values.now,
-            &values.id,
-            &values.admin_as_read,
-        ],
-    );
-    Ok(match outcome(done, "")? {
-        Inline::Done(count) => Inline::Done(count == 1),
-        Inline::Busy => Inline::Busy,
-    })
+    update: &LoginUpdate,
+) -> Result<Inline<Option<UserRecord>>, StoreError> {
+    let done = in_transaction(conn, |tx| {
+        let Some(user) = load_user(tx, &update.name)? else {
+            return Ok(None);
+        };
+        let Some(row) = super::engine::login_row_update(
+            &user,
+            update.admin,
+            update.groups.as_deref(),
+            &update.auth_state,
+            update.now,
+            true,
+        ) else {
+            return Ok(None);
+        };
+        let changed = execute(
+            tx,
+            LOGIN_UPDATE_SQL,
+            &[
+                &row.admin,
+                &row.set_auth_state,
+                &row.auth_state,
+                &row.touch_activity,
+                &row.now,
+                &row.id,
+                &row.admin_as_read,
+            ],
+        )?;
+        Ok((changed == 1).then(|| row.applied(user)))
+    });
+    outcome(done, "")
 }
 
 /// `create_session`'s one `INSERT`; whether the user existed.

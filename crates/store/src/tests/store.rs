@@ -1217,6 +1217,69 @@ async fn sqlite_a_login_meeting_another_process_lock_waits_for_it_the_usual_way(
 }
 
 #[tokio::test]
+async fn sqlite_a_failed_inline_write_leaves_no_transaction_open() {
+    use hubauth_store::{
+        NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("failed.sqlite");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    let owner = PendingLoginOwner {
+        browser: "b".to_owned(),
+        client: "c".to_owned(),
+        next: "/".to_owned(),
+    };
+    let limits = PendingLoginLimits {
+        per_browser: 3,
+        per_client: 5,
+        total: 8,
+    };
+    let state = NewLoginState {
+        state_hash: "same-state".to_owned(),
+        data: "{}".to_owned(),
+        created: 1,
+        expires: 601,
+    };
+    assert_eq!(
+        store
+            .put_login_state_capped(state.clone(), owner.clone(), limits)
+            .await
+            .unwrap(),
+        PendingLoginOutcome::Stored
+    );
+    // The second INSERT fails inside the inline transaction (its cleanup ran first).
+    let err = store
+        .put_login_state_capped(state, owner, limits)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    // A session for a user that does not exist: nothing inserted, an error.
+    let err = store
+        .create_session(session("nobody-session", "nobody", 1, 2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    // Another process can take the write lock at once: nothing was left open.
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other.close().await.unwrap();
+    assert!(
+        store
+            .take_login_state("same-state")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
 async fn sqlite_the_write_ahead_log_stays_bounded_under_inline_writes() {
     // The inline connection never checkpoints; the store does, every few hundred inline
     // writes, so a long run of logins does not grow the WAL file without end.
