@@ -50,6 +50,13 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 /// file cache (BENCHMARKS.md, "Memory at scale").
 const PAGE_CACHE_KIB: u32 = 512;
 
+/// The page cache of the write connection sqlx runs, in KiB (see [`WriterConnection`]).
+const WRITER_PAGE_CACHE_KIB: u32 = 128;
+
+/// The page cache of the inline connection, in KiB: a login's statements touch the
+/// pending logins' few pages and the inner pages of the users' and sessions' indexes.
+const INLINE_PAGE_CACHE_KIB: u32 = 256;
+
 /// How many uses of the writer connection go by between checks that its thread still
 /// runs (see [`WriterConnection`]).
 const WRITER_CHECK_EVERY: u32 = 256;
@@ -303,7 +310,9 @@ impl SqliteStoreBuilder {
                         conn: None,
                         inline: None,
                     })),
-                    options,
+                    // Most writes a busy hub makes go inline (a login's); the rest (activity
+                    // batches, admin changes) touch a few pages each.
+                    options: options.pragma("cache_size", format!("-{WRITER_PAGE_CACHE_KIB}")),
                     path: path.clone(),
                     inline_commits: AtomicU32::new(0),
                     closed: AtomicBool::new(false),
@@ -544,7 +553,7 @@ impl SqliteStore {
         };
         let mut side = writer.lock(self.acquire_timeout).await?;
         if side.inline.is_none() {
-            side.inline = Some(inline::open(&writer.path, PAGE_CACHE_KIB)?);
+            side.inline = Some(inline::open(&writer.path, INLINE_PAGE_CACHE_KIB)?);
         }
         let Some(conn) = side.inline.as_ref() else {
             return Ok(None);

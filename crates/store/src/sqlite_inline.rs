@@ -34,9 +34,12 @@ use crate::model::{
     PendingLoginOutcome, PendingLoginOwner, UserRecord,
 };
 
-/// Commits made here between two passive checkpoints of the WAL (a login makes about
-/// four, each of a few pages: close to SQLite's own default of 1000 pages).
-pub(super) const CHECKPOINT_EVERY: u32 = 256;
+/// Commits made here between two passive checkpoints of the WAL. A login makes four,
+/// of about seventeen pages in all, so this is about 2,000 pages (8 MiB): twice SQLite's
+/// own default, because a checkpoint's cost is mostly its two fsyncs and the pages a
+/// login rewrites (the pending logins' table and indexes) are copied once however often
+/// they changed.
+pub(super) const CHECKPOINT_EVERY: u32 = 512;
 
 /// What an inline write came to.
 #[derive(Debug)]

@@ -1306,8 +1306,8 @@ async fn sqlite_the_write_ahead_log_stays_bounded_under_inline_writes() {
         }
     }
     store.close().await;
-    // 3000 commits of a few pages each would be well over 20 MiB without checkpoints.
-    assert!(largest < 12 * 1024 * 1024, "WAL grew to {largest} bytes");
+    // 5000 commits of a few pages each are over 100 MiB of WAL without checkpoints.
+    assert!(largest < 32 * 1024 * 1024, "WAL grew to {largest} bytes");
 }
 
 #[tokio::test]
