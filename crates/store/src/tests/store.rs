@@ -1058,11 +1058,7 @@ async fn locked_database_is_unavailable_not_a_panic() {
     store.ensure_user("lockee", None, 1).await.unwrap();
 
     // Another connection holds an exclusive write transaction.
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .unwrap();
+    let mut other = another_process(&path).await;
     sqlx::raw_sql("BEGIN EXCLUSIVE; INSERT INTO groups (name) VALUES ('held');")
         .execute(&mut other)
         .await
@@ -1097,6 +1093,43 @@ async fn locked_database_is_unavailable_not_a_panic() {
     other.close().await.unwrap();
     store.create_group("g").await.unwrap();
     assert!(!store.apply_login(login("lockee", 4)).await.unwrap().created);
+}
+
+/// A pending login `hash` of browser "b" at address "c", made at `created`, with small caps.
+fn pending_login(
+    hash: &str,
+    created: i64,
+) -> (
+    hubauth_store::NewLoginState,
+    hubauth_store::PendingLoginOwner,
+    hubauth_store::PendingLoginLimits,
+) {
+    let state = hubauth_store::NewLoginState {
+        state_hash: hash.to_owned(),
+        data: "{}".to_owned(),
+        created,
+        expires: created + 600,
+    };
+    let owner = hubauth_store::PendingLoginOwner {
+        browser: "b".to_owned(),
+        client: "c".to_owned(),
+        next: "/".to_owned(),
+    };
+    let limits = hubauth_store::PendingLoginLimits {
+        per_browser: 3,
+        per_client: 5,
+        total: 8,
+    };
+    (state, owner, limits)
+}
+
+/// A connection of its own to the SQLite file at `path`, as another process would open.
+async fn another_process(path: &std::path::Path) -> sqlx::sqlite::SqliteConnection {
+    sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(path),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1134,9 +1167,7 @@ async fn sqlite_writes_of_one_process_queue_for_the_writer_not_the_lock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_login_meeting_another_process_lock_waits_for_it_the_usual_way() {
-    use hubauth_store::{
-        NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner,
-    };
+    use hubauth_store::PendingLoginOutcome;
     // The login's writes run inline without waiting; when another process holds the
     // write lock they are done on sqlx's thread, which waits up to the busy timeout.
     let dir = tempfile::tempdir().unwrap();
@@ -1148,11 +1179,7 @@ async fn sqlite_a_login_meeting_another_process_lock_waits_for_it_the_usual_way(
         .unwrap();
     store.ensure_user("waiter", None, 1).await.unwrap();
     store.apply_login(login("waiter", 2)).await.unwrap();
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .unwrap();
+    let mut other = another_process(&path).await;
     sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO groups (name) VALUES ('held');")
         .execute(&mut other)
         .await
@@ -1162,22 +1189,7 @@ async fn sqlite_a_login_meeting_another_process_lock_waits_for_it_the_usual_way(
         sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
         other.close().await.unwrap();
     });
-    let owner = PendingLoginOwner {
-        browser: "b".to_owned(),
-        client: "c".to_owned(),
-        next: "/".to_owned(),
-    };
-    let limits = PendingLoginLimits {
-        per_browser: 3,
-        per_client: 5,
-        total: 8,
-    };
-    let state = NewLoginState {
-        state_hash: "busy-state".to_owned(),
-        data: "{}".to_owned(),
-        created: 3,
-        expires: 603,
-    };
+    let (state, owner, limits) = pending_login("busy-state", 3);
     let started = Instant::now();
     assert_eq!(
         store
@@ -1218,28 +1230,11 @@ async fn sqlite_a_login_meeting_another_process_lock_waits_for_it_the_usual_way(
 
 #[tokio::test]
 async fn sqlite_a_failed_inline_write_leaves_no_transaction_open() {
-    use hubauth_store::{
-        NewLoginState, PendingLoginLimits, PendingLoginOutcome, PendingLoginOwner,
-    };
+    use hubauth_store::PendingLoginOutcome;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("failed.sqlite");
     let store = SqliteStore::open_path(&path).await.unwrap();
-    let owner = PendingLoginOwner {
-        browser: "b".to_owned(),
-        client: "c".to_owned(),
-        next: "/".to_owned(),
-    };
-    let limits = PendingLoginLimits {
-        per_browser: 3,
-        per_client: 5,
-        total: 8,
-    };
-    let state = NewLoginState {
-        state_hash: "same-state".to_owned(),
-        data: "{}".to_owned(),
-        created: 1,
-        expires: 601,
-    };
+    let (state, owner, limits) = pending_login("same-state", 1);
     assert_eq!(
         store
             .put_login_state_capped(state.clone(), owner.clone(), limits)
@@ -1260,11 +1255,7 @@ async fn sqlite_a_failed_inline_write_leaves_no_transaction_open() {
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     // Another process can take the write lock at once: nothing was left open.
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .unwrap();
+    let mut other = another_process(&path).await;
     sqlx::raw_sql("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;")
         .execute(&mut other)
         .await
@@ -1338,11 +1329,7 @@ async fn sqlite_a_write_cancelled_half_way_leaves_no_transaction_behind() {
         store.touch_activity("kept", 2).await.unwrap();
     }
     // Another connection can take the write lock: nothing is left open.
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .unwrap();
+    let mut other = another_process(&path).await;
     sqlx::raw_sql("BEGIN IMMEDIATE; ROLLBACK;")
         .execute(&mut other)
         .await
@@ -1369,11 +1356,7 @@ async fn corrupt_json_column_is_reported_not_a_panic() {
         .await
         .unwrap();
 
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .unwrap();
+    let mut other = another_process(&path).await;
     sqlx::raw_sql(
         "UPDATE roles SET scopes = '{not json' WHERE name = 'user'; \
          UPDATE api_tokens SET scopes = '[1, 2]';",
