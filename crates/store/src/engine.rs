@@ -914,14 +914,18 @@ impl Store for EngineStore {
             create_if_missing: update.create_if_missing,
             touch_activity: true,
         };
-        if let Some(user) = super::inline_login(self, &update).await? {
+        let inline = super::inline_login(self, &update).await?;
+        if let Some(Some(user)) = inline {
             return Ok(LoginOutcome {
                 user,
                 created: false,
             });
         }
         let mut writer = self.writer().await?;
-        if let Some(user) = login_without_transaction(&mut writer, &persist).await? {
+        // Inline, the user was read already: only a transaction can do this login.
+        if inline.is_none()
+            && let Some(user) = login_without_transaction(&mut writer, &persist).await?
+        {
             return Ok(LoginOutcome {
                 user,
                 created: false,

@@ -307,7 +307,7 @@ async fn inline_take_login_state(
 async fn inline_login(
     _store: &PostgresStore,
     _update: &crate::model::LoginUpdate,
-) -> Result<Option<crate::model::UserRecord>, StoreError> {
+) -> Result<Option<Option<crate::model::UserRecord>>, StoreError> {
     Ok(None)
 }
 

@@ -619,13 +619,15 @@ async fn inline_take_login_state(
 }
 
 /// `apply_login` inline when it needs no transaction (see `login_row_update`): the user
-/// after the login, or `None` for the usual way.
+/// `apply_login` inline when it needs no transaction (see `login_row_update`):
+/// `Some(Some(user))` done; `Some(None)` the user was read and the login needs the write
+/// transaction (memberships change, the user is missing or changed in between), so there
+/// is no point in trying without one again; `None` not done inline (the usual way).
 async fn inline_login(
     store: &SqliteStore,
     update: &crate::model::LoginUpdate,
-) -> Result<Option<crate::model::UserRecord>, StoreError> {
-    let done = store.run_inline(|conn| inline::login(conn, update)).await?;
-    Ok(done.flatten())
+) -> Result<Option<Option<crate::model::UserRecord>>, StoreError> {
+    store.run_inline(|conn| inline::login(conn, update)).await
 }
 
 /// `create_session` inline: whether the user existed, or `None` for the usual way.
